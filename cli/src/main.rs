@@ -1,0 +1,182 @@
+//! `blueshift`: runs the embedded cluster (`up`), a leader or a compute node.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use blueshift_compute::{ComputeConfig, ComputeNode};
+use blueshift_leader::auth::AuthMethod;
+use blueshift_leader::server::{ADMIN_USER, AdminPassword, DEFAULT_ADMIN_PASSWORD};
+use blueshift_leader::{EmbeddedCluster, EmbeddedConfig, Leader, LeaderConfig};
+use clap::{Args, Parser, Subcommand};
+
+/// Blueshift: an open-source MPP columnar data warehouse that speaks Redshift.
+#[derive(Parser, Debug)]
+#[command(name = "blueshift", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the embedded cluster: a leader and N compute nodes in one process.
+    Up(UpArgs),
+    /// Run a leader that uses separately started compute nodes.
+    Leader(LeaderArgs),
+    /// Run one compute node.
+    Compute(ComputeArgs),
+}
+
+#[derive(Args, Debug)]
+struct FrontEndArgs {
+    /// Address to listen on for PostgreSQL clients.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port for PostgreSQL clients.
+    #[arg(long, default_value_t = 5439)]
+    port: u16,
+    /// Password of the superuser `admin` (required unless listening on loopback).
+    #[arg(long, env = "BLUESHIFT_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Password exchange clients must use: scram-sha-256 or md5.
+    #[arg(long, default_value = "scram-sha-256")]
+    auth: AuthMethod,
+}
+
+#[derive(Args, Debug)]
+struct UpArgs {
+    /// Where the cluster keeps its state.
+    #[arg(long, default_value = "./blueshift-data")]
+    data_dir: PathBuf,
+    /// Compute nodes.
+    #[arg(long, default_value_t = 2)]
+    nodes: u32,
+    /// Slices per compute node.
+    #[arg(long, default_value_t = 2)]
+    slices_per_node: u32,
+    #[command(flatten)]
+    front: FrontEndArgs,
+}
+
+#[derive(Args, Debug)]
+struct LeaderArgs {
+    /// Where the leader keeps its catalog.
+    #[arg(long, default_value = "./blueshift-data/leader")]
+    data_dir: PathBuf,
+    /// Compute nodes' addresses, node 0 first (`host:port,host:port`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    compute: Vec<String>,
+    /// Slices per compute node (for a new cluster).
+    #[arg(long, default_value_t = 2)]
+    slices_per_node: u32,
+    #[command(flatten)]
+    front: FrontEndArgs,
+}
+
+#[derive(Args, Debug)]
+struct ComputeArgs {
+    /// The node's number in the cluster (0, 1, ...), as the leader lists it.
+    #[arg(long)]
+    node: u32,
+    /// Where the node keeps its slices.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Address of the node's Flight service.
+    #[arg(long, default_value = "127.0.0.1:7100")]
+    listen: SocketAddr,
+}
+
+fn print_connect(addr: SocketAddr, admin: AdminPassword) {
+    println!("Blueshift is ready on {addr}.");
+    println!(
+        "Connect with: psql -h {} -p {} -U {ADMIN_USER} dev",
+        addr.ip(),
+        addr.port()
+    );
+    if admin == AdminPassword::Default {
+        println!(
+            "The admin password is '{DEFAULT_ADMIN_PASSWORD}' (loopback only; set BLUESHIFT_ADMIN_PASSWORD to choose one)."
+        );
+    }
+    println!("Stop with Ctrl-C.");
+}
+
+async fn shutdown_signal() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BLUESHIFT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up(args) => {
+            let cluster = EmbeddedCluster::start(EmbeddedConfig {
+                data_dir: args.data_dir.clone(),
+                listen: SocketAddr::new(args.front.host, args.front.port),
+                nodes: args.nodes,
+                slices_per_node: args.slices_per_node,
+                admin_password: args.front.admin_password,
+                auth: args.front.auth,
+            })
+            .await
+            .context("starting the cluster")?;
+            let layout = cluster.leader.layout();
+            println!(
+                "Embedded cluster: {} compute nodes x {} slices, data in {}",
+                layout.nodes,
+                layout.slices_per_node,
+                args.data_dir.display()
+            );
+            print_connect(cluster.leader.addr(), cluster.leader.admin_password());
+            shutdown_signal().await?;
+            println!("Shutting down.");
+            cluster.stop().await;
+        }
+        Command::Leader(args) => {
+            let leader = Leader::start(LeaderConfig {
+                data_dir: args.data_dir,
+                listen: SocketAddr::new(args.front.host, args.front.port),
+                compute: args.compute,
+                slices_per_node: args.slices_per_node,
+                admin_password: args.front.admin_password,
+                auth: args.front.auth,
+            })
+            .await
+            .context("starting the leader")?;
+            print_connect(leader.addr(), leader.admin_password());
+            shutdown_signal().await?;
+            println!("Shutting down.");
+            leader.stop().await;
+        }
+        Command::Compute(args) => {
+            if args.data_dir.as_os_str().is_empty() {
+                bail!("--data-dir must not be empty");
+            }
+            let node = ComputeNode::start(ComputeConfig {
+                node: args.node,
+                data_dir: args.data_dir,
+                listen: args.listen,
+            })
+            .await
+            .context("starting the compute node")?;
+            println!("Compute node {} serving on {}.", args.node, node.addr());
+            shutdown_signal().await?;
+            node.stop().await.context("stopping the compute node")?;
+        }
+    }
+    Ok(())
+}

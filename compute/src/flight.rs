@@ -1,0 +1,242 @@
+//! [`ComputeService`]: the compute node's Arrow Flight service.
+//!
+//! - `DoGet` with a [`FragmentTicket`]: decode the fragment, run one partition, stream
+//!   the batches back.
+//! - `DoPut` whose descriptor command is a [`WriteSegment`]: write the batches as one
+//!   staged segment of that slice; the single `PutResult` carries a [`SegmentWritten`].
+//! - `DoAction`: [`ACTION_NODE_INFO`], [`ACTION_COLLECT_GARBAGE`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
+    HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
+};
+use blueshift_proto::{
+    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, CollectGarbage, FragmentTicket, NodeInfo,
+    SegmentWritten, WriteSegment,
+};
+use blueshift_storage::segment::SliceStore;
+use datafusion::prelude::SessionContext;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use prost::Message;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::warn;
+
+use crate::codec::FragmentCodec;
+
+type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The Flight service of one compute node.
+pub struct ComputeService {
+    node: u32,
+    store: SliceStore,
+    codec: FragmentCodec,
+    ctx: SessionContext,
+}
+
+impl ComputeService {
+    /// A service for node `node` over `store`.
+    pub fn new(node: u32, store: SliceStore) -> Self {
+        ComputeService {
+            node,
+            codec: FragmentCodec::with_store(store.clone()),
+            store,
+            ctx: SessionContext::new(),
+        }
+    }
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Status {
+    warn!("{what}: {e}");
+    Status::internal(format!("{what}: {e}"))
+}
+
+fn unsupported<T>(what: &str) -> Result<T, Status> {
+    Err(Status::unimplemented(format!(
+        "{what} is not served by a Blueshift compute node"
+    )))
+}
+
+#[tonic::async_trait]
+impl FlightService for ComputeService {
+    type HandshakeStream = BoxedStream<HandshakeResponse>;
+    type ListFlightsStream = BoxedStream<FlightInfo>;
+    type DoGetStream = BoxedStream<FlightData>;
+    type DoPutStream = BoxedStream<PutResult>;
+    type DoExchangeStream = BoxedStream<FlightData>;
+    type DoActionStream = BoxedStream<arrow_flight::Result>;
+    type ListActionsStream = BoxedStream<ActionType>;
+
+    async fn handshake(
+        &self,
+        _request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Self::HandshakeStream>, Status> {
+        unsupported("Handshake")
+    }
+
+    async fn list_flights(
+        &self,
+        _request: Request<Criteria>,
+    ) -> Result<Response<Self::ListFlightsStream>, Status> {
+        unsupported("ListFlights")
+    }
+
+    async fn get_flight_info(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        unsupported("GetFlightInfo")
+    }
+
+    async fn poll_flight_info(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<PollInfo>, Status> {
+        unsupported("PollFlightInfo")
+    }
+
+    async fn get_schema(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<SchemaResult>, Status> {
+        unsupported("GetSchema")
+    }
+
+    async fn do_get(
+        &self,
+        request: Request<Ticket>,
+    ) -> Result<Response<Self::DoGetStream>, Status> {
+        let ticket = FragmentTicket::decode(request.into_inner().ticket)
+            .map_err(|e| Status::invalid_argument(format!("bad fragment ticket: {e}")))?;
+        let task_ctx = self.ctx.task_ctx();
+        let plan = datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(
+            &ticket.plan,
+            &task_ctx,
+            &self.codec,
+        )
+        .map_err(|e| Status::invalid_argument(format!("bad fragment: {e}")))?;
+        let partition = ticket.partition as usize;
+        let partitions = plan.properties().partitioning.partition_count();
+        if partition >= partitions {
+            return Err(Status::invalid_argument(format!(
+                "fragment has {partitions} partitions, asked for {partition}"
+            )));
+        }
+        let stream = plan
+            .execute(partition, task_ctx)
+            .map_err(|e| internal("fragment", e))?;
+        let schema = stream.schema();
+        let batches = stream.map_err(|e| FlightError::ExternalError(Box::new(e)));
+        let encoded = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .build(batches)
+            .map_err(|e| Status::internal(e.to_string()));
+        Ok(Response::new(Box::pin(encoded)))
+    }
+
+    async fn do_put(
+        &self,
+        request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoPutStream>, Status> {
+        let mut input = request.into_inner();
+        let first = input
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("empty DoPut"))?;
+        let descriptor = first
+            .flight_descriptor
+            .clone()
+            .ok_or_else(|| Status::invalid_argument("DoPut without a descriptor"))?;
+        let write = WriteSegment::decode(descriptor.cmd)
+            .map_err(|e| Status::invalid_argument(format!("bad WriteSegment: {e}")))?;
+        let rest: BoxStream<'static, Result<FlightData, FlightError>> =
+            futures::stream::once(async { Ok(first) })
+                .chain(input.map_err(|s| FlightError::Tonic(Box::new(s))))
+                .boxed();
+        let mut decoder = FlightRecordBatchStream::new_from_flight_data(rest);
+        let mut batches = Vec::new();
+        while let Some(batch) = decoder.next().await {
+            batches.push(batch.map_err(|e| Status::invalid_argument(e.to_string()))?);
+        }
+        let schema = match (decoder.schema(), batches.first()) {
+            (Some(s), _) => Arc::clone(s),
+            (None, Some(b)) => b.schema(),
+            (None, None) => return Err(Status::invalid_argument("DoPut without a schema")),
+        };
+        let store = self.store.clone();
+        let sort: Vec<usize> = write.sort_columns.iter().map(|&c| c as usize).collect();
+        let slice = write.slice;
+        let written = tokio::task::spawn_blocking(move || {
+            store.write_segment(slice, schema, &batches, &sort)
+        })
+        .await
+        .map_err(|e| internal("segment writer", e))?
+        .map_err(|e| internal("segment writer", e))?;
+        let answer = match written {
+            Some(s) => SegmentWritten {
+                name: s.name,
+                rows: s.rows,
+                bytes: s.bytes,
+            },
+            None => SegmentWritten::default(),
+        };
+        let result = PutResult {
+            app_metadata: answer.encode_to_vec().into(),
+        };
+        Ok(Response::new(Box::pin(futures::stream::once(async {
+            Ok(result)
+        }))))
+    }
+
+    async fn do_exchange(
+        &self,
+        _request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        unsupported("DoExchange")
+    }
+
+    async fn do_action(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<Self::DoActionStream>, Status> {
+        let action = request.into_inner();
+        let body = match action.r#type.as_str() {
+            ACTION_NODE_INFO => NodeInfo {
+                node: self.node,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            }
+            .encode_to_vec(),
+            ACTION_COLLECT_GARBAGE => {
+                let gc = CollectGarbage::decode(action.body)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                let store = self.store.clone();
+                let removed = tokio::task::spawn_blocking(move || {
+                    store.collect_garbage(&gc.slices, &gc.live_segments)
+                })
+                .await
+                .map_err(|e| internal("garbage collection", e))?
+                .map_err(|e| internal("garbage collection", e))?;
+                (removed as u64).to_be_bytes().to_vec()
+            }
+            other => return unsupported(&format!("action {other}")),
+        };
+        let result = arrow_flight::Result { body: body.into() };
+        Ok(Response::new(Box::pin(futures::stream::once(async {
+            Ok(result)
+        }))))
+    }
+
+    async fn list_actions(
+        &self,
+        _request: Request<Empty>,
+    ) -> Result<Response<Self::ListActionsStream>, Status> {
+        unsupported("ListActions")
+    }
+}

@@ -1,0 +1,27 @@
+//! The Blueshift compute node: it holds slices and runs plan fragments over them.
+//!
+//! ```text
+//!  leader ──Flight DoGet(FragmentTicket)──▶ ComputeService ──▶ decode fragment (codec)
+//!                                                │                 │
+//!                                                │           SliceScanExec (local
+//!                                                │           segments of one slice)
+//!                                                ◀── Arrow record batches ──┘
+//!  leader ──Flight DoPut(WriteSegment + batches)──▶ SliceStore::write_segment
+//!                                                ◀── SegmentWritten (staged, not yet visible)
+//! ```
+//!
+//! The entry point is [`server::ComputeNode`]; [`scan::SliceScanExec`] and
+//! [`codec::FragmentCodec`] are shared with the leader, which builds fragments that
+//! contain the scan and ships them here. A compute node holds no catalog state: every
+//! request says which slice and which segments (the pinned table version) to read.
+
+pub mod codec;
+pub mod error;
+pub mod flight;
+pub mod scan;
+pub mod server;
+
+pub use codec::FragmentCodec;
+pub use error::ComputeError;
+pub use scan::SliceScanExec;
+pub use server::{ComputeConfig, ComputeNode};

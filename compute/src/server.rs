@@ -1,0 +1,85 @@
+//! [`ComputeNode`]: starts a compute node's Flight server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use blueshift_storage::segment::SliceStore;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::error::ComputeError;
+use crate::flight::ComputeService;
+
+/// How to run a compute node.
+#[derive(Clone, Debug)]
+pub struct ComputeConfig {
+    /// The node's number in the cluster.
+    pub node: u32,
+    /// Where its slices live.
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+}
+
+/// A running compute node.
+pub struct ComputeNode {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+/// Largest Flight message a node accepts or sends.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+impl ComputeNode {
+    /// Opens the node's store and starts serving.
+    pub async fn start(config: ComputeConfig) -> Result<Self, ComputeError> {
+        let store = SliceStore::open(&config.data_dir)?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let service = FlightServiceServer::new(ComputeService::new(config.node, store))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                    let _ = rx.await;
+                }),
+        );
+        Ok(ComputeNode {
+            addr,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// The address the node serves on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving and waits for the server to end.
+    pub async fn stop(mut self) -> Result<(), ComputeError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match (&mut self.task).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ComputeError::Server(e.to_string())),
+            Err(e) => Err(ComputeError::Server(e.to_string())),
+        }
+    }
+
+    /// Waits until the server ends on its own (an error).
+    pub async fn wait(&mut self) -> Result<(), ComputeError> {
+        match (&mut self.task).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ComputeError::Server(e.to_string())),
+            Err(e) => Err(ComputeError::Server(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! [`ClusterClient`]: the leader's connections to its compute nodes, over Arrow Flight.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_client::FlightServiceClient;
+use arrow_flight::{Action, FlightDescriptor, Ticket};
+use blueshift_compute::server::MAX_MESSAGE_BYTES;
+use blueshift_proto::{
+    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, CollectGarbage, FragmentTicket, NodeInfo,
+    SegmentWritten, WriteSegment,
+};
+use blueshift_storage::catalog::ClusterLayout;
+use futures::{StreamExt, TryStreamExt};
+use prost::Message;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::LeaderError;
+
+/// Connections to every compute node, by node number.
+#[derive(Clone, Debug)]
+pub struct ClusterClient {
+    layout: ClusterLayout,
+    nodes: Arc<Vec<Channel>>,
+    addrs: Arc<Vec<String>>,
+}
+
+fn node_error(node: u32, addr: &str, e: impl std::fmt::Display) -> LeaderError {
+    LeaderError::ComputeNode {
+        node,
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+impl ClusterClient {
+    /// Lazily connected channels to `addrs` (`host:port`), one per node of `layout`.
+    pub fn new(layout: ClusterLayout, addrs: Vec<String>) -> Result<Self, LeaderError> {
+        if addrs.len() != layout.nodes as usize {
+            return Err(LeaderError::Config(format!(
+                "the cluster has {} compute nodes but {} addresses were given",
+                layout.nodes,
+                addrs.len()
+            )));
+        }
+        let nodes = addrs
+            .iter()
+            .map(|a| {
+                Endpoint::from_shared(format!("http://{a}"))
+                    .map(|e| {
+                        e.connect_timeout(Duration::from_secs(5))
+                            .tcp_nodelay(true)
+                            .http2_keep_alive_interval(Duration::from_secs(5))
+                            .keep_alive_timeout(Duration::from_secs(10))
+                            .connect_lazy()
+                    })
+                    .map_err(|e| LeaderError::Config(format!("compute address {a}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ClusterClient {
+            layout,
+            nodes: Arc::new(nodes),
+            addrs: Arc::new(addrs),
+        })
+    }
+
+    /// The cluster's layout.
+    pub fn layout(&self) -> ClusterLayout {
+        self.layout
+    }
+
+    fn client(&self, node: u32) -> Result<(FlightServiceClient<Channel>, &str), LeaderError> {
+        let channel = self
+            .nodes
+            .get(node as usize)
+            .ok_or_else(|| LeaderError::Config(format!("no compute node {node}")))?;
+        let client = FlightServiceClient::new(channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok((client, &self.addrs[node as usize]))
+    }
+
+    /// Runs one partition of a fragment on `node` and streams its batches.
+    pub async fn run_fragment(
+        &self,
+        node: u32,
+        ticket: FragmentTicket,
+    ) -> Result<FlightRecordBatchStream, LeaderError> {
+        let (mut client, addr) = self.client(node)?;
+        let response = client
+            .do_get(Ticket {
+                ticket: ticket.encode_to_vec().into(),
+            })
+            .await
+            .map_err(|s| node_error(node, addr, s.message()))?;
+        Ok(FlightRecordBatchStream::new_from_flight_data(
+            response.into_inner().map_err(|s| FlightError::Tonic(Box::new(s))),
+        ))
+    }
+
+    /// Writes `batches` as one staged segment of `slice` on the node holding it.
+    pub async fn write_segment(
+        &self,
+        write: WriteSegment,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<SegmentWritten, LeaderError> {
+        let node = self.layout.node_of(write.slice);
+        let (mut client, addr) = self.client(node)?;
+        let descriptor = FlightDescriptor::new_cmd(write.encode_to_vec());
+        let data = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .with_flight_descriptor(Some(descriptor))
+            .build(futures::stream::iter(batches.into_iter().map(Ok)))
+            .filter_map(|r| async move { r.ok() });
+        let mut response = client
+            .do_put(data)
+            .await
+            .map_err(|s| node_error(node, addr, s.message()))?
+            .into_inner();
+        let result = response
+            .message()
+            .await
+            .map_err(|s| node_error(node, addr, s.message()))?
+            .ok_or_else(|| node_error(node, addr, "no answer to a segment write"))?;
+        SegmentWritten::decode(result.app_metadata).map_err(|e| node_error(node, addr, e))
+    }
+
+    /// Asks every node who it is; fails naming the first node that does not answer.
+    pub async fn check_nodes(&self) -> Result<Vec<NodeInfo>, LeaderError> {
+        let mut infos = Vec::new();
+        for node in 0..self.layout.nodes {
+            let (mut client, addr) = self.client(node)?;
+            let mut stream = client
+                .do_action(Action::new(ACTION_NODE_INFO, Vec::<u8>::new()))
+                .await
+                .map_err(|s| node_error(node, addr, s.message()))?
+                .into_inner();
+            let result = stream
+                .message()
+                .await
+                .map_err(|s| node_error(node, addr, s.message()))?
+                .ok_or_else(|| node_error(node, addr, "no answer"))?;
+            let info = NodeInfo::decode(result.body).map_err(|e| node_error(node, addr, e))?;
+            if info.node != node {
+                return Err(node_error(
+                    node,
+                    addr,
+                    format!("it says it is node {}", info.node),
+                ));
+            }
+            infos.push(info);
+        }
+        Ok(infos)
+    }
+
+    /// Tells every node which segments are live on its slices; the rest are removed.
+    pub async fn collect_garbage(
+        &self,
+        live: &std::collections::BTreeMap<u32, Vec<String>>,
+    ) -> Result<u64, LeaderError> {
+        let mut removed = 0;
+        for node in 0..self.layout.nodes {
+            let first = self.layout.first_slice_of(node);
+            let slices: Vec<u32> = (first..first + self.layout.slices_per_node).collect();
+            let live_segments = slices
+                .iter()
+                .filter_map(|s| live.get(s))
+                .flatten()
+                .cloned()
+                .collect();
+            let body = CollectGarbage {
+                slices,
+                live_segments,
+            };
+            let (mut client, addr) = self.client(node)?;
+            let mut stream = client
+                .do_action(Action::new(ACTION_COLLECT_GARBAGE, body.encode_to_vec()))
+                .await
+                .map_err(|s| node_error(node, addr, s.message()))?
+                .into_inner();
+            if let Some(r) = stream
+                .message()
+                .await
+                .map_err(|s| node_error(node, addr, s.message()))?
+            {
+                let bytes: [u8; 8] = r.body.as_ref().try_into().unwrap_or([0; 8]);
+                removed += u64::from_be_bytes(bytes);
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,670 @@
+//! [`Engine`]: plans and runs statements for the sessions of the leader.
+//!
+//! Queries and INSERTs are planned by DataFusion over the Blueshift catalog; the
+//! fragment rule ships their slice-local parts to the compute nodes. DDL, SET/SHOW
+//! and transaction control are Blueshift's own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
+use blueshift_storage::catalog::{
+    Catalog, ColumnDef, DistStyle, SortStyle, TableDef, TableVersion,
+};
+use datafusion::common::{ParamValues, TableReference};
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{
+    self, ObjectName, ObjectType, SchemaName, Set, Statement,
+};
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use futures::StreamExt;
+use pgwire::api::Type;
+use pgwire::api::portal::Format;
+use pgwire::api::results::{QueryResponse, Response, Tag};
+use pgwire::error::PgWireError;
+
+use crate::catalog_provider::DatabaseProvider;
+use crate::cluster::ClusterClient;
+use crate::error::LeaderError;
+use crate::fragment::ShipFragments;
+use crate::functions;
+use crate::session::Session;
+use crate::sql::SqlParser;
+use crate::sql::redshift_ddl::TableAttributes;
+use crate::table::SliceSink;
+
+/// The database name.
+pub const DATABASE: &str = "dev";
+
+/// A statement ready to run.
+#[derive(Debug, Clone)]
+pub enum Planned {
+    /// An empty query string.
+    Empty,
+    /// A query or EXPLAIN: returns rows.
+    Query(LogicalPlan),
+    /// An INSERT: returns a row count.
+    Insert(LogicalPlan),
+    /// DDL, SET, SHOW, transaction control.
+    Command(Box<Statement>, Option<TableAttributes>),
+}
+
+/// Plans and runs statements.
+pub struct Engine {
+    catalog: Catalog,
+    cluster: ClusterClient,
+    ctx: SessionContext,
+    parser: SqlParser,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+/// The catalog key of a table name as written: quoted parts kept, others lower-cased.
+fn name_key(name: &ObjectName) -> String {
+    name.0
+        .iter()
+        .filter_map(|p| p.as_ident())
+        .map(|i| {
+            if i.quote_style.is_some() {
+                i.value.clone()
+            } else {
+                i.value.to_lowercase()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Schema and table of a (possibly qualified) name; `public` by default.
+fn resolve(reference: &TableReference) -> Result<(String, String), LeaderError> {
+    match reference {
+        TableReference::Bare { table } => Ok(("public".into(), table.to_string())),
+        TableReference::Partial { schema, table } => Ok((schema.to_string(), table.to_string())),
+        TableReference::Full {
+            catalog,
+            schema,
+            table,
+        } if catalog.as_ref() == DATABASE => Ok((schema.to_string(), table.to_string())),
+        TableReference::Full { catalog, .. } => Err(LeaderError::Unsupported(format!(
+            "cross-database reference to \"{catalog}\""
+        ))),
+    }
+}
+
+fn object_reference(name: &ObjectName) -> Result<(String, String), LeaderError> {
+    let parts: Vec<String> = name_key(name).split('.').map(str::to_string).collect();
+    match parts.as_slice() {
+        [table] => Ok(("public".into(), table.clone())),
+        [schema, table] => Ok((schema.clone(), table.clone())),
+        [db, schema, table] if db == DATABASE => Ok((schema.clone(), table.clone())),
+        _ => Err(LeaderError::Unsupported(format!("the name {name}"))),
+    }
+}
+
+/// The first words of a statement, to name it in an "is not supported" error.
+fn statement_name(stmt: &Statement) -> String {
+    let text = stmt.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(3).collect();
+    let n = match words.first().map(|w| w.to_ascii_uppercase()) {
+        Some(w) if w == "CREATE" || w == "ALTER" || w == "DROP" => {
+            if words.get(1).is_some_and(|w| w.eq_ignore_ascii_case("or")) {
+                3
+            } else {
+                2
+            }
+        }
+        _ => 1,
+    };
+    words[..n.min(words.len())].join(" ").to_ascii_uppercase()
+}
+
+fn expr_text(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        ast::Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn one_column(name: &str, values: Vec<String>) -> Result<RecordBatch, LeaderError> {
+    let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, false)]));
+    RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(values))])
+        .map_err(|e| LeaderError::DataFusion(e.into()))
+}
+
+impl Engine {
+    /// An engine over `catalog`, running fragments on `cluster`.
+    pub fn try_new(catalog: Catalog, cluster: ClusterClient) -> Result<Self, LeaderError> {
+        let slices = cluster.layout().slice_count().max(1) as usize;
+        let mut config = SessionConfig::new()
+            .with_default_catalog_and_schema(DATABASE, "public")
+            .with_information_schema(true)
+            .with_target_partitions(slices);
+        config.options_mut().sql_parser.map_string_types_to_utf8view = false;
+        config.options_mut().sql_parser.enable_ident_normalization = true;
+        config.options_mut().execution.parquet.schema_force_view_types = false;
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(ShipFragments::new(
+                cluster.clone(),
+                functions::LEADER_ONLY,
+            )))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.register_catalog(
+            DATABASE,
+            Arc::new(DatabaseProvider::new(catalog.clone(), cluster.clone())),
+        );
+        datafusion_pg_catalog::setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
+            .map_err(|e| LeaderError::DataFusion(*e))?;
+        functions::register_static(&ctx);
+        Ok(Engine {
+            catalog,
+            cluster,
+            ctx,
+            parser: SqlParser::default(),
+        })
+    }
+
+    /// A planning state for one statement of `session`.
+    fn state_for(&self, session: &Session) -> SessionState {
+        let mut state = self.ctx.state();
+        functions::register_session(&mut state, session);
+        state
+    }
+
+    /// Parses `sql` into statements with their Redshift attributes.
+    pub fn parse(&self, sql: &str) -> Result<Vec<(Statement, Option<TableAttributes>)>, LeaderError> {
+        let mut parsed = self.parser.parse(sql)?;
+        Ok(parsed
+            .statements
+            .into_iter()
+            .map(|stmt| {
+                let attrs = match &stmt {
+                    Statement::CreateTable(ct) => parsed.attributes.remove(&name_key(&ct.name)),
+                    _ => None,
+                };
+                (stmt, attrs)
+            })
+            .collect())
+    }
+
+    /// Plans one statement.
+    pub async fn plan(
+        &self,
+        session: &Session,
+        stmt: Statement,
+        attrs: Option<TableAttributes>,
+    ) -> Result<Planned, LeaderError> {
+        match &stmt {
+            Statement::Query(_) | Statement::Explain { .. } => {
+                let plan = self.plan_with_datafusion(session, stmt).await?;
+                Ok(Planned::Query(plan))
+            }
+            Statement::Insert(_) => {
+                let plan = self.plan_with_datafusion(session, stmt).await?;
+                Ok(Planned::Insert(plan))
+            }
+            Statement::CreateTable(_)
+            | Statement::CreateSchema { .. }
+            | Statement::Drop { .. }
+            | Statement::Set(_)
+            | Statement::ShowVariable { .. }
+            | Statement::Reset(_)
+            | Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Discard { .. } => Ok(Planned::Command(Box::new(stmt), attrs)),
+            other => Err(LeaderError::Unsupported(statement_name(other))),
+        }
+    }
+
+    async fn plan_with_datafusion(
+        &self,
+        session: &Session,
+        stmt: Statement,
+    ) -> Result<LogicalPlan, LeaderError> {
+        let state = self.state_for(session);
+        Ok(state
+            .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+            .await?)
+    }
+
+    /// The parameter types of a planned statement, `$1` first; `declared` are the
+    /// types the client gave in Parse.
+    pub fn parameter_types(
+        &self,
+        planned: &Planned,
+        declared: &[Option<Type>],
+    ) -> Result<Vec<Type>, LeaderError> {
+        let plan = match planned {
+            Planned::Query(p) | Planned::Insert(p) => p,
+            _ => return Ok(vec![]),
+        };
+        let types = plan.get_parameter_types()?;
+        let mut ordered: Vec<(usize, Option<DataType>)> = types
+            .into_iter()
+            .filter_map(|(id, t)| id.trim_start_matches('$').parse::<usize>().ok().map(|n| (n, t)))
+            .collect();
+        ordered.sort_by_key(|(n, _)| *n);
+        let count = ordered.last().map_or(0, |(n, _)| *n);
+        let mut out = Vec::with_capacity(count);
+        for n in 1..=count {
+            let inferred = ordered
+                .iter()
+                .find(|(i, _)| *i == n)
+                .and_then(|(_, t)| t.clone());
+            let ty = match (declared.get(n - 1).cloned().flatten(), inferred) {
+                (Some(t), _) => t,
+                (None, Some(dt)) => into_pg_type(&dt).map_err(|e| {
+                    LeaderError::Unsupported(format!("a parameter of type {dt}: {e}"))
+                })?,
+                (None, None) => Type::TEXT,
+            };
+            out.push(ty);
+        }
+        Ok(out)
+    }
+
+    /// The result columns of a planned statement (empty for commands without rows).
+    pub fn result_schema(&self, planned: &Planned) -> Arc<Schema> {
+        match planned {
+            Planned::Query(p) => Arc::new(p.schema().as_arrow().clone()),
+            Planned::Command(stmt, _) => match stmt.as_ref() {
+                Statement::ShowVariable { variable } => {
+                    let name = variable
+                        .iter()
+                        .map(|i| i.value.to_ascii_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    if name == "all" {
+                        Arc::new(Schema::new(vec![
+                            Field::new("name", DataType::Utf8, false),
+                            Field::new("setting", DataType::Utf8, false),
+                        ]))
+                    } else {
+                        Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, false)]))
+                    }
+                }
+                _ => Arc::new(Schema::empty()),
+            },
+            _ => Arc::new(Schema::empty()),
+        }
+    }
+
+    /// Runs a planned statement.
+    pub async fn execute(
+        &self,
+        session: &Session,
+        planned: &Planned,
+        params: Option<&ParamValues>,
+        format: &Format,
+    ) -> Result<Response, LeaderError> {
+        match planned {
+            Planned::Empty => Ok(Response::EmptyQuery),
+            Planned::Query(plan) => {
+                let plan = match params {
+                    Some(p) => plan.clone().replace_params_with_values(p)?,
+                    None => plan.clone(),
+                };
+                let df = DataFrame::new(self.state_for(session), plan);
+                self.rows(df, format).await
+            }
+            Planned::Insert(plan) => {
+                let plan = match params {
+                    Some(p) => plan.clone().replace_params_with_values(p)?,
+                    None => plan.clone(),
+                };
+                let df = DataFrame::new(self.state_for(session), plan);
+                let batches = df.collect().await?;
+                let rows = batches
+                    .first()
+                    .and_then(|b| b.column_by_name("count"))
+                    .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
+                    .map_or(0, |a| a.value(0));
+                Ok(Response::Execution(
+                    Tag::new("INSERT").with_oid(0).with_rows(rows as usize),
+                ))
+            }
+            Planned::Command(stmt, attrs) => self.command(session, stmt, attrs.as_ref(), format).await,
+        }
+    }
+
+    async fn rows(&self, df: DataFrame, format: &Format) -> Result<Response, LeaderError> {
+        let schema = df.schema().as_arrow().clone();
+        let fields = Arc::new(
+            arrow_schema_to_pg_fields(&schema, format, None)
+                .map_err(|e| LeaderError::Unsupported(format!("a result column type: {e}")))?,
+        );
+        let stream = df.execute_stream().await?;
+        let row_fields = Arc::clone(&fields);
+        let rows = stream
+            .map(move |batch| {
+                let rows: Box<dyn Iterator<Item = Result<_, PgWireError>> + Send + Sync> =
+                    match batch {
+                        Ok(batch) => encode_recordbatch(Arc::clone(&row_fields), batch),
+                        Err(e) => Box::new(std::iter::once(Err(PgWireError::from(
+                            LeaderError::from(e),
+                        )))),
+                    };
+                futures::stream::iter(rows)
+            })
+            .flatten();
+        Ok(Response::Query(QueryResponse::new(fields, rows)))
+    }
+
+    async fn batch_response(&self, batch: RecordBatch, format: &Format) -> Result<Response, LeaderError> {
+        let df = self.ctx.read_batch(batch)?;
+        self.rows(df, format).await
+    }
+
+    async fn command(
+        &self,
+        session: &Session,
+        stmt: &Statement,
+        attrs: Option<&TableAttributes>,
+        format: &Format,
+    ) -> Result<Response, LeaderError> {
+        match stmt {
+            Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => {
+                let name = match schema_name {
+                    SchemaName::Simple(n) => name_key(n),
+                    other => return Err(LeaderError::Unsupported(format!("CREATE SCHEMA {other}"))),
+                };
+                match self.catalog.create_schema(&name) {
+                    Err(blueshift_storage::StorageError::SchemaExists(_)) if *if_not_exists => {}
+                    other => other?,
+                }
+                Ok(Response::Execution(Tag::new("CREATE SCHEMA")))
+            }
+            Statement::CreateTable(_) => {
+                self.create_table(session, stmt, attrs.cloned().unwrap_or_default())
+                    .await
+            }
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => self.drop(*object_type, *if_exists, names, *cascade),
+            Statement::Set(set) => {
+                match set {
+                    Set::SingleAssignment {
+                        variable, values, ..
+                    } => {
+                        let name = variable.to_string();
+                        let value = values.iter().map(expr_text).collect::<Vec<_>>().join(", ");
+                        if value.eq_ignore_ascii_case("default") {
+                            session.reset(Some(&name))?;
+                        } else {
+                            session.set(&name, &value)?;
+                        }
+                    }
+                    Set::SetTimeZone { value, .. } => session.set("timezone", &expr_text(value))?,
+                    Set::SetNames { charset_name, .. } => {
+                        session.set("client_encoding", &charset_name.value)?
+                    }
+                    other => {
+                        return Err(LeaderError::Unsupported(format!("{other}")));
+                    }
+                }
+                Ok(Response::Execution(Tag::new("SET")))
+            }
+            Statement::Reset(r) => {
+                match &r.reset {
+                    ast::Reset::ALL => session.reset(None)?,
+                    ast::Reset::ConfigurationParameter(name) => {
+                        session.reset(Some(&name.to_string()))?
+                    }
+                }
+                Ok(Response::Execution(Tag::new("RESET")))
+            }
+            Statement::ShowVariable { variable } => {
+                let name = variable
+                    .iter()
+                    .map(|i| i.value.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let batch = if name == "all" {
+                    let all = session.show_all();
+                    let schema = Arc::new(Schema::new(vec![
+                        Field::new("name", DataType::Utf8, false),
+                        Field::new("setting", DataType::Utf8, false),
+                    ]));
+                    RecordBatch::try_new(
+                        schema,
+                        vec![
+                            Arc::new(StringArray::from_iter_values(all.iter().map(|(k, _)| k))),
+                            Arc::new(StringArray::from_iter_values(all.iter().map(|(_, v)| v))),
+                        ],
+                    )
+                    .map_err(|e| LeaderError::DataFusion(e.into()))?
+                } else {
+                    one_column(&name, vec![session.show(&name)?])?
+                };
+                self.batch_response(batch, format).await
+            }
+            Statement::StartTransaction { .. } => {
+                Ok(Response::TransactionStart(Tag::new("BEGIN")))
+            }
+            Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
+            Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
+            Statement::Discard { .. } => {
+                session.reset(None)?;
+                Ok(Response::Execution(Tag::new("DISCARD ALL")))
+            }
+            other => Err(LeaderError::Unsupported(statement_name(other))),
+        }
+    }
+
+    fn drop(
+        &self,
+        object_type: ObjectType,
+        if_exists: bool,
+        names: &[ObjectName],
+        cascade: bool,
+    ) -> Result<Response, LeaderError> {
+        use blueshift_storage::StorageError as S;
+        match object_type {
+            ObjectType::Table => {
+                for name in names {
+                    let (schema, table) = object_reference(name)?;
+                    match self.catalog.drop_table(&schema, &table) {
+                        Err(S::TableNotFound(_)) if if_exists => {}
+                        Err(S::TableNotFound(_)) => {
+                            return Err(S::TableNotFound(table).into());
+                        }
+                        other => {
+                            other?;
+                        }
+                    }
+                }
+                Ok(Response::Execution(Tag::new("DROP TABLE")))
+            }
+            ObjectType::Schema => {
+                for name in names {
+                    let schema = name_key(name);
+                    if !self.catalog.schema_exists(&schema)? {
+                        if if_exists {
+                            continue;
+                        }
+                        return Err(S::SchemaNotFound(schema).into());
+                    }
+                    if cascade {
+                        for t in self.catalog.tables_in(&schema)? {
+                            self.catalog.drop_table(&schema, &t.name)?;
+                        }
+                    }
+                    self.catalog.drop_schema(&schema)?;
+                }
+                Ok(Response::Execution(Tag::new("DROP SCHEMA")))
+            }
+            other => Err(LeaderError::Unsupported(format!("DROP {other}"))),
+        }
+    }
+
+    async fn create_table(
+        &self,
+        session: &Session,
+        stmt: &Statement,
+        attrs: TableAttributes,
+    ) -> Result<Response, LeaderError> {
+        let Statement::CreateTable(ct) = stmt else {
+            return Err(LeaderError::Unsupported(statement_name(stmt)));
+        };
+        let state = self.state_for(session);
+        let plan = state
+            .statement_to_plan(DfStatement::Statement(Box::new(stmt.clone())))
+            .await?;
+        let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan else {
+            return Err(LeaderError::Unsupported(statement_name(stmt)));
+        };
+        let (schema, table) = resolve(&create.name)?;
+        if !self.catalog.schema_exists(&schema)? {
+            return Err(blueshift_storage::StorageError::SchemaNotFound(schema).into());
+        }
+        if self.catalog.table(&schema, &table)?.is_some() {
+            if create.if_not_exists {
+                return Ok(Response::Execution(Tag::new("CREATE TABLE")));
+            }
+            return Err(blueshift_storage::StorageError::TableExists(table).into());
+        }
+        let input_schema = create.input.schema().as_arrow().clone();
+        let declared: HashMap<String, String> = ct
+            .columns
+            .iter()
+            .map(|c| {
+                let name = if c.name.quote_style.is_some() {
+                    c.name.value.clone()
+                } else {
+                    c.name.value.to_lowercase()
+                };
+                (name, c.data_type.to_string().to_lowercase())
+            })
+            .collect();
+        let columns: Vec<ColumnDef> = input_schema
+            .fields()
+            .iter()
+            .map(|f| ColumnDef {
+                name: f.name().clone(),
+                data_type: f.data_type().clone(),
+                nullable: f.is_nullable() || ct.query.is_some(),
+                declared_type: declared.get(f.name()).cloned().unwrap_or_else(|| {
+                    into_pg_type(f.data_type())
+                        .map(|t| t.name().to_string())
+                        .unwrap_or_else(|_| f.data_type().to_string())
+                }),
+                encoding: attrs.encodings.get(f.name()).cloned(),
+            })
+            .collect();
+        let def = table_def(schema, table, columns, &attrs)?;
+        let is_ctas = ct.query.is_some();
+        if !is_ctas {
+            self.catalog.create_table(def, None)?;
+            return Ok(Response::Execution(Tag::new("CREATE TABLE")));
+        }
+        // CREATE TABLE AS: stage the rows, then create the table and its first
+        // version in one catalog transaction.
+        let physical = state.create_physical_plan(&create.input).await?;
+        let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
+        let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());
+        let (rows, segments) = sink.stage(stream).await?;
+        let version = TableVersion {
+            version: 0,
+            slices: segments,
+        };
+        self.catalog.create_table(def, Some(version))?;
+        Ok(Response::Execution(
+            Tag::new("SELECT").with_rows(rows as usize),
+        ))
+    }
+}
+
+/// Builds a table definition from columns and Redshift attributes, checking them as
+/// Redshift does.
+fn table_def(
+    schema: String,
+    name: String,
+    columns: Vec<ColumnDef>,
+    attrs: &TableAttributes,
+) -> Result<TableDef, LeaderError> {
+    let index_of = |col: &str, what: &str| {
+        columns.iter().position(|c| c.name == col).ok_or_else(|| {
+            LeaderError::DataFusion(datafusion::error::DataFusionError::SchemaError(
+                Box::new(datafusion::common::SchemaError::FieldNotFound {
+                    field: Box::new(datafusion::common::Column::from_name(col)),
+                    valid_fields: vec![],
+                }),
+                Box::new(Some(format!("column \"{col}\" named in {what} does not exist"))),
+            ))
+        })
+    };
+    let dist_key = attrs
+        .dist_key
+        .as_deref()
+        .map(|c| index_of(c, "DISTKEY"))
+        .transpose()?;
+    let dist_style = match (attrs.dist_style, dist_key) {
+        (None, Some(_)) | (Some(DistStyle::Key), Some(_)) => DistStyle::Key,
+        (Some(DistStyle::Key), None) => {
+            return Err(LeaderError::InvalidDefinition(
+                "DISTSTYLE KEY needs a DISTKEY column".into(),
+            ));
+        }
+        (Some(style), Some(_)) => {
+            return Err(LeaderError::InvalidDefinition(format!(
+                "DISTKEY cannot be used with DISTSTYLE {}",
+                style.name()
+            )));
+        }
+        (Some(style), None) => style,
+        (None, None) => DistStyle::Auto,
+    };
+    let sort_key = attrs
+        .sort_key
+        .iter()
+        .map(|c| index_of(c, "SORTKEY"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sort_style = attrs.sort_style.unwrap_or(SortStyle::Compound);
+    if sort_style == SortStyle::Interleaved && sort_key.len() > 8 {
+        return Err(LeaderError::InvalidDefinition(
+            "an INTERLEAVED SORTKEY has at most 8 columns".into(),
+        ));
+    }
+    if sort_key.len() > 400 {
+        return Err(LeaderError::InvalidDefinition(
+            "a SORTKEY has at most 400 columns".into(),
+        ));
+    }
+    Ok(TableDef {
+        id: 0,
+        schema,
+        name,
+        columns,
+        dist_style,
+        dist_key,
+        sort_key,
+        sort_style,
+        backup: attrs.backup.unwrap_or(true),
+    })
+}

@@ -1,0 +1,241 @@
+//! Shipping plan fragments to compute nodes.
+//!
+//! [`ShipFragments`] is the last physical optimizer rule on the leader. It finds each
+//! maximal subtree that can run slice by slice (a [`SliceScanExec`] under filters,
+//! projections, partial aggregates, per-partition sorts and local limits) and replaces
+//! it with a [`RemoteFragmentExec`], whose partition *i* runs the subtree's partition
+//! *i* on the compute node holding slice *i*. What stays above (repartitions, final
+//! aggregates, joins, merges) runs on the leader. The full distributed planner, with
+//! exchanges between compute nodes, is its own piece of work.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use blueshift_compute::{FragmentCodec, SliceScanExec};
+use blueshift_proto::FragmentTicket;
+use bytes::Bytes;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::config::ConfigOptions;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::limit::LocalLimitExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
+};
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+
+use crate::cluster::ClusterClient;
+
+/// Wraps slice-local subtrees in [`RemoteFragmentExec`].
+#[derive(Debug)]
+pub struct ShipFragments {
+    cluster: ClusterClient,
+    /// Scalar functions a compute node has (DataFusion's built-ins) ...
+    shippable_functions: HashSet<String>,
+    /// ... less those the leader overrides (`version()`, `current_user`, ...).
+    leader_only_functions: HashSet<String>,
+}
+
+impl ShipFragments {
+    /// The rule for `cluster`; `leader_only_functions` must run on the leader.
+    pub fn new(cluster: ClusterClient, leader_only_functions: &[&str]) -> Self {
+        let defaults = SessionContext::new();
+        ShipFragments {
+            cluster,
+            shippable_functions: defaults.state().scalar_functions().keys().cloned().collect(),
+            leader_only_functions: leader_only_functions.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn expressions_shippable(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
+        let mut ok = true;
+        let _ = plan.apply_expressions(&mut |expr: &Arc<dyn PhysicalExpr>| {
+            expr.apply(|e| {
+                if let Some(f) = e.downcast_ref::<ScalarFunctionExpr>() {
+                    let name = f.name();
+                    if !self.shippable_functions.contains(name)
+                        || self.leader_only_functions.contains(name)
+                    {
+                        ok = false;
+                        return Ok(TreeNodeRecursion::Stop);
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        });
+        ok
+    }
+
+    /// Whether `plan` can run, partition by partition, on the compute nodes.
+    fn slice_local(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
+        if plan.is::<SliceScanExec>() {
+            return true;
+        }
+        let operator_ok = plan.is::<FilterExec>()
+            || plan.is::<ProjectionExec>()
+            || plan.is::<LocalLimitExec>()
+            || plan
+                .downcast_ref::<AggregateExec>()
+                .is_some_and(|a| *a.mode() == AggregateMode::Partial)
+            || plan
+                .downcast_ref::<SortExec>()
+                .is_some_and(|s| s.preserve_partitioning());
+        operator_ok
+            && self.expressions_shippable(plan)
+            && plan.children().len() == 1
+            && plan.children().iter().all(|c| self.slice_local(c))
+    }
+}
+
+impl PhysicalOptimizerRule for ShipFragments {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_down(|node| {
+            if self.slice_local(&node) {
+                let remote = RemoteFragmentExec::try_new(node, self.cluster.clone())?;
+                Ok(Transformed::new(
+                    Arc::new(remote) as Arc<dyn ExecutionPlan>,
+                    true,
+                    TreeNodeRecursion::Jump,
+                ))
+            } else {
+                Ok(Transformed::no(node))
+            }
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "ship_fragments"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// Runs a fragment on the compute nodes: partition *i* on the node of slice *i*.
+#[derive(Debug)]
+pub struct RemoteFragmentExec {
+    fragment: Arc<dyn ExecutionPlan>,
+    encoded: Bytes,
+    /// The slice each partition reads.
+    slices: Vec<u32>,
+    cluster: ClusterClient,
+    properties: Arc<PlanProperties>,
+}
+
+fn find_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&SliceScanExec> {
+    if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
+        return Some(scan);
+    }
+    plan.children().into_iter().find_map(find_scan)
+}
+
+impl RemoteFragmentExec {
+    /// Serializes `fragment` for shipping.
+    pub fn try_new(fragment: Arc<dyn ExecutionPlan>, cluster: ClusterClient) -> Result<Self> {
+        let scan = find_scan(&fragment).ok_or_else(|| {
+            DataFusionError::Internal("a fragment must contain a slice scan".into())
+        })?;
+        let slices = scan.partitions.iter().map(|p| p.slice).collect();
+        let encoded = datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(
+            Arc::clone(&fragment),
+            &FragmentCodec::default(),
+        )?;
+        let properties = Arc::clone(fragment.properties());
+        Ok(RemoteFragmentExec {
+            fragment,
+            encoded,
+            slices,
+            cluster,
+            properties,
+        })
+    }
+}
+
+impl DisplayAs for RemoteFragmentExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let nodes: Vec<String> = self
+            .slices
+            .iter()
+            .map(|s| format!("{}@node{}", s, self.cluster.layout().node_of(*s)))
+            .collect();
+        write!(f, "RemoteFragmentExec: slices=[{}]", nodes.join(","))?;
+        if matches!(t, DisplayFormatType::Verbose) {
+            write!(
+                f,
+                "\n{}",
+                datafusion::physical_plan::displayable(self.fragment.as_ref()).indent(true)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for RemoteFragmentExec {
+    fn name(&self) -> &str {
+        "RemoteFragmentExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let slice = *self.slices.get(partition).ok_or_else(|| {
+            DataFusionError::Internal(format!("fragment has no partition {partition}"))
+        })?;
+        let node = self.cluster.layout().node_of(slice);
+        let ticket = FragmentTicket {
+            plan: self.encoded.to_vec(),
+            partition: partition as u32,
+            query_id: 0,
+        };
+        let cluster = self.cluster.clone();
+        let schema = self.schema();
+        let stream = futures::stream::once(async move {
+            cluster
+                .run_fragment(node, ticket)
+                .await
+                .map_err(DataFusionError::from)
+        })
+        .map_ok(|batches| batches.map_err(|e| DataFusionError::External(Box::new(e))))
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}

@@ -1,0 +1,36 @@
+//! The Blueshift leader: the PostgreSQL front end, the catalog, planning and commits.
+//!
+//! ```text
+//!  psql / JDBC / psycopg ──pgwire──▶ wire::Handlers ──▶ engine::Engine
+//!                                    (auth, session)     │ parse: sql (Redshift DDL + PostgreSQL)
+//!                                                        │ plan:  DataFusion over catalog_provider
+//!                                                        │        (SliceTable per table)
+//!                                                        │ ship:  fragment::ShipFragments ──▶ RemoteFragmentExec
+//!                                                        │            │  Flight DoGet per slice
+//!                                                        ▼            ▼
+//!                                              final steps     compute nodes (scan, filter,
+//!                                              on the leader   partial aggregate, sort, limit)
+//!  INSERT / CTAS ──▶ table::SliceSink ──route by DISTSTYLE──▶ Flight DoPut per slice (staged
+//!                    segments) ──▶ one catalog commit of the new table version
+//! ```
+//!
+//! The entry points are [`server::Leader`] (a leader process) and
+//! [`server::EmbeddedCluster`] (`blueshift up`). Every error reaches clients through
+//! [`error::sqlstate`], the one place that maps errors to SQLSTATEs.
+
+pub mod auth;
+pub mod catalog_provider;
+pub mod cluster;
+pub mod engine;
+pub mod error;
+pub mod fragment;
+pub mod functions;
+pub mod server;
+pub mod session;
+pub mod sql;
+pub mod system_tables;
+pub mod table;
+pub mod wire;
+
+pub use error::LeaderError;
+pub use server::{EmbeddedCluster, EmbeddedConfig, Leader, LeaderConfig};

@@ -1,0 +1,243 @@
+//! [`Leader`]: starts the leader; [`EmbeddedCluster`]: a leader and its compute
+//! nodes in one process (`blueshift up`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use blueshift_compute::{ComputeConfig, ComputeNode};
+use blueshift_storage::catalog::{Catalog, ClusterLayout};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::auth::{AuthMethod, CatalogAuthSource, new_user};
+use crate::cluster::ClusterClient;
+use crate::engine::Engine;
+use crate::error::LeaderError;
+use crate::wire::Handlers;
+
+/// The bootstrap superuser.
+pub const ADMIN_USER: &str = "admin";
+/// Its password when none is given, on loopback only.
+pub const DEFAULT_ADMIN_PASSWORD: &str = "blueshift";
+
+/// How to run a leader.
+#[derive(Clone, Debug)]
+pub struct LeaderConfig {
+    /// Where the catalog lives (`<data_dir>/catalog`).
+    pub data_dir: PathBuf,
+    /// PostgreSQL protocol address.
+    pub listen: SocketAddr,
+    /// `host:port` of each compute node's Flight service, node 0 first.
+    pub compute: Vec<String>,
+    /// Slices per node, for a new cluster (an existing one keeps its own).
+    pub slices_per_node: u32,
+    /// The superuser's password; see [`LeaderConfig::listen`] for the default.
+    pub admin_password: Option<String>,
+    /// The password exchange clients must use.
+    pub auth: AuthMethod,
+}
+
+/// What startup did about the admin password, for the startup message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminPassword {
+    /// Set from the configuration.
+    Configured,
+    /// The user already existed; its password is unchanged.
+    Kept,
+    /// Created with [`DEFAULT_ADMIN_PASSWORD`] (loopback only).
+    Default,
+}
+
+/// A running leader.
+pub struct Leader {
+    addr: SocketAddr,
+    layout: ClusterLayout,
+    admin_password: AdminPassword,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+async fn wait_for_nodes(cluster: &ClusterClient, within: Duration) -> Result<(), LeaderError> {
+    let start = Instant::now();
+    loop {
+        match cluster.check_nodes().await {
+            Ok(_) => return Ok(()),
+            Err(e) if start.elapsed() >= within => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+impl Leader {
+    /// Opens the catalog, checks the compute nodes, and starts serving.
+    pub async fn start(config: LeaderConfig) -> Result<Self, LeaderError> {
+        if config.compute.is_empty() {
+            return Err(LeaderError::Config("a cluster needs at least one compute node".into()));
+        }
+        if config.slices_per_node == 0 {
+            return Err(LeaderError::Config("--slices-per-node must be at least 1".into()));
+        }
+        let wanted = ClusterLayout {
+            nodes: config.compute.len() as u32,
+            slices_per_node: config.slices_per_node,
+        };
+        let catalog = Catalog::open(&config.data_dir.join("catalog"), wanted)?;
+        let layout = catalog.layout()?;
+        if layout.nodes != wanted.nodes {
+            return Err(LeaderError::Config(format!(
+                "the data directory {} holds a cluster of {} nodes x {} slices, but {} compute nodes were given",
+                config.data_dir.display(),
+                layout.nodes,
+                layout.slices_per_node,
+                wanted.nodes
+            )));
+        }
+        let admin_password = match (&config.admin_password, catalog.user(ADMIN_USER)?) {
+            (Some(pw), _) => {
+                catalog.put_user(&new_user(ADMIN_USER, pw, true))?;
+                AdminPassword::Configured
+            }
+            (None, _) if !config.listen.ip().is_loopback() => {
+                return Err(LeaderError::Config(format!(
+                    "listening on {} needs an admin password: set BLUESHIFT_ADMIN_PASSWORD or --admin-password",
+                    config.listen
+                )));
+            }
+            (None, Some(_)) => AdminPassword::Kept,
+            (None, None) => {
+                catalog.put_user(&new_user(ADMIN_USER, DEFAULT_ADMIN_PASSWORD, true))?;
+                AdminPassword::Default
+            }
+        };
+
+        let cluster = ClusterClient::new(layout, config.compute.clone())?;
+        wait_for_nodes(&cluster, Duration::from_secs(30)).await?;
+        // Segments staged by statements that never committed (a crash) are removed
+        // before anything new is staged.
+        let removed = cluster.collect_garbage(&catalog.live_segments()?).await?;
+        if removed > 0 {
+            info!("removed {removed} segment files no table version references");
+        }
+
+        let engine = Arc::new(Engine::try_new(catalog.clone(), cluster)?);
+        let handlers = Arc::new(Handlers::new(
+            engine,
+            CatalogAuthSource::new(catalog, config.auth),
+            config.auth,
+        ));
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, mut stop) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((socket, peer)) => {
+                            let _ = socket.set_nodelay(true);
+                            let handlers = Arc::clone(&handlers);
+                            tokio::spawn(async move {
+                                if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                                    info!("connection from {peer} ended: {e}");
+                                }
+                            });
+                        }
+                        Err(e) => {
+                            warn!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Leader {
+            addr,
+            layout,
+            admin_password,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The PostgreSQL protocol address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The cluster layout.
+    pub fn layout(&self) -> ClusterLayout {
+        self.layout
+    }
+
+    /// What startup did about the admin password.
+    pub fn admin_password(&self) -> AdminPassword {
+        self.admin_password
+    }
+
+    /// Stops accepting connections.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// How to run `blueshift up`.
+#[derive(Clone, Debug)]
+pub struct EmbeddedConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub nodes: u32,
+    pub slices_per_node: u32,
+    pub admin_password: Option<String>,
+    pub auth: AuthMethod,
+}
+
+/// A leader and its compute nodes in one process, talking Flight over loopback.
+pub struct EmbeddedCluster {
+    pub leader: Leader,
+    pub nodes: Vec<ComputeNode>,
+}
+
+impl EmbeddedCluster {
+    /// Starts `nodes` compute nodes on free loopback ports, then the leader.
+    pub async fn start(config: EmbeddedConfig) -> Result<Self, LeaderError> {
+        if config.nodes == 0 {
+            return Err(LeaderError::Config("--nodes must be at least 1".into()));
+        }
+        let mut nodes = Vec::new();
+        for node in 0..config.nodes {
+            let compute = ComputeNode::start(ComputeConfig {
+                node,
+                data_dir: config.data_dir.join(format!("node-{node}")),
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            })
+            .await
+            .map_err(|e| LeaderError::Config(format!("compute node {node}: {e}")))?;
+            nodes.push(compute);
+        }
+        let leader = Leader::start(LeaderConfig {
+            data_dir: config.data_dir.join("leader"),
+            listen: config.listen,
+            compute: nodes.iter().map(|n| n.addr().to_string()).collect(),
+            slices_per_node: config.slices_per_node,
+            admin_password: config.admin_password,
+            auth: config.auth,
+        })
+        .await?;
+        Ok(EmbeddedCluster { leader, nodes })
+    }
+
+    /// Stops the leader, then the compute nodes.
+    pub async fn stop(self) {
+        self.leader.stop().await;
+        for node in self.nodes {
+            if let Err(e) = node.stop().await {
+                warn!("stopping a compute node: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Per-connection state: who is connected and the session's settings (SET/SHOW).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::error::LeaderError;
+
+/// The server version reported to clients. PostgreSQL 15 catalog queries (psql 15's
+/// `\d`) are what the catalog emulation answers, so Blueshift reports 15.0 rather
+/// than Redshift's 8.0.2; `version()` names Blueshift.
+pub const SERVER_VERSION: &str = "15.0";
+
+/// Settings a session can SET and SHOW, with their defaults (Redshift's).
+pub const DEFAULT_SETTINGS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("bytea_output", "hex"),
+    ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
+    ("datestyle", "ISO, MDY"),
+    ("describe_field_name_in_uppercase", "off"),
+    ("enable_case_sensitive_identifier", "off"),
+    ("enable_result_cache_for_session", "on"),
+    ("extra_float_digits", "0"),
+    ("intervalstyle", "postgres"),
+    ("max_cursor_result_set_size", "default"),
+    ("query_group", "default"),
+    ("search_path", "$user, public"),
+    ("server_encoding", "UTF8"),
+    ("server_version", SERVER_VERSION),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("timezone", "UTC"),
+    ("wlm_query_slot_count", "1"),
+];
+
+/// Settings that are reported but cannot be changed.
+const READ_ONLY: &[&str] = &["server_encoding", "server_version"];
+
+/// One connection's session.
+#[derive(Debug)]
+pub struct Session {
+    /// The authenticated user.
+    pub user: String,
+    settings: Mutex<BTreeMap<String, String>>,
+}
+
+fn canonical(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "time zone" | "time_zone" => "timezone".to_string(),
+        _ => lower,
+    }
+}
+
+impl Session {
+    /// A new session of `user` with default settings.
+    pub fn new(user: &str) -> Self {
+        Session {
+            user: user.to_string(),
+            settings: Mutex::new(
+                DEFAULT_SETTINGS
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn settings(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        // A poisoned lock only means another thread panicked mid-update of a map of
+        // strings; the map itself is still usable.
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `SHOW name`.
+    pub fn show(&self, name: &str) -> Result<String, LeaderError> {
+        let name = canonical(name);
+        self.settings()
+            .get(&name)
+            .cloned()
+            .ok_or(LeaderError::UnknownSetting(name))
+    }
+
+    /// `SHOW ALL`: every setting, sorted by name.
+    pub fn show_all(&self) -> Vec<(String, String)> {
+        self.settings()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// `SET name TO value`.
+    pub fn set(&self, name: &str, value: &str) -> Result<(), LeaderError> {
+        let name = canonical(name);
+        let mut settings = self.settings();
+        if !settings.contains_key(&name) && !name.contains('.') {
+            return Err(LeaderError::UnknownSetting(name));
+        }
+        if READ_ONLY.contains(&name.as_str()) {
+            return Err(LeaderError::InvalidParameter(format!(
+                "parameter \"{name}\" cannot be changed"
+            )));
+        }
+        if name == "wlm_query_slot_count" {
+            match value.parse::<u32>() {
+                Ok(n) if (1..=50).contains(&n) => {}
+                _ => {
+                    return Err(LeaderError::InvalidParameter(format!(
+                        "invalid value for parameter \"wlm_query_slot_count\": \"{value}\" (1 to 50)"
+                    )));
+                }
+            }
+        }
+        if name == "statement_timeout" && parse_timeout_ms(value).is_none() {
+            return Err(LeaderError::InvalidParameter(format!(
+                "invalid value for parameter \"statement_timeout\": \"{value}\""
+            )));
+        }
+        settings.insert(name, value.to_string());
+        Ok(())
+    }
+
+    /// `RESET name` (or every setting with `None`).
+    pub fn reset(&self, name: Option<&str>) -> Result<(), LeaderError> {
+        let defaults: BTreeMap<&str, &str> = DEFAULT_SETTINGS.iter().copied().collect();
+        let mut settings = self.settings();
+        match name {
+            None => {
+                *settings = defaults
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+            }
+            Some(name) => {
+                let name = canonical(name);
+                match defaults.get(name.as_str()) {
+                    Some(v) => {
+                        settings.insert(name, v.to_string());
+                    }
+                    None if settings.remove(&name).is_some() => {}
+                    None => return Err(LeaderError::UnknownSetting(name)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The statement timeout in milliseconds, 0 for none.
+    pub fn statement_timeout_ms(&self) -> u64 {
+        self.show("statement_timeout")
+            .ok()
+            .and_then(|v| parse_timeout_ms(&v))
+            .unwrap_or(0)
+    }
+}
+
+/// Parses a PostgreSQL duration setting: `5000`, `5000ms`, `5s`, `1min`.
+fn parse_timeout_ms(value: &str) -> Option<u64> {
+    let v = value.trim().to_ascii_lowercase();
+    let digits: String = v.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n: u64 = digits.parse().ok()?;
+    let unit = v[digits.len()..].trim();
+    let factor = match unit {
+        "" | "ms" => 1,
+        "s" => 1000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_show_reset() -> Result<(), LeaderError> {
+        let s = Session::new("admin");
+        s.set("QUERY_GROUP", "etl")?;
+        assert_eq!(s.show("query_group")?, "etl");
+        s.reset(Some("query_group"))?;
+        assert_eq!(s.show("query_group")?, "default");
+        assert!(matches!(s.set("no_such", "1"), Err(LeaderError::UnknownSetting(_))));
+        assert!(s.set("wlm_query_slot_count", "0").is_err());
+        s.set("statement_timeout", "5s")?;
+        assert_eq!(s.statement_timeout_ms(), 5000);
+        Ok(())
+    }
+}

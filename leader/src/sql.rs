@@ -1,0 +1,105 @@
+//! Parsing Blueshift's SQL: Redshift table attributes first ([`redshift_ddl`]), then
+//! the PostgreSQL grammar with the rewrites that let psql's and drivers' catalog
+//! queries run on DataFusion.
+
+pub mod redshift_ddl;
+
+use std::collections::HashMap;
+
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+
+use crate::error::LeaderError;
+use redshift_ddl::{TableAttributes, strip_table_attributes};
+
+/// Statements of one query string, and the Redshift attributes of its CREATE TABLEs.
+#[derive(Debug, Default)]
+pub struct ParsedSql {
+    pub statements: Vec<Statement>,
+    pub attributes: HashMap<String, TableAttributes>,
+}
+
+/// Parses SQL text.
+#[derive(Debug, Default)]
+pub struct SqlParser {
+    compat: PostgresCompatibilityParser,
+}
+
+/// The 1-based character position of a sqlparser error ("... at Line: l, Column: c").
+fn error_position(sql: &str, message: &str) -> Option<usize> {
+    let at = message.rfind("Line: ")?;
+    let rest = &message[at + "Line: ".len()..];
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let line: usize = line.trim().parse().ok()?;
+    let col: usize = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .ok()?;
+    let mut pos = 0;
+    for (i, l) in sql.split('\n').enumerate() {
+        if i + 1 == line {
+            return Some(pos + col);
+        }
+        pos += l.chars().count() + 1;
+    }
+    None
+}
+
+fn syntax_error(sql: &str, e: ParserError) -> LeaderError {
+    let message = match &e {
+        ParserError::ParserError(m) | ParserError::TokenizerError(m) => m.clone(),
+        ParserError::RecursionLimitExceeded => "statement is nested too deeply".to_string(),
+    };
+    let position = error_position(sql, &message);
+    let message = match message.find(" at Line: ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    LeaderError::Syntax {
+        message: format!("syntax error: {message}"),
+        position,
+    }
+}
+
+impl SqlParser {
+    /// Parses `sql` into statements.
+    pub fn parse(&self, sql: &str) -> Result<ParsedSql, LeaderError> {
+        let stripped = strip_table_attributes(sql)?;
+        // The plain parser keeps positions for error messages; the compatibility
+        // parser rewrites catalog queries but loses them.
+        let plain = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&stripped.sql)
+            .and_then(|mut p| p.parse_statements());
+        let statements = match plain {
+            Err(e) => return Err(syntax_error(sql, e)),
+            Ok(_) => self
+                .compat
+                .parse(&stripped.sql)
+                .map_err(|e| syntax_error(sql, e))?,
+        };
+        Ok(ParsedSql {
+            statements,
+            attributes: stripped.tables,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_carry_the_position() {
+        let e = SqlParser::default()
+            .parse("SELECT 1;\nSELEC 2")
+            .expect_err("bad sql");
+        match e {
+            LeaderError::Syntax { position, .. } => assert_eq!(position, Some(11)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

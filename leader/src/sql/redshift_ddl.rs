@@ -1,0 +1,389 @@
+//! Redshift's table attributes, lifted out of `CREATE TABLE` text before parsing.
+//!
+//! sqlparser knows only some of Redshift's table attributes, in one fixed order, and
+//! none of the column-level ones. This pass tokenizes the statement, records
+//! `DISTSTYLE`, `DISTKEY`, `[COMPOUND|INTERLEAVED] SORTKEY`, `SORTKEY AUTO`,
+//! `ENCODE`, `BACKUP` wherever Redshift allows them, and blanks them out of the text
+//! with spaces, so positions in later syntax errors still point into the user's SQL.
+
+use std::collections::HashMap;
+
+use blueshift_storage::catalog::{DistStyle, SortStyle};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+use crate::error::LeaderError;
+
+/// Redshift's column encodings (ENCODE), all accepted.
+pub const ENCODINGS: &[&str] = &[
+    "raw", "az64", "bytedict", "delta", "delta32k", "lzo", "mostly8", "mostly16", "mostly32",
+    "runlength", "text255", "text32k", "zstd", "auto",
+];
+
+/// The Redshift attributes of one `CREATE TABLE`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TableAttributes {
+    pub dist_style: Option<DistStyle>,
+    /// DISTKEY column, lower-cased unless quoted.
+    pub dist_key: Option<String>,
+    pub sort_key: Vec<String>,
+    pub sort_style: Option<SortStyle>,
+    /// `SORTKEY AUTO`.
+    pub sort_auto: bool,
+    pub backup: Option<bool>,
+    /// Column name → declared encoding.
+    pub encodings: HashMap<String, String>,
+}
+
+/// SQL with Redshift table attributes blanked out, and the attributes of each
+/// `CREATE TABLE`, keyed by the table name as written (lower-cased unless quoted).
+#[derive(Debug, Default)]
+pub struct Stripped {
+    pub sql: String,
+    pub tables: HashMap<String, TableAttributes>,
+}
+
+struct Tok {
+    token: Token,
+    start: usize,
+    end: usize,
+}
+
+fn word_name(t: &Token) -> Option<String> {
+    match t {
+        Token::Word(w) if w.quote_style.is_some() => Some(w.value.clone()),
+        Token::Word(w) => Some(w.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+fn is_kw(t: &Token, kw: &str) -> bool {
+    matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
+}
+
+fn tokenize(sql: &str) -> Result<Vec<Tok>, LeaderError> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| LeaderError::Syntax {
+            message: e.message.clone(),
+            position: None,
+        })?;
+    // Line/column (1-based, in characters) to byte offsets.
+    let mut line_starts = vec![0usize];
+    for (i, c) in sql.char_indices() {
+        if c == '\n' {
+            line_starts.push(i + 1);
+        }
+    }
+    let offset = |line: u64, col: u64| -> usize {
+        let start = line_starts
+            .get((line.max(1) - 1) as usize)
+            .copied()
+            .unwrap_or(sql.len());
+        sql[start..]
+            .char_indices()
+            .nth((col.max(1) - 1) as usize)
+            .map(|(i, _)| start + i)
+            .unwrap_or(sql.len())
+    };
+    Ok(tokens
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .map(|t| Tok {
+            start: offset(t.span.start.line, t.span.start.column),
+            end: offset(t.span.end.line, t.span.end.column),
+            token: t.token,
+        })
+        .collect())
+}
+
+/// Lifts Redshift table attributes out of every `CREATE TABLE` in `sql`.
+pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
+    let toks = tokenize(sql)?;
+    let mut blank: Vec<(usize, usize)> = Vec::new();
+    let mut tables = HashMap::new();
+    let mut i = 0;
+    while i < toks.len() {
+        // Statement start: look for CREATE [TEMP|TEMPORARY|LOCAL] TABLE.
+        let stmt_start = i;
+        let mut j = i;
+        let is_create = is_kw(&toks[j].token, "create");
+        if is_create {
+            j += 1;
+            while j < toks.len()
+                && ["temp", "temporary", "local", "global"]
+                    .iter()
+                    .any(|k| is_kw(&toks[j].token, k))
+            {
+                j += 1;
+            }
+        }
+        if is_create && j < toks.len() && is_kw(&toks[j].token, "table") {
+            j += 1;
+            if j + 2 < toks.len()
+                && is_kw(&toks[j].token, "if")
+                && is_kw(&toks[j + 1].token, "not")
+                && is_kw(&toks[j + 2].token, "exists")
+            {
+                j += 3;
+            }
+            // Table name: word (. word)*
+            let mut name = String::new();
+            while j < toks.len() {
+                match &toks[j].token {
+                    Token::Word(_) => {
+                        name.push_str(&word_name(&toks[j].token).unwrap_or_default());
+                        j += 1;
+                    }
+                    Token::Period => {
+                        name.push('.');
+                        j += 1;
+                    }
+                    _ => break,
+                }
+                if !name.ends_with('.') && !matches!(toks.get(j).map(|t| &t.token), Some(Token::Period)) {
+                    break;
+                }
+            }
+            let mut attrs = TableAttributes::default();
+            let end = parse_create_tail(&toks, j, &mut attrs, &mut blank)?;
+            tables.insert(name, attrs);
+            i = end;
+        } else {
+            i = stmt_start;
+        }
+        // Skip to the end of the statement.
+        let mut depth = 0i32;
+        while i < toks.len() {
+            match toks[i].token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                Token::SemiColon if depth <= 0 => {
+                    i += 1;
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    let mut out = sql.to_string();
+    for (start, end) in blank {
+        let spaces: String = out[start..end]
+            .chars()
+            .map(|c| if c == '\n' { '\n' } else { ' ' })
+            .collect();
+        out.replace_range(start..end, &spaces);
+    }
+    Ok(Stripped { sql: out, tables })
+}
+
+fn attr_error(msg: impl Into<String>) -> LeaderError {
+    LeaderError::Syntax {
+        message: msg.into(),
+        position: None,
+    }
+}
+
+fn paren_names(
+    toks: &[Tok],
+    mut j: usize,
+    what: &str,
+) -> Result<(Vec<String>, usize), LeaderError> {
+    if !matches!(toks.get(j).map(|t| &t.token), Some(Token::LParen)) {
+        return Err(attr_error(format!("{what} needs a parenthesized column list")));
+    }
+    j += 1;
+    let mut names = Vec::new();
+    loop {
+        match toks.get(j).map(|t| &t.token) {
+            Some(t @ Token::Word(_)) => names.push(word_name(t).unwrap_or_default()),
+            _ => return Err(attr_error(format!("{what} needs column names"))),
+        }
+        j += 1;
+        match toks.get(j).map(|t| &t.token) {
+            Some(Token::Comma) => j += 1,
+            Some(Token::RParen) => return Ok((names, j + 1)),
+            _ => return Err(attr_error(format!("{what}: expected , or )"))),
+        }
+    }
+}
+
+/// Parses what follows the table name; returns the index where the statement's
+/// remaining tokens (the query of a CTAS, or the statement end) begin.
+fn parse_create_tail(
+    toks: &[Tok],
+    mut j: usize,
+    attrs: &mut TableAttributes,
+    blank: &mut Vec<(usize, usize)>,
+) -> Result<usize, LeaderError> {
+    // Column list.
+    if matches!(toks.get(j).map(|t| &t.token), Some(Token::LParen)) {
+        let mut depth = 0i32;
+        let mut column: Option<String> = None;
+        let mut expect_column = true;
+        while j < toks.len() {
+            let t = &toks[j].token;
+            match t {
+                Token::LParen => {
+                    depth += 1;
+                    j += 1;
+                    continue;
+                }
+                Token::RParen => {
+                    depth -= 1;
+                    j += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                Token::Comma if depth == 1 => {
+                    expect_column = true;
+                    j += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            if depth == 1 {
+                if expect_column {
+                    expect_column = false;
+                    column = word_name(t);
+                } else if is_kw(t, "encode") {
+                    let Some(enc) = toks.get(j + 1).and_then(|t| word_name(&t.token)) else {
+                        return Err(attr_error("ENCODE needs an encoding name"));
+                    };
+                    let enc = enc.to_lowercase();
+                    if !ENCODINGS.contains(&enc.as_str()) {
+                        return Err(LeaderError::InvalidDefinition(format!(
+                            "invalid encoding type \"{enc}\" specified for column \"{}\"",
+                            column.clone().unwrap_or_default()
+                        )));
+                    }
+                    if let Some(c) = &column {
+                        attrs.encodings.insert(c.clone(), enc);
+                    }
+                    blank.push((toks[j].start, toks[j + 1].end));
+                    j += 2;
+                    continue;
+                } else if is_kw(t, "distkey") {
+                    attrs.dist_key = column.clone();
+                    blank.push((toks[j].start, toks[j].end));
+                } else if is_kw(t, "sortkey") {
+                    if let Some(c) = &column {
+                        attrs.sort_key.push(c.clone());
+                    }
+                    blank.push((toks[j].start, toks[j].end));
+                }
+            }
+            j += 1;
+        }
+    }
+    // Table attributes, up to AS or the end of the statement.
+    while j < toks.len() {
+        let t = &toks[j].token;
+        let start = toks[j].start;
+        if matches!(t, Token::SemiColon) || is_kw(t, "as") {
+            return Ok(j);
+        }
+        if is_kw(t, "backup") {
+            let v = toks.get(j + 1).map(|t| &t.token);
+            let yes = match v {
+                Some(v) if is_kw(v, "yes") => true,
+                Some(v) if is_kw(v, "no") => false,
+                _ => return Err(attr_error("BACKUP must be YES or NO")),
+            };
+            attrs.backup = Some(yes);
+            blank.push((start, toks[j + 1].end));
+            j += 2;
+        } else if is_kw(t, "diststyle") {
+            let style = match toks.get(j + 1).map(|t| &t.token) {
+                Some(Token::Word(w)) if w.keyword == Keyword::AUTO => DistStyle::Auto,
+                Some(v) if is_kw(v, "even") => DistStyle::Even,
+                Some(v) if is_kw(v, "key") => DistStyle::Key,
+                Some(v) if is_kw(v, "all") => DistStyle::All,
+                _ => return Err(attr_error("DISTSTYLE must be AUTO, EVEN, KEY or ALL")),
+            };
+            attrs.dist_style = Some(style);
+            blank.push((start, toks[j + 1].end));
+            j += 2;
+        } else if is_kw(t, "distkey") {
+            let (names, next) = paren_names(toks, j + 1, "DISTKEY")?;
+            if names.len() != 1 {
+                return Err(attr_error("DISTKEY takes exactly one column"));
+            }
+            attrs.dist_key = names.into_iter().next();
+            blank.push((start, toks[next - 1].end));
+            j = next;
+        } else if is_kw(t, "compound") || is_kw(t, "interleaved") || is_kw(t, "sortkey") {
+            let mut k = j;
+            if !is_kw(t, "sortkey") {
+                attrs.sort_style = Some(if is_kw(t, "interleaved") {
+                    SortStyle::Interleaved
+                } else {
+                    SortStyle::Compound
+                });
+                k += 1;
+                if !toks.get(k).is_some_and(|t| is_kw(&t.token, "sortkey")) {
+                    return Err(attr_error("expected SORTKEY after COMPOUND or INTERLEAVED"));
+                }
+            }
+            if toks.get(k + 1).is_some_and(|t| is_kw(&t.token, "auto")) {
+                attrs.sort_auto = true;
+                blank.push((start, toks[k + 1].end));
+                j = k + 2;
+            } else {
+                let (names, next) = paren_names(toks, k + 1, "SORTKEY")?;
+                attrs.sort_key = names;
+                blank.push((start, toks[next - 1].end));
+                j = next;
+            }
+        } else if is_kw(t, "encode") && toks.get(j + 1).is_some_and(|t| is_kw(&t.token, "auto")) {
+            blank.push((start, toks[j + 1].end));
+            j += 2;
+        } else {
+            j += 1;
+        }
+    }
+    Ok(j)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_and_table_attributes_are_lifted() -> Result<(), LeaderError> {
+        let sql = "CREATE TABLE s.t (a int ENCODE az64 DISTKEY, b varchar(10) encode zstd sortkey, c date)\n  BACKUP NO DISTSTYLE KEY INTERLEAVED SORTKEY (b, c); select 1";
+        let out = strip_table_attributes(sql)?;
+        assert_eq!(out.sql.len(), sql.len(), "positions are kept");
+        assert!(!out.sql.to_lowercase().contains("encode"), "{}", out.sql);
+        assert!(out.sql.contains("select 1"));
+        let a = &out.tables["s.t"];
+        assert_eq!(a.dist_key.as_deref(), Some("a"));
+        assert_eq!(a.dist_style, Some(DistStyle::Key));
+        assert_eq!(a.sort_key, vec!["b", "c"]);
+        assert_eq!(a.sort_style, Some(SortStyle::Interleaved));
+        assert_eq!(a.backup, Some(false));
+        assert_eq!(a.encodings["a"], "az64");
+        Ok(())
+    }
+
+    #[test]
+    fn ctas_attributes_before_as() -> Result<(), LeaderError> {
+        let out = strip_table_attributes("create table t2 distkey(x) sortkey(y) as select 1 as x, 2 as y")?;
+        let a = &out.tables["t2"];
+        assert_eq!(a.dist_key.as_deref(), Some("x"));
+        assert_eq!(a.sort_key, vec!["y"]);
+        assert!(out.sql.contains("as select 1 as x"));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_encoding_is_named() {
+        let e = strip_table_attributes("create table t (a int encode fancy)").expect_err("bad");
+        assert!(e.to_string().contains("fancy"), "{e}");
+    }
+}

@@ -1,0 +1,152 @@
+//! Redshift's system tables, built from the catalog when a query names them.
+//!
+//! They resolve in the `public` schema (Redshift resolves them through the search
+//! path), are not listed by `\dt`, and read the state at the time of the query.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use blueshift_storage::catalog::{Catalog, DistStyle};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
+use datafusion::error::Result;
+
+use crate::cluster::ClusterClient;
+use crate::error::LeaderError;
+
+/// The system table `name`, or `None` when there is no such table.
+pub fn lookup(
+    name: &str,
+    catalog: &Catalog,
+    cluster: &ClusterClient,
+) -> Result<Option<Arc<dyn TableProvider>>> {
+    let batch = match name {
+        "stv_slices" => stv_slices(cluster)?,
+        "pg_table_def" => pg_table_def(catalog)?,
+        "svv_table_info" => svv_table_info(catalog)?,
+        _ => return Ok(None),
+    };
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+    Ok(Some(Arc::new(table)))
+}
+
+fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// STV_SLICES: node, slice, localslice, type.
+fn stv_slices(cluster: &ClusterClient) -> Result<RecordBatch> {
+    let layout = cluster.layout();
+    let slices: Vec<u32> = (0..layout.slice_count()).collect();
+    batch(
+        vec![
+            Field::new("node", DataType::Int32, false),
+            Field::new("slice", DataType::Int32, false),
+            Field::new("localslice", DataType::Int32, false),
+            Field::new("type", DataType::Utf8, false),
+        ],
+        vec![
+            Arc::new(Int32Array::from_iter_values(
+                slices.iter().map(|&s| layout.node_of(s) as i32),
+            )),
+            Arc::new(Int32Array::from_iter_values(slices.iter().map(|&s| s as i32))),
+            Arc::new(Int32Array::from_iter_values(
+                slices.iter().map(|&s| (s % layout.slices_per_node) as i32),
+            )),
+            Arc::new(StringArray::from_iter_values(slices.iter().map(|_| "D"))),
+        ],
+    )
+}
+
+/// PG_TABLE_DEF: schemaname, tablename, column, type, encoding, distkey, sortkey, notnull.
+fn pg_table_def(catalog: &Catalog) -> Result<RecordBatch> {
+    let tables = catalog.all_tables().map_err(LeaderError::from)?;
+    let (mut schema, mut table, mut column, mut ty, mut enc) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut distkey, mut sortkey, mut notnull) = (vec![], vec![], vec![]);
+    for t in &tables {
+        for (i, c) in t.columns.iter().enumerate() {
+            schema.push(t.schema.clone());
+            table.push(t.name.clone());
+            column.push(c.name.clone());
+            ty.push(c.declared_type.clone());
+            enc.push(c.encoding.clone().unwrap_or_else(|| "none".into()));
+            distkey.push(t.dist_key == Some(i));
+            sortkey.push(
+                t.sort_key
+                    .iter()
+                    .position(|&k| k == i)
+                    .map_or(0, |p| p as i32 + 1),
+            );
+            notnull.push(!c.nullable);
+        }
+    }
+    batch(
+        vec![
+            Field::new("schemaname", DataType::Utf8, false),
+            Field::new("tablename", DataType::Utf8, false),
+            Field::new("column", DataType::Utf8, false),
+            Field::new("type", DataType::Utf8, false),
+            Field::new("encoding", DataType::Utf8, false),
+            Field::new("distkey", DataType::Boolean, false),
+            Field::new("sortkey", DataType::Int32, false),
+            Field::new("notnull", DataType::Boolean, false),
+        ],
+        vec![
+            Arc::new(StringArray::from(schema)),
+            Arc::new(StringArray::from(table)),
+            Arc::new(StringArray::from(column)),
+            Arc::new(StringArray::from(ty)),
+            Arc::new(StringArray::from(enc)),
+            Arc::new(BooleanArray::from(distkey)),
+            Arc::new(Int32Array::from(sortkey)),
+            Arc::new(BooleanArray::from(notnull)),
+        ],
+    )
+}
+
+/// SVV_TABLE_INFO (the columns the catalog knows today): schema, table_id, table,
+/// diststyle, sortkey1, size (1 MB blocks), tbl_rows.
+fn svv_table_info(catalog: &Catalog) -> Result<RecordBatch> {
+    let tables = catalog.all_tables().map_err(LeaderError::from)?;
+    let (mut schema, mut id, mut name, mut dist, mut sort1) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut size, mut rows) = (vec![], vec![]);
+    for t in &tables {
+        let version = catalog.version(t.id).map_err(LeaderError::from)?;
+        schema.push(t.schema.clone());
+        id.push(t.id as i64);
+        name.push(t.name.clone());
+        dist.push(match (t.dist_style, t.dist_key) {
+            (DistStyle::Key, Some(k)) => format!("KEY({})", t.columns[k].name),
+            (style, _) => style.name().to_string(),
+        });
+        sort1.push(t.sort_key.first().map(|&k| t.columns[k].name.clone()));
+        let bytes: u64 = version.slices.values().flatten().map(|s| s.bytes).sum();
+        size.push(bytes.div_ceil(1024 * 1024) as i64);
+        rows.push(version.rows() as i64);
+    }
+    batch(
+        vec![
+            Field::new("schema", DataType::Utf8, false),
+            Field::new("table_id", DataType::Int64, false),
+            Field::new("table", DataType::Utf8, false),
+            Field::new("diststyle", DataType::Utf8, false),
+            Field::new("sortkey1", DataType::Utf8, true),
+            Field::new("size", DataType::Int64, false),
+            Field::new("tbl_rows", DataType::Int64, false),
+        ],
+        vec![
+            Arc::new(StringArray::from(schema)),
+            Arc::new(Int64Array::from(id)),
+            Arc::new(StringArray::from(name)),
+            Arc::new(StringArray::from(dist)),
+            Arc::new(StringArray::from(sort1)),
+            Arc::new(Int64Array::from(size)),
+            Arc::new(Int64Array::from(rows)),
+        ],
+    )
+}

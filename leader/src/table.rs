@@ -1,0 +1,273 @@
+//! [`SliceTable`]: a Blueshift table as DataFusion sees it on the leader.
+//!
+//! A scan pins the table's committed version and describes, per slice, the segments
+//! to read ([`SliceScanExec`]); the fragment rule ([`crate::fragment`]) ships it to the
+//! compute nodes. An insert routes rows to slices by the table's distribution, writes
+//! staged segments on the compute nodes ([`SliceSink`]) and commits one new version.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use blueshift_compute::SliceScanExec;
+use blueshift_compute::scan::SlicePartition;
+use blueshift_proto::WriteSegment;
+use blueshift_storage::catalog::{Catalog, DistStyle, SegmentRef, TableDef};
+use blueshift_storage::distribution::SliceRouter;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::datasource::sink::{DataSink, DataSinkExec};
+use datafusion::error::Result;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
+use futures::StreamExt;
+
+use crate::cluster::ClusterClient;
+use crate::error::LeaderError;
+
+/// Rows buffered per slice before they are written as a segment.
+pub const SEGMENT_ROWS: usize = 256 * 1024;
+
+static NEXT_EVEN_START: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A Blueshift table.
+#[derive(Debug, Clone)]
+pub struct SliceTable {
+    def: TableDef,
+    schema: SchemaRef,
+    catalog: Catalog,
+    cluster: ClusterClient,
+}
+
+impl SliceTable {
+    /// The table `def`, read and written through `catalog` and `cluster`.
+    pub fn new(def: TableDef, catalog: Catalog, cluster: ClusterClient) -> Self {
+        SliceTable {
+            schema: Arc::new(def.arrow_schema()),
+            def,
+            catalog,
+            cluster,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for SliceTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let version = self
+            .catalog
+            .version(self.def.id)
+            .map_err(LeaderError::from)?;
+        let layout = self.cluster.layout();
+        let slices: Vec<u32> = match self.def.dist_style {
+            // One copy is enough to read; node 0 holds one.
+            DistStyle::All => vec![layout.first_slice_of(0)],
+            _ => (0..layout.slice_count()).collect(),
+        };
+        let partitions = slices
+            .into_iter()
+            .map(|slice| SlicePartition {
+                slice,
+                segments: version
+                    .slices
+                    .get(&slice)
+                    .map(|segs| segs.iter().map(|s| s.name.clone()).collect())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Ok(Arc::new(SliceScanExec::try_new(
+            self.def.id,
+            self.def.qualified_name(),
+            Arc::clone(&self.schema),
+            projection.cloned(),
+            partitions,
+            None,
+        )?))
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Filters stay in the plan and run on the compute nodes inside the fragment.
+        Ok(vec![TableProviderFilterPushDown::Unsupported; filters.len()])
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if insert_op != InsertOp::Append {
+            return Err(LeaderError::Unsupported(format!("INSERT {insert_op}")).into());
+        }
+        let sink = SliceSink {
+            def: self.def.clone(),
+            schema: Arc::clone(&self.schema),
+            catalog: self.catalog.clone(),
+            cluster: self.cluster.clone(),
+        };
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+}
+
+/// Writes an insert's rows to the slices of one table and commits them at the end.
+#[derive(Debug)]
+pub struct SliceSink {
+    def: TableDef,
+    schema: SchemaRef,
+    catalog: Catalog,
+    cluster: ClusterClient,
+}
+
+impl SliceSink {
+    /// A sink for `def`.
+    pub fn new(def: TableDef, catalog: Catalog, cluster: ClusterClient) -> Self {
+        SliceSink {
+            schema: Arc::new(def.arrow_schema()),
+            def,
+            catalog,
+            cluster,
+        }
+    }
+
+    async fn flush_slice(
+        &self,
+        slice: u32,
+        batches: Vec<RecordBatch>,
+        written: &mut BTreeMap<u32, Vec<SegmentRef>>,
+    ) -> Result<(), LeaderError> {
+        let write = WriteSegment {
+            slice,
+            sort_columns: self.def.sort_key.iter().map(|&c| c as u32).collect(),
+            table_id: self.def.id,
+        };
+        let seg = self
+            .cluster
+            .write_segment(write, Arc::clone(&self.schema), batches)
+            .await?;
+        if seg.rows > 0 {
+            written.entry(slice).or_default().push(SegmentRef {
+                name: seg.name,
+                rows: seg.rows,
+                bytes: seg.bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Routes, writes and commits every row of `data`; returns the rows inserted.
+    pub async fn write_stream(&self, data: SendableRecordBatchStream) -> Result<u64, LeaderError> {
+        let (rows, written) = self.stage(data).await?;
+        if !written.is_empty() {
+            self.catalog.append_segments(self.def.id, &written)?;
+        }
+        Ok(rows)
+    }
+
+    /// Routes and writes every row of `data` as staged segments, without committing.
+    /// Returns the rows written (counted once for DISTSTYLE ALL) and the segments.
+    pub async fn stage(
+        &self,
+        mut data: SendableRecordBatchStream,
+    ) -> Result<(u64, BTreeMap<u32, Vec<SegmentRef>>), LeaderError> {
+        let layout = self.cluster.layout();
+        // Each statement starts its round robin one slice further, so a stream of
+        // single-row inserts into an EVEN table still spreads over every slice.
+        let start = NEXT_EVEN_START.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut router = SliceRouter::new(layout, self.def.dist_style, self.def.dist_key, start);
+        let mut buffers: BTreeMap<u32, (Vec<RecordBatch>, usize)> = BTreeMap::new();
+        let mut written: BTreeMap<u32, Vec<SegmentRef>> = BTreeMap::new();
+        let mut rows = 0u64;
+        while let Some(batch) = data.next().await {
+            let batch = batch?;
+            let batch = conform(&batch, &self.schema)?;
+            rows += batch.num_rows() as u64;
+            for (slice, part) in router.route_batch(&batch)? {
+                let entry = buffers.entry(slice).or_default();
+                entry.1 += part.num_rows();
+                entry.0.push(part);
+                if entry.1 >= SEGMENT_ROWS {
+                    let (batches, _) = buffers.remove(&slice).unwrap_or_default();
+                    self.flush_slice(slice, batches, &mut written).await?;
+                }
+            }
+        }
+        for (slice, (batches, _)) in std::mem::take(&mut buffers) {
+            self.flush_slice(slice, batches, &mut written).await?;
+        }
+        Ok((rows, written))
+    }
+}
+
+/// Gives `batch` the table's exact schema (field names and nullability), so segment
+/// files of a table all share one schema.
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, LeaderError> {
+    if batch.schema().fields().len() != schema.fields().len() {
+        return Err(LeaderError::InvalidDefinition(format!(
+            "INSERT has {} columns but the table has {}",
+            batch.num_columns(),
+            schema.fields().len()
+        )));
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(col, field)| {
+            if col.data_type() == field.data_type() {
+                Ok(Arc::clone(col))
+            } else {
+                arrow::compute::cast(col, field.data_type())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| LeaderError::DataFusion(e.into()))?;
+    for (col, field) in columns.iter().zip(schema.fields()) {
+        if !field.is_nullable() && col.null_count() > 0 {
+            return Err(LeaderError::NotNullViolation(field.name().clone()));
+        }
+    }
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| LeaderError::DataFusion(e.into()))
+}
+
+impl DisplayAs for SliceSink {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "SliceSink: table={}", self.def.qualified_name())
+    }
+}
+
+#[async_trait]
+impl DataSink for SliceSink {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    async fn write_all(
+        &self,
+        data: SendableRecordBatchStream,
+        _context: &Arc<TaskContext>,
+    ) -> Result<u64> {
+        Ok(self.write_stream(data).await?)
+    }
+}

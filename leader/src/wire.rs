@@ -1,0 +1,319 @@
+//! The PostgreSQL wire protocol front end (pgwire): startup and authentication, the
+//! simple query protocol and the extended one (Parse/Bind/Describe/Execute).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use arrow_pg::datatypes::arrow_schema_to_pg_fields;
+use arrow_pg::datatypes::df::deserialize_parameters;
+use async_trait::async_trait;
+use futures::Sink;
+use pgwire::api::auth::md5pass::Md5PasswordAuthStartupHandler;
+use pgwire::api::auth::sasl::SASLAuthStartupHandler;
+use pgwire::api::auth::sasl::scram::ScramAuth;
+use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
+use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, Response};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+
+use crate::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS};
+use crate::engine::{Engine, Planned};
+use crate::error::LeaderError;
+use crate::session::{SERVER_VERSION, Session};
+
+/// A prepared statement: the plan and its parameter types.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    planned: Planned,
+    parameter_types: Vec<Type>,
+}
+
+/// The session of a connection, created on first use.
+fn session_of<C: ClientInfo + ?Sized>(client: &C) -> Arc<Session> {
+    let user = client
+        .metadata()
+        .get("user")
+        .cloned()
+        .unwrap_or_default();
+    client
+        .session_extensions()
+        .get_or_insert_with(|| Session::new(&user))
+}
+
+/// Answers queries of every connection.
+#[derive(Debug)]
+pub struct QueryHandler {
+    engine: Arc<Engine>,
+}
+
+impl QueryHandler {
+    async fn prepare(&self, session: &Session, sql: &str, declared: &[Option<Type>]) -> Result<Prepared, LeaderError> {
+        let mut statements = self.engine.parse(sql)?;
+        let planned = match statements.len() {
+            0 => Planned::Empty,
+            1 => {
+                let (stmt, attrs) = statements.remove(0);
+                self.engine.plan(session, stmt, attrs).await?
+            }
+            _ => {
+                return Err(LeaderError::Syntax {
+                    message: "cannot insert multiple commands into a prepared statement".into(),
+                    position: None,
+                });
+            }
+        };
+        let parameter_types = self.engine.parameter_types(&planned, declared)?;
+        Ok(Prepared {
+            planned,
+            parameter_types,
+        })
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for QueryHandler {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(client);
+        let statements = match self.engine.parse(query) {
+            Ok(s) => s,
+            Err(e) => return Err(e.into()),
+        };
+        if statements.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        let mut responses = Vec::with_capacity(statements.len());
+        for (stmt, attrs) in statements {
+            let result = match self.engine.plan(&session, stmt, attrs).await {
+                Ok(planned) => {
+                    self.engine
+                        .execute(&session, &planned, None, &Format::UnifiedText)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(r) => responses.push(r),
+                Err(e) => {
+                    // PostgreSQL stops at the first failing statement.
+                    if let PgWireError::UserError(info) = <PgWireError as From<LeaderError>>::from(e) {
+                        responses.push(Response::Error(info));
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(responses)
+    }
+}
+
+/// Parses statements for the extended protocol.
+#[derive(Debug)]
+pub struct StatementParser {
+    handler: Arc<QueryHandler>,
+}
+
+#[async_trait]
+impl QueryParser for StatementParser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let session = session_of(client);
+        let prepared = self.handler.prepare(&session, sql, types).await?;
+        Ok(Some(prepared))
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.parameter_types.clone())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        let schema = self.handler.engine.result_schema(&stmt.planned);
+        arrow_schema_to_pg_fields(&schema, column_format.unwrap_or(&Format::UnifiedText), None)
+    }
+}
+
+/// The extended protocol, sharing the query handler.
+#[derive(Debug)]
+pub struct ExtendedHandler {
+    handler: Arc<QueryHandler>,
+    parser: Arc<StatementParser>,
+}
+
+fn arrow_type_of(ty: &Type) -> Option<DataType> {
+    Some(match *ty {
+        Type::BOOL => DataType::Boolean,
+        Type::INT2 => DataType::Int16,
+        Type::INT4 => DataType::Int32,
+        Type::INT8 => DataType::Int64,
+        Type::FLOAT4 => DataType::Float32,
+        Type::FLOAT8 => DataType::Float64,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DataType::Utf8,
+        Type::DATE => DataType::Date32,
+        _ => return None,
+    })
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for ExtendedHandler {
+    type Statement = Prepared;
+    type QueryParser = StatementParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(client);
+        let prepared = &portal.statement.statement;
+        let types: Vec<Option<DataType>> = prepared
+            .parameter_types
+            .iter()
+            .map(arrow_type_of)
+            .collect();
+        let type_refs: Vec<Option<&DataType>> = types.iter().map(|t| t.as_ref()).collect();
+        let params = if prepared.parameter_types.is_empty() {
+            None
+        } else {
+            Some(deserialize_parameters(portal, &type_refs)?)
+        };
+        Ok(self
+            .handler
+            .engine
+            .execute(
+                &session,
+                &prepared.planned,
+                params.as_ref(),
+                &portal.result_column_format,
+            )
+            .await?)
+    }
+}
+
+/// Everything pgwire needs to serve one connection.
+#[derive(Debug)]
+pub struct Handlers {
+    query: Arc<QueryHandler>,
+    extended: Arc<ExtendedHandler>,
+    auth_source: Arc<CatalogAuthSource>,
+    method: AuthMethod,
+    connections: Arc<ConnectionManager>,
+}
+
+impl Handlers {
+    /// Handlers over `engine`, authenticating with `method` against the catalog.
+    pub fn new(engine: Arc<Engine>, auth_source: Arc<CatalogAuthSource>, method: AuthMethod) -> Self {
+        let query = Arc::new(QueryHandler { engine });
+        let parser = Arc::new(StatementParser {
+            handler: Arc::clone(&query),
+        });
+        Handlers {
+            extended: Arc::new(ExtendedHandler {
+                handler: Arc::clone(&query),
+                parser,
+            }),
+            query,
+            auth_source,
+            method,
+            connections: Arc::new(ConnectionManager::new()),
+        }
+    }
+}
+
+fn server_parameters() -> Arc<DefaultServerParameterProvider> {
+    let mut p = DefaultServerParameterProvider::default();
+    p.server_version = SERVER_VERSION.to_string();
+    p.scram_iterations = SCRAM_ITERATIONS;
+    p.search_path = "$user, public".to_string();
+    Arc::new(p)
+}
+
+/// The authentication exchange of one connection (each has its own state).
+pub enum Startup {
+    Scram(SASLAuthStartupHandler<DefaultServerParameterProvider>),
+    Md5(Md5PasswordAuthStartupHandler<CatalogAuthSource, DefaultServerParameterProvider>),
+}
+
+#[async_trait]
+impl StartupHandler for Startup {
+    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match self {
+            Startup::Scram(h) => h.on_startup(client, message).await,
+            Startup::Md5(h) => h.on_startup(client, message).await,
+        }
+    }
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.query)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.extended)
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        let params = server_parameters();
+        let startup = match self.method {
+            AuthMethod::Md5 => Startup::Md5(
+                Md5PasswordAuthStartupHandler::new(Arc::clone(&self.auth_source), params)
+                    .with_connection_manager(Arc::clone(&self.connections)),
+            ),
+            AuthMethod::ScramSha256 => {
+                let mut scram = ScramAuth::new(self.auth_source.clone());
+                scram.set_iterations(SCRAM_ITERATIONS);
+                Startup::Scram(
+                    SASLAuthStartupHandler::new(params)
+                        .with_scram(scram)
+                        .with_connection_manager(Arc::clone(&self.connections)),
+                )
+            }
+        };
+        Arc::new(startup)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::new(DefaultCancelHandler::new(Arc::clone(&self.connections)))
+    }
+}

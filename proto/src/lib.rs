@@ -1,0 +1,117 @@
+//! Messages exchanged between the Blueshift leader and its compute nodes.
+//!
+//! The leader talks to every compute node over Arrow Flight (see `blueshift-compute`):
+//! a [`FragmentTicket`] in a Flight `DoGet` runs one plan fragment over one slice and
+//! streams its record batches back; a [`WriteSegment`] descriptor on a Flight `DoPut`
+//! turns the batches that follow into one staged segment of one slice, and the server
+//! answers with a [`SegmentWritten`]. Segments become visible only when the leader
+//! commits a table version that names them.
+//!
+//! The messages are protobuf (prost derive), so their field numbers are the wire
+//! contract: never renumber a field, only add new ones.
+
+use prost::Message;
+
+/// Runs a serialized physical plan fragment on one slice of a compute node.
+#[derive(Clone, PartialEq, Message)]
+pub struct FragmentTicket {
+    /// The fragment: a `datafusion-proto` `PhysicalPlanNode`, encoded with the compute
+    /// crate's extension codec (which knows the slice scan).
+    #[prost(bytes = "vec", tag = "1")]
+    pub plan: Vec<u8>,
+    /// Which output partition of the fragment to run; it is the slice the fragment reads.
+    #[prost(uint32, tag = "2")]
+    pub partition: u32,
+    /// Leader-assigned query id, for logs and cancellation.
+    #[prost(uint64, tag = "3")]
+    pub query_id: u64,
+}
+
+/// Describes the batches of a `DoPut`: they become one segment of one slice.
+#[derive(Clone, PartialEq, Message)]
+pub struct WriteSegment {
+    /// The slice the rows belong to.
+    #[prost(uint32, tag = "1")]
+    pub slice: u32,
+    /// Column indices of the compound sort key, in order; empty when unsorted.
+    #[prost(uint32, repeated, tag = "2")]
+    pub sort_columns: Vec<u32>,
+    /// Table id, for logs and error messages.
+    #[prost(uint64, tag = "3")]
+    pub table_id: u64,
+}
+
+/// The answer to a [`WriteSegment`]: the staged segment, or nothing when no rows came.
+#[derive(Clone, PartialEq, Message)]
+pub struct SegmentWritten {
+    /// Content hash of the segment file (its name).
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Rows in the segment.
+    #[prost(uint64, tag = "2")]
+    pub rows: u64,
+    /// Size of the file in bytes.
+    #[prost(uint64, tag = "3")]
+    pub bytes: u64,
+}
+
+/// Flight action type that removes segment files no table version references.
+pub const ACTION_COLLECT_GARBAGE: &str = "collect_garbage";
+
+/// Body of an [`ACTION_COLLECT_GARBAGE`] action: every segment still referenced on
+/// the given slices; any other segment file there is deleted.
+#[derive(Clone, PartialEq, Message)]
+pub struct CollectGarbage {
+    /// Slices the list is complete for.
+    #[prost(uint32, repeated, tag = "1")]
+    pub slices: Vec<u32>,
+    /// Names of live segments.
+    #[prost(string, repeated, tag = "2")]
+    pub live_segments: Vec<String>,
+}
+
+/// Flight action type that answers with a [`NodeInfo`]: a liveness and identity check.
+pub const ACTION_NODE_INFO: &str = "node_info";
+
+/// Who a compute node is.
+#[derive(Clone, PartialEq, Message)]
+pub struct NodeInfo {
+    /// The node's number in the cluster.
+    #[prost(uint32, tag = "1")]
+    pub node: u32,
+    /// Blueshift version of the node.
+    #[prost(string, tag = "2")]
+    pub version: String,
+}
+
+/// The slice scan of a plan fragment, as the extension codec serializes it.
+#[derive(Clone, PartialEq, Message)]
+pub struct SliceScanNode {
+    /// Table id (logs and errors).
+    #[prost(uint64, tag = "1")]
+    pub table_id: u64,
+    /// Qualified table name (errors).
+    #[prost(string, tag = "2")]
+    pub table_name: String,
+    /// The table's full Arrow schema as a `datafusion-proto` `Schema`.
+    #[prost(bytes = "vec", tag = "3")]
+    pub schema: Vec<u8>,
+    /// Projected column indices; empty with `project_all` means every column.
+    #[prost(uint32, repeated, tag = "4")]
+    pub projection: Vec<u32>,
+    /// True when there is no projection.
+    #[prost(bool, tag = "5")]
+    pub project_all: bool,
+    /// One entry per output partition: the slice it reads and the segments there.
+    #[prost(message, repeated, tag = "6")]
+    pub partitions: Vec<SliceSegments>,
+}
+
+/// The segments of one slice that a scan reads (the table version the query pinned).
+#[derive(Clone, PartialEq, Message)]
+pub struct SliceSegments {
+    #[prost(uint32, tag = "1")]
+    pub slice: u32,
+    #[prost(string, repeated, tag = "2")]
+    pub segments: Vec<String>,
+}

@@ -1,0 +1,20 @@
+//! Blueshift's storage: slices, segments, table versions and the catalog they live in.
+//!
+//! - A **slice** is the unit of placement: every table's rows are split over the
+//!   cluster's slices by its distribution ([`distribution::route_batch`]).
+//! - A **segment** ([`segment`]) is an immutable, zstd-compressed Parquet file of one
+//!   table's rows on one slice, sorted by the table's sort key and named by the hash of
+//!   its bytes; every read verifies that hash.
+//! - A **table version** ([`catalog::TableVersion`]) lists each slice's segments. A
+//!   commit installs a new version in one catalog transaction ([`catalog::Catalog`]), so
+//!   a statement's rows on all slices become visible together or not at all.
+//!
+//! The entry point is [`catalog::Catalog`] on the leader and [`segment::SliceStore`] on
+//! a compute node. This crate knows neither SQL nor the network.
+
+pub mod catalog;
+pub mod distribution;
+pub mod error;
+pub mod segment;
+
+pub use error::{Result, StorageError};

@@ -1,0 +1,196 @@
+//! End-to-end test harness: starts real Blueshift processes on free loopback ports
+//! and connects real clients to them.
+//!
+//! The tests find the `blueshift` binary next to the test executable's target
+//! directory (build it first: `cargo build --bin blueshift`), or at `$BLUESHIFT_BIN`.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+/// The admin password the tests use.
+pub const PASSWORD: &str = "test-password";
+
+/// The `blueshift` binary under test.
+pub fn blueshift_bin() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("BLUESHIFT_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    // target/<profile>/deps/<test> -> target/<profile>/blueshift
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test executable has no target directory")?;
+    let bin = profile_dir.join("blueshift");
+    if !bin.exists() {
+        bail!(
+            "{} is missing: run `cargo build --bin blueshift` first",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// A free loopback port (bound and released; good enough for tests).
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A running `blueshift` process; killed when dropped.
+pub struct Process {
+    child: Child,
+    pub output: mpsc::Receiver<String>,
+}
+
+impl Process {
+    /// Starts `blueshift args...` and waits for a stdout line containing `ready_marker`.
+    pub fn start(args: &[String], env: &[(&str, &str)], ready_marker: &str) -> Result<Self> {
+        let mut cmd = Command::new(blueshift_bin()?);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env_remove("BLUESHIFT_ADMIN_PASSWORD");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().context("spawning blueshift")?;
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().context("no stdout")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[blueshift] {line}");
+                let _ = tx2.send(format!("stderr: {line}"));
+            }
+        });
+        let mut process = Process { child, output: rx };
+        process.wait_for(ready_marker, Duration::from_secs(60))?;
+        Ok(process)
+    }
+
+    /// Waits for an output line containing `marker`; returns the lines seen.
+    pub fn wait_for(&mut self, marker: &str, within: Duration) -> Result<Vec<String>> {
+        let deadline = std::time::Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.contains(marker);
+                    seen.push(line);
+                    if done {
+                        return Ok(seen);
+                    }
+                }
+                Err(_) => {
+                    let status = self.child.try_wait()?;
+                    bail!(
+                        "no line with {marker:?} (process status {status:?}); output: {seen:#?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, and wait.
+    pub fn kill9(mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// SIGTERM, and wait for a clean exit.
+    pub fn terminate(mut self) -> Result<std::process::ExitStatus> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("blueshift did not exit within 10 s of SIGTERM")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An embedded cluster (`blueshift up`) on a free port.
+pub struct Embedded {
+    pub process: Process,
+    pub port: u16,
+}
+
+impl Embedded {
+    /// Starts `blueshift up` on `data_dir` with `nodes` x `slices` and the test password.
+    pub fn start(data_dir: &Path, nodes: u32, slices: u32) -> Result<Self> {
+        let port = free_port()?;
+        let args: Vec<String> = [
+            "up",
+            "--data-dir",
+            &data_dir.display().to_string(),
+            "--port",
+            &port.to_string(),
+            "--nodes",
+            &nodes.to_string(),
+            "--slices-per-node",
+            &slices.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let process = Process::start(&args, &[("BLUESHIFT_ADMIN_PASSWORD", PASSWORD)], "ready on")?;
+        Ok(Embedded { process, port })
+    }
+
+    /// A libpq-style connection string for `admin`.
+    pub fn conn_str(&self) -> String {
+        conn_str(self.port, "admin", PASSWORD)
+    }
+}
+
+/// A connection string for tokio-postgres.
+pub fn conn_str(port: u16, user: &str, password: &str) -> String {
+    format!("host=127.0.0.1 port={port} user={user} password={password} dbname=dev")
+}
+
+/// Connects tokio-postgres and drives the connection on a task.
+pub async fn connect(conn: &str) -> Result<tokio_postgres::Client> {
+    let (client, connection) = tokio_postgres::connect(conn, tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// The SQLSTATE of a failed statement.
+pub fn sqlstate(e: &tokio_postgres::Error) -> String {
+    e.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+}
