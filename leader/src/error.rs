@@ -10,7 +10,7 @@ use tracing::warn;
 #[derive(Debug, Error)]
 pub enum LeaderError {
     /// The SQL text does not parse; `position` is 1-based, in characters.
-    #[error("syntax error: {message}")]
+    #[error("{message}")]
     Syntax {
         message: String,
         position: Option<usize>,
@@ -88,6 +88,9 @@ fn sqlstate_of_datafusion(e: &DataFusionError) -> (&'static str, String) {
         return sqlstate(inner);
     }
     let text = e.strip_backtrace().to_string();
+    if text.contains("non-nullable but contains null") {
+        return ("23502", "null value violates not-null constraint".to_string());
+    }
     let code = match e.find_root() {
         DataFusionError::SchemaError(s, _) => match s.as_ref() {
             SchemaError::FieldNotFound { .. } => "42703",
@@ -114,6 +117,7 @@ fn sqlstate_of_datafusion(e: &DataFusionError) -> (&'static str, String) {
                 "42703"
             } else if m.contains("cannot infer common")
                 || m.contains("coercion")
+                || m.contains("cannot coerce")
                 || m.contains("does not support")
                 || m.contains("failed to coerce")
                 || m.contains("no function matches")
@@ -139,6 +143,11 @@ fn sqlstate_of_datafusion(e: &DataFusionError) -> (&'static str, String) {
         }
         _ => "XX000",
     };
+    if let DataFusionError::SchemaError(s, _) = e.find_root()
+        && let SchemaError::FieldNotFound { field, .. } = s.as_ref()
+    {
+        return (code, format!("column \"{}\" does not exist", field.name));
+    }
     let text = if code == "42P01" {
         // DataFusion says "table 'dev.public.x' not found"; PostgreSQL says
         // relation "x" does not exist.

@@ -36,13 +36,20 @@ use futures::TryStreamExt;
 use crate::cluster::ClusterClient;
 
 /// Wraps slice-local subtrees in [`RemoteFragmentExec`].
-#[derive(Debug)]
 pub struct ShipFragments {
     cluster: ClusterClient,
     /// Scalar functions a compute node has (DataFusion's built-ins) ...
     shippable_functions: HashSet<String>,
     /// ... less those the leader overrides (`version()`, `current_user`, ...).
     leader_only_functions: HashSet<String>,
+    /// A context with what a compute node knows, to check that fragments decode.
+    compute_functions: SessionContext,
+}
+
+impl fmt::Debug for ShipFragments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShipFragments").finish_non_exhaustive()
+    }
 }
 
 impl ShipFragments {
@@ -51,6 +58,7 @@ impl ShipFragments {
         let defaults = SessionContext::new();
         ShipFragments {
             cluster,
+            compute_functions: defaults.clone(),
             shippable_functions: defaults.state().scalar_functions().keys().cloned().collect(),
             leader_only_functions: leader_only_functions.iter().map(|s| s.to_string()).collect(),
         }
@@ -73,6 +81,24 @@ impl ShipFragments {
             })
         });
         ok
+    }
+
+    /// Whether a compute node can decode `plan`: some expressions (scalar subqueries,
+    /// for one) only exist inside the plan that owns them.
+    fn decodes_on_compute(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
+        let codec = FragmentCodec::default();
+        datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(
+            Arc::clone(plan),
+            &codec,
+        )
+        .and_then(|bytes| {
+            datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(
+                &bytes,
+                &self.compute_functions.task_ctx(),
+                &codec,
+            )
+        })
+        .is_ok()
     }
 
     /// Whether `plan` can run, partition by partition, on the compute nodes.
@@ -103,7 +129,7 @@ impl PhysicalOptimizerRule for ShipFragments {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_down(|node| {
-            if self.slice_local(&node) {
+            if self.slice_local(&node) && self.decodes_on_compute(&node) {
                 let remote = RemoteFragmentExec::try_new(node, self.cluster.clone())?;
                 Ok(Transformed::new(
                     Arc::new(remote) as Arc<dyn ExecutionPlan>,

@@ -59,8 +59,16 @@ fn syntax_error(sql: &str, e: ParserError) -> LeaderError {
         Some(i) => message[..i].to_string(),
         None => message,
     };
+    // PostgreSQL's wording, with sqlparser's expectation as the detail.
+    let message = match message.split_once(", found: ") {
+        Some((expected, found)) if found == "EOF" => {
+            format!("syntax error at end of input ({expected})")
+        }
+        Some((expected, found)) => format!("syntax error at or near \"{found}\" ({expected})"),
+        None => format!("syntax error: {message}"),
+    };
     LeaderError::Syntax {
-        message: format!("syntax error: {message}"),
+        message,
         position,
     }
 }

@@ -1,0 +1,257 @@
+//! The embedded cluster over the wire with tokio-postgres: DDL with Redshift
+//! attributes, DML, queries, system tables, sessions, errors, and durability.
+
+use anyhow::Result;
+use blueshift_tests::{Embedded, PASSWORD, conn_str, connect, sqlstate};
+use tokio_postgres::SimpleQueryMessage;
+
+/// Rows of a simple query as strings (NULL as "NULL").
+async fn rows(client: &tokio_postgres::Client, sql: &str) -> Result<Vec<Vec<String>>> {
+    let mut out = Vec::new();
+    for m in client.simple_query(sql).await? {
+        if let SimpleQueryMessage::Row(r) = m {
+            out.push(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn table(rows: &[&[&str]]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
+const SETUP: &str = "
+create schema sales;
+create table sales.orders (
+    id int encode az64 distkey,
+    cust varchar(20) encode zstd,
+    amount decimal(10,2),
+    odate date
+) backup yes diststyle key compound sortkey (odate);
+create table customers (cust varchar(20) not null, region varchar(10)) diststyle all;
+create table events (id bigint, kind varchar(8)) diststyle even;
+insert into sales.orders values (1,'a',10.50,'2024-01-01'),(2,'b',20,'2024-01-02'),
+    (3,'a',5,'2024-01-03'),(4,'c',7.25,'2024-02-01');
+insert into customers values ('a','east'),('b','west'),('c','east');
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_over_the_wire() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client.batch_execute(SETUP).await?;
+
+    // Filters, joins (with an ALL table), GROUP BY, ORDER BY, LIMIT, subqueries.
+    assert_eq!(
+        rows(&client, "select id, cust, amount, odate from sales.orders where amount >= 7.25 order by id").await?,
+        table(&[&["1", "a", "10.50", "2024-01-01"], &["2", "b", "20.00", "2024-01-02"], &["4", "c", "7.25", "2024-02-01"]])
+    );
+    assert_eq!(
+        rows(&client, "select c.region, count(*), sum(o.amount) from sales.orders o join customers c on o.cust = c.cust group by c.region order by 1").await?,
+        table(&[&["east", "3", "22.75"], &["west", "1", "20.00"]])
+    );
+    assert_eq!(
+        rows(&client, "select cust from sales.orders where amount < (select avg(amount) from sales.orders) order by 1").await?,
+        table(&[&["a"], &["a"], &["c"]])
+    );
+    assert_eq!(
+        rows(&client, "select id from sales.orders where cust in (select cust from customers where region = 'east') order by id desc limit 2").await?,
+        table(&[&["4"], &["3"]])
+    );
+    assert_eq!(
+        rows(&client, "select upper(cust), length(cust), coalesce(null, 'x'), abs(-2), round(2.567, 2), extract(year from odate) from sales.orders where id = 1").await?,
+        table(&[&["A", "1", "x", "2", "2.57", "2024"]])
+    );
+
+    // INSERT ... SELECT and CTAS with distribution attributes.
+    let n = client
+        .execute("insert into events select id, cust from sales.orders", &[])
+        .await?;
+    assert_eq!(n, 4);
+    client
+        .batch_execute("create table big distkey(id) sortkey(id) as select id * 10 as id, cust from sales.orders where id > 1")
+        .await?;
+    assert_eq!(rows(&client, "select sum(id), count(*) from big").await?, table(&[&["90", "3"]]));
+    assert_eq!(
+        rows(&client, "select diststyle, sortkey1, tbl_rows from svv_table_info where \"table\" = 'big'").await?,
+        table(&[&["KEY(id)", "id", "3"]])
+    );
+    assert_eq!(
+        rows(&client, "select \"column\", encoding, distkey, sortkey from pg_table_def where tablename = 'orders' order by \"column\"").await?,
+        table(&[
+            &["amount", "none", "f", "0"],
+            &["cust", "zstd", "f", "0"],
+            &["id", "az64", "t", "0"],
+            &["odate", "none", "f", "1"],
+        ])
+    );
+
+    // Many rows spread over every slice of an EVEN table, counted exactly.
+    client
+        .batch_execute("create table nums (n bigint) diststyle even; insert into nums select value from generate_series(1, 10000)")
+        .await?;
+    assert_eq!(
+        rows(&client, "select count(*), sum(n), min(n), max(n) from nums").await?,
+        table(&[&["10000", "50005000", "1", "10000"]])
+    );
+
+    // System tables and session functions.
+    assert_eq!(
+        rows(&client, "select node, slice from stv_slices order by slice").await?,
+        table(&[&["0", "0"], &["0", "1"], &["1", "2"], &["1", "3"]])
+    );
+    let v = rows(&client, "select version(), current_user, current_database()").await?;
+    assert!(v[0][0].contains("Blueshift"), "{v:?}");
+    assert_eq!(v[0][1..], ["admin".to_string(), "dev".to_string()]);
+    client.batch_execute("set query_group to 'etl'").await?;
+    assert_eq!(rows(&client, "show query_group").await?, table(&[&["etl"]]));
+    client.batch_execute("reset query_group").await?;
+    assert_eq!(rows(&client, "show query_group").await?, table(&[&["default"]]));
+
+    // DROP TABLE.
+    client.batch_execute("drop table big").await?;
+    let e = client.simple_query("select * from big").await.expect_err("dropped");
+    assert_eq!(sqlstate(&e), "42P01");
+    client.batch_execute("drop table if exists big").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extended_protocol_with_parameters() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 1, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client.batch_execute(SETUP).await?;
+
+    // Parse/Bind/Describe/Execute with typed parameters and binary results.
+    let stmt = client
+        .prepare("select id, cust from sales.orders where id > $1 and cust = $2 order by id")
+        .await?;
+    let got = client.query(&stmt, &[&1i32, &"a"]).await?;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].get::<_, i32>(0), 3);
+    assert_eq!(got[0].get::<_, &str>(1), "a");
+
+    let n = client
+        .execute("insert into customers values ($1, $2)", &[&"d", &"north"])
+        .await?;
+    assert_eq!(n, 1);
+    let row = client
+        .query_one("select count(*) from customers where region = $1", &[&"north"])
+        .await?;
+    assert_eq!(row.get::<_, i64>(0), 1);
+
+    let row = client.query_one("select 1::bigint + 2, 'x' || 'y', true", &[]).await?;
+    assert_eq!(row.get::<_, i64>(0), 3);
+    assert_eq!(row.get::<_, &str>(1), "xy");
+    assert!(row.get::<_, bool>(2));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_sqlstates_and_the_server_keeps_serving() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 1)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client.batch_execute(SETUP).await?;
+
+    let cases: &[(&str, &str)] = &[
+        ("selec 1", "42601"),
+        ("select * from no_such_table", "42P01"),
+        ("select no_such_column from customers", "42703"),
+        ("select 'abc'::int", "22P02"),
+        ("insert into sales.orders (id) values ('abc')", "22P02"),
+        ("select 1 + 'a'", "42804"),
+        ("update customers set region = 'x'", "0A000"),
+        ("create table t (a int encode fancy)", "42P16"),
+        ("create table t (a int) distkey(b)", "42703"),
+        ("create table t (a int) diststyle all distkey(a)", "42P16"),
+        ("create table customers (a int)", "42P07"),
+        ("create table nosuchschema.t (a int)", "3F000"),
+        ("set no_such_setting to 1", "42704"),
+        ("insert into customers values (null, 'x')", "23502"),
+    ];
+    for (sql, code) in cases {
+        let e = client
+            .simple_query(sql)
+            .await
+            .expect_err(&format!("{sql} must fail"));
+        assert_eq!(sqlstate(&e), *code, "{sql}: {e:?}");
+    }
+    // The syntax error carries the position of the offending token.
+    let e = client.simple_query("select 1 frm x").await.expect_err("bad");
+    let db = e.as_db_error().expect("a server error");
+    assert_eq!(db.code().code(), "42601");
+    assert!(
+        matches!(db.position(), Some(tokio_postgres::error::ErrorPosition::Original(14))),
+        "{db:?}"
+    );
+    // A type error between a column and a literal of another type.
+    let e = client
+        .simple_query("select * from customers where cust = date '2020-01-01'")
+        .await
+        .expect_err("type mismatch");
+    assert!(["42804", "22P02", "42883"].contains(&sqlstate(&e).as_str()), "{e:?}");
+
+    // Wrong password and unknown user: 28P01.
+    let e = connect(&conn_str(cluster.port, "admin", "wrong")).await.expect_err("bad password");
+    let e = e.downcast::<tokio_postgres::Error>()?;
+    assert_eq!(sqlstate(&e), "28P01");
+    let e = connect(&conn_str(cluster.port, "nobody", PASSWORD)).await.expect_err("no user");
+    let e = e.downcast::<tokio_postgres::Error>()?;
+    assert_eq!(sqlstate(&e), "28P01");
+
+    // Garbage bytes and a client that disconnects mid-query do not hurt others.
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", cluster.port)).await?;
+        s.write_all(b"\x00\x00\x00\x08garbage garbage garbage\xff\xfe").await?;
+        drop(s);
+        let other = connect(&cluster.conn_str()).await?;
+        let q = other.simple_query("select count(*) from generate_series(1, 2000000) a, generate_series(1, 3) b");
+        drop(tokio::time::timeout(std::time::Duration::from_millis(50), q).await);
+        drop(other);
+    }
+    assert_eq!(rows(&client, "select count(*) from customers").await?, table(&[&["3"]]));
+    // The failed statements left nothing behind.
+    assert!(rows(&client, "select * from pg_table_def where tablename = 't'").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn committed_rows_survive_kill_9() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    {
+        let client = connect(&cluster.conn_str()).await?;
+        client.batch_execute(SETUP).await?;
+        client
+            .batch_execute("create table nums distkey(n) as select value as n from generate_series(1, 5000)")
+            .await?;
+    }
+    cluster.process.kill9()?;
+
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    assert_eq!(
+        rows(&client, "select count(*), sum(n) from nums").await?,
+        table(&[&["5000", "12502500"]])
+    );
+    assert_eq!(
+        rows(&client, "select count(*), sum(amount) from sales.orders").await?,
+        table(&[&["4", "42.75"]])
+    );
+    // A different node count on the same data directory is refused, clearly.
+    drop(client);
+    cluster.process.terminate()?;
+    let e = Embedded::start(dir.path(), 3, 2).err().expect("wrong node count");
+    assert!(format!("{e:#}").contains("2 nodes"), "{e:#}");
+    Ok(())
+}
