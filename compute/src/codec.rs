@@ -40,11 +40,11 @@ impl PhysicalExtensionCodec for FragmentCodec {
         _proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let node = SliceScanNode::decode(buf).map_err(proto_err)?;
-        let schema_proto =
-            datafusion_proto::protobuf::Schema::decode(node.schema.as_slice()).map_err(proto_err)?;
+        let schema_proto = datafusion_proto::protobuf::Schema::decode(node.schema.as_slice())
+            .map_err(proto_err)?;
         let schema: Schema = (&schema_proto).try_into().map_err(proto_err)?;
-        let projection = (!node.project_all)
-            .then(|| node.projection.iter().map(|&i| i as usize).collect());
+        let projection =
+            (!node.project_all).then(|| node.projection.iter().map(|&i| i as usize).collect());
         let partitions = node
             .partitions
             .into_iter()

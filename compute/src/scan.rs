@@ -87,7 +87,11 @@ impl SliceScanExec {
 
 impl DisplayAs for SliceScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let slices: Vec<String> = self.partitions.iter().map(|p| p.slice.to_string()).collect();
+        let slices: Vec<String> = self
+            .partitions
+            .iter()
+            .map(|p| p.slice.to_string())
+            .collect();
         write!(
             f,
             "SliceScanExec: table={}, slices=[{}]",

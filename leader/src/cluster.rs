@@ -99,7 +99,9 @@ impl ClusterClient {
             .await
             .map_err(|s| node_error(node, addr, s.message()))?;
         Ok(FlightRecordBatchStream::new_from_flight_data(
-            response.into_inner().map_err(|s| FlightError::Tonic(Box::new(s))),
+            response
+                .into_inner()
+                .map_err(|s| FlightError::Tonic(Box::new(s))),
         ))
     }
 

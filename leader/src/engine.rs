@@ -20,9 +20,7 @@ use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{
-    self, ObjectName, ObjectType, SchemaName, Set, Statement,
-};
+use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, SchemaName, Set, Statement};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use futures::StreamExt;
 use pgwire::api::Type;
@@ -156,7 +154,11 @@ impl Engine {
             .with_target_partitions(slices);
         config.options_mut().sql_parser.map_string_types_to_utf8view = false;
         config.options_mut().sql_parser.enable_ident_normalization = true;
-        config.options_mut().execution.parquet.schema_force_view_types = false;
+        config
+            .options_mut()
+            .execution
+            .parquet
+            .schema_force_view_types = false;
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
@@ -189,7 +191,10 @@ impl Engine {
     }
 
     /// Parses `sql` into statements with their Redshift attributes.
-    pub fn parse(&self, sql: &str) -> Result<Vec<(Statement, Option<TableAttributes>)>, LeaderError> {
+    pub fn parse(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<(Statement, Option<TableAttributes>)>, LeaderError> {
         let mut parsed = self.parser.parse(sql)?;
         Ok(parsed
             .statements
@@ -259,7 +264,12 @@ impl Engine {
         let types = plan.get_parameter_types()?;
         let mut ordered: Vec<(usize, Option<DataType>)> = types
             .into_iter()
-            .filter_map(|(id, t)| id.trim_start_matches('$').parse::<usize>().ok().map(|n| (n, t)))
+            .filter_map(|(id, t)| {
+                id.trim_start_matches('$')
+                    .parse::<usize>()
+                    .ok()
+                    .map(|n| (n, t))
+            })
             .collect();
         ordered.sort_by_key(|(n, _)| *n);
         let count = ordered.last().map_or(0, |(n, _)| *n);
@@ -341,7 +351,9 @@ impl Engine {
                     Tag::new("INSERT").with_oid(0).with_rows(rows as usize),
                 ))
             }
-            Planned::Command(stmt, attrs) => self.command(session, stmt, attrs.as_ref(), format).await,
+            Planned::Command(stmt, attrs) => {
+                self.command(session, stmt, attrs.as_ref(), format).await
+            }
         }
     }
 
@@ -368,7 +380,11 @@ impl Engine {
         Ok(Response::Query(QueryResponse::new(fields, rows)))
     }
 
-    async fn batch_response(&self, batch: RecordBatch, format: &Format) -> Result<Response, LeaderError> {
+    async fn batch_response(
+        &self,
+        batch: RecordBatch,
+        format: &Format,
+    ) -> Result<Response, LeaderError> {
         let df = self.ctx.read_batch(batch)?;
         self.rows(df, format).await
     }
@@ -388,7 +404,9 @@ impl Engine {
             } => {
                 let name = match schema_name {
                     SchemaName::Simple(n) => name_key(n),
-                    other => return Err(LeaderError::Unsupported(format!("CREATE SCHEMA {other}"))),
+                    other => {
+                        return Err(LeaderError::Unsupported(format!("CREATE SCHEMA {other}")));
+                    }
                 };
                 match self.catalog.create_schema(&name) {
                     Err(blueshift_storage::StorageError::SchemaExists(_)) if *if_not_exists => {}
@@ -464,9 +482,7 @@ impl Engine {
                 };
                 self.batch_response(batch, format).await
             }
-            Statement::StartTransaction { .. } => {
-                Ok(Response::TransactionStart(Tag::new("BEGIN")))
-            }
+            Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
             Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
             Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
             Statement::Discard { .. } => {
@@ -615,7 +631,9 @@ fn table_def(
                     field: Box::new(datafusion::common::Column::from_name(col)),
                     valid_fields: vec![],
                 }),
-                Box::new(Some(format!("column \"{col}\" named in {what} does not exist"))),
+                Box::new(Some(format!(
+                    "column \"{col}\" named in {what} does not exist"
+                ))),
             ))
         })
     };

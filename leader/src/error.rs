@@ -89,7 +89,10 @@ fn sqlstate_of_datafusion(e: &DataFusionError) -> (&'static str, String) {
     }
     let text = e.strip_backtrace().to_string();
     if text.contains("non-nullable but contains null") {
-        return ("23502", "null value violates not-null constraint".to_string());
+        return (
+            "23502",
+            "null value violates not-null constraint".to_string(),
+        );
     }
     let code = match e.find_root() {
         DataFusionError::SchemaError(s, _) => match s.as_ref() {

@@ -59,8 +59,16 @@ impl ShipFragments {
         ShipFragments {
             cluster,
             compute_functions: defaults.clone(),
-            shippable_functions: defaults.state().scalar_functions().keys().cloned().collect(),
-            leader_only_functions: leader_only_functions.iter().map(|s| s.to_string()).collect(),
+            shippable_functions: defaults
+                .state()
+                .scalar_functions()
+                .keys()
+                .cloned()
+                .collect(),
+            leader_only_functions: leader_only_functions
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 

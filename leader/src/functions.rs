@@ -25,21 +25,31 @@ pub fn version_string() -> String {
 /// Functions that must run on the leader (they are session state or overridden).
 pub const LEADER_ONLY: &[&str] = &["version", "current_user", "session_user", "user"];
 
-fn constant_udf(name: &str, value: String, volatility: Volatility) -> datafusion::logical_expr::ScalarUDF {
+fn constant_udf(
+    name: &str,
+    value: String,
+    volatility: Volatility,
+) -> datafusion::logical_expr::ScalarUDF {
     create_udf(
         name,
         vec![],
         DataType::Utf8,
         volatility,
         Arc::new(move |_args: &[ColumnarValue]| {
-            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(value.clone()))))
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+                value.clone(),
+            ))))
         }),
     )
 }
 
 /// Registers the functions that are the same for every session.
 pub fn register_static(ctx: &SessionContext) {
-    ctx.register_udf(constant_udf("version", version_string(), Volatility::Immutable));
+    ctx.register_udf(constant_udf(
+        "version",
+        version_string(),
+        Volatility::Immutable,
+    ));
 }
 
 /// Registers the functions whose answer depends on the session.

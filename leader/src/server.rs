@@ -76,10 +76,14 @@ impl Leader {
     /// Opens the catalog, checks the compute nodes, and starts serving.
     pub async fn start(config: LeaderConfig) -> Result<Self, LeaderError> {
         if config.compute.is_empty() {
-            return Err(LeaderError::Config("a cluster needs at least one compute node".into()));
+            return Err(LeaderError::Config(
+                "a cluster needs at least one compute node".into(),
+            ));
         }
         if config.slices_per_node == 0 {
-            return Err(LeaderError::Config("--slices-per-node must be at least 1".into()));
+            return Err(LeaderError::Config(
+                "--slices-per-node must be at least 1".into(),
+            ));
         }
         let wanted = ClusterLayout {
             nodes: config.compute.len() as u32,

@@ -181,7 +181,10 @@ mod tests {
         assert_eq!(s.show("query_group")?, "etl");
         s.reset(Some("query_group"))?;
         assert_eq!(s.show("query_group")?, "default");
-        assert!(matches!(s.set("no_such", "1"), Err(LeaderError::UnknownSetting(_))));
+        assert!(matches!(
+            s.set("no_such", "1"),
+            Err(LeaderError::UnknownSetting(_))
+        ));
         assert!(s.set("wlm_query_slot_count", "0").is_err());
         s.set("statement_timeout", "5s")?;
         assert_eq!(s.statement_timeout_ms(), 5000);

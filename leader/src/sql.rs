@@ -61,16 +61,13 @@ fn syntax_error(sql: &str, e: ParserError) -> LeaderError {
     };
     // PostgreSQL's wording, with sqlparser's expectation as the detail.
     let message = match message.split_once(", found: ") {
-        Some((expected, found)) if found == "EOF" => {
+        Some((expected, "EOF")) => {
             format!("syntax error at end of input ({expected})")
         }
         Some((expected, found)) => format!("syntax error at or near \"{found}\" ({expected})"),
         None => format!("syntax error: {message}"),
     };
-    LeaderError::Syntax {
-        message,
-        position,
-    }
+    LeaderError::Syntax { message, position }
 }
 
 impl SqlParser {

@@ -53,7 +53,9 @@ fn stv_slices(cluster: &ClusterClient) -> Result<RecordBatch> {
             Arc::new(Int32Array::from_iter_values(
                 slices.iter().map(|&s| layout.node_of(s) as i32),
             )),
-            Arc::new(Int32Array::from_iter_values(slices.iter().map(|&s| s as i32))),
+            Arc::new(Int32Array::from_iter_values(
+                slices.iter().map(|&s| s as i32),
+            )),
             Arc::new(Int32Array::from_iter_values(
                 slices.iter().map(|&s| (s % layout.slices_per_node) as i32),
             )),
@@ -113,7 +115,8 @@ fn pg_table_def(catalog: &Catalog) -> Result<RecordBatch> {
 /// diststyle, sortkey1, size (1 MB blocks), tbl_rows.
 fn svv_table_info(catalog: &Catalog) -> Result<RecordBatch> {
     let tables = catalog.all_tables().map_err(LeaderError::from)?;
-    let (mut schema, mut id, mut name, mut dist, mut sort1) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut schema, mut id, mut name, mut dist, mut sort1) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let (mut size, mut rows) = (vec![], vec![]);
     for t in &tables {
         let version = catalog.version(t.id).map_err(LeaderError::from)?;

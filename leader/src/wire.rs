@@ -19,8 +19,10 @@ use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers, Type,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use crate::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS};
@@ -37,11 +39,7 @@ pub struct Prepared {
 
 /// The session of a connection, created on first use.
 fn session_of<C: ClientInfo + ?Sized>(client: &C) -> Arc<Session> {
-    let user = client
-        .metadata()
-        .get("user")
-        .cloned()
-        .unwrap_or_default();
+    let user = client.metadata().get("user").cloned().unwrap_or_default();
     client
         .session_extensions()
         .get_or_insert_with(|| Session::new(&user))
@@ -54,7 +52,12 @@ pub struct QueryHandler {
 }
 
 impl QueryHandler {
-    async fn prepare(&self, session: &Session, sql: &str, declared: &[Option<Type>]) -> Result<Prepared, LeaderError> {
+    async fn prepare(
+        &self,
+        session: &Session,
+        sql: &str,
+        declared: &[Option<Type>],
+    ) -> Result<Prepared, LeaderError> {
         let mut statements = self.engine.parse(sql)?;
         let planned = match statements.len() {
             0 => Planned::Empty,
@@ -108,7 +111,9 @@ impl SimpleQueryHandler for QueryHandler {
                 Ok(r) => responses.push(r),
                 Err(e) => {
                     // PostgreSQL stops at the first failing statement.
-                    if let PgWireError::UserError(info) = <PgWireError as From<LeaderError>>::from(e) {
+                    if let PgWireError::UserError(info) =
+                        <PgWireError as From<LeaderError>>::from(e)
+                    {
                         responses.push(Response::Error(info));
                     }
                     break;
@@ -201,11 +206,8 @@ impl ExtendedQueryHandler for ExtendedHandler {
     {
         let session = session_of(client);
         let prepared = &portal.statement.statement;
-        let types: Vec<Option<DataType>> = prepared
-            .parameter_types
-            .iter()
-            .map(arrow_type_of)
-            .collect();
+        let types: Vec<Option<DataType>> =
+            prepared.parameter_types.iter().map(arrow_type_of).collect();
         let type_refs: Vec<Option<&DataType>> = types.iter().map(|t| t.as_ref()).collect();
         let params = if prepared.parameter_types.is_empty() {
             None
@@ -237,7 +239,11 @@ pub struct Handlers {
 
 impl Handlers {
     /// Handlers over `engine`, authenticating with `method` against the catalog.
-    pub fn new(engine: Arc<Engine>, auth_source: Arc<CatalogAuthSource>, method: AuthMethod) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        auth_source: Arc<CatalogAuthSource>,
+        method: AuthMethod,
+    ) -> Self {
         let query = Arc::new(QueryHandler { engine });
         let parser = Arc::new(StatementParser {
             handler: Arc::clone(&query),
@@ -263,6 +269,23 @@ fn server_parameters() -> Arc<DefaultServerParameterProvider> {
     Arc::new(p)
 }
 
+/// Gives protocol-level errors PostgreSQL's wording.
+#[derive(Debug)]
+pub struct PostgresErrors;
+
+impl ErrorHandler for PostgresErrors {
+    fn on_error<C: ClientInfo>(&self, client: &C, error: &mut PgWireError) {
+        if let PgWireError::InvalidPassword(_) = error {
+            let user = client.metadata().get("user").cloned().unwrap_or_default();
+            *error = PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_string(),
+                "28P01".to_string(),
+                format!("password authentication failed for user \"{user}\""),
+            )));
+        }
+    }
+}
+
 /// The authentication exchange of one connection (each has its own state).
 pub enum Startup {
     Scram(SASLAuthStartupHandler<DefaultServerParameterProvider>),
@@ -271,7 +294,11 @@ pub enum Startup {
 
 #[async_trait]
 impl StartupHandler for Startup {
-    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
@@ -311,6 +338,10 @@ impl PgWireServerHandlers for Handlers {
             }
         };
         Arc::new(startup)
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(PostgresErrors)
     }
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {

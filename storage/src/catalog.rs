@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow_schema::{DataType, Field, Schema};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::error::{Result, StorageError};
@@ -250,9 +250,9 @@ impl Catalog {
 
     /// Creates a schema.
     pub fn create_schema(&self, name: &str) -> Result<()> {
-        let created = self
-            .schemas
-            .compare_and_swap(name, None as Option<&[u8]>, Some(encode(&name)?))?;
+        let created =
+            self.schemas
+                .compare_and_swap(name, None as Option<&[u8]>, Some(encode(&name)?))?;
         if created.is_err() {
             return Err(StorageError::SchemaExists(name.to_string()));
         }
@@ -305,7 +305,11 @@ impl Catalog {
 
     /// Creates a table (id assigned here) with an empty version, or with `version`
     /// when given (CREATE TABLE AS commits its rows in the same transaction).
-    pub fn create_table(&self, mut def: TableDef, version: Option<TableVersion>) -> Result<TableDef> {
+    pub fn create_table(
+        &self,
+        mut def: TableDef,
+        version: Option<TableVersion>,
+    ) -> Result<TableDef> {
         if !self.schema_exists(&def.schema)? {
             return Err(StorageError::SchemaNotFound(def.schema.clone()));
         }
@@ -455,7 +459,10 @@ mod tests {
     #[test]
     fn tables_and_versions_survive_reopen() -> Result<()> {
         let dir = tempfile::tempdir()?;
-        let layout = ClusterLayout { nodes: 2, slices_per_node: 2 };
+        let layout = ClusterLayout {
+            nodes: 2,
+            slices_per_node: 2,
+        };
         let id = {
             let catalog = Catalog::open(dir.path(), layout)?;
             let def = catalog.create_table(table("t"), None)?;
@@ -464,15 +471,31 @@ mod tests {
                 Err(StorageError::TableExists(_))
             ));
             let mut added = BTreeMap::new();
-            added.insert(3, vec![SegmentRef { name: "abc".into(), rows: 7, bytes: 100 }]);
+            added.insert(
+                3,
+                vec![SegmentRef {
+                    name: "abc".into(),
+                    rows: 7,
+                    bytes: 100,
+                }],
+            );
             let v = catalog.append_segments(def.id, &added)?;
             assert_eq!(v.version, 2);
             def.id
         };
-        let catalog = Catalog::open(dir.path(), ClusterLayout { nodes: 9, slices_per_node: 9 })?;
+        let catalog = Catalog::open(
+            dir.path(),
+            ClusterLayout {
+                nodes: 9,
+                slices_per_node: 9,
+            },
+        )?;
         assert_eq!(catalog.layout()?, layout, "the layout is fixed at creation");
         assert_eq!(catalog.version(id)?.rows(), 7);
-        assert_eq!(catalog.live_segments()?.get(&3), Some(&vec!["abc".to_string()]));
+        assert_eq!(
+            catalog.live_segments()?.get(&3),
+            Some(&vec!["abc".to_string()])
+        );
         catalog.drop_table("public", "t")?;
         assert!(catalog.table("public", "t")?.is_none());
         assert!(catalog.live_segments()?.is_empty());

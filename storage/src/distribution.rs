@@ -32,7 +32,12 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 impl SliceRouter {
     /// A router for a table with `style` (and `dist_key` for KEY), starting its round
     /// robin at `start` (so concurrent loads do not all begin on slice 0).
-    pub fn new(layout: ClusterLayout, style: DistStyle, dist_key: Option<usize>, start: u32) -> Self {
+    pub fn new(
+        layout: ClusterLayout,
+        style: DistStyle,
+        dist_key: Option<usize>,
+        start: u32,
+    ) -> Self {
         SliceRouter {
             layout,
             style,
@@ -104,7 +109,10 @@ mod tests {
 
     #[test]
     fn key_distribution_sends_equal_keys_to_one_slice() -> Result<()> {
-        let layout = ClusterLayout { nodes: 2, slices_per_node: 2 };
+        let layout = ClusterLayout {
+            nodes: 2,
+            slices_per_node: 2,
+        };
         let mut router = SliceRouter::new(layout, DistStyle::Key, Some(0), 0);
         let first = router.route_batch(&batch(vec![7, 7, 7]))?;
         assert_eq!(first.len(), 1);
@@ -117,7 +125,10 @@ mod tests {
 
     #[test]
     fn even_and_all() -> Result<()> {
-        let layout = ClusterLayout { nodes: 2, slices_per_node: 2 };
+        let layout = ClusterLayout {
+            nodes: 2,
+            slices_per_node: 2,
+        };
         let mut even = SliceRouter::new(layout, DistStyle::Even, None, 0);
         let out = even.route_batch(&batch(vec![1, 2, 3, 4, 5]))?;
         let counts: Vec<usize> = out.iter().map(|(_, b)| b.num_rows()).collect();

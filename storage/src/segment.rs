@@ -16,8 +16,8 @@ use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sha2::{Digest, Sha256};
@@ -205,7 +205,7 @@ mod tests {
         let store = SliceStore::open(dir.path())?;
         let b = batch();
         let seg = store
-            .write_segment(5, b.schema(), &[b.clone()], &[0])?
+            .write_segment(5, b.schema(), std::slice::from_ref(&b), &[0])?
             .expect("rows were written");
         assert_eq!(seg.rows, 3);
         let read = store.read_segment(5, &seg.name, Some(&[0]))?;

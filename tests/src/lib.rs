@@ -97,9 +97,7 @@ impl Process {
                 }
                 Err(_) => {
                     let status = self.child.try_wait()?;
-                    bail!(
-                        "no line with {marker:?} (process status {status:?}); output: {seen:#?}"
-                    );
+                    bail!("no line with {marker:?} (process status {status:?}); output: {seen:#?}");
                 }
             }
         }
@@ -192,5 +190,7 @@ pub async fn connect(conn: &str) -> Result<tokio_postgres::Client> {
 
 /// The SQLSTATE of a failed statement.
 pub fn sqlstate(e: &tokio_postgres::Error) -> String {
-    e.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+    e.code()
+        .map(|c| c.code().to_string())
+        .unwrap_or_else(|| format!("no SQLSTATE: {e}"))
 }

@@ -50,8 +50,16 @@ async fn sql_over_the_wire() -> Result<()> {
 
     // Filters, joins (with an ALL table), GROUP BY, ORDER BY, LIMIT, subqueries.
     assert_eq!(
-        rows(&client, "select id, cust, amount, odate from sales.orders where amount >= 7.25 order by id").await?,
-        table(&[&["1", "a", "10.50", "2024-01-01"], &["2", "b", "20.00", "2024-01-02"], &["4", "c", "7.25", "2024-02-01"]])
+        rows(
+            &client,
+            "select id, cust, amount, odate from sales.orders where amount >= 7.25 order by id"
+        )
+        .await?,
+        table(&[
+            &["1", "a", "10.50", "2024-01-01"],
+            &["2", "b", "20.00", "2024-01-02"],
+            &["4", "c", "7.25", "2024-02-01"]
+        ])
     );
     assert_eq!(
         rows(&client, "select c.region, count(*), sum(o.amount) from sales.orders o join customers c on o.cust = c.cust group by c.region order by 1").await?,
@@ -78,9 +86,16 @@ async fn sql_over_the_wire() -> Result<()> {
     client
         .batch_execute("create table big distkey(id) sortkey(id) as select id * 10 as id, cust from sales.orders where id > 1")
         .await?;
-    assert_eq!(rows(&client, "select sum(id), count(*) from big").await?, table(&[&["90", "3"]]));
     assert_eq!(
-        rows(&client, "select diststyle, sortkey1, tbl_rows from svv_table_info where \"table\" = 'big'").await?,
+        rows(&client, "select sum(id), count(*) from big").await?,
+        table(&[&["90", "3"]])
+    );
+    assert_eq!(
+        rows(
+            &client,
+            "select diststyle, sortkey1, tbl_rows from svv_table_info where \"table\" = 'big'"
+        )
+        .await?,
         table(&[&["KEY(id)", "id", "3"]])
     );
     assert_eq!(
@@ -107,17 +122,27 @@ async fn sql_over_the_wire() -> Result<()> {
         rows(&client, "select node, slice from stv_slices order by slice").await?,
         table(&[&["0", "0"], &["0", "1"], &["1", "2"], &["1", "3"]])
     );
-    let v = rows(&client, "select version(), current_user, current_database()").await?;
+    let v = rows(
+        &client,
+        "select version(), current_user, current_database()",
+    )
+    .await?;
     assert!(v[0][0].contains("Blueshift"), "{v:?}");
     assert_eq!(v[0][1..], ["admin".to_string(), "dev".to_string()]);
     client.batch_execute("set query_group to 'etl'").await?;
     assert_eq!(rows(&client, "show query_group").await?, table(&[&["etl"]]));
     client.batch_execute("reset query_group").await?;
-    assert_eq!(rows(&client, "show query_group").await?, table(&[&["default"]]));
+    assert_eq!(
+        rows(&client, "show query_group").await?,
+        table(&[&["default"]])
+    );
 
     // DROP TABLE.
     client.batch_execute("drop table big").await?;
-    let e = client.simple_query("select * from big").await.expect_err("dropped");
+    let e = client
+        .simple_query("select * from big")
+        .await
+        .expect_err("dropped");
     assert_eq!(sqlstate(&e), "42P01");
     client.batch_execute("drop table if exists big").await?;
     Ok(())
@@ -144,11 +169,16 @@ async fn extended_protocol_with_parameters() -> Result<()> {
         .await?;
     assert_eq!(n, 1);
     let row = client
-        .query_one("select count(*) from customers where region = $1", &[&"north"])
+        .query_one(
+            "select count(*) from customers where region = $1",
+            &[&"north"],
+        )
         .await?;
     assert_eq!(row.get::<_, i64>(0), 1);
 
-    let row = client.query_one("select 1::bigint + 2, 'x' || 'y', true", &[]).await?;
+    let row = client
+        .query_one("select 1::bigint + 2, 'x' || 'y', true", &[])
+        .await?;
     assert_eq!(row.get::<_, i64>(0), 3);
     assert_eq!(row.get::<_, &str>(1), "xy");
     assert!(row.get::<_, bool>(2));
@@ -186,11 +216,17 @@ async fn bad_input_gets_sqlstates_and_the_server_keeps_serving() -> Result<()> {
         assert_eq!(sqlstate(&e), *code, "{sql}: {e:?}");
     }
     // The syntax error carries the position of the offending token.
-    let e = client.simple_query("select 1 frm x").await.expect_err("bad");
+    let e = client
+        .simple_query("select 1 frm x")
+        .await
+        .expect_err("bad");
     let db = e.as_db_error().expect("a server error");
     assert_eq!(db.code().code(), "42601");
     assert!(
-        matches!(db.position(), Some(tokio_postgres::error::ErrorPosition::Original(14))),
+        matches!(
+            db.position(),
+            Some(tokio_postgres::error::ErrorPosition::Original(14))
+        ),
         "{db:?}"
     );
     // A type error between a column and a literal of another type.
@@ -198,13 +234,20 @@ async fn bad_input_gets_sqlstates_and_the_server_keeps_serving() -> Result<()> {
         .simple_query("select * from customers where cust = date '2020-01-01'")
         .await
         .expect_err("type mismatch");
-    assert!(["42804", "22P02", "42883"].contains(&sqlstate(&e).as_str()), "{e:?}");
+    assert!(
+        ["42804", "22P02", "42883"].contains(&sqlstate(&e).as_str()),
+        "{e:?}"
+    );
 
     // Wrong password and unknown user: 28P01.
-    let e = connect(&conn_str(cluster.port, "admin", "wrong")).await.expect_err("bad password");
+    let e = connect(&conn_str(cluster.port, "admin", "wrong"))
+        .await
+        .expect_err("bad password");
     let e = e.downcast::<tokio_postgres::Error>()?;
     assert_eq!(sqlstate(&e), "28P01");
-    let e = connect(&conn_str(cluster.port, "nobody", PASSWORD)).await.expect_err("no user");
+    let e = connect(&conn_str(cluster.port, "nobody", PASSWORD))
+        .await
+        .expect_err("no user");
     let e = e.downcast::<tokio_postgres::Error>()?;
     assert_eq!(sqlstate(&e), "28P01");
 
@@ -212,16 +255,26 @@ async fn bad_input_gets_sqlstates_and_the_server_keeps_serving() -> Result<()> {
     {
         use tokio::io::AsyncWriteExt;
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", cluster.port)).await?;
-        s.write_all(b"\x00\x00\x00\x08garbage garbage garbage\xff\xfe").await?;
+        s.write_all(b"\x00\x00\x00\x08garbage garbage garbage\xff\xfe")
+            .await?;
         drop(s);
         let other = connect(&cluster.conn_str()).await?;
-        let q = other.simple_query("select count(*) from generate_series(1, 2000000) a, generate_series(1, 3) b");
+        let q = other.simple_query(
+            "select count(*) from generate_series(1, 2000000) a, generate_series(1, 3) b",
+        );
         drop(tokio::time::timeout(std::time::Duration::from_millis(50), q).await);
         drop(other);
     }
-    assert_eq!(rows(&client, "select count(*) from customers").await?, table(&[&["3"]]));
+    assert_eq!(
+        rows(&client, "select count(*) from customers").await?,
+        table(&[&["3"]])
+    );
     // The failed statements left nothing behind.
-    assert!(rows(&client, "select * from pg_table_def where tablename = 't'").await?.is_empty());
+    assert!(
+        rows(&client, "select * from pg_table_def where tablename = 't'")
+            .await?
+            .is_empty()
+    );
     Ok(())
 }
 
@@ -233,7 +286,9 @@ async fn committed_rows_survive_kill_9() -> Result<()> {
         let client = connect(&cluster.conn_str()).await?;
         client.batch_execute(SETUP).await?;
         client
-            .batch_execute("create table nums distkey(n) as select value as n from generate_series(1, 5000)")
+            .batch_execute(
+                "create table nums distkey(n) as select value as n from generate_series(1, 5000)",
+            )
             .await?;
     }
     cluster.process.kill9()?;
@@ -251,7 +306,9 @@ async fn committed_rows_survive_kill_9() -> Result<()> {
     // A different node count on the same data directory is refused, clearly.
     drop(client);
     cluster.process.terminate()?;
-    let e = Embedded::start(dir.path(), 3, 2).err().expect("wrong node count");
+    let e = Embedded::start(dir.path(), 3, 2)
+        .err()
+        .expect("wrong node count");
     assert!(format!("{e:#}").contains("2 nodes"), "{e:#}");
     Ok(())
 }

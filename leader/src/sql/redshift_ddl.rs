@@ -17,8 +17,20 @@ use crate::error::LeaderError;
 
 /// Redshift's column encodings (ENCODE), all accepted.
 pub const ENCODINGS: &[&str] = &[
-    "raw", "az64", "bytedict", "delta", "delta32k", "lzo", "mostly8", "mostly16", "mostly32",
-    "runlength", "text255", "text32k", "zstd", "auto",
+    "raw",
+    "az64",
+    "bytedict",
+    "delta",
+    "delta32k",
+    "lzo",
+    "mostly8",
+    "mostly16",
+    "mostly32",
+    "runlength",
+    "text255",
+    "text32k",
+    "zstd",
+    "auto",
 ];
 
 /// The Redshift attributes of one `CREATE TABLE`.
@@ -143,7 +155,9 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
                     }
                     _ => break,
                 }
-                if !name.ends_with('.') && !matches!(toks.get(j).map(|t| &t.token), Some(Token::Period)) {
+                if !name.ends_with('.')
+                    && !matches!(toks.get(j).map(|t| &t.token), Some(Token::Period))
+                {
                     break;
                 }
             }
@@ -193,7 +207,9 @@ fn paren_names(
     what: &str,
 ) -> Result<(Vec<String>, usize), LeaderError> {
     if !matches!(toks.get(j).map(|t| &t.token), Some(Token::LParen)) {
-        return Err(attr_error(format!("{what} needs a parenthesized column list")));
+        return Err(attr_error(format!(
+            "{what} needs a parenthesized column list"
+        )));
     }
     j += 1;
     let mut names = Vec::new();
@@ -373,7 +389,9 @@ mod tests {
 
     #[test]
     fn ctas_attributes_before_as() -> Result<(), LeaderError> {
-        let out = strip_table_attributes("create table t2 distkey(x) sortkey(y) as select 1 as x, 2 as y")?;
+        let out = strip_table_attributes(
+            "create table t2 distkey(x) sortkey(y) as select 1 as x, 2 as y",
+        )?;
         let a = &out.tables["t2"];
         assert_eq!(a.dist_key.as_deref(), Some("x"));
         assert_eq!(a.sort_key, vec!["y"]);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs Blueshift's whole test suite on a fresh machine: installs what the tests need
+# (Python clients, the PostgreSQL JDBC driver), checks formatting and lints, builds
+# the blueshift binary, and runs every test. README's test command; .ci/run runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== installing test clients"
+if ! python3 -c 'import psycopg, psycopg2' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'psycopg[binary]>=3.1' 'psycopg2-binary>=2.9'
+fi
+if [ ! -f /usr/share/java/postgresql.jar ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libpostgresql-jdbc-java >/dev/null
+fi
+for tool in psql javac java; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: install it (psql: postgresql-client, java: a JDK)" >&2; exit 1; }
+done
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== build"
+cargo build --workspace --bins --quiet
+
+echo "== tests"
+cargo test --workspace --no-fail-fast

@@ -1,0 +1,118 @@
+//! Real client programs against the embedded cluster: psql (simple protocol and its
+//! `\d` catalog queries), psycopg 3 and psycopg2 (Python), the PostgreSQL JDBC driver.
+//! `.ci/run` installs the Python packages and the JDBC driver.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use blueshift_tests::{Embedded, PASSWORD};
+
+fn clients_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/clients"))
+}
+
+fn run(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if !out.status.success() {
+        bail!("{cmd:?} failed ({}):\n{stdout}\n{stderr}", out.status);
+    }
+    Ok(stdout + &stderr)
+}
+
+fn psql(cluster: &Embedded, script: &str) -> Result<String> {
+    run(Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &cluster.port.to_string(),
+            "-U",
+            "admin",
+            "dev",
+        ])
+        .args(["-v", "ON_ERROR_STOP=1", "-c", script])
+        .env("PGPASSWORD", PASSWORD))
+}
+
+#[test]
+fn psql_walkthrough() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let out = psql(
+        &cluster,
+        "create schema sales;
+         create table sales.orders (id int encode az64 distkey, amount decimal(10,2)) sortkey(id);
+         insert into sales.orders values (1, 9.5), (2, 10.5);
+         select sum(amount) as total from sales.orders;",
+    )?;
+    assert!(out.contains("20.00"), "{out}");
+    let out = psql(&cluster, r"\dn")?;
+    assert!(out.contains("sales"), "{out}");
+    let out = psql(&cluster, r"\dt sales.*")?;
+    assert!(out.contains("orders"), "{out}");
+    let out = psql(&cluster, r"\d sales.orders")?;
+    assert!(out.contains("amount") && out.contains("id"), "{out}");
+    // A bad statement fails with psql's exit code and the server's message.
+    let e = psql(&cluster, "select * from nope").expect_err("missing table");
+    assert!(
+        format!("{e:#}").contains("relation \"nope\" does not exist"),
+        "{e:#}"
+    );
+    // Wrong password.
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &cluster.port.to_string(),
+            "-U",
+            "admin",
+            "dev",
+            "-c",
+            "select 1",
+        ])
+        .env("PGPASSWORD", "wrong")
+        .output()?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password authentication failed"));
+    Ok(())
+}
+
+#[test]
+fn psycopg_2_and_3() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let out = run(Command::new("python3")
+        .arg(clients_dir().join("psycopg_clients.py"))
+        .arg(cluster.port.to_string())
+        .arg(PASSWORD))?;
+    assert!(out.contains("psycopg clients ok"), "{out}");
+    Ok(())
+}
+
+#[test]
+fn jdbc_driver() -> Result<()> {
+    let jar = std::env::var("POSTGRESQL_JDBC_JAR")
+        .unwrap_or_else(|_| "/usr/share/java/postgresql.jar".to_string());
+    if !Path::new(&jar).exists() {
+        bail!("{jar} is missing: install Debian's libpostgresql-jdbc-java (.ci/run does)");
+    }
+    let classes = tempfile::tempdir()?;
+    run(Command::new("javac")
+        .args(["-d", &classes.path().display().to_string()])
+        .arg(clients_dir().join("jdbc/JdbcClient.java")))?;
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let out = run(Command::new("java")
+        .args(["-cp", &format!("{jar}:{}", classes.path().display())])
+        .arg("JdbcClient")
+        .arg(cluster.port.to_string())
+        .arg(PASSWORD))?;
+    assert!(out.contains("jdbc client ok"), "{out}");
+    Ok(())
+}

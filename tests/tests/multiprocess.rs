@@ -1,0 +1,96 @@
+//! A cluster of three processes on 127.0.0.1: one leader and two compute nodes,
+//! started with `blueshift leader` and `blueshift compute`, works like the embedded
+//! one; a compute node that goes away fails queries clearly, and is used again once
+//! it is back.
+
+use anyhow::Result;
+use blueshift_tests::{PASSWORD, Process, conn_str, connect, free_port, sqlstate};
+
+fn compute(node: u32, dir: &std::path::Path, port: u16) -> Result<Process> {
+    let args: Vec<String> = [
+        "compute",
+        "--node",
+        &node.to_string(),
+        "--data-dir",
+        &dir.join(format!("node-{node}")).display().to_string(),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    Process::start(&args, &[], "serving on")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leader_and_two_compute_processes() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (p0, p1, pg) = (free_port()?, free_port()?, free_port()?);
+    let _n0 = compute(0, dir.path(), p0)?;
+    let n1 = compute(1, dir.path(), p1)?;
+    let leader_args: Vec<String> = [
+        "leader",
+        "--data-dir",
+        &dir.path().join("leader").display().to_string(),
+        "--compute",
+        &format!("127.0.0.1:{p0},127.0.0.1:{p1}"),
+        "--slices-per-node",
+        "2",
+        "--port",
+        &pg.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let _leader = Process::start(
+        &leader_args,
+        &[("BLUESHIFT_ADMIN_PASSWORD", PASSWORD)],
+        "ready on",
+    )?;
+
+    let client = connect(&conn_str(pg, "admin", PASSWORD)).await?;
+    client
+        .batch_execute(
+            "create table t (k int distkey, v varchar(8)) sortkey(k);
+             insert into t select value, 'v' || value from generate_series(1, 1000);",
+        )
+        .await?;
+    let row = client
+        .query_one("select count(*), sum(k) from t", &[])
+        .await?;
+    assert_eq!(row.get::<_, i64>(0), 1000);
+    assert_eq!(row.get::<_, i64>(1), 500500);
+    let slices = client
+        .query("select node, slice from stv_slices order by slice", &[])
+        .await?;
+    assert_eq!(slices.len(), 4);
+
+    // Node 1 goes away: the query fails within seconds with a clear error.
+    n1.kill9()?;
+    let started = std::time::Instant::now();
+    let e = client
+        .query_one("select count(*) from t", &[])
+        .await
+        .expect_err("node 1 is down");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    assert_eq!(sqlstate(&e), "58030", "{e:?}");
+    assert!(
+        e.to_string().contains("compute node 1") || format!("{e:?}").contains("compute node 1"),
+        "{e:?}"
+    );
+
+    // Back on the same port and data: the data is there again.
+    let _n1 = compute(1, dir.path(), p1)?;
+    let mut ok = None;
+    for _ in 0..50 {
+        match client.query_one("select count(*) from t", &[]).await {
+            Ok(row) => {
+                ok = Some(row.get::<_, i64>(0));
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+    assert_eq!(ok, Some(1000));
+    Ok(())
+}
