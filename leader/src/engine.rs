@@ -28,6 +28,7 @@ use pgwire::api::portal::Format;
 use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::error::PgWireError;
 
+use crate::admission::{QueryGate, SlotGuard};
 use crate::catalog_provider::DatabaseProvider;
 use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
@@ -56,6 +57,7 @@ pub enum Planned {
 
 /// Plans and runs statements.
 pub struct Engine {
+    gate: Arc<QueryGate>,
     catalog: Catalog,
     cluster: ClusterClient,
     ctx: SessionContext,
@@ -176,6 +178,7 @@ impl Engine {
             .map_err(|e| LeaderError::DataFusion(*e))?;
         functions::register_static(&ctx);
         Ok(Engine {
+            gate: QueryGate::new(),
             catalog,
             cluster,
             ctx,
@@ -188,6 +191,29 @@ impl Engine {
         let mut state = self.ctx.state();
         functions::register_session(&mut state, session);
         state
+    }
+
+    /// Waits for a WLM slot, and returns an execution state whose memory pool is
+    /// the grant's budget (joins, sorts and aggregates spill beyond it).
+    async fn admit(&self, session: &Session) -> Result<(SessionState, SlotGuard), LeaderError> {
+        let slots = session
+            .show("wlm_query_slot_count")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let guard = self.gate.acquire(slots).await?;
+        let state = self.state_for(session);
+        let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::from_runtime_env(
+            state.runtime_env(),
+        )
+        .with_memory_pool(Arc::new(
+            datafusion::execution::memory_pool::FairSpillPool::new(guard.memory_bytes() as usize),
+        ))
+        .build_arc()?;
+        let state = SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(runtime)
+            .build();
+        Ok((state, guard))
     }
 
     /// Parses `sql` into statements with their Redshift attributes.
@@ -217,7 +243,11 @@ impl Engine {
         attrs: Option<TableAttributes>,
     ) -> Result<Planned, LeaderError> {
         match &stmt {
-            Statement::Query(_) | Statement::Explain { .. } => {
+            Statement::Query(_) => {
+                let plan = self.plan_with_datafusion(session, stmt).await?;
+                Ok(Planned::Query(postgres_column_names(plan)?))
+            }
+            Statement::Explain { .. } => {
                 let plan = self.plan_with_datafusion(session, stmt).await?;
                 Ok(Planned::Query(plan))
             }
@@ -332,15 +362,17 @@ impl Engine {
                     Some(p) => plan.clone().replace_params_with_values(p)?,
                     None => plan.clone(),
                 };
-                let df = DataFrame::new(self.state_for(session), plan);
-                self.rows(df, format).await
+                let (state, guard) = self.admit(session).await?;
+                let df = DataFrame::new(state, plan);
+                self.rows(df, format, Some(guard)).await
             }
             Planned::Insert(plan) => {
                 let plan = match params {
                     Some(p) => plan.clone().replace_params_with_values(p)?,
                     None => plan.clone(),
                 };
-                let df = DataFrame::new(self.state_for(session), plan);
+                let (state, _guard) = self.admit(session).await?;
+                let df = DataFrame::new(state, plan);
                 let batches = df.collect().await?;
                 let rows = batches
                     .first()
@@ -357,7 +389,13 @@ impl Engine {
         }
     }
 
-    async fn rows(&self, df: DataFrame, format: &Format) -> Result<Response, LeaderError> {
+    /// Streams `df` as rows; `guard` (the WLM slot) is held until the last row.
+    async fn rows(
+        &self,
+        df: DataFrame,
+        format: &Format,
+        guard: Option<SlotGuard>,
+    ) -> Result<Response, LeaderError> {
         let schema = df.schema().as_arrow().clone();
         let fields = Arc::new(
             arrow_schema_to_pg_fields(&schema, format, None)
@@ -367,6 +405,7 @@ impl Engine {
         let row_fields = Arc::clone(&fields);
         let rows = stream
             .map(move |batch| {
+                let _held = &guard;
                 let rows: Box<dyn Iterator<Item = Result<_, PgWireError>> + Send + Sync> =
                     match batch {
                         Ok(batch) => encode_recordbatch(Arc::clone(&row_fields), batch),
@@ -386,7 +425,7 @@ impl Engine {
         format: &Format,
     ) -> Result<Response, LeaderError> {
         let df = self.ctx.read_batch(batch)?;
-        self.rows(df, format).await
+        self.rows(df, format, None).await
     }
 
     async fn command(
@@ -601,6 +640,7 @@ impl Engine {
         }
         // CREATE TABLE AS: stage the rows, then create the table and its first
         // version in one catalog transaction.
+        let (state, _guard) = self.admit(session).await?;
         let physical = state.create_physical_plan(&create.input).await?;
         let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
         let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());
@@ -614,6 +654,72 @@ impl Engine {
             Tag::new("SELECT").with_rows(rows as usize),
         ))
     }
+}
+
+/// The name PostgreSQL gives a result column: a function call is named after the
+/// function (`count(*)` is `count`), any other expression `?column?`.
+fn postgres_name(name: &str) -> Option<String> {
+    let is_ident = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+    };
+    if is_ident(name) {
+        return None;
+    }
+    match name.split_once('(') {
+        Some((func, _))
+            if is_ident(func) && name.ends_with(')') && !func.contains(char::is_uppercase) =>
+        {
+            Some(func.to_string())
+        }
+        _ => Some("?column?".to_string()),
+    }
+}
+
+/// Renames a query's result columns as PostgreSQL names them, except where two
+/// would then share a name (DataFusion needs unique names).
+fn postgres_column_names(plan: LogicalPlan) -> Result<LogicalPlan, LeaderError> {
+    use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+    let schema = Arc::clone(plan.schema());
+    let renames: Vec<Option<String>> = schema
+        .fields()
+        .iter()
+        .map(|f| postgres_name(f.name()))
+        .collect();
+    if renames.iter().all(Option::is_none) {
+        return Ok(plan);
+    }
+    let proposed: Vec<String> = schema
+        .fields()
+        .iter()
+        .zip(&renames)
+        .map(|(f, r)| r.clone().unwrap_or_else(|| f.name().clone()))
+        .collect();
+    // Where two columns would share a name, both keep DataFusion's.
+    let names: Vec<String> = proposed
+        .iter()
+        .zip(schema.fields())
+        .map(|(p, f)| {
+            if proposed.iter().filter(|q| *q == p).count() > 1 {
+                f.name().clone()
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    let exprs: Vec<Expr> = schema
+        .iter()
+        .zip(names)
+        .map(|((qualifier, field), name)| {
+            Expr::Column(datafusion::common::Column::new(
+                qualifier.cloned(),
+                field.name(),
+            ))
+            .alias(name)
+        })
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
 }
 
 /// Builds a table definition from columns and Redshift attributes, checking them as

@@ -18,6 +18,7 @@
 //! [`server::EmbeddedCluster`] (`blueshift up`). Every error reaches clients through
 //! [`error::sqlstate`], the one place that maps errors to SQLSTATEs.
 
+pub mod admission;
 pub mod auth;
 pub mod catalog_provider;
 pub mod cluster;
