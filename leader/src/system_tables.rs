@@ -25,6 +25,7 @@ pub fn lookup(
         "stv_slices" => stv_slices(cluster)?,
         "pg_table_def" => pg_table_def(catalog)?,
         "svv_table_info" => svv_table_info(catalog)?,
+        "stv_tbl_perm" => stv_tbl_perm(catalog)?,
         _ => return Ok(None),
     };
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
@@ -107,6 +108,48 @@ fn pg_table_def(catalog: &Catalog) -> Result<RecordBatch> {
             Arc::new(BooleanArray::from(distkey)),
             Arc::new(Int32Array::from(sortkey)),
             Arc::new(BooleanArray::from(notnull)),
+        ],
+    )
+}
+
+/// STV_TBL_PERM: one row per table and slice holding rows: slice, id, name, rows,
+/// sorted_rows, temp, db_id, backup.
+fn stv_tbl_perm(catalog: &Catalog) -> Result<RecordBatch> {
+    let tables = catalog.all_tables().map_err(LeaderError::from)?;
+    let (mut slice, mut id, mut name, mut rows, mut backup) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for t in &tables {
+        let version = catalog.version(t.id).map_err(LeaderError::from)?;
+        for (s, segments) in &version.slices {
+            slice.push(*s as i32);
+            id.push(t.id as i64);
+            name.push(t.name.clone());
+            rows.push(segments.iter().map(|g| g.rows as i64).sum::<i64>());
+            backup.push(i32::from(t.backup));
+        }
+    }
+    let n = slice.len();
+    batch(
+        vec![
+            Field::new("slice", DataType::Int32, false),
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("rows", DataType::Int64, false),
+            Field::new("sorted_rows", DataType::Int64, false),
+            Field::new("temp", DataType::Int32, false),
+            Field::new("db_id", DataType::Int32, false),
+            Field::new("backup", DataType::Int32, false),
+        ],
+        vec![
+            Arc::new(Int32Array::from(slice)),
+            Arc::new(Int64Array::from(id)),
+            Arc::new(StringArray::from(name)),
+            Arc::new(Int64Array::from(rows.clone())),
+            // Every segment is sorted when it is written; there is no unsorted region yet.
+            Arc::new(Int64Array::from(rows)),
+            Arc::new(Int32Array::from(vec![0; n])),
+            Arc::new(Int32Array::from(vec![1; n])),
+            Arc::new(Int32Array::from(backup)),
         ],
     )
 }

@@ -117,6 +117,41 @@ async fn sql_over_the_wire() -> Result<()> {
         table(&[&["10000", "50005000", "1", "10000"]])
     );
 
+    // Placement by distribution, per slice (STV_TBL_PERM).
+    client
+        .batch_execute(
+            "create table same_key (k int, v int) distkey(k);
+             insert into same_key select 7, value from generate_series(1, 100);
+             create table spread (v int) diststyle even;
+             insert into spread select value from generate_series(1, 100);
+             create table copies (v int) diststyle all;
+             insert into copies values (1), (2), (3);",
+        )
+        .await?;
+    let per_slice = |name: &str| {
+        format!("select slice, rows from stv_tbl_perm where name = '{name}' order by slice")
+    };
+    let key = rows(&client, &per_slice("same_key")).await?;
+    assert_eq!(
+        key.len(),
+        1,
+        "one DISTKEY value lives on one slice: {key:?}"
+    );
+    assert_eq!(key[0][1], "100");
+    assert_eq!(
+        rows(&client, &per_slice("spread")).await?,
+        table(&[&["0", "25"], &["1", "25"], &["2", "25"], &["3", "25"]])
+    );
+    assert_eq!(
+        rows(&client, &per_slice("copies")).await?,
+        table(&[&["0", "3"], &["2", "3"]]),
+        "ALL: a copy on the first slice of each node"
+    );
+    assert_eq!(
+        rows(&client, "select count(*) from copies").await?,
+        table(&[&["3"]])
+    );
+
     // System tables and session functions.
     assert_eq!(
         rows(&client, "select node, slice from stv_slices order by slice").await?,
@@ -310,5 +345,58 @@ async fn committed_rows_survive_kill_9() -> Result<()> {
         .err()
         .expect("wrong node count");
     assert!(format!("{e:#}").contains("2 nodes"), "{e:#}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn default_password_on_loopback_and_md5() -> Result<()> {
+    use blueshift_tests::{Process, free_port};
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let data = dir.path().display().to_string();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "up",
+            "--data-dir",
+            &data,
+            "--nodes",
+            "1",
+            "--port",
+            &port.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    // No password anywhere, on loopback: the default one, and startup says so.
+    let mut p = Process::start(&args(&["--auth", "md5"]), &[], "ready on")?;
+    let said = p.wait_for(
+        "admin password is 'blueshift'",
+        std::time::Duration::from_secs(5),
+    )?;
+    assert!(!said.is_empty());
+    let client = connect(&conn_str(port, "admin", "blueshift")).await?;
+    assert_eq!(rows(&client, "select 1").await?, table(&[&["1"]]));
+    let e = connect(&conn_str(port, "admin", "nope"))
+        .await
+        .expect_err("md5 checks");
+    assert_eq!(sqlstate(&e.downcast::<tokio_postgres::Error>()?), "28P01");
+    drop(client);
+    p.terminate()?;
+
+    // On a non-loopback address, no password means no start.
+    let mut cmd = std::process::Command::new(blueshift_tests::blueshift_bin()?);
+    let out = cmd
+        .args(args(&["--host", "0.0.0.0"]))
+        .env_remove("BLUESHIFT_ADMIN_PASSWORD")
+        .output()?;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("BLUESHIFT_ADMIN_PASSWORD"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(())
 }
