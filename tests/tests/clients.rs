@@ -22,20 +22,26 @@ fn run(cmd: &mut Command) -> Result<String> {
     Ok(stdout + &stderr)
 }
 
+/// psql connected as admin with `password`, running `script`.
+fn psql_command(cluster: &Embedded, password: &str, script: &str) -> Command {
+    let mut cmd = Command::new("psql");
+    cmd.args([
+        "-X",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &cluster.port.to_string(),
+        "-U",
+        "admin",
+        "dev",
+    ])
+    .args(["-v", "ON_ERROR_STOP=1", "-c", script])
+    .env("PGPASSWORD", password);
+    cmd
+}
+
 fn psql(cluster: &Embedded, script: &str) -> Result<String> {
-    run(Command::new("psql")
-        .args([
-            "-X",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &cluster.port.to_string(),
-            "-U",
-            "admin",
-            "dev",
-        ])
-        .args(["-v", "ON_ERROR_STOP=1", "-c", script])
-        .env("PGPASSWORD", PASSWORD))
+    run(&mut psql_command(cluster, PASSWORD, script))
 }
 
 #[test]
@@ -63,21 +69,7 @@ fn psql_walkthrough() -> Result<()> {
         "{e:#}"
     );
     // Wrong password.
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &cluster.port.to_string(),
-            "-U",
-            "admin",
-            "dev",
-            "-c",
-            "select 1",
-        ])
-        .env("PGPASSWORD", "wrong")
-        .output()?;
+    let out = psql_command(&cluster, "wrong", "select 1").output()?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password authentication failed"));
     Ok(())
