@@ -39,7 +39,7 @@ struct FrontEndArgs {
     /// Password of the superuser `admin` (required unless listening on loopback).
     #[arg(long, env = "BLUESHIFT_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
-    /// Password exchange clients must use: scram-sha-256 or md5.
+    /// Password exchange clients must use: scram-sha-256, md5 or password (cleartext).
     #[arg(long, default_value = "scram-sha-256")]
     auth: AuthMethod,
 }

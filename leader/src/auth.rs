@@ -1,5 +1,5 @@
 //! Password authentication against the catalog's users: SCRAM-SHA-256 (the default),
-//! or MD5, as the leader is configured.
+//! MD5 or cleartext password, as the leader is configured.
 
 use std::sync::Arc;
 
@@ -18,6 +18,8 @@ pub const SCRAM_ITERATIONS: usize = 4096;
 pub enum AuthMethod {
     ScramSha256,
     Md5,
+    /// Cleartext password (PostgreSQL's `password` method).
+    Password,
 }
 
 impl std::str::FromStr for AuthMethod {
@@ -26,8 +28,9 @@ impl std::str::FromStr for AuthMethod {
         match s.to_ascii_lowercase().as_str() {
             "scram-sha-256" | "scram" => Ok(AuthMethod::ScramSha256),
             "md5" => Ok(AuthMethod::Md5),
+            "password" | "cleartext" => Ok(AuthMethod::Password),
             other => Err(format!(
-                "unknown authentication method {other:?} (scram-sha-256 or md5)"
+                "unknown authentication method {other:?} (scram-sha-256, md5 or password)"
             )),
         }
     }
@@ -101,6 +104,8 @@ impl AuthSource for CatalogAuthSource {
                 let expected = format!("md5{}", md5_hex(&inner));
                 Ok(Password::new(Some(salt), expected.into_bytes()))
             }
+            // Cleartext passwords are checked by `wire::CleartextStartup`.
+            AuthMethod::Password => Err(auth_failed(name)),
         }
     }
 }

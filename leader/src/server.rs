@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::auth::{AuthMethod, CatalogAuthSource, new_user};
+use crate::auth::{AuthMethod, new_user};
 use crate::cluster::ClusterClient;
 use crate::engine::Engine;
 use crate::error::LeaderError;
@@ -128,11 +128,7 @@ impl Leader {
         }
 
         let engine = Arc::new(Engine::try_new(catalog.clone(), cluster)?);
-        let handlers = Arc::new(Handlers::new(
-            engine,
-            CatalogAuthSource::new(catalog, config.auth),
-            config.auth,
-        ));
+        let handlers = Arc::new(Handlers::new(engine, catalog, config.auth));
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let (shutdown, mut stop) = watch::channel(false);

@@ -25,10 +25,11 @@ use pgwire::api::{
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
-use crate::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS};
+use crate::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS, verify_password};
 use crate::engine::{Engine, Planned};
 use crate::error::LeaderError;
 use crate::session::{SERVER_VERSION, Session};
+use blueshift_storage::catalog::Catalog;
 
 /// A prepared statement: the plan and its parameter types.
 #[derive(Debug, Clone)]
@@ -233,17 +234,15 @@ pub struct Handlers {
     query: Arc<QueryHandler>,
     extended: Arc<ExtendedHandler>,
     auth_source: Arc<CatalogAuthSource>,
+    catalog: Catalog,
     method: AuthMethod,
     connections: Arc<ConnectionManager>,
 }
 
 impl Handlers {
     /// Handlers over `engine`, authenticating with `method` against the catalog.
-    pub fn new(
-        engine: Arc<Engine>,
-        auth_source: Arc<CatalogAuthSource>,
-        method: AuthMethod,
-    ) -> Self {
+    pub fn new(engine: Arc<Engine>, catalog: Catalog, method: AuthMethod) -> Self {
+        let auth_source = CatalogAuthSource::new(catalog.clone(), method);
         let query = Arc::new(QueryHandler { engine });
         let parser = Arc::new(StatementParser {
             handler: Arc::clone(&query),
@@ -255,6 +254,7 @@ impl Handlers {
             }),
             query,
             auth_source,
+            catalog,
             method,
             connections: Arc::new(ConnectionManager::new()),
         }
@@ -290,6 +290,63 @@ impl ErrorHandler for PostgresErrors {
 pub enum Startup {
     Scram(SASLAuthStartupHandler<DefaultServerParameterProvider>),
     Md5(Md5PasswordAuthStartupHandler<CatalogAuthSource, DefaultServerParameterProvider>),
+    Cleartext(CleartextStartup),
+}
+
+/// Cleartext password authentication, checked against the stored SCRAM verifier
+/// (pgwire's own cleartext handler needs the password itself, which is not kept).
+pub struct CleartextStartup {
+    catalog: Catalog,
+    params: Arc<DefaultServerParameterProvider>,
+}
+
+#[async_trait]
+impl StartupHandler for CleartextStartup {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use futures::SinkExt;
+        use pgwire::api::auth::{
+            finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
+        };
+        use pgwire::api::{PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
+        use pgwire::messages::startup::Authentication;
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                client.set_state(pgwire::api::PgWireConnectionState::AuthenticationInProgress);
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::CleartextPassword,
+                    ))
+                    .await?;
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(pwd) => {
+                let pwd = pwd.into_password()?;
+                let name = client.metadata().get("user").cloned().unwrap_or_default();
+                let ok = matches!(
+                    self.catalog.user(&name),
+                    Ok(Some(user)) if verify_password(&user, &pwd.password)
+                );
+                if !ok {
+                    return Err(PgWireError::InvalidPassword(name));
+                }
+                let (pid, secret_key) = RandomPidSecretKeyGenerator::default().generate(client);
+                client.set_pid_and_secret_key(pid, secret_key);
+                finish_authentication(client, self.params.as_ref()).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -307,6 +364,7 @@ impl StartupHandler for Startup {
         match self {
             Startup::Scram(h) => h.on_startup(client, message).await,
             Startup::Md5(h) => h.on_startup(client, message).await,
+            Startup::Cleartext(h) => h.on_startup(client, message).await,
         }
     }
 }
@@ -327,6 +385,10 @@ impl PgWireServerHandlers for Handlers {
                 Md5PasswordAuthStartupHandler::new(Arc::clone(&self.auth_source), params)
                     .with_connection_manager(Arc::clone(&self.connections)),
             ),
+            AuthMethod::Password => Startup::Cleartext(CleartextStartup {
+                catalog: self.catalog.clone(),
+                params,
+            }),
             AuthMethod::ScramSha256 => {
                 let mut scram = ScramAuth::new(self.auth_source.clone());
                 scram.set_iterations(SCRAM_ITERATIONS);

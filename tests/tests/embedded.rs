@@ -396,7 +396,18 @@ async fn default_password_on_loopback_and_md5() -> Result<()> {
         .expect_err("md5 checks");
     assert_eq!(sqlstate(&e.downcast::<tokio_postgres::Error>()?), "28P01");
     drop(client);
-    p.terminate()?;
+    assert!(p.terminate()?.success(), "SIGTERM shuts down cleanly");
+
+    // Cleartext password, checked against the stored verifier.
+    let p = Process::start(&args(&["--auth", "password"]), &[], "ready on")?;
+    let client = connect(&conn_str(port, "admin", "blueshift")).await?;
+    assert_eq!(rows(&client, "select 2").await?, table(&[&["2"]]));
+    let e = connect(&conn_str(port, "admin", "nope"))
+        .await
+        .expect_err("cleartext checks");
+    assert_eq!(sqlstate(&e.downcast::<tokio_postgres::Error>()?), "28P01");
+    drop(client);
+    assert!(p.terminate()?.success());
 
     // On a non-loopback address, no password means no start.
     let mut cmd = std::process::Command::new(blueshift_tests::blueshift_bin()?);
