@@ -36,13 +36,26 @@ impl PhysicalExtensionCodec for FragmentCodec {
         &self,
         buf: &[u8],
         _inputs: &[Arc<dyn ExecutionPlan>],
-        _ctx: &TaskContext,
+        ctx: &TaskContext,
         _proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let node = SliceScanNode::decode(buf).map_err(proto_err)?;
         let schema_proto = datafusion_proto::protobuf::Schema::decode(node.schema.as_slice())
             .map_err(proto_err)?;
         let schema: Schema = (&schema_proto).try_into().map_err(proto_err)?;
+        let zone_map_filter = if node.zone_map_filter.is_empty() {
+            None
+        } else {
+            let expr = datafusion_proto::protobuf::PhysicalExprNode::decode(
+                node.zone_map_filter.as_slice(),
+            )
+            .map_err(proto_err)?;
+            Some(
+                datafusion_proto::physical_plan::from_proto::parse_physical_expr(
+                    &expr, ctx, &schema, self,
+                )?,
+            )
+        };
         let projection =
             (!node.project_all).then(|| node.projection.iter().map(|&i| i as usize).collect());
         let partitions = node
@@ -59,6 +72,7 @@ impl PhysicalExtensionCodec for FragmentCodec {
             Arc::new(schema),
             projection,
             partitions,
+            zone_map_filter,
             self.store.clone(),
         )?))
     }
@@ -88,6 +102,13 @@ impl PhysicalExtensionCodec for FragmentCodec {
                 .map(|&i| i as u32)
                 .collect(),
             project_all: scan.projection.is_none(),
+            zone_map_filter: match &scan.zone_map_filter {
+                Some(f) => {
+                    datafusion_proto::physical_plan::to_proto::serialize_physical_expr(f, self)?
+                        .encode_to_vec()
+                }
+                None => vec![],
+            },
             partitions: scan
                 .partitions
                 .iter()

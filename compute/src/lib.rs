@@ -20,6 +20,7 @@ pub mod error;
 pub mod flight;
 pub mod scan;
 pub mod server;
+pub mod zone_map;
 
 pub use codec::FragmentCodec;
 pub use error::ComputeError;

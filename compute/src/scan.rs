@@ -17,6 +17,8 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use crate::zone_map::ZoneMapFilter;
+
 /// What one output partition reads: a slice and its segments in the pinned version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlicePartition {
@@ -36,6 +38,9 @@ pub struct SliceScanExec {
     pub table_schema: SchemaRef,
     pub projection: Option<Vec<usize>>,
     pub partitions: Vec<SlicePartition>,
+    /// The scan's filters over the table's full schema, used to skip row groups by
+    /// their zone maps. Rows are not filtered here: a filter above the scan does that.
+    pub zone_map_filter: Option<Arc<dyn PhysicalExpr>>,
     store: Option<SliceStore>,
     projected_schema: SchemaRef,
     properties: Arc<PlanProperties>,
@@ -49,6 +54,7 @@ impl SliceScanExec {
         table_schema: SchemaRef,
         projection: Option<Vec<usize>>,
         mut partitions: Vec<SlicePartition>,
+        zone_map_filter: Option<Arc<dyn PhysicalExpr>>,
         store: Option<SliceStore>,
     ) -> Result<Self> {
         let projected_schema = match &projection {
@@ -73,6 +79,7 @@ impl SliceScanExec {
             table_schema,
             projection,
             partitions,
+            zone_map_filter,
             store,
             projected_schema,
             properties: Arc::new(properties),
@@ -97,7 +104,11 @@ impl DisplayAs for SliceScanExec {
             "SliceScanExec: table={}, slices=[{}]",
             self.table_name,
             slices.join(",")
-        )
+        )?;
+        if let Some(filter) = &self.zone_map_filter {
+            write!(f, ", zone_map_filter={filter}")?;
+        }
+        Ok(())
     }
 }
 
@@ -141,23 +152,33 @@ impl ExecutionPlan for SliceScanExec {
         })?;
         let projection = self.projection.clone();
         let table = self.table_name.clone();
-        let read = async move {
-            tokio::task::spawn_blocking(move || {
-                let mut out = Vec::new();
-                for segment in &part.segments {
-                    let batches = store
-                        .read_segment(part.slice, segment, projection.as_deref())
-                        .map_err(|e| {
-                            DataFusionError::External(format!("table {table}: {e}").into())
-                        })?;
-                    out.extend(batches);
+        let zone_maps = self
+            .zone_map_filter
+            .as_ref()
+            .and_then(|f| ZoneMapFilter::try_new(f, &self.table_schema));
+        let slice = part.slice;
+        // One segment at a time, so a scan holds one segment's rows in memory.
+        let stream = futures::stream::iter(part.segments)
+            .then(move |segment| {
+                let store = store.clone();
+                let projection = projection.clone();
+                let table = table.clone();
+                let zone_maps = zone_maps.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || {
+                        store
+                            .scan_segment(slice, &segment, projection.as_deref(), |schema, meta| {
+                                zone_maps.as_ref().and_then(|z| z.select(schema, meta))
+                            })
+                            .map(|scan| scan.batches)
+                            .map_err(|e| {
+                                DataFusionError::External(format!("table {table}: {e}").into())
+                            })
+                    })
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?
                 }
-                Ok::<_, DataFusionError>(out)
             })
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?
-        };
-        let stream = futures::stream::once(read)
             .map(|r: Result<Vec<_>>| match r {
                 Ok(batches) => futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
                 Err(e) => futures::stream::once(async { Err(e) }).boxed(),

@@ -68,11 +68,21 @@ impl TableProvider for SliceTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // The filters, over the full table schema, let the compute nodes skip row
+        // groups by their zone maps; the FilterExec above still filters the rows.
+        let zone_map_filter = match datafusion::logical_expr::utils::conjunction(filters.to_vec()) {
+            Some(expr) => {
+                let df_schema =
+                    datafusion::common::DFSchema::try_from(self.schema.as_ref().clone())?;
+                Some(state.create_physical_expr(expr, &df_schema)?)
+            }
+            None => None,
+        };
         let version = self
             .catalog
             .version(self.def.id)
@@ -100,6 +110,7 @@ impl TableProvider for SliceTable {
             Arc::clone(&self.schema),
             projection.cloned(),
             partitions,
+            zone_map_filter,
             None,
         )?))
     }

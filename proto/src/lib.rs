@@ -105,6 +105,9 @@ pub struct SliceScanNode {
     /// One entry per output partition: the slice it reads and the segments there.
     #[prost(message, repeated, tag = "6")]
     pub partitions: Vec<SliceSegments>,
+    /// The zone-map filter as a `datafusion-proto` `PhysicalExprNode`; empty for none.
+    #[prost(bytes = "vec", tag = "7")]
+    pub zone_map_filter: Vec<u8>,
 }
 
 /// The segments of one slice that a scan reads (the table version the query pinned).

@@ -19,6 +19,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sha2::{Digest, Sha256};
 
@@ -27,6 +28,16 @@ use crate::error::{Result, StorageError};
 
 /// Rows per Parquet row group: the unit the zone maps describe.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// What a segment scan read.
+#[derive(Debug)]
+pub struct SegmentScan {
+    pub batches: Vec<RecordBatch>,
+    /// Row groups in the segment.
+    pub row_groups_total: usize,
+    /// Row groups read (the others were skipped by their zone maps).
+    pub row_groups_read: usize,
+}
 
 /// The segment files of one compute node, by slice.
 #[derive(Clone, Debug)]
@@ -108,6 +119,21 @@ impl SliceStore {
         name: &str,
         projection: Option<&[usize]>,
     ) -> Result<Vec<RecordBatch>> {
+        Ok(self
+            .scan_segment(slice, name, projection, |_, _| None)?
+            .batches)
+    }
+
+    /// Reads a segment like [`Self::read_segment`], reading only the row groups that
+    /// `select_row_groups` keeps. It gets the segment's Arrow schema and Parquet
+    /// metadata (the zone maps) and returns the row groups to read, or `None` for all.
+    pub fn scan_segment(
+        &self,
+        slice: u32,
+        name: &str,
+        projection: Option<&[usize]>,
+        select_row_groups: impl FnOnce(&SchemaRef, &ParquetMetaData) -> Option<Vec<usize>>,
+    ) -> Result<SegmentScan> {
         let err = |reason: String| StorageError::Segment {
             slice,
             segment: name.to_string(),
@@ -122,6 +148,13 @@ impl SliceStore {
         }
         let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes))
             .map_err(|e| err(e.to_string()))?;
+        let row_groups_total = builder.metadata().num_row_groups();
+        let selected = select_row_groups(builder.schema(), builder.metadata());
+        let row_groups_read = selected.as_ref().map_or(row_groups_total, Vec::len);
+        let builder = match selected {
+            Some(groups) => builder.with_row_groups(groups),
+            None => builder,
+        };
         let builder = match projection {
             Some(cols) => {
                 let mask = ProjectionMask::roots(builder.parquet_schema(), cols.iter().copied());
@@ -130,9 +163,14 @@ impl SliceStore {
             None => builder,
         };
         let reader = builder.build().map_err(|e| err(e.to_string()))?;
-        reader
+        let batches = reader
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| err(e.to_string()))
+            .map_err(|e| err(e.to_string()))?;
+        Ok(SegmentScan {
+            batches,
+            row_groups_total,
+            row_groups_read,
+        })
     }
 
     /// Deletes the segment files of `slices` that are not in `live`, and stale
