@@ -34,6 +34,7 @@ use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
 use crate::fragment::ShipFragments;
 use crate::functions;
+use crate::interrupt::Interrupt;
 use crate::session::Session;
 use crate::sql::SqlParser;
 use crate::sql::redshift_ddl::TableAttributes;
@@ -354,6 +355,7 @@ impl Engine {
         planned: &Planned,
         params: Option<&ParamValues>,
         format: &Format,
+        interrupt: Interrupt,
     ) -> Result<Response, LeaderError> {
         match planned {
             Planned::Empty => Ok(Response::EmptyQuery),
@@ -364,7 +366,7 @@ impl Engine {
                 };
                 let (state, guard) = self.admit(session).await?;
                 let df = DataFrame::new(state, plan);
-                self.rows(df, format, Some(guard)).await
+                self.rows(df, format, Some(guard), interrupt).await
             }
             Planned::Insert(plan) => {
                 let plan = match params {
@@ -373,7 +375,7 @@ impl Engine {
                 };
                 let (state, _guard) = self.admit(session).await?;
                 let df = DataFrame::new(state, plan);
-                let batches = df.collect().await?;
+                let batches = interrupt.run(async { Ok(df.collect().await?) }).await?;
                 let rows = batches
                     .first()
                     .and_then(|b| b.column_by_name("count"))
@@ -384,7 +386,8 @@ impl Engine {
                 ))
             }
             Planned::Command(stmt, attrs) => {
-                self.command(session, stmt, attrs.as_ref(), format).await
+                self.command(session, stmt, attrs.as_ref(), format, interrupt)
+                    .await
             }
         }
     }
@@ -395,13 +398,14 @@ impl Engine {
         df: DataFrame,
         format: &Format,
         guard: Option<SlotGuard>,
+        interrupt: Interrupt,
     ) -> Result<Response, LeaderError> {
         let schema = df.schema().as_arrow().clone();
         let fields = Arc::new(
             arrow_schema_to_pg_fields(&schema, format, None)
                 .map_err(|e| LeaderError::Unsupported(format!("a result column type: {e}")))?,
         );
-        let stream = df.execute_stream().await?;
+        let stream = interrupt.guard(df.execute_stream().await?);
         let row_fields = Arc::clone(&fields);
         let rows = stream
             .map(move |batch| {
@@ -425,7 +429,7 @@ impl Engine {
         format: &Format,
     ) -> Result<Response, LeaderError> {
         let df = self.ctx.read_batch(batch)?;
-        self.rows(df, format, None).await
+        self.rows(df, format, None, Interrupt::never()).await
     }
 
     async fn command(
@@ -434,6 +438,7 @@ impl Engine {
         stmt: &Statement,
         attrs: Option<&TableAttributes>,
         format: &Format,
+        interrupt: Interrupt,
     ) -> Result<Response, LeaderError> {
         match stmt {
             Statement::CreateSchema {
@@ -454,7 +459,7 @@ impl Engine {
                 Ok(Response::Execution(Tag::new("CREATE SCHEMA")))
             }
             Statement::CreateTable(_) => {
-                self.create_table(session, stmt, attrs.cloned().unwrap_or_default())
+                self.create_table(session, stmt, attrs.cloned().unwrap_or_default(), interrupt)
                     .await
             }
             Statement::Drop {
@@ -583,6 +588,7 @@ impl Engine {
         session: &Session,
         stmt: &Statement,
         attrs: TableAttributes,
+        interrupt: Interrupt,
     ) -> Result<Response, LeaderError> {
         let Statement::CreateTable(ct) = stmt else {
             return Err(LeaderError::Unsupported(statement_name(stmt)));
@@ -644,7 +650,7 @@ impl Engine {
         let physical = state.create_physical_plan(&create.input).await?;
         let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
         let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());
-        let (rows, segments) = sink.stage(stream).await?;
+        let (rows, segments) = interrupt.run(sink.stage(stream)).await?;
         let version = TableVersion {
             version: 0,
             slices: segments,

@@ -37,6 +37,9 @@ pub enum LeaderError {
         addr: String,
         reason: String,
     },
+    /// The statement ran longer than `statement_timeout`.
+    #[error("canceling statement due to statement timeout")]
+    StatementTimeout,
     /// A NULL went into a NOT NULL column.
     #[error("null value in column \"{0}\" violates not-null constraint")]
     NotNullViolation(String),
@@ -183,7 +186,7 @@ pub fn sqlstate(e: &LeaderError) -> (&'static str, String) {
         LeaderError::InvalidParameter(_) => ("22023", e.to_string()),
         LeaderError::Config(_) => ("XX000", e.to_string()),
         LeaderError::ComputeNode { .. } => ("58030", e.to_string()),
-        LeaderError::Cancelled => ("57014", e.to_string()),
+        LeaderError::Cancelled | LeaderError::StatementTimeout => ("57014", e.to_string()),
         LeaderError::NotNullViolation(_) => ("23502", e.to_string()),
         LeaderError::Io(_) => ("08006", e.to_string()),
         LeaderError::DataFusion(d) => sqlstate_of_datafusion(d),

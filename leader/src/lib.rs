@@ -26,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod fragment;
 pub mod functions;
+pub mod interrupt;
 pub mod server;
 pub mod session;
 pub mod sql;

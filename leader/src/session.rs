@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::Notify;
 
 use crate::error::LeaderError;
 
@@ -42,6 +45,9 @@ pub struct Session {
     /// The authenticated user.
     pub user: String,
     settings: Mutex<BTreeMap<String, String>>,
+    /// Bumped by every cancel request; a statement stops when it changes.
+    cancel_epoch: AtomicU64,
+    cancelled: Notify,
 }
 
 fn canonical(name: &str) -> String {
@@ -63,6 +69,30 @@ impl Session {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             ),
+            cancel_epoch: AtomicU64::new(0),
+            cancelled: Notify::new(),
+        }
+    }
+
+    /// Cancels whatever statement the session is running.
+    pub fn cancel(&self) {
+        self.cancel_epoch.fetch_add(1, Ordering::SeqCst);
+        self.cancelled.notify_waiters();
+    }
+
+    /// The cancel epoch to give [`Session::cancelled_since`] for a statement starting now.
+    pub fn cancel_epoch(&self) -> u64 {
+        self.cancel_epoch.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the session is cancelled after `epoch`.
+    pub async fn cancelled_since(&self, epoch: u64) {
+        loop {
+            let notified = self.cancelled.notified();
+            if self.cancel_epoch.load(Ordering::SeqCst) > epoch {
+                return;
+            }
+            notified.await;
         }
     }
 

@@ -1,8 +1,11 @@
 //! The PostgreSQL wire protocol front end (pgwire): startup and authentication, the
 //! simple query protocol and the extended one (Parse/Bind/Describe/Execute).
 
+use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
 
 use arrow::datatypes::DataType;
 use arrow_pg::datatypes::arrow_schema_to_pg_fields;
@@ -13,7 +16,7 @@ use pgwire::api::auth::md5pass::Md5PasswordAuthStartupHandler;
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
-use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
@@ -23,11 +26,13 @@ use pgwire::api::{
     ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers, Type,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use crate::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS, verify_password};
 use crate::engine::{Engine, Planned};
 use crate::error::LeaderError;
+use crate::interrupt::Interrupt;
 use crate::session::{SERVER_VERSION, Session};
 use blueshift_storage::catalog::Catalog;
 
@@ -38,18 +43,66 @@ pub struct Prepared {
     parameter_types: Vec<Type>,
 }
 
-/// The session of a connection, created on first use.
-fn session_of<C: ClientInfo + ?Sized>(client: &C) -> Arc<Session> {
-    let user = client.metadata().get("user").cloned().unwrap_or_default();
-    client
-        .session_extensions()
-        .get_or_insert_with(|| Session::new(&user))
+/// The interrupt of the statement a session is about to run: a CancelRequest or its
+/// statement timeout.
+fn interrupt_for(session: &Arc<Session>) -> Interrupt {
+    Interrupt::new(Some(Arc::clone(session)), session.statement_timeout_ms())
+}
+
+/// Sessions by the (pid, secret key) their clients got, for CancelRequests.
+#[derive(Debug, Default)]
+pub struct SessionRegistry {
+    sessions: Mutex<HashMap<(i32, Bytes), Weak<Session>>>,
+}
+
+impl SessionRegistry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(i32, Bytes), Weak<Session>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The session of `client`, created and registered on first use.
+    fn session_of<C: ClientInfo + ?Sized>(&self, client: &C) -> Arc<Session> {
+        if let Some(session) = client.session_extensions().get::<Session>() {
+            return session;
+        }
+        let user = client.metadata().get("user").cloned().unwrap_or_default();
+        let session = client
+            .session_extensions()
+            .get_or_insert_with(|| Session::new(&user));
+        let (pid, secret) = client.pid_and_secret_key();
+        let mut sessions = self.lock();
+        sessions.retain(|_, s| s.strong_count() > 0);
+        sessions.insert((pid, secret.to_bytes()), Arc::downgrade(&session));
+        session
+    }
+}
+
+/// Routes CancelRequests to the session they name (and to pgwire's own handling).
+#[derive(Debug)]
+pub struct CancelRouter {
+    sessions: Arc<SessionRegistry>,
+    connections: Arc<ConnectionManager>,
+}
+
+#[async_trait]
+impl CancelHandler for CancelRouter {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        let key = (request.pid, request.secret_key.to_bytes());
+        let session = self.sessions.lock().get(&key).and_then(Weak::upgrade);
+        if let Some(session) = session {
+            session.cancel();
+        }
+        self.connections
+            .cancel(request.pid, &request.secret_key)
+            .await;
+    }
 }
 
 /// Answers queries of every connection.
 #[derive(Debug)]
 pub struct QueryHandler {
     engine: Arc<Engine>,
+    sessions: Arc<SessionRegistry>,
 }
 
 impl QueryHandler {
@@ -90,7 +143,7 @@ impl SimpleQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let session = session_of(client);
+        let session = self.sessions.session_of(client);
         let statements = match self.engine.parse(query) {
             Ok(s) => s,
             Err(e) => return Err(e.into()),
@@ -102,8 +155,9 @@ impl SimpleQueryHandler for QueryHandler {
         for (stmt, attrs) in statements {
             let result = match self.engine.plan(&session, stmt, attrs).await {
                 Ok(planned) => {
+                    let interrupt = interrupt_for(&session);
                     self.engine
-                        .execute(&session, &planned, None, &Format::UnifiedText)
+                        .execute(&session, &planned, None, &Format::UnifiedText, interrupt)
                         .await
                 }
                 Err(e) => Err(e),
@@ -144,7 +198,7 @@ impl QueryParser for StatementParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let session = session_of(client);
+        let session = self.handler.sessions.session_of(client);
         let prepared = self.handler.prepare(&session, sql, types).await?;
         Ok(Some(prepared))
     }
@@ -205,7 +259,7 @@ impl ExtendedQueryHandler for ExtendedHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let session = session_of(client);
+        let session = self.handler.sessions.session_of(client);
         let prepared = &portal.statement.statement;
         let types: Vec<Option<DataType>> =
             prepared.parameter_types.iter().map(arrow_type_of).collect();
@@ -215,6 +269,7 @@ impl ExtendedQueryHandler for ExtendedHandler {
         } else {
             Some(deserialize_parameters(portal, &type_refs)?)
         };
+        let interrupt = interrupt_for(&session);
         Ok(self
             .handler
             .engine
@@ -223,6 +278,7 @@ impl ExtendedQueryHandler for ExtendedHandler {
                 &prepared.planned,
                 params.as_ref(),
                 &portal.result_column_format,
+                interrupt,
             )
             .await?)
     }
@@ -243,7 +299,10 @@ impl Handlers {
     /// Handlers over `engine`, authenticating with `method` against the catalog.
     pub fn new(engine: Arc<Engine>, catalog: Catalog, method: AuthMethod) -> Self {
         let auth_source = CatalogAuthSource::new(catalog.clone(), method);
-        let query = Arc::new(QueryHandler { engine });
+        let query = Arc::new(QueryHandler {
+            engine,
+            sessions: Arc::new(SessionRegistry::default()),
+        });
         let parser = Arc::new(StatementParser {
             handler: Arc::clone(&query),
         });
@@ -298,6 +357,7 @@ pub enum Startup {
 pub struct CleartextStartup {
     catalog: Catalog,
     params: Arc<DefaultServerParameterProvider>,
+    connections: Arc<ConnectionManager>,
 }
 
 #[async_trait]
@@ -340,7 +400,10 @@ impl StartupHandler for CleartextStartup {
                     return Err(PgWireError::InvalidPassword(name));
                 }
                 let (pid, secret_key) = RandomPidSecretKeyGenerator::default().generate(client);
-                client.set_pid_and_secret_key(pid, secret_key);
+                client.set_pid_and_secret_key(pid, secret_key.clone());
+                let (handle, guard) = self.connections.register(pid, secret_key);
+                client.session_extensions().insert(handle);
+                client.session_extensions().insert(guard);
                 finish_authentication(client, self.params.as_ref()).await?;
             }
             _ => {}
@@ -388,6 +451,7 @@ impl PgWireServerHandlers for Handlers {
             AuthMethod::Password => Startup::Cleartext(CleartextStartup {
                 catalog: self.catalog.clone(),
                 params,
+                connections: Arc::clone(&self.connections),
             }),
             AuthMethod::ScramSha256 => {
                 let mut scram = ScramAuth::new(self.auth_source.clone());
@@ -406,7 +470,10 @@ impl PgWireServerHandlers for Handlers {
         Arc::new(PostgresErrors)
     }
 
-    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
-        Arc::new(DefaultCancelHandler::new(Arc::clone(&self.connections)))
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::new(CancelRouter {
+            sessions: Arc::clone(&self.query.sessions),
+            connections: Arc::clone(&self.connections),
+        })
     }
 }

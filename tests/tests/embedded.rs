@@ -423,3 +423,35 @@ async fn default_password_on_loopback_and_md5() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statement_timeout_and_cancel_request_stop_queries() -> Result<()> {
+    let (_dir, _cluster, client) = start_with_setup(2, 2).await?;
+    const SLOW: &str = "select count(*) from generate_series(1, 100000) a, generate_series(1, 100000) b, sales.orders o";
+
+    client.batch_execute("set statement_timeout to 300").await?;
+    let started = std::time::Instant::now();
+    let e = client.simple_query(SLOW).await.expect_err("timed out");
+    assert_eq!(sqlstate(&e), "57014", "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    client.batch_execute("set statement_timeout to 0").await?;
+
+    // The protocol's CancelRequest, from another connection.
+    let token = client.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        token.cancel_query(tokio_postgres::NoTls).await
+    });
+    let started = std::time::Instant::now();
+    let e = client.query(SLOW, &[]).await.expect_err("cancelled");
+    assert_eq!(sqlstate(&e), "57014", "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    canceller.await??;
+
+    // The session, and its WLM slot, are free again.
+    assert_eq!(
+        rows(&client, "select count(*) from sales.orders").await?,
+        table(&[&["4"]])
+    );
+    Ok(())
+}
