@@ -265,7 +265,8 @@ impl Engine {
             | Statement::StartTransaction { .. }
             | Statement::Commit { .. }
             | Statement::Rollback { .. }
-            | Statement::Discard { .. } => Ok(Planned::Command(Box::new(stmt), attrs)),
+            | Statement::Discard { .. }
+            | Statement::Truncate(_) => Ok(Planned::Command(Box::new(stmt), attrs)),
             other => Err(LeaderError::Unsupported(statement_name(other))),
         }
     }
@@ -525,6 +526,26 @@ impl Engine {
                     one_column(&name, vec![session.show(&name)?])?
                 };
                 self.batch_response(batch, format).await
+            }
+            Statement::Truncate(t) => {
+                // Resolve every name first, so a missing table truncates none.
+                let mut ids = Vec::new();
+                for target in &t.table_names {
+                    let (schema, table) = object_reference(&target.name)?;
+                    match self.catalog.table(&schema, &table)? {
+                        Some(def) => ids.push(def.id),
+                        None if t.if_exists => {}
+                        None => {
+                            return Err(
+                                blueshift_storage::StorageError::TableNotFound(table).into()
+                            );
+                        }
+                    }
+                }
+                for id in ids {
+                    self.catalog.truncate(id)?;
+                }
+                Ok(Response::Execution(Tag::new("TRUNCATE TABLE")))
             }
             Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
             Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),

@@ -402,6 +402,36 @@ impl Catalog {
         Ok(new_version)
     }
 
+    /// Empties a table: a new version with no segments (TRUNCATE). The old segments
+    /// become garbage.
+    pub fn truncate(&self, table_id: u64) -> Result<TableVersion> {
+        let key = table_id.to_be_bytes();
+        let new_version = self
+            .versions
+            .transaction(|versions| {
+                let Some(current) = versions.get(key)? else {
+                    return abort(StorageError::TableNotFound(format!("table id {table_id}")));
+                };
+                let current: TableVersion = match decode(&key, &current) {
+                    Ok(v) => v,
+                    Err(e) => return abort(e),
+                };
+                let version = TableVersion {
+                    version: current.version + 1,
+                    slices: BTreeMap::new(),
+                };
+                let bytes = match encode(&version) {
+                    Ok(b) => b,
+                    Err(e) => return abort(e),
+                };
+                versions.insert(&key, bytes)?;
+                Ok(version)
+            })
+            .map_err(from_tx)?;
+        self.flush()?;
+        Ok(new_version)
+    }
+
     /// Every segment name some table version references, per slice.
     pub fn live_segments(&self) -> Result<BTreeMap<u32, Vec<String>>> {
         let mut live: BTreeMap<u32, Vec<String>> = BTreeMap::new();
@@ -496,6 +526,8 @@ mod tests {
             catalog.live_segments()?.get(&3),
             Some(&vec!["abc".to_string()])
         );
+        let emptied = catalog.truncate(id)?;
+        assert_eq!((emptied.version, emptied.rows()), (3, 0));
         catalog.drop_table("public", "t")?;
         assert!(catalog.table("public", "t")?.is_none());
         assert!(catalog.live_segments()?.is_empty());

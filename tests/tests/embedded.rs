@@ -181,6 +181,29 @@ async fn sql_over_the_wire() -> Result<()> {
         table(&[&["default"]])
     );
 
+    // TRUNCATE empties a table in one commit.
+    client.batch_execute("truncate table big").await?;
+    assert_eq!(
+        rows(&client, "select count(*) from big").await?,
+        table(&[&["0"]])
+    );
+    client
+        .batch_execute("insert into big values (5, 'z')")
+        .await?;
+    assert_eq!(
+        rows(&client, "select id, cust from big").await?,
+        table(&[&["5", "z"]])
+    );
+    let e = client
+        .simple_query("truncate big, no_such")
+        .await
+        .expect_err("missing");
+    assert_eq!(sqlstate(&e), "42P01");
+    assert_eq!(
+        rows(&client, "select count(*) from big").await?,
+        table(&[&["1"]])
+    );
+
     // DROP TABLE.
     client.batch_execute("drop table big").await?;
     let e = client
