@@ -364,12 +364,12 @@ impl Catalog {
         }
     }
 
-    /// Appends staged segments to a table's current version, as one new version.
-    /// Appends do not conflict with each other, so concurrent inserts all land.
-    pub fn append_segments(
+    /// Installs `next(current)` as the table's new version, in one transaction, and
+    /// flushes it. The version number is the current one plus one.
+    fn update_version(
         &self,
         table_id: u64,
-        added: &BTreeMap<u32, Vec<SegmentRef>>,
+        next: impl Fn(TableVersion) -> TableVersion,
     ) -> Result<TableVersion> {
         let key = table_id.to_be_bytes();
         let new_version = self
@@ -378,18 +378,13 @@ impl Catalog {
                 let Some(current) = versions.get(key)? else {
                     return abort(StorageError::TableNotFound(format!("table id {table_id}")));
                 };
-                let mut version: TableVersion = match decode(&key, &current) {
+                let current: TableVersion = match decode(&key, &current) {
                     Ok(v) => v,
                     Err(e) => return abort(e),
                 };
-                version.version += 1;
-                for (slice, segments) in added {
-                    version
-                        .slices
-                        .entry(*slice)
-                        .or_default()
-                        .extend(segments.iter().cloned());
-                }
+                let number = current.version + 1;
+                let mut version = next(current);
+                version.version = number;
                 let bytes = match encode(&version) {
                     Ok(b) => b,
                     Err(e) => return abort(e),
@@ -402,34 +397,29 @@ impl Catalog {
         Ok(new_version)
     }
 
+    /// Appends staged segments to a table's current version, as one new version.
+    /// Appends do not conflict with each other, so concurrent inserts all land.
+    pub fn append_segments(
+        &self,
+        table_id: u64,
+        added: &BTreeMap<u32, Vec<SegmentRef>>,
+    ) -> Result<TableVersion> {
+        self.update_version(table_id, |mut version| {
+            for (slice, segments) in added {
+                version
+                    .slices
+                    .entry(*slice)
+                    .or_default()
+                    .extend(segments.iter().cloned());
+            }
+            version
+        })
+    }
+
     /// Empties a table: a new version with no segments (TRUNCATE). The old segments
     /// become garbage.
     pub fn truncate(&self, table_id: u64) -> Result<TableVersion> {
-        let key = table_id.to_be_bytes();
-        let new_version = self
-            .versions
-            .transaction(|versions| {
-                let Some(current) = versions.get(key)? else {
-                    return abort(StorageError::TableNotFound(format!("table id {table_id}")));
-                };
-                let current: TableVersion = match decode(&key, &current) {
-                    Ok(v) => v,
-                    Err(e) => return abort(e),
-                };
-                let version = TableVersion {
-                    version: current.version + 1,
-                    slices: BTreeMap::new(),
-                };
-                let bytes = match encode(&version) {
-                    Ok(b) => b,
-                    Err(e) => return abort(e),
-                };
-                versions.insert(&key, bytes)?;
-                Ok(version)
-            })
-            .map_err(from_tx)?;
-        self.flush()?;
-        Ok(new_version)
+        self.update_version(table_id, |_| TableVersion::default())
     }
 
     /// Every segment name some table version references, per slice.
