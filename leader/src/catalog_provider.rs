@@ -13,6 +13,7 @@ use tracing::warn;
 
 use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
+use crate::query_log::QueryLog;
 use crate::system_tables;
 use crate::table::SliceTable;
 
@@ -21,15 +22,17 @@ use crate::table::SliceTable;
 pub struct DatabaseProvider {
     catalog: Catalog,
     cluster: ClusterClient,
+    query_log: Arc<QueryLog>,
     in_memory: RwLock<HashMap<String, Arc<dyn SchemaProvider>>>,
 }
 
 impl DatabaseProvider {
     /// The database over `catalog`.
-    pub fn new(catalog: Catalog, cluster: ClusterClient) -> Self {
+    pub fn new(catalog: Catalog, cluster: ClusterClient, query_log: Arc<QueryLog>) -> Self {
         DatabaseProvider {
             catalog,
             cluster,
+            query_log,
             in_memory: RwLock::new(HashMap::new()),
         }
     }
@@ -58,6 +61,7 @@ impl CatalogProvider for DatabaseProvider {
                 name: name.to_string(),
                 catalog: self.catalog.clone(),
                 cluster: self.cluster.clone(),
+                query_log: Arc::clone(&self.query_log),
             })),
             _ => None,
         }
@@ -82,6 +86,7 @@ struct SchemaView {
     name: String,
     catalog: Catalog,
     cluster: ClusterClient,
+    query_log: Arc<QueryLog>,
 }
 
 #[async_trait]
@@ -109,7 +114,7 @@ impl SchemaProvider for SchemaView {
             ))));
         }
         if self.name == "public" {
-            return system_tables::lookup(name, &self.catalog, &self.cluster);
+            return system_tables::lookup(name, &self.catalog, &self.cluster, &self.query_log);
         }
         Ok(None)
     }

@@ -15,6 +15,7 @@ use blueshift_storage::catalog::{
 };
 use datafusion::common::{ParamValues, TableReference};
 use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
@@ -35,6 +36,7 @@ use crate::error::LeaderError;
 use crate::fragment::ShipFragments;
 use crate::functions;
 use crate::interrupt::Interrupt;
+use crate::query_log::{QueryEntry, QueryLog};
 use crate::session::Session;
 use crate::sql::SqlParser;
 use crate::sql::redshift_ddl::TableAttributes;
@@ -59,6 +61,7 @@ pub enum Planned {
 /// Plans and runs statements.
 pub struct Engine {
     gate: Arc<QueryGate>,
+    query_log: Arc<QueryLog>,
     catalog: Catalog,
     cluster: ClusterClient,
     ctx: SessionContext,
@@ -171,15 +174,21 @@ impl Engine {
             )))
             .build();
         let ctx = SessionContext::new_with_state(state);
+        let query_log = Arc::new(QueryLog::default());
         ctx.register_catalog(
             DATABASE,
-            Arc::new(DatabaseProvider::new(catalog.clone(), cluster.clone())),
+            Arc::new(DatabaseProvider::new(
+                catalog.clone(),
+                cluster.clone(),
+                Arc::clone(&query_log),
+            )),
         );
         datafusion_pg_catalog::setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
             .map_err(|e| LeaderError::DataFusion(*e))?;
         functions::register_static(&ctx);
         Ok(Engine {
             gate: QueryGate::new(),
+            query_log,
             catalog,
             cluster,
             ctx,
@@ -349,7 +358,7 @@ impl Engine {
         }
     }
 
-    /// Runs a planned statement.
+    /// Runs a planned statement. `text` is its SQL, for the query log.
     pub async fn execute(
         &self,
         session: &Session,
@@ -357,38 +366,65 @@ impl Engine {
         params: Option<&ParamValues>,
         format: &Format,
         interrupt: Interrupt,
+        text: &str,
     ) -> Result<Response, LeaderError> {
+        // STL_QUERY records queries, INSERTs and CREATE TABLE AS, as Redshift does.
+        let logged = match planned {
+            Planned::Query(_) | Planned::Insert(_) => true,
+            Planned::Command(stmt, _) => {
+                matches!(stmt.as_ref(), Statement::CreateTable(ct) if ct.query.is_some())
+            }
+            Planned::Empty => false,
+        };
+        let entry = logged.then(|| {
+            let label = session.show("query_group").unwrap_or_default();
+            self.query_log
+                .start(session.user_id(), session.pid, &label, text)
+        });
         match planned {
             Planned::Empty => Ok(Response::EmptyQuery),
             Planned::Query(plan) => {
-                let plan = match params {
-                    Some(p) => plan.clone().replace_params_with_values(p)?,
-                    None => plan.clone(),
+                let started = async {
+                    let plan = match params {
+                        Some(p) => plan.clone().replace_params_with_values(p)?,
+                        None => plan.clone(),
+                    };
+                    self.admit(session).await.map(|a| (plan, a))
                 };
-                let (state, guard) = self.admit(session).await?;
-                let df = DataFrame::new(state, plan);
-                self.rows(df, format, Some(guard), interrupt).await
+                match started.await {
+                    Ok((plan, (state, guard))) => {
+                        let df = DataFrame::new(state, plan);
+                        self.rows(df, format, Some(guard), interrupt, entry).await
+                    }
+                    Err(e) => record(entry, Err(e)),
+                }
             }
             Planned::Insert(plan) => {
-                let plan = match params {
-                    Some(p) => plan.clone().replace_params_with_values(p)?,
-                    None => plan.clone(),
-                };
-                let (state, _guard) = self.admit(session).await?;
-                let df = DataFrame::new(state, plan);
-                let batches = interrupt.run(async { Ok(df.collect().await?) }).await?;
-                let rows = batches
-                    .first()
-                    .and_then(|b| b.column_by_name("count"))
-                    .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
-                    .map_or(0, |a| a.value(0));
-                Ok(Response::Execution(
-                    Tag::new("INSERT").with_oid(0).with_rows(rows as usize),
-                ))
+                let result = async {
+                    let plan = match params {
+                        Some(p) => plan.clone().replace_params_with_values(p)?,
+                        None => plan.clone(),
+                    };
+                    let (state, _guard) = self.admit(session).await?;
+                    let df = DataFrame::new(state, plan);
+                    let batches = interrupt.run(async { Ok(df.collect().await?) }).await?;
+                    let rows = batches
+                        .first()
+                        .and_then(|b| b.column_by_name("count"))
+                        .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
+                        .map_or(0, |a| a.value(0));
+                    Ok(Response::Execution(
+                        Tag::new("INSERT").with_oid(0).with_rows(rows as usize),
+                    ))
+                }
+                .await;
+                record(entry, result)
             }
             Planned::Command(stmt, attrs) => {
-                self.command(session, stmt, attrs.as_ref(), format, interrupt)
-                    .await
+                let result = self
+                    .command(session, stmt, attrs.as_ref(), format, interrupt)
+                    .await;
+                record(entry, result)
             }
         }
     }
@@ -400,13 +436,43 @@ impl Engine {
         format: &Format,
         guard: Option<SlotGuard>,
         interrupt: Interrupt,
+        entry: Option<QueryEntry>,
     ) -> Result<Response, LeaderError> {
         let schema = df.schema().as_arrow().clone();
-        let fields = Arc::new(
-            arrow_schema_to_pg_fields(&schema, format, None)
-                .map_err(|e| LeaderError::Unsupported(format!("a result column type: {e}")))?,
-        );
-        let stream = interrupt.guard(df.execute_stream().await?);
+        let fields = arrow_schema_to_pg_fields(&schema, format, None)
+            .map_err(|e| LeaderError::Unsupported(format!("a result column type: {e}")));
+        let fields = match fields {
+            Ok(f) => Arc::new(f),
+            Err(e) => return record(entry, Err(e)),
+        };
+        let stream = match df.execute_stream().await {
+            Ok(s) => Box::pin(interrupt.guard(s)),
+            Err(e) => return record(entry, Err(e.into())),
+        };
+        // Count the rows sent, and record how the statement ended.
+        let stream =
+            futures::stream::unfold((stream, entry), |(mut stream, mut entry)| async move {
+                match stream.next().await {
+                    Some(Ok(batch)) => {
+                        if let Some(e) = entry.as_mut() {
+                            e.add_rows(batch.num_rows() as u64);
+                        }
+                        Some((Ok(batch), (stream, entry)))
+                    }
+                    Some(Err(err)) => {
+                        let err = LeaderError::from(err);
+                        if let Some(e) = entry.take() {
+                            let (code, message) = crate::error::sqlstate(&err);
+                            e.fail(&message, code == "57014");
+                        }
+                        Some((Err(DataFusionError::from(err)), (stream, None)))
+                    }
+                    None => {
+                        let _ = record(entry.take(), Ok(()));
+                        None
+                    }
+                }
+            });
         let row_fields = Arc::clone(&fields);
         let rows = stream
             .map(move |batch| {
@@ -430,7 +496,7 @@ impl Engine {
         format: &Format,
     ) -> Result<Response, LeaderError> {
         let df = self.ctx.read_batch(batch)?;
-        self.rows(df, format, None, Interrupt::never()).await
+        self.rows(df, format, None, Interrupt::never(), None).await
     }
 
     async fn command(
@@ -681,6 +747,20 @@ impl Engine {
             Tag::new("SELECT").with_rows(rows as usize),
         ))
     }
+}
+
+/// Records a finished statement's outcome in its query log entry, if it has one.
+fn record<T>(entry: Option<QueryEntry>, result: Result<T, LeaderError>) -> Result<T, LeaderError> {
+    if let Some(entry) = entry {
+        match &result {
+            Ok(_) => entry.succeed(),
+            Err(e) => {
+                let (code, message) = crate::error::sqlstate(e);
+                entry.fail(&message, code == "57014");
+            }
+        }
+    }
+    result
 }
 
 /// The name PostgreSQL gives a result column: a function call is named after the

@@ -104,7 +104,7 @@ mod tests {
         let r = Interrupt::new(None, 20).run(slow).await;
         assert!(matches!(r, Err(LeaderError::StatementTimeout)));
 
-        let session = Arc::new(Session::new("u"));
+        let session = Arc::new(Session::new("u", 1));
         session.cancel(); // an earlier statement's cancel does not stop this one
         let interrupt = Interrupt::new(Some(Arc::clone(&session)), 0);
         let slow = async {

@@ -27,6 +27,7 @@ pub mod error;
 pub mod fragment;
 pub mod functions;
 pub mod interrupt;
+pub mod query_log;
 pub mod server;
 pub mod session;
 pub mod sql;

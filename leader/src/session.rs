@@ -44,6 +44,8 @@ const READ_ONLY: &[&str] = &["server_encoding", "server_version"];
 pub struct Session {
     /// The authenticated user.
     pub user: String,
+    /// The backend process id the client was given (the query log's pid).
+    pub pid: i32,
     settings: Mutex<BTreeMap<String, String>>,
     /// Bumped by every cancel request; a statement stops when it changes.
     cancel_epoch: AtomicU64,
@@ -59,10 +61,11 @@ fn canonical(name: &str) -> String {
 }
 
 impl Session {
-    /// A new session of `user` with default settings.
-    pub fn new(user: &str) -> Self {
+    /// A new session of `user` on backend `pid`, with default settings.
+    pub fn new(user: &str, pid: i32) -> Self {
         Session {
             user: user.to_string(),
+            pid,
             settings: Mutex::new(
                 DEFAULT_SETTINGS
                     .iter()
@@ -72,6 +75,12 @@ impl Session {
             cancel_epoch: AtomicU64::new(0),
             cancelled: Notify::new(),
         }
+    }
+
+    /// The user's id in system tables. The bootstrap superuser is the only user so
+    /// far; it has id 100, the id Redshift gives the first user it creates.
+    pub fn user_id(&self) -> i32 {
+        100
     }
 
     /// Cancels whatever statement the session is running.
@@ -206,7 +215,7 @@ mod tests {
 
     #[test]
     fn set_show_reset() -> Result<(), LeaderError> {
-        let s = Session::new("admin");
+        let s = Session::new("admin", 1);
         s.set("QUERY_GROUP", "etl")?;
         assert_eq!(s.show("query_group")?, "etl");
         s.reset(Some("query_group"))?;

@@ -5,23 +5,31 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{
+    ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use blueshift_storage::catalog::{Catalog, DistStyle};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 
 use crate::cluster::ClusterClient;
+use crate::engine::DATABASE;
 use crate::error::LeaderError;
+use crate::query_log::{QueryLog, QueryStatus};
 
 /// The system table `name`, or `None` when there is no such table.
 pub fn lookup(
     name: &str,
     catalog: &Catalog,
     cluster: &ClusterClient,
+    query_log: &QueryLog,
 ) -> Result<Option<Arc<dyn TableProvider>>> {
     let batch = match name {
+        "stl_query" => stl_query(query_log)?,
+        "sys_query_history" => sys_query_history(query_log)?,
         "stv_slices" => stv_slices(cluster)?,
         "pg_table_def" => pg_table_def(catalog)?,
         "svv_table_info" => svv_table_info(catalog)?,
@@ -37,6 +45,132 @@ fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
         Arc::new(Schema::new(fields)),
         columns,
     )?)
+}
+
+fn micros(t: &chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn timestamp_field(name: &str, nullable: bool) -> Field {
+    Field::new(
+        name,
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+        nullable,
+    )
+}
+
+/// STL_QUERY: userid, query, label, xid, pid, database, querytxt, starttime, endtime,
+/// aborted. A statement still running has no endtime.
+fn stl_query(log: &QueryLog) -> Result<RecordBatch> {
+    let records = log.records();
+    batch(
+        vec![
+            Field::new("userid", DataType::Int32, false),
+            Field::new("query", DataType::Int64, false),
+            Field::new("label", DataType::Utf8, false),
+            Field::new("xid", DataType::Int64, false),
+            Field::new("pid", DataType::Int32, false),
+            Field::new("database", DataType::Utf8, false),
+            Field::new("querytxt", DataType::Utf8, false),
+            timestamp_field("starttime", false),
+            timestamp_field("endtime", true),
+            Field::new("aborted", DataType::Int32, false),
+        ],
+        vec![
+            Arc::new(Int32Array::from_iter_values(
+                records.iter().map(|r| r.user_id),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                records.iter().map(|r| r.query_id as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| &r.label),
+            )),
+            // Every statement is its own transaction; its id is the query id.
+            Arc::new(Int64Array::from_iter_values(
+                records.iter().map(|r| r.query_id as i64),
+            )),
+            Arc::new(Int32Array::from_iter_values(records.iter().map(|r| r.pid))),
+            Arc::new(StringArray::from_iter_values(
+                records.iter().map(|_| DATABASE),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| &r.text),
+            )),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                records.iter().map(|r| micros(&r.start)),
+            )),
+            Arc::new(TimestampMicrosecondArray::from_iter(
+                records.iter().map(|r| r.end.as_ref().map(micros)),
+            )),
+            Arc::new(Int32Array::from_iter_values(records.iter().map(|r| {
+                i32::from(matches!(
+                    r.status,
+                    QueryStatus::Failed | QueryStatus::Canceled
+                ))
+            }))),
+        ],
+    )
+}
+
+/// SYS_QUERY_HISTORY: user_id, query_id, query_label, status, start_time, end_time,
+/// elapsed_time, queue_time, execution_time (microseconds), error_message,
+/// returned_rows, query_text.
+fn sys_query_history(log: &QueryLog) -> Result<RecordBatch> {
+    let records = log.records();
+    let elapsed: Vec<Option<i64>> = records
+        .iter()
+        .map(|r| r.end.as_ref().map(|e| micros(e) - micros(&r.start)))
+        .collect();
+    batch(
+        vec![
+            Field::new("user_id", DataType::Int32, false),
+            Field::new("query_id", DataType::Int64, false),
+            Field::new("query_label", DataType::Utf8, false),
+            Field::new("status", DataType::Utf8, false),
+            timestamp_field("start_time", false),
+            timestamp_field("end_time", true),
+            Field::new("elapsed_time", DataType::Int64, true),
+            Field::new("queue_time", DataType::Int64, true),
+            Field::new("execution_time", DataType::Int64, true),
+            Field::new("error_message", DataType::Utf8, true),
+            Field::new("returned_rows", DataType::Int64, false),
+            Field::new("query_text", DataType::Utf8, false),
+        ],
+        vec![
+            Arc::new(Int32Array::from_iter_values(
+                records.iter().map(|r| r.user_id),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                records.iter().map(|r| r.query_id as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| &r.label),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| r.status.name()),
+            )),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                records.iter().map(|r| micros(&r.start)),
+            )),
+            Arc::new(TimestampMicrosecondArray::from_iter(
+                records.iter().map(|r| r.end.as_ref().map(micros)),
+            )),
+            Arc::new(Int64Array::from(elapsed.clone())),
+            // Queue time is not measured separately yet: execution is the whole time.
+            Arc::new(Int64Array::from(vec![None; records.len()])),
+            Arc::new(Int64Array::from(elapsed)),
+            Arc::new(StringArray::from_iter(
+                records.iter().map(|r| r.error.clone()),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                records.iter().map(|r| r.returned_rows as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| &r.text),
+            )),
+        ],
+    )
 }
 
 /// STV_SLICES: node, slice, localslice, type.

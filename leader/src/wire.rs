@@ -41,6 +41,8 @@ use blueshift_storage::catalog::Catalog;
 pub struct Prepared {
     planned: Planned,
     parameter_types: Vec<Type>,
+    /// The SQL text, for the query log.
+    text: String,
 }
 
 /// The interrupt of the statement a session is about to run: a CancelRequest or its
@@ -66,10 +68,10 @@ impl SessionRegistry {
             return session;
         }
         let user = client.metadata().get("user").cloned().unwrap_or_default();
+        let (pid, secret) = client.pid_and_secret_key();
         let session = client
             .session_extensions()
-            .get_or_insert_with(|| Session::new(&user));
-        let (pid, secret) = client.pid_and_secret_key();
+            .get_or_insert_with(|| Session::new(&user, pid));
         let mut sessions = self.lock();
         sessions.retain(|_, s| s.strong_count() > 0);
         sessions.insert((pid, secret.to_bytes()), Arc::downgrade(&session));
@@ -130,6 +132,7 @@ impl QueryHandler {
         Ok(Prepared {
             planned,
             parameter_types,
+            text: sql.to_string(),
         })
     }
 }
@@ -152,12 +155,26 @@ impl SimpleQueryHandler for QueryHandler {
             return Ok(vec![Response::EmptyQuery]);
         }
         let mut responses = Vec::with_capacity(statements.len());
+        let single = statements.len() == 1;
         for (stmt, attrs) in statements {
+            // The log shows what the client sent when it sent one statement.
+            let text = if single {
+                query.trim().to_string()
+            } else {
+                stmt.to_string()
+            };
             let result = match self.engine.plan(&session, stmt, attrs).await {
                 Ok(planned) => {
                     let interrupt = interrupt_for(&session);
                     self.engine
-                        .execute(&session, &planned, None, &Format::UnifiedText, interrupt)
+                        .execute(
+                            &session,
+                            &planned,
+                            None,
+                            &Format::UnifiedText,
+                            interrupt,
+                            &text,
+                        )
                         .await
                 }
                 Err(e) => Err(e),
@@ -279,6 +296,7 @@ impl ExtendedQueryHandler for ExtendedHandler {
                 params.as_ref(),
                 &portal.result_column_format,
                 interrupt,
+                &prepared.text,
             )
             .await?)
     }

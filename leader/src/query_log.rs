@@ -1,0 +1,185 @@
+//! [`QueryLog`]: the leader's record of recent statements, behind STL_QUERY and
+//! SYS_QUERY_HISTORY. It is kept in memory (the most recent [`QUERY_LOG_CAPACITY`]
+//! statements) and starts empty when the leader starts.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+/// Statements kept.
+pub const QUERY_LOG_CAPACITY: usize = 10_000;
+
+/// How a statement ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryStatus {
+    Running,
+    Success,
+    Failed,
+    Canceled,
+}
+
+impl QueryStatus {
+    /// SYS_QUERY_HISTORY's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryStatus::Running => "running",
+            QueryStatus::Success => "success",
+            QueryStatus::Failed => "failed",
+            QueryStatus::Canceled => "canceled",
+        }
+    }
+}
+
+/// One statement.
+#[derive(Clone, Debug)]
+pub struct QueryRecord {
+    pub query_id: u64,
+    pub user_id: i32,
+    pub pid: i32,
+    pub label: String,
+    pub text: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub status: QueryStatus,
+    pub returned_rows: u64,
+    pub error: Option<String>,
+}
+
+/// The log.
+#[derive(Debug, Default)]
+pub struct QueryLog {
+    next_id: AtomicU64,
+    records: Mutex<VecDeque<QueryRecord>>,
+}
+
+/// A running statement's entry; dropping it unfinished records it as canceled.
+#[derive(Debug)]
+pub struct QueryEntry {
+    log: Arc<QueryLog>,
+    query_id: u64,
+    rows: u64,
+    done: bool,
+}
+
+impl QueryLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<QueryRecord>> {
+        // Records are plain data; a panic elsewhere leaves them usable.
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a statement that starts now.
+    pub fn start(self: &Arc<Self>, user_id: i32, pid: i32, label: &str, text: &str) -> QueryEntry {
+        let query_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut records = self.lock();
+        if records.len() >= QUERY_LOG_CAPACITY {
+            records.pop_front();
+        }
+        records.push_back(QueryRecord {
+            query_id,
+            user_id,
+            pid,
+            label: label.to_string(),
+            text: text.to_string(),
+            start: Utc::now(),
+            end: None,
+            status: QueryStatus::Running,
+            returned_rows: 0,
+            error: None,
+        });
+        QueryEntry {
+            log: Arc::clone(self),
+            query_id,
+            rows: 0,
+            done: false,
+        }
+    }
+
+    /// A copy of the records, oldest first.
+    pub fn records(&self) -> Vec<QueryRecord> {
+        self.lock().iter().cloned().collect()
+    }
+
+    fn finish(&self, query_id: u64, status: QueryStatus, rows: u64, error: Option<String>) {
+        let mut records = self.lock();
+        if let Some(r) = records.iter_mut().rev().find(|r| r.query_id == query_id) {
+            r.end = Some(Utc::now());
+            r.status = status;
+            r.returned_rows = rows;
+            r.error = error;
+        }
+    }
+}
+
+impl QueryEntry {
+    /// The statement's query id.
+    pub fn query_id(&self) -> u64 {
+        self.query_id
+    }
+
+    /// Counts rows sent to the client.
+    pub fn add_rows(&mut self, rows: u64) {
+        self.rows += rows;
+    }
+
+    /// The statement succeeded.
+    pub fn succeed(mut self) {
+        self.done = true;
+        self.log
+            .finish(self.query_id, QueryStatus::Success, self.rows, None);
+    }
+
+    /// The statement failed with `error` (canceled when it was a cancel or timeout).
+    pub fn fail(mut self, error: &str, canceled: bool) {
+        self.done = true;
+        let status = if canceled {
+            QueryStatus::Canceled
+        } else {
+            QueryStatus::Failed
+        };
+        self.log
+            .finish(self.query_id, status, self.rows, Some(error.to_string()));
+    }
+}
+
+impl Drop for QueryEntry {
+    fn drop(&mut self) {
+        if !self.done {
+            self.log.finish(
+                self.query_id,
+                QueryStatus::Canceled,
+                self.rows,
+                Some("the client stopped reading the results".into()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_recorded_with_their_outcome() {
+        let log = Arc::new(QueryLog::default());
+        let mut a = log.start(100, 7, "default", "select 1");
+        a.add_rows(1);
+        a.succeed();
+        log.start(100, 7, "default", "select x")
+            .fail("no such column", false);
+        drop(log.start(100, 7, "etl", "select big"));
+        let r = log.records();
+        assert_eq!(r.len(), 3);
+        assert_eq!(
+            (r[0].query_id, r[0].status, r[0].returned_rows),
+            (1, QueryStatus::Success, 1)
+        );
+        assert_eq!(r[1].status, QueryStatus::Failed);
+        assert_eq!(
+            (r[2].status, r[2].label.as_str()),
+            (QueryStatus::Canceled, "etl")
+        );
+    }
+}
