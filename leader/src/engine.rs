@@ -13,6 +13,7 @@ use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg
 use blueshift_storage::catalog::{
     Catalog, ColumnDef, DistStyle, SortStyle, TableDef, TableVersion,
 };
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, TableReference};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
@@ -37,7 +38,7 @@ use crate::fragment::ShipFragments;
 use crate::functions;
 use crate::interrupt::Interrupt;
 use crate::query_log::{QueryEntry, QueryLog};
-use crate::session::Session;
+use crate::session::{Session, SessionRegistry};
 use crate::sql::SqlParser;
 use crate::sql::redshift_ddl::TableAttributes;
 use crate::table::SliceSink;
@@ -60,6 +61,7 @@ pub enum Planned {
 
 /// Plans and runs statements.
 pub struct Engine {
+    sessions: Arc<SessionRegistry>,
     gate: Arc<QueryGate>,
     query_log: Arc<QueryLog>,
     catalog: Catalog,
@@ -185,8 +187,10 @@ impl Engine {
         );
         datafusion_pg_catalog::setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
             .map_err(|e| LeaderError::DataFusion(*e))?;
-        functions::register_static(&ctx);
+        let sessions = Arc::new(SessionRegistry::default());
+        functions::register_static(&ctx, Arc::clone(&sessions));
         Ok(Engine {
+            sessions,
             gate: QueryGate::new(),
             query_log,
             catalog,
@@ -194,6 +198,11 @@ impl Engine {
             ctx,
             parser: SqlParser::default(),
         })
+    }
+
+    /// The sessions of this leader, by backend key.
+    pub fn sessions(&self) -> Arc<SessionRegistry> {
+        Arc::clone(&self.sessions)
     }
 
     /// A planning state for one statement of `session`.
@@ -302,7 +311,21 @@ impl Engine {
             Planned::Query(p) | Planned::Insert(p) => p,
             _ => return Ok(vec![]),
         };
-        let types = plan.get_parameter_types()?;
+        let mut types = plan.get_parameter_types()?;
+        // `$1::bigint`: a placeholder DataFusion left untyped takes its cast's type.
+        plan.apply_with_subqueries(|node| {
+            node.apply_expressions(|expr| {
+                expr.apply(|e| {
+                    if let datafusion::logical_expr::Expr::Cast(cast) = e
+                        && let datafusion::logical_expr::Expr::Placeholder(p) = cast.expr.as_ref()
+                        && let Some(slot @ None) = types.get_mut(&p.id)
+                    {
+                        *slot = Some(cast.field.data_type().clone());
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })
+            })
+        })?;
         let mut ordered: Vec<(usize, Option<DataType>)> = types
             .into_iter()
             .filter_map(|(id, t)| {

@@ -11,7 +11,9 @@ use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
 use tracing::warn;
 
-use crate::session::Session;
+use crate::session::{Session, SessionRegistry};
+use datafusion::arrow::array::{BooleanArray, Int64Array};
+use datafusion::error::DataFusionError;
 
 /// What `version()` answers, in the shape Redshift uses (tools look for the words
 /// after the PostgreSQL version).
@@ -23,7 +25,14 @@ pub fn version_string() -> String {
 }
 
 /// Functions that must run on the leader (they are session state or overridden).
-pub const LEADER_ONLY: &[&str] = &["version", "current_user", "session_user", "user"];
+pub const LEADER_ONLY: &[&str] = &[
+    "version",
+    "current_user",
+    "session_user",
+    "user",
+    "pg_backend_pid",
+    "pg_cancel_backend",
+];
 
 fn constant_udf(
     name: &str,
@@ -44,12 +53,38 @@ fn constant_udf(
 }
 
 /// Registers the functions that are the same for every session.
-pub fn register_static(ctx: &SessionContext) {
+pub fn register_static(ctx: &SessionContext, sessions: Arc<SessionRegistry>) {
     ctx.register_udf(constant_udf(
         "version",
         version_string(),
         Volatility::Immutable,
     ));
+    ctx.register_udf(cancel_backend_udf(sessions));
+}
+
+/// `pg_cancel_backend(pid)`: cancels the running statement of the session with that
+/// backend pid; true when there is such a session.
+fn cancel_backend_udf(sessions: Arc<SessionRegistry>) -> datafusion::logical_expr::ScalarUDF {
+    create_udf(
+        "pg_cancel_backend",
+        vec![DataType::Int64],
+        DataType::Boolean,
+        Volatility::Volatile,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let pids = ColumnarValue::values_to_arrays(args)?;
+            let pids = pids
+                .first()
+                .and_then(|a| a.as_any().downcast_ref::<Int64Array>())
+                .ok_or_else(|| {
+                    DataFusionError::Plan("pg_cancel_backend takes one integer pid".into())
+                })?;
+            let cancelled: BooleanArray = pids
+                .iter()
+                .map(|pid| pid.map(|p| i32::try_from(p).is_ok_and(|p| sessions.cancel(p, None))))
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(cancelled)))
+        }),
+    )
 }
 
 /// Registers the functions whose answer depends on the session.
@@ -59,5 +94,18 @@ pub fn register_session(state: &mut SessionState, session: &Session) {
         if let Err(e) = state.register_udf(Arc::new(udf)) {
             warn!("registering {name}: {e}");
         }
+    }
+    let pid = session.pid;
+    let backend_pid = create_udf(
+        "pg_backend_pid",
+        vec![],
+        DataType::Int32,
+        Volatility::Stable,
+        Arc::new(move |_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(pid))))
+        }),
+    );
+    if let Err(e) = state.register_udf(Arc::new(backend_pid)) {
+        warn!("registering pg_backend_pid: {e}");
     }
 }

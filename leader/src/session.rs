@@ -1,7 +1,9 @@
 //! Per-connection state: who is connected and the session's settings (SET/SHOW).
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Notify;
@@ -228,5 +230,41 @@ mod tests {
         s.set("statement_timeout", "5s")?;
         assert_eq!(s.statement_timeout_ms(), 5000);
         Ok(())
+    }
+}
+
+/// Sessions by the (pid, secret key) their clients were given: where CancelRequests
+/// and `pg_cancel_backend` find the session to cancel.
+#[derive(Debug, Default)]
+pub struct SessionRegistry {
+    sessions: Mutex<HashMap<(i32, Bytes), Weak<Session>>>,
+}
+
+impl SessionRegistry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(i32, Bytes), Weak<Session>>> {
+        // Plain map of weak references; a panic elsewhere leaves it usable.
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers `session` under the backend key its client got.
+    pub fn register(&self, pid: i32, secret: Bytes, session: &Arc<Session>) {
+        let mut sessions = self.lock();
+        sessions.retain(|_, s| s.strong_count() > 0);
+        sessions.insert((pid, secret), Arc::downgrade(session));
+    }
+
+    /// Cancels the running statement of the session with `pid` (and, for a
+    /// CancelRequest, `secret`). Returns whether such a session exists.
+    pub fn cancel(&self, pid: i32, secret: Option<&Bytes>) -> bool {
+        let found: Vec<Arc<Session>> = self
+            .lock()
+            .iter()
+            .filter(|((p, s), _)| *p == pid && secret.is_none_or(|want| want == s))
+            .filter_map(|(_, s)| s.upgrade())
+            .collect();
+        for session in &found {
+            session.cancel();
+        }
+        !found.is_empty()
     }
 }

@@ -1,11 +1,8 @@
 //! The PostgreSQL wire protocol front end (pgwire): startup and authentication, the
 //! simple query protocol and the extended one (Parse/Bind/Describe/Execute).
 
-use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex, Weak};
-
-use bytes::Bytes;
+use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use arrow_pg::datatypes::arrow_schema_to_pg_fields;
@@ -25,6 +22,7 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers, Type,
 };
+use pgwire::api::{PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -33,7 +31,7 @@ use crate::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS, verify_passwo
 use crate::engine::{Engine, Planned};
 use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
-use crate::session::{SERVER_VERSION, Session};
+use crate::session::{SERVER_VERSION, Session, SessionRegistry};
 use blueshift_storage::catalog::Catalog;
 
 /// A prepared statement: the plan and its parameter types.
@@ -51,34 +49,6 @@ fn interrupt_for(session: &Arc<Session>) -> Interrupt {
     Interrupt::new(Some(Arc::clone(session)), session.statement_timeout_ms())
 }
 
-/// Sessions by the (pid, secret key) their clients got, for CancelRequests.
-#[derive(Debug, Default)]
-pub struct SessionRegistry {
-    sessions: Mutex<HashMap<(i32, Bytes), Weak<Session>>>,
-}
-
-impl SessionRegistry {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(i32, Bytes), Weak<Session>>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The session of `client`, created and registered on first use.
-    fn session_of<C: ClientInfo + ?Sized>(&self, client: &C) -> Arc<Session> {
-        if let Some(session) = client.session_extensions().get::<Session>() {
-            return session;
-        }
-        let user = client.metadata().get("user").cloned().unwrap_or_default();
-        let (pid, secret) = client.pid_and_secret_key();
-        let session = client
-            .session_extensions()
-            .get_or_insert_with(|| Session::new(&user, pid));
-        let mut sessions = self.lock();
-        sessions.retain(|_, s| s.strong_count() > 0);
-        sessions.insert((pid, secret.to_bytes()), Arc::downgrade(&session));
-        session
-    }
-}
-
 /// Routes CancelRequests to the session they name (and to pgwire's own handling).
 #[derive(Debug)]
 pub struct CancelRouter {
@@ -89,11 +59,8 @@ pub struct CancelRouter {
 #[async_trait]
 impl CancelHandler for CancelRouter {
     async fn on_cancel_request(&self, request: CancelRequest) {
-        let key = (request.pid, request.secret_key.to_bytes());
-        let session = self.sessions.lock().get(&key).and_then(Weak::upgrade);
-        if let Some(session) = session {
-            session.cancel();
-        }
+        self.sessions
+            .cancel(request.pid, Some(&request.secret_key.to_bytes()));
         self.connections
             .cancel(request.pid, &request.secret_key)
             .await;
@@ -105,6 +72,20 @@ impl CancelHandler for CancelRouter {
 pub struct QueryHandler {
     engine: Arc<Engine>,
     sessions: Arc<SessionRegistry>,
+}
+
+/// The session of `client`, created and registered on first use.
+fn session_of<C: ClientInfo + ?Sized>(sessions: &SessionRegistry, client: &C) -> Arc<Session> {
+    if let Some(session) = client.session_extensions().get::<Session>() {
+        return session;
+    }
+    let user = client.metadata().get("user").cloned().unwrap_or_default();
+    let (pid, secret) = client.pid_and_secret_key();
+    let session = client
+        .session_extensions()
+        .get_or_insert_with(|| Session::new(&user, pid));
+    sessions.register(pid, secret.to_bytes(), &session);
+    session
 }
 
 impl QueryHandler {
@@ -146,7 +127,7 @@ impl SimpleQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let session = self.sessions.session_of(client);
+        let session = session_of(&self.sessions, client);
         let statements = match self.engine.parse(query) {
             Ok(s) => s,
             Err(e) => return Err(e.into()),
@@ -215,7 +196,7 @@ impl QueryParser for StatementParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let session = self.handler.sessions.session_of(client);
+        let session = session_of(&self.handler.sessions, client);
         let prepared = self.handler.prepare(&session, sql, types).await?;
         Ok(Some(prepared))
     }
@@ -276,7 +257,7 @@ impl ExtendedQueryHandler for ExtendedHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let session = self.handler.sessions.session_of(client);
+        let session = session_of(&self.handler.sessions, client);
         let prepared = &portal.statement.statement;
         let types: Vec<Option<DataType>> =
             prepared.parameter_types.iter().map(arrow_type_of).collect();
@@ -311,6 +292,8 @@ pub struct Handlers {
     catalog: Catalog,
     method: AuthMethod,
     connections: Arc<ConnectionManager>,
+    /// One generator for every connection, so backend pids are unique.
+    pids: Arc<RandomPidSecretKeyGenerator>,
 }
 
 impl Handlers {
@@ -318,8 +301,8 @@ impl Handlers {
     pub fn new(engine: Arc<Engine>, catalog: Catalog, method: AuthMethod) -> Self {
         let auth_source = CatalogAuthSource::new(catalog.clone(), method);
         let query = Arc::new(QueryHandler {
+            sessions: engine.sessions(),
             engine,
-            sessions: Arc::new(SessionRegistry::default()),
         });
         let parser = Arc::new(StatementParser {
             handler: Arc::clone(&query),
@@ -334,6 +317,7 @@ impl Handlers {
             catalog,
             method,
             connections: Arc::new(ConnectionManager::new()),
+            pids: Arc::new(RandomPidSecretKeyGenerator::default()),
         }
     }
 }
@@ -376,6 +360,7 @@ pub struct CleartextStartup {
     catalog: Catalog,
     params: Arc<DefaultServerParameterProvider>,
     connections: Arc<ConnectionManager>,
+    pids: Arc<RandomPidSecretKeyGenerator>,
 }
 
 #[async_trait]
@@ -394,7 +379,6 @@ impl StartupHandler for CleartextStartup {
         use pgwire::api::auth::{
             finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
         };
-        use pgwire::api::{PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
         use pgwire::messages::startup::Authentication;
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
@@ -417,7 +401,7 @@ impl StartupHandler for CleartextStartup {
                 if !ok {
                     return Err(PgWireError::InvalidPassword(name));
                 }
-                let (pid, secret_key) = RandomPidSecretKeyGenerator::default().generate(client);
+                let (pid, secret_key) = self.pids.generate(client);
                 client.set_pid_and_secret_key(pid, secret_key.clone());
                 let (handle, guard) = self.connections.register(pid, secret_key);
                 client.session_extensions().insert(handle);
@@ -464,12 +448,14 @@ impl PgWireServerHandlers for Handlers {
         let startup = match self.method {
             AuthMethod::Md5 => Startup::Md5(
                 Md5PasswordAuthStartupHandler::new(Arc::clone(&self.auth_source), params)
+                    .with_pid_secret_key_generator(self.pids.clone())
                     .with_connection_manager(Arc::clone(&self.connections)),
             ),
             AuthMethod::Password => Startup::Cleartext(CleartextStartup {
                 catalog: self.catalog.clone(),
                 params,
                 connections: Arc::clone(&self.connections),
+                pids: Arc::clone(&self.pids),
             }),
             AuthMethod::ScramSha256 => {
                 let mut scram = ScramAuth::new(self.auth_source.clone());
@@ -477,6 +463,7 @@ impl PgWireServerHandlers for Handlers {
                 Startup::Scram(
                     SASLAuthStartupHandler::new(params)
                         .with_scram(scram)
+                        .with_pid_secret_key_generator(self.pids.clone())
                         .with_connection_manager(Arc::clone(&self.connections)),
                 )
             }

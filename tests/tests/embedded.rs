@@ -449,7 +449,7 @@ async fn default_password_on_loopback_and_md5() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn statement_timeout_and_cancel_request_stop_queries() -> Result<()> {
-    let (_dir, _cluster, client) = start_with_setup(2, 2).await?;
+    let (_dir, cluster, client) = start_with_setup(2, 2).await?;
     const SLOW: &str = "select count(*) from generate_series(1, 100000) a, generate_series(1, 100000) b, sales.orders o";
 
     client.batch_execute("set statement_timeout to 300").await?;
@@ -471,10 +471,60 @@ async fn statement_timeout_and_cancel_request_stop_queries() -> Result<()> {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     canceller.await??;
 
+    // pg_cancel_backend from another session, naming this one's pg_backend_pid().
+    let pid: i32 = client
+        .query_one("select pg_backend_pid()", &[])
+        .await?
+        .get(0);
+    let other = connect(&cluster.conn_str()).await?;
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        other
+            .query_one("select pg_cancel_backend($1::bigint)", &[&i64::from(pid)])
+            .await
+            .map(|r| r.get::<_, bool>(0))
+    });
+    let e = client
+        .simple_query(SLOW)
+        .await
+        .expect_err("cancelled by pid");
+    assert_eq!(sqlstate(&e), "57014", "{e:?}");
+    assert!(canceller.await??, "pg_cancel_backend found the session");
+
     // The session, and its WLM slot, are free again.
     assert_eq!(
         rows(&client, "select count(*) from sales.orders").await?,
         table(&[&["4"]])
     );
+
+    // The query log has the three stopped statements, and the one that succeeded.
+    let history = rows(
+        &client,
+        "select status, returned_rows, error_message from sys_query_history \
+         where query_text like '%generate_series(1, 100000)%' \
+            or query_text = 'select count(*) from sales.orders' \
+         order by query_id",
+    )
+    .await?;
+    assert_eq!(
+        history,
+        table(&[
+            &[
+                "canceled",
+                "0",
+                "canceling statement due to statement timeout"
+            ],
+            &["canceled", "0", "canceling statement due to user request"],
+            &["canceled", "0", "canceling statement due to user request"],
+            &["success", "1", "NULL"],
+        ])
+    );
+    let stl = rows(
+        &client,
+        "select userid, label, database, aborted, endtime >= starttime from stl_query \
+         where querytxt = 'select count(*) from sales.orders'",
+    )
+    .await?;
+    assert_eq!(stl, table(&[&["100", "default", "dev", "0", "t"]]));
     Ok(())
 }
