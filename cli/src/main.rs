@@ -102,6 +102,20 @@ fn print_connect(addr: SocketAddr, admin: AdminPassword) {
     println!("Stop with Ctrl-C.");
 }
 
+/// How long a clean shutdown may wait for running statements before the process
+/// exits anyway (their work is then abandoned, as after a crash: nothing is committed).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `stop`, giving up after [`SHUTDOWN_GRACE`].
+async fn stop_within_grace(stop: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(SHUTDOWN_GRACE, stop).await.is_err() {
+        eprintln!(
+            "Statements were still running after {} s; exiting without them.",
+            SHUTDOWN_GRACE.as_secs()
+        );
+    }
+}
+
 async fn shutdown_signal() -> Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
@@ -144,7 +158,7 @@ async fn main() -> Result<()> {
             print_connect(cluster.leader.addr(), cluster.leader.admin_password());
             shutdown_signal().await?;
             println!("Shutting down.");
-            cluster.stop().await;
+            stop_within_grace(cluster.stop()).await;
         }
         Command::Leader(args) => {
             let leader = Leader::start(LeaderConfig {
@@ -160,7 +174,7 @@ async fn main() -> Result<()> {
             print_connect(leader.addr(), leader.admin_password());
             shutdown_signal().await?;
             println!("Shutting down.");
-            leader.stop().await;
+            stop_within_grace(leader.stop()).await;
         }
         Command::Compute(args) => {
             if args.data_dir.as_os_str().is_empty() {
@@ -175,7 +189,12 @@ async fn main() -> Result<()> {
             .context("starting the compute node")?;
             println!("Compute node {} serving on {}.", args.node, node.addr());
             shutdown_signal().await?;
-            node.stop().await.context("stopping the compute node")?;
+            stop_within_grace(async {
+                if let Err(e) = node.stop().await {
+                    eprintln!("stopping the compute node: {e}");
+                }
+            })
+            .await;
         }
     }
     Ok(())
