@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use blueshift_proto::{SliceScanNode, SliceSegments};
+use blueshift_storage::catalog::SegmentRef;
+use blueshift_storage::deletes::DeleteVector;
 use blueshift_storage::segment::SliceStore;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::error::{DataFusionError, Result};
@@ -11,7 +13,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use prost::Message;
 
-use crate::scan::{SlicePartition, SliceScanExec};
+use crate::scan::{ScanSpec, SlicePartition, SliceScanExec};
 
 /// The extension codec of Blueshift fragments. The leader encodes with no store; a
 /// compute node decodes with its own [`SliceStore`], so the scan reads local files.
@@ -61,18 +63,42 @@ impl PhysicalExtensionCodec for FragmentCodec {
         let partitions = node
             .partitions
             .into_iter()
-            .map(|p| SlicePartition {
-                slice: p.slice,
-                segments: p.segments,
+            .map(|p| {
+                let segments = p
+                    .segments
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        let deleted = match p.deleted.get(i) {
+                            Some(bytes) if !bytes.is_empty() => {
+                                Some(DeleteVector::from_bytes(bytes, &name).map_err(proto_err)?)
+                            }
+                            _ => None,
+                        };
+                        let rows = p.rows.get(i).copied().unwrap_or_default();
+                        Ok(SegmentRef {
+                            deleted,
+                            ..SegmentRef::new(name, rows, 0)
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(SlicePartition {
+                    slice: p.slice,
+                    segments,
+                })
             })
-            .collect();
-        Ok(Arc::new(SliceScanExec::try_new(
-            node.table_id,
-            node.table_name,
-            Arc::new(schema),
+            .collect::<Result<Vec<_>>>()?;
+        let spec = ScanSpec {
+            table_id: node.table_id,
+            table_name: node.table_name,
+            table_schema: Arc::new(schema),
             projection,
-            partitions,
             zone_map_filter,
+            row_id: node.row_id,
+        };
+        Ok(Arc::new(SliceScanExec::try_new(
+            spec,
+            partitions,
             self.store.clone(),
         )?))
     }
@@ -114,9 +140,16 @@ impl PhysicalExtensionCodec for FragmentCodec {
                 .iter()
                 .map(|p| SliceSegments {
                     slice: p.slice,
-                    segments: p.segments.clone(),
+                    segments: p.segments.iter().map(|s| s.name.clone()).collect(),
+                    rows: p.segments.iter().map(|s| s.rows).collect(),
+                    deleted: p
+                        .segments
+                        .iter()
+                        .map(|s| s.deleted.as_ref().map(|d| d.to_bytes()).unwrap_or_default())
+                        .collect(),
                 })
                 .collect(),
+            row_id: scan.row_id,
         };
         msg.encode(buf).map_err(proto_err)
     }

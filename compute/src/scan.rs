@@ -3,8 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
-use blueshift_storage::segment::SliceStore;
+use arrow::array::{RecordBatch, RecordBatchOptions, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use blueshift_storage::catalog::SegmentRef;
+use blueshift_storage::segment::{ScanOptions, SliceStore};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -19,11 +21,32 @@ use futures::StreamExt;
 
 use crate::zone_map::ZoneMapFilter;
 
-/// What one output partition reads: a slice and its segments in the pinned version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What one output partition reads: a slice and its segments in the pinned version
+/// (with their delete vectors).
+#[derive(Clone, Debug, PartialEq)]
 pub struct SlicePartition {
     pub slice: u32,
-    pub segments: Vec<String>,
+    pub segments: Vec<SegmentRef>,
+}
+
+/// The name of the row-id column a scan adds for DELETE and UPDATE.
+pub const ROW_ID_COLUMN: &str = "__blueshift_row_id";
+
+/// Bits of a row id that hold the row's position in its slice.
+const ROW_ID_POSITION_BITS: u32 = 40;
+
+/// A row's id: its slice, and its position among the rows of that slice's segments
+/// in the scanned version (deleted rows counted).
+pub fn row_id(slice: u32, position: u64) -> u64 {
+    (u64::from(slice) << ROW_ID_POSITION_BITS) | position
+}
+
+/// The slice and position of a [`row_id`].
+pub fn split_row_id(id: u64) -> (u32, u64) {
+    (
+        (id >> ROW_ID_POSITION_BITS) as u32,
+        id & ((1 << ROW_ID_POSITION_BITS) - 1),
+    )
 }
 
 /// Scans a table's segments on the slices of its partitions.
@@ -41,25 +64,45 @@ pub struct SliceScanExec {
     /// The scan's filters over the table's full schema, used to skip row groups by
     /// their zone maps. Rows are not filtered here: a filter above the scan does that.
     pub zone_map_filter: Option<Arc<dyn PhysicalExpr>>,
+    /// Whether the scan adds [`ROW_ID_COLUMN`] after the table's columns (projection
+    /// indices then count it as column `table_schema.fields().len()`).
+    pub row_id: bool,
     store: Option<SliceStore>,
     projected_schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
 
+/// What a [`SliceScanExec`] reads of its table, apart from the slices.
+#[derive(Debug, Clone)]
+pub struct ScanSpec {
+    pub table_id: u64,
+    pub table_name: String,
+    /// The table's full schema.
+    pub table_schema: SchemaRef,
+    pub projection: Option<Vec<usize>>,
+    pub zone_map_filter: Option<Arc<dyn PhysicalExpr>>,
+    pub row_id: bool,
+}
+
 impl SliceScanExec {
     /// A scan of `partitions` (at least one; an empty one reads nothing).
     pub fn try_new(
-        table_id: u64,
-        table_name: String,
-        table_schema: SchemaRef,
-        projection: Option<Vec<usize>>,
+        spec: ScanSpec,
         mut partitions: Vec<SlicePartition>,
-        zone_map_filter: Option<Arc<dyn PhysicalExpr>>,
         store: Option<SliceStore>,
     ) -> Result<Self> {
+        let ScanSpec {
+            table_id,
+            table_name,
+            table_schema,
+            projection,
+            zone_map_filter,
+            row_id,
+        } = spec;
+        let full = Self::scan_schema(&table_schema, row_id);
         let projected_schema = match &projection {
-            Some(p) => Arc::new(table_schema.project(p)?),
-            None => Arc::clone(&table_schema),
+            Some(p) => Arc::new(full.project(p)?),
+            None => full,
         };
         if partitions.is_empty() {
             partitions.push(SlicePartition {
@@ -80,10 +123,21 @@ impl SliceScanExec {
             projection,
             partitions,
             zone_map_filter,
+            row_id,
             store,
             projected_schema,
             properties: Arc::new(properties),
         })
+    }
+
+    /// The schema a scan reads from: the table's columns, then the row id if asked.
+    pub fn scan_schema(table_schema: &SchemaRef, row_id: bool) -> SchemaRef {
+        if !row_id {
+            return Arc::clone(table_schema);
+        }
+        let mut fields: Vec<_> = table_schema.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new(ROW_ID_COLUMN, DataType::UInt64, false)));
+        Arc::new(Schema::new(fields))
     }
 
     /// The slice that output partition `partition` reads.
@@ -150,30 +204,83 @@ impl ExecutionPlan for SliceScanExec {
         let part = self.partitions.get(partition).cloned().ok_or_else(|| {
             DataFusionError::Internal(format!("slice scan has no partition {partition}"))
         })?;
-        let projection = self.projection.clone();
+        let table_columns = self.table_schema.fields().len();
+        // The columns read from the files, and where the row id goes in the output.
+        let (file_projection, row_id_at) = match &self.projection {
+            Some(p) => (
+                Some(
+                    p.iter()
+                        .copied()
+                        .filter(|&i| i < table_columns)
+                        .collect::<Vec<_>>(),
+                ),
+                p.iter().position(|&i| i == table_columns),
+            ),
+            None => (None, self.row_id.then_some(table_columns)),
+        };
+        let row_id_at = if self.row_id { row_id_at } else { None };
         let table = self.table_name.clone();
         let zone_maps = self
             .zone_map_filter
             .as_ref()
             .and_then(|f| ZoneMapFilter::try_new(f, &self.table_schema));
         let slice = part.slice;
+        let output_schema = Arc::clone(&self.projected_schema);
+        // Where each segment's rows start among the slice's rows (for row ids).
+        let bases: Vec<u64> = part
+            .segments
+            .iter()
+            .scan(0u64, |start, seg| {
+                let this = *start;
+                *start += seg.rows;
+                Some(this)
+            })
+            .collect();
         // One segment at a time, so a scan holds one segment's rows in memory.
-        let stream = futures::stream::iter(part.segments)
-            .then(move |segment| {
+        let stream = futures::stream::iter(part.segments.into_iter().zip(bases))
+            .then(move |(segment, base)| {
                 let store = store.clone();
-                let projection = projection.clone();
+                let projection = file_projection.clone();
                 let table = table.clone();
                 let zone_maps = zone_maps.clone();
+                let output_schema = Arc::clone(&output_schema);
                 async move {
                     tokio::task::spawn_blocking(move || {
-                        store
-                            .scan_segment(slice, &segment, projection.as_deref(), |schema, meta| {
+                        let options = ScanOptions {
+                            projection: projection.as_deref(),
+                            deleted: segment.deleted.as_ref(),
+                            row_positions: row_id_at.is_some(),
+                        };
+                        let scan = store
+                            .scan_segment(slice, &segment.name, options, |schema, meta| {
                                 zone_maps.as_ref().and_then(|z| z.select(schema, meta))
                             })
-                            .map(|scan| scan.batches)
                             .map_err(|e| {
                                 DataFusionError::External(format!("table {table}: {e}").into())
-                            })
+                            })?;
+                        match (row_id_at, scan.positions) {
+                            (Some(at), Some(positions)) => scan
+                                .batches
+                                .into_iter()
+                                .zip(positions)
+                                .map(|(batch, positions)| {
+                                    let ids: UInt64Array = positions
+                                        .into_iter()
+                                        .map(|p| row_id(slice, base + u64::from(p)))
+                                        .collect();
+                                    let mut columns = batch.columns().to_vec();
+                                    columns.insert(at, Arc::new(ids));
+                                    let options = RecordBatchOptions::new()
+                                        .with_row_count(Some(batch.num_rows()));
+                                    Ok(RecordBatch::try_new_with_options(
+                                        Arc::clone(&output_schema),
+                                        columns,
+                                        &options,
+                                    )?)
+                                })
+                                .collect(),
+                            _ => Ok(scan.batches),
+                        }
                     })
                     .await
                     .map_err(|e| DataFusionError::External(Box::new(e)))?

@@ -109,7 +109,7 @@ mod tests {
     use super::*;
     use arrow::array::{Int64Array, RecordBatch};
     use arrow::datatypes::{DataType, Field, Schema};
-    use blueshift_storage::segment::{ROW_GROUP_ROWS, SliceStore};
+    use blueshift_storage::segment::{ROW_GROUP_ROWS, ScanOptions, SliceStore};
     use datafusion::logical_expr::Operator;
     use datafusion::physical_expr::expressions::{BinaryExpr, col, lit};
 
@@ -137,7 +137,9 @@ mod tests {
         ));
         let zone_maps = ZoneMapFilter::try_new(&filter, &schema).expect("usable filter");
         let scan = store
-            .scan_segment(0, &seg.name, None, |s, m| zone_maps.select(s, m))
+            .scan_segment(0, &seg.name, ScanOptions::default(), |s, m| {
+                zone_maps.select(s, m)
+            })
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         assert_eq!(scan.row_groups_total, 3);
         assert_eq!(scan.row_groups_read, 1);

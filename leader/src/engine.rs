@@ -29,6 +29,7 @@ use pgwire::error::PgWireError;
 
 mod column_names;
 mod ddl;
+mod dml;
 
 use column_names::postgres_column_names;
 
@@ -56,6 +57,8 @@ pub enum Planned {
     Query(LogicalPlan),
     /// An INSERT: returns a row count.
     Insert(LogicalPlan),
+    /// A DELETE or UPDATE (a DataFusion `Dml` plan): returns a row count.
+    Dml(LogicalPlan),
     /// DDL, SET, SHOW, transaction control.
     Command(Box<Statement>, Option<TableAttributes>),
 }
@@ -275,6 +278,17 @@ impl Engine {
                 let plan = self.plan_with_datafusion(session, stmt).await?;
                 Ok(Planned::Insert(plan))
             }
+            Statement::Update(update) if update.from.is_some() => {
+                let Statement::Update(update) = stmt else {
+                    return Err(LeaderError::Unsupported("UPDATE".into()));
+                };
+                Ok(Planned::Dml(self.plan_update_from(session, update).await?))
+            }
+            Statement::Delete(_) | Statement::Update(_) => {
+                let stmt = dml::delete_using_as_exists(stmt);
+                let plan = self.plan_with_datafusion(session, stmt).await?;
+                Ok(Planned::Dml(plan))
+            }
             Statement::CreateTable(_)
             | Statement::CreateSchema { .. }
             | Statement::Drop { .. }
@@ -309,7 +323,7 @@ impl Engine {
         declared: &[Option<Type>],
     ) -> Result<Vec<Type>, LeaderError> {
         let plan = match planned {
-            Planned::Query(p) | Planned::Insert(p) => p,
+            Planned::Query(p) | Planned::Insert(p) | Planned::Dml(p) => p,
             _ => return Ok(vec![]),
         };
         let mut types = plan.get_parameter_types()?;
@@ -394,7 +408,7 @@ impl Engine {
     ) -> Result<Response, LeaderError> {
         // STL_QUERY records queries, INSERTs and CREATE TABLE AS, as Redshift does.
         let logged = match planned {
-            Planned::Query(_) | Planned::Insert(_) => true,
+            Planned::Query(_) | Planned::Insert(_) | Planned::Dml(_) => true,
             Planned::Command(stmt, _) => {
                 matches!(stmt.as_ref(), Statement::CreateTable(ct) if ct.query.is_some())
             }
@@ -442,6 +456,12 @@ impl Engine {
                     ))
                 }
                 .await;
+                record(entry, result)
+            }
+            Planned::Dml(plan) => {
+                let result = self
+                    .delete_or_update(session, plan, params, interrupt)
+                    .await;
                 record(entry, result)
             }
             Planned::Command(stmt, attrs) => {

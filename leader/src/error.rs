@@ -199,6 +199,7 @@ pub fn sqlstate(e: &LeaderError) -> (&'static str, String) {
                 S::TableNotFound(_) => "42P01",
                 S::UserNotFound(_) => "42704",
                 S::SegmentCorrupt { .. } => "XX001",
+                S::Conflict { .. } => "40001",
                 _ => "XX000",
             };
             (code, s.to_string())

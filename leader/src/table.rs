@@ -13,11 +13,12 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use blueshift_compute::SliceScanExec;
-use blueshift_compute::scan::SlicePartition;
+use blueshift_compute::scan::{ScanSpec, SlicePartition};
 use blueshift_proto::WriteSegment;
-use blueshift_storage::catalog::{Catalog, DistStyle, SegmentRef, TableDef};
+use blueshift_storage::catalog::{Catalog, DistStyle, SegmentRef, TableDef, TableVersion};
 use blueshift_storage::distribution::SliceRouter;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNode;
 use datafusion::datasource::TableType;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::error::Result;
@@ -42,6 +43,8 @@ pub struct SliceTable {
     schema: SchemaRef,
     catalog: Catalog,
     cluster: ClusterClient,
+    /// For DELETE and UPDATE: the version every scan reads, and the row-id column.
+    dml_version: Option<TableVersion>,
 }
 
 impl SliceTable {
@@ -52,6 +55,25 @@ impl SliceTable {
             def,
             catalog,
             cluster,
+            dml_version: None,
+        }
+    }
+
+    /// The table as DELETE and UPDATE read it: always at `version`, with the
+    /// [`ROW_ID_COLUMN`](blueshift_compute::scan::ROW_ID_COLUMN) after its columns.
+    pub fn for_dml(
+        def: TableDef,
+        version: TableVersion,
+        catalog: Catalog,
+        cluster: ClusterClient,
+    ) -> Self {
+        let schema = SliceScanExec::scan_schema(&Arc::new(def.arrow_schema()), true);
+        SliceTable {
+            schema,
+            def,
+            catalog,
+            cluster,
+            dml_version: Some(version),
         }
     }
 }
@@ -74,19 +96,24 @@ impl TableProvider for SliceTable {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         // The filters, over the full table schema, let the compute nodes skip row
-        // groups by their zone maps; the FilterExec above still filters the rows.
+        // groups by their zone maps; the FilterExec above still filters the rows. A
+        // filter that does not convert only means no skipping.
+        let table_schema = Arc::new(self.def.arrow_schema());
         let zone_map_filter = match datafusion::logical_expr::utils::conjunction(filters.to_vec()) {
             Some(expr) => {
                 let df_schema =
-                    datafusion::common::DFSchema::try_from(self.schema.as_ref().clone())?;
-                Some(state.create_physical_expr(expr, &df_schema)?)
+                    datafusion::common::DFSchema::try_from(table_schema.as_ref().clone())?;
+                state.create_physical_expr(expr, &df_schema).ok()
             }
             None => None,
         };
-        let version = self
-            .catalog
-            .version(self.def.id)
-            .map_err(LeaderError::from)?;
+        let version = match &self.dml_version {
+            Some(v) => v.clone(),
+            None => self
+                .catalog
+                .version(self.def.id)
+                .map_err(LeaderError::from)?,
+        };
         let layout = self.cluster.layout();
         let slices: Vec<u32> = match self.def.dist_style {
             // One copy is enough to read; node 0 holds one.
@@ -97,33 +124,36 @@ impl TableProvider for SliceTable {
             .into_iter()
             .map(|slice| SlicePartition {
                 slice,
-                segments: version
-                    .slices
-                    .get(&slice)
-                    .map(|segs| segs.iter().map(|s| s.name.clone()).collect())
-                    .unwrap_or_default(),
+                segments: version.slices.get(&slice).cloned().unwrap_or_default(),
             })
             .collect();
-        Ok(Arc::new(SliceScanExec::try_new(
-            self.def.id,
-            self.def.qualified_name(),
-            Arc::clone(&self.schema),
-            projection.cloned(),
-            partitions,
+        let spec = ScanSpec {
+            table_id: self.def.id,
+            table_name: self.def.qualified_name(),
+            table_schema,
+            projection: projection.cloned(),
             zone_map_filter,
-            None,
-        )?))
+            row_id: self.dml_version.is_some(),
+        };
+        Ok(Arc::new(SliceScanExec::try_new(spec, partitions, None)?))
     }
 
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // Filters stay in the plan and run on the compute nodes inside the fragment.
-        Ok(vec![
-            TableProviderFilterPushDown::Unsupported;
-            filters.len()
-        ])
+        // Filters stay in the plan (and run on the compute nodes inside the
+        // fragment); the scan gets those its zone maps can use to skip row groups.
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if zone_map_usable(f) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
     }
 
     async fn insert_into(
@@ -132,7 +162,7 @@ impl TableProvider for SliceTable {
         input: Arc<dyn ExecutionPlan>,
         insert_op: InsertOp,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if insert_op != InsertOp::Append {
+        if insert_op != InsertOp::Append || self.dml_version.is_some() {
             return Err(LeaderError::Unsupported(format!("INSERT {insert_op}")).into());
         }
         let sink = SliceSink {
@@ -143,6 +173,28 @@ impl TableProvider for SliceTable {
         };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
+}
+
+/// Whether a filter is made only of columns, constants, comparisons and boolean
+/// logic: what zone maps can test, and what every compute node can decode.
+fn zone_map_usable(filter: &Expr) -> bool {
+    !filter
+        .exists(|e| {
+            Ok(!matches!(
+                e,
+                Expr::Column(_)
+                    | Expr::Literal(..)
+                    | Expr::BinaryExpr(_)
+                    | Expr::Not(_)
+                    | Expr::IsNull(_)
+                    | Expr::IsNotNull(_)
+                    | Expr::Between(_)
+                    | Expr::InList(_)
+                    | Expr::Cast(_)
+                    | Expr::Negative(_)
+            ))
+        })
+        .unwrap_or(true)
 }
 
 /// Writes an insert's rows to the slices of one table and commits them at the end.
@@ -181,11 +233,10 @@ impl SliceSink {
             .write_segment(write, Arc::clone(&self.schema), batches)
             .await?;
         if seg.rows > 0 {
-            written.entry(slice).or_default().push(SegmentRef {
-                name: seg.name,
-                rows: seg.rows,
-                bytes: seg.bytes,
-            });
+            written
+                .entry(slice)
+                .or_default()
+                .push(SegmentRef::new(seg.name, seg.rows, seg.bytes));
         }
         Ok(())
     }

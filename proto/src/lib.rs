@@ -108,6 +108,9 @@ pub struct SliceScanNode {
     /// The zone-map filter as a `datafusion-proto` `PhysicalExprNode`; empty for none.
     #[prost(bytes = "vec", tag = "7")]
     pub zone_map_filter: Vec<u8>,
+    /// Adds the row-id column after the table's columns (DELETE and UPDATE read it).
+    #[prost(bool, tag = "8")]
+    pub row_id: bool,
 }
 
 /// The segments of one slice that a scan reads (the table version the query pinned).
@@ -117,4 +120,11 @@ pub struct SliceSegments {
     pub slice: u32,
     #[prost(string, repeated, tag = "2")]
     pub segments: Vec<String>,
+    /// Rows in each segment file (deleted included), parallel to `segments`.
+    #[prost(uint64, repeated, tag = "3")]
+    pub rows: Vec<u64>,
+    /// Each segment's delete vector (Roaring's portable bytes; empty for none),
+    /// parallel to `segments`.
+    #[prost(bytes = "vec", repeated, tag = "4")]
+    pub deleted: Vec<Vec<u8>>,
 }

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+use crate::deletes::DeleteVector;
 use crate::error::{Result, StorageError};
 
 /// How a table's rows are placed on slices (Redshift's DISTSTYLE).
@@ -92,16 +93,55 @@ impl TableDef {
 }
 
 /// One segment of a table version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SegmentRef {
     /// Content hash: the file's name.
     pub name: String,
+    /// Rows in the file, deleted ones included.
     pub rows: u64,
     pub bytes: u64,
+    /// Rows that DELETE or UPDATE removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<DeleteVector>,
+}
+
+impl SegmentRef {
+    /// A segment with no deleted rows.
+    pub fn new(name: String, rows: u64, bytes: u64) -> Self {
+        SegmentRef {
+            name,
+            rows,
+            bytes,
+            deleted: None,
+        }
+    }
+
+    /// Rows not deleted.
+    pub fn live_rows(&self) -> u64 {
+        self.rows - self.deleted.as_ref().map_or(0, |d| d.len().min(self.rows))
+    }
+}
+
+/// What one statement changes in a table: rows it deleted from the segments of the
+/// version it read, and segments it added.
+#[derive(Clone, Debug, Default)]
+pub struct TableChange {
+    /// Rows deleted, by slice and the segment's index in that slice's list. The name
+    /// is the segment the statement read there; a commit checks it is still there.
+    pub deleted: BTreeMap<(u32, usize), (String, DeleteVector)>,
+    /// New segments, by slice.
+    pub added: BTreeMap<u32, Vec<SegmentRef>>,
+}
+
+impl TableChange {
+    /// Whether the change does nothing.
+    pub fn is_empty(&self) -> bool {
+        self.deleted.is_empty() && self.added.values().all(Vec::is_empty)
+    }
 }
 
 /// The committed state of a table: each slice's segments.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TableVersion {
     /// Increases by one with every commit.
     pub version: u64,
@@ -109,9 +149,49 @@ pub struct TableVersion {
 }
 
 impl TableVersion {
-    /// Rows over all slices.
+    /// Rows over all slices, deleted ones excluded.
     pub fn rows(&self) -> u64 {
-        self.slices.values().flatten().map(|s| s.rows).sum()
+        self.slices
+            .values()
+            .flatten()
+            .map(SegmentRef::live_rows)
+            .sum()
+    }
+
+    /// Applies `change` to this version. Fails with [`StorageError::Conflict`] when a
+    /// segment the change deletes from is no longer where the statement read it, or
+    /// when another statement deleted some of the same rows since.
+    pub fn apply(&mut self, table: &str, change: &TableChange) -> Result<()> {
+        for ((slice, index), (name, rows)) in &change.deleted {
+            let segment = self
+                .slices
+                .get_mut(slice)
+                .and_then(|segs| segs.get_mut(*index))
+                .filter(|seg| &seg.name == name)
+                .ok_or_else(|| StorageError::Conflict {
+                    table: table.to_string(),
+                    reason: format!(
+                        "segment {name} on slice {slice} was rewritten by a concurrent statement"
+                    ),
+                })?;
+            match &mut segment.deleted {
+                Some(existing) if existing.intersects(rows) => {
+                    return Err(StorageError::Conflict {
+                        table: table.to_string(),
+                        reason: "a concurrent statement deleted or updated the same rows".into(),
+                    });
+                }
+                Some(existing) => existing.union_with(rows),
+                None => segment.deleted = Some(rows.clone()),
+            }
+        }
+        for (slice, segments) in &change.added {
+            self.slices
+                .entry(*slice)
+                .or_default()
+                .extend(segments.iter().cloned());
+        }
+        Ok(())
     }
 }
 
@@ -369,7 +449,7 @@ impl Catalog {
     fn update_version(
         &self,
         table_id: u64,
-        next: impl Fn(TableVersion) -> TableVersion,
+        next: impl Fn(TableVersion) -> Result<TableVersion>,
     ) -> Result<TableVersion> {
         let key = table_id.to_be_bytes();
         let new_version = self
@@ -383,7 +463,10 @@ impl Catalog {
                     Err(e) => return abort(e),
                 };
                 let number = current.version + 1;
-                let mut version = next(current);
+                let mut version = match next(current) {
+                    Ok(v) => v,
+                    Err(e) => return abort(e),
+                };
                 version.version = number;
                 let bytes = match encode(&version) {
                     Ok(b) => b,
@@ -404,22 +487,27 @@ impl Catalog {
         table_id: u64,
         added: &BTreeMap<u32, Vec<SegmentRef>>,
     ) -> Result<TableVersion> {
+        let change = TableChange {
+            deleted: BTreeMap::new(),
+            added: added.clone(),
+        };
+        self.commit(table_id, &format!("table id {table_id}"), &change)
+    }
+
+    /// Commits one statement's `change` to a table as one new version (see
+    /// [`TableVersion::apply`] for the conflicts that refuse it). `table` names the
+    /// table in errors.
+    pub fn commit(&self, table_id: u64, table: &str, change: &TableChange) -> Result<TableVersion> {
         self.update_version(table_id, |mut version| {
-            for (slice, segments) in added {
-                version
-                    .slices
-                    .entry(*slice)
-                    .or_default()
-                    .extend(segments.iter().cloned());
-            }
-            version
+            version.apply(table, change)?;
+            Ok(version)
         })
     }
 
     /// Empties a table: a new version with no segments (TRUNCATE). The old segments
     /// become garbage.
     pub fn truncate(&self, table_id: u64) -> Result<TableVersion> {
-        self.update_version(table_id, |_| TableVersion::default())
+        self.update_version(table_id, |_| Ok(TableVersion::default()))
     }
 
     /// Every segment name some table version references, per slice.
@@ -491,14 +579,7 @@ mod tests {
                 Err(StorageError::TableExists(_))
             ));
             let mut added = BTreeMap::new();
-            added.insert(
-                3,
-                vec![SegmentRef {
-                    name: "abc".into(),
-                    rows: 7,
-                    bytes: 100,
-                }],
-            );
+            added.insert(3, vec![SegmentRef::new("abc".into(), 7, 100)]);
             let v = catalog.append_segments(def.id, &added)?;
             assert_eq!(v.version, 2);
             def.id
@@ -516,8 +597,33 @@ mod tests {
             catalog.live_segments()?.get(&3),
             Some(&vec!["abc".to_string()])
         );
+        // A delete commits once; the same rows deleted again conflict (40001), and so
+        // does a delete from a segment that is no longer where it was read.
+        let mut change = TableChange::default();
+        change.deleted.insert(
+            (3, 0),
+            ("abc".to_string(), DeleteVector::from_positions([1, 2])),
+        );
+        assert_eq!(catalog.commit(id, "t", &change)?.rows(), 5);
+        assert!(matches!(
+            catalog.commit(id, "t", &change),
+            Err(StorageError::Conflict { .. })
+        ));
+        change.deleted.clear();
+        change
+            .deleted
+            .insert((3, 1), ("abc".into(), DeleteVector::from_positions([0])));
+        assert!(matches!(
+            catalog.commit(id, "t", &change),
+            Err(StorageError::Conflict { .. })
+        ));
+        assert_eq!(
+            catalog.version(id)?.rows(),
+            5,
+            "a refused commit changes nothing"
+        );
         let emptied = catalog.truncate(id)?;
-        assert_eq!((emptied.version, emptied.rows()), (3, 0));
+        assert_eq!((emptied.version, emptied.rows()), (4, 0));
         catalog.drop_table("public", "t")?;
         assert!(catalog.table("public", "t")?.is_none());
         assert!(catalog.live_segments()?.is_empty());

@@ -45,6 +45,9 @@ pub enum StorageError {
     /// Rows could not be routed to slices.
     #[error("distribution error: {0}")]
     Distribution(String),
+    /// A concurrent statement changed the rows this one read (SQLSTATE 40001).
+    #[error("serializable isolation violation on table {table}: {reason}")]
+    Conflict { table: String, reason: String },
     /// Other I/O.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

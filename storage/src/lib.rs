@@ -8,11 +8,14 @@
 //! - A **table version** ([`catalog::TableVersion`]) lists each slice's segments. A
 //!   commit installs a new version in one catalog transaction ([`catalog::Catalog`]), so
 //!   a statement's rows on all slices become visible together or not at all.
+//! - A **delete vector** ([`deletes`]) marks the rows of a segment that DELETE or
+//!   UPDATE removed; VACUUM rewrites segments without them.
 //!
 //! The entry point is [`catalog::Catalog`] on the leader and [`segment::SliceStore`] on
 //! a compute node. This crate knows neither SQL nor the network.
 
 pub mod catalog;
+pub mod deletes;
 pub mod distribution;
 pub mod error;
 pub mod segment;

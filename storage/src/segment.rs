@@ -17,14 +17,17 @@ use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::SegmentRef;
+use crate::deletes::DeleteVector;
 use crate::error::{Result, StorageError};
+
+static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Rows per Parquet row group: the unit the zone maps describe.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
@@ -33,10 +36,28 @@ pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct SegmentScan {
     pub batches: Vec<RecordBatch>,
+    /// With [`ScanOptions::row_positions`]: for each batch, each row's position in
+    /// the segment file.
+    pub positions: Option<Vec<Vec<u32>>>,
     /// Row groups in the segment.
     pub row_groups_total: usize,
     /// Row groups read (the others were skipped by their zone maps).
     pub row_groups_read: usize,
+    /// Rows read (deleted rows and skipped row groups are not read).
+    pub rows_read: u64,
+    /// Bytes of the file.
+    pub bytes: u64,
+}
+
+/// How to scan a segment.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScanOptions<'a> {
+    /// Columns to read; all when `None`.
+    pub projection: Option<&'a [usize]>,
+    /// Rows not to read.
+    pub deleted: Option<&'a DeleteVector>,
+    /// Report each row's position in the file (DELETE and UPDATE need it).
+    pub row_positions: bool,
 }
 
 /// The segment files of one compute node, by slice.
@@ -97,18 +118,21 @@ impl SliceStore {
         fs::create_dir_all(&dir)?;
         let path = self.segment_path(slice, &name);
         if !path.exists() {
-            let tmp = dir.join(format!(".{name}.tmp"));
+            // Concurrent writers of identical rows write the same segment: each uses
+            // its own temporary file, and the renames agree.
+            let unique = NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = dir.join(format!(".{name}.{}.{unique}.tmp", std::process::id()));
             let mut file = fs::File::create(&tmp)?;
             file.write_all(&buf)?;
             file.sync_all()?;
             fs::rename(&tmp, &path)?;
             fs::File::open(&dir)?.sync_all()?;
         }
-        Ok(Some(SegmentRef {
+        Ok(Some(SegmentRef::new(
             name,
-            rows: batch.num_rows() as u64,
-            bytes: buf.len() as u64,
-        }))
+            batch.num_rows() as u64,
+            buf.len() as u64,
+        )))
     }
 
     /// Reads a segment, verifying its hash, with only the columns in `projection`
@@ -119,19 +143,24 @@ impl SliceStore {
         name: &str,
         projection: Option<&[usize]>,
     ) -> Result<Vec<RecordBatch>> {
+        let options = ScanOptions {
+            projection,
+            ..ScanOptions::default()
+        };
         Ok(self
-            .scan_segment(slice, name, projection, |_, _| None)?
+            .scan_segment(slice, name, options, |_, _| None)?
             .batches)
     }
 
     /// Reads a segment like [`Self::read_segment`], reading only the row groups that
-    /// `select_row_groups` keeps. It gets the segment's Arrow schema and Parquet
-    /// metadata (the zone maps) and returns the row groups to read, or `None` for all.
+    /// `select_row_groups` keeps and skipping deleted rows. `select_row_groups` gets the
+    /// segment's Arrow schema and Parquet metadata (the zone maps) and returns the row
+    /// groups to read, in order, or `None` for all.
     pub fn scan_segment(
         &self,
         slice: u32,
         name: &str,
-        projection: Option<&[usize]>,
+        options: ScanOptions<'_>,
         select_row_groups: impl FnOnce(&SchemaRef, &ParquetMetaData) -> Option<Vec<usize>>,
     ) -> Result<SegmentScan> {
         let err = |reason: String| StorageError::Segment {
@@ -146,16 +175,62 @@ impl SliceStore {
                 segment: name.to_string(),
             });
         }
+        let file_bytes = bytes.len() as u64;
         let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes))
             .map_err(|e| err(e.to_string()))?;
-        let row_groups_total = builder.metadata().num_row_groups();
-        let selected = select_row_groups(builder.schema(), builder.metadata());
-        let row_groups_read = selected.as_ref().map_or(row_groups_total, Vec::len);
-        let builder = match selected {
-            Some(groups) => builder.with_row_groups(groups),
-            None => builder,
+        let meta = Arc::clone(builder.metadata());
+        let row_groups_total = meta.num_row_groups();
+        let groups = select_row_groups(builder.schema(), &meta)
+            .unwrap_or_else(|| (0..row_groups_total).collect());
+        let row_groups_read = groups.len();
+        // The rows to read: those of the selected row groups that are not deleted, as
+        // ranges of file positions, and the same ranges within the selected groups.
+        let mut file_ranges = Vec::new();
+        let mut selected_ranges = Vec::new();
+        let mut selected_rows = 0usize;
+        let starts: Vec<usize> = meta
+            .row_groups()
+            .iter()
+            .scan(0usize, |start, rg| {
+                let this = *start;
+                *start += rg.num_rows().max(0) as usize;
+                Some(this)
+            })
+            .collect();
+        for &group in &groups {
+            let (Some(&start), Some(rg)) = (starts.get(group), meta.row_groups().get(group)) else {
+                return Err(err(format!("row group {group} does not exist")));
+            };
+            let rows = rg.num_rows().max(0) as usize;
+            let live: Vec<std::ops::Range<usize>> = match options.deleted {
+                Some(deleted) => deleted
+                    .live_ranges(start + rows)
+                    .into_iter()
+                    .filter_map(|r| {
+                        let r = r.start.max(start)..r.end;
+                        (!r.is_empty()).then_some(r)
+                    })
+                    .collect(),
+                None => std::iter::once(start..start + rows).collect(),
+            };
+            for r in live {
+                selected_ranges
+                    .push(selected_rows + (r.start - start)..selected_rows + (r.end - start));
+                file_ranges.push(r);
+            }
+            selected_rows += rows;
+        }
+        let rows_read: usize = file_ranges.iter().map(|r| r.len()).sum();
+        let builder = builder.with_row_groups(groups);
+        let builder = if options.deleted.is_some() {
+            builder.with_row_selection(RowSelection::from_consecutive_ranges(
+                selected_ranges.into_iter(),
+                selected_rows,
+            ))
+        } else {
+            builder
         };
-        let builder = match projection {
+        let builder = match options.projection {
             Some(cols) => {
                 let mask = ProjectionMask::roots(builder.parquet_schema(), cols.iter().copied());
                 builder.with_projection(mask)
@@ -166,10 +241,20 @@ impl SliceStore {
         let batches = reader
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| err(e.to_string()))?;
+        let positions = options.row_positions.then(|| {
+            let mut all = file_ranges.into_iter().flatten().map(|p| p as u32);
+            batches
+                .iter()
+                .map(|b| all.by_ref().take(b.num_rows()).collect())
+                .collect()
+        });
         Ok(SegmentScan {
             batches,
+            positions,
             row_groups_total,
             row_groups_read,
+            rows_read: rows_read as u64,
+            bytes: file_bytes,
         })
     }
 
@@ -253,6 +338,33 @@ mod tests {
             .downcast_ref::<Int32Array>()
             .expect("int column");
         assert_eq!(a.values().to_vec(), vec![1, 2, 3]);
+
+        // Deleted rows are not read; positions are the rows' places in the file.
+        let deleted = DeleteVector::from_positions([1]);
+        let scan = store.scan_segment(
+            5,
+            &seg.name,
+            ScanOptions {
+                projection: Some(&[0]),
+                deleted: Some(&deleted),
+                row_positions: true,
+            },
+            |_, _| None,
+        )?;
+        let a: Vec<i32> = scan
+            .batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int32Array>()
+                    .map(|a| a.values().to_vec())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(a, vec![1, 3]);
+        assert_eq!(scan.positions, Some(vec![vec![0, 2]]));
+        assert_eq!(scan.rows_read, 2);
 
         // Corrupt one byte: the read must fail and name the segment.
         let path = store.segment_path(5, &seg.name);

@@ -194,3 +194,25 @@ pub fn sqlstate(e: &tokio_postgres::Error) -> String {
         .map(|c| c.code().to_string())
         .unwrap_or_else(|| format!("no SQLSTATE: {e}"))
 }
+
+/// Rows of a simple query as strings (NULL as "NULL").
+pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Result<Vec<Vec<String>>> {
+    let mut out = Vec::new();
+    for m in client.simple_query(sql).await? {
+        if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+            out.push(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Expected rows, written out in a test.
+pub fn table(rows: &[&[&str]]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect()
+}

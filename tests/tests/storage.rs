@@ -1,0 +1,250 @@
+//! Storage over the wire: DELETE and UPDATE by delete vectors, checked against the
+//! rows PostgreSQL gives for the same statements (written out here), conflicts between
+//! concurrent writers (40001), and readers that keep their snapshot while writers
+//! commit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Result;
+use blueshift_tests::{Embedded, connect, rows, sqlstate, table};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_and_update_match_postgres() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute(
+            "create table items (id int, name varchar(10), qty int) distkey(id) sortkey(id);
+             create table prices (id int, price decimal(8,2)) diststyle all;
+             create table logs (n int) diststyle even;
+             insert into items values (1,'bolt',10),(2,'nut',20),(3,'gear',30),
+                 (4,'cog',40),(5,'pin',50),(6,'rod',NULL);
+             insert into prices values (1,0.10),(3,2.50),(5,0.05);
+             insert into logs select * from (values (1),(2),(3),(4),(5),(6),(7),(8)) v(n);",
+        )
+        .await?;
+
+    // The command tags carry the row counts, as PostgreSQL's do.
+    assert_eq!(
+        client
+            .execute("delete from items where qty >= 40", &[])
+            .await?,
+        2
+    );
+    assert_eq!(
+        client
+            .execute(
+                "update items set qty = qty + 1, name = upper(name) where id <= 2",
+                &[]
+            )
+            .await?,
+        2
+    );
+    // A parameter in the filter, through the extended protocol.
+    assert_eq!(
+        client
+            .execute("delete from items where id = $1", &[&6i32])
+            .await?,
+        1
+    );
+    assert_eq!(
+        rows(&client, "select id, name, qty from items order by id").await?,
+        table(&[
+            &["1", "BOLT", "11"],
+            &["2", "NUT", "21"],
+            &["3", "gear", "30"]
+        ])
+    );
+
+    // Redshift's DELETE ... USING and UPDATE ... FROM, with a DISTSTYLE ALL table.
+    assert_eq!(
+        client
+            .execute(
+                "update items set qty = qty * 2 from prices p where items.id = p.id",
+                &[]
+            )
+            .await?,
+        2
+    );
+    assert_eq!(
+        client
+            .execute(
+                "delete from items using prices where items.id = prices.id and prices.price > 1",
+                &[]
+            )
+            .await?,
+        1
+    );
+    assert_eq!(
+        rows(&client, "select id, name, qty from items order by id").await?,
+        table(&[&["1", "BOLT", "22"], &["2", "NUT", "21"]])
+    );
+    // Deleting from an ALL table removes the rows from every node's copy: a join
+    // that reads the copy of either node sees the same rows.
+    assert_eq!(
+        client
+            .execute("delete from prices where id = 1", &[])
+            .await?,
+        1
+    );
+    assert_eq!(
+        rows(&client, "select id, price from prices order by id").await?,
+        table(&[&["3", "2.50"], &["5", "0.05"]])
+    );
+
+    // A subquery in the filter; UPDATE that changes nothing; DELETE of everything.
+    assert_eq!(
+        client
+            .execute("delete from logs where n in (select n * 2 from logs)", &[])
+            .await?,
+        4
+    );
+    assert_eq!(
+        client
+            .execute("update logs set n = 0 where false", &[])
+            .await?,
+        0
+    );
+    assert_eq!(
+        rows(&client, "select count(*), sum(n) from logs").await?,
+        table(&[&["4", "16"]])
+    );
+    assert_eq!(client.execute("delete from logs", &[]).await?, 4);
+    assert_eq!(
+        rows(&client, "select count(*) from logs").await?,
+        table(&[&["0"]])
+    );
+    assert_eq!(client.execute("insert into logs values (9)", &[]).await?, 1);
+    assert_eq!(rows(&client, "select n from logs").await?, table(&[&["9"]]));
+
+    // Bad input: clear SQLSTATEs and nothing changed.
+    for (sql, code) in [
+        ("delete from nosuch where 1 = 1", "42P01"),
+        ("update items set nosuch = 1", "42703"),
+        (
+            "update items set qty = 1 from prices where nosuch = 1",
+            "42703",
+        ),
+        ("delete from stl_query", "0A000"),
+        ("update items set qty = 'many'", "22P02"),
+    ] {
+        let e = client
+            .execute(sql, &[])
+            .await
+            .expect_err("the statement must fail");
+        assert_eq!(sqlstate(&e), code, "{sql}: {e}");
+    }
+    assert_eq!(
+        rows(&client, "select id, name, qty from items order by id").await?,
+        table(&[&["1", "BOLT", "22"], &["2", "NUT", "21"]])
+    );
+
+    // Deleted rows stay deleted across a restart.
+    drop(client);
+    cluster.process.terminate()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    assert_eq!(
+        rows(&client, "select id, qty from items order by id").await?,
+        table(&[&["1", "22"], &["2", "21"]])
+    );
+    cluster.process.terminate()?;
+    Ok(())
+}
+
+/// Concurrent UPDATEs of one row: each either commits or fails with 40001, and the
+/// row is never duplicated or lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_updates_serialize_or_fail_with_40001() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 1, 2)?;
+    let setup = connect(&cluster.conn_str()).await?;
+    setup
+        .batch_execute(
+            "create table counter (id int, n int) distkey(id);
+             insert into counter values (1, 0), (2, 100);",
+        )
+        .await?;
+    let committed = Arc::new(AtomicU64::new(0));
+    let conflicts = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let client = connect(&cluster.conn_str()).await?;
+        let committed = Arc::clone(&committed);
+        let conflicts = Arc::clone(&conflicts);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..8 {
+                match client
+                    .execute("update counter set n = n + 1 where id = 1", &[])
+                    .await
+                {
+                    Ok(1) => {
+                        committed.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(n) => return Err(anyhow::anyhow!("UPDATE touched {n} rows")),
+                    Err(e) if sqlstate(&e) == "40001" => {
+                        conflicts.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let committed = committed.load(Ordering::SeqCst);
+    assert_eq!(committed + conflicts.load(Ordering::SeqCst), 32);
+    assert_eq!(
+        rows(&setup, "select id, n from counter order by id").await?,
+        table(&[&["1", &committed.to_string()], &["2", "100"]]),
+        "every committed UPDATE counted once, no row duplicated"
+    );
+    cluster.process.terminate()?;
+    Ok(())
+}
+
+/// A reader sees whole statements only: while writers insert and delete batches of
+/// 100 rows, every count it reads is a multiple of 100.
+#[tokio::test(flavor = "multi_thread")]
+async fn readers_see_whole_statements_while_writers_commit() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let writer = connect(&cluster.conn_str()).await?;
+    writer
+        .batch_execute("create table batches (b int, x int) diststyle even;")
+        .await?;
+    let reader = connect(&cluster.conn_str()).await?;
+    let reads = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        for _ in 0..40 {
+            let r = rows(&reader, "select count(*) from batches").await?;
+            let count: u64 = r[0][0].parse()?;
+            seen.push(count);
+        }
+        anyhow::Ok(seen)
+    });
+    for b in 0..20 {
+        writer
+            .execute(
+                "insert into batches select $1::int, x from (select unnest(range(0, 100)) as x) s",
+                &[&b],
+            )
+            .await?;
+        if b % 3 == 2 {
+            writer
+                .execute("delete from batches where b = $1::int", &[&(b - 1)])
+                .await?;
+        }
+    }
+    let seen = reads.await??;
+    assert!(
+        seen.iter().all(|c| c % 100 == 0),
+        "a reader saw part of a statement: {seen:?}"
+    );
+    cluster.process.terminate()?;
+    Ok(())
+}
