@@ -18,10 +18,11 @@ use arrow_flight::{
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
 use blueshift_proto::{
-    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, CollectGarbage, FragmentTicket, NodeInfo,
-    SegmentWritten, WriteSegment,
+    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, CollectGarbage, FragmentReport, FragmentTicket,
+    NodeInfo, SegmentWritten, WriteSegment,
 };
 use blueshift_storage::segment::SliceStore;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -30,6 +31,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::warn;
 
 use crate::codec::FragmentCodec;
+use crate::scan::SliceScanExec;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -138,7 +140,7 @@ impl FlightService for ComputeService {
             .with_schema(schema)
             .build(batches)
             .map_err(|e| Status::internal(e.to_string()));
-        Ok(Response::new(Box::pin(encoded)))
+        Ok(Response::new(Box::pin(with_report(encoded, plan))))
     }
 
     async fn do_put(
@@ -239,4 +241,35 @@ impl FlightService for ComputeService {
     ) -> Result<Response<Self::ListActionsStream>, Status> {
         unsupported("ListActions")
     }
+}
+
+/// `messages`, with the fragment's [`FragmentReport`] as the `app_metadata` of the
+/// last one: each message is held back until the next arrives, and the last is sent
+/// once the scan has finished.
+fn with_report(
+    messages: impl Stream<Item = Result<FlightData, Status>> + Send + 'static,
+    plan: Arc<dyn ExecutionPlan>,
+) -> impl Stream<Item = Result<FlightData, Status>> + Send + 'static {
+    let messages = messages
+        .map(Some)
+        .chain(futures::stream::once(async { None }));
+    messages
+        .scan(None::<FlightData>, move |held, next| {
+            let out = match next {
+                Some(Ok(data)) => held.replace(data).map(Ok),
+                Some(Err(e)) => {
+                    // An error ends the stream; what was held goes first.
+                    return futures::future::ready(Some(vec![held.take().map(Ok), Some(Err(e))]));
+                }
+                None => held.take().map(|mut last| {
+                    let scans = SliceScanExec::find(&plan)
+                        .map(|scan| vec![scan.report()])
+                        .unwrap_or_default();
+                    last.app_metadata = FragmentReport { scans }.encode_to_vec().into();
+                    Ok(last)
+                }),
+            };
+            futures::future::ready(Some(vec![out]))
+        })
+        .flat_map(|items| futures::stream::iter(items.into_iter().flatten()))
 }

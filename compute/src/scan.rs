@@ -1,10 +1,11 @@
 //! [`SliceScanExec`]: reads one table's segments, one output partition per slice.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{RecordBatch, RecordBatchOptions, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use blueshift_proto::ScanStats;
 use blueshift_storage::catalog::SegmentRef;
 use blueshift_storage::segment::{ScanOptions, SliceStore};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -27,6 +28,12 @@ use crate::zone_map::ZoneMapFilter;
 pub struct SlicePartition {
     pub slice: u32,
     pub segments: Vec<SegmentRef>,
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// The name of the row-id column a scan adds for DELETE and UPDATE.
@@ -68,6 +75,9 @@ pub struct SliceScanExec {
     /// indices then count it as column `table_schema.fields().len()`).
     pub row_id: bool,
     store: Option<SliceStore>,
+    /// What this scan has read so far (a compute node runs one partition per decoded
+    /// plan, so this is one slice's work).
+    report: Arc<Mutex<ScanStats>>,
     projected_schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
@@ -125,6 +135,7 @@ impl SliceScanExec {
             zone_map_filter,
             row_id,
             store,
+            report: Arc::new(Mutex::new(ScanStats::default())),
             projected_schema,
             properties: Arc::new(properties),
         })
@@ -138,6 +149,22 @@ impl SliceScanExec {
         let mut fields: Vec<_> = table_schema.fields().iter().cloned().collect();
         fields.push(Arc::new(Field::new(ROW_ID_COLUMN, DataType::UInt64, false)));
         Arc::new(Schema::new(fields))
+    }
+
+    /// The first slice scan in `plan` (a fragment holds one).
+    pub fn find(plan: &Arc<dyn ExecutionPlan>) -> Option<&SliceScanExec> {
+        if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
+            return Some(scan);
+        }
+        plan.children().into_iter().find_map(Self::find)
+    }
+
+    /// What the scan has read so far.
+    pub fn report(&self) -> ScanStats {
+        self.report
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// The slice that output partition `partition` reads.
@@ -226,6 +253,17 @@ impl ExecutionPlan for SliceScanExec {
             .and_then(|f| ZoneMapFilter::try_new(f, &self.table_schema));
         let slice = part.slice;
         let output_schema = Arc::clone(&self.projected_schema);
+        let report = Arc::clone(&self.report);
+        if let Ok(mut r) = report.lock() {
+            *r = ScanStats {
+                table_id: self.table_id,
+                table_name: self.table_name.clone(),
+                slice,
+                start_micros: now_micros(),
+                end_micros: now_micros(),
+                ..ScanStats::default()
+            };
+        }
         // Where each segment's rows start among the slice's rows (for row ids).
         let bases: Vec<u64> = part
             .segments
@@ -244,6 +282,7 @@ impl ExecutionPlan for SliceScanExec {
                 let table = table.clone();
                 let zone_maps = zone_maps.clone();
                 let output_schema = Arc::clone(&output_schema);
+                let report = Arc::clone(&report);
                 async move {
                     tokio::task::spawn_blocking(move || {
                         let options = ScanOptions {
@@ -258,6 +297,15 @@ impl ExecutionPlan for SliceScanExec {
                             .map_err(|e| {
                                 DataFusionError::External(format!("table {table}: {e}").into())
                             })?;
+                        if let Ok(mut r) = report.lock() {
+                            r.rows += scan.rows_read;
+                            r.rows_pre_filter += scan.rows_pre_filter;
+                            r.bytes += scan.bytes_read;
+                            r.blocks_read += scan.blocks_read;
+                            r.blocks_total += scan.blocks_total;
+                            r.is_rrscan |= scan.row_groups_read < scan.row_groups_total;
+                            r.end_micros = now_micros();
+                        }
                         match (row_id_at, scan.positions) {
                             (Some(at), Some(positions)) => scan
                                 .batches

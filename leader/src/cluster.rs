@@ -12,8 +12,8 @@ use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::{Action, FlightDescriptor, Ticket};
 use blueshift_compute::server::MAX_MESSAGE_BYTES;
 use blueshift_proto::{
-    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, CollectGarbage, FragmentTicket, NodeInfo,
-    SegmentWritten, WriteSegment,
+    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, CollectGarbage, FragmentReport, FragmentTicket,
+    NodeInfo, SegmentWritten, WriteSegment,
 };
 use blueshift_storage::catalog::ClusterLayout;
 use futures::{StreamExt, TryStreamExt};
@@ -21,6 +21,7 @@ use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::LeaderError;
+use crate::query_log::QueryScope;
 
 /// Connections to every compute node, by node number.
 #[derive(Clone, Debug)]
@@ -90,6 +91,7 @@ impl ClusterClient {
         &self,
         node: u32,
         ticket: FragmentTicket,
+        scope: Option<Arc<QueryScope>>,
     ) -> Result<FlightRecordBatchStream, LeaderError> {
         let (mut client, addr) = self.client(node)?;
         let response = client
@@ -98,10 +100,17 @@ impl ClusterClient {
             })
             .await
             .map_err(|s| node_error(node, addr, s.message()))?;
+        // The last message carries the fragment's scan report (STL_SCAN).
+        let messages = response.into_inner().inspect_ok(move |data| {
+            if let Some(scope) = &scope
+                && !data.app_metadata.is_empty()
+                && let Ok(report) = FragmentReport::decode(data.app_metadata.clone())
+            {
+                scope.record_scans(report.scans);
+            }
+        });
         Ok(FlightRecordBatchStream::new_from_flight_data(
-            response
-                .into_inner()
-                .map_err(|s| FlightError::Tonic(Box::new(s))),
+            messages.map_err(|s| FlightError::Tonic(Box::new(s))),
         ))
     }
 

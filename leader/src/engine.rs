@@ -40,7 +40,7 @@ use crate::error::LeaderError;
 use crate::fragment::ShipFragments;
 use crate::functions;
 use crate::interrupt::Interrupt;
-use crate::query_log::{QueryEntry, QueryLog};
+use crate::query_log::{QueryEntry, QueryLog, QueryScope};
 use crate::session::{Session, SessionRegistry};
 use crate::sql::SqlParser;
 use crate::sql::redshift_ddl::TableAttributes;
@@ -233,7 +233,16 @@ impl Engine {
             datafusion::execution::memory_pool::FairSpillPool::new(guard.memory_bytes() as usize),
         ))
         .build_arc()?;
+        let mut config = state.config().clone();
+        if let Some(query_id) = session.current_query() {
+            config = config.with_extension(Arc::new(QueryScope {
+                query_id,
+                user_id: session.user_id(),
+                log: Arc::clone(&self.query_log),
+            }));
+        }
         let state = SessionStateBuilder::new_from_existing(state)
+            .with_config(config)
             .with_runtime_env(runtime)
             .build();
         Ok((state, guard))
@@ -419,6 +428,7 @@ impl Engine {
             self.query_log
                 .start(session.user_id(), session.pid, &label, text)
         });
+        session.set_current_query(entry.as_ref().map_or(0, QueryEntry::query_id));
         match planned {
             Planned::Empty => Ok(Response::EmptyQuery),
             Planned::Query(plan) => {

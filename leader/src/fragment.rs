@@ -34,6 +34,7 @@ use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 
 use crate::cluster::ClusterClient;
+use crate::query_log::QueryScope;
 
 /// Wraps slice-local subtrees in [`RemoteFragmentExec`].
 pub struct ShipFragments {
@@ -171,17 +172,10 @@ pub struct RemoteFragmentExec {
     properties: Arc<PlanProperties>,
 }
 
-fn find_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&SliceScanExec> {
-    if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
-        return Some(scan);
-    }
-    plan.children().into_iter().find_map(find_scan)
-}
-
 impl RemoteFragmentExec {
     /// Serializes `fragment` for shipping.
     pub fn try_new(fragment: Arc<dyn ExecutionPlan>, cluster: ClusterClient) -> Result<Self> {
-        let scan = find_scan(&fragment).ok_or_else(|| {
+        let scan = SliceScanExec::find(&fragment).ok_or_else(|| {
             DataFusionError::Internal("a fragment must contain a slice scan".into())
         })?;
         let slices = scan.partitions.iter().map(|p| p.slice).collect();
@@ -249,8 +243,9 @@ impl ExecutionPlan for RemoteFragmentExec {
     fn execute(
         &self,
         partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let scope = context.session_config().get_extension::<QueryScope>();
         let slice = *self.slices.get(partition).ok_or_else(|| {
             DataFusionError::Internal(format!("fragment has no partition {partition}"))
         })?;
@@ -258,13 +253,13 @@ impl ExecutionPlan for RemoteFragmentExec {
         let ticket = FragmentTicket {
             plan: self.encoded.to_vec(),
             partition: partition as u32,
-            query_id: 0,
+            query_id: scope.as_ref().map_or(0, |s| s.query_id),
         };
         let cluster = self.cluster.clone();
         let schema = self.schema();
         let stream = futures::stream::once(async move {
             cluster
-                .run_fragment(node, ticket)
+                .run_fragment(node, ticket, scope)
                 .await
                 .map_err(DataFusionError::from)
         })

@@ -53,6 +53,44 @@ pub struct QueryRecord {
 pub struct QueryLog {
     next_id: AtomicU64,
     records: Mutex<VecDeque<QueryRecord>>,
+    scans: Mutex<VecDeque<ScanRecord>>,
+}
+
+/// Scans kept for STL_SCAN (the most recent ones).
+pub const SCAN_LOG_CAPACITY: usize = 100_000;
+
+/// One slice scan of one query (a row of STL_SCAN).
+#[derive(Clone, Debug)]
+pub struct ScanRecord {
+    pub query_id: u64,
+    pub user_id: i32,
+    pub stats: blueshift_proto::ScanStats,
+}
+
+/// The logged query a statement's execution belongs to: a DataFusion session-config
+/// extension, so that fragments can record their scans against it.
+#[derive(Debug)]
+pub struct QueryScope {
+    pub query_id: u64,
+    pub user_id: i32,
+    pub log: Arc<QueryLog>,
+}
+
+impl QueryScope {
+    /// Records the scans a fragment partition reported.
+    pub fn record_scans(&self, scans: Vec<blueshift_proto::ScanStats>) {
+        let mut log = self.log.scans.lock().unwrap_or_else(|e| e.into_inner());
+        for stats in scans {
+            if log.len() >= SCAN_LOG_CAPACITY {
+                log.pop_front();
+            }
+            log.push_back(ScanRecord {
+                query_id: self.query_id,
+                user_id: self.user_id,
+                stats,
+            });
+        }
+    }
 }
 
 /// A running statement's entry; dropping it unfinished records it as canceled.
@@ -100,6 +138,16 @@ impl QueryLog {
     /// A copy of the records, oldest first.
     pub fn records(&self) -> Vec<QueryRecord> {
         self.lock().iter().cloned().collect()
+    }
+
+    /// The recorded scans, oldest first.
+    pub fn scans(&self) -> Vec<ScanRecord> {
+        self.scans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 
     fn finish(&self, query_id: u64, status: QueryStatus, rows: u64, error: Option<String>) {

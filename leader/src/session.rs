@@ -52,6 +52,8 @@ pub struct Session {
     /// Bumped by every cancel request; a statement stops when it changes.
     cancel_epoch: AtomicU64,
     cancelled: Notify,
+    /// The query-log id of the statement running now (0: none), for STL_SCAN.
+    current_query: AtomicU64,
 }
 
 fn canonical(name: &str) -> String {
@@ -76,6 +78,7 @@ impl Session {
             ),
             cancel_epoch: AtomicU64::new(0),
             cancelled: Notify::new(),
+            current_query: AtomicU64::new(0),
         }
     }
 
@@ -83,6 +86,19 @@ impl Session {
     /// far; it has id 100, the id Redshift gives the first user it creates.
     pub fn user_id(&self) -> i32 {
         100
+    }
+
+    /// Records which logged statement the session runs now.
+    pub fn set_current_query(&self, query_id: u64) {
+        self.current_query.store(query_id, Ordering::Relaxed);
+    }
+
+    /// The logged statement the session runs now, if any.
+    pub fn current_query(&self) -> Option<u64> {
+        match self.current_query.load(Ordering::Relaxed) {
+            0 => None,
+            id => Some(id),
+        }
     }
 
     /// Cancels whatever statement the session is running.

@@ -29,6 +29,7 @@ pub fn lookup(
 ) -> Result<Option<Arc<dyn TableProvider>>> {
     let batch = match name {
         "stl_query" => stl_query(query_log)?,
+        "stl_scan" => stl_scan(query_log)?,
         "sys_query_history" => sys_query_history(query_log)?,
         "stv_slices" => stv_slices(cluster)?,
         "pg_table_def" => pg_table_def(catalog)?,
@@ -109,6 +110,72 @@ fn stl_query(log: &QueryLog) -> Result<RecordBatch> {
                     QueryStatus::Failed | QueryStatus::Canceled
                 ))
             }))),
+        ],
+    )
+}
+
+/// STL_SCAN: one row per query, slice and table scanned: userid, query, slice,
+/// segment, step, starttime, endtime, type (2: a permanent table), tbl,
+/// perm_table_name, rows, rows_pre_filter, bytes, is_rrscan (zone maps skipped some
+/// row groups), and Blueshift's
+/// blocks_read and blocks_total (a block is one column of one row group).
+fn stl_scan(log: &QueryLog) -> Result<RecordBatch> {
+    let scans = log.scans();
+    let int64 = |f: &dyn Fn(&blueshift_proto::ScanStats) -> u64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(
+            scans.iter().map(|s| f(&s.stats) as i64),
+        ))
+    };
+    batch(
+        vec![
+            Field::new("userid", DataType::Int32, false),
+            Field::new("query", DataType::Int64, false),
+            Field::new("slice", DataType::Int32, false),
+            Field::new("segment", DataType::Int32, false),
+            Field::new("step", DataType::Int32, false),
+            timestamp_field("starttime", false),
+            timestamp_field("endtime", false),
+            Field::new("type", DataType::Int32, false),
+            Field::new("tbl", DataType::Int64, false),
+            Field::new("perm_table_name", DataType::Utf8, false),
+            Field::new("rows", DataType::Int64, false),
+            Field::new("rows_pre_filter", DataType::Int64, false),
+            Field::new("bytes", DataType::Int64, false),
+            Field::new("is_rrscan", DataType::Boolean, false),
+            Field::new("blocks_read", DataType::Int64, false),
+            Field::new("blocks_total", DataType::Int64, false),
+        ],
+        vec![
+            Arc::new(Int32Array::from_iter_values(
+                scans.iter().map(|s| s.user_id),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                scans.iter().map(|s| s.query_id as i64),
+            )),
+            Arc::new(Int32Array::from_iter_values(
+                scans.iter().map(|s| s.stats.slice as i32),
+            )),
+            Arc::new(Int32Array::from(vec![0; scans.len()])),
+            Arc::new(Int32Array::from(vec![0; scans.len()])),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                scans.iter().map(|s| s.stats.start_micros),
+            )),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                scans.iter().map(|s| s.stats.end_micros),
+            )),
+            Arc::new(Int32Array::from(vec![2; scans.len()])),
+            int64(&|s| s.table_id),
+            Arc::new(StringArray::from_iter_values(
+                scans.iter().map(|s| &s.stats.table_name),
+            )),
+            int64(&|s| s.rows),
+            int64(&|s| s.rows_pre_filter),
+            int64(&|s| s.bytes),
+            Arc::new(BooleanArray::from_iter(
+                scans.iter().map(|s| Some(s.stats.is_rrscan)),
+            )),
+            int64(&|s| s.blocks_read),
+            int64(&|s| s.blocks_total),
         ],
     )
 }

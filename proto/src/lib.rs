@@ -128,3 +128,44 @@ pub struct SliceSegments {
     #[prost(bytes = "vec", repeated, tag = "4")]
     pub deleted: Vec<Vec<u8>>,
 }
+
+/// What the scans of one fragment partition read, sent by the compute node as the
+/// `app_metadata` of the last message of a `DoGet` stream (STL_SCAN).
+#[derive(Clone, PartialEq, Message)]
+pub struct FragmentReport {
+    #[prost(message, repeated, tag = "1")]
+    pub scans: Vec<ScanStats>,
+}
+
+/// One slice scan's work.
+#[derive(Clone, PartialEq, Message)]
+pub struct ScanStats {
+    #[prost(uint64, tag = "1")]
+    pub table_id: u64,
+    #[prost(string, tag = "2")]
+    pub table_name: String,
+    #[prost(uint32, tag = "3")]
+    pub slice: u32,
+    /// Rows the scan returned (deleted rows not counted).
+    #[prost(uint64, tag = "4")]
+    pub rows: u64,
+    /// Rows in the row groups read, deleted rows included.
+    #[prost(uint64, tag = "5")]
+    pub rows_pre_filter: u64,
+    /// Compressed bytes of the column chunks read.
+    #[prost(uint64, tag = "6")]
+    pub bytes: u64,
+    /// Blocks (one column of one row group) read, and in the scanned columns.
+    #[prost(uint64, tag = "7")]
+    pub blocks_read: u64,
+    #[prost(uint64, tag = "8")]
+    pub blocks_total: u64,
+    /// Whether zone maps restricted the scan: some row groups were skipped.
+    #[prost(bool, tag = "9")]
+    pub is_rrscan: bool,
+    /// Start and end, microseconds since the Unix epoch.
+    #[prost(int64, tag = "10")]
+    pub start_micros: i64,
+    #[prost(int64, tag = "11")]
+    pub end_micros: i64,
+}

@@ -45,8 +45,15 @@ pub struct SegmentScan {
     pub row_groups_read: usize,
     /// Rows read (deleted rows and skipped row groups are not read).
     pub rows_read: u64,
+    /// Rows in the row groups read, deleted ones included.
+    pub rows_pre_filter: u64,
     /// Bytes of the file.
     pub bytes: u64,
+    /// Compressed bytes of the column chunks read.
+    pub bytes_read: u64,
+    /// Blocks (one column of one row group) read, and in the scanned columns.
+    pub blocks_read: u64,
+    pub blocks_total: u64,
 }
 
 /// How to scan a segment.
@@ -221,6 +228,21 @@ impl SliceStore {
             selected_rows += rows;
         }
         let rows_read: usize = file_ranges.iter().map(|r| r.len()).sum();
+        let columns: Vec<usize> = match options.projection {
+            Some(cols) => cols.to_vec(),
+            None => (0..meta.file_metadata().schema_descr().num_columns()).collect(),
+        };
+        let bytes_read: i64 = groups
+            .iter()
+            .filter_map(|&g| meta.row_groups().get(g))
+            .flat_map(|rg| {
+                columns
+                    .iter()
+                    .filter_map(|&c| rg.columns().get(c).map(|chunk| chunk.compressed_size()))
+            })
+            .sum();
+        let blocks_read = (groups.len() * columns.len()) as u64;
+        let blocks_total = (row_groups_total * columns.len()) as u64;
         let builder = builder.with_row_groups(groups);
         let builder = if options.deleted.is_some() {
             builder.with_row_selection(RowSelection::from_consecutive_ranges(
@@ -254,7 +276,11 @@ impl SliceStore {
             row_groups_total,
             row_groups_read,
             rows_read: rows_read as u64,
+            rows_pre_filter: selected_rows as u64,
             bytes: file_bytes,
+            bytes_read: bytes_read.max(0) as u64,
+            blocks_read,
+            blocks_total,
         })
     }
 
