@@ -33,15 +33,9 @@ fn proto_err(e: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::Internal(format!("fragment codec: {e}"))
 }
 
-impl PhysicalExtensionCodec for FragmentCodec {
-    fn try_decode(
-        &self,
-        buf: &[u8],
-        _inputs: &[Arc<dyn ExecutionPlan>],
-        ctx: &TaskContext,
-        _proto_converter: &dyn PhysicalProtoConverterExtension,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let node = SliceScanNode::decode(buf).map_err(proto_err)?;
+impl FragmentCodec {
+    /// A slice scan from its message; it reads from this codec's store.
+    pub fn decode_scan(&self, node: SliceScanNode, ctx: &TaskContext) -> Result<SliceScanExec> {
         let schema_proto = datafusion_proto::protobuf::Schema::decode(node.schema.as_slice())
             .map_err(proto_err)?;
         let schema: Schema = (&schema_proto).try_into().map_err(proto_err)?;
@@ -96,25 +90,14 @@ impl PhysicalExtensionCodec for FragmentCodec {
             zone_map_filter,
             row_id: node.row_id,
         };
-        Ok(Arc::new(SliceScanExec::try_new(
-            spec,
-            partitions,
-            self.store.clone(),
-        )?))
+        Ok(
+            SliceScanExec::try_new(spec, partitions, self.store.clone())?
+                .with_sort_order(node.sort_order.iter().map(|&c| c as usize).collect()),
+        )
     }
 
-    fn try_encode(
-        &self,
-        node: Arc<dyn ExecutionPlan>,
-        buf: &mut Vec<u8>,
-        _proto_converter: &dyn PhysicalProtoConverterExtension,
-    ) -> Result<()> {
-        let Some(scan) = node.downcast_ref::<SliceScanExec>() else {
-            return Err(DataFusionError::NotImplemented(format!(
-                "{} cannot run on a compute node",
-                node.name()
-            )));
-        };
+    /// The message of a slice scan.
+    pub fn encode_scan(&self, scan: &SliceScanExec) -> Result<SliceScanNode> {
         let schema = datafusion_proto::protobuf::Schema::try_from(scan.table_schema.as_ref())
             .map_err(proto_err)?;
         let msg = SliceScanNode {
@@ -150,7 +133,36 @@ impl PhysicalExtensionCodec for FragmentCodec {
                 })
                 .collect(),
             row_id: scan.row_id,
+            sort_order: scan.sort_order.iter().map(|&c| c as u32).collect(),
         };
-        msg.encode(buf).map_err(proto_err)
+        Ok(msg)
+    }
+}
+
+impl PhysicalExtensionCodec for FragmentCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        _inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        _proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let node = SliceScanNode::decode(buf).map_err(proto_err)?;
+        Ok(Arc::new(self.decode_scan(node, ctx)?))
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        _proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        let Some(scan) = node.downcast_ref::<SliceScanExec>() else {
+            return Err(DataFusionError::NotImplemented(format!(
+                "{} cannot run on a compute node",
+                node.name()
+            )));
+        };
+        self.encode_scan(scan)?.encode(buf).map_err(proto_err)
     }
 }

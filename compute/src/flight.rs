@@ -18,8 +18,9 @@ use arrow_flight::{
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
 use blueshift_proto::{
-    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, CollectGarbage, FragmentReport, FragmentTicket,
-    NodeInfo, SegmentWritten, WriteSegment,
+    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, CollectGarbage,
+    FragmentReport, FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, SegmentWritten,
+    SegmentsWritten, WriteSegment,
 };
 use blueshift_storage::segment::SliceStore;
 use datafusion::physical_plan::ExecutionPlan;
@@ -225,7 +226,23 @@ impl FlightService for ComputeService {
                 .await
                 .map_err(|e| internal("garbage collection", e))?
                 .map_err(|e| internal("garbage collection", e))?;
-                (removed as u64).to_be_bytes().to_vec()
+                GarbageCollected {
+                    removed: removed as u64,
+                }
+                .encode_to_vec()
+            }
+            ACTION_REWRITE_SEGMENTS => {
+                let request = RewriteSegments::decode(action.body)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                let segments = crate::rewrite::rewrite_segments(
+                    self.store.clone(),
+                    &self.codec,
+                    request,
+                    self.ctx.task_ctx(),
+                )
+                .await
+                .map_err(|e| internal("segment rewrite", e))?;
+                SegmentsWritten { segments }.encode_to_vec()
             }
             other => return unsupported(&format!("action {other}")),
         };

@@ -7,12 +7,16 @@ use arrow::array::{RecordBatch, RecordBatchOptions, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use blueshift_proto::ScanStats;
 use blueshift_storage::catalog::SegmentRef;
-use blueshift_storage::segment::{ScanOptions, SliceStore};
+use blueshift_storage::segment::{SORT_OPTIONS, ScanOptions, SliceStore};
+use datafusion::common::Statistics;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::expressions::Column;
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -78,6 +82,11 @@ pub struct SliceScanExec {
     /// What this scan has read so far (a compute node runs one partition per decoded
     /// plan, so this is one slice's work).
     report: Arc<Mutex<ScanStats>>,
+    /// Table column indices every partition's rows are sorted by (a compound sort
+    /// key over fully sorted slices); empty when the order is unknown.
+    pub sort_order: Vec<usize>,
+    /// Statistics over the scan schema (the leader's planner reads them).
+    statistics: Option<Arc<Statistics>>,
     projected_schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
@@ -136,6 +145,8 @@ impl SliceScanExec {
             row_id,
             store,
             report: Arc::new(Mutex::new(ScanStats::default())),
+            sort_order: vec![],
+            statistics: None,
             projected_schema,
             properties: Arc::new(properties),
         })
@@ -149,6 +160,50 @@ impl SliceScanExec {
         let mut fields: Vec<_> = table_schema.fields().iter().cloned().collect();
         fields.push(Arc::new(Field::new(ROW_ID_COLUMN, DataType::UInt64, false)));
         Arc::new(Schema::new(fields))
+    }
+
+    /// Declares that each partition returns its rows sorted by the table columns
+    /// `columns` (ascending, NULLs last: how segments are sorted). Only the leading
+    /// columns that the projection keeps count.
+    pub fn with_sort_order(mut self, columns: Vec<usize>) -> Self {
+        let table_columns = self.table_schema.fields().len();
+        let position = |c: usize| match &self.projection {
+            Some(p) => p.iter().position(|&i| i == c),
+            None => (c < table_columns).then_some(c),
+        };
+        let exprs: Vec<PhysicalSortExpr> = columns
+            .iter()
+            .map_while(|&c| {
+                let at = position(c)?;
+                let field = self.projected_schema.fields().get(at)?;
+                Some(PhysicalSortExpr::new(
+                    Arc::new(Column::new(field.name(), at)),
+                    SORT_OPTIONS,
+                ))
+            })
+            .collect();
+        let equivalences = match LexOrdering::new(exprs) {
+            Some(ordering) => EquivalenceProperties::new_with_orderings(
+                Arc::clone(&self.projected_schema),
+                [ordering],
+            ),
+            None => EquivalenceProperties::new(Arc::clone(&self.projected_schema)),
+        };
+        self.properties = Arc::new(PlanProperties::new(
+            equivalences,
+            self.properties.partitioning.clone(),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        self.sort_order = columns;
+        self
+    }
+
+    /// Gives the scan statistics over its full scan schema (table columns, then the
+    /// row id if the scan has it).
+    pub fn with_statistics(mut self, statistics: Statistics) -> Self {
+        self.statistics = Some(Arc::new(statistics));
+        self
     }
 
     /// The first slice scan in `plan` (a fragment holds one).
@@ -218,6 +273,19 @@ impl ExecutionPlan for SliceScanExec {
         _children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(self)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        match (&self.statistics, args.partition()) {
+            (Some(stats), None) => Ok(Arc::new(
+                stats.as_ref().clone().project(self.projection.as_ref()),
+            )),
+            _ => Ok(Arc::new(Statistics::new_unknown(&self.projected_schema))),
+        }
     }
 
     fn execute(

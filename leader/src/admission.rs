@@ -58,6 +58,20 @@ impl QueryGate {
         self.admission.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits until no statement runs, and takes every slot of the default queue:
+    /// maintenance (removing unreferenced segment files) runs while nothing can read.
+    pub async fn acquire_all(self: &Arc<Self>) -> Result<SlotGuard, LeaderError> {
+        let slots = {
+            let admission = self.lock();
+            let queue = admission.route();
+            admission
+                .queues()
+                .get(queue)
+                .map_or(1, |q| q.query_concurrency)
+        };
+        self.acquire(slots).await
+    }
+
     /// Waits until `slots` slots of the query's queue are free, and takes them.
     pub async fn acquire(self: &Arc<Self>, slots: u32) -> Result<SlotGuard, LeaderError> {
         loop {

@@ -12,8 +12,9 @@ use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::{Action, FlightDescriptor, Ticket};
 use blueshift_compute::server::MAX_MESSAGE_BYTES;
 use blueshift_proto::{
-    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, CollectGarbage, FragmentReport, FragmentTicket,
-    NodeInfo, SegmentWritten, WriteSegment,
+    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, CollectGarbage,
+    FragmentReport, FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, SegmentWritten,
+    SegmentsWritten, WriteSegment,
 };
 use blueshift_storage::catalog::ClusterLayout;
 use futures::{StreamExt, TryStreamExt};
@@ -142,22 +143,46 @@ impl ClusterClient {
         SegmentWritten::decode(result.app_metadata).map_err(|e| node_error(node, addr, e))
     }
 
+    /// Runs a Flight action on `node` and decodes its one answer as `T`.
+    async fn action<T: Message + Default>(
+        &self,
+        node: u32,
+        kind: &str,
+        body: Vec<u8>,
+    ) -> Result<T, LeaderError> {
+        let (mut client, addr) = self.client(node)?;
+        let mut stream = client
+            .do_action(Action::new(kind.to_string(), body))
+            .await
+            .map_err(|s| node_error(node, addr, s.message()))?
+            .into_inner();
+        let result = stream
+            .message()
+            .await
+            .map_err(|s| node_error(node, addr, s.message()))?
+            .ok_or_else(|| node_error(node, addr, "no answer"))?;
+        T::decode(result.body).map_err(|e| node_error(node, addr, e))
+    }
+
+    /// Rewrites segments of one slice on the node holding it (VACUUM).
+    pub async fn rewrite_segments(
+        &self,
+        slice: u32,
+        request: RewriteSegments,
+    ) -> Result<Vec<SegmentWritten>, LeaderError> {
+        let node = self.layout.node_of(slice);
+        let written: SegmentsWritten = self
+            .action(node, ACTION_REWRITE_SEGMENTS, request.encode_to_vec())
+            .await?;
+        Ok(written.segments)
+    }
+
     /// Asks every node who it is; fails naming the first node that does not answer.
     pub async fn check_nodes(&self) -> Result<Vec<NodeInfo>, LeaderError> {
         let mut infos = Vec::new();
         for node in 0..self.layout.nodes {
-            let (mut client, addr) = self.client(node)?;
-            let mut stream = client
-                .do_action(Action::new(ACTION_NODE_INFO, Vec::<u8>::new()))
-                .await
-                .map_err(|s| node_error(node, addr, s.message()))?
-                .into_inner();
-            let result = stream
-                .message()
-                .await
-                .map_err(|s| node_error(node, addr, s.message()))?
-                .ok_or_else(|| node_error(node, addr, "no answer"))?;
-            let info = NodeInfo::decode(result.body).map_err(|e| node_error(node, addr, e))?;
+            let addr = self.client(node)?.1;
+            let info: NodeInfo = self.action(node, ACTION_NODE_INFO, Vec::new()).await?;
             if info.node != node {
                 return Err(node_error(
                     node,
@@ -189,20 +214,10 @@ impl ClusterClient {
                 slices,
                 live_segments,
             };
-            let (mut client, addr) = self.client(node)?;
-            let mut stream = client
-                .do_action(Action::new(ACTION_COLLECT_GARBAGE, body.encode_to_vec()))
-                .await
-                .map_err(|s| node_error(node, addr, s.message()))?
-                .into_inner();
-            if let Some(r) = stream
-                .message()
-                .await
-                .map_err(|s| node_error(node, addr, s.message()))?
-            {
-                let bytes: [u8; 8] = r.body.as_ref().try_into().unwrap_or([0; 8]);
-                removed += u64::from_be_bytes(bytes);
-            }
+            let answer: GarbageCollected = self
+                .action(node, ACTION_COLLECT_GARBAGE, body.encode_to_vec())
+                .await?;
+            removed += answer.removed;
         }
         Ok(removed)
     }

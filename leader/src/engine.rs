@@ -30,6 +30,7 @@ use pgwire::error::PgWireError;
 mod column_names;
 mod ddl;
 mod dml;
+mod maintenance;
 
 use column_names::postgres_column_names;
 
@@ -308,6 +309,8 @@ impl Engine {
             | Statement::Commit { .. }
             | Statement::Rollback { .. }
             | Statement::Discard { .. }
+            | Statement::Vacuum(_)
+            | Statement::Analyze(_)
             | Statement::Truncate(_) => Ok(Planned::Command(Box::new(stmt), attrs)),
             other => Err(LeaderError::Unsupported(statement_name(other))),
         }
@@ -665,8 +668,11 @@ impl Engine {
                 for id in ids {
                     self.catalog.truncate(id)?;
                 }
+                self.collect_garbage_when_idle();
                 Ok(Response::Execution(Tag::new("TRUNCATE TABLE")))
             }
+            Statement::Vacuum(v) => self.vacuum(session, v, interrupt).await,
+            Statement::Analyze(a) => self.analyze(session, a, interrupt).await,
             Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
             Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
             Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),

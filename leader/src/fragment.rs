@@ -202,12 +202,14 @@ impl DisplayAs for RemoteFragmentExec {
             .map(|s| format!("{}@node{}", s, self.cluster.layout().node_of(*s)))
             .collect();
         write!(f, "RemoteFragmentExec: slices=[{}]", nodes.join(","))?;
-        if matches!(t, DisplayFormatType::Verbose) {
-            write!(
-                f,
-                "\n{}",
-                datafusion::physical_plan::displayable(self.fragment.as_ref()).indent(true)
-            )?;
+        // What runs on each compute node, one level further in.
+        if matches!(t, DisplayFormatType::Default | DisplayFormatType::Verbose) {
+            let fragment = datafusion::physical_plan::displayable(self.fragment.as_ref())
+                .indent(matches!(t, DisplayFormatType::Verbose))
+                .to_string();
+            for line in fragment.lines() {
+                write!(f, "\n  | {line}")?;
+            }
         }
         Ok(())
     }

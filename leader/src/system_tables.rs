@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, BooleanArray, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -33,7 +33,7 @@ pub fn lookup(
         "sys_query_history" => sys_query_history(query_log)?,
         "stv_slices" => stv_slices(cluster)?,
         "pg_table_def" => pg_table_def(catalog)?,
-        "svv_table_info" => svv_table_info(catalog)?,
+        "svv_table_info" => svv_table_info(catalog, cluster)?,
         "stv_tbl_perm" => stv_tbl_perm(catalog)?,
         _ => return Ok(None),
     };
@@ -46,6 +46,18 @@ fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
         Arc::new(Schema::new(fields)),
         columns,
     )?)
+}
+
+/// Redshift's numeric(precision, 2) columns, from floating-point values.
+fn numeric(values: Vec<Option<f64>>, precision: u8) -> Result<ArrayRef> {
+    let array = Decimal128Array::from(
+        values
+            .into_iter()
+            .map(|v| v.map(|v| (v * 100.0).round() as i128))
+            .collect::<Vec<_>>(),
+    )
+    .with_precision_and_scale(precision, 2)?;
+    Ok(Arc::new(array))
 }
 
 fn micros(t: &chrono::DateTime<chrono::Utc>) -> i64 {
@@ -313,12 +325,13 @@ fn pg_table_def(catalog: &Catalog) -> Result<RecordBatch> {
     )
 }
 
-/// STV_TBL_PERM: one row per table and slice holding rows: slice, id, name, rows,
-/// sorted_rows, temp, db_id, backup.
+/// STV_TBL_PERM: one row per table and slice holding rows: slice, id, name, rows
+/// (deleted rows not yet vacuumed included, as on Redshift), sorted_rows, temp,
+/// db_id, backup.
 fn stv_tbl_perm(catalog: &Catalog) -> Result<RecordBatch> {
     let tables = catalog.all_tables().map_err(LeaderError::from)?;
-    let (mut slice, mut id, mut name, mut rows, mut backup) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut slice, mut id, mut name, mut rows, mut sorted, mut backup) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for t in &tables {
         let version = catalog.version(t.id).map_err(LeaderError::from)?;
         for (s, segments) in &version.slices {
@@ -326,6 +339,13 @@ fn stv_tbl_perm(catalog: &Catalog) -> Result<RecordBatch> {
             id.push(t.id as i64);
             name.push(t.name.clone());
             rows.push(segments.iter().map(|g| g.rows as i64).sum::<i64>());
+            sorted.push(
+                segments
+                    .iter()
+                    .filter(|g| g.sorted)
+                    .map(|g| g.rows as i64)
+                    .sum::<i64>(),
+            );
             backup.push(i32::from(t.backup));
         }
     }
@@ -345,9 +365,8 @@ fn stv_tbl_perm(catalog: &Catalog) -> Result<RecordBatch> {
             Arc::new(Int32Array::from(slice)),
             Arc::new(Int64Array::from(id)),
             Arc::new(StringArray::from(name)),
-            Arc::new(Int64Array::from(rows.clone())),
-            // Every segment is sorted when it is written; there is no unsorted region yet.
             Arc::new(Int64Array::from(rows)),
+            Arc::new(Int64Array::from(sorted)),
             Arc::new(Int32Array::from(vec![0; n])),
             Arc::new(Int32Array::from(vec![1; n])),
             Arc::new(Int32Array::from(backup)),
@@ -355,13 +374,17 @@ fn stv_tbl_perm(catalog: &Catalog) -> Result<RecordBatch> {
     )
 }
 
-/// SVV_TABLE_INFO (the columns the catalog knows today): schema, table_id, table,
-/// diststyle, sortkey1, size (1 MB blocks), tbl_rows.
-fn svv_table_info(catalog: &Catalog) -> Result<RecordBatch> {
+/// SVV_TABLE_INFO: schema, table_id, table, diststyle, sortkey1, size (1 MB blocks),
+/// tbl_rows (deleted rows not yet vacuumed included), estimated_visible_rows,
+/// unsorted (percent of rows outside the sorted region; NULL without a sort key),
+/// stats_off (0 when ANALYZE's statistics are current, 100 when there are none), and
+/// skew_rows (rows on the fullest slice over rows on the emptiest; NULL when empty).
+fn svv_table_info(catalog: &Catalog, cluster: &ClusterClient) -> Result<RecordBatch> {
     let tables = catalog.all_tables().map_err(LeaderError::from)?;
     let (mut schema, mut id, mut name, mut dist, mut sort1) =
         (vec![], vec![], vec![], vec![], vec![]);
-    let (mut size, mut rows) = (vec![], vec![]);
+    let (mut size, mut rows, mut visible, mut unsorted, mut stats_off, mut skew) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for t in &tables {
         let version = catalog.version(t.id).map_err(LeaderError::from)?;
         schema.push(t.schema.clone());
@@ -374,7 +397,37 @@ fn svv_table_info(catalog: &Catalog) -> Result<RecordBatch> {
         sort1.push(t.sort_key.first().map(|&k| t.columns[k].name.clone()));
         let bytes: u64 = version.slices.values().flatten().map(|s| s.bytes).sum();
         size.push(bytes.div_ceil(1024 * 1024) as i64);
-        rows.push(version.rows() as i64);
+        rows.push(version.stored_rows() as i64);
+        let live = version.rows();
+        visible.push(live as i64);
+        unsorted.push((!t.sort_key.is_empty()).then(|| {
+            if live == 0 {
+                0.0
+            } else {
+                100.0 * (live - version.sorted_rows().min(live)) as f64 / live as f64
+            }
+        }));
+        stats_off.push(
+            catalog
+                .statistics(t.id)
+                .map_err(LeaderError::from)?
+                .map_or(100.0, |stats| stats.staleness(live)),
+        );
+        let per_slice: Vec<u64> = match t.dist_style {
+            DistStyle::All => vec![],
+            _ => (0..cluster.layout().slice_count())
+                .map(|s| {
+                    version
+                        .slices
+                        .get(&s)
+                        .map_or(0, |segs| segs.iter().map(|g| g.live_rows()).sum())
+                })
+                .collect(),
+        };
+        skew.push(match (per_slice.iter().max(), per_slice.iter().min()) {
+            (Some(&max), Some(&min)) if max > 0 => Some(max as f64 / min.max(1) as f64),
+            _ => None,
+        });
     }
     batch(
         vec![
@@ -385,6 +438,10 @@ fn svv_table_info(catalog: &Catalog) -> Result<RecordBatch> {
             Field::new("sortkey1", DataType::Utf8, true),
             Field::new("size", DataType::Int64, false),
             Field::new("tbl_rows", DataType::Int64, false),
+            Field::new("estimated_visible_rows", DataType::Int64, false),
+            Field::new("unsorted", DataType::Decimal128(5, 2), true),
+            Field::new("stats_off", DataType::Decimal128(5, 2), false),
+            Field::new("skew_rows", DataType::Decimal128(19, 2), true),
         ],
         vec![
             Arc::new(StringArray::from(schema)),
@@ -394,6 +451,10 @@ fn svv_table_info(catalog: &Catalog) -> Result<RecordBatch> {
             Arc::new(StringArray::from(sort1)),
             Arc::new(Int64Array::from(size)),
             Arc::new(Int64Array::from(rows)),
+            Arc::new(Int64Array::from(visible)),
+            numeric(unsorted, 5)?,
+            numeric(stats_off.into_iter().map(Some).collect(), 5)?,
+            numeric(skew, 19)?,
         ],
     )
 }

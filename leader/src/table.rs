@@ -15,10 +15,14 @@ use async_trait::async_trait;
 use blueshift_compute::SliceScanExec;
 use blueshift_compute::scan::{ScanSpec, SlicePartition};
 use blueshift_proto::WriteSegment;
-use blueshift_storage::catalog::{Catalog, DistStyle, SegmentRef, TableDef, TableVersion};
+use blueshift_storage::catalog::{
+    Catalog, DistStyle, SegmentRef, SortStyle, TableDef, TableVersion,
+};
 use blueshift_storage::distribution::SliceRouter;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNode;
+use datafusion::common::{ColumnStatistics, ScalarValue, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::error::Result;
@@ -115,12 +119,7 @@ impl TableProvider for SliceTable {
                 .map_err(LeaderError::from)?,
         };
         let layout = self.cluster.layout();
-        let slices: Vec<u32> = match self.def.dist_style {
-            // One copy is enough to read; node 0 holds one.
-            DistStyle::All => vec![layout.first_slice_of(0)],
-            _ => (0..layout.slice_count()).collect(),
-        };
-        let partitions = slices
+        let partitions = slices_read(&self.def, layout)
             .into_iter()
             .map(|slice| SlicePartition {
                 slice,
@@ -135,7 +134,18 @@ impl TableProvider for SliceTable {
             zone_map_filter,
             row_id: self.dml_version.is_some(),
         };
-        Ok(Arc::new(SliceScanExec::try_new(spec, partitions, None)?))
+        let mut scan = SliceScanExec::try_new(spec, partitions, None)?
+            .with_statistics(self.statistics(&version, &slices_read(&self.def, layout)));
+        // A compound sort key over slices that are each one sorted run: every
+        // partition streams its rows in sort-key order, so ORDER BY and merges on the
+        // key need no sort.
+        if self.def.sort_style == SortStyle::Compound
+            && !self.def.sort_key.is_empty()
+            && version.fully_sorted()
+        {
+            scan = scan.with_sort_order(self.def.sort_key.clone());
+        }
+        Ok(Arc::new(scan))
     }
 
     fn supports_filters_pushdown(
@@ -172,6 +182,65 @@ impl TableProvider for SliceTable {
             cluster: self.cluster.clone(),
         };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+}
+
+/// The slices a scan of `def` reads: all, or for DISTSTYLE ALL the copy on node 0.
+fn slices_read(def: &TableDef, layout: blueshift_storage::catalog::ClusterLayout) -> Vec<u32> {
+    match def.dist_style {
+        DistStyle::All => vec![layout.first_slice_of(0)],
+        _ => (0..layout.slice_count()).collect(),
+    }
+}
+
+impl SliceTable {
+    /// The planner's statistics of a scan of `slices` at `version`: exact row and
+    /// byte counts from the version, and ANALYZE's column statistics when recorded.
+    fn statistics(&self, version: &TableVersion, slices: &[u32]) -> Statistics {
+        let segments = || {
+            slices
+                .iter()
+                .filter_map(|s| version.slices.get(s))
+                .flatten()
+        };
+        let rows: u64 = segments().map(SegmentRef::live_rows).sum();
+        let bytes: u64 = segments().map(|s| s.bytes).sum();
+        let analyzed = self.catalog.statistics(self.def.id).ok().flatten();
+        let mut columns: Vec<ColumnStatistics> = self
+            .def
+            .columns
+            .iter()
+            .map(|column| {
+                let Some(stats) = analyzed
+                    .as_ref()
+                    .and_then(|a| a.columns.iter().find(|c| c.name == column.name))
+                else {
+                    return ColumnStatistics::new_unknown();
+                };
+                let value = |text: &Option<String>| {
+                    text.as_ref()
+                        .and_then(|t| {
+                            ScalarValue::try_from_string(t.clone(), &column.data_type).ok()
+                        })
+                        .map_or(Precision::Absent, Precision::Inexact)
+                };
+                ColumnStatistics {
+                    null_count: Precision::Inexact(stats.nulls as usize),
+                    min_value: value(&stats.min),
+                    max_value: value(&stats.max),
+                    distinct_count: Precision::Inexact(stats.distinct as usize),
+                    ..ColumnStatistics::new_unknown()
+                }
+            })
+            .collect();
+        if self.dml_version.is_some() {
+            columns.push(ColumnStatistics::new_unknown());
+        }
+        Statistics {
+            num_rows: Precision::Exact(rows as usize),
+            total_byte_size: Precision::Inexact(bytes as usize),
+            column_statistics: columns,
+        }
     }
 }
 

@@ -70,6 +70,14 @@ pub struct CollectGarbage {
     pub live_segments: Vec<String>,
 }
 
+/// The answer to a [`CollectGarbage`].
+#[derive(Clone, PartialEq, Message)]
+pub struct GarbageCollected {
+    /// Files removed.
+    #[prost(uint64, tag = "1")]
+    pub removed: u64,
+}
+
 /// Flight action type that answers with a [`NodeInfo`]: a liveness and identity check.
 pub const ACTION_NODE_INFO: &str = "node_info";
 
@@ -111,6 +119,9 @@ pub struct SliceScanNode {
     /// Adds the row-id column after the table's columns (DELETE and UPDATE read it).
     #[prost(bool, tag = "8")]
     pub row_id: bool,
+    /// Table column indices each partition's rows are sorted by (empty: unknown).
+    #[prost(uint32, repeated, tag = "9")]
+    pub sort_order: Vec<u32>,
 }
 
 /// The segments of one slice that a scan reads (the table version the query pinned).
@@ -168,4 +179,30 @@ pub struct ScanStats {
     pub start_micros: i64,
     #[prost(int64, tag = "11")]
     pub end_micros: i64,
+}
+
+/// Flight action type that rewrites segments of one slice (VACUUM): answers with a
+/// [`SegmentsWritten`].
+pub const ACTION_REWRITE_SEGMENTS: &str = "rewrite_segments";
+
+/// Body of an [`ACTION_REWRITE_SEGMENTS`] action: read the segments (without their
+/// deleted rows), merge them in sort-key order, and write them as new segments.
+#[derive(Clone, PartialEq, Message)]
+pub struct RewriteSegments {
+    /// What to read: one partition per segment, all of one slice.
+    #[prost(message, optional, tag = "1")]
+    pub scan: Option<SliceScanNode>,
+    /// Column indices of the compound sort key; empty to concatenate.
+    #[prost(uint32, repeated, tag = "2")]
+    pub sort_columns: Vec<u32>,
+    /// Rows per new segment (the last may have fewer).
+    #[prost(uint64, tag = "3")]
+    pub segment_rows: u64,
+}
+
+/// The segments a rewrite wrote, in sort-key order.
+#[derive(Clone, PartialEq, Message)]
+pub struct SegmentsWritten {
+    #[prost(message, repeated, tag = "1")]
+    pub segments: Vec<SegmentWritten>,
 }

@@ -103,6 +103,11 @@ pub struct SegmentRef {
     /// Rows that DELETE or UPDATE removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<DeleteVector>,
+    /// Whether the segment is part of its slice's sorted region: the leading run of
+    /// segments whose rows are in sort-key order across segments (VACUUM writes
+    /// them; a slice's only segment is one too). Later segments are the unsorted region.
+    #[serde(default)]
+    pub sorted: bool,
 }
 
 impl SegmentRef {
@@ -113,6 +118,7 @@ impl SegmentRef {
             rows,
             bytes,
             deleted: None,
+            sorted: false,
         }
     }
 
@@ -131,12 +137,26 @@ pub struct TableChange {
     pub deleted: BTreeMap<(u32, usize), (String, DeleteVector)>,
     /// New segments, by slice.
     pub added: BTreeMap<u32, Vec<SegmentRef>>,
+    /// Segments VACUUM rewrote, by slice and index in the version it read: each is
+    /// replaced, in place, by its replacement (none when all its rows were deleted).
+    pub rewritten: BTreeMap<(u32, usize), Rewrite>,
+}
+
+/// One segment replaced by VACUUM.
+#[derive(Clone, Debug)]
+pub struct Rewrite {
+    /// The segment as VACUUM read it: a commit checks it is unchanged.
+    pub name: String,
+    pub deleted: Option<DeleteVector>,
+    pub replacement: Vec<SegmentRef>,
 }
 
 impl TableChange {
     /// Whether the change does nothing.
     pub fn is_empty(&self) -> bool {
-        self.deleted.is_empty() && self.added.values().all(Vec::is_empty)
+        self.deleted.is_empty()
+            && self.added.values().all(Vec::is_empty)
+            && self.rewritten.is_empty()
     }
 }
 
@@ -185,13 +205,101 @@ impl TableVersion {
                 None => segment.deleted = Some(rows.clone()),
             }
         }
-        for (slice, segments) in &change.added {
-            self.slices
-                .entry(*slice)
-                .or_default()
-                .extend(segments.iter().cloned());
+        let conflict = |slice: &u32, name: &str| StorageError::Conflict {
+            table: table.to_string(),
+            reason: format!("segment {name} on slice {slice} changed while VACUUM rewrote it"),
+        };
+        for ((slice, index), rewrite) in &change.rewritten {
+            let current = self.slices.get(slice).and_then(|segs| segs.get(*index));
+            match current {
+                Some(seg) if seg.name == rewrite.name && seg.deleted == rewrite.deleted => {}
+                _ => return Err(conflict(slice, &rewrite.name)),
+            }
         }
+        let rewritten_slices: std::collections::BTreeSet<u32> =
+            change.rewritten.keys().map(|(slice, _)| *slice).collect();
+        for slice in rewritten_slices {
+            let Some(segments) = self.slices.remove(&slice) else {
+                continue;
+            };
+            let mut next = Vec::with_capacity(segments.len());
+            for (index, segment) in segments.into_iter().enumerate() {
+                match change.rewritten.get(&(slice, index)) {
+                    Some(rewrite) => next.extend(rewrite.replacement.iter().cloned()),
+                    None => next.push(segment),
+                }
+            }
+            self.slices.insert(slice, next);
+        }
+        for (slice, segments) in &change.added {
+            let list = self.slices.entry(*slice).or_default();
+            // A slice's only segment is sorted: it is a sorted run by itself.
+            let first = list.is_empty() && segments.len() == 1;
+            list.extend(segments.iter().cloned().map(|mut s| {
+                s.sorted = first;
+                s
+            }));
+        }
+        self.slices.retain(|_, segments| !segments.is_empty());
         Ok(())
+    }
+
+    /// Rows in the sorted regions of the slices (deleted rows excluded).
+    pub fn sorted_rows(&self) -> u64 {
+        self.slices
+            .values()
+            .flatten()
+            .filter(|s| s.sorted)
+            .map(SegmentRef::live_rows)
+            .sum()
+    }
+
+    /// Rows in the files, deleted rows included.
+    pub fn stored_rows(&self) -> u64 {
+        self.slices.values().flatten().map(|s| s.rows).sum()
+    }
+
+    /// Whether each slice is one sorted run: a scan of a slice then returns its rows
+    /// in sort-key order.
+    pub fn fully_sorted(&self) -> bool {
+        self.slices.values().flatten().all(|s| s.sorted)
+    }
+}
+
+/// What ANALYZE recorded about a table, for the planner and SVV_TABLE_INFO.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableStatistics {
+    /// Rows (not deleted) when ANALYZE ran.
+    pub rows: u64,
+    /// The table version ANALYZE read.
+    pub version: u64,
+    /// When ANALYZE ran (RFC 3339).
+    pub analyzed_at: String,
+    /// Per column, in the table's column order at the time.
+    pub columns: Vec<ColumnStatistics>,
+}
+
+/// One column's statistics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnStatistics {
+    pub name: String,
+    pub nulls: u64,
+    /// Smallest and largest value as text (NULL when the column has no values).
+    pub min: Option<String>,
+    pub max: Option<String>,
+    /// Estimated distinct values.
+    pub distinct: u64,
+}
+
+impl TableStatistics {
+    /// How far the statistics are off, Redshift's `stats_off`: the percentage by which
+    /// the row count has changed since ANALYZE (0 = current, at most 100).
+    pub fn staleness(&self, rows_now: u64) -> f64 {
+        let base = rows_now.max(self.rows);
+        if base == 0 {
+            return 0.0;
+        }
+        (rows_now.abs_diff(self.rows) as f64 * 100.0 / base as f64).min(100.0)
     }
 }
 
@@ -245,6 +353,7 @@ pub struct Catalog {
     tables: sled::Tree,
     versions: sled::Tree,
     users: sled::Tree,
+    statistics: sled::Tree,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -290,6 +399,7 @@ impl Catalog {
             tables: db.open_tree("tables")?,
             versions: db.open_tree("versions")?,
             users: db.open_tree("users")?,
+            statistics: db.open_tree("statistics")?,
             db,
         };
         if catalog.meta.get(LAYOUT_KEY)?.is_none() {
@@ -398,6 +508,11 @@ impl Catalog {
         let id_key = def.id.to_be_bytes();
         let mut version = version.unwrap_or_default();
         version.version = 1;
+        for segments in version.slices.values_mut() {
+            if let [only] = segments.as_mut_slice() {
+                only.sorted = true;
+            }
+        }
         let def_bytes = encode(&def)?;
         let version_bytes = encode(&version)?;
         let qualified = def.qualified_name();
@@ -424,10 +539,11 @@ impl Catalog {
             None => return Err(StorageError::TableNotFound(format!("{schema}.{name}"))),
         };
         let id_key = def.id.to_be_bytes();
-        (&self.tables, &self.versions)
-            .transaction(|(tables, versions)| {
+        (&self.tables, &self.versions, &self.statistics)
+            .transaction(|(tables, versions, statistics)| {
                 tables.remove(key.as_slice())?;
                 versions.remove(&id_key)?;
+                statistics.remove(&id_key)?;
                 Ok::<_, ConflictableTransactionError<StorageError>>(())
             })
             .map_err(from_tx)?;
@@ -488,8 +604,8 @@ impl Catalog {
         added: &BTreeMap<u32, Vec<SegmentRef>>,
     ) -> Result<TableVersion> {
         let change = TableChange {
-            deleted: BTreeMap::new(),
             added: added.clone(),
+            ..TableChange::default()
         };
         self.commit(table_id, &format!("table id {table_id}"), &change)
     }
@@ -523,6 +639,22 @@ impl Catalog {
             }
         }
         Ok(live)
+    }
+
+    /// The statistics ANALYZE last recorded for a table.
+    pub fn statistics(&self, table_id: u64) -> Result<Option<TableStatistics>> {
+        let key = table_id.to_be_bytes();
+        match self.statistics.get(key)? {
+            Some(v) => Ok(Some(decode(&key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records a table's statistics (ANALYZE).
+    pub fn put_statistics(&self, table_id: u64, stats: &TableStatistics) -> Result<()> {
+        self.statistics
+            .insert(table_id.to_be_bytes(), encode(stats)?)?;
+        self.flush()
     }
 
     /// A user by name.

@@ -27,6 +27,12 @@ use crate::catalog::SegmentRef;
 use crate::deletes::DeleteVector;
 use crate::error::{Result, StorageError};
 
+/// How segments are sorted: ascending, NULLs last (PostgreSQL's `ORDER BY col`).
+pub const SORT_OPTIONS: arrow::compute::SortOptions = arrow::compute::SortOptions {
+    descending: false,
+    nulls_first: false,
+};
+
 static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Rows per Parquet row group: the unit the zone maps describe.
@@ -320,7 +326,7 @@ fn sort_batch(batch: &RecordBatch, sort_columns: &[usize]) -> arrow::error::Resu
         .filter(|&&i| i < batch.num_columns())
         .map(|&i| SortColumn {
             values: Arc::clone(batch.column(i)),
-            options: None,
+            options: Some(SORT_OPTIONS),
         })
         .collect();
     let indices = lexsort_to_indices(&columns, None)?;

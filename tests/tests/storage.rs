@@ -300,3 +300,136 @@ async fn zone_maps_skip_blocks_and_stl_scan_reports_it() -> Result<()> {
     cluster.process.terminate()?;
     Ok(())
 }
+
+/// Segment files in a data directory.
+fn segment_files(dir: &std::path::Path) -> Result<usize> {
+    let mut count = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// VACUUM purges deleted rows, sorts the unsorted region (after which ORDER BY on the
+/// sort key needs no sort), honours TO n PERCENT and removes the replaced files;
+/// ANALYZE makes stats_off 0. The rows are the same throughout.
+#[tokio::test(flavor = "multi_thread")]
+async fn vacuum_and_analyze() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute(
+            "create table ev (k int, tag varchar(4)) diststyle even compound sortkey(k);
+             create table dim (k int, name varchar(8)) diststyle all;
+             insert into ev select x * 2, 'a' from (select unnest(range(0, 100)) as x) s;
+             insert into ev select x * 2 + 1, 'b' from (select unnest(range(0, 100)) as x) s;
+             insert into ev values (null, 'n');
+             insert into dim values (1, 'one'), (2, 'two');
+             insert into dim values (3, 'three');",
+        )
+        .await?;
+    async fn info(client: &tokio_postgres::Client) -> Result<Vec<String>> {
+        let r = rows(
+            client,
+            "select tbl_rows, estimated_visible_rows, unsorted, stats_off \
+             from svv_table_info where \"table\" = 'ev'",
+        )
+        .await?;
+        Ok(r[0].clone())
+    }
+    let all_rows = "select k, tag from ev order by k";
+    let expected: Vec<Vec<String>> = (0..200)
+        .map(|k| {
+            vec![
+                k.to_string(),
+                if k % 2 == 0 { "a" } else { "b" }.to_string(),
+            ]
+        })
+        .chain(std::iter::once(vec!["NULL".to_string(), "n".to_string()]))
+        .collect();
+    assert_eq!(rows(&client, all_rows).await?, expected);
+    let before = info(&client).await?;
+    assert_eq!(before[0], "201");
+    assert_ne!(before[2], "0.00", "later inserts are unsorted: {before:?}");
+    assert_eq!(before[3], "100.00", "never analyzed: {before:?}");
+
+    // One deleted row of 201: the default threshold (95%) leaves it for later.
+    assert_eq!(client.execute("delete from ev where k = 7", &[]).await?, 1);
+    client.batch_execute("vacuum delete only ev").await?;
+    assert_eq!(
+        info(&client).await?[0],
+        "201",
+        "DELETE ONLY below the threshold"
+    );
+    client
+        .batch_execute("vacuum delete only ev to 100 percent")
+        .await?;
+    assert_eq!(info(&client).await?[..2], ["200", "200"]);
+
+    // The sort phase: one sorted run per slice, and ORDER BY k needs no SortExec.
+    let explain = rows(&client, &format!("explain {all_rows}")).await?;
+    assert!(
+        format!("{explain:?}").contains("SortExec"),
+        "an unsorted table needs a sort: {explain:?}"
+    );
+    client.batch_execute("vacuum ev").await?;
+    let after = info(&client).await?;
+    assert_eq!(after[..3], ["200", "200", "0.00"], "{after:?}");
+    let expected: Vec<Vec<String>> = expected.into_iter().filter(|r| r[0] != "7").collect();
+    assert_eq!(rows(&client, all_rows).await?, expected);
+    let explain = rows(&client, &format!("explain {all_rows}")).await?;
+    assert!(
+        !format!("{explain:?}").contains("SortExec"),
+        "a sorted table merges without sorting: {explain:?}"
+    );
+
+    // The replaced files are removed once no statement runs.
+    let mut files = segment_files(dir.path())?;
+    for _ in 0..50 {
+        if files <= 4 + 2 * 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        files = segment_files(dir.path())?;
+    }
+    assert!(files <= 4 + 2 * 2, "{files} segment files after VACUUM");
+
+    // A DISTSTYLE ALL table: vacuum, then delete; every node's copy agrees.
+    client.batch_execute("vacuum dim to 100 percent").await?;
+    assert_eq!(client.execute("delete from dim where k = 2", &[]).await?, 1);
+    assert_eq!(
+        rows(
+            &client,
+            "select e.k, d.name from ev e join dim d on e.k = d.k order by 1"
+        )
+        .await?,
+        table(&[&["1", "one"], &["3", "three"]])
+    );
+
+    // ANALYZE: statistics are current, until rows change.
+    client.batch_execute("analyze ev").await?;
+    assert_eq!(info(&client).await?[3], "0.00");
+    client.batch_execute("delete from ev where k < 50").await?;
+    let stale: f64 = info(&client).await?[3].parse()?;
+    assert!(stale > 20.0, "stats_off after deleting a quarter: {stale}");
+
+    for (sql, code) in [
+        ("vacuum nosuch", "42P01"),
+        ("vacuum ev to 150 percent", "22023"),
+        ("analyze nosuch", "42P01"),
+    ] {
+        let e = client.batch_execute(sql).await.expect_err("must fail");
+        assert_eq!(sqlstate(&e), code, "{sql}: {e}");
+    }
+    cluster.process.terminate()?;
+    Ok(())
+}

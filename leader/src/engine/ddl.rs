@@ -40,6 +40,7 @@ impl Engine {
                         }
                     }
                 }
+                self.collect_garbage_when_idle();
                 Ok(Response::Execution(Tag::new("DROP TABLE")))
             }
             ObjectType::Schema => {

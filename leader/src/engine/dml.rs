@@ -102,7 +102,7 @@ impl Engine {
                 let rows = deleted.rows;
                 let change = TableChange {
                     deleted: deleted.vectors,
-                    added: BTreeMap::new(),
+                    ..TableChange::default()
                 };
                 if !change.is_empty() {
                     self.catalog
@@ -156,6 +156,7 @@ impl Engine {
                 let change = TableChange {
                     deleted: deleted.vectors,
                     added,
+                    ..TableChange::default()
                 };
                 if !change.is_empty() {
                     self.catalog
