@@ -89,6 +89,13 @@ impl FragmentCodec {
             projection,
             zone_map_filter,
             row_id: node.row_id,
+            column_ids: node.column_ids.clone(),
+            missing_values: node
+                .missing_values
+                .iter()
+                .zip(&node.has_missing_value)
+                .map(|(v, &has)| has.then(|| v.clone()))
+                .collect(),
         };
         Ok(
             SliceScanExec::try_new(spec, partitions, self.store.clone())?
@@ -134,6 +141,13 @@ impl FragmentCodec {
                 .collect(),
             row_id: scan.row_id,
             sort_order: scan.sort_order.iter().map(|&c| c as u32).collect(),
+            column_ids: scan.column_ids.clone(),
+            missing_values: scan
+                .missing_values
+                .iter()
+                .map(|v| v.clone().unwrap_or_default())
+                .collect(),
+            has_missing_value: scan.missing_values.iter().map(Option::is_some).collect(),
         };
         Ok(msg)
     }

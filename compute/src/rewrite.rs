@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
+use arrow::datatypes::Schema;
 use blueshift_proto::{RewriteSegments, SegmentWritten};
-use blueshift_storage::segment::{SORT_OPTIONS, SliceStore};
+use blueshift_storage::segment::{SORT_OPTIONS, SliceStore, file_column_name};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
@@ -29,11 +31,19 @@ pub async fn rewrite_segments(
         .scan
         .ok_or_else(|| DataFusionError::Plan("a rewrite names no segments".into()))?;
     let scan = Arc::new(codec.decode_scan(node, &ctx)?);
-    let schema = Arc::clone(&scan.table_schema);
+    // New segments name their columns by id, like every segment.
+    let schema = Arc::new(Schema::new(
+        scan.table_schema
+            .fields()
+            .iter()
+            .zip(&scan.column_ids)
+            .map(|(f, &id)| f.as_ref().clone().with_name(file_column_name(id)))
+            .collect::<Vec<_>>(),
+    ));
     let slice = scan.slice_of(0).unwrap_or_default();
     let sort: Vec<usize> = request.sort_columns.iter().map(|&c| c as usize).collect();
     let ordering = LexOrdering::new(sort.iter().filter_map(|&c| {
-        let field = schema.fields().get(c)?;
+        let field = scan.table_schema.fields().get(c)?;
         Some(PhysicalSortExpr::new(
             Arc::new(Column::new(field.name(), c)),
             SORT_OPTIONS,
@@ -70,7 +80,10 @@ pub async fn rewrite_segments(
         let done = next.is_none();
         if let Some(batch) = next {
             buffered += batch.num_rows();
-            buffer.push(batch);
+            buffer.push(RecordBatch::try_new(
+                Arc::clone(&schema),
+                batch.columns().to_vec(),
+            )?);
         }
         if buffered >= segment_rows || (done && buffered > 0) {
             let batches = std::mem::take(&mut buffer);

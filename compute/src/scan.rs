@@ -3,13 +3,13 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{RecordBatch, RecordBatchOptions, UInt64Array};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use blueshift_proto::ScanStats;
 use blueshift_storage::catalog::SegmentRef;
-use blueshift_storage::segment::{SORT_OPTIONS, ScanOptions, SliceStore};
-use datafusion::common::Statistics;
+use blueshift_storage::segment::{SORT_OPTIONS, ScanOptions, SliceStore, file_column_name};
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{ScalarValue, Statistics};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -32,6 +32,28 @@ use crate::zone_map::ZoneMapFilter;
 pub struct SlicePartition {
     pub slice: u32,
     pub segments: Vec<SegmentRef>,
+}
+
+/// `filter` with its columns named as in segment files (`file_schema`, by index).
+fn rename_columns(
+    filter: &Arc<dyn PhysicalExpr>,
+    file_schema: &SchemaRef,
+) -> Option<Arc<dyn PhysicalExpr>> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    Arc::clone(filter)
+        .transform(|e| {
+            if let Some(column) = e.downcast_ref::<Column>() {
+                let field = file_schema.fields().get(column.index()).ok_or_else(|| {
+                    DataFusionError::Internal(format!("no column {}", column.index()))
+                })?;
+                return Ok(Transformed::yes(
+                    Arc::new(Column::new(field.name(), column.index())) as Arc<dyn PhysicalExpr>,
+                ));
+            }
+            Ok(Transformed::no(e))
+        })
+        .ok()
+        .map(|t| t.data)
 }
 
 fn now_micros() -> i64 {
@@ -78,6 +100,9 @@ pub struct SliceScanExec {
     /// Whether the scan adds [`ROW_ID_COLUMN`] after the table's columns (projection
     /// indices then count it as column `table_schema.fields().len()`).
     pub row_id: bool,
+    /// See [`ScanSpec::column_ids`] and [`ScanSpec::missing_values`].
+    pub column_ids: Vec<u32>,
+    pub missing_values: Vec<Option<String>>,
     store: Option<SliceStore>,
     /// What this scan has read so far (a compute node runs one partition per decoded
     /// plan, so this is one slice's work).
@@ -101,6 +126,11 @@ pub struct ScanSpec {
     pub projection: Option<Vec<usize>>,
     pub zone_map_filter: Option<Arc<dyn PhysicalExpr>>,
     pub row_id: bool,
+    /// Each table column's id (its name in segment files); by position when empty.
+    pub column_ids: Vec<u32>,
+    /// Each table column's value in segments written before it was added (NULL when
+    /// `None`), as text; parallel to the table's columns, or empty.
+    pub missing_values: Vec<Option<String>>,
 }
 
 impl SliceScanExec {
@@ -117,7 +147,14 @@ impl SliceScanExec {
             projection,
             zone_map_filter,
             row_id,
+            column_ids,
+            missing_values,
         } = spec;
+        let column_ids = if column_ids.len() == table_schema.fields().len() {
+            column_ids
+        } else {
+            (0..table_schema.fields().len() as u32).collect()
+        };
         let full = Self::scan_schema(&table_schema, row_id);
         let projected_schema = match &projection {
             Some(p) => Arc::new(full.project(p)?),
@@ -143,6 +180,8 @@ impl SliceScanExec {
             partitions,
             zone_map_filter,
             row_id,
+            column_ids,
+            missing_values,
             store,
             report: Arc::new(Mutex::new(ScanStats::default())),
             sort_order: vec![],
@@ -204,6 +243,21 @@ impl SliceScanExec {
     pub fn with_statistics(mut self, statistics: Statistics) -> Self {
         self.statistics = Some(Arc::new(statistics));
         self
+    }
+
+    /// Each table column's value in segments written before the column existed.
+    fn fill_values(&self) -> Result<Vec<ScalarValue>> {
+        self.table_schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(
+                |(i, field)| match self.missing_values.get(i).cloned().flatten() {
+                    Some(text) => ScalarValue::try_from_string(text, field.data_type()),
+                    None => ScalarValue::try_from(field.data_type()),
+                },
+            )
+            .collect()
     }
 
     /// The first slice scan in `plan` (a fragment holds one).
@@ -300,25 +354,41 @@ impl ExecutionPlan for SliceScanExec {
             DataFusionError::Internal(format!("slice scan has no partition {partition}"))
         })?;
         let table_columns = self.table_schema.fields().len();
-        // The columns read from the files, and where the row id goes in the output.
-        let (file_projection, row_id_at) = match &self.projection {
-            Some(p) => (
-                Some(
-                    p.iter()
-                        .copied()
-                        .filter(|&i| i < table_columns)
-                        .collect::<Vec<_>>(),
-                ),
-                p.iter().position(|&i| i == table_columns),
-            ),
-            None => (None, self.row_id.then_some(table_columns)),
+        // Each output column: a table column (read from the files by its id's name,
+        // or filled in for files from before it was added), or the row id.
+        let outputs: Vec<usize> = match &self.projection {
+            Some(p) => p.clone(),
+            None => (0..table_columns + usize::from(self.row_id)).collect(),
         };
-        let row_id_at = if self.row_id { row_id_at } else { None };
+        let file_names: Vec<String> = self
+            .column_ids
+            .iter()
+            .map(|&id| file_column_name(id))
+            .collect();
+        let file_columns: Vec<String> = outputs
+            .iter()
+            .filter_map(|&c| file_names.get(c).cloned())
+            .collect();
+        let row_id_at = if self.row_id {
+            outputs.iter().position(|&c| c == table_columns)
+        } else {
+            None
+        };
+        let fill = Arc::new(self.fill_values()?);
+        let file_schema = Arc::new(Schema::new(
+            self.table_schema
+                .fields()
+                .iter()
+                .zip(&file_names)
+                .map(|(f, name)| f.as_ref().clone().with_name(name))
+                .collect::<Vec<_>>(),
+        ));
         let table = self.table_name.clone();
         let zone_maps = self
             .zone_map_filter
             .as_ref()
-            .and_then(|f| ZoneMapFilter::try_new(f, &self.table_schema));
+            .and_then(|f| rename_columns(f, &file_schema))
+            .and_then(|f| ZoneMapFilter::try_new(&f, &file_schema));
         let slice = part.slice;
         let output_schema = Arc::clone(&self.projected_schema);
         let report = Arc::clone(&self.report);
@@ -346,7 +416,10 @@ impl ExecutionPlan for SliceScanExec {
         let stream = futures::stream::iter(part.segments.into_iter().zip(bases))
             .then(move |(segment, base)| {
                 let store = store.clone();
-                let projection = file_projection.clone();
+                let file_columns = file_columns.clone();
+                let file_names = file_names.clone();
+                let outputs = outputs.clone();
+                let fill = Arc::clone(&fill);
                 let table = table.clone();
                 let zone_maps = zone_maps.clone();
                 let output_schema = Arc::clone(&output_schema);
@@ -354,7 +427,7 @@ impl ExecutionPlan for SliceScanExec {
                 async move {
                     tokio::task::spawn_blocking(move || {
                         let options = ScanOptions {
-                            projection: projection.as_deref(),
+                            columns: Some(&file_columns),
                             deleted: segment.deleted.as_ref(),
                             row_positions: row_id_at.is_some(),
                         };
@@ -374,29 +447,51 @@ impl ExecutionPlan for SliceScanExec {
                             r.is_rrscan |= scan.row_groups_read < scan.row_groups_total;
                             r.end_micros = now_micros();
                         }
-                        match (row_id_at, scan.positions) {
-                            (Some(at), Some(positions)) => scan
-                                .batches
-                                .into_iter()
-                                .zip(positions)
-                                .map(|(batch, positions)| {
-                                    let ids: UInt64Array = positions
-                                        .into_iter()
-                                        .map(|p| row_id(slice, base + u64::from(p)))
-                                        .collect();
-                                    let mut columns = batch.columns().to_vec();
-                                    columns.insert(at, Arc::new(ids));
-                                    let options = RecordBatchOptions::new()
-                                        .with_row_count(Some(batch.num_rows()));
-                                    Ok(RecordBatch::try_new_with_options(
-                                        Arc::clone(&output_schema),
-                                        columns,
-                                        &options,
-                                    )?)
-                                })
-                                .collect(),
-                            _ => Ok(scan.batches),
-                        }
+                        let positions = scan.positions.unwrap_or_default();
+                        scan.batches
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, batch)| {
+                                let rows = batch.num_rows();
+                                let columns = outputs
+                                    .iter()
+                                    .map(|&c| -> Result<ArrayRef> {
+                                        if Some(c) == row_id_at.map(|at| outputs[at]) {
+                                            let ids: UInt64Array = positions
+                                                .get(i)
+                                                .map(Vec::as_slice)
+                                                .unwrap_or_default()
+                                                .iter()
+                                                .map(|&p| row_id(slice, base + u64::from(p)))
+                                                .collect();
+                                            return Ok(Arc::new(ids));
+                                        }
+                                        let name = file_names.get(c).ok_or_else(|| {
+                                            DataFusionError::Internal(format!(
+                                                "scan of {table} has no column {c}"
+                                            ))
+                                        })?;
+                                        match batch.column_by_name(name) {
+                                            Some(array) => Ok(Arc::clone(array)),
+                                            None => fill
+                                                .get(c)
+                                                .ok_or_else(|| {
+                                                    DataFusionError::Internal(format!(
+                                                        "scan of {table} has no column {c}"
+                                                    ))
+                                                })?
+                                                .to_array_of_size(rows),
+                                        }
+                                    })
+                                    .collect::<Result<Vec<_>>>()?;
+                                let options = RecordBatchOptions::new().with_row_count(Some(rows));
+                                Ok(RecordBatch::try_new_with_options(
+                                    Arc::clone(&output_schema),
+                                    columns,
+                                    &options,
+                                )?)
+                            })
+                            .collect()
                     })
                     .await
                     .map_err(|e| DataFusionError::External(Box::new(e)))?

@@ -261,6 +261,14 @@ impl Engine {
             .map(|stmt| {
                 let attrs = match &stmt {
                     Statement::CreateTable(ct) => parsed.attributes.remove(&name_key(&ct.name)),
+                    Statement::AlterTable(alter) => parsed
+                        .attributes
+                        .get(&format!(
+                            "{}{}",
+                            crate::sql::redshift_ddl::ALTER_KEY,
+                            name_key(&alter.name)
+                        ))
+                        .cloned(),
                     _ => None,
                 };
                 (stmt, attrs)
@@ -311,6 +319,7 @@ impl Engine {
             | Statement::Discard { .. }
             | Statement::Vacuum(_)
             | Statement::Analyze(_)
+            | Statement::AlterTable(_)
             | Statement::Truncate(_) => Ok(Planned::Command(Box::new(stmt), attrs)),
             other => Err(LeaderError::Unsupported(statement_name(other))),
         }
@@ -672,6 +681,7 @@ impl Engine {
                 Ok(Response::Execution(Tag::new("TRUNCATE TABLE")))
             }
             Statement::Vacuum(v) => self.vacuum(session, v, interrupt).await,
+            Statement::AlterTable(alter) => self.alter_table(session, alter, attrs).await,
             Statement::Analyze(a) => self.analyze(session, a, interrupt).await,
             Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
             Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),

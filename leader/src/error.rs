@@ -40,6 +40,9 @@ pub enum LeaderError {
     /// The statement ran longer than `statement_timeout`.
     #[error("canceling statement due to statement timeout")]
     StatementTimeout,
+    /// A column with this name already exists.
+    #[error("column \"{0}\" of relation already exists")]
+    DuplicateColumn(String),
     /// A NULL went into a NOT NULL column.
     #[error("null value in column \"{0}\" violates not-null constraint")]
     NotNullViolation(String),
@@ -108,6 +111,16 @@ fn sqlstate_of_datafusion(e: &DataFusionError) -> (&'static str, String) {
         DataFusionError::ResourcesExhausted(_) => "53200",
         DataFusionError::NotImplemented(_) => "0A000",
         DataFusionError::ArrowError(a, _) => match a.as_ref() {
+            // PostgreSQL: 22007 for a malformed date or time, 22P02 for other text.
+            arrow::error::ArrowError::CastError(m) | arrow::error::ArrowError::ParseError(m)
+                if ["Date", "Time", "timestamp", "date"]
+                    .iter()
+                    .any(|t| m.contains(&format!(" {t}")))
+                    || m.contains("of Date")
+                    || m.contains("of Time") =>
+            {
+                "22007"
+            }
             arrow::error::ArrowError::CastError(_) | arrow::error::ArrowError::ParseError(_) => {
                 "22P02"
             }
@@ -188,6 +201,7 @@ pub fn sqlstate(e: &LeaderError) -> (&'static str, String) {
         LeaderError::ComputeNode { .. } => ("58030", e.to_string()),
         LeaderError::Cancelled | LeaderError::StatementTimeout => ("57014", e.to_string()),
         LeaderError::NotNullViolation(_) => ("23502", e.to_string()),
+        LeaderError::DuplicateColumn(_) => ("42701", e.to_string()),
         LeaderError::Io(_) => ("08006", e.to_string()),
         LeaderError::DataFusion(d) => sqlstate_of_datafusion(d),
         LeaderError::Storage(s) => {

@@ -133,6 +133,13 @@ impl TableProvider for SliceTable {
             projection: projection.cloned(),
             zone_map_filter,
             row_id: self.dml_version.is_some(),
+            column_ids: self.def.columns.iter().map(|c| c.id).collect(),
+            missing_values: self
+                .def
+                .columns
+                .iter()
+                .map(|c| c.missing_value.clone())
+                .collect(),
         };
         let mut scan = SliceScanExec::try_new(spec, partitions, None)?
             .with_statistics(self.statistics(&version, &slices_read(&self.def, layout)));
@@ -297,9 +304,16 @@ impl SliceSink {
             sort_columns: self.def.sort_key.iter().map(|&c| c as u32).collect(),
             table_id: self.def.id,
         };
+        // Segment files name columns by id.
+        let file_schema = Arc::new(self.def.file_schema());
+        let batches = batches
+            .into_iter()
+            .map(|b| RecordBatch::try_new(Arc::clone(&file_schema), b.columns().to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| LeaderError::DataFusion(e.into()))?;
         let seg = self
             .cluster
-            .write_segment(write, Arc::clone(&self.schema), batches)
+            .write_segment(write, file_schema, batches)
             .await?;
         if seg.rows > 0 {
             written

@@ -122,6 +122,15 @@ pub struct SliceScanNode {
     /// Table column indices each partition's rows are sorted by (empty: unknown).
     #[prost(uint32, repeated, tag = "9")]
     pub sort_order: Vec<u32>,
+    /// Each table column's id: its name in segment files is `c<id>`.
+    #[prost(uint32, repeated, tag = "10")]
+    pub column_ids: Vec<u32>,
+    /// Each table column's value (as text) in segments written before it was added;
+    /// meaningful where `has_missing_value` is true, else NULL.
+    #[prost(string, repeated, tag = "11")]
+    pub missing_values: Vec<String>,
+    #[prost(bool, repeated, tag = "12")]
+    pub has_missing_value: Vec<bool>,
 }
 
 /// The segments of one slice that a scan reads (the table version the query pinned).

@@ -49,6 +49,11 @@ pub enum SortStyle {
 /// One column of a table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ColumnDef {
+    /// The column's id within its table: segment files name the column by it
+    /// ([`crate::segment::file_column_name`]), so renaming or dropping a column, or
+    /// adding one, rewrites no segment.
+    #[serde(default)]
+    pub id: u32,
     pub name: String,
     pub data_type: DataType,
     pub nullable: bool,
@@ -56,6 +61,10 @@ pub struct ColumnDef {
     pub declared_type: String,
     /// The declared column encoding (ENCODE), lower case; `None` means AUTO.
     pub encoding: Option<String>,
+    /// For a column added by ALTER TABLE ... DEFAULT: its value (as text) in the rows
+    /// of segments written before the column existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_value: Option<String>,
 }
 
 /// A table's definition.
@@ -73,6 +82,9 @@ pub struct TableDef {
     pub sort_style: SortStyle,
     /// BACKUP YES (the default) or NO.
     pub backup: bool,
+    /// The id the next added column gets.
+    #[serde(default)]
+    pub next_column_id: u32,
 }
 
 impl TableDef {
@@ -84,6 +96,27 @@ impl TableDef {
                 .map(|c| Field::new(&c.name, c.data_type.clone(), c.nullable))
                 .collect::<Vec<_>>(),
         )
+    }
+
+    /// The Arrow schema of the table's segment files: the same columns, named by id.
+    pub fn file_schema(&self) -> Schema {
+        Schema::new(
+            self.columns
+                .iter()
+                .map(|c| {
+                    Field::new(
+                        crate::segment::file_column_name(c.id),
+                        c.data_type.clone(),
+                        c.nullable,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The index of the column `name`.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
     }
 
     /// `schema.name`.
@@ -531,6 +564,48 @@ impl Catalog {
         Ok(def)
     }
 
+    /// Changes a table's definition (ALTER TABLE) in one transaction: `change` gets the
+    /// current definition. A new name moves the table; the new name must be free.
+    pub fn alter_table(
+        &self,
+        schema: &str,
+        name: &str,
+        change: impl Fn(&mut TableDef) -> Result<()>,
+    ) -> Result<TableDef> {
+        let key = table_key(schema, name);
+        let qualified = format!("{schema}.{name}");
+        let def = self
+            .tables
+            .transaction(|tables| {
+                let Some(bytes) = tables.get(&key)? else {
+                    return abort(StorageError::TableNotFound(qualified.clone()));
+                };
+                let mut def: TableDef = match decode(&key, &bytes) {
+                    Ok(d) => d,
+                    Err(e) => return abort(e),
+                };
+                if let Err(e) = change(&mut def) {
+                    return abort(e);
+                }
+                let new_key = table_key(&def.schema, &def.name);
+                if new_key != key {
+                    if tables.get(&new_key)?.is_some() {
+                        return abort(StorageError::TableExists(def.qualified_name()));
+                    }
+                    tables.remove(key.as_slice())?;
+                }
+                let bytes = match encode(&def) {
+                    Ok(b) => b,
+                    Err(e) => return abort(e),
+                };
+                tables.insert(new_key.as_slice(), bytes)?;
+                Ok(def)
+            })
+            .map_err(from_tx)?;
+        self.flush()?;
+        Ok(def)
+    }
+
     /// Drops a table and its versions; its segments become garbage.
     pub fn drop_table(&self, schema: &str, name: &str) -> Result<TableDef> {
         let key = table_key(schema, name);
@@ -682,6 +757,8 @@ mod tests {
             schema: "public".into(),
             name: name.into(),
             columns: vec![ColumnDef {
+                id: 0,
+                missing_value: None,
                 name: "a".into(),
                 data_type: DataType::Int32,
                 nullable: true,
@@ -693,6 +770,7 @@ mod tests {
             sort_key: vec![],
             sort_style: SortStyle::Compound,
             backup: true,
+            next_column_id: 1,
         }
     }
 

@@ -27,6 +27,11 @@ use crate::catalog::SegmentRef;
 use crate::deletes::DeleteVector;
 use crate::error::{Result, StorageError};
 
+/// The name of table column `id` in segment files.
+pub fn file_column_name(id: u32) -> String {
+    format!("c{id}")
+}
+
 /// How segments are sorted: ascending, NULLs last (PostgreSQL's `ORDER BY col`).
 pub const SORT_OPTIONS: arrow::compute::SortOptions = arrow::compute::SortOptions {
     descending: false,
@@ -65,8 +70,9 @@ pub struct SegmentScan {
 /// How to scan a segment.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ScanOptions<'a> {
-    /// Columns to read; all when `None`.
-    pub projection: Option<&'a [usize]>,
+    /// Columns to read, by name; all when `None`. Names the file does not have are
+    /// left out of the batches (a column added after the file was written).
+    pub columns: Option<&'a [String]>,
     /// Rows not to read.
     pub deleted: Option<&'a DeleteVector>,
     /// Report each row's position in the file (DELETE and UPDATE need it).
@@ -148,16 +154,16 @@ impl SliceStore {
         )))
     }
 
-    /// Reads a segment, verifying its hash, with only the columns in `projection`
-    /// (all when `None`).
+    /// Reads a segment, verifying its hash, with only the named columns (all when
+    /// `None`).
     pub fn read_segment(
         &self,
         slice: u32,
         name: &str,
-        projection: Option<&[usize]>,
+        columns: Option<&[String]>,
     ) -> Result<Vec<RecordBatch>> {
         let options = ScanOptions {
-            projection,
+            columns,
             ..ScanOptions::default()
         };
         Ok(self
@@ -234,9 +240,18 @@ impl SliceStore {
             selected_rows += rows;
         }
         let rows_read: usize = file_ranges.iter().map(|r| r.len()).sum();
-        let columns: Vec<usize> = match options.projection {
-            Some(cols) => cols.to_vec(),
-            None => (0..meta.file_metadata().schema_descr().num_columns()).collect(),
+        let file_schema = Arc::clone(builder.schema());
+        let columns: Vec<usize> = match options.columns {
+            Some(names) => {
+                let mut found: Vec<usize> = names
+                    .iter()
+                    .filter_map(|n| file_schema.index_of(n).ok())
+                    .collect();
+                found.sort_unstable();
+                found.dedup();
+                found
+            }
+            None => (0..file_schema.fields().len()).collect(),
         };
         let bytes_read: i64 = groups
             .iter()
@@ -258,9 +273,9 @@ impl SliceStore {
         } else {
             builder
         };
-        let builder = match options.projection {
-            Some(cols) => {
-                let mask = ProjectionMask::roots(builder.parquet_schema(), cols.iter().copied());
+        let builder = match options.columns {
+            Some(_) => {
+                let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
                 builder.with_projection(mask)
             }
             None => builder,
@@ -363,7 +378,7 @@ mod tests {
             .write_segment(5, b.schema(), std::slice::from_ref(&b), &[0])?
             .expect("rows were written");
         assert_eq!(seg.rows, 3);
-        let read = store.read_segment(5, &seg.name, Some(&[0]))?;
+        let read = store.read_segment(5, &seg.name, Some(&["a".to_string()]))?;
         let a = read[0]
             .column(0)
             .as_any()
@@ -377,7 +392,7 @@ mod tests {
             5,
             &seg.name,
             ScanOptions {
-                projection: Some(&[0]),
+                columns: Some(&["a".to_string()]),
                 deleted: Some(&deleted),
                 row_positions: true,
             },

@@ -108,7 +108,10 @@ impl Engine {
         let columns: Vec<ColumnDef> = input_schema
             .fields()
             .iter()
-            .map(|f| ColumnDef {
+            .enumerate()
+            .map(|(i, f)| ColumnDef {
+                id: i as u32,
+                missing_value: None,
                 name: f.name().clone(),
                 data_type: f.data_type().clone(),
                 nullable: f.is_nullable() || ct.query.is_some(),
@@ -206,6 +209,7 @@ fn table_def(
         id: 0,
         schema,
         name,
+        next_column_id: columns.len() as u32,
         columns,
         dist_style,
         dist_key,
@@ -213,4 +217,200 @@ fn table_def(
         sort_style,
         backup: attrs.backup.unwrap_or(true),
     })
+}
+
+/// A column name as written: quoted names keep their case.
+fn ident_name(ident: &datafusion::sql::sqlparser::ast::Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+impl Engine {
+    /// ALTER TABLE: ADD COLUMN [DEFAULT] [NOT NULL], DROP COLUMN, RENAME COLUMN and
+    /// RENAME TO. Each changes only the catalog: segment files name columns by id, so
+    /// old segments read an added column as its default (or NULL) and ignore a
+    /// dropped one.
+    pub(super) async fn alter_table(
+        &self,
+        session: &Session,
+        alter: &datafusion::sql::sqlparser::ast::AlterTable,
+        attrs: Option<&TableAttributes>,
+    ) -> Result<Response, LeaderError> {
+        use blueshift_storage::StorageError as S;
+        use datafusion::sql::sqlparser::ast::{AlterTableOperation as Op, RenameTableNameKind};
+        let (schema, table) = object_reference(&alter.name)?;
+        let Some(def) = self.catalog.table(&schema, &table)? else {
+            if alter.if_exists {
+                return Ok(Response::Execution(Tag::new("ALTER TABLE")));
+            }
+            return Err(S::TableNotFound(table).into());
+        };
+        let original = def.clone();
+        let mut def = def;
+        for operation in &alter.operations {
+            match operation {
+                Op::AddColumn {
+                    if_not_exists,
+                    column_def,
+                    ..
+                } => {
+                    let name = ident_name(&column_def.name);
+                    if def.column_index(&name).is_some() {
+                        if *if_not_exists {
+                            continue;
+                        }
+                        return Err(LeaderError::DuplicateColumn(name));
+                    }
+                    let mut column = self.new_column(session, &def, column_def, name).await?;
+                    column.encoding = attrs.and_then(|a| a.encodings.get(&column.name).cloned());
+                    def.next_column_id = def.next_column_id.max(column.id) + 1;
+                    def.columns.push(column);
+                }
+                Op::DropColumn {
+                    column_names,
+                    if_exists,
+                    ..
+                } => {
+                    for ident in column_names {
+                        let name = ident_name(ident);
+                        let Some(index) = def.column_index(&name) else {
+                            if *if_exists {
+                                continue;
+                            }
+                            return Err(column_not_found(&name));
+                        };
+                        if def.dist_key == Some(index) || def.sort_key.contains(&index) {
+                            return Err(LeaderError::InvalidDefinition(format!(
+                                "cannot drop column \"{name}\": it is the table's DISTKEY or \
+                                 part of its SORTKEY"
+                            )));
+                        }
+                        if def.columns.len() == 1 {
+                            return Err(LeaderError::InvalidDefinition(format!(
+                                "cannot drop column \"{name}\": it is the table's only column"
+                            )));
+                        }
+                        def.columns.remove(index);
+                        let shift = |i: usize| if i > index { i - 1 } else { i };
+                        def.dist_key = def.dist_key.map(shift);
+                        def.sort_key = def.sort_key.iter().map(|&i| shift(i)).collect();
+                    }
+                }
+                Op::RenameColumn {
+                    old_column_name,
+                    new_column_name,
+                } => {
+                    let old = ident_name(old_column_name);
+                    let new = ident_name(new_column_name);
+                    let index = def
+                        .column_index(&old)
+                        .ok_or_else(|| column_not_found(&old))?;
+                    if def.column_index(&new).is_some() {
+                        return Err(LeaderError::DuplicateColumn(new));
+                    }
+                    def.columns[index].name = new;
+                }
+                Op::RenameTable { table_name } => {
+                    let (RenameTableNameKind::To(name) | RenameTableNameKind::As(name)) =
+                        table_name;
+                    let (new_schema, new_name) = object_reference(name)?;
+                    if name.0.len() > 1 && new_schema != def.schema {
+                        return Err(LeaderError::Unsupported(
+                            "ALTER TABLE ... RENAME TO another schema".into(),
+                        ));
+                    }
+                    def.name = new_name;
+                }
+                other => {
+                    return Err(LeaderError::Unsupported(format!("ALTER TABLE ... {other}")));
+                }
+            }
+        }
+        let altered = def;
+        self.catalog.alter_table(&schema, &table, |current| {
+            // Another ALTER committed meanwhile: refuse rather than lose it.
+            if *current != original {
+                return Err(S::Conflict {
+                    table: current.qualified_name(),
+                    reason: "a concurrent ALTER TABLE changed it".into(),
+                });
+            }
+            *current = altered.clone();
+            Ok(())
+        })?;
+        Ok(Response::Execution(Tag::new("ALTER TABLE")))
+    }
+
+    /// The column an ADD COLUMN defines: its type (as CREATE TABLE would give it),
+    /// and its DEFAULT, which old rows read.
+    async fn new_column(
+        &self,
+        session: &Session,
+        def: &TableDef,
+        column_def: &datafusion::sql::sqlparser::ast::ColumnDef,
+        name: String,
+    ) -> Result<ColumnDef, LeaderError> {
+        use datafusion::sql::sqlparser::ast::ColumnOption;
+        let state = self.state_for(session);
+        let probe = format!("CREATE TABLE blueshift_alter_probe ({column_def})");
+        let stmt = self
+            .parse(&probe)?
+            .into_iter()
+            .next()
+            .map(|(s, _)| s)
+            .ok_or_else(|| LeaderError::Unsupported(format!("the column {column_def}")))?;
+        let plan = state
+            .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+            .await?;
+        let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan else {
+            return Err(LeaderError::Unsupported(format!("the column {column_def}")));
+        };
+        let schema = create.input.schema().as_arrow().clone();
+        let field = schema
+            .fields()
+            .first()
+            .ok_or_else(|| LeaderError::Unsupported(format!("the column {column_def}")))?;
+        let default = column_def.options.iter().find_map(|o| match &o.option {
+            ColumnOption::Default(expr) => Some(expr.clone()),
+            _ => None,
+        });
+        let missing_value = match default {
+            Some(expr) => {
+                let sql = format!("SELECT CAST(({expr}) AS VARCHAR)");
+                let batches = self.ctx.sql(&sql).await?.collect().await?;
+                batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
+                    let column = b.column(0);
+                    let strings = column
+                        .as_any()
+                        .downcast_ref::<arrow::array::StringArray>()?;
+                    arrow::array::Array::is_valid(strings, 0).then(|| strings.value(0).to_string())
+                })
+            }
+            None => None,
+        };
+        let nullable = field.is_nullable();
+        if !nullable && missing_value.is_none() && self.catalog.version(def.id)?.rows() > 0 {
+            return Err(LeaderError::NotNullViolation(name));
+        }
+        // The value must read back as the column's type.
+        if let Some(text) = &missing_value {
+            datafusion::common::ScalarValue::try_from_string(text.clone(), field.data_type())?;
+        }
+        Ok(ColumnDef {
+            id: def.next_column_id,
+            name,
+            data_type: field.data_type().clone(),
+            nullable,
+            declared_type: column_def.data_type.to_string().to_lowercase(),
+            encoding: None,
+            missing_value,
+        })
+    }
+}
+
+fn column_not_found(name: &str) -> LeaderError {
+    datafusion::common::unqualified_field_not_found(name, &datafusion::common::DFSchema::empty())
+        .into()
 }

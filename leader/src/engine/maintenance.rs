@@ -229,6 +229,12 @@ impl Engine {
             projection: None,
             zone_map_filter: None,
             row_id: false,
+            column_ids: def.columns.iter().map(|c| c.id).collect(),
+            missing_values: def
+                .columns
+                .iter()
+                .map(|c| c.missing_value.clone())
+                .collect(),
         };
         let partitions = segments
             .iter()

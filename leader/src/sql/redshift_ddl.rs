@@ -141,30 +141,53 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
             {
                 j += 3;
             }
-            // Table name: word (. word)*
-            let mut name = String::new();
-            while j < toks.len() {
-                match &toks[j].token {
-                    Token::Word(_) => {
-                        name.push_str(&word_name(&toks[j].token).unwrap_or_default());
-                        j += 1;
-                    }
-                    Token::Period => {
-                        name.push('.');
-                        j += 1;
-                    }
-                    _ => break,
-                }
-                if !name.ends_with('.')
-                    && !matches!(toks.get(j).map(|t| &t.token), Some(Token::Period))
-                {
-                    break;
-                }
-            }
+            let (name, after) = table_name(&toks, j);
+            j = after;
             let mut attrs = TableAttributes::default();
             let end = parse_create_tail(&toks, j, &mut attrs, &mut blank)?;
             tables.insert(name, attrs);
             i = end;
+        } else if is_kw(&toks[i].token, "alter")
+            && toks.get(i + 1).is_some_and(|t| is_kw(&t.token, "table"))
+        {
+            // ALTER TABLE t ADD [COLUMN] [IF NOT EXISTS] c type ... ENCODE e
+            let (name, after) = table_name(&toks, i + 2);
+            let attrs = tables.entry(format!("{ALTER_KEY}{name}")).or_default();
+            let mut column: Option<String> = None;
+            let mut j = after;
+            while j < toks.len() && !matches!(toks[j].token, Token::SemiColon) {
+                let t = &toks[j].token;
+                if is_kw(t, "add") {
+                    let mut k = j + 1;
+                    while toks.get(k).is_some_and(|t| {
+                        ["column", "if", "not", "exists"]
+                            .iter()
+                            .any(|w| is_kw(&t.token, w))
+                    }) {
+                        k += 1;
+                    }
+                    column = toks.get(k).and_then(|t| word_name(&t.token));
+                } else if is_kw(t, "encode") {
+                    let enc = toks
+                        .get(j + 1)
+                        .and_then(|t| word_name(&t.token))
+                        .ok_or_else(|| attr_error("ENCODE needs an encoding name"))?
+                        .to_lowercase();
+                    if !ENCODINGS.contains(&enc.as_str()) {
+                        return Err(LeaderError::InvalidDefinition(format!(
+                            "invalid encoding type \"{enc}\" specified for column \"{}\"",
+                            column.clone().unwrap_or_default()
+                        )));
+                    }
+                    if let Some(c) = &column {
+                        attrs.encodings.insert(c.clone(), enc);
+                    }
+                    blank.push((toks[j].start, toks[j + 1].end));
+                    j += 1;
+                }
+                j += 1;
+            }
+            i = stmt_start;
         } else {
             i = stmt_start;
         }
@@ -192,6 +215,32 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
         out.replace_range(start..end, &spaces);
     }
     Ok(Stripped { sql: out, tables })
+}
+
+/// The key of the column encodings of a string's `ALTER TABLE <name> ADD COLUMN`s in
+/// [`Stripped::tables`]: this prefix, then the name.
+pub const ALTER_KEY: &str = "alter:";
+
+/// A table name (`word (. word)*`) at `j`, and the index after it.
+fn table_name(toks: &[Tok], mut j: usize) -> (String, usize) {
+    let mut name = String::new();
+    while j < toks.len() {
+        match &toks[j].token {
+            Token::Word(_) => {
+                name.push_str(&word_name(&toks[j].token).unwrap_or_default());
+                j += 1;
+            }
+            Token::Period => {
+                name.push('.');
+                j += 1;
+            }
+            _ => break,
+        }
+        if !name.ends_with('.') && !matches!(toks.get(j).map(|t| &t.token), Some(Token::Period)) {
+            break;
+        }
+    }
+    (name, j)
 }
 
 fn attr_error(msg: impl Into<String>) -> LeaderError {
