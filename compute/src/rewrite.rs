@@ -8,7 +8,9 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::Schema;
 use blueshift_proto::{RewriteSegments, SegmentWritten};
-use blueshift_storage::segment::{SORT_OPTIONS, SliceStore, file_column_name};
+use blueshift_storage::segment::{
+    ENCODING_METADATA_KEY, SORT_OPTIONS, SliceStore, file_column_name,
+};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
@@ -37,7 +39,16 @@ pub async fn rewrite_segments(
             .fields()
             .iter()
             .zip(&scan.column_ids)
-            .map(|(f, &id)| f.as_ref().clone().with_name(file_column_name(id)))
+            .enumerate()
+            .map(|(i, (f, &id))| {
+                let field = f.as_ref().clone().with_name(file_column_name(id));
+                match request.encodings.get(i).filter(|e| !e.is_empty()) {
+                    Some(e) => {
+                        field.with_metadata([(ENCODING_METADATA_KEY.to_string(), e.clone())].into())
+                    }
+                    None => field,
+                }
+            })
             .collect::<Vec<_>>(),
     ));
     let slice = scan.slice_of(0).unwrap_or_default();

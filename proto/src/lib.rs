@@ -207,6 +207,9 @@ pub struct RewriteSegments {
     /// Rows per new segment (the last may have fewer).
     #[prost(uint64, tag = "3")]
     pub segment_rows: u64,
+    /// Each column's Redshift encoding (ENCODE), lower case; empty for AUTO.
+    #[prost(string, repeated, tag = "4")]
+    pub encodings: Vec<String>,
 }
 
 /// The segments a rewrite wrote, in sort-key order.

@@ -104,11 +104,17 @@ impl TableDef {
             self.columns
                 .iter()
                 .map(|c| {
-                    Field::new(
+                    let field = Field::new(
                         crate::segment::file_column_name(c.id),
                         c.data_type.clone(),
                         c.nullable,
-                    )
+                    );
+                    match &c.encoding {
+                        Some(e) => field.with_metadata(
+                            [(crate::segment::ENCODING_METADATA_KEY.to_string(), e.clone())].into(),
+                        ),
+                        None => field,
+                    }
                 })
                 .collect::<Vec<_>>(),
         )

@@ -248,6 +248,11 @@ impl Engine {
             scan: Some(FragmentCodec::default().encode_scan(&scan)?),
             sort_columns: def.sort_key.iter().map(|&c| c as u32).collect(),
             segment_rows: VACUUM_SEGMENT_ROWS,
+            encodings: def
+                .columns
+                .iter()
+                .map(|c| c.encoding.clone().unwrap_or_default())
+                .collect(),
         };
         self.cluster.rewrite_segments(slice, request).await
     }
