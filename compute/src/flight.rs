@@ -32,6 +32,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::warn;
 
 use crate::codec::FragmentCodec;
+use crate::error::SegmentReadError;
 use crate::scan::SliceScanExec;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -54,6 +55,18 @@ impl ComputeService {
             ctx: SessionContext::new(),
         }
     }
+}
+
+/// The status of a failed fragment: `DataLoss` when a segment could not be read,
+/// else `Internal` with the error's message.
+fn fragment_status(e: &datafusion::error::DataFusionError) -> Status {
+    if let datafusion::error::DataFusionError::External(inner) = e.find_root()
+        && let Some(read) = inner.downcast_ref::<SegmentReadError>()
+    {
+        warn!("{read}");
+        return Status::data_loss(read.to_string());
+    }
+    Status::internal(e.find_root().to_string())
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Status {
@@ -136,11 +149,14 @@ impl FlightService for ComputeService {
             .execute(partition, task_ctx)
             .map_err(|e| internal("fragment", e))?;
         let schema = stream.schema();
-        let batches = stream.map_err(|e| FlightError::ExternalError(Box::new(e)));
+        let batches = stream.map_err(|e| FlightError::Tonic(Box::new(fragment_status(&e))));
         let encoded = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .build(batches)
-            .map_err(|e| Status::internal(e.to_string()));
+            .map_err(|e| match e {
+                FlightError::Tonic(status) => *status,
+                other => Status::internal(other.to_string()),
+            });
         Ok(Response::new(Box::pin(with_report(encoded, plan))))
     }
 

@@ -24,6 +24,7 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use crate::error::SegmentReadError;
 use crate::zone_map::ZoneMapFilter;
 
 /// What one output partition reads: a slice and its segments in the pinned version
@@ -435,8 +436,11 @@ impl ExecutionPlan for SliceScanExec {
                             .scan_segment(slice, &segment.name, options, |schema, meta| {
                                 zone_maps.as_ref().and_then(|z| z.select(schema, meta))
                             })
-                            .map_err(|e| {
-                                DataFusionError::External(format!("table {table}: {e}").into())
+                            .map_err(|error| {
+                                DataFusionError::External(Box::new(SegmentReadError {
+                                    table: table.clone(),
+                                    error,
+                                }))
                             })?;
                         if let Ok(mut r) = report.lock() {
                             r.rows += scan.rows_read;

@@ -17,6 +17,8 @@ use blueshift_proto::{
     SegmentsWritten, WriteSegment,
 };
 use blueshift_storage::catalog::ClusterLayout;
+use datafusion::error::DataFusionError;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use tonic::transport::{Channel, Endpoint};
@@ -37,6 +39,24 @@ fn node_error(node: u32, addr: &str, e: impl std::fmt::Display) -> LeaderError {
         node,
         addr: addr.to_string(),
         reason: e.to_string(),
+    }
+}
+
+/// An error from a running fragment: a corrupt or missing segment is XX001; a node
+/// that stopped answering is 58030 naming it; anything else (a division by zero, a
+/// bad cast) keeps its message, so it gets the SQLSTATE a query on the leader gets.
+fn fragment_error(node: u32, addr: &str, e: FlightError) -> DataFusionError {
+    match e {
+        FlightError::Tonic(status) => match status.code() {
+            tonic::Code::DataLoss => {
+                LeaderError::DataCorrupted(status.message().to_string()).into()
+            }
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
+                node_error(node, addr, status.message()).into()
+            }
+            _ => DataFusionError::Execution(status.message().to_string()),
+        },
+        other => node_error(node, addr, other).into(),
     }
 }
 
@@ -93,7 +113,7 @@ impl ClusterClient {
         node: u32,
         ticket: FragmentTicket,
         scope: Option<Arc<QueryScope>>,
-    ) -> Result<FlightRecordBatchStream, LeaderError> {
+    ) -> Result<BoxStream<'static, Result<RecordBatch, DataFusionError>>, LeaderError> {
         let (mut client, addr) = self.client(node)?;
         let response = client
             .do_get(Ticket {
@@ -110,9 +130,12 @@ impl ClusterClient {
                 scope.record_scans(report.scans);
             }
         });
+        let addr = addr.to_string();
         Ok(FlightRecordBatchStream::new_from_flight_data(
             messages.map_err(|s| FlightError::Tonic(Box::new(s))),
-        ))
+        )
+        .map_err(move |e| fragment_error(node, &addr, e))
+        .boxed())
     }
 
     /// Writes `batches` as one staged segment of `slice` on the node holding it.

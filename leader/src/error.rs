@@ -40,6 +40,9 @@ pub enum LeaderError {
     /// The statement ran longer than `statement_timeout`.
     #[error("canceling statement due to statement timeout")]
     StatementTimeout,
+    /// A segment a query read is corrupt or missing.
+    #[error("{0}")]
+    DataCorrupted(String),
     /// A column with this name already exists.
     #[error("column \"{0}\" of relation already exists")]
     DuplicateColumn(String),
@@ -202,6 +205,7 @@ pub fn sqlstate(e: &LeaderError) -> (&'static str, String) {
         LeaderError::Cancelled | LeaderError::StatementTimeout => ("57014", e.to_string()),
         LeaderError::NotNullViolation(_) => ("23502", e.to_string()),
         LeaderError::DuplicateColumn(_) => ("42701", e.to_string()),
+        LeaderError::DataCorrupted(_) => ("XX001", e.to_string()),
         LeaderError::Io(_) => ("08006", e.to_string()),
         LeaderError::DataFusion(d) => sqlstate_of_datafusion(d),
         LeaderError::Storage(s) => {

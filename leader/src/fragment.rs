@@ -265,7 +265,6 @@ impl ExecutionPlan for RemoteFragmentExec {
                 .await
                 .map_err(DataFusionError::from)
         })
-        .map_ok(|batches| batches.map_err(|e| DataFusionError::External(Box::new(e))))
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }

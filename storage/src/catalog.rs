@@ -695,10 +695,13 @@ impl Catalog {
     /// [`TableVersion::apply`] for the conflicts that refuse it). `table` names the
     /// table in errors.
     pub fn commit(&self, table_id: u64, table: &str, change: &TableChange) -> Result<TableVersion> {
-        self.update_version(table_id, |mut version| {
+        crate::fault::crash_point("before_commit");
+        let version = self.update_version(table_id, |mut version| {
             version.apply(table, change)?;
             Ok(version)
-        })
+        })?;
+        crate::fault::crash_point("after_commit");
+        Ok(version)
     }
 
     /// Empties a table: a new version with no segments (TRUNCATE). The old segments

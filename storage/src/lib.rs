@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod deletes;
 pub mod distribution;
 pub mod error;
+pub mod fault;
 pub mod segment;
 
 pub use error::{Result, StorageError};

@@ -207,6 +207,7 @@ impl SliceStore {
             file.sync_all()?;
             fs::rename(&tmp, &path)?;
             fs::File::open(&dir)?.sync_all()?;
+            crate::fault::crash_point("segment_written");
         }
         Ok(Some(SegmentRef::new(
             name,

@@ -108,6 +108,18 @@ impl Process {
         self.child.id()
     }
 
+    /// Waits for the process to exit by itself; its status.
+    pub fn wait_exit(mut self, within: Duration) -> Result<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("blueshift did not exit within {within:?}")
+    }
+
     /// SIGKILL, and wait.
     pub fn kill9(mut self) -> Result<()> {
         self.child.kill()?;
@@ -149,6 +161,16 @@ pub struct Embedded {
 impl Embedded {
     /// Starts `blueshift up` on `data_dir` with `nodes` x `slices` and the test password.
     pub fn start(data_dir: &Path, nodes: u32, slices: u32) -> Result<Self> {
+        Self::start_with_env(data_dir, nodes, slices, &[])
+    }
+
+    /// [`Embedded::start`] with extra environment variables.
+    pub fn start_with_env(
+        data_dir: &Path,
+        nodes: u32,
+        slices: u32,
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
         let port = free_port()?;
         let args: Vec<String> = [
             "up",
@@ -164,7 +186,9 @@ impl Embedded {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let process = Process::start(&args, &[("BLUESHIFT_ADMIN_PASSWORD", PASSWORD)], "ready on")?;
+        let mut all_env = vec![("BLUESHIFT_ADMIN_PASSWORD", PASSWORD)];
+        all_env.extend_from_slice(env);
+        let process = Process::start(&args, &all_env, "ready on")?;
         Ok(Embedded { process, port })
     }
 
