@@ -18,9 +18,9 @@ use arrow_flight::{
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
 use blueshift_proto::{
-    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, CollectGarbage,
-    FragmentReport, FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, SegmentWritten,
-    SegmentsWritten, WriteSegment,
+    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, Block,
+    BlockList, BlockListRequest, CollectGarbage, FragmentReport, FragmentTicket, GarbageCollected,
+    NodeInfo, RewriteSegments, SegmentWritten, SegmentsWritten, WriteSegment,
 };
 use blueshift_storage::segment::SliceStore;
 use datafusion::physical_plan::ExecutionPlan;
@@ -55,6 +55,37 @@ impl ComputeService {
             ctx: SessionContext::new(),
         }
     }
+}
+
+/// The blocks of the segments in `request` (STV_BLOCKLIST).
+fn block_list(
+    store: &SliceStore,
+    request: BlockListRequest,
+) -> Result<BlockList, blueshift_storage::StorageError> {
+    let mut blocks = Vec::new();
+    for seg in request.segments {
+        for block in store.blocks(seg.slice, &seg.segment)? {
+            let Some(column_id) = block
+                .column
+                .strip_prefix('c')
+                .and_then(|id| id.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            blocks.push(Block {
+                table_id: seg.table_id,
+                slice: seg.slice,
+                segment: seg.segment.clone(),
+                column_id,
+                row_group: block.row_group as u32,
+                num_values: block.num_values,
+                min_value: block.min,
+                max_value: block.max,
+                bytes: block.bytes,
+            });
+        }
+    }
+    Ok(BlockList { blocks })
 }
 
 /// The status of a failed fragment: `DataLoss` when a segment could not be read,
@@ -259,6 +290,16 @@ impl FlightService for ComputeService {
                 .await
                 .map_err(|e| internal("segment rewrite", e))?;
                 SegmentsWritten { segments }.encode_to_vec()
+            }
+            ACTION_BLOCK_LIST => {
+                let request = BlockListRequest::decode(action.body)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || block_list(&store, request))
+                    .await
+                    .map_err(|e| internal("block list", e))?
+                    .map_err(|e| internal("block list", e))?
+                    .encode_to_vec()
             }
             other => return unsupported(&format!("action {other}")),
         };

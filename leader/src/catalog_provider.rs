@@ -114,7 +114,8 @@ impl SchemaProvider for SchemaView {
             ))));
         }
         if self.name == "public" {
-            return system_tables::lookup(name, &self.catalog, &self.cluster, &self.query_log);
+            return system_tables::lookup(name, &self.catalog, &self.cluster, &self.query_log)
+                .await;
         }
         Ok(None)
     }

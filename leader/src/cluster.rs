@@ -12,9 +12,9 @@ use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::{Action, FlightDescriptor, Ticket};
 use blueshift_compute::server::MAX_MESSAGE_BYTES;
 use blueshift_proto::{
-    ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, CollectGarbage,
-    FragmentReport, FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, SegmentWritten,
-    SegmentsWritten, WriteSegment,
+    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, Block,
+    BlockList, BlockListRequest, CollectGarbage, FragmentReport, FragmentTicket, GarbageCollected,
+    NodeInfo, RewriteSegments, SegmentOfTable, SegmentWritten, SegmentsWritten, WriteSegment,
 };
 use blueshift_storage::catalog::ClusterLayout;
 use datafusion::error::DataFusionError;
@@ -198,6 +198,22 @@ impl ClusterClient {
             .action(node, ACTION_REWRITE_SEGMENTS, request.encode_to_vec())
             .await?;
         Ok(written.segments)
+    }
+
+    /// The blocks of `segments` (all on slices of `node`), for STV_BLOCKLIST.
+    pub async fn block_list(
+        &self,
+        node: u32,
+        segments: Vec<SegmentOfTable>,
+    ) -> Result<Vec<Block>, LeaderError> {
+        let list: BlockList = self
+            .action(
+                node,
+                ACTION_BLOCK_LIST,
+                BlockListRequest { segments }.encode_to_vec(),
+            )
+            .await?;
+        Ok(list.blocks)
     }
 
     /// Asks every node who it is; fails naming the first node that does not answer.

@@ -21,7 +21,7 @@ use crate::error::LeaderError;
 use crate::query_log::{QueryLog, QueryStatus};
 
 /// The system table `name`, or `None` when there is no such table.
-pub fn lookup(
+pub async fn lookup(
     name: &str,
     catalog: &Catalog,
     cluster: &ClusterClient,
@@ -35,6 +35,7 @@ pub fn lookup(
         "pg_table_def" => pg_table_def(catalog)?,
         "svv_table_info" => svv_table_info(catalog, cluster)?,
         "stv_tbl_perm" => stv_tbl_perm(catalog)?,
+        "stv_blocklist" => stv_blocklist(catalog, cluster).await?,
         _ => return Ok(None),
     };
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
@@ -370,6 +371,106 @@ fn stv_tbl_perm(catalog: &Catalog) -> Result<RecordBatch> {
             Arc::new(Int32Array::from(vec![0; n])),
             Arc::new(Int32Array::from(vec![1; n])),
             Arc::new(Int32Array::from(backup)),
+        ],
+    )
+}
+
+/// STV_BLOCKLIST: one row per block (one column of one 64 Ki-row row group of a
+/// segment): slice, col (the column's position in the table), tbl, blocknum (per slice
+/// and column, in segment order), num_values, minvalue and maxvalue (the zone map, as
+/// text), unsorted (1 in the unsorted region), tombstone (0), and Blueshift's segment
+/// and bytes (compressed). Columns dropped by ALTER TABLE are not listed.
+async fn stv_blocklist(catalog: &Catalog, cluster: &ClusterClient) -> Result<RecordBatch> {
+    let layout = cluster.layout();
+    let tables = catalog.all_tables().map_err(LeaderError::from)?;
+    let mut per_node: std::collections::BTreeMap<u32, Vec<blueshift_proto::SegmentOfTable>> =
+        Default::default();
+    let mut unsorted = std::collections::HashSet::new();
+    for t in &tables {
+        let version = catalog.version(t.id).map_err(LeaderError::from)?;
+        for (&slice, segments) in &version.slices {
+            for segment in segments {
+                if !segment.sorted {
+                    unsorted.insert((t.id, slice, segment.name.clone()));
+                }
+                per_node.entry(layout.node_of(slice)).or_default().push(
+                    blueshift_proto::SegmentOfTable {
+                        table_id: t.id,
+                        slice,
+                        segment: segment.name.clone(),
+                    },
+                );
+            }
+        }
+    }
+    let mut blocks = Vec::new();
+    for (node, segments) in per_node {
+        blocks.extend(cluster.block_list(node, segments).await?);
+    }
+    let column_of = |table_id: u64, column_id: u32| {
+        tables
+            .iter()
+            .find(|t| t.id == table_id)
+            .and_then(|t| t.columns.iter().position(|c| c.id == column_id))
+    };
+    let mut rows = Vec::new();
+    let mut next_block: std::collections::HashMap<(u64, u32, usize), i32> = Default::default();
+    for b in blocks {
+        let Some(col) = column_of(b.table_id, b.column_id) else {
+            continue;
+        };
+        let n = next_block.entry((b.table_id, b.slice, col)).or_default();
+        let blocknum = *n;
+        *n += 1;
+        let sorted = !unsorted.contains(&(b.table_id, b.slice, b.segment.clone()));
+        rows.push((b, col, blocknum, sorted));
+    }
+    batch(
+        vec![
+            Field::new("slice", DataType::Int32, false),
+            Field::new("col", DataType::Int32, false),
+            Field::new("tbl", DataType::Int64, false),
+            Field::new("blocknum", DataType::Int32, false),
+            Field::new("num_values", DataType::Int64, false),
+            Field::new("minvalue", DataType::Utf8, true),
+            Field::new("maxvalue", DataType::Utf8, true),
+            Field::new("unsorted", DataType::Int32, false),
+            Field::new("tombstone", DataType::Int32, false),
+            Field::new("segment", DataType::Utf8, false),
+            Field::new("bytes", DataType::Int64, false),
+        ],
+        vec![
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|(b, ..)| b.slice as i32),
+            )),
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|(_, col, ..)| *col as i32),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|(b, ..)| b.table_id as i64),
+            )),
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|(_, _, n, _)| *n),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|(b, ..)| b.num_values as i64),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|(b, ..)| b.min_value.clone()),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|(b, ..)| b.max_value.clone()),
+            )),
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|(.., sorted)| i32::from(!sorted)),
+            )),
+            Arc::new(Int32Array::from(vec![0; rows.len()])),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|(b, ..)| b.segment.clone()),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|(b, ..)| b.bytes as i64),
+            )),
         ],
     )
 }

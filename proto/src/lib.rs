@@ -218,3 +218,59 @@ pub struct SegmentsWritten {
     #[prost(message, repeated, tag = "1")]
     pub segments: Vec<SegmentWritten>,
 }
+
+/// Flight action type that lists the blocks of segments (STV_BLOCKLIST): answers
+/// with a [`BlockList`].
+pub const ACTION_BLOCK_LIST: &str = "block_list";
+
+/// Body of an [`ACTION_BLOCK_LIST`] action.
+#[derive(Clone, PartialEq, Message)]
+pub struct BlockListRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub segments: Vec<SegmentOfTable>,
+}
+
+/// A segment of a table on a slice.
+#[derive(Clone, PartialEq, Message)]
+pub struct SegmentOfTable {
+    #[prost(uint64, tag = "1")]
+    pub table_id: u64,
+    #[prost(uint32, tag = "2")]
+    pub slice: u32,
+    #[prost(string, tag = "3")]
+    pub segment: String,
+}
+
+/// The blocks of the segments asked for: one per column of each row group.
+#[derive(Clone, PartialEq, Message)]
+pub struct BlockList {
+    #[prost(message, repeated, tag = "1")]
+    pub blocks: Vec<Block>,
+}
+
+/// One block: a column chunk of one row group of a segment, with its zone map.
+#[derive(Clone, PartialEq, Message)]
+pub struct Block {
+    #[prost(uint64, tag = "1")]
+    pub table_id: u64,
+    #[prost(uint32, tag = "2")]
+    pub slice: u32,
+    #[prost(string, tag = "3")]
+    pub segment: String,
+    /// The column's id (its file name is `c<id>`).
+    #[prost(uint32, tag = "4")]
+    pub column_id: u32,
+    /// The row group's index in the segment.
+    #[prost(uint32, tag = "5")]
+    pub row_group: u32,
+    #[prost(uint64, tag = "6")]
+    pub num_values: u64,
+    /// Minimum and maximum as text; absent when unknown (all NULL).
+    #[prost(string, optional, tag = "7")]
+    pub min_value: Option<String>,
+    #[prost(string, optional, tag = "8")]
+    pub max_value: Option<String>,
+    /// Compressed bytes of the column chunk.
+    #[prost(uint64, tag = "9")]
+    pub bytes: u64,
+}

@@ -108,6 +108,20 @@ static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 /// Rows per Parquet row group: the unit the zone maps describe.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 
+/// One block of a segment: a column chunk of one row group, with its zone map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockInfo {
+    /// The column's name in the file.
+    pub column: String,
+    pub row_group: usize,
+    pub num_values: u64,
+    /// Minimum and maximum as text (`None` when all values are NULL).
+    pub min: Option<String>,
+    pub max: Option<String>,
+    /// Compressed bytes.
+    pub bytes: u64,
+}
+
 /// What a segment scan read.
 #[derive(Debug)]
 pub struct SegmentScan {
@@ -365,6 +379,61 @@ impl SliceStore {
             blocks_read,
             blocks_total,
         })
+    }
+
+    /// A segment's blocks (one per column of each row group) with their zone maps,
+    /// read from the file's footer (the content hash is not checked here).
+    pub fn blocks(&self, slice: u32, name: &str) -> Result<Vec<BlockInfo>> {
+        let err = |reason: String| StorageError::Segment {
+            slice,
+            segment: name.to_string(),
+            reason,
+        };
+        let file =
+            fs::File::open(self.segment_path(slice, name)).map_err(|e| err(e.to_string()))?;
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| err(e.to_string()))?;
+        let schema = Arc::clone(builder.schema());
+        let meta = Arc::clone(builder.metadata());
+        let mut blocks = Vec::new();
+        for (column, field) in schema.fields().iter().enumerate() {
+            let converter = parquet::arrow::arrow_reader::statistics::StatisticsConverter::try_new(
+                field.name(),
+                &schema,
+                meta.file_metadata().schema_descr(),
+            )
+            .map_err(|e| err(e.to_string()))?;
+            let as_text = |array: arrow::array::ArrayRef| -> Vec<Option<String>> {
+                let Ok(text) = arrow::compute::cast(&array, &arrow::datatypes::DataType::Utf8)
+                else {
+                    return vec![None; array.len()];
+                };
+                text.as_any()
+                    .downcast_ref::<arrow::array::StringArray>()
+                    .map(|a| a.iter().map(|v| v.map(str::to_string)).collect())
+                    .unwrap_or_else(|| vec![None; array.len()])
+            };
+            let mins = converter
+                .row_group_mins(meta.row_groups().iter())
+                .map(as_text)
+                .unwrap_or_default();
+            let maxes = converter
+                .row_group_maxes(meta.row_groups().iter())
+                .map(as_text)
+                .unwrap_or_default();
+            for (group, rg) in meta.row_groups().iter().enumerate() {
+                let chunk = rg.columns().get(column);
+                blocks.push(BlockInfo {
+                    column: field.name().clone(),
+                    row_group: group,
+                    num_values: chunk.map_or(0, |c| c.num_values().max(0) as u64),
+                    min: mins.get(group).cloned().flatten(),
+                    max: maxes.get(group).cloned().flatten(),
+                    bytes: chunk.map_or(0, |c| c.compressed_size().max(0) as u64),
+                });
+            }
+        }
+        Ok(blocks)
     }
 
     /// Deletes the segment files of `slices` that are not in `live`, and stale

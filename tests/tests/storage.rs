@@ -297,6 +297,20 @@ async fn zone_maps_skip_blocks_and_stl_scan_reports_it() -> Result<()> {
     assert_eq!(scan[1], scan[2], "a full scan reads every block: {scan:?}");
     assert_eq!(scan[3], "f");
     assert_eq!(scan[4], "400000");
+
+    // STV_BLOCKLIST: the zone maps themselves, per slice, column and block.
+    let blocks = rows(
+        &client,
+        "select count(*), sum(num_values), min(cast(minvalue as bigint)), \
+         max(cast(maxvalue as bigint)), count(distinct slice) from stv_blocklist b \
+         join svv_table_info i on b.tbl = i.table_id where i.\"table\" = 'facts' and b.col = 0",
+    )
+    .await?;
+    assert_eq!(blocks[0][1..], ["400000", "0", "399999", "2"], "{blocks:?}");
+    assert_eq!(
+        blocks[0][0], scan[2],
+        "one k block per row group, as many as the v blocks the last scan counted"
+    );
     cluster.process.terminate()?;
     Ok(())
 }
