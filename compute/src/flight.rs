@@ -22,7 +22,7 @@ use blueshift_proto::{
     BlockList, BlockListRequest, CollectGarbage, FragmentReport, FragmentTicket, GarbageCollected,
     NodeInfo, RewriteSegments, SegmentWritten, SegmentsWritten, WriteSegment,
 };
-use blueshift_storage::segment::SliceStore;
+use blueshift_storage::segment::{SliceStore, SortKey};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use futures::stream::BoxStream;
@@ -221,7 +221,10 @@ impl FlightService for ComputeService {
             (None, None) => return Err(Status::invalid_argument("DoPut without a schema")),
         };
         let store = self.store.clone();
-        let sort: Vec<usize> = write.sort_columns.iter().map(|&c| c as usize).collect();
+        let sort = SortKey {
+            columns: write.sort_columns.iter().map(|&c| c as usize).collect(),
+            interleaved: write.interleaved,
+        };
         let slice = write.slice;
         let written = tokio::task::spawn_blocking(move || {
             store.write_segment(slice, schema, &batches, &sort)

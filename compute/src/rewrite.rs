@@ -9,7 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::Schema;
 use blueshift_proto::{RewriteSegments, SegmentWritten};
 use blueshift_storage::segment::{
-    ENCODING_METADATA_KEY, SORT_OPTIONS, SliceStore, file_column_name,
+    ENCODING_METADATA_KEY, SORT_OPTIONS, SliceStore, SortKey, file_column_name,
 };
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -52,8 +52,14 @@ pub async fn rewrite_segments(
             .collect::<Vec<_>>(),
     ));
     let slice = scan.slice_of(0).unwrap_or_default();
-    let sort: Vec<usize> = request.sort_columns.iter().map(|&c| c as usize).collect();
-    let ordering = LexOrdering::new(sort.iter().filter_map(|&c| {
+    let sort = SortKey {
+        columns: request.sort_columns.iter().map(|&c| c as usize).collect(),
+        interleaved: request.interleaved,
+    };
+    // A compound key merges the sorted segments; an interleaved one concatenates them
+    // and z-orders each new segment.
+    let merge_by: &[usize] = if sort.interleaved { &[] } else { &sort.columns };
+    let ordering = LexOrdering::new(merge_by.iter().filter_map(|&c| {
         let field = scan.table_schema.fields().get(c)?;
         Some(PhysicalSortExpr::new(
             Arc::new(Column::new(field.name(), c)),

@@ -109,7 +109,7 @@ mod tests {
     use super::*;
     use arrow::array::{Int64Array, RecordBatch};
     use arrow::datatypes::{DataType, Field, Schema};
-    use blueshift_storage::segment::{ROW_GROUP_ROWS, ScanOptions, SliceStore};
+    use blueshift_storage::segment::{ROW_GROUP_ROWS, ScanOptions, SliceStore, SortKey};
     use datafusion::logical_expr::Operator;
     use datafusion::physical_expr::expressions::{BinaryExpr, col, lit};
 
@@ -126,7 +126,15 @@ mod tests {
             vec![Arc::new(Int64Array::from_iter_values((0..n).rev()))],
         )?;
         let seg = store
-            .write_segment(0, Arc::clone(&schema), &[batch], &[0])
+            .write_segment(
+                0,
+                Arc::clone(&schema),
+                &[batch],
+                &SortKey {
+                    columns: vec![0],
+                    interleaved: false,
+                },
+            )
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
             .expect("rows");
         // a >= 2.5 row groups' worth: only the last (sorted) row group can match.

@@ -303,6 +303,7 @@ impl SliceSink {
             slice,
             sort_columns: self.def.sort_key.iter().map(|&c| c as u32).collect(),
             table_id: self.def.id,
+            interleaved: self.def.sort_style == SortStyle::Interleaved,
         };
         // Segment files name columns by id.
         let file_schema = Arc::new(self.def.file_schema());

@@ -39,6 +39,9 @@ pub struct WriteSegment {
     /// Table id, for logs and error messages.
     #[prost(uint64, tag = "3")]
     pub table_id: u64,
+    /// An INTERLEAVED sort key: z-order over `sort_columns`.
+    #[prost(bool, tag = "4")]
+    pub interleaved: bool,
 }
 
 /// The answer to a [`WriteSegment`]: the staged segment, or nothing when no rows came.
@@ -210,6 +213,10 @@ pub struct RewriteSegments {
     /// Each column's Redshift encoding (ENCODE), lower case; empty for AUTO.
     #[prost(string, repeated, tag = "4")]
     pub encodings: Vec<String>,
+    /// An INTERLEAVED sort key: segments are concatenated and each new one is
+    /// z-ordered, rather than merged by a compound key.
+    #[prost(bool, tag = "5")]
+    pub interleaved: bool,
 }
 
 /// The segments a rewrite wrote, in sort-key order.

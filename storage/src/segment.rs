@@ -181,14 +181,14 @@ impl SliceStore {
         self.slice_dir(slice).join(format!("{name}.parquet"))
     }
 
-    /// Sorts `batches` by `sort_columns` and writes them as one staged segment of
+    /// Sorts `batches` by `sort` and writes them as one staged segment of
     /// `slice`. Returns `None` when there are no rows.
     pub fn write_segment(
         &self,
         slice: u32,
         schema: SchemaRef,
         batches: &[RecordBatch],
-        sort_columns: &[usize],
+        sort: &SortKey,
     ) -> Result<Option<SegmentRef>> {
         let err = |reason: String| StorageError::Segment {
             slice,
@@ -199,7 +199,7 @@ impl SliceStore {
         if batch.num_rows() == 0 {
             return Ok(None);
         }
-        let batch = sort_batch(&batch, sort_columns).map_err(|e| err(e.to_string()))?;
+        let batch = sort.sort(&batch).map_err(|e| err(e.to_string()))?;
         let props = writer_properties(&schema);
         let mut buf = Vec::new();
         let mut writer =
@@ -463,20 +463,73 @@ impl SliceStore {
     }
 }
 
-fn sort_batch(batch: &RecordBatch, sort_columns: &[usize]) -> arrow::error::Result<RecordBatch> {
-    if sort_columns.is_empty() {
-        return Ok(batch.clone());
+/// How a segment's rows are ordered: a table's sort key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SortKey {
+    /// Column indices, in key order; empty for no order.
+    pub columns: Vec<usize>,
+    /// INTERLEAVED: rows in z-order over the columns, each column weighing the same;
+    /// else COMPOUND: by the first column, then the second, and so on.
+    pub interleaved: bool,
+}
+
+impl SortKey {
+    /// `batch` in this order.
+    pub fn sort(&self, batch: &RecordBatch) -> arrow::error::Result<RecordBatch> {
+        let columns: Vec<&arrow::array::ArrayRef> = self
+            .columns
+            .iter()
+            .filter_map(|&i| batch.columns().get(i))
+            .collect();
+        if columns.is_empty() {
+            return Ok(batch.clone());
+        }
+        let indices = if self.interleaved && columns.len() > 1 {
+            z_order(&columns)?
+        } else {
+            let sort_columns: Vec<SortColumn> = columns
+                .into_iter()
+                .map(|values| SortColumn {
+                    values: Arc::clone(values),
+                    options: Some(SORT_OPTIONS),
+                })
+                .collect();
+            lexsort_to_indices(&sort_columns, None)?
+        };
+        take_record_batch(batch, &indices)
     }
-    let columns: Vec<SortColumn> = sort_columns
+}
+
+/// The row order of an interleaved sort key: each column's values are ranked (NULLs
+/// last), the ranks scaled to the same width, and their bits interleaved into one
+/// z-value, most significant bits first; rows are sorted by z-value. A range on any
+/// of the key's columns then covers fewer row groups than in arrival order, though
+/// not as few as on the first column of a compound key.
+fn z_order(columns: &[&arrow::array::ArrayRef]) -> arrow::error::Result<arrow::array::UInt32Array> {
+    let rows = columns.first().map_or(0, |c| c.len());
+    let bits = (128 / columns.len()).min(32) as u32;
+    let mut z = vec![0u128; rows];
+    let scaled: Vec<Vec<u64>> = columns
         .iter()
-        .filter(|&&i| i < batch.num_columns())
-        .map(|&i| SortColumn {
-            values: Arc::clone(batch.column(i)),
-            options: Some(SORT_OPTIONS),
+        .map(|c| {
+            let ranks = arrow::compute::rank(c.as_ref(), Some(SORT_OPTIONS))?;
+            let top = ranks.iter().copied().max().unwrap_or(1).max(1) as u64;
+            Ok(ranks
+                .into_iter()
+                .map(|r| (u64::from(r) << bits).saturating_sub(1) / top)
+                .collect())
         })
-        .collect();
-    let indices = lexsort_to_indices(&columns, None)?;
-    take_record_batch(batch, &indices)
+        .collect::<arrow::error::Result<_>>()?;
+    for bit in (0..bits).rev() {
+        for column in &scaled {
+            for (row, value) in column.iter().enumerate() {
+                z[row] = (z[row] << 1) | u128::from((value >> bit) & 1 == 1);
+            }
+        }
+    }
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    order.sort_by_key(|&i| z[i as usize]);
+    Ok(arrow::array::UInt32Array::from(order))
 }
 
 #[cfg(test)]
@@ -506,7 +559,15 @@ mod tests {
         let store = SliceStore::open(dir.path())?;
         let b = batch();
         let seg = store
-            .write_segment(5, b.schema(), std::slice::from_ref(&b), &[0])?
+            .write_segment(
+                5,
+                b.schema(),
+                std::slice::from_ref(&b),
+                &SortKey {
+                    columns: vec![0],
+                    interleaved: false,
+                },
+            )?
             .expect("rows were written");
         assert_eq!(seg.rows, 3);
         let read = store.read_segment(5, &seg.name, Some(&["a".to_string()]))?;
@@ -583,7 +644,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = SliceStore::open(dir.path())?;
         let seg = store
-            .write_segment(0, schema, &[batch], &[])?
+            .write_segment(0, schema, &[batch], &SortKey::default())?
             .expect("rows were written");
         let file = fs::File::open(store.segment_path(0, &seg.name))?;
         let reader =
@@ -596,6 +657,54 @@ mod tests {
         assert!(!raw.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
         assert!(dict.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
         assert_eq!(lzo.compression(), Compression::LZ4_RAW);
+        Ok(())
+    }
+
+    #[test]
+    fn interleaved_keys_sort_in_z_order() -> arrow::error::Result<()> {
+        // A 4 x 4 grid of (a, b) in a scrambled order.
+        let cells: Vec<(i32, i32)> = (0..16)
+            .map(|i| ((i * 7) % 16))
+            .map(|i| (i / 4, i % 4))
+            .collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int32, false),
+            Field::new("b", DataType::Int32, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int32Array::from_iter_values(cells.iter().map(|c| c.0))),
+                Arc::new(Int32Array::from_iter_values(cells.iter().map(|c| c.1))),
+            ],
+        )?;
+        let sorted = SortKey {
+            columns: vec![0, 1],
+            interleaved: true,
+        }
+        .sort(&batch)?;
+        let column = |i: usize| -> Vec<i32> {
+            sorted
+                .column(i)
+                .as_any()
+                .downcast_ref::<Int32Array>()
+                .map(|a| a.values().to_vec())
+                .unwrap_or_default()
+        };
+        let (a, b) = (column(0), column(1));
+        // Each quarter of the rows is one quadrant of the grid: a range on either
+        // column touches half of the quarters.
+        for quarter in 0..4 {
+            let rows = quarter * 4..quarter * 4 + 4;
+            let qa: std::collections::BTreeSet<i32> =
+                a[rows.clone()].iter().map(|v| v / 2).collect();
+            let qb: std::collections::BTreeSet<i32> = b[rows].iter().map(|v| v / 2).collect();
+            assert_eq!(
+                (qa.len(), qb.len()),
+                (1, 1),
+                "quarter {quarter}: {a:?} {b:?}"
+            );
+        }
         Ok(())
     }
 }

@@ -248,6 +248,7 @@ impl Engine {
             scan: Some(FragmentCodec::default().encode_scan(&scan)?),
             sort_columns: def.sort_key.iter().map(|&c| c as u32).collect(),
             segment_rows: VACUUM_SEGMENT_ROWS,
+            interleaved: def.sort_style == blueshift_storage::catalog::SortStyle::Interleaved,
             encodings: def
                 .columns
                 .iter()
