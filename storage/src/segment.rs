@@ -664,7 +664,7 @@ mod tests {
     fn interleaved_keys_sort_in_z_order() -> arrow::error::Result<()> {
         // A 4 x 4 grid of (a, b) in a scrambled order.
         let cells: Vec<(i32, i32)> = (0..16)
-            .map(|i| ((i * 7) % 16))
+            .map(|i| (i * 7) % 16)
             .map(|i| (i / 4, i % 4))
             .collect();
         let schema = Arc::new(Schema::new(vec![
