@@ -431,6 +431,7 @@ impl ExecutionPlan for SliceScanExec {
                             columns: Some(&file_columns),
                             deleted: segment.deleted.as_ref(),
                             row_positions: row_id_at.is_some(),
+                            page_index: zone_maps.is_some(),
                         };
                         let scan = store
                             .scan_segment(slice, &segment.name, options, |schema, meta| {

@@ -6,10 +6,15 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray};
 use arrow::datatypes::SchemaRef;
+use blueshift_storage::segment::Selection;
 use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::{Column, ScalarValue};
+use datafusion::datasource::physical_plan::parquet::{
+    PagePruningAccessPlanFilter, ParquetAccessPlan, ParquetFileMetrics,
+};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::file::metadata::ParquetMetaData;
 use tracing::debug;
@@ -72,10 +77,12 @@ impl PruningStatistics for RowGroupStats<'_> {
     }
 }
 
-/// A filter turned into a zone-map test, built once per scan.
+/// A filter turned into a zone-map test, built once per scan: row groups by their
+/// statistics, then pages by the page index.
 #[derive(Debug, Clone)]
 pub struct ZoneMapFilter {
     predicate: Arc<PruningPredicate>,
+    pages: Arc<PagePruningAccessPlanFilter>,
 }
 
 impl ZoneMapFilter {
@@ -88,19 +95,42 @@ impl ZoneMapFilter {
         if predicate.is_none() {
             debug!("filter {filter} cannot use zone maps");
         }
-        predicate.map(|predicate| ZoneMapFilter { predicate })
+        let pages = Arc::new(PagePruningAccessPlanFilter::new(
+            filter,
+            Arc::clone(table_schema),
+        ));
+        predicate.map(|predicate| ZoneMapFilter { predicate, pages })
     }
 
-    /// The row groups of a segment that may hold matching rows; `None` means all.
-    pub fn select(&self, schema: &SchemaRef, metadata: &ParquetMetaData) -> Option<Vec<usize>> {
+    /// What of a segment may hold matching rows: its row groups whose statistics do
+    /// not exclude the filter and, when the segment has a page index, the pages of
+    /// those whose page statistics do not; `None` means all.
+    pub fn select(&self, schema: &SchemaRef, metadata: &ParquetMetaData) -> Option<Selection> {
         let stats = RowGroupStats { schema, metadata };
         let keep = self.predicate.prune(&stats).ok()?;
-        Some(
-            keep.iter()
-                .enumerate()
-                .filter_map(|(i, k)| k.then_some(i))
-                .collect(),
-        )
+        let mut plan = ParquetAccessPlan::new_all(metadata.num_row_groups());
+        for (group, keep) in keep.iter().enumerate() {
+            if !keep {
+                plan.skip(group);
+            }
+        }
+        if metadata.column_index().is_some() && metadata.offset_index().is_some() {
+            let metrics = ExecutionPlanMetricsSet::new();
+            let file_metrics = ParquetFileMetrics::new(0, "segment", &metrics);
+            plan = self.pages.prune_plan_with_page_index(
+                plan,
+                schema,
+                metadata.file_metadata().schema_descr(),
+                metadata,
+                &file_metrics,
+            );
+        }
+        let row_groups = plan.row_group_indexes();
+        let rows = plan
+            .into_overall_row_selection(metadata.row_groups())
+            .ok()
+            .flatten();
+        Some(Selection { row_groups, rows })
     }
 }
 
@@ -109,7 +139,7 @@ mod tests {
     use super::*;
     use arrow::array::{Int64Array, RecordBatch};
     use arrow::datatypes::{DataType, Field, Schema};
-    use blueshift_storage::segment::{ROW_GROUP_ROWS, ScanOptions, SliceStore, SortKey};
+    use blueshift_storage::segment::{PAGE_ROWS, ROW_GROUP_ROWS, ScanOptions, SliceStore, SortKey};
     use datafusion::logical_expr::Operator;
     use datafusion::physical_expr::expressions::{BinaryExpr, col, lit};
 
@@ -144,15 +174,34 @@ mod tests {
             lit(ScalarValue::Int64(Some(n - (ROW_GROUP_ROWS as i64) / 2))),
         ));
         let zone_maps = ZoneMapFilter::try_new(&filter, &schema).expect("usable filter");
-        let scan = store
-            .scan_segment(0, &seg.name, ScanOptions::default(), |s, m| {
-                zone_maps.select(s, m)
-            })
-            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        let scan_with = |page_index: bool| {
+            store
+                .scan_segment(
+                    0,
+                    &seg.name,
+                    ScanOptions {
+                        page_index,
+                        ..ScanOptions::default()
+                    },
+                    |s, m| zone_maps.select(s, m),
+                )
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+        };
+        // Row-group statistics alone: the whole last row group.
+        let scan = scan_with(false)?;
         assert_eq!(scan.row_groups_total, 3);
         assert_eq!(scan.row_groups_read, 1);
         let rows: usize = scan.batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, ROW_GROUP_ROWS);
+        // With the page index: only the pages of its upper half.
+        let scan = scan_with(true)?;
+        assert_eq!(scan.row_groups_read, 1);
+        let rows: usize = scan.batches.iter().map(|b| b.num_rows()).sum();
+        assert!(
+            (ROW_GROUP_ROWS / 2..=ROW_GROUP_ROWS / 2 + PAGE_ROWS).contains(&rows),
+            "{rows} rows read"
+        );
+        assert_eq!(scan.rows_read as usize, rows);
         Ok(())
     }
 }

@@ -17,9 +17,11 @@ use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::metadata::ParquetMetaData;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
@@ -47,6 +49,7 @@ pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     for field in schema.fields() {
         let Some(encoding) = field.metadata().get(ENCODING_METADATA_KEY) else {
@@ -105,8 +108,35 @@ pub const SORT_OPTIONS: arrow::compute::SortOptions = arrow::compute::SortOption
 
 static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Rows per Parquet page, at most: the unit page-level skipping reads.
+pub const PAGE_ROWS: usize = 8 * 1024;
+
 /// Rows per Parquet row group: the unit the zone maps describe.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// What to read of a segment: row groups, in order, and optionally which of their
+/// rows (a selection over the rows of those row groups, concatenated).
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub row_groups: Vec<usize>,
+    pub rows: Option<RowSelection>,
+}
+
+/// The file positions of `range`, a range of the concatenated rows of the row groups
+/// in `spans` (each: where it starts among those rows, where in the file, its rows).
+fn to_file_ranges(
+    spans: &[(usize, usize, usize)],
+    range: std::ops::Range<usize>,
+) -> Vec<std::ops::Range<usize>> {
+    spans
+        .iter()
+        .filter_map(|&(at, start, rows)| {
+            let lo = range.start.max(at);
+            let hi = range.end.min(at + rows);
+            (lo < hi).then(|| start + (lo - at)..start + (hi - at))
+        })
+        .collect()
+}
 
 /// One block of a segment: a column chunk of one row group, with its zone map.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +186,8 @@ pub struct ScanOptions<'a> {
     pub deleted: Option<&'a DeleteVector>,
     /// Report each row's position in the file (DELETE and UPDATE need it).
     pub row_positions: bool,
+    /// Load the page index (page statistics), for page-level skipping.
+    pub page_index: bool,
 }
 
 /// The segment files of one compute node, by slice.
@@ -247,16 +279,16 @@ impl SliceStore {
             .batches)
     }
 
-    /// Reads a segment like [`Self::read_segment`], reading only the row groups that
-    /// `select_row_groups` keeps and skipping deleted rows. `select_row_groups` gets the
-    /// segment's Arrow schema and Parquet metadata (the zone maps) and returns the row
-    /// groups to read, in order, or `None` for all.
+    /// Reads a segment like [`Self::read_segment`], reading only what `select` keeps
+    /// and skipping deleted rows. `select` gets the segment's Arrow schema and Parquet
+    /// metadata (the zone maps: row-group statistics, and page statistics with
+    /// [`ScanOptions::page_index`]) and returns what to read, or `None` for all.
     pub fn scan_segment(
         &self,
         slice: u32,
         name: &str,
         options: ScanOptions<'_>,
-        select_row_groups: impl FnOnce(&SchemaRef, &ParquetMetaData) -> Option<Vec<usize>>,
+        select: impl FnOnce(&SchemaRef, &ParquetMetaData) -> Option<Selection>,
     ) -> Result<SegmentScan> {
         let err = |reason: String| StorageError::Segment {
             slice,
@@ -271,18 +303,26 @@ impl SliceStore {
             });
         }
         let file_bytes = bytes.len() as u64;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes))
-            .map_err(|e| err(e.to_string()))?;
+        let reader_options =
+            ArrowReaderOptions::new().with_page_index_policy(if options.page_index {
+                PageIndexPolicy::Optional
+            } else {
+                PageIndexPolicy::Skip
+            });
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+            Bytes::from(bytes),
+            reader_options,
+        )
+        .map_err(|e| err(e.to_string()))?;
         let meta = Arc::clone(builder.metadata());
         let row_groups_total = meta.num_row_groups();
-        let groups = select_row_groups(builder.schema(), &meta)
-            .unwrap_or_else(|| (0..row_groups_total).collect());
+        let selection = select(builder.schema(), &meta);
+        let (groups, page_rows) = match selection {
+            Some(s) => (s.row_groups, s.rows),
+            None => ((0..row_groups_total).collect(), None),
+        };
         let row_groups_read = groups.len();
-        // The rows to read: those of the selected row groups that are not deleted, as
-        // ranges of file positions, and the same ranges within the selected groups.
-        let mut file_ranges = Vec::new();
-        let mut selected_ranges = Vec::new();
-        let mut selected_rows = 0usize;
+        // Where each selected row group starts in the file, and in the selected rows.
         let starts: Vec<usize> = meta
             .row_groups()
             .iter()
@@ -292,28 +332,46 @@ impl SliceStore {
                 Some(this)
             })
             .collect();
+        let mut spans = Vec::with_capacity(groups.len());
+        let mut selected_rows = 0usize;
         for &group in &groups {
             let (Some(&start), Some(rg)) = (starts.get(group), meta.row_groups().get(group)) else {
                 return Err(err(format!("row group {group} does not exist")));
             };
             let rows = rg.num_rows().max(0) as usize;
-            let live: Vec<std::ops::Range<usize>> = match options.deleted {
-                Some(deleted) => deleted
+            spans.push((selected_rows, start, rows));
+            selected_rows += rows;
+        }
+        // Deleted rows, as a selection over the selected row groups' rows.
+        let live = options.deleted.map(|deleted| {
+            let ranges = spans.iter().flat_map(|&(at, start, rows)| {
+                deleted
                     .live_ranges(start + rows)
                     .into_iter()
-                    .filter_map(|r| {
+                    .filter_map(move |r| {
                         let r = r.start.max(start)..r.end;
-                        (!r.is_empty()).then_some(r)
+                        (!r.is_empty()).then(|| at + (r.start - start)..at + (r.end - start))
                     })
-                    .collect(),
-                None => std::iter::once(start..start + rows).collect(),
-            };
-            for r in live {
-                selected_ranges
-                    .push(selected_rows + (r.start - start)..selected_rows + (r.end - start));
-                file_ranges.push(r);
+            });
+            RowSelection::from_consecutive_ranges(ranges, selected_rows)
+        });
+        let rows = match (live, page_rows) {
+            (Some(a), Some(b)) => Some(a.intersection(&b)),
+            (a, b) => a.or(b),
+        };
+        // The file positions of the rows read, in order.
+        let mut file_ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        match &rows {
+            Some(selection) => {
+                let mut at = 0usize;
+                for selector in selection.iter() {
+                    if !selector.skip {
+                        file_ranges.extend(to_file_ranges(&spans, at..at + selector.row_count));
+                    }
+                    at += selector.row_count;
+                }
             }
-            selected_rows += rows;
+            None => file_ranges.extend(to_file_ranges(&spans, 0..selected_rows)),
         }
         let rows_read: usize = file_ranges.iter().map(|r| r.len()).sum();
         let file_schema = Arc::clone(builder.schema());
@@ -341,13 +399,9 @@ impl SliceStore {
         let blocks_read = (groups.len() * columns.len()) as u64;
         let blocks_total = (row_groups_total * columns.len()) as u64;
         let builder = builder.with_row_groups(groups);
-        let builder = if options.deleted.is_some() {
-            builder.with_row_selection(RowSelection::from_consecutive_ranges(
-                selected_ranges.into_iter(),
-                selected_rows,
-            ))
-        } else {
-            builder
+        let builder = match rows {
+            Some(selection) => builder.with_row_selection(selection),
+            None => builder,
         };
         let builder = match options.columns {
             Some(_) => {
@@ -587,6 +641,7 @@ mod tests {
                 columns: Some(&["a".to_string()]),
                 deleted: Some(&deleted),
                 row_positions: true,
+                page_index: false,
             },
             |_, _| None,
         )?;
@@ -604,6 +659,29 @@ mod tests {
         assert_eq!(a, vec![1, 3]);
         assert_eq!(scan.positions, Some(vec![vec![0, 2]]));
         assert_eq!(scan.rows_read, 2);
+        // A selection from page statistics (here: all but the first row) meets the
+        // deleted rows: only position 2 is left.
+        let scan = store.scan_segment(
+            5,
+            &seg.name,
+            ScanOptions {
+                columns: None,
+                deleted: Some(&deleted),
+                row_positions: true,
+                page_index: false,
+            },
+            |_, _| {
+                Some(Selection {
+                    row_groups: vec![0],
+                    rows: Some(RowSelection::from_consecutive_ranges(
+                        std::iter::once(1..3),
+                        3,
+                    )),
+                })
+            },
+        )?;
+        assert_eq!(scan.positions, Some(vec![vec![2]]));
+        assert_eq!(scan.rows_read, 1);
 
         // Corrupt one byte: the read must fail and name the segment.
         let path = store.segment_path(5, &seg.name);
