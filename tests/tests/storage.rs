@@ -703,3 +703,57 @@ async fn corrupt_or_missing_segments_are_named_errors() -> Result<()> {
     cluster.process.terminate()?;
     Ok(())
 }
+
+/// A query streaming its rows keeps its snapshot while another session deletes rows,
+/// vacuums the table (rewriting every segment) and inserts: it returns exactly the
+/// rows committed when it started, and the replaced files outlive it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streaming_reader_keeps_its_snapshot_through_delete_and_vacuum() -> Result<()> {
+    use futures::TryStreamExt;
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 1, 2)?;
+    let writer = connect(&cluster.conn_str()).await?;
+    writer
+        .batch_execute(
+            "create table snap (k bigint) diststyle even sortkey(k);
+             insert into snap select value from generate_series(1, 300000);
+             insert into snap select value from generate_series(300001, 600000);",
+        )
+        .await?;
+    let reader = connect(&cluster.conn_str()).await?;
+    let stream = reader
+        .query_raw("select k from snap", std::iter::empty::<i64>())
+        .await?;
+    futures::pin_mut!(stream);
+    let mut sum: i64 = 0;
+    let mut count: i64 = 0;
+    for _ in 0..10 {
+        if let Some(row) = stream.try_next().await? {
+            sum += row.get::<_, i64>(0);
+            count += 1;
+        }
+    }
+    writer
+        .batch_execute(
+            "delete from snap where k % 2 = 0;
+             vacuum snap to 100 percent;
+             insert into snap values (-5);",
+        )
+        .await?;
+    while let Some(row) = stream.try_next().await? {
+        sum += row.get::<_, i64>(0);
+        count += 1;
+    }
+    assert_eq!(
+        (count, sum),
+        (600_000, 600_000 * 600_001 / 2),
+        "the snapshot"
+    );
+    assert_eq!(
+        rows(&writer, "select count(*), sum(k) from snap").await?,
+        table(&[&["300001", &(300_000i64 * 300_000 - 5).to_string()]]),
+        "the new version"
+    );
+    cluster.process.terminate()?;
+    Ok(())
+}
