@@ -476,7 +476,8 @@ async fn stv_blocklist(catalog: &Catalog, cluster: &ClusterClient) -> Result<Rec
 }
 
 /// SVV_TABLE_INFO: schema, table_id, table, diststyle, sortkey1, size (1 MB blocks),
-/// tbl_rows (deleted rows not yet vacuumed included), estimated_visible_rows,
+/// tbl_rows (deleted rows not yet vacuumed included; every copy of a DISTSTYLE ALL
+/// table), estimated_visible_rows (one copy),
 /// unsorted (percent of rows outside the sorted region; NULL without a sort key),
 /// stats_off (0 when ANALYZE's statistics are current, 100 when there are none), and
 /// skew_rows (rows on the fullest slice over rows on the emptiest; NULL when empty).
@@ -499,13 +500,21 @@ fn svv_table_info(catalog: &Catalog, cluster: &ClusterClient) -> Result<RecordBa
         let bytes: u64 = version.slices.values().flatten().map(|s| s.bytes).sum();
         size.push(bytes.div_ceil(1024 * 1024) as i64);
         rows.push(version.stored_rows() as i64);
-        let live = version.rows();
+        // A DISTSTYLE ALL table holds one copy per node: count one.
+        let live = match t.dist_style {
+            DistStyle::All => version
+                .slices
+                .get(&cluster.layout().first_slice_of(0))
+                .map_or(0, |segs| segs.iter().map(|g| g.live_rows()).sum()),
+            _ => version.rows(),
+        };
         visible.push(live as i64);
         unsorted.push((!t.sort_key.is_empty()).then(|| {
             if live == 0 {
                 0.0
             } else {
-                100.0 * (live - version.sorted_rows().min(live)) as f64 / live as f64
+                let sorted = version.sorted_rows() * live / version.rows().max(1);
+                100.0 * (live - sorted.min(live)) as f64 / live as f64
             }
         }));
         stats_off.push(

@@ -417,6 +417,18 @@ async fn vacuum_and_analyze() -> Result<()> {
         table(&[&["1", "one"], &["3", "three"]])
     );
 
+    // A DISTSTYLE ALL table: tbl_rows counts both nodes' copies, the rest one copy.
+    client.batch_execute("analyze dim").await?;
+    assert_eq!(
+        rows(
+            &client,
+            "select tbl_rows, estimated_visible_rows, stats_off from svv_table_info \
+             where \"table\" = 'dim'"
+        )
+        .await?,
+        table(&[&["6", "2", "0.00"]])
+    );
+
     // ANALYZE: statistics are current, until rows change.
     client.batch_execute("analyze ev").await?;
     assert_eq!(info(&client).await?[3], "0.00");
