@@ -2,9 +2,10 @@
 //!
 //! A segment is written whole into memory, hashed (SHA-256) and stored as
 //! `slices/<slice>/<hash>.parquet` through a temporary file, an fsync and a rename, so
-//! a crash leaves either no file or a complete one. The hash is the name: reading a
-//! segment checks it, and a mismatch is an error naming the slice and segment, never
-//! a wrong answer.
+//! a crash leaves either no file or a complete one. The hash is the name: the first
+//! read of a segment by a process (and any read after the file's size or modification
+//! time changed) checks it, and a mismatch is an error naming the slice and segment,
+//! never a wrong answer. Scans then read only the column chunks and pages they need.
 
 use std::fs;
 use std::io::Write;
@@ -14,7 +15,6 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::SchemaRef;
-use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
@@ -194,7 +194,13 @@ pub struct ScanOptions<'a> {
 #[derive(Clone, Debug)]
 pub struct SliceStore {
     root: PathBuf,
+    /// Segments whose content hash this process has checked, with the file's size and
+    /// modification time then: a file that has not changed since is not hashed again.
+    verified: Arc<std::sync::Mutex<std::collections::HashMap<(u32, String), FileStamp>>>,
 }
+
+/// A file's size and modification time.
+type FileStamp = (u64, Option<std::time::SystemTime>);
 
 impl SliceStore {
     /// A store rooted at `root` (created if missing).
@@ -202,6 +208,7 @@ impl SliceStore {
         fs::create_dir_all(root.join("slices"))?;
         Ok(SliceStore {
             root: root.to_path_buf(),
+            verified: Arc::default(),
         })
     }
 
@@ -295,25 +302,16 @@ impl SliceStore {
             segment: name.to_string(),
             reason,
         };
-        let bytes = fs::read(self.segment_path(slice, name)).map_err(|e| err(e.to_string()))?;
-        if hex::encode(Sha256::digest(&bytes)) != name {
-            return Err(StorageError::SegmentCorrupt {
-                slice,
-                segment: name.to_string(),
-            });
-        }
-        let file_bytes = bytes.len() as u64;
+        let file = self.verified_file(slice, name)?;
+        let file_bytes = file.metadata().map(|m| m.len()).unwrap_or_default();
         let reader_options =
             ArrowReaderOptions::new().with_page_index_policy(if options.page_index {
                 PageIndexPolicy::Optional
             } else {
                 PageIndexPolicy::Skip
             });
-        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
-            Bytes::from(bytes),
-            reader_options,
-        )
-        .map_err(|e| err(e.to_string()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, reader_options)
+            .map_err(|e| err(e.to_string()))?;
         let meta = Arc::clone(builder.metadata());
         let row_groups_total = meta.num_row_groups();
         let selection = select(builder.schema(), &meta);
@@ -433,6 +431,41 @@ impl SliceStore {
             blocks_read,
             blocks_total,
         })
+    }
+
+    /// Opens a segment file after checking that its content hash is its name: the
+    /// first time this process reads it, and whenever its size or modification time
+    /// has changed since. Only the parts a scan needs are read after that.
+    fn verified_file(&self, slice: u32, name: &str) -> Result<fs::File> {
+        let err = |reason: String| StorageError::Segment {
+            slice,
+            segment: name.to_string(),
+            reason,
+        };
+        let mut file =
+            fs::File::open(self.segment_path(slice, name)).map_err(|e| err(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| err(e.to_string()))?;
+        let stamp: FileStamp = (meta.len(), meta.modified().ok());
+        let key = (slice, name.to_string());
+        let known = self
+            .verified
+            .lock()
+            .map(|v| v.get(&key) == Some(&stamp))
+            .unwrap_or(false);
+        if !known {
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut file, &mut hasher).map_err(|e| err(e.to_string()))?;
+            if hex::encode(hasher.finalize()) != name {
+                return Err(StorageError::SegmentCorrupt {
+                    slice,
+                    segment: name.to_string(),
+                });
+            }
+            if let Ok(mut v) = self.verified.lock() {
+                v.insert(key, stamp);
+            }
+        }
+        Ok(file)
     }
 
     /// A segment's blocks (one per column of each row group) with their zone maps,
