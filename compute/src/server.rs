@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use blueshift_storage::segment::SliceStore;
+use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -43,10 +44,18 @@ impl ComputeNode {
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        // Small Flight messages (a fragment's last batch, an action's answer) must
+        // not wait for Nagle's algorithm: without TCP_NODELAY each costs ~40 ms.
+        let incoming = TcpListenerStream::new(listener).map(|socket| {
+            if let Ok(s) = &socket {
+                let _ = s.set_nodelay(true);
+            }
+            socket
+        });
         let task = tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(service)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
                 }),
         );

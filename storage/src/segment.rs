@@ -108,6 +108,9 @@ pub const SORT_OPTIONS: arrow::compute::SortOptions = arrow::compute::SortOption
 
 static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Rows per record batch a scan returns (DataFusion's default batch size).
+pub const SCAN_BATCH_ROWS: usize = 8 * 1024;
+
 /// Rows per Parquet page, at most: the unit page-level skipping reads.
 pub const PAGE_ROWS: usize = 8 * 1024;
 
@@ -408,7 +411,10 @@ impl SliceStore {
             }
             None => builder,
         };
-        let reader = builder.build().map_err(|e| err(e.to_string()))?;
+        let reader = builder
+            .with_batch_size(SCAN_BATCH_ROWS)
+            .build()
+            .map_err(|e| err(e.to_string()))?;
         let batches = reader
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| err(e.to_string()))?;
