@@ -39,9 +39,9 @@ pub const ENCODING_METADATA_KEY: &str = "blueshift.encoding";
 ///
 /// | ENCODE | Parquet |
 /// |---|---|
-/// | AUTO (none given), ZSTD | dictionary, zstd |
+/// | ZSTD | dictionary, zstd |
 /// | RAW | plain, uncompressed |
-/// | AZ64 | integers and dates: delta binary packed, zstd; others: dictionary, zstd |
+/// | AZ64, and AUTO (none given) | integers and dates: delta binary packed, zstd; others: dictionary, zstd |
 /// | DELTA, DELTA32K, MOSTLY8, MOSTLY16, MOSTLY32 | integers and dates: delta binary packed, uncompressed; others: plain |
 /// | BYTEDICT, RUNLENGTH, TEXT255, TEXT32K | dictionary (run-length encoded indices), uncompressed |
 /// | LZO | plain, LZ4 (Parquet has no LZO writer in Rust) |
@@ -52,9 +52,11 @@ pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     for field in schema.fields() {
-        let Some(encoding) = field.metadata().get(ENCODING_METADATA_KEY) else {
-            continue;
-        };
+        // AUTO (no ENCODE) is AZ64 for integers and dates, as on Redshift.
+        let encoding = field
+            .metadata()
+            .get(ENCODING_METADATA_KEY)
+            .map_or("az64", String::as_str);
         let path = ColumnPath::from(field.name().as_str());
         let integer_like = field.data_type().is_integer()
             || matches!(
@@ -63,9 +65,9 @@ pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
                     | arrow::datatypes::DataType::Date64
                     | arrow::datatypes::DataType::Timestamp(_, _)
             );
-        let (dictionary, parquet_encoding, compression) = match encoding.as_str() {
+        let (dictionary, parquet_encoding, compression) = match encoding {
             "raw" => (false, Some(Encoding::PLAIN), Compression::UNCOMPRESSED),
-            "az64" if integer_like => (
+            "az64" | "auto" if integer_like => (
                 false,
                 Some(Encoding::DELTA_BINARY_PACKED),
                 Compression::ZSTD(ZstdLevel::default()),
