@@ -73,10 +73,46 @@ fn timestamp_field(name: &str, nullable: bool) -> Field {
     )
 }
 
+/// The columns STL_QUERY and SYS_QUERY_HISTORY both have, from the query log.
+struct QueryColumns {
+    user_id: ArrayRef,
+    query_id: ArrayRef,
+    label: ArrayRef,
+    text: ArrayRef,
+    start: ArrayRef,
+    end: ArrayRef,
+}
+
+impl QueryColumns {
+    fn new(records: &[crate::query_log::QueryRecord]) -> Self {
+        QueryColumns {
+            user_id: Arc::new(Int32Array::from_iter_values(
+                records.iter().map(|r| r.user_id),
+            )),
+            query_id: Arc::new(Int64Array::from_iter_values(
+                records.iter().map(|r| r.query_id as i64),
+            )),
+            label: Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| &r.label),
+            )),
+            text: Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| &r.text),
+            )),
+            start: Arc::new(TimestampMicrosecondArray::from_iter_values(
+                records.iter().map(|r| micros(&r.start)),
+            )),
+            end: Arc::new(TimestampMicrosecondArray::from_iter(
+                records.iter().map(|r| r.end.as_ref().map(micros)),
+            )),
+        }
+    }
+}
+
 /// STL_QUERY: userid, query, label, xid, pid, database, querytxt, starttime, endtime,
 /// aborted. A statement still running has no endtime.
 fn stl_query(log: &QueryLog) -> Result<RecordBatch> {
     let records = log.records();
+    let common = QueryColumns::new(&records);
     batch(
         vec![
             Field::new("userid", DataType::Int32, false),
@@ -91,32 +127,18 @@ fn stl_query(log: &QueryLog) -> Result<RecordBatch> {
             Field::new("aborted", DataType::Int32, false),
         ],
         vec![
-            Arc::new(Int32Array::from_iter_values(
-                records.iter().map(|r| r.user_id),
-            )),
-            Arc::new(Int64Array::from_iter_values(
-                records.iter().map(|r| r.query_id as i64),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                records.iter().map(|r| &r.label),
-            )),
+            Arc::clone(&common.user_id),
+            Arc::clone(&common.query_id),
+            common.label,
             // Every statement is its own transaction; its id is the query id.
-            Arc::new(Int64Array::from_iter_values(
-                records.iter().map(|r| r.query_id as i64),
-            )),
+            common.query_id,
             Arc::new(Int32Array::from_iter_values(records.iter().map(|r| r.pid))),
             Arc::new(StringArray::from_iter_values(
                 records.iter().map(|_| DATABASE),
             )),
-            Arc::new(StringArray::from_iter_values(
-                records.iter().map(|r| &r.text),
-            )),
-            Arc::new(TimestampMicrosecondArray::from_iter_values(
-                records.iter().map(|r| micros(&r.start)),
-            )),
-            Arc::new(TimestampMicrosecondArray::from_iter(
-                records.iter().map(|r| r.end.as_ref().map(micros)),
-            )),
+            common.text,
+            common.start,
+            common.end,
             Arc::new(Int32Array::from_iter_values(records.iter().map(|r| {
                 i32::from(matches!(
                     r.status,
@@ -198,6 +220,7 @@ fn stl_scan(log: &QueryLog) -> Result<RecordBatch> {
 /// returned_rows, query_text.
 fn sys_query_history(log: &QueryLog) -> Result<RecordBatch> {
     let records = log.records();
+    let common = QueryColumns::new(&records);
     let elapsed: Vec<Option<i64>> = records
         .iter()
         .map(|r| r.end.as_ref().map(|e| micros(e) - micros(&r.start)))
@@ -218,24 +241,14 @@ fn sys_query_history(log: &QueryLog) -> Result<RecordBatch> {
             Field::new("query_text", DataType::Utf8, false),
         ],
         vec![
-            Arc::new(Int32Array::from_iter_values(
-                records.iter().map(|r| r.user_id),
-            )),
-            Arc::new(Int64Array::from_iter_values(
-                records.iter().map(|r| r.query_id as i64),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                records.iter().map(|r| &r.label),
-            )),
+            common.user_id,
+            common.query_id,
+            common.label,
             Arc::new(StringArray::from_iter_values(
                 records.iter().map(|r| r.status.name()),
             )),
-            Arc::new(TimestampMicrosecondArray::from_iter_values(
-                records.iter().map(|r| micros(&r.start)),
-            )),
-            Arc::new(TimestampMicrosecondArray::from_iter(
-                records.iter().map(|r| r.end.as_ref().map(micros)),
-            )),
+            common.start,
+            common.end,
             Arc::new(Int64Array::from(elapsed.clone())),
             // Queue time is not measured separately yet: execution is the whole time.
             Arc::new(Int64Array::from(vec![None; records.len()])),
@@ -246,9 +259,7 @@ fn sys_query_history(log: &QueryLog) -> Result<RecordBatch> {
             Arc::new(Int64Array::from_iter_values(
                 records.iter().map(|r| r.returned_rows as i64),
             )),
-            Arc::new(StringArray::from_iter_values(
-                records.iter().map(|r| &r.text),
-            )),
+            common.text,
         ],
     )
 }
