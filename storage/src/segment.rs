@@ -607,7 +607,21 @@ fn z_order(columns: &[&arrow::array::ArrayRef]) -> arrow::error::Result<arrow::a
     let scaled: Vec<Vec<u64>> = columns
         .iter()
         .map(|c| {
-            let ranks = arrow::compute::rank(c.as_ref(), Some(SORT_OPTIONS))?;
+            let ranks = match arrow::compute::rank(c.as_ref(), Some(SORT_OPTIONS)) {
+                Ok(ranks) => ranks,
+                // Types `rank` does not take: each row's place in sorted order.
+                Err(_) => {
+                    let order =
+                        arrow::compute::sort_to_indices(c.as_ref(), Some(SORT_OPTIONS), None)?;
+                    let mut ranks = vec![0u32; c.len()];
+                    for (place, row) in order.values().iter().enumerate() {
+                        if let Some(r) = ranks.get_mut(*row as usize) {
+                            *r = place as u32 + 1;
+                        }
+                    }
+                    ranks
+                }
+            };
             let top = ranks.iter().copied().max().unwrap_or(1).max(1) as u64;
             Ok(ranks
                 .into_iter()
