@@ -775,3 +775,33 @@ async fn a_streaming_reader_keeps_its_snapshot_through_delete_and_vacuum() -> Re
     cluster.process.terminate()?;
     Ok(())
 }
+
+/// An INTERLEAVED sort key: a range on either key column skips row groups.
+#[tokio::test(flavor = "multi_thread")]
+async fn interleaved_sort_keys_skip_on_every_key_column() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 1, 1)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute(
+            "create table grid (a int, b int, v int) diststyle even interleaved sortkey(a, b);
+             insert into grid select value % 512, value / 512, 1 from generate_series(0, 262143);",
+        )
+        .await?;
+    for (filter, expected) in [("a < 32", "16384"), ("b < 32", "16384")] {
+        let sql = format!("select count(v) from grid where {filter}");
+        assert_eq!(rows(&client, &sql).await?, table(&[&[expected]]), "{sql}");
+        let scan = rows(
+            &client,
+            &format!(
+                "select sum(blocks_read), sum(blocks_total) from stl_scan where query = \
+                 (select max(query) from stl_query where querytxt = '{sql}')"
+            ),
+        )
+        .await?;
+        let (read, total): (u64, u64) = (scan[0][0].parse()?, scan[0][1].parse()?);
+        assert!(read * 2 <= total, "{filter}: {read} of {total} blocks read");
+    }
+    cluster.process.terminate()?;
+    Ok(())
+}
