@@ -17,8 +17,11 @@
 pub mod catalog;
 pub mod deletes;
 pub mod distribution;
+pub mod encoding;
 pub mod error;
 pub mod fault;
 pub mod segment;
+pub mod sort_key;
+pub mod version;
 
 pub use error::{Result, StorageError};

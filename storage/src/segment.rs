@@ -13,100 +13,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
 };
-use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::SegmentRef;
 use crate::deletes::DeleteVector;
+pub use crate::encoding::{ENCODING_METADATA_KEY, writer_properties};
 use crate::error::{Result, StorageError};
-
-/// Field metadata key of a column's Redshift encoding (ENCODE) in the schema given to
-/// [`SliceStore::write_segment`].
-pub const ENCODING_METADATA_KEY: &str = "blueshift.encoding";
-
-/// How each Redshift column encoding is written in Parquet. Every column also gets
-/// page statistics (the zone maps).
-///
-/// | ENCODE | Parquet |
-/// |---|---|
-/// | ZSTD | dictionary, zstd |
-/// | RAW | plain, uncompressed |
-/// | AZ64, and AUTO (none given) | integers and dates: delta binary packed, zstd; others: dictionary, zstd |
-/// | DELTA, DELTA32K, MOSTLY8, MOSTLY16, MOSTLY32 | integers and dates: delta binary packed, uncompressed; others: plain |
-/// | BYTEDICT, RUNLENGTH, TEXT255, TEXT32K | dictionary (run-length encoded indices), uncompressed |
-/// | LZO | plain, LZ4 (Parquet has no LZO writer in Rust) |
-pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
-    let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
-    for field in schema.fields() {
-        // AUTO (no ENCODE) is AZ64 for integers and dates, as on Redshift.
-        let encoding = field
-            .metadata()
-            .get(ENCODING_METADATA_KEY)
-            .map_or("az64", String::as_str);
-        let path = ColumnPath::from(field.name().as_str());
-        let integer_like = field.data_type().is_integer()
-            || matches!(
-                field.data_type(),
-                arrow::datatypes::DataType::Date32
-                    | arrow::datatypes::DataType::Date64
-                    | arrow::datatypes::DataType::Timestamp(_, _)
-            );
-        let (dictionary, parquet_encoding, compression) = match encoding {
-            "raw" => (false, Some(Encoding::PLAIN), Compression::UNCOMPRESSED),
-            "az64" | "auto" if integer_like => (
-                false,
-                Some(Encoding::DELTA_BINARY_PACKED),
-                Compression::ZSTD(ZstdLevel::default()),
-            ),
-            "delta" | "delta32k" | "mostly8" | "mostly16" | "mostly32" => (
-                false,
-                Some(if integer_like {
-                    Encoding::DELTA_BINARY_PACKED
-                } else {
-                    Encoding::PLAIN
-                }),
-                Compression::UNCOMPRESSED,
-            ),
-            "bytedict" | "runlength" | "text255" | "text32k" => {
-                (true, None, Compression::UNCOMPRESSED)
-            }
-            "lzo" => (false, Some(Encoding::PLAIN), Compression::LZ4_RAW),
-            _ => (true, None, Compression::ZSTD(ZstdLevel::default())),
-        };
-        builder = builder
-            .set_column_dictionary_enabled(path.clone(), dictionary)
-            .set_column_compression(path.clone(), compression);
-        if let Some(e) = parquet_encoding {
-            builder = builder.set_column_encoding(path, e);
-        }
-    }
-    builder.build()
-}
+pub use crate::sort_key::{SORT_OPTIONS, SortKey};
 
 /// The name of table column `id` in segment files.
 pub fn file_column_name(id: u32) -> String {
     format!("c{id}")
 }
-
-/// How segments are sorted: ascending, NULLs last (PostgreSQL's `ORDER BY col`).
-pub const SORT_OPTIONS: arrow::compute::SortOptions = arrow::compute::SortOptions {
-    descending: false,
-    nulls_first: false,
-};
 
 static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -221,7 +147,7 @@ impl SliceStore {
         self.root.join("slices").join(slice.to_string())
     }
 
-    fn segment_path(&self, slice: u32, name: &str) -> PathBuf {
+    pub(crate) fn segment_path(&self, slice: u32, name: &str) -> PathBuf {
         self.slice_dir(slice).join(format!("{name}.parquet"))
     }
 
@@ -558,89 +484,6 @@ impl SliceStore {
     }
 }
 
-/// How a segment's rows are ordered: a table's sort key.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SortKey {
-    /// Column indices, in key order; empty for no order.
-    pub columns: Vec<usize>,
-    /// INTERLEAVED: rows in z-order over the columns, each column weighing the same;
-    /// else COMPOUND: by the first column, then the second, and so on.
-    pub interleaved: bool,
-}
-
-impl SortKey {
-    /// `batch` in this order.
-    pub fn sort(&self, batch: &RecordBatch) -> arrow::error::Result<RecordBatch> {
-        let columns: Vec<&arrow::array::ArrayRef> = self
-            .columns
-            .iter()
-            .filter_map(|&i| batch.columns().get(i))
-            .collect();
-        if columns.is_empty() {
-            return Ok(batch.clone());
-        }
-        let indices = if self.interleaved && columns.len() > 1 {
-            z_order(&columns)?
-        } else {
-            let sort_columns: Vec<SortColumn> = columns
-                .into_iter()
-                .map(|values| SortColumn {
-                    values: Arc::clone(values),
-                    options: Some(SORT_OPTIONS),
-                })
-                .collect();
-            lexsort_to_indices(&sort_columns, None)?
-        };
-        take_record_batch(batch, &indices)
-    }
-}
-
-/// The row order of an interleaved sort key: each column's values are ranked (NULLs
-/// last), the ranks scaled to the same width, and their bits interleaved into one
-/// z-value, most significant bits first; rows are sorted by z-value. A range on any
-/// of the key's columns then covers fewer row groups than in arrival order, though
-/// not as few as on the first column of a compound key.
-fn z_order(columns: &[&arrow::array::ArrayRef]) -> arrow::error::Result<arrow::array::UInt32Array> {
-    let rows = columns.first().map_or(0, |c| c.len());
-    let bits = (128 / columns.len()).min(32) as u32;
-    let mut z = vec![0u128; rows];
-    let scaled: Vec<Vec<u64>> = columns
-        .iter()
-        .map(|c| {
-            let ranks = match arrow::compute::rank(c.as_ref(), Some(SORT_OPTIONS)) {
-                Ok(ranks) => ranks,
-                // Types `rank` does not take: each row's place in sorted order.
-                Err(_) => {
-                    let order =
-                        arrow::compute::sort_to_indices(c.as_ref(), Some(SORT_OPTIONS), None)?;
-                    let mut ranks = vec![0u32; c.len()];
-                    for (place, row) in order.values().iter().enumerate() {
-                        if let Some(r) = ranks.get_mut(*row as usize) {
-                            *r = place as u32 + 1;
-                        }
-                    }
-                    ranks
-                }
-            };
-            let top = ranks.iter().copied().max().unwrap_or(1).max(1) as u64;
-            Ok(ranks
-                .into_iter()
-                .map(|r| (u64::from(r) << bits).saturating_sub(1) / top)
-                .collect())
-        })
-        .collect::<arrow::error::Result<_>>()?;
-    for bit in (0..bits).rev() {
-        for column in &scaled {
-            for (row, value) in column.iter().enumerate() {
-                z[row] = (z[row] << 1) | u128::from((value >> bit) & 1 == 1);
-            }
-        }
-    }
-    let mut order: Vec<u32> = (0..rows as u32).collect();
-    order.sort_by_key(|&i| z[i as usize]);
-    Ok(arrow::array::UInt32Array::from(order))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,96 +591,6 @@ mod tests {
         assert!(e.to_string().contains(&seg.name), "{e}");
 
         assert_eq!(store.collect_garbage(&[5], &[])?, 1);
-        Ok(())
-    }
-
-    #[test]
-    fn encodings_map_to_parquet() -> Result<()> {
-        use parquet::file::reader::{FileReader, SerializedFileReader};
-        let with = |name: &str, ty: DataType, enc: &str| {
-            Field::new(name, ty, true)
-                .with_metadata([(ENCODING_METADATA_KEY.to_string(), enc.to_string())].into())
-        };
-        let schema = Arc::new(Schema::new(vec![
-            with("c0", DataType::Int32, "az64"),
-            with("c1", DataType::Utf8, "raw"),
-            with("c2", DataType::Utf8, "bytedict"),
-            with("c3", DataType::Int32, "lzo"),
-        ]));
-        let batch = RecordBatch::try_new(
-            Arc::clone(&schema),
-            vec![
-                Arc::new(Int32Array::from(vec![1, 2, 3])),
-                Arc::new(StringArray::from(vec!["a", "b", "a"])),
-                Arc::new(StringArray::from(vec!["x", "x", "y"])),
-                Arc::new(Int32Array::from(vec![7, 8, 9])),
-            ],
-        )
-        .expect("valid batch");
-        let dir = tempfile::tempdir()?;
-        let store = SliceStore::open(dir.path())?;
-        let seg = store
-            .write_segment(0, schema, &[batch], &SortKey::default())?
-            .expect("rows were written");
-        let file = fs::File::open(store.segment_path(0, &seg.name))?;
-        let reader =
-            SerializedFileReader::new(file).map_err(|e| StorageError::Catalog(e.to_string()))?;
-        let rg = reader.metadata().row_group(0);
-        let (az64, raw, dict, lzo) = (rg.column(0), rg.column(1), rg.column(2), rg.column(3));
-        assert!(az64.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED));
-        assert!(matches!(az64.compression(), Compression::ZSTD(_)));
-        assert_eq!(raw.compression(), Compression::UNCOMPRESSED);
-        assert!(!raw.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
-        assert!(dict.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
-        assert_eq!(lzo.compression(), Compression::LZ4_RAW);
-        Ok(())
-    }
-
-    #[test]
-    fn interleaved_keys_sort_in_z_order() -> arrow::error::Result<()> {
-        // A 4 x 4 grid of (a, b) in a scrambled order.
-        let cells: Vec<(i32, i32)> = (0..16)
-            .map(|i| (i * 7) % 16)
-            .map(|i| (i / 4, i % 4))
-            .collect();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("a", DataType::Int32, false),
-            Field::new("b", DataType::Int32, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(Int32Array::from_iter_values(cells.iter().map(|c| c.0))),
-                Arc::new(Int32Array::from_iter_values(cells.iter().map(|c| c.1))),
-            ],
-        )?;
-        let sorted = SortKey {
-            columns: vec![0, 1],
-            interleaved: true,
-        }
-        .sort(&batch)?;
-        let column = |i: usize| -> Vec<i32> {
-            sorted
-                .column(i)
-                .as_any()
-                .downcast_ref::<Int32Array>()
-                .map(|a| a.values().to_vec())
-                .unwrap_or_default()
-        };
-        let (a, b) = (column(0), column(1));
-        // Each quarter of the rows is one quadrant of the grid: a range on either
-        // column touches half of the quarters.
-        for quarter in 0..4 {
-            let rows = quarter * 4..quarter * 4 + 4;
-            let qa: std::collections::BTreeSet<i32> =
-                a[rows.clone()].iter().map(|v| v / 2).collect();
-            let qb: std::collections::BTreeSet<i32> = b[rows].iter().map(|v| v / 2).collect();
-            assert_eq!(
-                (qa.len(), qb.len()),
-                (1, 1),
-                "quarter {quarter}: {a:?} {b:?}"
-            );
-        }
         Ok(())
     }
 }

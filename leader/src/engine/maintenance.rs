@@ -81,17 +81,7 @@ impl Engine {
                 }
             },
         };
-        let tables = match &stmt.table_name {
-            Some(name) => {
-                let (schema, table) = object_reference(name)?;
-                vec![
-                    self.catalog
-                        .table(&schema, &table)?
-                        .ok_or(blueshift_storage::StorageError::TableNotFound(table))?,
-                ]
-            }
-            None => self.catalog.all_tables()?,
-        };
+        let tables = self.named_or_all_tables(stmt.table_name.as_ref())?;
         let (_state, guard) = self.admit(session).await?;
         let rewrote = interrupt
             .run(async {
@@ -107,6 +97,20 @@ impl Engine {
             self.collect_garbage_when_idle();
         }
         Ok(Response::Execution(Tag::new("VACUUM")))
+    }
+
+    /// The table `name`, or every table when there is none (VACUUM, ANALYZE).
+    fn named_or_all_tables(
+        &self,
+        name: Option<&datafusion::sql::sqlparser::ast::ObjectName>,
+    ) -> Result<Vec<TableDef>, LeaderError> {
+        let Some(name) = name else {
+            return Ok(self.catalog.all_tables()?);
+        };
+        let (schema, table) = object_reference(name)?;
+        Ok(vec![self.catalog.table(&schema, &table)?.ok_or(
+            blueshift_storage::StorageError::TableNotFound(table),
+        )?])
     }
 
     /// Vacuums one table; returns whether it rewrote anything.
@@ -296,17 +300,7 @@ impl Engine {
         stmt: &datafusion::sql::sqlparser::ast::Analyze,
         interrupt: Interrupt,
     ) -> Result<Response, LeaderError> {
-        let tables = match &stmt.table_name {
-            Some(name) => {
-                let (schema, table) = object_reference(name)?;
-                vec![
-                    self.catalog
-                        .table(&schema, &table)?
-                        .ok_or(blueshift_storage::StorageError::TableNotFound(table))?,
-                ]
-            }
-            None => self.catalog.all_tables()?,
-        };
+        let tables = self.named_or_all_tables(stmt.table_name.as_ref())?;
         let (state, _guard) = self.admit(session).await?;
         interrupt
             .run(async {

@@ -168,21 +168,7 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
                     }
                     column = toks.get(k).and_then(|t| word_name(&t.token));
                 } else if is_kw(t, "encode") {
-                    let enc = toks
-                        .get(j + 1)
-                        .and_then(|t| word_name(&t.token))
-                        .ok_or_else(|| attr_error("ENCODE needs an encoding name"))?
-                        .to_lowercase();
-                    if !ENCODINGS.contains(&enc.as_str()) {
-                        return Err(LeaderError::InvalidDefinition(format!(
-                            "invalid encoding type \"{enc}\" specified for column \"{}\"",
-                            column.clone().unwrap_or_default()
-                        )));
-                    }
-                    if let Some(c) = &column {
-                        attrs.encodings.insert(c.clone(), enc);
-                    }
-                    blank.push((toks[j].start, toks[j + 1].end));
+                    lift_encoding(&toks, j, column.as_deref(), attrs, &mut blank)?;
                     j += 1;
                 }
                 j += 1;
@@ -241,6 +227,34 @@ fn table_name(toks: &[Tok], mut j: usize) -> (String, usize) {
         }
     }
     (name, j)
+}
+
+/// `ENCODE e` at `j` (of `column`): checks the encoding, records it and blanks both
+/// tokens.
+fn lift_encoding(
+    toks: &[Tok],
+    j: usize,
+    column: Option<&str>,
+    attrs: &mut TableAttributes,
+    blank: &mut Vec<(usize, usize)>,
+) -> Result<(), LeaderError> {
+    let (Some(keyword), Some(value)) = (toks.get(j), toks.get(j + 1)) else {
+        return Err(attr_error("ENCODE needs an encoding name"));
+    };
+    let enc = word_name(&value.token)
+        .ok_or_else(|| attr_error("ENCODE needs an encoding name"))?
+        .to_lowercase();
+    if !ENCODINGS.contains(&enc.as_str()) {
+        return Err(LeaderError::InvalidDefinition(format!(
+            "invalid encoding type \"{enc}\" specified for column \"{}\"",
+            column.unwrap_or_default()
+        )));
+    }
+    if let Some(c) = column {
+        attrs.encodings.insert(c.to_string(), enc);
+    }
+    blank.push((keyword.start, value.end));
+    Ok(())
 }
 
 fn attr_error(msg: impl Into<String>) -> LeaderError {
@@ -317,20 +331,7 @@ fn parse_create_tail(
                     expect_column = false;
                     column = word_name(t);
                 } else if is_kw(t, "encode") {
-                    let Some(enc) = toks.get(j + 1).and_then(|t| word_name(&t.token)) else {
-                        return Err(attr_error("ENCODE needs an encoding name"));
-                    };
-                    let enc = enc.to_lowercase();
-                    if !ENCODINGS.contains(&enc.as_str()) {
-                        return Err(LeaderError::InvalidDefinition(format!(
-                            "invalid encoding type \"{enc}\" specified for column \"{}\"",
-                            column.clone().unwrap_or_default()
-                        )));
-                    }
-                    if let Some(c) = &column {
-                        attrs.encodings.insert(c.clone(), enc);
-                    }
-                    blank.push((toks[j].start, toks[j + 1].end));
+                    lift_encoding(toks, j, column.as_deref(), attrs, blank)?;
                     j += 2;
                     continue;
                 } else if is_kw(t, "distkey") {
