@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use blueshift_compute::{ComputeConfig, ComputeNode};
 use blueshift_leader::auth::AuthMethod;
+use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::server::{ADMIN_USER, AdminPassword, DEFAULT_ADMIN_PASSWORD};
 use blueshift_leader::{EmbeddedCluster, EmbeddedConfig, Leader, LeaderConfig};
 use clap::{Args, Parser, Subcommand};
@@ -42,6 +43,44 @@ struct FrontEndArgs {
     /// Password exchange clients must use: scram-sha-256, md5 or password (cleartext).
     #[arg(long, default_value = "scram-sha-256")]
     auth: AuthMethod,
+    #[command(flatten)]
+    s3: S3Args,
+}
+
+/// How COPY and UNLOAD reach S3.
+#[derive(Args, Debug)]
+struct S3Args {
+    /// An S3-compatible endpoint instead of AWS (`http://127.0.0.1:9000`).
+    #[arg(long, env = "BLUESHIFT_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// The region when a statement gives no REGION (default us-east-1).
+    #[arg(long, env = "BLUESHIFT_S3_REGION")]
+    s3_region: Option<String>,
+    /// Allow http:// endpoints.
+    #[arg(long, env = "BLUESHIFT_S3_ALLOW_HTTP")]
+    s3_allow_http: bool,
+    /// Path-style requests (`endpoint/bucket/key`), as most S3-compatible stores want.
+    #[arg(long, env = "BLUESHIFT_S3_PATH_STYLE")]
+    s3_path_style: bool,
+    /// A JSON file mapping IAM role ARNs (and "default") to access keys.
+    #[arg(long, env = "BLUESHIFT_IAM_ROLES")]
+    iam_roles: Option<PathBuf>,
+}
+
+impl S3Args {
+    fn config(&self) -> Result<S3Config> {
+        let mut config = S3Config {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            allow_http: self.s3_allow_http,
+            path_style: self.s3_path_style,
+            ..S3Config::default()
+        };
+        if let Some(path) = &self.iam_roles {
+            config.load_iam_roles(path)?;
+        }
+        Ok(config)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -143,6 +182,7 @@ async fn main() -> Result<()> {
                 listen: SocketAddr::new(args.front.host, args.front.port),
                 nodes: args.nodes,
                 slices_per_node: args.slices_per_node,
+                s3: args.front.s3.config()?,
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
             })
@@ -166,6 +206,7 @@ async fn main() -> Result<()> {
                 listen: SocketAddr::new(args.front.host, args.front.port),
                 compute: args.compute,
                 slices_per_node: args.slices_per_node,
+                s3: args.front.s3.config()?,
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
             })

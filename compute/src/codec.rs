@@ -1,4 +1,5 @@
-//! [`FragmentCodec`]: serializes plan fragments that contain a [`SliceScanExec`].
+//! [`FragmentCodec`]: serializes plan fragments that contain a [`SliceScanExec`] or a
+//! [`LoadExec`] (COPY).
 
 use std::sync::Arc;
 
@@ -13,7 +14,12 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use prost::Message;
 
+use crate::load::{LoadExec, LoadSpec};
 use crate::scan::{ScanSpec, SlicePartition, SliceScanExec};
+
+/// The first byte of an encoded extension node: which node follows.
+const SCAN_TAG: u8 = 0;
+const LOAD_TAG: u8 = 1;
 
 /// The extension codec of Blueshift fragments. The leader encodes with no store; a
 /// compute node decodes with its own [`SliceStore`], so the scan reads local files.
@@ -161,8 +167,17 @@ impl PhysicalExtensionCodec for FragmentCodec {
         ctx: &TaskContext,
         _proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let node = SliceScanNode::decode(buf).map_err(proto_err)?;
-        Ok(Arc::new(self.decode_scan(node, ctx)?))
+        match buf.split_first() {
+            Some((&SCAN_TAG, rest)) => {
+                let node = SliceScanNode::decode(rest).map_err(proto_err)?;
+                Ok(Arc::new(self.decode_scan(node, ctx)?))
+            }
+            Some((&LOAD_TAG, rest)) => {
+                let spec: LoadSpec = serde_json::from_slice(rest).map_err(proto_err)?;
+                Ok(Arc::new(LoadExec::new(spec)))
+            }
+            _ => Err(proto_err("unknown extension node")),
+        }
     }
 
     fn try_encode(
@@ -171,12 +186,17 @@ impl PhysicalExtensionCodec for FragmentCodec {
         buf: &mut Vec<u8>,
         _proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        let Some(scan) = node.downcast_ref::<SliceScanExec>() else {
-            return Err(DataFusionError::NotImplemented(format!(
-                "{} cannot run on a compute node",
-                node.name()
-            )));
-        };
-        self.encode_scan(scan)?.encode(buf).map_err(proto_err)
+        if let Some(scan) = node.downcast_ref::<SliceScanExec>() {
+            buf.push(SCAN_TAG);
+            return self.encode_scan(scan)?.encode(buf).map_err(proto_err);
+        }
+        if let Some(load) = node.downcast_ref::<LoadExec>() {
+            buf.push(LOAD_TAG);
+            return serde_json::to_writer(buf, load.spec()).map_err(proto_err);
+        }
+        Err(DataFusionError::NotImplemented(format!(
+            "{} cannot run on a compute node",
+            node.name()
+        )))
     }
 }

@@ -33,6 +33,8 @@ use tracing::warn;
 
 use crate::codec::FragmentCodec;
 use crate::error::SegmentReadError;
+use crate::load::LoadExec;
+use crate::load::store::StoreError;
 use crate::scan::SliceScanExec;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -96,6 +98,17 @@ fn fragment_status(e: &datafusion::error::DataFusionError) -> Status {
     {
         warn!("{read}");
         return Status::data_loss(read.to_string());
+    }
+    if let datafusion::error::DataFusionError::External(inner) = e.find_root()
+        && let Some(source) = inner.downcast_ref::<StoreError>()
+    {
+        let message = source.to_string();
+        return match source {
+            StoreError::NotFound { .. } => Status::not_found(message),
+            StoreError::Denied { .. } => Status::permission_denied(message),
+            StoreError::BadUrl { .. } => Status::invalid_argument(message),
+            StoreError::Io { .. } => Status::failed_precondition(message),
+        };
     }
     Status::internal(e.find_root().to_string())
 }
@@ -333,7 +346,18 @@ fn with_report(
     messages
         .scan(None::<FlightData>, move |held, next| {
             let out = match next {
-                Some(Ok(data)) => held.replace(data).map(Ok),
+                Some(Ok(data)) => held.replace(data).map(|mut data| {
+                    // A load's progress rides on every message (STV_LOAD_STATE).
+                    if let Some(load) = LoadExec::find(&plan) {
+                        data.app_metadata = FragmentReport {
+                            load_files: load.files(),
+                            ..FragmentReport::default()
+                        }
+                        .encode_to_vec()
+                        .into();
+                    }
+                    Ok(data)
+                }),
                 Some(Err(e)) => {
                     // An error ends the stream; what was held goes first.
                     return futures::future::ready(Some(vec![held.take().map(Ok), Some(Err(e))]));
@@ -342,7 +366,14 @@ fn with_report(
                     let scans = SliceScanExec::find(&plan)
                         .map(|scan| vec![scan.report()])
                         .unwrap_or_default();
-                    last.app_metadata = FragmentReport { scans }.encode_to_vec().into();
+                    let load = LoadExec::find(&plan);
+                    last.app_metadata = FragmentReport {
+                        scans,
+                        load_files: load.map(LoadExec::files).unwrap_or_default(),
+                        load_errors: load.map(LoadExec::errors).unwrap_or_default(),
+                    }
+                    .encode_to_vec()
+                    .into();
                     Ok(last)
                 }),
             };

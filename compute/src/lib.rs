@@ -18,6 +18,7 @@
 pub mod codec;
 pub mod error;
 pub mod flight;
+pub mod load;
 pub mod rewrite;
 pub mod scan;
 pub mod server;

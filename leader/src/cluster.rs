@@ -54,6 +54,26 @@ fn fragment_error(node: u32, addr: &str, e: FlightError) -> DataFusionError {
             tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
                 node_error(node, addr, status.message()).into()
             }
+            tonic::Code::NotFound => LeaderError::External {
+                code: "58P01",
+                message: status.message().to_string(),
+            }
+            .into(),
+            tonic::Code::PermissionDenied => LeaderError::External {
+                code: "42501",
+                message: status.message().to_string(),
+            }
+            .into(),
+            tonic::Code::InvalidArgument => LeaderError::External {
+                code: "22023",
+                message: status.message().to_string(),
+            }
+            .into(),
+            tonic::Code::FailedPrecondition => LeaderError::External {
+                code: "58030",
+                message: status.message().to_string(),
+            }
+            .into(),
             _ => DataFusionError::Execution(status.message().to_string()),
         },
         other => node_error(node, addr, other).into(),
@@ -128,6 +148,7 @@ impl ClusterClient {
                 && let Ok(report) = FragmentReport::decode(data.app_metadata.clone())
             {
                 scope.record_scans(report.scans);
+                scope.record_load(report.load_files, report.load_errors);
             }
         });
         let addr = addr.to_string();

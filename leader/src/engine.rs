@@ -28,6 +28,7 @@ use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::error::PgWireError;
 
 mod column_names;
+mod copy;
 mod ddl;
 mod dml;
 mod maintenance;
@@ -42,9 +43,11 @@ use crate::fragment::ShipFragments;
 use crate::functions;
 use crate::interrupt::Interrupt;
 use crate::query_log::{QueryEntry, QueryLog, QueryScope};
+use crate::s3_config::S3Config;
 use crate::session::{Session, SessionRegistry};
-use crate::sql::SqlParser;
+use crate::sql::copy::{CopyOrUnload, CopyStatement, UnloadStatement};
 use crate::sql::redshift_ddl::TableAttributes;
+use crate::sql::{ParsedStatement, SqlParser};
 
 /// The database name.
 pub const DATABASE: &str = "dev";
@@ -62,6 +65,33 @@ pub enum Planned {
     Dml(LogicalPlan),
     /// DDL, SET, SHOW, transaction control.
     Command(Box<Statement>, Option<TableAttributes>),
+    /// COPY: returns a row count.
+    Copy(Box<CopyStatement>),
+    /// UNLOAD: returns nothing.
+    Unload(Box<UnloadStatement>),
+}
+
+/// A parsed statement, before planning.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    /// A statement of the PostgreSQL grammar, with the Redshift attributes of a
+    /// CREATE or ALTER TABLE.
+    Sql(Box<Statement>, Option<TableAttributes>),
+    Copy(Box<CopyStatement>),
+    Unload(Box<UnloadStatement>),
+}
+
+impl Parsed {
+    /// The text STL_QUERY shows: `sent` (what the client sent) for a single SQL
+    /// statement, the statement itself otherwise; COPY and UNLOAD without secrets.
+    pub fn log_text(&self, sent: &str, single: bool) -> String {
+        match self {
+            Parsed::Sql(_, _) if single => sent.trim().to_string(),
+            Parsed::Sql(stmt, _) => stmt.to_string(),
+            Parsed::Copy(c) => c.redacted.clone(),
+            Parsed::Unload(u) => u.redacted.clone(),
+        }
+    }
 }
 
 /// Plans and runs statements.
@@ -73,6 +103,7 @@ pub struct Engine {
     cluster: ClusterClient,
     ctx: SessionContext,
     parser: SqlParser,
+    s3: S3Config,
 }
 
 impl std::fmt::Debug for Engine {
@@ -202,7 +233,14 @@ impl Engine {
             cluster,
             ctx,
             parser: SqlParser::default(),
+            s3: S3Config::default(),
         })
+    }
+
+    /// The engine with `s3` as its S3 settings (COPY and UNLOAD).
+    pub fn with_s3(mut self, s3: S3Config) -> Self {
+        self.s3 = s3;
+        self
     }
 
     /// The sessions of this leader, by backend key.
@@ -250,15 +288,21 @@ impl Engine {
     }
 
     /// Parses `sql` into statements with their Redshift attributes.
-    pub fn parse(
-        &self,
-        sql: &str,
-    ) -> Result<Vec<(Statement, Option<TableAttributes>)>, LeaderError> {
+    pub fn parse(&self, sql: &str) -> Result<Vec<Parsed>, LeaderError> {
         let mut parsed = self.parser.parse(sql)?;
         Ok(parsed
             .statements
             .into_iter()
             .map(|stmt| {
+                let stmt = match stmt {
+                    ParsedStatement::Sql(stmt) => *stmt,
+                    ParsedStatement::CopyOrUnload(CopyOrUnload::Copy(c)) => {
+                        return Parsed::Copy(c);
+                    }
+                    ParsedStatement::CopyOrUnload(CopyOrUnload::Unload(u)) => {
+                        return Parsed::Unload(u);
+                    }
+                };
                 let attrs = match &stmt {
                     Statement::CreateTable(ct) => parsed.attributes.remove(&name_key(&ct.name)),
                     Statement::AlterTable(alter) => parsed
@@ -271,18 +315,18 @@ impl Engine {
                         .cloned(),
                     _ => None,
                 };
-                (stmt, attrs)
+                Parsed::Sql(Box::new(stmt), attrs)
             })
             .collect())
     }
 
     /// Plans one statement.
-    pub async fn plan(
-        &self,
-        session: &Session,
-        stmt: Statement,
-        attrs: Option<TableAttributes>,
-    ) -> Result<Planned, LeaderError> {
+    pub async fn plan(&self, session: &Session, parsed: Parsed) -> Result<Planned, LeaderError> {
+        let (stmt, attrs) = match parsed {
+            Parsed::Sql(stmt, attrs) => (*stmt, attrs),
+            Parsed::Copy(c) => return Ok(Planned::Copy(c)),
+            Parsed::Unload(u) => return Ok(Planned::Unload(u)),
+        };
         match &stmt {
             Statement::Query(_) => {
                 let plan = self.plan_with_datafusion(session, stmt).await?;
@@ -429,7 +473,11 @@ impl Engine {
     ) -> Result<Response, LeaderError> {
         // STL_QUERY records queries, INSERTs and CREATE TABLE AS, as Redshift does.
         let logged = match planned {
-            Planned::Query(_) | Planned::Insert(_) | Planned::Dml(_) => true,
+            Planned::Query(_)
+            | Planned::Insert(_)
+            | Planned::Dml(_)
+            | Planned::Copy(_)
+            | Planned::Unload(_) => true,
             Planned::Command(stmt, _) => {
                 matches!(stmt.as_ref(), Statement::CreateTable(ct) if ct.query.is_some())
             }
@@ -492,6 +540,11 @@ impl Engine {
                     .await;
                 record(entry, result)
             }
+            Planned::Copy(stmt) => {
+                let result = self.copy(session, stmt, interrupt).await;
+                record(entry, result)
+            }
+            Planned::Unload(_) => record(entry, Err(LeaderError::Unsupported("UNLOAD".into()))),
         }
     }
 

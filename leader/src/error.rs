@@ -49,6 +49,11 @@ pub enum LeaderError {
     /// A NULL went into a NOT NULL column.
     #[error("null value in column \"{0}\" violates not-null constraint")]
     NotNullViolation(String),
+    /// An object store (COPY's source, UNLOAD's target) or the data in it, with the
+    /// SQLSTATE a client expects: 58P01 missing, 42501 denied, 58030 unreadable,
+    /// 22P04 bad data.
+    #[error("{message}")]
+    External { code: &'static str, message: String },
     /// The query was cancelled.
     #[error("canceling statement due to user request")]
     Cancelled,
@@ -206,6 +211,7 @@ pub fn sqlstate(e: &LeaderError) -> (&'static str, String) {
         LeaderError::NotNullViolation(_) => ("23502", e.to_string()),
         LeaderError::DuplicateColumn(_) => ("42701", e.to_string()),
         LeaderError::DataCorrupted(_) => ("XX001", e.to_string()),
+        LeaderError::External { code, .. } => (code, e.to_string()),
         LeaderError::Io(_) => ("08006", e.to_string()),
         LeaderError::DataFusion(d) => sqlstate_of_datafusion(d),
         LeaderError::Storage(s) => {

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use blueshift_compute::load::LoadExec;
 use blueshift_compute::{FragmentCodec, SliceScanExec};
 use blueshift_proto::FragmentTicket;
 use bytes::Bytes;
@@ -175,10 +176,15 @@ pub struct RemoteFragmentExec {
 impl RemoteFragmentExec {
     /// Serializes `fragment` for shipping.
     pub fn try_new(fragment: Arc<dyn ExecutionPlan>, cluster: ClusterClient) -> Result<Self> {
-        let scan = SliceScanExec::find(&fragment).ok_or_else(|| {
-            DataFusionError::Internal("a fragment must contain a slice scan".into())
-        })?;
-        let slices = scan.partitions.iter().map(|p| p.slice).collect();
+        let slices = if let Some(scan) = SliceScanExec::find(&fragment) {
+            scan.partitions.iter().map(|p| p.slice).collect()
+        } else if let Some(load) = LoadExec::find(&fragment) {
+            load.slices()
+        } else {
+            return Err(DataFusionError::Internal(
+                "a fragment must contain a slice scan or a load".into(),
+            ));
+        };
         let encoded = datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(
             Arc::clone(&fragment),
             &FragmentCodec::default(),

@@ -32,6 +32,7 @@ pub const LEADER_ONLY: &[&str] = &[
     "user",
     "pg_backend_pid",
     "pg_cancel_backend",
+    "pg_last_copy_id",
 ];
 
 fn constant_udf(
@@ -107,5 +108,18 @@ pub fn register_session(state: &mut SessionState, session: &Session) {
     );
     if let Err(e) = state.register_udf(Arc::new(backend_pid)) {
         warn!("registering pg_backend_pid: {e}");
+    }
+    let last_copy = session.last_copy_id();
+    let last_copy_id = create_udf(
+        "pg_last_copy_id",
+        vec![],
+        DataType::Int64,
+        Volatility::Stable,
+        Arc::new(move |_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Int64(Some(last_copy))))
+        }),
+    );
+    if let Err(e) = state.register_udf(Arc::new(last_copy_id)) {
+        warn!("registering pg_last_copy_id: {e}");
     }
 }

@@ -54,6 +54,8 @@ pub struct QueryLog {
     next_id: AtomicU64,
     records: Mutex<VecDeque<QueryRecord>>,
     scans: Mutex<VecDeque<ScanRecord>>,
+    /// COPY's files and rejected rows.
+    pub loads: crate::load_log::LoadLog,
 }
 
 /// Scans kept for STL_SCAN (the most recent ones).
@@ -77,6 +79,19 @@ pub struct QueryScope {
 }
 
 impl QueryScope {
+    /// Records what a load fragment partition reported.
+    pub fn record_load(
+        &self,
+        files: Vec<blueshift_proto::LoadFileStats>,
+        errors: Vec<blueshift_proto::LoadErrorRecord>,
+    ) {
+        if !files.is_empty() || !errors.is_empty() {
+            self.log
+                .loads
+                .record(self.query_id, self.user_id, files, errors);
+        }
+    }
+
     /// Records the scans a fragment partition reported.
     pub fn record_scans(&self, scans: Vec<blueshift_proto::ScanStats>) {
         let mut log = self.log.scans.lock().unwrap_or_else(|e| e.into_inner());

@@ -17,6 +17,7 @@ use crate::auth::{AuthMethod, new_user};
 use crate::cluster::ClusterClient;
 use crate::engine::Engine;
 use crate::error::LeaderError;
+use crate::s3_config::S3Config;
 use crate::wire::Handlers;
 
 /// The bootstrap superuser.
@@ -39,6 +40,8 @@ pub struct LeaderConfig {
     pub admin_password: Option<String>,
     /// The password exchange clients must use.
     pub auth: AuthMethod,
+    /// S3 endpoint and IAM roles, for COPY and UNLOAD.
+    pub s3: S3Config,
 }
 
 /// What startup did about the admin password, for the startup message.
@@ -127,7 +130,7 @@ impl Leader {
             info!("removed {removed} segment files no table version references");
         }
 
-        let engine = Arc::new(Engine::try_new(catalog.clone(), cluster)?);
+        let engine = Arc::new(Engine::try_new(catalog.clone(), cluster)?.with_s3(config.s3));
         let handlers = Arc::new(Handlers::new(engine, catalog, config.auth));
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -194,6 +197,7 @@ pub struct EmbeddedConfig {
     pub slices_per_node: u32,
     pub admin_password: Option<String>,
     pub auth: AuthMethod,
+    pub s3: S3Config,
 }
 
 /// A leader and its compute nodes in one process, talking Flight over loopback.
@@ -226,6 +230,7 @@ impl EmbeddedCluster {
             slices_per_node: config.slices_per_node,
             admin_password: config.admin_password,
             auth: config.auth,
+            s3: config.s3,
         })
         .await?;
         Ok(EmbeddedCluster { leader, nodes })

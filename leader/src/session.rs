@@ -54,6 +54,8 @@ pub struct Session {
     cancelled: Notify,
     /// The query-log id of the statement running now (0: none), for STL_SCAN.
     current_query: AtomicU64,
+    /// The query id of the session's last COPY (`pg_last_copy_id()`).
+    last_copy: AtomicU64,
 }
 
 fn canonical(name: &str) -> String {
@@ -79,6 +81,7 @@ impl Session {
             cancel_epoch: AtomicU64::new(0),
             cancelled: Notify::new(),
             current_query: AtomicU64::new(0),
+            last_copy: AtomicU64::new(0),
         }
     }
 
@@ -91,6 +94,19 @@ impl Session {
     /// Records which logged statement the session runs now.
     pub fn set_current_query(&self, query_id: u64) {
         self.current_query.store(query_id, Ordering::Relaxed);
+    }
+
+    /// Records the query id of a COPY the session ran.
+    pub fn set_last_copy_id(&self, query_id: u64) {
+        self.last_copy.store(query_id, Ordering::Relaxed);
+    }
+
+    /// `pg_last_copy_id()`: the session's last COPY, or -1 when it ran none.
+    pub fn last_copy_id(&self) -> i64 {
+        match self.last_copy.load(Ordering::Relaxed) {
+            0 => -1,
+            id => id as i64,
+        }
     }
 
     /// The logged statement the session runs now, if any.

@@ -2,6 +2,7 @@
 //! the PostgreSQL grammar with the rewrites that let psql's and drivers' catalog
 //! queries run on DataFusion.
 
+pub mod copy;
 pub mod redshift_ddl;
 
 use std::collections::HashMap;
@@ -12,12 +13,22 @@ use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 use crate::error::LeaderError;
+use copy::CopyOrUnload;
 use redshift_ddl::{TableAttributes, strip_table_attributes};
+
+/// One statement of a query string.
+#[derive(Debug)]
+pub enum ParsedStatement {
+    /// A statement of the PostgreSQL grammar.
+    Sql(Box<Statement>),
+    /// Redshift's COPY or UNLOAD, parsed by [`copy`].
+    CopyOrUnload(CopyOrUnload),
+}
 
 /// Statements of one query string, and the Redshift attributes of its CREATE TABLEs.
 #[derive(Debug, Default)]
 pub struct ParsedSql {
-    pub statements: Vec<Statement>,
+    pub statements: Vec<ParsedStatement>,
     pub attributes: HashMap<String, TableAttributes>,
 }
 
@@ -73,6 +84,60 @@ fn syntax_error(sql: &str, e: ParserError) -> LeaderError {
 impl SqlParser {
     /// Parses `sql` into statements.
     pub fn parse(&self, sql: &str) -> Result<ParsedSql, LeaderError> {
+        let ranges = copy::statement_ranges(sql)?;
+        if !ranges.iter().any(|&(_, _, special)| special) {
+            let parsed = self.parse_sql(sql)?;
+            return Ok(ParsedSql {
+                statements: parsed
+                    .0
+                    .into_iter()
+                    .map(|s| ParsedStatement::Sql(Box::new(s)))
+                    .collect(),
+                attributes: parsed.1,
+            });
+        }
+        // COPY and UNLOAD are ours: blank them (one space per character, so
+        // positions hold) and parse the rest, then put the statements back in order.
+        let mut rest = String::with_capacity(sql.len());
+        let mut last = 0;
+        for &(start, end, special) in &ranges {
+            if special {
+                rest.push_str(&sql[last..start]);
+                rest.extend(
+                    sql[start..end]
+                        .chars()
+                        .map(|c| if c == '\n' { c } else { ' ' }),
+                );
+                last = end;
+            }
+        }
+        rest.push_str(&sql[last..]);
+        let (others, attributes) = self.parse_sql(&rest)?;
+        let mut others = others.into_iter();
+        let mut statements = Vec::with_capacity(ranges.len());
+        for (start, end, special) in ranges {
+            if special {
+                let offset = sql[..start].chars().count();
+                statements.push(ParsedStatement::CopyOrUnload(copy::parse_copy_or_unload(
+                    &sql[start..end],
+                    offset,
+                )?));
+            } else if let Some(stmt) = others.next() {
+                statements.push(ParsedStatement::Sql(Box::new(stmt)));
+            }
+        }
+        statements.extend(others.map(|s| ParsedStatement::Sql(Box::new(s))));
+        Ok(ParsedSql {
+            statements,
+            attributes,
+        })
+    }
+
+    /// Parses SQL of the PostgreSQL grammar (with Redshift table attributes).
+    fn parse_sql(
+        &self,
+        sql: &str,
+    ) -> Result<(Vec<Statement>, HashMap<String, TableAttributes>), LeaderError> {
         let stripped = strip_table_attributes(sql)?;
         // The plain parser keeps positions for error messages; the compatibility
         // parser rewrites catalog queries but loses them.
@@ -86,10 +151,7 @@ impl SqlParser {
                 .parse(&stripped.sql)
                 .map_err(|e| syntax_error(sql, e))?,
         };
-        Ok(ParsedSql {
-            statements,
-            attributes: stripped.tables,
-        })
+        Ok((statements, stripped.tables))
     }
 }
 

@@ -96,11 +96,13 @@ impl QueryHandler {
         declared: &[Option<Type>],
     ) -> Result<Prepared, LeaderError> {
         let mut statements = self.engine.parse(sql)?;
+        let mut text = sql.to_string();
         let planned = match statements.len() {
             0 => Planned::Empty,
             1 => {
-                let (stmt, attrs) = statements.remove(0);
-                self.engine.plan(session, stmt, attrs).await?
+                let parsed = statements.remove(0);
+                text = parsed.log_text(sql, true);
+                self.engine.plan(session, parsed).await?
             }
             _ => {
                 return Err(LeaderError::Syntax {
@@ -113,7 +115,7 @@ impl QueryHandler {
         Ok(Prepared {
             planned,
             parameter_types,
-            text: sql.to_string(),
+            text,
         })
     }
 }
@@ -137,14 +139,10 @@ impl SimpleQueryHandler for QueryHandler {
         }
         let mut responses = Vec::with_capacity(statements.len());
         let single = statements.len() == 1;
-        for (stmt, attrs) in statements {
+        for parsed in statements {
             // The log shows what the client sent when it sent one statement.
-            let text = if single {
-                query.trim().to_string()
-            } else {
-                stmt.to_string()
-            };
-            let result = match self.engine.plan(&session, stmt, attrs).await {
+            let text = parsed.log_text(query, single);
+            let result = match self.engine.plan(&session, parsed).await {
                 Ok(planned) => {
                     let interrupt = interrupt_for(&session);
                     self.engine

@@ -158,6 +158,71 @@ pub struct SliceSegments {
 pub struct FragmentReport {
     #[prost(message, repeated, tag = "1")]
     pub scans: Vec<ScanStats>,
+    /// The files a COPY partition read (STL_LOAD_COMMITS). Sent with every message
+    /// of a load, so the leader sees its progress (STV_LOAD_STATE).
+    #[prost(message, repeated, tag = "2")]
+    pub load_files: Vec<LoadFileStats>,
+    /// Rows a COPY partition rejected (STL_LOAD_ERRORS), sent once, at the end.
+    #[prost(message, repeated, tag = "3")]
+    pub load_errors: Vec<LoadErrorRecord>,
+}
+
+/// One input file of a COPY, as far as it has been read.
+#[derive(Clone, PartialEq, Message)]
+pub struct LoadFileStats {
+    #[prost(uint32, tag = "1")]
+    pub slice: u32,
+    #[prost(string, tag = "2")]
+    pub url: String,
+    /// Compressed bytes of the file.
+    #[prost(uint64, tag = "3")]
+    pub size: u64,
+    /// Compressed bytes read so far.
+    #[prost(uint64, tag = "4")]
+    pub bytes_read: u64,
+    #[prost(uint64, tag = "5")]
+    pub lines_scanned: u64,
+    #[prost(uint64, tag = "6")]
+    pub rows_loaded: u64,
+    #[prost(uint64, tag = "7")]
+    pub errors: u64,
+    #[prost(bool, tag = "8")]
+    pub complete: bool,
+    #[prost(int64, tag = "9")]
+    pub end_micros: i64,
+}
+
+/// A row COPY rejected.
+#[derive(Clone, PartialEq, Message)]
+pub struct LoadErrorRecord {
+    #[prost(uint32, tag = "1")]
+    pub slice: u32,
+    #[prost(string, tag = "2")]
+    pub url: String,
+    #[prost(uint64, tag = "3")]
+    pub line_number: u64,
+    #[prost(string, tag = "4")]
+    pub colname: String,
+    /// The column's type.
+    #[prost(string, tag = "5")]
+    pub column_type: String,
+    #[prost(int64, tag = "6")]
+    pub col_length: i64,
+    /// Byte offset in the line where the field starts.
+    #[prost(uint64, tag = "7")]
+    pub position: u64,
+    #[prost(string, tag = "8")]
+    pub raw_line: String,
+    #[prost(string, tag = "9")]
+    pub raw_field_value: String,
+    #[prost(int32, tag = "10")]
+    pub err_code: i32,
+    #[prost(string, tag = "11")]
+    pub err_reason: String,
+    #[prost(int64, tag = "12")]
+    pub micros: i64,
+    #[prost(uint64, tag = "13")]
+    pub table_id: u64,
 }
 
 /// One slice scan's work.

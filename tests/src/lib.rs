@@ -263,3 +263,121 @@ pub fn segment_paths(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
 pub fn segment_files(dir: &std::path::Path) -> Result<usize> {
     Ok(segment_paths(dir)?.len())
 }
+
+/// The access key of the test S3 endpoint.
+pub const S3_ACCESS_KEY: &str = "AKIABLUESHIFTTEST";
+/// Its secret key.
+pub const S3_SECRET_KEY: &str = "blueshift-test-secret-key";
+
+/// A real S3 endpoint (s3s-fs, SigV4 authentication) served in the test process on a
+/// free loopback port; objects are files under `root/<bucket>/<key>`.
+pub struct S3Server {
+    pub endpoint: String,
+    pub root: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl S3Server {
+    /// Starts the endpoint with one bucket per name in `buckets`.
+    pub async fn start(buckets: &[&str]) -> Result<Self> {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        use hyper_util::server::conn::auto::Builder;
+        use s3s::auth::SimpleAuth;
+        use s3s::service::S3ServiceBuilder;
+
+        let root = tempfile::tempdir()?;
+        for bucket in buckets {
+            std::fs::create_dir_all(root.path().join(bucket))?;
+        }
+        let fs = s3s_fs::FileSystem::new(root.path())
+            .map_err(|e| anyhow::anyhow!("starting s3s-fs: {e:?}"))?;
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(S3_ACCESS_KEY, S3_SECRET_KEY));
+        let service = builder.build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let task = tokio::spawn(async move {
+            let http = Builder::new(TokioExecutor::new());
+            while let Ok((socket, _)) = listener.accept().await {
+                let connection = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+        });
+        Ok(S3Server {
+            endpoint,
+            root,
+            task,
+        })
+    }
+
+    /// Writes an object.
+    pub fn put(&self, bucket: &str, key: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.root.path().join(bucket).join(key);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// The keys under `prefix` in `bucket`, sorted.
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+        let base = self.root.path().join(bucket);
+        let mut out = Vec::new();
+        let mut stack = vec![base.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(&base) {
+                    let key = rel.to_string_lossy().replace('\\', "/");
+                    if key.starts_with(prefix) {
+                        out.push(key);
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The contents of an object.
+    pub fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>> {
+        let path = self.root.path().join(bucket).join(key);
+        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// The environment a cluster needs to use this endpoint, with `roles_file`
+    /// mapping `IAM_ROLE default` and the test ARN to the test keys.
+    pub fn cluster_env(&self, roles_file: &Path) -> Result<Vec<(String, String)>> {
+        let creds = format!(
+            r#"{{"access_key_id": "{S3_ACCESS_KEY}", "secret_access_key": "{S3_SECRET_KEY}"}}"#
+        );
+        std::fs::write(
+            roles_file,
+            format!(r#"{{"default": {creds}, "{TEST_ROLE}": {creds}}}"#),
+        )?;
+        Ok(vec![
+            ("BLUESHIFT_S3_ENDPOINT".into(), self.endpoint.clone()),
+            ("BLUESHIFT_S3_ALLOW_HTTP".into(), "true".into()),
+            ("BLUESHIFT_S3_PATH_STYLE".into(), "true".into()),
+            (
+                "BLUESHIFT_IAM_ROLES".into(),
+                roles_file.display().to_string(),
+            ),
+        ])
+    }
+}
+
+/// The IAM role ARN the test endpoint's keys are mapped to.
+pub const TEST_ROLE: &str = "arn:aws:iam::123456789012:role/blueshift-test";
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

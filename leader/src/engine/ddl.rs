@@ -359,7 +359,10 @@ impl Engine {
             .parse(&probe)?
             .into_iter()
             .next()
-            .map(|(s, _)| s)
+            .and_then(|p| match p {
+                super::Parsed::Sql(s, _) => Some(*s),
+                _ => None,
+            })
             .ok_or_else(|| LeaderError::Unsupported(format!("the column {column_def}")))?;
         let plan = state
             .statement_to_plan(DfStatement::Statement(Box::new(stmt)))

@@ -56,13 +56,13 @@ pub struct Stripped {
     pub tables: HashMap<String, TableAttributes>,
 }
 
-struct Tok {
-    token: Token,
-    start: usize,
-    end: usize,
+pub(crate) struct Tok {
+    pub(crate) token: Token,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
 }
 
-fn word_name(t: &Token) -> Option<String> {
+pub(crate) fn word_name(t: &Token) -> Option<String> {
     match t {
         Token::Word(w) if w.quote_style.is_some() => Some(w.value.clone()),
         Token::Word(w) => Some(w.value.to_lowercase()),
@@ -70,11 +70,11 @@ fn word_name(t: &Token) -> Option<String> {
     }
 }
 
-fn is_kw(t: &Token, kw: &str) -> bool {
+pub(crate) fn is_kw(t: &Token, kw: &str) -> bool {
     matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
 }
 
-fn tokenize(sql: &str) -> Result<Vec<Tok>, LeaderError> {
+pub(crate) fn tokenize(sql: &str) -> Result<Vec<Tok>, LeaderError> {
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()

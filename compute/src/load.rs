@@ -1,0 +1,23 @@
+//! COPY loaders: read files from S3 or the local file system, parse them as Redshift
+//! does (text, CSV, JSON, Parquet; gzip, bzip2 or zstd), convert fields to the
+//! table's types and produce record batches.
+//!
+//! The leader lists the source and spreads its files over the slices in a
+//! [`LoadSpec`]; [`LoadExec`] runs one partition per slice on the compute node
+//! holding that slice. Bad rows do not fail the stream: each is recorded with its
+//! file, line and column, and a partition stops reading once it has seen more than
+//! MAXERROR of them. The leader adds the partitions' counts up and commits, or not.
+
+mod convert;
+mod exec;
+mod fields;
+mod records;
+pub mod spec;
+pub mod store;
+
+pub use convert::{DateTimeFormat, TargetColumn};
+pub use exec::LoadExec;
+pub use spec::{
+    Compression, JsonPaths, LoadColumn, LoadFile, LoadFormat, LoadOptions, LoadPartition, LoadSpec,
+    StoreConfig,
+};

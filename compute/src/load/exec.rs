@@ -1,0 +1,725 @@
+//! [`LoadExec`]: the leaf of a COPY plan; partition *i* loads the files the leader
+//! gave slice *i*.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, ZstdDecoder};
+use blueshift_proto::{LoadErrorRecord, LoadFileStats};
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchReceiverStream;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    SendableRecordBatchStream,
+};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt;
+use tokio::io::{AsyncBufRead, BufReader};
+use tokio::sync::mpsc::Sender;
+
+use super::convert::{Input, RowConverter, RowError};
+use super::fields::Splitter;
+use super::records::{RecordMode, RecordReader};
+use super::spec::{Compression, JsonPaths, JsonStep, LoadFile, LoadFormat, LoadSpec};
+use super::store::{self, StoreError};
+
+/// Rows per output batch.
+const BATCH_ROWS: usize = 8192;
+/// STL_LOAD_ERRORS keeps this much of a line or field.
+const RAW_CHARS: usize = 1024;
+
+/// What a load has done so far: its files and its rejected rows.
+#[derive(Debug, Default)]
+struct Progress {
+    files: Vec<LoadFileStats>,
+    errors: Vec<LoadErrorRecord>,
+}
+
+/// Loads one COPY's files; one output partition per slice.
+#[derive(Debug)]
+pub struct LoadExec {
+    spec: Arc<LoadSpec>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+    progress: Arc<Mutex<Progress>>,
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn store_error(e: StoreError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+fn truncated(s: &str) -> String {
+    s.chars().take(RAW_CHARS).collect()
+}
+
+impl LoadExec {
+    pub fn new(spec: LoadSpec) -> Self {
+        let schema = Arc::new(Schema::new(
+            spec.columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.data_type.clone(), c.nullable))
+                .collect::<Vec<_>>(),
+        ));
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(spec.partitions.len().max(1)),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        LoadExec {
+            spec: Arc::new(spec),
+            schema,
+            properties,
+            progress: Arc::default(),
+        }
+    }
+
+    pub fn spec(&self) -> &LoadSpec {
+        &self.spec
+    }
+
+    /// The slice each partition loads for.
+    pub fn slices(&self) -> Vec<u32> {
+        self.spec.partitions.iter().map(|p| p.slice).collect()
+    }
+
+    /// The load in `plan`, if it has one.
+    pub fn find(plan: &Arc<dyn ExecutionPlan>) -> Option<&LoadExec> {
+        if let Some(load) = plan.downcast_ref::<LoadExec>() {
+            return Some(load);
+        }
+        plan.children().into_iter().find_map(LoadExec::find)
+    }
+
+    /// The files read so far.
+    pub fn files(&self) -> Vec<LoadFileStats> {
+        self.progress
+            .lock()
+            .map(|p| p.files.clone())
+            .unwrap_or_default()
+    }
+
+    /// The rows rejected so far.
+    pub fn errors(&self) -> Vec<LoadErrorRecord> {
+        self.progress
+            .lock()
+            .map(|p| p.errors.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl DisplayAs for LoadExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let files: usize = self.spec.partitions.iter().map(|p| p.files.len()).sum();
+        write!(
+            f,
+            "LoadExec: table={}, format={:?}, files={files}, {}",
+            self.spec.table_name, self.spec.format, self.spec.store
+        )
+    }
+}
+
+impl ExecutionPlan for LoadExec {
+    fn name(&self) -> &str {
+        "LoadExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let mut builder = RecordBatchReceiverStream::builder(Arc::clone(&self.schema), 2);
+        let tx = builder.tx();
+        let loader = PartitionLoader {
+            spec: Arc::clone(&self.spec),
+            schema: Arc::clone(&self.schema),
+            progress: Arc::clone(&self.progress),
+            slice: self.spec.partitions.get(partition).map_or(0, |p| p.slice),
+            errors: 0,
+            tx,
+        };
+        builder.spawn(loader.run(partition));
+        Ok(builder.build())
+    }
+}
+
+/// Loads one partition's files.
+struct PartitionLoader {
+    spec: Arc<LoadSpec>,
+    schema: SchemaRef,
+    progress: Arc<Mutex<Progress>>,
+    slice: u32,
+    /// Rows rejected by this partition.
+    errors: u64,
+    tx: Sender<Result<RecordBatch>>,
+}
+
+/// Where a file's bytes come from, counted as they are read.
+type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
+
+impl PartitionLoader {
+    async fn run(mut self, partition: usize) -> Result<()> {
+        let files = self
+            .spec
+            .partitions
+            .get(partition)
+            .map(|p| p.files.clone())
+            .unwrap_or_default();
+        let mut converter = RowConverter::try_new(&self.spec.columns, &self.spec.options)
+            .map_err(DataFusionError::Plan)?;
+        for file in &files {
+            let index = self.add_file(file);
+            let open = match self.spec.format {
+                LoadFormat::Parquet => self.load_parquet(file, index).await,
+                _ => self.load_text(file, index, &mut converter).await,
+            };
+            let done = open?;
+            self.update(index, |f| {
+                f.complete = true;
+                f.bytes_read = f.size;
+            });
+            if !done || self.over_limit() {
+                break;
+            }
+        }
+        if converter.rows() > 0 {
+            self.emit(&mut converter).await?;
+        }
+        Ok(())
+    }
+
+    fn over_limit(&self) -> bool {
+        self.errors > self.spec.options.max_error
+    }
+
+    fn add_file(&self, file: &LoadFile) -> usize {
+        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        progress.files.push(LoadFileStats {
+            slice: self.slice,
+            url: file.url.clone(),
+            size: file.size,
+            end_micros: now_micros(),
+            ..LoadFileStats::default()
+        });
+        progress.files.len() - 1
+    }
+
+    fn update(&self, index: usize, f: impl FnOnce(&mut LoadFileStats)) {
+        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(stats) = progress.files.get_mut(index) {
+            f(stats);
+            stats.end_micros = now_micros();
+        }
+    }
+
+    /// Sends the converted rows on; false when nobody reads them any more.
+    async fn emit(&self, converter: &mut RowConverter) -> Result<bool> {
+        let columns = converter.finish()?;
+        if self.spec.options.no_load {
+            return Ok(true);
+        }
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
+        Ok(self.tx.send(Ok(batch)).await.is_ok())
+    }
+
+    async fn open(&self, file: &LoadFile, read: Arc<AtomicU64>) -> Result<Reader> {
+        let location = store::open(&file.url, &self.spec.store).map_err(store_error)?;
+        let result = location
+            .store
+            .get(&location.path)
+            .await
+            .map_err(|e| store_error(StoreError::from_object_store(&file.url, e)))?;
+        let url = file.url.clone();
+        let bytes = result
+            .into_stream()
+            .inspect_ok(move |b| {
+                read.fetch_add(b.len() as u64, Ordering::Relaxed);
+            })
+            .map_err(move |e| {
+                std::io::Error::other(StoreError::from_object_store(&url, e).to_string())
+            });
+        let raw = tokio_util::io::StreamReader::new(bytes);
+        Ok(match self.spec.compression {
+            Compression::None => Box::pin(raw),
+            Compression::Gzip => {
+                let mut decoder = GzipDecoder::new(raw);
+                decoder.multiple_members(true);
+                Box::pin(BufReader::with_capacity(64 * 1024, decoder))
+            }
+            Compression::Bzip2 => {
+                Box::pin(BufReader::with_capacity(64 * 1024, BzDecoder::new(raw)))
+            }
+            Compression::Zstd => {
+                let mut decoder = ZstdDecoder::new(raw);
+                decoder.multiple_members(true);
+                Box::pin(BufReader::with_capacity(64 * 1024, decoder))
+            }
+        })
+    }
+
+    /// Records a rejected row.
+    #[allow(clippy::too_many_arguments)]
+    fn reject(
+        &mut self,
+        index: usize,
+        url: &str,
+        line: u64,
+        raw_line: &str,
+        column: Option<usize>,
+        raw_field: &str,
+        position: usize,
+        code: i32,
+        reason: String,
+    ) {
+        self.errors += 1;
+        let (colname, column_type, col_length) = match column.and_then(|c| self.spec.columns.get(c))
+        {
+            Some(c) => (
+                c.name.clone(),
+                c.data_type.to_string(),
+                c.max_bytes.map_or(-1, |n| n as i64),
+            ),
+            None => (String::new(), String::new(), -1),
+        };
+        let record = LoadErrorRecord {
+            slice: self.slice,
+            url: url.to_string(),
+            line_number: line,
+            colname,
+            column_type,
+            col_length,
+            position: position as u64,
+            raw_line: truncated(raw_line),
+            raw_field_value: truncated(raw_field),
+            err_code: code,
+            err_reason: reason,
+            micros: now_micros(),
+            table_id: self.spec.table_id,
+        };
+        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        progress.errors.push(record);
+        if let Some(f) = progress.files.get_mut(index) {
+            f.errors += 1;
+        }
+    }
+
+    /// Loads a text, CSV or JSON file; false when the output is closed.
+    async fn load_text(
+        &mut self,
+        file: &LoadFile,
+        index: usize,
+        converter: &mut RowConverter,
+    ) -> Result<bool> {
+        let read = Arc::new(AtomicU64::new(0));
+        let reader = self.open(file, Arc::clone(&read)).await?;
+        let options = self.spec.options.clone();
+        let (mode, splitter) = match &self.spec.format {
+            LoadFormat::Text => (
+                RecordMode::Text {
+                    escape: options.escape,
+                },
+                Some(Splitter::Text {
+                    delimiter: options.delimiter,
+                    escape: options.escape,
+                    remove_quotes: options.remove_quotes,
+                }),
+            ),
+            LoadFormat::Csv { quote } => (
+                RecordMode::Csv {
+                    quote: u8::try_from(*quote).unwrap_or(b'"'),
+                },
+                Some(Splitter::Csv {
+                    delimiter: options.delimiter,
+                    quote: *quote,
+                }),
+            ),
+            LoadFormat::Json(_) => (RecordMode::Json, None),
+            LoadFormat::Parquet => return Ok(true),
+        };
+        let json_names = self.json_keys();
+        let io = |e: std::io::Error| {
+            DataFusionError::External(Box::new(StoreError::Io {
+                url: file.url.clone(),
+                reason: e.to_string(),
+            }))
+        };
+        let mut records = RecordReader::new(reader, mode);
+        records
+            .skip_lines(options.ignore_header)
+            .await
+            .map_err(io)?;
+        let mut buf = Vec::new();
+        let mut loaded = 0u64;
+        let input_fields = self.spec.input_fields;
+        while let Some(line) = records.next_record(&mut buf).await.map_err(io)? {
+            let text: Cow<str> = match std::str::from_utf8(&buf) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => match options.accept_inv_chars {
+                    Some(c) => Cow::Owned(replace_invalid(&buf, c)),
+                    None => {
+                        let lossy = String::from_utf8_lossy(&buf).into_owned();
+                        self.reject(
+                            index,
+                            &file.url,
+                            line,
+                            &lossy,
+                            None,
+                            "",
+                            0,
+                            1220,
+                            "String contains invalid or unsupported UTF8 codepoints".into(),
+                        );
+                        if self.over_limit() {
+                            break;
+                        }
+                        continue;
+                    }
+                },
+            };
+            let outcome: Result<(), (Option<usize>, String, usize, i32, String)> = match splitter {
+                Some(splitter) => {
+                    let mut fields = Vec::with_capacity(input_fields);
+                    match splitter.split(&text, &mut fields) {
+                        Err(e) => Err((None, String::new(), e.offset, 1216, e.reason.to_string())),
+                        Ok(()) if fields.len() > input_fields => Err((
+                            None,
+                            String::new(),
+                            fields.get(input_fields).map_or(0, |f| f.offset),
+                            1202,
+                            format!(
+                                "Extra column(s) found: {} fields, {input_fields} expected",
+                                fields.len()
+                            ),
+                        )),
+                        Ok(()) if fields.len() < input_fields && !options.fill_record => Err((
+                            None,
+                            String::new(),
+                            text.len(),
+                            1214,
+                            format!(
+                                "Delimiter not found: {} fields, {input_fields} expected",
+                                fields.len()
+                            ),
+                        )),
+                        Ok(()) => converter
+                            .push_row(|i| {
+                                fields.get(i).map(|f| Input {
+                                    text: Some(f.text.as_ref()),
+                                    checks: !f.quoted,
+                                    raw: f.raw,
+                                })
+                            })
+                            .map_err(|RowError { column, error }| {
+                                let at = self.spec.columns[column].input;
+                                let field = at.and_then(|i| fields.get(i));
+                                (
+                                    Some(column),
+                                    field.map_or(String::new(), |f| f.raw.to_string()),
+                                    field.map_or(0, |f| f.offset),
+                                    error.code,
+                                    error.reason,
+                                )
+                            }),
+                    }
+                }
+                None => self.json_row(&text, &json_names, converter),
+            };
+            match outcome {
+                Ok(()) => loaded += 1,
+                Err((column, raw_field, position, code, reason)) => {
+                    self.reject(
+                        index, &file.url, line, &text, column, &raw_field, position, code, reason,
+                    );
+                    if self.over_limit() {
+                        break;
+                    }
+                }
+            }
+            if converter.rows() >= BATCH_ROWS {
+                let lines = records.lines();
+                let bytes = read.load(Ordering::Relaxed);
+                self.update(index, |f| {
+                    f.lines_scanned = lines;
+                    f.rows_loaded = loaded;
+                    f.bytes_read = bytes;
+                });
+                if !self.emit(converter).await? {
+                    return Ok(false);
+                }
+            }
+        }
+        let lines = records.lines();
+        self.update(index, |f| {
+            f.lines_scanned = lines;
+            f.rows_loaded = loaded;
+        });
+        Ok(true)
+    }
+
+    /// The JSON key of each input field under `'auto'` (lower-cased for
+    /// `'auto ignorecase'`).
+    fn json_keys(&self) -> Vec<String> {
+        let mut keys = vec![String::new(); self.spec.input_fields];
+        let ignore_case = matches!(
+            self.spec.format,
+            LoadFormat::Json(JsonPaths::Auto { ignore_case: true })
+        );
+        for c in &self.spec.columns {
+            if let Some(i) = c.input
+                && let Some(k) = keys.get_mut(i)
+            {
+                *k = if ignore_case {
+                    c.name.to_lowercase()
+                } else {
+                    c.name.clone()
+                };
+            }
+        }
+        keys
+    }
+
+    fn json_row(
+        &self,
+        text: &str,
+        keys: &[String],
+        converter: &mut RowConverter,
+    ) -> Result<(), (Option<usize>, String, usize, i32, String)> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            (
+                None,
+                String::new(),
+                e.column(),
+                1216,
+                format!("Invalid JSON: {e}"),
+            )
+        })?;
+        let serde_json::Value::Object(object) = &value else {
+            return Err((
+                None,
+                String::new(),
+                0,
+                1216,
+                "Invalid JSONPath format: a record must be a JSON object".into(),
+            ));
+        };
+        let fields: Vec<Option<String>> = match &self.spec.format {
+            LoadFormat::Json(JsonPaths::Paths(paths)) => paths
+                .iter()
+                .map(|steps| json_text(walk(&value, steps)))
+                .collect(),
+            LoadFormat::Json(JsonPaths::Auto { ignore_case }) => keys
+                .iter()
+                .map(|k| {
+                    let found = if *ignore_case {
+                        object
+                            .iter()
+                            .find(|(key, _)| key.to_lowercase() == *k)
+                            .map(|(_, v)| v)
+                    } else {
+                        object.get(k)
+                    };
+                    json_text(found)
+                })
+                .collect(),
+            _ => vec![],
+        };
+        converter
+            .push_row(|i| {
+                Some(Input {
+                    text: fields.get(i).and_then(|f| f.as_deref()),
+                    checks: false,
+                    raw: fields.get(i).and_then(|f| f.as_deref()).unwrap_or(""),
+                })
+            })
+            .map_err(|RowError { column, error }| {
+                let raw = self.spec.columns[column]
+                    .input
+                    .and_then(|i| fields.get(i).cloned().flatten())
+                    .unwrap_or_default();
+                (Some(column), raw, 0, error.code, error.reason)
+            })
+    }
+
+    /// Loads a Parquet file: its columns, in order, fill the COPY's columns.
+    async fn load_parquet(&mut self, file: &LoadFile, index: usize) -> Result<bool> {
+        use parquet::arrow::ParquetRecordBatchStreamBuilder;
+        let location = store::open(&file.url, &self.spec.store).map_err(store_error)?;
+        let reader = ObjectReader {
+            location,
+            size: file.size,
+        };
+        let bad = |reason: String| {
+            DataFusionError::Execution(format!("COPY from Parquet file '{}': {reason}", file.url))
+        };
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        let fields = builder.schema().fields().len();
+        if fields != self.spec.input_fields {
+            return Err(bad(format!(
+                "the file has {fields} columns, the COPY loads {}",
+                self.spec.input_fields
+            )));
+        }
+        let mut stream = builder
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        let mut loaded = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| bad(e.to_string()))?;
+            let rows = batch.num_rows();
+            let columns = self
+                .spec
+                .columns
+                .iter()
+                .map(|c| -> Result<ArrayRef> {
+                    let array = match c.input {
+                        Some(i) => {
+                            let options = arrow::compute::CastOptions {
+                                safe: false,
+                                ..Default::default()
+                            };
+                            arrow::compute::cast_with_options(
+                                batch.column(i),
+                                &c.data_type,
+                                &options,
+                            )
+                            .map_err(|e| bad(format!("column {}: {e}", c.name)))?
+                        }
+                        None => match &c.default {
+                            Some(text) => ScalarValue::try_from_string(text.clone(), &c.data_type)?
+                                .to_array_of_size(rows)?,
+                            None => arrow::array::new_null_array(&c.data_type, rows),
+                        },
+                    };
+                    if !c.nullable && array.null_count() > 0 {
+                        return Err(bad(format!(
+                            "column {} is NOT NULL but the file has nulls",
+                            c.name
+                        )));
+                    }
+                    Ok(array)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            loaded += rows as u64;
+            self.update(index, |f| {
+                f.rows_loaded = loaded;
+                f.lines_scanned = loaded;
+            });
+            if self.spec.options.no_load {
+                continue;
+            }
+            let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
+            if self.tx.send(Ok(batch)).await.is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn walk<'a>(value: &'a serde_json::Value, steps: &[JsonStep]) -> Option<&'a serde_json::Value> {
+    steps.iter().try_fold(value, |v, step| match step {
+        JsonStep::Key(k) => v.get(k),
+        JsonStep::Index(i) => v.get(*i),
+    })
+}
+
+/// A JSON value as field text: strings as they are, other values as JSON.
+fn json_text(value: Option<&serde_json::Value>) -> Option<String> {
+    match value? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// `bytes` with each byte of every invalid UTF-8 sequence replaced by `c`.
+fn replace_invalid(bytes: &[u8], c: char) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A Parquet file in an object store, read by ranges.
+struct ObjectReader {
+    location: store::Location,
+    size: u64,
+}
+
+impl parquet::arrow::async_reader::AsyncFileReader for ObjectReader {
+    fn get_bytes(
+        &mut self,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'_, parquet::errors::Result<bytes::Bytes>> {
+        async move {
+            self.location
+                .store
+                .get_range(&self.location.path, range)
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a parquet::arrow::arrow_reader::ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<parquet::file::metadata::ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+                .with_prefetch_hint(Some(64 * 1024))
+                .load_and_finish(&mut *self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,283 @@
+//! Splits a record into fields: delimited text (ESCAPE, REMOVEQUOTES) and CSV.
+
+use std::borrow::Cow;
+
+/// One field of a record.
+#[derive(Debug, PartialEq)]
+pub struct Field<'a> {
+    /// The value, with escapes and quotes resolved.
+    pub text: Cow<'a, str>,
+    /// The field as it stood in the record.
+    pub raw: &'a str,
+    /// Whether the field was quoted (CSV, REMOVEQUOTES).
+    pub quoted: bool,
+    /// Where the field starts in the record, in bytes.
+    pub offset: usize,
+}
+
+/// How fields are delimited.
+#[derive(Clone, Copy, Debug)]
+pub enum Splitter {
+    Text {
+        delimiter: char,
+        escape: bool,
+        remove_quotes: bool,
+    },
+    Csv {
+        delimiter: char,
+        quote: char,
+    },
+}
+
+/// A record that cannot be split.
+#[derive(Debug, PartialEq)]
+pub struct SplitError {
+    pub offset: usize,
+    pub reason: &'static str,
+}
+
+impl Splitter {
+    /// Splits `record` into `out` (cleared first).
+    pub fn split<'a>(&self, record: &'a str, out: &mut Vec<Field<'a>>) -> Result<(), SplitError> {
+        out.clear();
+        match *self {
+            Splitter::Text {
+                delimiter,
+                escape,
+                remove_quotes,
+            } => split_text(record, delimiter, escape, remove_quotes, out),
+            Splitter::Csv { delimiter, quote } => split_csv(record, delimiter, quote, out),
+        }
+    }
+}
+
+fn split_text<'a>(
+    record: &'a str,
+    delimiter: char,
+    escape: bool,
+    remove_quotes: bool,
+    out: &mut Vec<Field<'a>>,
+) -> Result<(), SplitError> {
+    let simple = !escape && !remove_quotes;
+    if simple {
+        let mut offset = 0;
+        for part in record.split(delimiter) {
+            out.push(Field {
+                text: Cow::Borrowed(part),
+                raw: part,
+                quoted: false,
+                offset,
+            });
+            offset += part.len() + delimiter.len_utf8();
+        }
+        return Ok(());
+    }
+    let mut start = 0;
+    let mut chars = record.char_indices().peekable();
+    loop {
+        let mut value = String::new();
+        let mut owned = false;
+        let mut quoted = false;
+        let mut end = record.len();
+        if remove_quotes && record[start..].starts_with('"') {
+            quoted = true;
+            owned = true;
+            chars.next();
+            let mut closed = false;
+            while let Some((_, c)) = chars.next() {
+                if escape && c == '\\' {
+                    if let Some((_, n)) = chars.next() {
+                        value.push(n);
+                    }
+                } else if c == '"' {
+                    closed = true;
+                    // Up to the delimiter (or the end); anything between is kept.
+                    for (j, c) in chars.by_ref() {
+                        if c == delimiter {
+                            end = j;
+                            break;
+                        }
+                        value.push(c);
+                    }
+                    break;
+                } else {
+                    value.push(c);
+                }
+            }
+            if !closed {
+                return Err(SplitError {
+                    offset: start,
+                    reason: "unterminated quoted field",
+                });
+            }
+        } else {
+            let mut ended = false;
+            while let Some((i, c)) = chars.next() {
+                if escape && c == '\\' {
+                    owned = true;
+                    match chars.next() {
+                        Some((_, n)) => value.push(n),
+                        None => value.push('\\'),
+                    }
+                } else if c == delimiter {
+                    end = i;
+                    ended = true;
+                    break;
+                } else {
+                    value.push(c);
+                }
+            }
+            if !ended {
+                end = record.len();
+            }
+        }
+        let raw = &record[start..end];
+        out.push(Field {
+            text: if owned {
+                Cow::Owned(value)
+            } else {
+                Cow::Borrowed(raw)
+            },
+            raw,
+            quoted,
+            offset: start,
+        });
+        if end >= record.len() {
+            return Ok(());
+        }
+        start = end + delimiter.len_utf8();
+    }
+}
+
+fn split_csv<'a>(
+    record: &'a str,
+    delimiter: char,
+    quote: char,
+    out: &mut Vec<Field<'a>>,
+) -> Result<(), SplitError> {
+    let mut start = 0;
+    loop {
+        let rest = &record[start..];
+        if let Some(after) = rest.strip_prefix(quote) {
+            let mut value = String::new();
+            let mut chars = after.char_indices().peekable();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                if c == quote {
+                    if chars.peek().map(|&(_, n)| n) == Some(quote) {
+                        chars.next();
+                        value.push(quote);
+                    } else {
+                        end = Some(start + quote.len_utf8() + i + quote.len_utf8());
+                        break;
+                    }
+                } else {
+                    value.push(c);
+                }
+            }
+            let Some(close) = end else {
+                return Err(SplitError {
+                    offset: start,
+                    reason: "unterminated quoted field",
+                });
+            };
+            // After the closing quote: the delimiter or the end of the record.
+            let after_quote = &record[close..];
+            let next = if after_quote.is_empty() {
+                None
+            } else if after_quote.starts_with(delimiter) {
+                Some(close + delimiter.len_utf8())
+            } else {
+                return Err(SplitError {
+                    offset: close,
+                    reason: "a quoted field must end at a delimiter",
+                });
+            };
+            out.push(Field {
+                text: Cow::Owned(value),
+                raw: &record[start..close],
+                quoted: true,
+                offset: start,
+            });
+            match next {
+                Some(n) => start = n,
+                None => return Ok(()),
+            }
+        } else {
+            let end = rest.find(delimiter).map(|i| start + i);
+            let stop = end.unwrap_or(record.len());
+            let raw = &record[start..stop];
+            out.push(Field {
+                text: Cow::Borrowed(raw),
+                raw,
+                quoted: false,
+                offset: start,
+            });
+            match end {
+                Some(e) => start = e + delimiter.len_utf8(),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(s: Splitter, record: &str) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        s.split(record, &mut out).expect("split");
+        out.iter().map(|f| (f.text.to_string(), f.quoted)).collect()
+    }
+
+    #[test]
+    fn text_escapes_and_quotes() {
+        let plain = Splitter::Text {
+            delimiter: '|',
+            escape: false,
+            remove_quotes: false,
+        };
+        assert_eq!(
+            texts(plain, "a|\\|"),
+            vec![
+                ("a".into(), false),
+                ("\\".into(), false),
+                ("".into(), false)
+            ]
+        );
+        let escaped = Splitter::Text {
+            delimiter: '|',
+            escape: true,
+            remove_quotes: true,
+        };
+        assert_eq!(
+            texts(escaped, "a\\|b|\"c|d\"|"),
+            vec![
+                ("a|b".into(), false),
+                ("c|d".into(), true),
+                ("".into(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_quotes() {
+        let csv = Splitter::Csv {
+            delimiter: ',',
+            quote: '"',
+        };
+        assert_eq!(
+            texts(csv, "1,\"a,\"\"b\"\"\",,\"\""),
+            vec![
+                ("1".into(), false),
+                ("a,\"b\"".into(), true),
+                ("".into(), false),
+                ("".into(), true)
+            ]
+        );
+        let mut out = Vec::new();
+        assert!(csv.split("1,\"abc", &mut out).is_err());
+        assert!(csv.split("1,\"a\"b", &mut out).is_err());
+    }
+}

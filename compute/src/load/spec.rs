@@ -1,0 +1,166 @@
+//! [`LoadSpec`]: everything a compute node needs to run its part of a COPY.
+
+use arrow::datatypes::DataType;
+use serde::{Deserialize, Serialize};
+
+/// How to reach an object store: S3 credentials and endpoint settings. Local
+/// (`file://`) sources need none of it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoreConfig {
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub region: Option<String>,
+    /// An S3-compatible endpoint instead of AWS (`http://127.0.0.1:9000`).
+    pub endpoint: Option<String>,
+    /// Allow `http://` endpoints.
+    pub allow_http: bool,
+    /// Address buckets as `endpoint/bucket/key` (path style) rather than
+    /// `bucket.endpoint/key`.
+    pub path_style: bool,
+}
+
+impl std::fmt::Display for StoreConfig {
+    /// The settings without the secrets, for EXPLAIN and logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "region={}, endpoint={}",
+            self.region.as_deref().unwrap_or("default"),
+            self.endpoint.as_deref().unwrap_or("aws")
+        )
+    }
+}
+
+/// The input format.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum LoadFormat {
+    /// Delimited text (the default): `|`, backslash escapes with ESCAPE.
+    Text,
+    /// CSV with a quote character.
+    Csv {
+        quote: char,
+    },
+    /// One JSON object per record.
+    Json(JsonPaths),
+    Parquet,
+}
+
+/// How JSON fields map to columns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum JsonPaths {
+    /// Keys named as the columns (`'auto'`), or in any case (`'auto ignorecase'`).
+    Auto { ignore_case: bool },
+    /// One JSONPath expression per column, in order, each a list of steps.
+    Paths(Vec<Vec<JsonStep>>),
+}
+
+/// One step of a JSONPath expression.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum JsonStep {
+    Key(String),
+    Index(usize),
+}
+
+/// Input compression.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+    Bzip2,
+    Zstd,
+}
+
+/// Data conversion options (Redshift's names).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadOptions {
+    pub delimiter: char,
+    /// Lines skipped at the start of each file.
+    pub ignore_header: u64,
+    pub null_as: String,
+    pub empty_as_null: bool,
+    pub blanks_as_null: bool,
+    pub truncate_columns: bool,
+    /// Replaces each byte of an invalid UTF-8 sequence.
+    pub accept_inv_chars: Option<char>,
+    pub remove_quotes: bool,
+    pub escape: bool,
+    pub fill_record: bool,
+    pub trim_blanks: bool,
+    /// DATEFORMAT: `None` is the default, `YYYY-MM-DD`.
+    pub date_format: Option<String>,
+    /// TIMEFORMAT: `None` is the default, `YYYY-MM-DD HH:MI:SS`.
+    pub time_format: Option<String>,
+    pub max_error: u64,
+    /// NOLOAD: check the data, load nothing.
+    pub no_load: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            delimiter: '|',
+            ignore_header: 0,
+            null_as: "\\N".into(),
+            empty_as_null: false,
+            blanks_as_null: false,
+            truncate_columns: false,
+            accept_inv_chars: None,
+            remove_quotes: false,
+            escape: false,
+            fill_record: false,
+            trim_blanks: false,
+            date_format: None,
+            time_format: None,
+            max_error: 0,
+            no_load: false,
+        }
+    }
+}
+
+/// One column of the target table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadColumn {
+    pub name: String,
+    pub data_type: DataType,
+    pub nullable: bool,
+    /// The declared length of CHAR/VARCHAR columns, in bytes.
+    pub max_bytes: Option<usize>,
+    /// The field of each input record that fills this column; `None` for columns
+    /// left out of the COPY's column list, which take `default`.
+    pub input: Option<usize>,
+    /// The column's DEFAULT, as text.
+    pub default: Option<String>,
+}
+
+/// A file to load (a key under the prefix, or a manifest entry).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadFile {
+    /// `s3://bucket/key` or `file:///path`.
+    pub url: String,
+    pub size: u64,
+}
+
+/// The files one slice loads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadPartition {
+    pub slice: u32,
+    pub files: Vec<LoadFile>,
+}
+
+/// One COPY's work, as shipped to compute nodes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadSpec {
+    pub table_id: u64,
+    pub table_name: String,
+    /// Every column of the table, in table order.
+    pub columns: Vec<LoadColumn>,
+    /// Fields per input record (the column list's length).
+    pub input_fields: usize,
+    pub format: LoadFormat,
+    pub compression: Compression,
+    pub options: LoadOptions,
+    pub store: StoreConfig,
+    pub partitions: Vec<LoadPartition>,
+}

@@ -1,0 +1,181 @@
+//! Object stores for COPY and UNLOAD: `s3://bucket/key` through object_store's
+//! AmazonS3 (any S3-compatible endpoint), `file:///path` on the local file system.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
+
+use super::spec::StoreConfig;
+
+/// Why a source could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid location '{url}': {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("'{url}' does not exist")]
+    NotFound { url: String },
+    #[error("access to '{url}' was denied: {reason}")]
+    Denied { url: String, reason: String },
+    #[error("error reading '{url}': {reason}")]
+    Io { url: String, reason: String },
+}
+
+impl StoreError {
+    /// The error of an object store call on `url`.
+    pub fn from_object_store(url: &str, e: object_store::Error) -> StoreError {
+        let url = url.to_string();
+        match e {
+            object_store::Error::NotFound { .. } => StoreError::NotFound { url },
+            object_store::Error::PermissionDenied { source, .. }
+            | object_store::Error::Unauthenticated { source, .. } => StoreError::Denied {
+                url,
+                reason: source.to_string(),
+            },
+            other => {
+                let reason = other.to_string();
+                // S3 reports a wrong key or signature as a 403 the client does
+                // not always classify.
+                if reason.contains("403")
+                    || reason.contains("SignatureDoesNotMatch")
+                    || reason.contains("InvalidAccessKeyId")
+                    || reason.contains("AccessDenied")
+                {
+                    StoreError::Denied { url, reason }
+                } else if reason.contains("NoSuchBucket") || reason.contains("404") {
+                    StoreError::NotFound { url }
+                } else {
+                    StoreError::Io { url, reason }
+                }
+            }
+        }
+    }
+}
+
+/// A store and the path of `url` in it.
+#[derive(Clone, Debug)]
+pub struct Location {
+    pub store: Arc<dyn ObjectStore>,
+    pub path: Path,
+    /// `s3://bucket/` or `file:///`: what goes before a path to make a URL.
+    pub base: String,
+}
+
+impl Location {
+    /// The URL of `path` in this location's store.
+    pub fn url_of(&self, path: &Path) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+/// Opens the store holding `url`.
+pub fn open(url: &str, config: &StoreConfig) -> Result<Location, StoreError> {
+    let bad = |reason: &str| StoreError::BadUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    if let Some(rest) = url.strip_prefix("s3://") {
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(bad("no bucket name"));
+        }
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_region(config.region.as_deref().unwrap_or("us-east-1"))
+            .with_allow_http(config.allow_http)
+            .with_virtual_hosted_style_request(!config.path_style)
+            .with_retry(RetryConfig {
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(10),
+                ..RetryConfig::default()
+            });
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        match (&config.access_key_id, &config.secret_access_key) {
+            (Some(key), Some(secret)) => {
+                builder = builder
+                    .with_access_key_id(key)
+                    .with_secret_access_key(secret);
+                if let Some(token) = &config.session_token {
+                    builder = builder.with_token(token);
+                }
+            }
+            _ => builder = builder.with_skip_signature(true),
+        }
+        let store = builder.build().map_err(|e| bad(&e.to_string()))?;
+        let path = Path::parse(key).map_err(|e| bad(&e.to_string()))?;
+        Ok(Location {
+            store: Arc::new(store),
+            path,
+            base: format!("s3://{bucket}/"),
+        })
+    } else if let Some(rest) = url.strip_prefix("file://") {
+        if !rest.starts_with('/') {
+            return Err(bad("a file:// location needs an absolute path"));
+        }
+        let path = Path::parse(rest.trim_start_matches('/')).map_err(|e| bad(&e.to_string()))?;
+        Ok(Location {
+            store: Arc::new(LocalFileSystem::new()),
+            path,
+            base: "file:///".into(),
+        })
+    } else {
+        Err(bad("expected s3://bucket/prefix or file:///path"))
+    }
+}
+
+/// The objects whose keys start with `url`'s key, in key order, with their sizes.
+pub async fn list_prefix(
+    url: &str,
+    config: &StoreConfig,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    use futures::TryStreamExt;
+    let location = open(url, config)?;
+    let key = location.path.as_ref().to_string();
+    // object_store lists whole path segments: list the parent, keep what matches.
+    let parent = key.rfind('/').map(|i| Path::from(&key[..i]));
+    let objects: Vec<_> = location
+        .store
+        .list(parent.as_ref())
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::from_object_store(url, e))?;
+    let mut found: Vec<(String, u64)> = objects
+        .into_iter()
+        .filter(|o| o.location.as_ref().starts_with(&key))
+        .map(|o| (location.url_of(&o.location), o.size))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// The size of the object at `url`, or `None` when it does not exist.
+pub async fn size_of(url: &str, config: &StoreConfig) -> Result<Option<u64>, StoreError> {
+    let location = open(url, config)?;
+    match location.store.head(&location.path).await {
+        Ok(meta) => Ok(Some(meta.size)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => match StoreError::from_object_store(url, e) {
+            StoreError::NotFound { .. } => Ok(None),
+            other => Err(other),
+        },
+    }
+}
+
+/// The whole object at `url` (a manifest or a JSONPaths file).
+pub async fn read_all(url: &str, config: &StoreConfig) -> Result<bytes::Bytes, StoreError> {
+    let location = open(url, config)?;
+    let result = location
+        .store
+        .get(&location.path)
+        .await
+        .map_err(|e| StoreError::from_object_store(url, e))?;
+    result
+        .bytes()
+        .await
+        .map_err(|e| StoreError::from_object_store(url, e))
+}

@@ -1,0 +1,506 @@
+//! COPY: the leader lists the source, spreads its files over the slices, ships a
+//! [`LoadExec`] fragment to the compute nodes, routes the rows they parse to their
+//! slices through [`SliceSink`], and commits one new table version, or none.
+
+use std::sync::Arc;
+
+use blueshift_compute::load::spec::JsonStep;
+use blueshift_compute::load::store::{self, StoreError};
+use blueshift_compute::load::{
+    JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition, LoadSpec, StoreConfig,
+};
+use blueshift_storage::catalog::TableDef;
+use datafusion::execution::context::SessionState;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use pgwire::api::results::{Response, Tag};
+use serde::Deserialize;
+
+use super::Engine;
+use crate::error::LeaderError;
+use crate::fragment::RemoteFragmentExec;
+use crate::interrupt::Interrupt;
+use crate::session::Session;
+use crate::sql::copy::{CopyFormat, CopySource, CopyStatement};
+use crate::table::SliceSink;
+
+/// The error of an object store call, with the SQLSTATE a client expects.
+pub(crate) fn store_error(e: StoreError) -> LeaderError {
+    let code = match &e {
+        StoreError::NotFound { .. } => "58P01",
+        StoreError::Denied { .. } => "42501",
+        StoreError::BadUrl { .. } => "22023",
+        StoreError::Io { .. } => "58030",
+    };
+    LeaderError::External {
+        code,
+        message: e.to_string(),
+    }
+}
+
+/// The declared byte length of a CHAR/VARCHAR column (`varchar(20)` → 20;
+/// Redshift's defaults: VARCHAR 256, CHAR 1).
+pub(crate) fn declared_bytes(declared: &str) -> Option<usize> {
+    let t = declared.trim().to_ascii_lowercase();
+    let (base, args) = match t.split_once('(') {
+        Some((b, a)) => (
+            b.trim().to_string(),
+            Some(a.trim_end_matches(')').trim().to_string()),
+        ),
+        None => (t.clone(), None),
+    };
+    let varying = matches!(
+        base.as_str(),
+        "varchar" | "character varying" | "nvarchar" | "text"
+    );
+    let fixed = matches!(base.as_str(), "char" | "character" | "nchar" | "bpchar");
+    if !(varying || fixed) {
+        return None;
+    }
+    match args {
+        Some(a) if a == "max" => Some(65535),
+        Some(a) => a.parse().ok(),
+        None if base == "text" => Some(256),
+        None if varying => Some(256),
+        None => Some(1),
+    }
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    entries: Vec<ManifestEntry>,
+}
+
+#[derive(Deserialize)]
+struct ManifestEntry {
+    url: String,
+    #[serde(default)]
+    mandatory: bool,
+    #[serde(default)]
+    meta: Option<ManifestMeta>,
+}
+
+#[derive(Deserialize)]
+struct ManifestMeta {
+    content_length: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct JsonPathsFile {
+    jsonpaths: Vec<String>,
+}
+
+/// `$.a.b[0]`, `$['a']["b"]` → steps.
+fn json_path_steps(path: &str) -> Result<Vec<JsonStep>, String> {
+    let rest = path
+        .trim()
+        .strip_prefix('$')
+        .ok_or_else(|| format!("JSONPath '{path}' must start with $"))?;
+    let mut steps = Vec::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => {
+                let mut key = String::new();
+                while let Some(&n) = chars.peek() {
+                    if n == '.' || n == '[' {
+                        break;
+                    }
+                    key.push(n);
+                    chars.next();
+                }
+                if key.is_empty() {
+                    return Err(format!("JSONPath '{path}' has an empty key"));
+                }
+                steps.push(JsonStep::Key(key));
+            }
+            '[' => {
+                let mut inner = String::new();
+                for n in chars.by_ref() {
+                    if n == ']' {
+                        break;
+                    }
+                    inner.push(n);
+                }
+                let inner = inner.trim();
+                if let Some(q) = inner
+                    .strip_prefix('\'')
+                    .and_then(|s| s.strip_suffix('\''))
+                    .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
+                {
+                    steps.push(JsonStep::Key(q.to_string()));
+                } else {
+                    steps.push(JsonStep::Index(inner.parse().map_err(|_| {
+                        format!("JSONPath '{path}': '[{inner}]' is not an index or a quoted key")
+                    })?));
+                }
+            }
+            other => return Err(format!("JSONPath '{path}': unexpected '{other}'")),
+        }
+    }
+    Ok(steps)
+}
+
+impl Engine {
+    /// The table's columns as a load fills them: the COPY's column list (all columns
+    /// when it has none) in input order; the others take their DEFAULT or NULL.
+    fn load_columns(
+        def: &TableDef,
+        list: Option<&[String]>,
+    ) -> Result<(Vec<LoadColumn>, usize), LeaderError> {
+        let mut columns: Vec<LoadColumn> = def
+            .columns
+            .iter()
+            .map(|c| LoadColumn {
+                name: c.name.clone(),
+                data_type: c.data_type.clone(),
+                nullable: c.nullable,
+                max_bytes: declared_bytes(&c.declared_type),
+                input: None,
+                default: c.missing_value.clone(),
+            })
+            .collect();
+        let inputs = match list {
+            None => {
+                for (i, c) in columns.iter_mut().enumerate() {
+                    c.input = Some(i);
+                }
+                columns.len()
+            }
+            Some(names) => {
+                for (i, name) in names.iter().enumerate() {
+                    let at = def
+                        .column_index(name)
+                        .ok_or_else(|| LeaderError::External {
+                            code: "42703",
+                            message: format!(
+                                "column \"{name}\" of relation \"{}\" does not exist",
+                                def.name
+                            ),
+                        })?;
+                    if columns[at].input.is_some() {
+                        return Err(LeaderError::DuplicateColumn(name.clone()));
+                    }
+                    columns[at].input = Some(i);
+                }
+                names.len()
+            }
+        };
+        Ok((columns, inputs))
+    }
+
+    /// The files a COPY reads: the keys under the prefix, or the manifest's entries.
+    async fn list_source(
+        url: &str,
+        manifest: bool,
+        store: &StoreConfig,
+    ) -> Result<Vec<LoadFile>, LeaderError> {
+        if !manifest {
+            let found = store::list_prefix(url, store).await.map_err(store_error)?;
+            if found.is_empty() {
+                return Err(LeaderError::External {
+                    code: "58P01",
+                    message: format!("The specified S3 prefix '{url}' does not exist"),
+                });
+            }
+            return Ok(found
+                .into_iter()
+                .map(|(url, size)| LoadFile { url, size })
+                .collect());
+        }
+        let bytes = store::read_all(url, store).await.map_err(store_error)?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| LeaderError::External {
+                code: "22P04",
+                message: format!("Manifest file '{url}' is not valid: {e}"),
+            })?;
+        let mut files = Vec::with_capacity(manifest.entries.len());
+        for entry in manifest.entries {
+            let size = match entry.meta.and_then(|m| m.content_length) {
+                Some(n) => Some(n),
+                None => store::size_of(&entry.url, store)
+                    .await
+                    .map_err(store_error)?,
+            };
+            match size {
+                Some(size) => files.push(LoadFile {
+                    url: entry.url,
+                    size,
+                }),
+                None if entry.mandatory => {
+                    return Err(LeaderError::External {
+                        code: "58P01",
+                        message: format!(
+                            "Manifest file '{url}': mandatory entry '{}' does not exist",
+                            entry.url
+                        ),
+                    });
+                }
+                None => {}
+            }
+        }
+        Ok(files)
+    }
+
+    /// Spreads `files` over `slices`: largest first, each to the least loaded slice.
+    fn assign_files(mut files: Vec<LoadFile>, slices: u32) -> Vec<LoadPartition> {
+        files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.url.cmp(&b.url)));
+        let mut partitions: Vec<(u64, LoadPartition)> = (0..slices.max(1))
+            .map(|slice| {
+                (
+                    0,
+                    LoadPartition {
+                        slice,
+                        files: vec![],
+                    },
+                )
+            })
+            .collect();
+        for file in files {
+            if let Some((load, partition)) = partitions
+                .iter_mut()
+                .min_by_key(|(load, p)| (*load, p.slice))
+            {
+                *load += file.size.max(1);
+                partition.files.push(file);
+            }
+        }
+        partitions
+            .into_iter()
+            .map(|(_, p)| p)
+            .filter(|p| !p.files.is_empty())
+            .collect()
+    }
+
+    /// The format as a compute node reads it.
+    async fn load_format(
+        format: &CopyFormat,
+        store: &StoreConfig,
+        inputs: usize,
+    ) -> Result<LoadFormat, LeaderError> {
+        Ok(match format {
+            CopyFormat::Text => LoadFormat::Text,
+            CopyFormat::Csv { quote } => LoadFormat::Csv { quote: *quote },
+            CopyFormat::Parquet => LoadFormat::Parquet,
+            CopyFormat::Json(option) => match option.to_ascii_lowercase().trim() {
+                "auto" => LoadFormat::Json(JsonPaths::Auto { ignore_case: false }),
+                "auto ignorecase" => LoadFormat::Json(JsonPaths::Auto { ignore_case: true }),
+                _ if option.starts_with("s3://") || option.starts_with("file://") => {
+                    let bytes = store::read_all(option, store).await.map_err(store_error)?;
+                    let bad = |reason: String| LeaderError::External {
+                        code: "22P04",
+                        message: format!("JSONPaths file '{option}': {reason}"),
+                    };
+                    let file: JsonPathsFile =
+                        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+                    if file.jsonpaths.len() != inputs {
+                        return Err(bad(format!(
+                            "it has {} paths but the COPY loads {inputs} columns",
+                            file.jsonpaths.len()
+                        )));
+                    }
+                    let paths = file
+                        .jsonpaths
+                        .iter()
+                        .map(|p| json_path_steps(p))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(bad)?;
+                    LoadFormat::Json(JsonPaths::Paths(paths))
+                }
+                _ => {
+                    return Err(LeaderError::InvalidParameter(format!(
+                        "JSON must be 'auto', 'auto ignorecase' or the location of a JSONPaths file, not '{option}'"
+                    )));
+                }
+            },
+        })
+    }
+
+    /// Runs a COPY from S3 or a local path.
+    pub(super) async fn copy(
+        &self,
+        session: &Session,
+        stmt: &CopyStatement,
+        interrupt: Interrupt,
+    ) -> Result<Response, LeaderError> {
+        let CopySource::Url(url) = &stmt.source else {
+            return Err(LeaderError::Unsupported(
+                "COPY FROM STDIN in the extended query protocol".into(),
+            ));
+        };
+        let def = self.copy_target(stmt)?;
+        let (columns, inputs) = Self::load_columns(&def, stmt.columns.as_deref())?;
+        let store = self.s3.store_for(&stmt.auth)?;
+        if url.starts_with("s3://") && store.access_key_id.is_none() {
+            return Err(LeaderError::InvalidParameter(
+                "COPY from S3 needs IAM_ROLE, ACCESS_KEY_ID and SECRET_ACCESS_KEY, or CREDENTIALS"
+                    .into(),
+            ));
+        }
+        let format = Self::load_format(&stmt.format, &store, inputs).await?;
+        let files = Self::list_source(url, stmt.manifest, &store).await?;
+        let layout = self.cluster.layout();
+        let spec = LoadSpec {
+            table_id: def.id,
+            table_name: def.qualified_name(),
+            columns,
+            input_fields: inputs,
+            format,
+            compression: stmt.compression,
+            options: stmt.options.clone(),
+            store,
+            partitions: Self::assign_files(files, layout.slice_count()),
+        };
+        let (state, _guard) = self.admit(session).await?;
+        let query_id = session.current_query().unwrap_or(0);
+        let result = interrupt
+            .run(self.run_load(&state, &def, spec, query_id))
+            .await;
+        let committed = matches!(result, Ok(Some(_)));
+        self.query_log
+            .loads
+            .finish(query_id, committed, stmt.format.name());
+        if query_id != 0 {
+            session.set_last_copy_id(query_id);
+        }
+        let rows = match result {
+            Ok(Some(rows)) => rows,
+            Ok(None) => 0,
+            Err(e) => {
+                self.collect_garbage_when_idle();
+                return Err(e);
+            }
+        };
+        Ok(Response::Execution(
+            Tag::new("COPY").with_rows(rows as usize),
+        ))
+    }
+
+    fn copy_target(&self, stmt: &CopyStatement) -> Result<TableDef, LeaderError> {
+        let (schema, table) = match stmt.table.as_slice() {
+            [t] => ("public".to_string(), t.clone()),
+            [s, t] => (s.clone(), t.clone()),
+            [db, s, t] if db == super::DATABASE => (s.clone(), t.clone()),
+            _ => {
+                return Err(LeaderError::Unsupported(format!(
+                    "the name {}",
+                    stmt.table.join(".")
+                )));
+            }
+        };
+        self.catalog
+            .table(&schema, &table)?
+            .ok_or_else(|| blueshift_storage::StorageError::TableNotFound(table).into())
+    }
+
+    /// Loads and commits; `None` for NOLOAD (nothing committed).
+    async fn run_load(
+        &self,
+        state: &SessionState,
+        def: &TableDef,
+        spec: LoadSpec,
+        query_id: u64,
+    ) -> Result<Option<u64>, LeaderError> {
+        let max_error = spec.options.max_error;
+        let no_load = spec.options.no_load;
+        let table = def.name.clone();
+        if spec.partitions.is_empty() {
+            return Ok(Some(0));
+        }
+        let load: Arc<dyn ExecutionPlan> = Arc::new(LoadExec::new(spec));
+        let remote = Arc::new(RemoteFragmentExec::try_new(load, self.cluster.clone())?);
+        let plan = CoalescePartitionsExec::new(remote);
+        let stream = plan.execute(0, state.task_ctx())?;
+        let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());
+        let (rows, written) = sink.stage(stream).await?;
+        let errors = self.query_log.loads.errors_of(query_id);
+        if errors.len() as u64 > max_error {
+            let first = errors
+                .iter()
+                .min_by_key(|e| (e.url.clone(), e.line_number))
+                .map(|e| {
+                    format!(
+                        " First error: {} line {}{}: {} (code {}).",
+                        e.url,
+                        e.line_number,
+                        if e.colname.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", column {}", e.colname)
+                        },
+                        e.err_reason,
+                        e.err_code
+                    )
+                })
+                .unwrap_or_default();
+            return Err(LeaderError::External {
+                code: "22P04",
+                message: format!(
+                    "Load into table '{table}' failed. Check 'stl_load_errors' system table for details.{first}"
+                ),
+            });
+        }
+        if no_load {
+            return Ok(None);
+        }
+        if !written.is_empty() {
+            self.catalog.append_segments(def.id, &written)?;
+        }
+        Ok(Some(rows))
+    }
+}
+
+impl CopyFormat {
+    /// STL_LOAD_COMMITS.file_format.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CopyFormat::Text => "Text",
+            CopyFormat::Csv { .. } => "CSV",
+            CopyFormat::Json(_) => "JSON",
+            CopyFormat::Parquet => "Parquet",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_parse() {
+        assert_eq!(
+            json_path_steps("$.a['b c'][2]"),
+            Ok(vec![
+                JsonStep::Key("a".into()),
+                JsonStep::Key("b c".into()),
+                JsonStep::Index(2)
+            ])
+        );
+        assert!(json_path_steps("a.b").is_err());
+    }
+
+    #[test]
+    fn declared_lengths() {
+        assert_eq!(declared_bytes("varchar(20)"), Some(20));
+        assert_eq!(declared_bytes("character varying"), Some(256));
+        assert_eq!(declared_bytes("char"), Some(1));
+        assert_eq!(declared_bytes("integer"), None);
+    }
+
+    #[test]
+    fn files_spread_by_size() {
+        let files = (1..=5)
+            .map(|i| LoadFile {
+                url: format!("f{i}"),
+                size: i * 10,
+            })
+            .collect();
+        let parts = Engine::assign_files(files, 2);
+        let load: Vec<u64> = parts
+            .iter()
+            .map(|p| p.files.iter().map(|f| f.size).sum())
+            .collect();
+        assert_eq!(load.iter().sum::<u64>(), 150);
+        assert!(load.iter().all(|&l| (60..=90).contains(&l)), "{load:?}");
+    }
+}

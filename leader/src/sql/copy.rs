@@ -1,0 +1,794 @@
+//! Redshift's COPY and UNLOAD statements, parsed by our own pass: sqlparser knows
+//! PostgreSQL's COPY, not Redshift's options (IAM_ROLE, MANIFEST, MAXERROR, ...).
+//! Options come in any order, each keyword case-insensitive, `AS` optional where
+//! Redshift allows it. PostgreSQL's forms (`WITH (FORMAT csv, HEADER)`, `CSV
+//! HEADER`) are read too, for `psql \copy` and drivers.
+
+use blueshift_compute::load::{Compression, LoadOptions};
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use super::redshift_ddl::{Tok, is_kw, tokenize, word_name};
+use crate::error::LeaderError;
+
+/// How COPY or UNLOAD reaches S3.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Authorization {
+    /// `IAM_ROLE 'arn'`; `Some("default")` for `IAM_ROLE default`.
+    pub iam_role: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub region: Option<String>,
+}
+
+/// COPY's input format.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CopyFormat {
+    Text,
+    Csv {
+        quote: char,
+    },
+    /// `'auto'`, `'auto ignorecase'` or the URL of a JSONPaths file.
+    Json(String),
+    Parquet,
+}
+
+/// Where COPY reads.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CopySource {
+    /// `s3://bucket/prefix` or `file:///path` (or a manifest there).
+    Url(String),
+    /// The client, over the wire protocol's copy sub-protocol.
+    Stdin,
+}
+
+/// A parsed COPY.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopyStatement {
+    /// Schema-qualified or bare name parts (lower-cased unless quoted).
+    pub table: Vec<String>,
+    pub columns: Option<Vec<String>>,
+    pub source: CopySource,
+    pub auth: Authorization,
+    pub format: CopyFormat,
+    pub compression: Compression,
+    pub manifest: bool,
+    pub options: LoadOptions,
+    /// The statement with secrets replaced, for STL_QUERY.
+    pub redacted: String,
+}
+
+/// UNLOAD's output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnloadFormat {
+    Text,
+    Csv,
+    Json,
+    Parquet,
+}
+
+/// A parsed UNLOAD.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnloadStatement {
+    pub query: String,
+    pub target: String,
+    pub auth: Authorization,
+    pub format: UnloadFormat,
+    pub partition_by: Vec<String>,
+    pub include: bool,
+    pub manifest: bool,
+    pub manifest_verbose: bool,
+    pub header: bool,
+    pub delimiter: Option<char>,
+    pub compression: Compression,
+    pub add_quotes: bool,
+    pub null_as: Option<String>,
+    pub escape: bool,
+    pub allow_overwrite: bool,
+    pub clean_path: bool,
+    pub parallel: bool,
+    pub max_file_size: Option<u64>,
+    pub row_group_size: Option<u64>,
+    pub redacted: String,
+}
+
+/// Whether `sql` (one statement) is a COPY or an UNLOAD.
+pub fn starts_copy_or_unload(first: &Token) -> bool {
+    is_kw(first, "copy") || is_kw(first, "unload")
+}
+
+struct Cursor<'a> {
+    sql: &'a str,
+    toks: &'a [Tok],
+    at: usize,
+    /// Byte ranges of secrets, blanked in the redacted text.
+    secrets: Vec<(usize, usize)>,
+}
+
+fn syntax(sql: &str, at: Option<&Tok>, message: String) -> LeaderError {
+    LeaderError::Syntax {
+        message,
+        position: at.map(|t| sql[..t.start].chars().count() + 1),
+    }
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<&'a Tok> {
+        self.toks.get(self.at)
+    }
+
+    fn error(&self, message: impl Into<String>) -> LeaderError {
+        syntax(self.sql, self.peek(), message.into())
+    }
+
+    fn unexpected(&self, expected: &str) -> LeaderError {
+        match self.peek() {
+            Some(t) => self.error(format!(
+                "syntax error at or near \"{}\" (expected {expected})",
+                &self.sql[t.start..t.end]
+            )),
+            None => self.error(format!(
+                "syntax error at end of input (expected {expected})"
+            )),
+        }
+    }
+
+    fn keyword(&mut self, kw: &str) -> bool {
+        if self.peek().is_some_and(|t| is_kw(&t.token, kw)) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_keyword(&mut self, kw: &str) -> Result<(), LeaderError> {
+        if self.keyword(kw) {
+            Ok(())
+        } else {
+            Err(self.unexpected(&kw.to_ascii_uppercase()))
+        }
+    }
+
+    fn punct(&mut self, token: Token) -> bool {
+        if self.peek().is_some_and(|t| t.token == token) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn string(&mut self, what: &str) -> Result<String, LeaderError> {
+        self.keyword("as");
+        match self.peek().map(|t| &t.token) {
+            Some(Token::SingleQuotedString(s)) | Some(Token::EscapedStringLiteral(s)) => {
+                let s = s.clone();
+                self.at += 1;
+                Ok(s)
+            }
+            _ => Err(self.unexpected(&format!("a quoted {what}"))),
+        }
+    }
+
+    fn secret(&mut self, what: &str) -> Result<String, LeaderError> {
+        self.keyword("as");
+        let start = self.peek().map(|t| (t.start, t.end));
+        let value = self.string(what)?;
+        if let Some(range) = start {
+            self.secrets.push(range);
+        }
+        Ok(value)
+    }
+
+    fn number(&mut self, what: &str) -> Result<u64, LeaderError> {
+        self.keyword("as");
+        match self.peek().map(|t| &t.token) {
+            Some(Token::Number(n, _)) => {
+                let value = n
+                    .parse()
+                    .map_err(|_| self.error(format!("{what} must be a whole number, not {n}")))?;
+                self.at += 1;
+                Ok(value)
+            }
+            _ => Err(self.unexpected(&format!("a number for {what}"))),
+        }
+    }
+
+    fn single_char(&mut self, what: &str) -> Result<char, LeaderError> {
+        let at = self.peek();
+        let s = self.string(what)?;
+        let mut chars = s.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => Ok(c),
+            _ => Err(syntax(
+                self.sql,
+                at,
+                format!("{what} must be a single character, not '{s}'"),
+            )),
+        }
+    }
+
+    fn name(&mut self, what: &str) -> Result<String, LeaderError> {
+        match self.peek().and_then(|t| word_name(&t.token)) {
+            Some(n) => {
+                self.at += 1;
+                Ok(n)
+            }
+            None => Err(self.unexpected(what)),
+        }
+    }
+
+    /// `name[.name[.name]]`.
+    fn object_name(&mut self) -> Result<Vec<String>, LeaderError> {
+        let mut parts = vec![self.name("a table name")?];
+        while self.punct(Token::Period) {
+            parts.push(self.name("a name")?);
+        }
+        Ok(parts)
+    }
+
+    /// `(a, b, c)`.
+    fn name_list(&mut self) -> Result<Vec<String>, LeaderError> {
+        let mut names = Vec::new();
+        loop {
+            names.push(self.name("a column name")?);
+            if self.punct(Token::RParen) {
+                return Ok(names);
+            }
+            if !self.punct(Token::Comma) {
+                return Err(self.unexpected("',' or ')'"));
+            }
+        }
+    }
+
+    /// ON/OFF/TRUE/FALSE/PRESET after COMPUPDATE, STATUPDATE, PARALLEL, HEADER.
+    fn switch(&mut self) -> Option<bool> {
+        for (word, value) in [
+            ("on", true),
+            ("true", true),
+            ("preset", true),
+            ("off", false),
+            ("false", false),
+        ] {
+            if self.keyword(word) {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn redacted(&self) -> String {
+        let mut out = self.sql.trim().to_string();
+        let trim = self.sql.len() - self.sql.trim_start().len();
+        let mut secrets = self.secrets.clone();
+        secrets.sort();
+        for (start, end) in secrets.into_iter().rev() {
+            if start >= trim && end - trim <= out.len() {
+                out.replace_range(start - trim..end - trim, "'***'");
+            }
+        }
+        out
+    }
+
+    /// An authorization option at the cursor; false if there is none.
+    fn authorization(&mut self, auth: &mut Authorization) -> Result<bool, LeaderError> {
+        if self.keyword("iam_role") {
+            auth.iam_role = Some(if self.keyword("default") {
+                "default".into()
+            } else {
+                self.string("role ARN")?
+            });
+        } else if self.keyword("access_key_id") {
+            auth.access_key_id = Some(self.string("access key id")?);
+        } else if self.keyword("secret_access_key") {
+            auth.secret_access_key = Some(self.secret("secret access key")?);
+        } else if self.keyword("session_token") {
+            auth.session_token = Some(self.secret("session token")?);
+        } else if self.keyword("credentials") || self.keyword("with_credentials") {
+            let at = self.peek();
+            let text = self.secret("credentials string")?;
+            for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+                let (key, value) = part.split_once('=').ok_or_else(|| {
+                    syntax(
+                        self.sql,
+                        at,
+                        format!("CREDENTIALS: '{part}' is not key=value"),
+                    )
+                })?;
+                match key.trim().to_ascii_lowercase().as_str() {
+                    "aws_access_key_id" => auth.access_key_id = Some(value.trim().into()),
+                    "aws_secret_access_key" => auth.secret_access_key = Some(value.trim().into()),
+                    "token" => auth.session_token = Some(value.trim().into()),
+                    "aws_iam_role" => auth.iam_role = Some(value.trim().into()),
+                    other => {
+                        return Err(syntax(
+                            self.sql,
+                            at,
+                            format!("CREDENTIALS: unknown key '{other}'"),
+                        ));
+                    }
+                }
+            }
+        } else if self.keyword("region") {
+            auth.region = Some(self.string("region")?);
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn compression(&mut self) -> Result<Option<Compression>, LeaderError> {
+        Ok(if self.keyword("gzip") {
+            Some(Compression::Gzip)
+        } else if self.keyword("bzip2") {
+            Some(Compression::Bzip2)
+        } else if self.keyword("zstd") {
+            Some(Compression::Zstd)
+        } else if self.peek().is_some_and(|t| is_kw(&t.token, "lzop")) {
+            return Err(LeaderError::Unsupported("LZOP compression".into()));
+        } else {
+            None
+        })
+    }
+}
+
+/// Splits `sql` at top-level semicolons: each statement's byte range and first token.
+pub fn statement_ranges(sql: &str) -> Result<Vec<(usize, usize, bool)>, LeaderError> {
+    let toks = tokenize(sql)?;
+    let mut out = Vec::new();
+    let mut start: Option<(usize, bool)> = None;
+    let mut end = 0;
+    for t in &toks {
+        if t.token == Token::SemiColon {
+            if let Some((s, copy)) = start.take() {
+                out.push((s, end, copy));
+            }
+            continue;
+        }
+        if start.is_none() {
+            start = Some((t.start, starts_copy_or_unload(&t.token)));
+        }
+        end = t.end;
+    }
+    if let Some((s, copy)) = start {
+        out.push((s, end, copy));
+    }
+    Ok(out)
+}
+
+/// Parses one COPY or UNLOAD statement (`sql` is the statement alone; positions in
+/// errors are made relative to `offset` characters before it).
+pub fn parse_copy_or_unload(sql: &str, offset: usize) -> Result<CopyOrUnload, LeaderError> {
+    let toks = tokenize(sql)?;
+    let mut cursor = Cursor {
+        sql,
+        toks: &toks,
+        at: 0,
+        secrets: vec![],
+    };
+    let result = if cursor.keyword("copy") {
+        parse_copy(&mut cursor).map(|c| CopyOrUnload::Copy(Box::new(c)))
+    } else if cursor.keyword("unload") {
+        parse_unload(&mut cursor).map(|u| CopyOrUnload::Unload(Box::new(u)))
+    } else {
+        Err(cursor.unexpected("COPY or UNLOAD"))
+    };
+    result.map_err(|e| match e {
+        LeaderError::Syntax { message, position } => LeaderError::Syntax {
+            message,
+            position: position.map(|p| p + offset),
+        },
+        other => other,
+    })
+}
+
+/// A COPY or an UNLOAD.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CopyOrUnload {
+    Copy(Box<CopyStatement>),
+    Unload(Box<UnloadStatement>),
+}
+
+fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
+    let table = c.object_name()?;
+    let columns = if c.punct(Token::LParen) {
+        Some(c.name_list()?)
+    } else {
+        None
+    };
+    c.expect_keyword("from")?;
+    let source = if c.keyword("stdin") {
+        CopySource::Stdin
+    } else {
+        CopySource::Url(c.string("source ('s3://bucket/prefix')")?)
+    };
+    let stdin = source == CopySource::Stdin;
+    let mut options = LoadOptions::default();
+    let mut auth = Authorization::default();
+    let mut format = CopyFormat::Text;
+    let mut quote = None;
+    let mut delimiter = None;
+    let mut compression = Compression::None;
+    let mut manifest = false;
+    let mut null_as = None;
+    c.keyword("with");
+    if c.punct(Token::LParen) {
+        // PostgreSQL's option list: FORMAT csv, HEADER [true], DELIMITER 'x', ...
+        loop {
+            let at = c.peek();
+            let key = c.name("an option")?;
+            match key.as_str() {
+                "format" => match c.name("a format")?.as_str() {
+                    "csv" => format = CopyFormat::Csv { quote: '"' },
+                    "text" => format = CopyFormat::Text,
+                    other => {
+                        return Err(LeaderError::Unsupported(format!("COPY FORMAT {other}")));
+                    }
+                },
+                "header" => options.ignore_header = u64::from(c.switch().unwrap_or(true)),
+                "delimiter" => delimiter = Some(c.single_char("DELIMITER")?),
+                "null" => null_as = Some(c.string("NULL string")?),
+                "quote" => quote = Some(c.single_char("QUOTE")?),
+                "escape" => {
+                    c.single_char("ESCAPE")?;
+                }
+                "encoding" => {
+                    let e = c.string("encoding")?;
+                    if !e.eq_ignore_ascii_case("utf8") && !e.eq_ignore_ascii_case("utf-8") {
+                        return Err(LeaderError::Unsupported(format!("ENCODING '{e}'")));
+                    }
+                }
+                other => {
+                    return Err(syntax(
+                        c.sql,
+                        at,
+                        format!("option \"{other}\" not recognized"),
+                    ));
+                }
+            }
+            if c.punct(Token::RParen) {
+                break;
+            }
+            if !c.punct(Token::Comma) {
+                return Err(c.unexpected("',' or ')'"));
+            }
+        }
+    }
+    while let Some(tok) = c.peek() {
+        let word = match word_name(&tok.token) {
+            Some(w) if !matches!(&tok.token, Token::Word(w) if w.quote_style.is_some()) => w,
+            _ => return Err(c.unexpected("a COPY option")),
+        };
+        if c.authorization(&mut auth)? {
+            continue;
+        }
+        if let Some(z) = c.compression()? {
+            compression = z;
+            continue;
+        }
+        c.at += 1;
+        match word.as_str() {
+            "format" => {
+                c.keyword("as");
+                continue;
+            }
+            "csv" => {
+                format = CopyFormat::Csv { quote: '"' };
+                if c.keyword("quote") {
+                    quote = Some(c.single_char("QUOTE")?);
+                }
+                if c.keyword("header") {
+                    options.ignore_header = 1;
+                }
+            }
+            "quote" => quote = Some(c.single_char("QUOTE")?),
+            "json" => {
+                let spec = if matches!(
+                    c.peek().map(|t| &t.token),
+                    Some(Token::SingleQuotedString(_))
+                ) || c.peek().is_some_and(|t| is_kw(&t.token, "as"))
+                {
+                    c.string("JSON option")?
+                } else {
+                    "auto".into()
+                };
+                format = CopyFormat::Json(spec);
+            }
+            "parquet" => format = CopyFormat::Parquet,
+            "orc" | "avro" | "fixedwidth" | "shapefile" => {
+                return Err(LeaderError::Unsupported(format!(
+                    "COPY {}",
+                    word.to_ascii_uppercase()
+                )));
+            }
+            "binary" => return Err(LeaderError::Unsupported("COPY BINARY".into())),
+            "header" => options.ignore_header = 1,
+            "delimiter" => delimiter = Some(c.single_char("DELIMITER")?),
+            "ignoreheader" => options.ignore_header = c.number("IGNOREHEADER")?,
+            "null" => null_as = Some(c.string("NULL AS string")?),
+            "manifest" => manifest = true,
+            "maxerror" => options.max_error = c.number("MAXERROR")?.min(100_000),
+            "dateformat" => options.date_format = Some(c.string("DATEFORMAT")?),
+            "timeformat" => options.time_format = Some(c.string("TIMEFORMAT")?),
+            "emptyasnull" => options.empty_as_null = true,
+            "blanksasnull" => options.blanks_as_null = true,
+            "truncatecolumns" => options.truncate_columns = true,
+            "acceptinvchars" => {
+                let explicit = c.peek().is_some_and(|t| {
+                    is_kw(&t.token, "as") || matches!(t.token, Token::SingleQuotedString(_))
+                });
+                options.accept_inv_chars = Some(if explicit {
+                    c.single_char("ACCEPTINVCHARS")?
+                } else {
+                    '?'
+                });
+            }
+            "removequotes" => options.remove_quotes = true,
+            "escape" => options.escape = true,
+            "fillrecord" => options.fill_record = true,
+            "trimblanks" => options.trim_blanks = true,
+            "noload" => options.no_load = true,
+            "acceptanydate" | "explicit_ids" | "roundec" | "ignoreblanklines" => {}
+            "compupdate" | "statupdate" => {
+                c.switch();
+            }
+            "encoding" => {
+                c.keyword("as");
+                let e = c.name("an encoding")?;
+                if e != "utf8" {
+                    return Err(LeaderError::Unsupported(format!("ENCODING {e}")));
+                }
+            }
+            _ => {
+                c.at -= 1;
+                return Err(c.unexpected("a COPY option"));
+            }
+        }
+    }
+    if let Some(q) = quote {
+        match &mut format {
+            CopyFormat::Csv { quote } => *quote = q,
+            _ => return Err(LeaderError::InvalidParameter("QUOTE requires CSV".into())),
+        }
+    }
+    if matches!(format, CopyFormat::Csv { .. }) {
+        if options.escape {
+            return Err(LeaderError::InvalidParameter(
+                "ESCAPE cannot be used with CSV".into(),
+            ));
+        }
+        if options.remove_quotes {
+            return Err(LeaderError::InvalidParameter(
+                "REMOVEQUOTES cannot be used with CSV".into(),
+            ));
+        }
+    }
+    // FROM STDIN speaks PostgreSQL's text format by default: tabs and backslashes.
+    options.delimiter = delimiter.unwrap_or(match (&format, stdin) {
+        (CopyFormat::Csv { .. }, _) => ',',
+        (_, true) => '\t',
+        _ => '|',
+    });
+    if stdin && format == CopyFormat::Text {
+        options.escape = true;
+    }
+    if let Some(n) = null_as {
+        options.null_as = n;
+    } else if matches!(format, CopyFormat::Csv { .. }) && stdin {
+        options.null_as = String::new();
+    }
+    if manifest && stdin {
+        return Err(LeaderError::InvalidParameter(
+            "MANIFEST cannot be used with FROM STDIN".into(),
+        ));
+    }
+    Ok(CopyStatement {
+        table,
+        columns,
+        source,
+        auth,
+        format,
+        compression,
+        manifest,
+        options,
+        redacted: c.redacted(),
+    })
+}
+
+fn parse_unload(c: &mut Cursor<'_>) -> Result<UnloadStatement, LeaderError> {
+    if !c.punct(Token::LParen) {
+        return Err(c.unexpected("'(' and a quoted SELECT"));
+    }
+    let query = c.string("query")?;
+    if !c.punct(Token::RParen) {
+        return Err(c.unexpected("')'"));
+    }
+    c.expect_keyword("to")?;
+    let target = c.string("target ('s3://bucket/prefix')")?;
+    let mut u = UnloadStatement {
+        query,
+        target,
+        auth: Authorization::default(),
+        format: UnloadFormat::Text,
+        partition_by: vec![],
+        include: false,
+        manifest: false,
+        manifest_verbose: false,
+        header: false,
+        delimiter: None,
+        compression: Compression::None,
+        add_quotes: false,
+        null_as: None,
+        escape: false,
+        allow_overwrite: false,
+        clean_path: false,
+        parallel: true,
+        max_file_size: None,
+        row_group_size: None,
+        redacted: String::new(),
+    };
+    c.keyword("with");
+    while c.peek().is_some() {
+        if c.authorization(&mut u.auth)? {
+            continue;
+        }
+        if let Some(z) = c.compression()? {
+            u.compression = z;
+            continue;
+        }
+        let word = c.name("an UNLOAD option")?;
+        match word.as_str() {
+            "format" => {
+                c.keyword("as");
+                continue;
+            }
+            "csv" => u.format = UnloadFormat::Csv,
+            "json" => u.format = UnloadFormat::Json,
+            "parquet" => u.format = UnloadFormat::Parquet,
+            "partition" => {
+                c.expect_keyword("by")?;
+                if !c.punct(Token::LParen) {
+                    return Err(c.unexpected("'('"));
+                }
+                u.partition_by = c.name_list()?;
+                if c.keyword("include") {
+                    u.include = true;
+                }
+            }
+            "manifest" => {
+                u.manifest = true;
+                u.manifest_verbose = c.keyword("verbose");
+            }
+            "header" => u.header = true,
+            "delimiter" => u.delimiter = Some(c.single_char("DELIMITER")?),
+            "addquotes" => u.add_quotes = true,
+            "null" => u.null_as = Some(c.string("NULL AS string")?),
+            "escape" => u.escape = true,
+            "allowoverwrite" => u.allow_overwrite = true,
+            "cleanpath" => u.clean_path = true,
+            "parallel" => u.parallel = c.switch().unwrap_or(true),
+            "maxfilesize" => u.max_file_size = Some(size_option(c, "MAXFILESIZE")?),
+            "rowgroupsize" => u.row_group_size = Some(size_option(c, "ROWGROUPSIZE")?),
+            "encrypted" | "kms_key_id" | "extension" => {
+                return Err(LeaderError::Unsupported(format!(
+                    "UNLOAD {}",
+                    word.to_ascii_uppercase()
+                )));
+            }
+            _ => {
+                c.at -= 1;
+                return Err(c.unexpected("an UNLOAD option"));
+            }
+        }
+    }
+    if u.format == UnloadFormat::Parquet
+        && (u.header || u.delimiter.is_some() || u.add_quotes || u.compression != Compression::None)
+    {
+        return Err(LeaderError::InvalidParameter(
+            "PARQUET cannot be used with HEADER, DELIMITER, ADDQUOTES or compression".into(),
+        ));
+    }
+    if u.allow_overwrite && u.clean_path {
+        return Err(LeaderError::InvalidParameter(
+            "ALLOWOVERWRITE and CLEANPATH cannot be used together".into(),
+        ));
+    }
+    u.redacted = c.redacted();
+    Ok(u)
+}
+
+/// `n MB` or `n GB` (MB by default), in bytes; Redshift allows 5 MB to 6.2 GB.
+fn size_option(c: &mut Cursor<'_>, what: &str) -> Result<u64, LeaderError> {
+    let at = c.peek();
+    let n = c.number(what)?;
+    let unit = if c.keyword("gb") {
+        1024 * 1024 * 1024
+    } else {
+        c.keyword("mb");
+        1024 * 1024
+    };
+    let bytes = n * unit;
+    if !(5 * 1024 * 1024..=6_657_199_308).contains(&bytes) {
+        return Err(syntax(
+            c.sql,
+            at,
+            format!("{what} must be between 5 MB and 6.2 GB"),
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(sql: &str) -> CopyStatement {
+        match parse_copy_or_unload(sql, 0) {
+            Ok(CopyOrUnload::Copy(c)) => *c,
+            other => panic!("not a COPY: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn redshift_copy_options_in_any_order() {
+        let c = copy(
+            "copy public.t (a, \"B\") from 's3://b/p' iam_role default csv quote as '''' \
+             maxerror 5 gzip ignoreheader 1 dateformat 'auto' region 'eu-west-1'",
+        );
+        assert_eq!(c.table, vec!["public", "t"]);
+        assert_eq!(c.columns, Some(vec!["a".into(), "B".into()]));
+        assert_eq!(c.format, CopyFormat::Csv { quote: '\'' });
+        assert_eq!(c.options.delimiter, ',');
+        assert_eq!(c.options.max_error, 5);
+        assert_eq!(c.compression, Compression::Gzip);
+        assert_eq!(c.auth.iam_role.as_deref(), Some("default"));
+        assert_eq!(c.auth.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = copy(
+            "COPY t FROM 's3://b/p' CREDENTIALS 'aws_access_key_id=AK;aws_secret_access_key=SK'",
+        );
+        assert_eq!(c.auth.access_key_id.as_deref(), Some("AK"));
+        assert_eq!(c.auth.secret_access_key.as_deref(), Some("SK"));
+        assert!(!c.redacted.contains("SK"), "{}", c.redacted);
+    }
+
+    #[test]
+    fn psql_copy_from_stdin() {
+        let c = copy("COPY t (a) FROM STDIN WITH (FORMAT csv, HEADER true)");
+        assert_eq!(c.source, CopySource::Stdin);
+        assert_eq!(c.options.ignore_header, 1);
+        let t = copy("COPY t FROM STDIN");
+        assert_eq!(t.options.delimiter, '\t');
+        assert!(t.options.escape);
+    }
+
+    #[test]
+    fn bad_option_has_a_position() {
+        match parse_copy_or_unload("COPY t FROM 's3://b/p' BOGUS", 10) {
+            Err(LeaderError::Syntax { position, .. }) => assert_eq!(position, Some(34)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unload_options() {
+        let u = match parse_copy_or_unload(
+            "UNLOAD ('select * from t where s = ''x''') TO 's3://b/u/' IAM_ROLE 'arn' \
+             FORMAT AS PARQUET PARTITION BY (d) INCLUDE MANIFEST VERBOSE MAXFILESIZE 100 MB \
+             PARALLEL OFF CLEANPATH",
+            0,
+        ) {
+            Ok(CopyOrUnload::Unload(u)) => *u,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(u.query, "select * from t where s = 'x'");
+        assert_eq!(u.format, UnloadFormat::Parquet);
+        assert_eq!(u.partition_by, vec!["d"]);
+        assert!(u.include && u.manifest_verbose && u.clean_path && !u.parallel);
+        assert_eq!(u.max_file_size, Some(100 * 1024 * 1024));
+    }
+}

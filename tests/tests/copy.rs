@@ -1,0 +1,446 @@
+//! COPY from a real S3 endpoint (s3s-fs with SigV4, in the test process): formats,
+//! compression, conversion options, manifests, bad rows and MAXERROR, credentials,
+//! STL_LOAD_ERRORS / STL_LOAD_COMMITS / pg_last_copy_id(), and a COPY killed half-way.
+
+use std::io::Write;
+
+use anyhow::Result;
+use blueshift_tests::{
+    Embedded, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, TEST_ROLE, connect, rows, sqlstate, table,
+};
+
+fn gzip(data: &[u8]) -> Result<Vec<u8>> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data)?;
+    Ok(e.finish()?)
+}
+
+fn start(dir: &std::path::Path, s3: &S3Server, nodes: u32) -> Result<Embedded> {
+    let env = s3.cluster_env(&dir.join("roles.json"))?;
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Embedded::start_with_env(&dir.join("data"), nodes, 2, &env)
+}
+
+/// Every format and compression, the conversion options, and the rows that come out.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_formats_and_options() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let s3 = S3Server::start(&["bucket"]).await?;
+    let cluster = start(dir.path(), &s3, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute(
+            "create table t (id int not null, name varchar(8), amount numeric(10,2), \
+             day date, at timestamp, ok boolean) distkey(id) sortkey(id)",
+        )
+        .await?;
+
+    // Pipe-delimited text over two files of one prefix; \N is NULL.
+    s3.put("bucket", "text/part-0", b"1|ann|10.50|2024-01-02|2024-01-02 03:04:05|t\n2|\\N|0|2024-02-29|2024-02-29 23:59:59.25|f\n")?;
+    s3.put(
+        "bucket",
+        "text/part-1",
+        b"3|cy||2023-12-31|2023-12-31 00:00:00|true\n",
+    )?;
+    s3.put(
+        "bucket",
+        "other/part-9",
+        b"99|not|1|2020-01-01|2020-01-01 00:00:00|t\n",
+    )?;
+    let n = client
+        .execute("copy t from 's3://bucket/text/part' iam_role default", &[])
+        .await?;
+    assert_eq!(n, 3);
+    assert_eq!(
+        rows(
+            &client,
+            "select id, name, amount, day, at, ok from t order by id"
+        )
+        .await?,
+        table(&[
+            &[
+                "1",
+                "ann",
+                "10.50",
+                "2024-01-02",
+                "2024-01-02 03:04:05.000000",
+                "t"
+            ],
+            &[
+                "2",
+                "NULL",
+                "0.00",
+                "2024-02-29",
+                "2024-02-29 23:59:59.250000",
+                "f"
+            ],
+            &[
+                "3",
+                "cy",
+                "NULL",
+                "2023-12-31",
+                "2023-12-31 00:00:00.000000",
+                "t"
+            ],
+        ])
+    );
+
+    // CSV, gzip, a header, quotes with the delimiter and a newline inside, a
+    // column list, the IAM role by ARN, other date and time formats.
+    let csv = "id,name,day,at\n4,\"a,b\",01/02/2024,1704164645\n5,\"x\ny\",12/31/2024,0\n6,\"\",01/01/2000,86400\n";
+    s3.put("bucket", "csv/data.csv.gz", &gzip(csv.as_bytes())?)?;
+    let n = client
+        .execute(
+            &format!(
+                "copy t (id, name, day, at) from 's3://bucket/csv/' iam_role '{TEST_ROLE}' \
+                 format as csv gzip ignoreheader 1 dateformat 'MM/DD/YYYY' timeformat 'epochsecs' \
+                 emptyasnull"
+            ),
+            &[],
+        )
+        .await?;
+    assert_eq!(n, 3);
+    assert_eq!(
+        rows(
+            &client,
+            "select id, name, amount, day, at from t where id >= 4 order by id"
+        )
+        .await?,
+        table(&[
+            &[
+                "4",
+                "a,b",
+                "NULL",
+                "2024-01-02",
+                "2024-01-02 03:04:05.000000"
+            ],
+            &[
+                "5",
+                "x\ny",
+                "NULL",
+                "2024-12-31",
+                "1970-01-01 00:00:00.000000"
+            ],
+            &[
+                "6",
+                "NULL",
+                "NULL",
+                "2000-01-01",
+                "1970-01-02 00:00:00.000000"
+            ],
+        ])
+    );
+
+    // JSON 'auto ignorecase', zstd, keys by any case; access keys given inline.
+    let json = "{\"ID\": 7, \"Name\": \"json\", \"amount\": 1.5}\n{\"id\": 8,\n \"name\": null, \"ok\": false}\n";
+    s3.put(
+        "bucket",
+        "json/rows.zst",
+        &zstd::encode_all(json.as_bytes(), 3)?,
+    )?;
+    let n = client
+        .execute(
+            &format!(
+                "copy t from 's3://bucket/json/' access_key_id '{S3_ACCESS_KEY}' \
+                 secret_access_key '{S3_SECRET_KEY}' json 'auto ignorecase' zstd"
+            ),
+            &[],
+        )
+        .await?;
+    assert_eq!(n, 2);
+    // A JSONPaths file picks nested values.
+    s3.put(
+        "bucket",
+        "paths.json",
+        br#"{"jsonpaths": ["$.k", "$.v.name[1]"]}"#,
+    )?;
+    s3.put(
+        "bucket",
+        "nested/1.json",
+        br#"{"k": 9, "v": {"name": ["a", "nested"]}}"#,
+    )?;
+    client
+        .execute(
+            "copy t (id, name) from 's3://bucket/nested/' iam_role default \
+             json 's3://bucket/paths.json'",
+            &[],
+        )
+        .await?;
+    assert_eq!(
+        rows(
+            &client,
+            "select id, name, amount, ok from t where id >= 7 order by id"
+        )
+        .await?,
+        table(&[
+            &["7", "json", "1.50", "NULL"],
+            &["8", "NULL", "NULL", "f"],
+            &["9", "nested", "NULL", "NULL"],
+        ])
+    );
+
+    // ESCAPE, REMOVEQUOTES, TRUNCATECOLUMNS, FILLRECORD, BLANKSASNULL, a delimiter
+    // and NULL AS of our own; ACCEPTINVCHARS replaces bad UTF-8.
+    s3.put(
+        "bucket",
+        "opts/a",
+        b"10;\"semi;colon\";NIL\n11;back\\;slash\n12;   \n13;abcdefghijk;1\n14;in\xffvalid;2\n",
+    )?;
+    client
+        .execute(
+            "copy t (id, name, amount) from 's3://bucket/opts/' iam_role default \
+             delimiter ';' escape removequotes truncatecolumns fillrecord blanksasnull \
+             null as 'NIL' acceptinvchars as '^'",
+            &[],
+        )
+        .await?;
+    assert_eq!(
+        rows(
+            &client,
+            "select id, name, amount from t where id >= 10 order by id"
+        )
+        .await?,
+        table(&[
+            &["10", "semi;col", "NULL"],
+            &["11", "back;sla", "NULL"],
+            &["12", "NULL", "NULL"],
+            &["13", "abcdefgh", "1.00"],
+            &["14", "in^valid", "2.00"],
+        ])
+    );
+
+    // NOLOAD checks the files and loads nothing.
+    let before = rows(&client, "select count(*) from t").await?;
+    client
+        .execute(
+            "copy t from 's3://bucket/text/part' iam_role default noload",
+            &[],
+        )
+        .await?;
+    assert_eq!(rows(&client, "select count(*) from t").await?, before);
+
+    // Parquet and ORC: Parquet loads by column position; ORC is refused clearly.
+    let e = client
+        .execute(
+            "copy t from 's3://bucket/text/' iam_role default format as orc",
+            &[],
+        )
+        .await
+        .expect_err("ORC");
+    assert_eq!(sqlstate(&e), "0A000");
+    Ok(())
+}
+
+/// Bad rows: the error row names the file, line and column; MAXERROR decides whether
+/// the rest loads; a failed COPY loads nothing. Sources that are missing or refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_errors_and_system_tables() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let s3 = S3Server::start(&["bucket"]).await?;
+    let cluster = start(dir.path(), &s3, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute("create table e (id int, name varchar(4)) diststyle even")
+        .await?;
+    s3.put("bucket", "bad/f1.txt", b"1|a\n2|b\nthree|c\n4|d\n")?;
+    s3.put("bucket", "bad/f2.txt", b"5|e\n6|toolong\n")?;
+
+    // Two bad rows, MAXERROR 1: the COPY fails and loads nothing.
+    let e = client
+        .execute(
+            "copy e from 's3://bucket/bad/' iam_role default maxerror 1",
+            &[],
+        )
+        .await
+        .expect_err("two bad rows");
+    assert_eq!(sqlstate(&e), "22P04", "{e:?}");
+    assert!(
+        e.to_string().contains("stl_load_errors") || format!("{e:?}").contains("stl_load_errors")
+    );
+    assert_eq!(
+        rows(&client, "select count(*) from e").await?,
+        table(&[&["0"]])
+    );
+    let failed = rows(&client, "select pg_last_copy_id()").await?[0][0].clone();
+    assert_eq!(
+        rows(
+            &client,
+            &format!(
+                "select filename, line_number, colname, raw_field_value, err_code, \
+                 trim(raw_line) from stl_load_errors where query = {failed} order by filename"
+            )
+        )
+        .await?,
+        table(&[
+            &[
+                "s3://bucket/bad/f1.txt",
+                "3",
+                "id",
+                "three",
+                "1207",
+                "three|c"
+            ],
+            &[
+                "s3://bucket/bad/f2.txt",
+                "2",
+                "name",
+                "toolong",
+                "1204",
+                "6|toolong"
+            ],
+        ])
+    );
+
+    // MAXERROR 2: the good rows load, the bad ones are recorded.
+    let n = client
+        .execute(
+            "copy e from 's3://bucket/bad/' iam_role default maxerror 2",
+            &[],
+        )
+        .await?;
+    assert_eq!(n, 4);
+    assert_eq!(
+        rows(&client, "select id from e order by id").await?,
+        table(&[&["1"], &["2"], &["4"], &["5"]])
+    );
+    let ok = rows(&client, "select pg_last_copy_id()").await?[0][0].clone();
+    assert_ne!(ok, failed);
+    assert_eq!(
+        rows(
+            &client,
+            &format!(
+                "select filename, lines_scanned, errors, status, file_format \
+                 from stl_load_commits where query = {ok} order by filename"
+            )
+        )
+        .await?,
+        table(&[
+            &["s3://bucket/bad/f1.txt", "4", "1", "1", "Text"],
+            &["s3://bucket/bad/f2.txt", "2", "1", "1", "Text"],
+        ])
+    );
+    assert_eq!(
+        rows(
+            &client,
+            &format!("select querytxt like 'copy e from%' from stl_query where query = {ok}")
+        )
+        .await?,
+        table(&[&["t"]])
+    );
+
+    // Too few and too many fields.
+    s3.put("bucket", "shape/f", b"1\n2|b|extra\n")?;
+    client
+        .execute(
+            "copy e from 's3://bucket/shape/' iam_role default maxerror 5",
+            &[],
+        )
+        .await?;
+    let q = rows(&client, "select pg_last_copy_id()").await?[0][0].clone();
+    assert_eq!(
+        rows(
+            &client,
+            &format!(
+                "select line_number, err_code from stl_load_errors where query = {q} order by 1"
+            )
+        )
+        .await?,
+        table(&[&["1", "1214"], &["2", "1202"]])
+    );
+
+    // Missing prefix, missing bucket, wrong secret, no credentials.
+    let e = client
+        .execute(
+            "copy e from 's3://bucket/nothing-here' iam_role default",
+            &[],
+        )
+        .await
+        .expect_err("no such prefix");
+    assert_eq!(sqlstate(&e), "58P01", "{e:?}");
+    let e = client
+        .execute("copy e from 's3://no-bucket/x' iam_role default", &[])
+        .await
+        .expect_err("no such bucket");
+    assert_eq!(sqlstate(&e), "58P01", "{e:?}");
+    let e = client
+        .execute(
+            &format!(
+                "copy e from 's3://bucket/bad/' credentials \
+                 'aws_access_key_id={S3_ACCESS_KEY};aws_secret_access_key=wrong'"
+            ),
+            &[],
+        )
+        .await
+        .expect_err("wrong secret");
+    assert_eq!(sqlstate(&e), "42501", "{e:?}");
+    let logged = rows(
+        &client,
+        "select querytxt from stl_query where querytxt like '%credentials%'",
+    )
+    .await?;
+    assert!(
+        logged.iter().all(|r| !r[0].contains("wrong")),
+        "secret in STL_QUERY: {logged:?}"
+    );
+    let e = client
+        .execute("copy e from 's3://bucket/bad/'", &[])
+        .await
+        .expect_err("no credentials");
+    assert_eq!(sqlstate(&e), "22023", "{e:?}");
+    let e = client
+        .execute(
+            "copy e from 's3://bucket/bad/' iam_role 'arn:aws:iam::1:role/unknown'",
+            &[],
+        )
+        .await
+        .expect_err("unknown role");
+    assert_eq!(sqlstate(&e), "42501", "{e:?}");
+    let e = client
+        .execute(
+            "copy e from 's3://bucket/bad/' iam_role default bogus_option",
+            &[],
+        )
+        .await
+        .expect_err("bad option");
+    assert_eq!(sqlstate(&e), "42601", "{e:?}");
+
+    // Manifests: a missing optional entry is skipped, a missing mandatory one fails.
+    s3.put("bucket", "m/a", b"7|m\n")?;
+    s3.put(
+        "bucket",
+        "ok.manifest",
+        br#"{"entries": [{"url": "s3://bucket/m/a", "mandatory": true}, {"url": "s3://bucket/m/gone"}]}"#,
+    )?;
+    assert_eq!(
+        client
+            .execute(
+                "copy e from 's3://bucket/ok.manifest' iam_role default manifest",
+                &[]
+            )
+            .await?,
+        1
+    );
+    s3.put(
+        "bucket",
+        "bad.manifest",
+        br#"{"entries": [{"url": "s3://bucket/m/a"}, {"url": "s3://bucket/m/gone", "mandatory": true}]}"#,
+    )?;
+    let e = client
+        .execute(
+            "copy e from 's3://bucket/bad.manifest' iam_role default manifest",
+            &[],
+        )
+        .await
+        .expect_err("mandatory entry missing");
+    assert_eq!(sqlstate(&e), "58P01", "{e:?}");
+    assert!(
+        e.as_db_error()
+            .is_some_and(|d| d.message().contains("m/gone")),
+        "{e:?}"
+    );
+    assert_eq!(
+        rows(&client, "select count(*) from e").await?,
+        table(&[&["5"]])
+    );
+    Ok(())
+}
