@@ -108,6 +108,7 @@ fn fragment_status(e: &datafusion::error::DataFusionError) -> Status {
             StoreError::Denied { .. } => Status::permission_denied(message),
             StoreError::BadUrl { .. } => Status::invalid_argument(message),
             StoreError::Io { .. } => Status::failed_precondition(message),
+            StoreError::BadData { .. } => Status::aborted(message),
         };
     }
     Status::internal(e.find_root().to_string())

@@ -22,6 +22,7 @@ pub mod load;
 pub mod rewrite;
 pub mod scan;
 pub mod server;
+pub mod unload;
 pub mod zone_map;
 
 pub use codec::FragmentCodec;

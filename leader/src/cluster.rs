@@ -69,6 +69,11 @@ fn fragment_error(node: u32, addr: &str, e: FlightError) -> DataFusionError {
                 message: status.message().to_string(),
             }
             .into(),
+            tonic::Code::Aborted => LeaderError::External {
+                code: "22P04",
+                message: status.message().to_string(),
+            }
+            .into(),
             tonic::Code::FailedPrecondition => LeaderError::External {
                 code: "58030",
                 message: status.message().to_string(),

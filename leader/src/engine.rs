@@ -32,6 +32,7 @@ mod copy;
 mod ddl;
 mod dml;
 mod maintenance;
+mod unload;
 
 use column_names::postgres_column_names;
 
@@ -544,7 +545,10 @@ impl Engine {
                 let result = self.copy(session, stmt, interrupt).await;
                 record(entry, result)
             }
-            Planned::Unload(_) => record(entry, Err(LeaderError::Unsupported("UNLOAD".into()))),
+            Planned::Unload(stmt) => {
+                let result = self.unload(session, stmt, interrupt).await;
+                record(entry, result)
+            }
         }
     }
 

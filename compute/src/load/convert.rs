@@ -188,9 +188,11 @@ fn parse_time(text: &str, format: &DateTimeFormat, tz: bool) -> Option<DateTime<
             DateTime::from_timestamp_millis(millis)
         }
         DateTimeFormat::Pattern(p) => naive(text, p).map(utc),
+        // The default format first, then the others 'auto' reads (ISO 8601 with a
+        // `T`, as JSON and Parquet writers give).
         DateTimeFormat::Default => naive(text, "%Y-%m-%d %H:%M:%S")
             .map(utc)
-            .or_else(|| with_offset(text, tz)),
+            .or_else(|| parse_time(text, &DateTimeFormat::Auto, tz)),
         DateTimeFormat::Auto => AUTO_TIMES
             .iter()
             .find_map(|f| naive(text, f))
@@ -348,7 +350,7 @@ impl TargetColumn {
                 } else {
                     t
                 };
-                if (t.is_empty() && options.empty_as_null)
+                if (t.is_empty() && options.empty_as_null && input.checks)
                     || (options.blanks_as_null && !t.is_empty() && t.trim_matches(' ').is_empty())
                 {
                     None

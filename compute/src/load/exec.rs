@@ -589,7 +589,10 @@ impl PartitionLoader {
             size: file.size,
         };
         let bad = |reason: String| {
-            DataFusionError::Execution(format!("COPY from Parquet file '{}': {reason}", file.url))
+            store_error(StoreError::BadData {
+                url: file.url.clone(),
+                reason: format!("COPY from Parquet: {reason}"),
+            })
         };
         let builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await

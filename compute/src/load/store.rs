@@ -22,6 +22,9 @@ pub enum StoreError {
     Denied { url: String, reason: String },
     #[error("error reading '{url}': {reason}")]
     Io { url: String, reason: String },
+    /// The file is there but is not what the COPY says it is.
+    #[error("'{url}': {reason}")]
+    BadData { url: String, reason: String },
 }
 
 impl StoreError {
@@ -60,6 +63,8 @@ impl StoreError {
 pub struct Location {
     pub store: Arc<dyn ObjectStore>,
     pub path: Path,
+    /// The key as written (object_store's `Path` drops a trailing `/`).
+    pub key: String,
     /// `s3://bucket/` or `file:///`: what goes before a path to make a URL.
     pub base: String,
 }
@@ -111,6 +116,7 @@ pub fn open(url: &str, config: &StoreConfig) -> Result<Location, StoreError> {
         Ok(Location {
             store: Arc::new(store),
             path,
+            key: key.to_string(),
             base: format!("s3://{bucket}/"),
         })
     } else if let Some(rest) = url.strip_prefix("file://") {
@@ -121,6 +127,7 @@ pub fn open(url: &str, config: &StoreConfig) -> Result<Location, StoreError> {
         Ok(Location {
             store: Arc::new(LocalFileSystem::new()),
             path,
+            key: rest.trim_start_matches('/').to_string(),
             base: "file:///".into(),
         })
     } else {

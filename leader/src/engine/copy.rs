@@ -31,6 +31,7 @@ pub(crate) fn store_error(e: StoreError) -> LeaderError {
         StoreError::Denied { .. } => "42501",
         StoreError::BadUrl { .. } => "22023",
         StoreError::Io { .. } => "58030",
+        StoreError::BadData { .. } => "22P04",
     };
     LeaderError::External {
         code,

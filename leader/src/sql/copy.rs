@@ -5,6 +5,7 @@
 //! HEADER`) are read too, for `psql \copy` and drivers.
 
 use blueshift_compute::load::{Compression, LoadOptions};
+use blueshift_compute::unload::UnloadFormat;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 use super::redshift_ddl::{Tok, is_kw, tokenize, word_name};
@@ -56,15 +57,6 @@ pub struct CopyStatement {
     pub options: LoadOptions,
     /// The statement with secrets replaced, for STL_QUERY.
     pub redacted: String,
-}
-
-/// UNLOAD's output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnloadFormat {
-    Text,
-    Csv,
-    Json,
-    Parquet,
 }
 
 /// A parsed UNLOAD.

@@ -1,0 +1,226 @@
+//! UNLOAD: runs the query and writes its rows to S3 (or a local path) with
+//! [`UnloadWriter`]: one writer per output partition of the plan (PARALLEL ON, the
+//! slices' streams), or one for the whole ordered result (PARALLEL OFF).
+
+use std::sync::Arc;
+
+use blueshift_compute::load::store::{self, Location};
+use blueshift_compute::unload::{
+    UnloadError, UnloadFormat, UnloadOptions, UnloadWriter, UnloadedFile,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use pgwire::api::results::{Response, Tag};
+
+use super::copy::store_error;
+use super::{Engine, Parsed};
+use crate::error::LeaderError;
+use crate::interrupt::Interrupt;
+use crate::session::Session;
+use crate::sql::copy::UnloadStatement;
+
+/// Redshift's MAXFILESIZE default and maximum: 6.2 GB.
+const MAX_FILE_SIZE: u64 = 6_657_199_308;
+
+fn unload_error(e: UnloadError) -> LeaderError {
+    match e {
+        UnloadError::Store(s) => store_error(s),
+        UnloadError::Encode(message) => LeaderError::External {
+            code: "58030",
+            message,
+        },
+    }
+}
+
+impl Engine {
+    pub(super) async fn unload(
+        &self,
+        session: &Session,
+        stmt: &UnloadStatement,
+        interrupt: Interrupt,
+    ) -> Result<Response, LeaderError> {
+        let mut parsed = self.parse(&stmt.query)?;
+        let query = match (parsed.len(), parsed.pop()) {
+            (1, Some(Parsed::Sql(q, _)))
+                if matches!(*q, datafusion::sql::sqlparser::ast::Statement::Query(_)) =>
+            {
+                *q
+            }
+            _ => {
+                return Err(LeaderError::InvalidParameter(
+                    "UNLOAD takes one SELECT statement".into(),
+                ));
+            }
+        };
+        let store = self.s3.store_for(&stmt.auth)?;
+        if stmt.target.starts_with("s3://") && store.access_key_id.is_none() {
+            return Err(LeaderError::InvalidParameter(
+                "UNLOAD to S3 needs IAM_ROLE, ACCESS_KEY_ID and SECRET_ACCESS_KEY, or CREDENTIALS"
+                    .into(),
+            ));
+        }
+        let logical = self.plan_with_datafusion(session, query).await?;
+        let logical = super::column_names::postgres_column_names(logical)?;
+        let schema = Arc::new(logical.schema().as_arrow().clone());
+        let mut partition_by = Vec::new();
+        for name in &stmt.partition_by {
+            let at = schema.index_of(name).map_err(|_| LeaderError::External {
+                code: "42703",
+                message: format!("PARTITION BY column \"{name}\" is not in the query's result"),
+            })?;
+            partition_by.push(at);
+        }
+        if !partition_by.is_empty() && partition_by.len() == schema.fields().len() && !stmt.include
+        {
+            return Err(LeaderError::InvalidParameter(
+                "PARTITION BY cannot name every column of the result".into(),
+            ));
+        }
+        let target = store::open(&stmt.target, &store).map_err(store_error)?;
+        self.check_unload_target(&stmt.target, &store, stmt).await?;
+        let options = UnloadOptions {
+            format: stmt.format,
+            delimiter: stmt.delimiter.unwrap_or(match stmt.format {
+                UnloadFormat::Csv => ',',
+                _ => '|',
+            }),
+            null_as: stmt.null_as.clone().unwrap_or_default(),
+            header: stmt.header,
+            add_quotes: stmt.add_quotes,
+            escape: stmt.escape,
+            compression: stmt.compression,
+            max_file_size: stmt.max_file_size.unwrap_or(MAX_FILE_SIZE),
+            row_group_rows: stmt.row_group_size.map(|b| (b / 64).max(1024) as usize),
+            partition_by,
+            include: stmt.include,
+            serial: !stmt.parallel,
+        };
+        let (state, _guard) = self.admit(session).await?;
+        let physical = state.create_physical_plan(&logical).await?;
+        let physical: Arc<dyn ExecutionPlan> =
+            if !stmt.parallel && physical.properties().partitioning.partition_count() > 1 {
+                Arc::new(CoalescePartitionsExec::new(physical))
+            } else {
+                physical
+            };
+        let partitions = physical.properties().partitioning.partition_count();
+        let task_ctx = state.task_ctx();
+        let run = async {
+            let writers = (0..partitions).map(|i| {
+                let physical = Arc::clone(&physical);
+                let task_ctx = Arc::clone(&task_ctx);
+                let target = target.clone();
+                let options = options.clone();
+                let schema = Arc::clone(&schema);
+                async move {
+                    let mut stream = physical.execute(i, task_ctx)?;
+                    let mut writer = UnloadWriter::new(target, schema, options, i as u32);
+                    while let Some(batch) = stream.next().await {
+                        writer.write(&batch?).await.map_err(unload_error)?;
+                    }
+                    writer.finish().await.map_err(unload_error)
+                }
+            });
+            let written: Vec<Vec<UnloadedFile>> = futures::future::try_join_all(writers).await?;
+            Ok::<_, LeaderError>(written.into_iter().flatten().collect::<Vec<_>>())
+        };
+        let files = interrupt.run(run).await?;
+        if stmt.manifest {
+            write_manifest(&target, &files, &schema, stmt.manifest_verbose).await?;
+        }
+        let rows: u64 = files.iter().map(|f| f.rows).sum();
+        Ok(Response::Execution(
+            Tag::new("UNLOAD").with_rows(rows as usize),
+        ))
+    }
+
+    /// Refuses to overwrite files under the target unless ALLOWOVERWRITE; removes
+    /// them first with CLEANPATH.
+    async fn check_unload_target(
+        &self,
+        url: &str,
+        store: &blueshift_compute::load::StoreConfig,
+        stmt: &UnloadStatement,
+    ) -> Result<(), LeaderError> {
+        if stmt.allow_overwrite {
+            return Ok(());
+        }
+        let existing = match store::list_prefix(url, store).await {
+            Ok(found) => found,
+            Err(store::StoreError::NotFound { .. }) if url.starts_with("file://") => vec![],
+            Err(e) => return Err(store_error(e)),
+        };
+        if existing.is_empty() {
+            return Ok(());
+        }
+        if !stmt.clean_path {
+            return Err(LeaderError::External {
+                code: "58P02",
+                message: format!(
+                    "Specified unload destination '{url}' is not empty ({} objects). Use a \
+                     different prefix, remove the files, or use ALLOWOVERWRITE or CLEANPATH.",
+                    existing.len()
+                ),
+            });
+        }
+        for (object, _) in existing {
+            let location = store::open(&object, store).map_err(store_error)?;
+            location
+                .store
+                .delete(&location.path)
+                .await
+                .map_err(|e| store_error(store::StoreError::from_object_store(&object, e)))?;
+        }
+        Ok(())
+    }
+}
+
+/// `<prefix>manifest`: the files written (and, VERBOSE, their sizes, row counts and
+/// the result's columns).
+async fn write_manifest(
+    target: &Location,
+    files: &[UnloadedFile],
+    schema: &arrow::datatypes::Schema,
+    verbose: bool,
+) -> Result<(), LeaderError> {
+    let entries: Vec<serde_json::Value> = files
+        .iter()
+        .map(|f| {
+            if verbose {
+                serde_json::json!({"url": f.url, "meta": {"content_length": f.bytes, "record_count": f.rows}})
+            } else {
+                serde_json::json!({"url": f.url})
+            }
+        })
+        .collect();
+    let mut manifest = serde_json::json!({ "entries": entries });
+    if verbose {
+        manifest["schema"] = serde_json::json!({
+            "elements": schema.fields().iter().map(|f| serde_json::json!({
+                "name": f.name(),
+                "type": {"base": f.data_type().to_string()},
+            })).collect::<Vec<_>>()
+        });
+        manifest["meta"] = serde_json::json!({
+            "content_length": files.iter().map(|f| f.bytes).sum::<u64>(),
+            "record_count": files.iter().map(|f| f.rows).sum::<u64>(),
+        });
+        manifest["author"] =
+            serde_json::json!({"name": "Blueshift", "version": env!("CARGO_PKG_VERSION")});
+    }
+    let path = object_store::path::Path::parse(format!("{}manifest", target.key))
+        .map_err(|e| LeaderError::InvalidParameter(e.to_string()))?;
+    let url = target.url_of(&path);
+    let body = serde_json::to_vec_pretty(&manifest).map_err(|e| LeaderError::External {
+        code: "58030",
+        message: e.to_string(),
+    })?;
+    target
+        .store
+        .put(&path, body.into())
+        .await
+        .map_err(|e| store_error(store::StoreError::from_object_store(&url, e)))?;
+    Ok(())
+}
