@@ -16,7 +16,7 @@ pub mod spec;
 pub mod store;
 
 pub use convert::{DateTimeFormat, TargetColumn};
-pub use exec::LoadExec;
+pub use exec::{LoadExec, Reader, STDIN};
 pub use spec::{
     Compression, JsonPaths, LoadColumn, LoadFile, LoadFormat, LoadOptions, LoadPartition, LoadSpec,
     StoreConfig,

@@ -541,6 +541,15 @@ impl Engine {
                     .await;
                 record(entry, result)
             }
+            Planned::Copy(stmt) if stmt.source == crate::sql::copy::CopySource::Stdin => {
+                // The statement ends at the client's CopyDone, in the load task.
+                let mut entry = entry;
+                let started = self.copy_from_stdin(session, stmt, &mut entry).await;
+                match started {
+                    Ok(response) => Ok(response),
+                    Err(e) => record(entry, Err(e)),
+                }
+            }
             Planned::Copy(stmt) => {
                 let result = self.copy(session, stmt, interrupt).await;
                 record(entry, result)

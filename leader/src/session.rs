@@ -56,6 +56,16 @@ pub struct Session {
     current_query: AtomicU64,
     /// The query id of the session's last COPY (`pg_last_copy_id()`).
     last_copy: AtomicU64,
+    /// A COPY FROM STDIN waiting for the client's data.
+    copy_in: std::sync::Mutex<Option<CopyIn>>,
+}
+
+/// A COPY FROM STDIN in progress: where the client's bytes go, and the load that
+/// reads them and ends with the rows committed.
+#[derive(Debug)]
+pub struct CopyIn {
+    pub data: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    pub load: tokio::task::JoinHandle<Result<u64, LeaderError>>,
 }
 
 fn canonical(name: &str) -> String {
@@ -82,6 +92,7 @@ impl Session {
             cancelled: Notify::new(),
             current_query: AtomicU64::new(0),
             last_copy: AtomicU64::new(0),
+            copy_in: std::sync::Mutex::new(None),
         }
     }
 
@@ -94,6 +105,35 @@ impl Session {
     /// Records which logged statement the session runs now.
     pub fn set_current_query(&self, query_id: u64) {
         self.current_query.store(query_id, Ordering::Relaxed);
+    }
+
+    /// Starts a COPY FROM STDIN.
+    pub fn start_copy_in(&self, copy: CopyIn) {
+        let previous = self
+            .copy_in
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(copy);
+        if let Some(old) = previous {
+            old.load.abort();
+        }
+    }
+
+    /// Where the running COPY FROM STDIN takes data.
+    pub fn copy_in_data(&self) -> Option<tokio::sync::mpsc::Sender<bytes::Bytes>> {
+        self.copy_in
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|c| c.data.clone())
+    }
+
+    /// Ends the running COPY FROM STDIN, if any.
+    pub fn take_copy_in(&self) -> Option<CopyIn> {
+        self.copy_in
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Records the query id of a COPY the session ran.

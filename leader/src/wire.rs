@@ -14,9 +14,10 @@ use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
 use pgwire::api::cancel::CancelHandler;
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, Response};
+use pgwire::api::results::{FieldInfo, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
@@ -25,6 +26,7 @@ use pgwire::api::{
 use pgwire::api::{PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use crate::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS, verify_password};
@@ -473,10 +475,91 @@ impl PgWireServerHandlers for Handlers {
         Arc::new(PostgresErrors)
     }
 
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        Arc::new(CopyInHandler {
+            sessions: self.query.engine.sessions(),
+        })
+    }
+
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
         Arc::new(CancelRouter {
             sessions: Arc::clone(&self.query.sessions),
             connections: Arc::clone(&self.connections),
         })
+    }
+}
+
+/// The copy sub-protocol: CopyData feeds the session's COPY FROM STDIN, CopyDone
+/// waits for its commit and answers `COPY n`, CopyFail abandons it.
+#[derive(Debug)]
+pub struct CopyInHandler {
+    sessions: Arc<SessionRegistry>,
+}
+
+#[async_trait]
+impl CopyHandler for CopyInHandler {
+    async fn on_copy_data<C>(&self, client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(&self.sessions, client);
+        if let Some(data) = session.copy_in_data() {
+            // A load that stopped early (an error) reports it at CopyDone.
+            let _ = data.send(copy_data.data).await;
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use futures::SinkExt;
+        let session = session_of(&self.sessions, client);
+        let Some(copy) = session.take_copy_in() else {
+            return Err(LeaderError::Syntax {
+                message: "CopyDone without a COPY in progress".into(),
+                position: None,
+            }
+            .into());
+        };
+        drop(copy.data);
+        let rows = match copy.load.await {
+            Ok(result) => result?,
+            Err(e) => {
+                return Err(LeaderError::External {
+                    code: "XX000",
+                    message: format!("COPY FROM STDIN stopped: {e}"),
+                }
+                .into());
+            }
+        };
+        client
+            .send(PgWireBackendMessage::CommandComplete(
+                Tag::new("COPY").with_rows(rows as usize).into(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(&self.sessions, client);
+        if let Some(copy) = session.take_copy_in() {
+            copy.load.abort();
+        }
+        LeaderError::External {
+            code: "57014",
+            message: format!("COPY from stdin failed: {}", fail.message),
+        }
+        .into()
     }
 }

@@ -108,3 +108,50 @@ fn jdbc_driver() -> Result<()> {
     assert!(out.contains("jdbc client ok"), "{out}");
     Ok(())
 }
+
+/// `psql \copy` loads a local file through COPY FROM STDIN, in PostgreSQL's text
+/// format and in CSV; a bad row fails the COPY and loads nothing.
+#[test]
+fn psql_copy_from_stdin() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(&dir.path().join("data"), 1, 2)?;
+    let text = dir.path().join("rows.tsv");
+    std::fs::write(&text, "1\tone\n2\t\\N\n3\ttab\\there\n")?;
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "id,name\n4,\"four, with comma\"\n5,\n")?;
+    psql(&cluster, "create table s (id int, name varchar(20))")?;
+    let out = psql(&cluster, &format!("\\copy s from '{}'", text.display()))?;
+    assert!(out.contains("COPY 3"), "{out}");
+    let out = psql(
+        &cluster,
+        &format!(
+            "\\copy s from '{}' with (format csv, header)",
+            csv.display()
+        ),
+    )?;
+    assert!(out.contains("COPY 2"), "{out}");
+    let out = psql(
+        &cluster,
+        "select id, coalesce(name, '<null>') from s order by id",
+    )?;
+    for expected in [
+        "1 | one",
+        "2 | <null>",
+        "4 | four, with comma",
+        "5 | <null>",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in {out}");
+    }
+    let out = psql(
+        &cluster,
+        "select id from s where name = 'tab' || chr(9) || 'here'",
+    )?;
+    assert!(out.contains(" 3\n"), "an escaped tab is a tab: {out}");
+    let bad = dir.path().join("bad.tsv");
+    std::fs::write(&bad, "6\tok\nseven\tbad\n")?;
+    let err = psql(&cluster, &format!("\\copy s from '{}'", bad.display())).expect_err("a bad row");
+    assert!(err.to_string().contains("stl_load_errors"), "{err}");
+    let out = psql(&cluster, "select count(*) from s")?;
+    assert!(out.contains(" 5\n"), "nothing loaded: {out}");
+    Ok(())
+}

@@ -612,3 +612,90 @@ async fn unload_round_trips() -> Result<()> {
     assert!(s3.keys("bucket", "x/")?.is_empty());
     Ok(())
 }
+
+/// COPY FROM STDIN over the extended protocol (tokio-postgres `copy_in`): rows in
+/// PostgreSQL's text format, CSV, bad rows and MAXERROR, pg_last_copy_id().
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_from_stdin_protocol() -> Result<()> {
+    use futures::SinkExt;
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(&dir.path().join("data"), 2, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute("create table s (id int, name varchar(10), day date) distkey(id)")
+        .await?;
+    async fn copy_in(
+        client: &tokio_postgres::Client,
+        sql: &str,
+        data: &str,
+    ) -> Result<u64, tokio_postgres::Error> {
+        let sink = client.copy_in::<_, bytes::Bytes>(sql).await?;
+        futures::pin_mut!(sink);
+        // Two chunks, split mid-row.
+        let (a, b) = data.split_at(data.len() / 2);
+        sink.send(bytes::Bytes::from(a.to_string())).await?;
+        sink.send(bytes::Bytes::from(b.to_string())).await?;
+        sink.finish().await
+    }
+    let n = copy_in(
+        &client,
+        "copy s from stdin",
+        "1\tone\t2024-01-01\n2\t\\N\t\\N\n3\ttab\\there\t2024-01-03\n",
+    )
+    .await?;
+    assert_eq!(n, 3);
+    let n = copy_in(
+        &client,
+        "copy s (name, id) from stdin with (format csv, header true)",
+        "name,id\n\"a,b\",4\n,5\n",
+    )
+    .await?;
+    assert_eq!(n, 2);
+    assert_eq!(
+        rows(&client, "select id, name, day from s order by id").await?,
+        table(&[
+            &["1", "one", "2024-01-01"],
+            &["2", "NULL", "NULL"],
+            &["3", "tab\there", "2024-01-03"],
+            &["4", "a,b", "NULL"],
+            &["5", "NULL", "NULL"],
+        ])
+    );
+    // A bad row: the COPY fails and loads nothing; with MAXERROR it is skipped.
+    let e = copy_in(
+        &client,
+        "copy s from stdin",
+        "6\tsix\t2024-01-06\nseven\tx\t\\N\n",
+    )
+    .await
+    .expect_err("bad row");
+    assert_eq!(sqlstate(&e), "22P04", "{e:?}");
+    assert_eq!(
+        rows(&client, "select count(*) from s").await?,
+        table(&[&["5"]])
+    );
+    let q = rows(&client, "select pg_last_copy_id()").await?[0][0].clone();
+    assert_eq!(
+        rows(
+            &client,
+            &format!(
+                "select filename, line_number, colname from stl_load_errors where query = {q}"
+            )
+        )
+        .await?,
+        table(&[&["stdin", "2", "id"]])
+    );
+    let n = copy_in(
+        &client,
+        "copy s from stdin maxerror 1",
+        "6\tsix\t2024-01-06\nseven\tx\t\\N\n",
+    )
+    .await?;
+    assert_eq!(n, 1);
+    // The session still works after all of that.
+    assert_eq!(
+        rows(&client, "select count(*) from s").await?,
+        table(&[&["6"]])
+    );
+    Ok(())
+}

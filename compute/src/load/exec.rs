@@ -31,7 +31,9 @@ use tokio::sync::mpsc::Sender;
 use super::convert::{Input, RowConverter, RowError};
 use super::fields::Splitter;
 use super::records::{RecordMode, RecordReader};
-use super::spec::{Compression, JsonPaths, JsonStep, LoadFile, LoadFormat, LoadSpec};
+use super::spec::{
+    Compression, JsonPaths, JsonStep, LoadFile, LoadFormat, LoadPartition, LoadSpec,
+};
 use super::store::{self, StoreError};
 
 /// Rows per output batch.
@@ -40,19 +42,35 @@ const BATCH_ROWS: usize = 8192;
 const RAW_CHARS: usize = 1024;
 
 /// What a load has done so far: its files and its rejected rows.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Progress {
     files: Vec<LoadFileStats>,
     errors: Vec<LoadErrorRecord>,
 }
 
 /// Loads one COPY's files; one output partition per slice.
-#[derive(Debug)]
 pub struct LoadExec {
     spec: Arc<LoadSpec>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
     progress: Arc<Mutex<Progress>>,
+    /// For COPY FROM STDIN: the client's data, read by the one partition.
+    stdin: Option<SharedReader>,
+}
+
+/// Input bytes, possibly decompressed.
+pub type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
+
+/// A reader handed to the partition that takes it.
+type SharedReader = Arc<Mutex<Option<Reader>>>;
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Progress")
+            .field("files", &self.files.len())
+            .field("errors", &self.errors.len())
+            .finish()
+    }
 }
 
 fn now_micros() -> i64 {
@@ -88,7 +106,23 @@ impl LoadExec {
             schema,
             properties,
             progress: Arc::default(),
+            stdin: None,
         }
+    }
+
+    /// A load of the bytes `reader` gives (COPY FROM STDIN), in one partition
+    /// named `stdin`. It runs where it is built: the data cannot be shipped.
+    pub fn from_reader(mut spec: LoadSpec, reader: Reader) -> Self {
+        spec.partitions = vec![LoadPartition {
+            slice: 0,
+            files: vec![LoadFile {
+                url: STDIN.into(),
+                size: 0,
+            }],
+        }];
+        let mut load = LoadExec::new(spec);
+        load.stdin = Some(Arc::new(Mutex::new(Some(reader))));
+        load
     }
 
     pub fn spec(&self) -> &LoadSpec {
@@ -124,6 +158,17 @@ impl LoadExec {
             .unwrap_or_default()
     }
 }
+
+impl fmt::Debug for LoadExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadExec")
+            .field("table", &self.spec.table_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The file name of COPY FROM STDIN's data (STL_LOAD_ERRORS.filename).
+pub const STDIN: &str = "stdin";
 
 impl DisplayAs for LoadExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
@@ -177,6 +222,7 @@ impl ExecutionPlan for LoadExec {
             slice: self.spec.partitions.get(partition).map_or(0, |p| p.slice),
             errors: 0,
             tx,
+            stdin: self.stdin.clone(),
         };
         builder.spawn(loader.run(partition));
         Ok(builder.build())
@@ -192,10 +238,8 @@ struct PartitionLoader {
     /// Rows rejected by this partition.
     errors: u64,
     tx: Sender<Result<RecordBatch>>,
+    stdin: Option<SharedReader>,
 }
-
-/// Where a file's bytes come from, counted as they are read.
-type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
 
 impl PartitionLoader {
     async fn run(mut self, partition: usize) -> Result<()> {
@@ -351,7 +395,14 @@ impl PartitionLoader {
         converter: &mut RowConverter,
     ) -> Result<bool> {
         let read = Arc::new(AtomicU64::new(0));
-        let reader = self.open(file, Arc::clone(&read)).await?;
+        let given = self
+            .stdin
+            .as_ref()
+            .and_then(|s| s.lock().ok().and_then(|mut r| r.take()));
+        let reader = match given {
+            Some(reader) => reader,
+            None => self.open(file, Arc::clone(&read)).await?,
+        };
         let options = self.spec.options.clone();
         let (mode, splitter) = match &self.spec.format {
             LoadFormat::Text => (
@@ -362,6 +413,7 @@ impl PartitionLoader {
                     delimiter: options.delimiter,
                     escape: options.escape,
                     remove_quotes: options.remove_quotes,
+                    control_escapes: options.postgres_text,
                 }),
             ),
             LoadFormat::Csv { quote } => (
@@ -392,6 +444,9 @@ impl PartitionLoader {
         let mut loaded = 0u64;
         let input_fields = self.spec.input_fields;
         while let Some(line) = records.next_record(&mut buf).await.map_err(io)? {
+            if options.postgres_text && buf == b"\\." {
+                break;
+            }
             let text: Cow<str> = match std::str::from_utf8(&buf) {
                 Ok(s) => Cow::Borrowed(s),
                 Err(_) => match options.accept_inv_chars {

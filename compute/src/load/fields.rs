@@ -22,6 +22,8 @@ pub enum Splitter {
         delimiter: char,
         escape: bool,
         remove_quotes: bool,
+        /// PostgreSQL's escapes: `\n` is a newline, `\t` a tab, ...
+        control_escapes: bool,
     },
     Csv {
         delimiter: char,
@@ -45,9 +47,34 @@ impl Splitter {
                 delimiter,
                 escape,
                 remove_quotes,
-            } => split_text(record, delimiter, escape, remove_quotes, out),
+                control_escapes,
+            } => split_text(
+                record,
+                delimiter,
+                escape,
+                remove_quotes,
+                control_escapes,
+                out,
+            ),
             Splitter::Csv { delimiter, quote } => split_csv(record, delimiter, quote, out),
         }
+    }
+}
+
+/// The character `\c` stands for: itself (Redshift), or a control character
+/// (PostgreSQL's text format).
+fn unescape(c: char, control: bool) -> char {
+    if !control {
+        return c;
+    }
+    match c {
+        'n' => '\n',
+        't' => '\t',
+        'r' => '\r',
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'v' => '\u{b}',
+        other => other,
     }
 }
 
@@ -56,6 +83,7 @@ fn split_text<'a>(
     delimiter: char,
     escape: bool,
     remove_quotes: bool,
+    control: bool,
     out: &mut Vec<Field<'a>>,
 ) -> Result<(), SplitError> {
     let simple = !escape && !remove_quotes;
@@ -87,7 +115,7 @@ fn split_text<'a>(
             while let Some((_, c)) = chars.next() {
                 if escape && c == '\\' {
                     if let Some((_, n)) = chars.next() {
-                        value.push(n);
+                        value.push(unescape(n, control));
                     }
                 } else if c == '"' {
                     closed = true;
@@ -116,7 +144,7 @@ fn split_text<'a>(
                 if escape && c == '\\' {
                     owned = true;
                     match chars.next() {
-                        Some((_, n)) => value.push(n),
+                        Some((_, n)) => value.push(unescape(n, control)),
                         None => value.push('\\'),
                     }
                 } else if c == delimiter {
@@ -237,6 +265,7 @@ mod tests {
             delimiter: '|',
             escape: false,
             remove_quotes: false,
+            control_escapes: false,
         };
         assert_eq!(
             texts(plain, "a|\\|"),
@@ -250,6 +279,7 @@ mod tests {
             delimiter: '|',
             escape: true,
             remove_quotes: true,
+            control_escapes: false,
         };
         assert_eq!(
             texts(escaped, "a\\|b|\"c|d\"|"),
@@ -258,6 +288,16 @@ mod tests {
                 ("c|d".into(), true),
                 ("".into(), false)
             ]
+        );
+        let postgres = Splitter::Text {
+            delimiter: '\t',
+            escape: true,
+            remove_quotes: false,
+            control_escapes: true,
+        };
+        assert_eq!(
+            texts(postgres, "a\\tb\tc\\nd\\\\"),
+            vec![("a\tb".into(), false), ("c\nd\\".into(), false)]
         );
     }
 

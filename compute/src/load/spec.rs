@@ -95,6 +95,10 @@ pub struct LoadOptions {
     pub max_error: u64,
     /// NOLOAD: check the data, load nothing.
     pub no_load: bool,
+    /// PostgreSQL's text format (COPY FROM STDIN): with ESCAPE, `\n`, `\t`, `\r`,
+    /// `\b`, `\f` and `\v` are control characters, and a `\.` line ends the data.
+    #[serde(default)]
+    pub postgres_text: bool,
 }
 
 impl Default for LoadOptions {
@@ -115,6 +119,7 @@ impl Default for LoadOptions {
             time_format: None,
             max_error: 0,
             no_load: false,
+            postgres_text: false,
         }
     }
 }

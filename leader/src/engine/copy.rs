@@ -7,7 +7,8 @@ use std::sync::Arc;
 use blueshift_compute::load::spec::JsonStep;
 use blueshift_compute::load::store::{self, StoreError};
 use blueshift_compute::load::{
-    JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition, LoadSpec, StoreConfig,
+    Compression, JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition, LoadSpec,
+    Reader, StoreConfig,
 };
 use blueshift_storage::catalog::TableDef;
 use datafusion::execution::context::SessionState;
@@ -20,6 +21,7 @@ use super::Engine;
 use crate::error::LeaderError;
 use crate::fragment::RemoteFragmentExec;
 use crate::interrupt::Interrupt;
+use crate::query_log::{QueryEntry, QueryLog};
 use crate::session::Session;
 use crate::sql::copy::{CopyFormat, CopySource, CopyStatement};
 use crate::table::SliceSink;
@@ -317,6 +319,24 @@ impl Engine {
         })
     }
 
+    /// The table, columns and load options of a COPY, before its source is read.
+    fn copy_spec(&self, stmt: &CopyStatement) -> Result<(TableDef, LoadSpec), LeaderError> {
+        let def = self.copy_target(stmt)?;
+        let (columns, inputs) = Self::load_columns(&def, stmt.columns.as_deref())?;
+        let spec = LoadSpec {
+            table_id: def.id,
+            table_name: def.qualified_name(),
+            columns,
+            input_fields: inputs,
+            format: LoadFormat::Text,
+            compression: stmt.compression,
+            options: stmt.options.clone(),
+            store: StoreConfig::default(),
+            partitions: vec![],
+        };
+        Ok((def, spec))
+    }
+
     /// Runs a COPY from S3 or a local path.
     pub(super) async fn copy(
         &self,
@@ -325,56 +345,115 @@ impl Engine {
         interrupt: Interrupt,
     ) -> Result<Response, LeaderError> {
         let CopySource::Url(url) = &stmt.source else {
-            return Err(LeaderError::Unsupported(
-                "COPY FROM STDIN in the extended query protocol".into(),
-            ));
+            return Err(LeaderError::Unsupported("COPY FROM STDIN here".into()));
         };
-        let def = self.copy_target(stmt)?;
-        let (columns, inputs) = Self::load_columns(&def, stmt.columns.as_deref())?;
-        let store = self.s3.store_for(&stmt.auth)?;
-        if url.starts_with("s3://") && store.access_key_id.is_none() {
+        let (def, mut spec) = self.copy_spec(stmt)?;
+        spec.store = self.s3.store_for(&stmt.auth)?;
+        if url.starts_with("s3://") && spec.store.access_key_id.is_none() {
             return Err(LeaderError::InvalidParameter(
                 "COPY from S3 needs IAM_ROLE, ACCESS_KEY_ID and SECRET_ACCESS_KEY, or CREDENTIALS"
                     .into(),
             ));
         }
-        let format = Self::load_format(&stmt.format, &store, inputs).await?;
-        let files = Self::list_source(url, stmt.manifest, &store).await?;
-        let layout = self.cluster.layout();
-        let spec = LoadSpec {
-            table_id: def.id,
-            table_name: def.qualified_name(),
-            columns,
-            input_fields: inputs,
-            format,
-            compression: stmt.compression,
-            options: stmt.options.clone(),
-            store,
-            partitions: Self::assign_files(files, layout.slice_count()),
-        };
+        spec.format = Self::load_format(&stmt.format, &spec.store, spec.input_fields).await?;
+        let files = Self::list_source(url, stmt.manifest, &spec.store).await?;
+        spec.partitions = Self::assign_files(files, self.cluster.layout().slice_count());
         let (state, _guard) = self.admit(session).await?;
         let query_id = session.current_query().unwrap_or(0);
+        let load = LoadRun {
+            catalog: self.catalog.clone(),
+            cluster: self.cluster.clone(),
+            query_log: Arc::clone(&self.query_log),
+            query_id,
+            user_id: session.user_id(),
+        };
+        let plan: Option<Arc<dyn ExecutionPlan>> = if spec.partitions.is_empty() {
+            None
+        } else {
+            let exec: Arc<dyn ExecutionPlan> = Arc::new(LoadExec::new(spec.clone()));
+            Some(Arc::new(CoalescePartitionsExec::new(Arc::new(
+                RemoteFragmentExec::try_new(exec, self.cluster.clone())?,
+            ))))
+        };
         let result = interrupt
-            .run(self.run_load(&state, &def, spec, query_id))
+            .run(load.run(&state, &def, &spec, plan, None))
             .await;
-        let committed = matches!(result, Ok(Some(_)));
-        self.query_log
-            .loads
-            .finish(query_id, committed, stmt.format.name());
+        load.finish(&result, stmt.format.name());
         if query_id != 0 {
             session.set_last_copy_id(query_id);
         }
-        let rows = match result {
-            Ok(Some(rows)) => rows,
-            Ok(None) => 0,
+        match result {
+            Ok(rows) => Ok(Response::Execution(
+                Tag::new("COPY").with_rows(rows.unwrap_or(0) as usize),
+            )),
             Err(e) => {
                 self.collect_garbage_when_idle();
-                return Err(e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts a COPY FROM STDIN: the client's CopyData goes to a load that runs on
+    /// the leader; the result comes at CopyDone ([`crate::session::CopyIn`]).
+    pub(super) async fn copy_from_stdin(
+        &self,
+        session: &Session,
+        stmt: &CopyStatement,
+        entry: &mut Option<QueryEntry>,
+    ) -> Result<Response, LeaderError> {
+        let (def, spec) = self.copy_spec(&CopyStatement {
+            compression: Compression::None,
+            ..stmt.clone()
+        })?;
+        let mut spec = spec;
+        spec.format = match &stmt.format {
+            CopyFormat::Text => LoadFormat::Text,
+            CopyFormat::Csv { quote } => LoadFormat::Csv { quote: *quote },
+            other => {
+                return Err(LeaderError::Unsupported(format!(
+                    "COPY FROM STDIN in {} format",
+                    other.name()
+                )));
             }
         };
-        Ok(Response::Execution(
-            Tag::new("COPY").with_rows(rows as usize),
-        ))
+        let columns = spec.input_fields;
+        let (data, received) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let bytes = tokio_stream_of(received);
+        let reader: Reader = Box::pin(tokio_util::io::StreamReader::new(bytes));
+        let exec = Arc::new(LoadExec::from_reader(spec.clone(), reader));
+        let (state, guard) = self.admit(session).await?;
+        let query_id = session.current_query().unwrap_or(0);
+        if query_id != 0 {
+            session.set_last_copy_id(query_id);
+        }
+        let load = LoadRun {
+            catalog: self.catalog.clone(),
+            cluster: self.cluster.clone(),
+            query_log: Arc::clone(&self.query_log),
+            query_id,
+            user_id: session.user_id(),
+        };
+        let format_name = stmt.format.name();
+        let entry = entry.take();
+        let task = tokio::spawn(async move {
+            let _slot = guard;
+            let plan: Arc<dyn ExecutionPlan> = exec.clone();
+            let result = load
+                .run(&state, &def, &spec, Some(plan), Some(exec))
+                .await
+                .map(|rows| rows.unwrap_or(0));
+            load.finish(
+                &result.as_ref().map(|r| Some(*r)).map_err(|e| e.to_string()),
+                format_name,
+            );
+            super::record(entry, result)
+        });
+        session.start_copy_in(crate::session::CopyIn { data, load: task });
+        Ok(Response::CopyIn(pgwire::api::results::CopyResponse::new(
+            0,
+            columns,
+            futures::stream::empty(),
+        )))
     }
 
     fn copy_target(&self, stmt: &CopyStatement) -> Result<TableDef, LeaderError> {
@@ -393,29 +472,51 @@ impl Engine {
             .table(&schema, &table)?
             .ok_or_else(|| blueshift_storage::StorageError::TableNotFound(table).into())
     }
+}
 
-    /// Loads and commits; `None` for NOLOAD (nothing committed).
-    async fn run_load(
+/// The bytes the client sends, as a stream a reader can take.
+fn tokio_stream_of(
+    mut received: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    futures::stream::poll_fn(move |cx| received.poll_recv(cx).map(|b| b.map(Ok)))
+}
+
+/// What a COPY's load needs after planning, owned (COPY FROM STDIN runs it in a task).
+struct LoadRun {
+    catalog: blueshift_storage::catalog::Catalog,
+    cluster: crate::cluster::ClusterClient,
+    query_log: Arc<QueryLog>,
+    query_id: u64,
+    user_id: i32,
+}
+
+impl LoadRun {
+    /// Loads `plan`'s rows into `def` and commits them, unless more rows were
+    /// rejected than MAXERROR allows. `local` is a load that ran on the leader, whose
+    /// files and errors are recorded here (fragments report their own). `None` for
+    /// NOLOAD.
+    async fn run(
         &self,
         state: &SessionState,
         def: &TableDef,
-        spec: LoadSpec,
-        query_id: u64,
+        spec: &LoadSpec,
+        plan: Option<Arc<dyn ExecutionPlan>>,
+        local: Option<Arc<LoadExec>>,
     ) -> Result<Option<u64>, LeaderError> {
-        let max_error = spec.options.max_error;
-        let no_load = spec.options.no_load;
-        let table = def.name.clone();
-        if spec.partitions.is_empty() {
+        let Some(plan) = plan else {
             return Ok(Some(0));
-        }
-        let load: Arc<dyn ExecutionPlan> = Arc::new(LoadExec::new(spec));
-        let remote = Arc::new(RemoteFragmentExec::try_new(load, self.cluster.clone())?);
-        let plan = CoalescePartitionsExec::new(remote);
+        };
         let stream = plan.execute(0, state.task_ctx())?;
         let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());
-        let (rows, written) = sink.stage(stream).await?;
-        let errors = self.query_log.loads.errors_of(query_id);
-        if errors.len() as u64 > max_error {
+        let staged = sink.stage(stream).await;
+        if let Some(local) = &local {
+            self.query_log
+                .loads
+                .record(self.query_id, self.user_id, local.files(), local.errors());
+        }
+        let (rows, written) = staged?;
+        let errors = self.query_log.loads.errors_of(self.query_id);
+        if errors.len() as u64 > spec.options.max_error {
             let first = errors
                 .iter()
                 .min_by_key(|e| (e.url.clone(), e.line_number))
@@ -437,17 +538,26 @@ impl Engine {
             return Err(LeaderError::External {
                 code: "22P04",
                 message: format!(
-                    "Load into table '{table}' failed. Check 'stl_load_errors' system table for details.{first}"
+                    "Load into table '{}' failed. Check 'stl_load_errors' system table for details.{first}",
+                    def.name
                 ),
             });
         }
-        if no_load {
+        if spec.options.no_load {
             return Ok(None);
         }
         if !written.is_empty() {
             self.catalog.append_segments(def.id, &written)?;
         }
         Ok(Some(rows))
+    }
+
+    /// The COPY ended: its files go to STL_LOAD_COMMITS.
+    fn finish<T, E>(&self, result: &Result<Option<T>, E>, format: &str) {
+        let committed = matches!(result, Ok(Some(_)));
+        self.query_log
+            .loads
+            .finish(self.query_id, committed, format);
     }
 }
 

@@ -564,6 +564,7 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
     });
     if stdin && format == CopyFormat::Text {
         options.escape = true;
+        options.postgres_text = true;
     }
     if let Some(n) = null_as {
         options.null_as = n;
