@@ -699,3 +699,83 @@ async fn copy_from_stdin_protocol() -> Result<()> {
     );
     Ok(())
 }
+
+/// A running COPY shows its progress in STV_LOAD_STATE; killing the cluster in the
+/// middle of it leaves the table as it was, with no staged segment left behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_killed_half_way_changes_nothing() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let s3 = S3Server::start(&["bucket"]).await?;
+    let cluster = start(dir.path(), &s3, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute(
+            "create table big (id bigint, name varchar(32), amount numeric(12,2)) distkey(id);
+             insert into big values (-1, 'before', 0);",
+        )
+        .await?;
+    // 16 files of 150k rows: long enough to watch and to kill.
+    for f in 0..16u64 {
+        let mut data = String::with_capacity(150_000 * 32);
+        for i in 0..150_000u64 {
+            let id = f * 150_000 + i;
+            data.push_str(&format!(
+                "{id}|name number {id}|{}.{:02}\n",
+                id % 1000,
+                id % 100
+            ));
+        }
+        s3.put("bucket", &format!("big/part-{f:02}"), data.as_bytes())?;
+    }
+    let segments_before = blueshift_tests::segment_files(&dir.path().join("data"))?;
+    let conn = cluster.conn_str();
+    let copy = tokio::spawn(async move {
+        let client = connect(&conn).await?;
+        client
+            .execute("copy big from 's3://bucket/big/' iam_role default", &[])
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    // Progress: files and bytes loaded so far, per slice.
+    let mut seen = None;
+    for _ in 0..600 {
+        let state = rows(
+            &client,
+            "select sum(num_files), sum(bytes_to_load), sum(bytes_loaded), sum(lines) from stv_load_state",
+        )
+        .await?;
+        if state[0][0] != "NULL" && state[0][3] != "0" {
+            seen = Some(state[0].clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let seen = seen.expect("STV_LOAD_STATE shows the running COPY");
+    assert_eq!(seen[0], "16", "{seen:?}");
+    let to_load: u64 = seen[1].parse()?;
+    let loaded: u64 = seen[2].parse()?;
+    assert!(loaded <= to_load && to_load > 30_000_000, "{seen:?}");
+    assert!(!copy.is_finished(), "the COPY is still running");
+
+    cluster.process.kill9()?;
+    assert!(copy.await?.is_err(), "the killed COPY did not succeed");
+    let cluster = start(dir.path(), &s3, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    assert_eq!(
+        rows(&client, "select count(*), min(id) from big").await?,
+        table(&[&["1", "-1"]])
+    );
+    assert_eq!(
+        blueshift_tests::segment_files(&dir.path().join("data"))?,
+        segments_before,
+        "staged segments of the killed COPY are removed at restart"
+    );
+    // And the same COPY, run to the end, loads every row.
+    assert_eq!(
+        client
+            .execute("copy big from 's3://bucket/big/' iam_role default", &[])
+            .await?,
+        2_400_000
+    );
+    Ok(())
+}

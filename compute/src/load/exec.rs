@@ -251,8 +251,9 @@ impl PartitionLoader {
             .unwrap_or_default();
         let mut converter = RowConverter::try_new(&self.spec.columns, &self.spec.options)
             .map_err(DataFusionError::Plan)?;
-        for file in &files {
-            let index = self.add_file(file);
+        // Every file is listed from the start, so progress shows what is left.
+        let indices: Vec<usize> = files.iter().map(|f| self.add_file(f)).collect();
+        for (file, index) in files.iter().zip(indices) {
             let open = match self.spec.format {
                 LoadFormat::Parquet => self.load_parquet(file, index).await,
                 _ => self.load_text(file, index, &mut converter).await,

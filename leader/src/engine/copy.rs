@@ -506,6 +506,22 @@ impl LoadRun {
         let Some(plan) = plan else {
             return Ok(Some(0));
         };
+        // Every file shows in STV_LOAD_STATE from the start; slices report progress.
+        let listed = spec
+            .partitions
+            .iter()
+            .flat_map(|p| {
+                p.files.iter().map(|f| blueshift_proto::LoadFileStats {
+                    slice: p.slice,
+                    url: f.url.clone(),
+                    size: f.size,
+                    ..Default::default()
+                })
+            })
+            .collect();
+        self.query_log
+            .loads
+            .record(self.query_id, self.user_id, listed, vec![]);
         let stream = plan.execute(0, state.task_ctx())?;
         let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());
         let staged = sink.stage(stream).await;
