@@ -5,6 +5,8 @@
 //!                                                │                 │
 //!                                                │           SliceScanExec (local
 //!                                                │           segments of one slice)
+//!                                                │           or LoadExec (COPY: files
+//!                                                │           from S3, parsed)
 //!                                                ◀── Arrow record batches ──┘
 //!  leader ──Flight DoPut(WriteSegment + batches)──▶ SliceStore::write_segment
 //!                                                ◀── SegmentWritten (staged, not yet visible)
@@ -14,6 +16,7 @@
 //! [`codec::FragmentCodec`] are shared with the leader, which builds fragments that
 //! contain the scan and ships them here. A compute node holds no catalog state: every
 //! request says which slice and which segments (the pinned table version) to read.
+//! [`load`] holds COPY's readers and parsers, [`unload`] UNLOAD's writers.
 
 pub mod codec;
 pub mod error;

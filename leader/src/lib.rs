@@ -12,6 +12,8 @@
 //!                                              on the leader   partial aggregate, sort, limit)
 //!  INSERT / CTAS ──▶ table::SliceSink ──route by DISTSTYLE──▶ Flight DoPut per slice (staged
 //!                    segments) ──▶ one catalog commit of the new table version
+//!  COPY ──▶ engine::copy: list S3 ──▶ LoadExec fragments parse files on the compute
+//!           nodes ──▶ rows back ──▶ SliceSink (as INSERT) ──▶ commit if within MAXERROR
 //! ```
 //!
 //! The entry points are [`server::Leader`] (a leader process) and
