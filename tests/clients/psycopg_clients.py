@@ -1,10 +1,12 @@
 """psycopg 3 and psycopg2 against a running Blueshift: parameterized queries,
-server-side binding (psycopg 3) and client-side binding (psycopg2), errors.
+server-side binding (psycopg 3) and client-side binding (psycopg2), errors, and
+COPY FROM STDIN (psycopg 3's `copy`, psycopg2's `copy_expert`).
 
 Usage: python3 psycopg_clients.py PORT PASSWORD
 Exits non-zero, with the failing check on stderr, when anything is wrong.
 """
 
+import io
 import sys
 
 import psycopg
@@ -31,6 +33,35 @@ with psycopg.connect(dsn, autocommit=True) as conn:
         pass
     row = conn.execute("select count(*) from py3").fetchone()
     assert row == (3,), f"psycopg3 count {row}"
+
+# psycopg 3 COPY FROM STDIN: rows written by the driver (text format), then CSV.
+with psycopg.connect(dsn, autocommit=True) as conn:
+    conn.execute("create table py3copy (id int, name varchar(20), day date)")
+    with conn.cursor() as cur:
+        with cur.copy("copy py3copy (id, name, day) from stdin") as copy:
+            copy.write_row((1, "tab\there", "2024-01-01"))
+            copy.write_row((2, None, None))
+        assert cur.rowcount == 2, f"psycopg3 copy rowcount {cur.rowcount}"
+        with cur.copy("copy py3copy from stdin with (format csv)") as copy:
+            copy.write("3,\"x, y\",2024-03-03\n")
+        rows = cur.execute("select id, name, day::varchar from py3copy order by id").fetchall()
+        assert rows == [(1, "tab\there", "2024-01-01"), (2, None, None), (3, "x, y", "2024-03-03")], rows
+        try:
+            with cur.copy("copy py3copy from stdin") as copy:
+                copy.write_row(("four", "bad", None))
+            raise AssertionError("psycopg3: a bad row must fail the COPY")
+        except psycopg.errors.BadCopyFileFormat:
+            pass
+    assert conn.execute("select count(*) from py3copy").fetchone() == (3,), "nothing loaded"
+
+# psycopg2 copy_expert: the same sub-protocol over the simple query protocol.
+conn = psycopg2.connect(dsn)
+conn.autocommit = True
+cur = conn.cursor()
+cur.copy_expert("copy py3copy from stdin with (format csv, header)", io.StringIO("id,name,day\n4,four,2024-04-04\n"))
+cur.execute("select name from py3copy where id = 4")
+assert cur.fetchone() == ("four",), "psycopg2 copy_expert"
+conn.close()
 
 # psycopg2: simple protocol with client-side parameter interpolation.
 conn = psycopg2.connect(dsn)
