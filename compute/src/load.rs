@@ -16,8 +16,8 @@ pub mod spec;
 pub mod store;
 
 pub use convert::{DateTimeFormat, TargetColumn};
-pub use exec::{LoadExec, Reader, STDIN};
+pub use exec::{LoadExec, Reader, STDIN, parquet_row_groups};
 pub use spec::{
-    Compression, JsonPaths, LoadColumn, LoadFile, LoadFormat, LoadOptions, LoadPartition, LoadSpec,
-    StoreConfig,
+    Compression, FilePart, JsonPaths, LoadColumn, LoadFile, LoadFormat, LoadOptions, LoadPartition,
+    LoadSpec, StoreConfig,
 };

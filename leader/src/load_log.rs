@@ -38,8 +38,8 @@ pub struct RunningLoad {
     pub file: LoadFileStats,
 }
 
-/// A running COPY's files by (slice, url), with its user.
-type RunningFiles = (i32, BTreeMap<(u32, String), LoadFileStats>);
+/// A running COPY's files by (slice, url, offset of the part), with its user.
+type RunningFiles = (i32, BTreeMap<(u32, String, u64), LoadFileStats>);
 
 #[derive(Debug, Default)]
 struct State {
@@ -75,7 +75,7 @@ impl LoadLog {
             .or_insert_with(|| (user_id, BTreeMap::new()))
             .1;
         for file in files {
-            running.insert((file.slice, file.url.clone()), file);
+            running.insert((file.slice, file.url.clone(), file.offset), file);
         }
         for error in errors {
             if state.errors.len() >= LOAD_ERROR_CAPACITY {

@@ -619,6 +619,8 @@ fn stl_load_errors(log: &QueryLog) -> Result<RecordBatch> {
             Field::new("raw_field_value", DataType::Utf8, false),
             Field::new("err_code", DataType::Int32, false),
             Field::new("err_reason", DataType::Utf8, false),
+            Field::new("is_partial", DataType::Int32, false),
+            Field::new("start_offset", DataType::Int64, false),
         ],
         vec![
             Arc::new(Int32Array::from_iter_values(
@@ -661,6 +663,12 @@ fn stl_load_errors(log: &QueryLog) -> Result<RecordBatch> {
                 errors.iter().map(|e| e.error.err_code),
             )),
             text(&|e| e.err_reason.clone()),
+            Arc::new(Int32Array::from_iter_values(
+                errors.iter().map(|e| i32::from(e.error.partial)),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                errors.iter().map(|e| e.error.start_offset as i64),
+            )),
         ],
     )
 }
@@ -700,7 +708,7 @@ fn stl_load_commits(log: &QueryLog) -> Result<RecordBatch> {
             Arc::new(StringArray::from_iter_values(
                 commits.iter().map(|c| c.file.url.clone()),
             )),
-            int64(&|_| 0),
+            int64(&|c| c.file.offset as i64),
             int64(&|c| c.file.lines_scanned as i64),
             int64(&|c| c.file.errors as i64),
             Arc::new(TimestampMicrosecondArray::from_iter_values(

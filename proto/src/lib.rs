@@ -190,6 +190,11 @@ pub struct LoadFileStats {
     pub complete: bool,
     #[prost(int64, tag = "9")]
     pub end_micros: i64,
+    /// For part of a split file: its byte offset (text) or first row group (Parquet).
+    #[prost(uint64, tag = "10")]
+    pub offset: u64,
+    #[prost(bool, tag = "11")]
+    pub partial: bool,
 }
 
 /// A row COPY rejected.
@@ -223,6 +228,12 @@ pub struct LoadErrorRecord {
     pub micros: i64,
     #[prost(uint64, tag = "13")]
     pub table_id: u64,
+    /// The row came from part of a split file starting at this byte offset; its
+    /// `line_number` counts from there (as Redshift's `is_partial`/`start_offset`).
+    #[prost(bool, tag = "14")]
+    pub partial: bool,
+    #[prost(uint64, tag = "15")]
+    pub start_offset: u64,
 }
 
 /// One slice scan's work.

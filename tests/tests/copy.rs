@@ -779,3 +779,80 @@ async fn copy_killed_half_way_changes_nothing() -> Result<()> {
     );
     Ok(())
 }
+
+/// Large files are split over the slices (here with a 4 KB split size): text by byte
+/// ranges, each row loaded exactly once whatever range boundary it straddles; Parquet
+/// by row groups. A bad row in a later range names its range's start.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_files_are_split_over_slices() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let s3 = S3Server::start(&["bucket"]).await?;
+    let mut env = s3.cluster_env(&dir.path().join("roles.json"))?;
+    env.push(("BLUESHIFT_COPY_SPLIT_BYTES".into(), "4096".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let cluster = Embedded::start_with_env(&dir.path().join("data"), 2, 2, &env)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute("create table sp (id int, pad varchar(40)) diststyle even")
+        .await?;
+    // Rows of varying length, so range boundaries fall everywhere in a row.
+    let mut data = String::new();
+    for i in 0..2000 {
+        if i == 1500 {
+            data.push_str("bad|row\n");
+        }
+        data.push_str(&format!("{i}|{}\n", "x".repeat(i % 37)));
+    }
+    s3.put("bucket", "split/one.txt", data.as_bytes())?;
+    let n = client
+        .execute(
+            "copy sp from 's3://bucket/split/' iam_role default maxerror 1",
+            &[],
+        )
+        .await?;
+    assert_eq!(n, 2000);
+    assert_eq!(
+        rows(
+            &client,
+            "select count(*), count(distinct id), sum(id), min(id), max(id) from sp"
+        )
+        .await?,
+        table(&[&["2000", "2000", "1999000", "0", "1999"]])
+    );
+    let q = rows(&client, "select pg_last_copy_id()").await?[0][0].clone();
+    let parts = rows(
+        &client,
+        &format!("select count(*), count(distinct slice), sum(errors) from stl_load_commits where query = {q}"),
+    )
+    .await?;
+    let count: u64 = parts[0][0].parse()?;
+    assert!(count as usize >= data.len() / 4096, "{parts:?}");
+    assert_eq!(parts[0][1], "4", "every slice read a part: {parts:?}");
+    assert_eq!(parts[0][2], "1");
+    let error = rows(
+        &client,
+        &format!("select is_partial, start_offset > 0, trim(raw_line) from stl_load_errors where query = {q}"),
+    )
+    .await?;
+    assert_eq!(error, table(&[&["1", "t", "bad|row"]]));
+
+    // Parquet through the same path (one row group per file at this size).
+    client
+        .execute(
+            "unload ('select * from sp') to 's3://bucket/pq/' iam_role default parquet",
+            &[],
+        )
+        .await?;
+    client.batch_execute("truncate sp").await?;
+    client
+        .execute(
+            "copy sp from 's3://bucket/pq/' iam_role default parquet",
+            &[],
+        )
+        .await?;
+    assert_eq!(
+        rows(&client, "select count(*), sum(id) from sp").await?,
+        table(&[&["2000", "1999000"]])
+    );
+    Ok(())
+}

@@ -32,7 +32,7 @@ use super::convert::{Input, RowConverter, RowError};
 use super::fields::Splitter;
 use super::records::{RecordMode, RecordReader};
 use super::spec::{
-    Compression, JsonPaths, JsonStep, LoadFile, LoadFormat, LoadPartition, LoadSpec,
+    Compression, FilePart, JsonPaths, JsonStep, LoadFile, LoadFormat, LoadPartition, LoadSpec,
 };
 use super::store::{self, StoreError};
 
@@ -115,10 +115,7 @@ impl LoadExec {
     pub fn from_reader(mut spec: LoadSpec, reader: Reader) -> Self {
         spec.partitions = vec![LoadPartition {
             slice: 0,
-            files: vec![LoadFile {
-                url: STDIN.into(),
-                size: 0,
-            }],
+            files: vec![LoadFile::whole(STDIN.into(), 0)],
         }];
         let mut load = LoadExec::new(spec);
         load.stdin = Some(Arc::new(Mutex::new(Some(reader))));
@@ -282,8 +279,10 @@ impl PartitionLoader {
         progress.files.push(LoadFileStats {
             slice: self.slice,
             url: file.url.clone(),
-            size: file.size,
+            size: file.weight(),
             end_micros: now_micros(),
+            offset: file.offset(),
+            partial: file.part.is_some(),
             ..LoadFileStats::default()
         });
         progress.files.len() - 1
@@ -309,9 +308,18 @@ impl PartitionLoader {
 
     async fn open(&self, file: &LoadFile, read: Arc<AtomicU64>) -> Result<Reader> {
         let location = store::open(&file.url, &self.spec.store).map_err(store_error)?;
+        // A part of a file is read from the byte before it (to find where its first
+        // record starts) to the end of the file, as far as its records go.
+        let options = match file.part {
+            Some(FilePart::Bytes { start, .. }) if start > 0 => object_store::GetOptions {
+                range: Some(object_store::GetRange::Offset(start - 1)),
+                ..Default::default()
+            },
+            _ => object_store::GetOptions::default(),
+        };
         let result = location
             .store
-            .get(&location.path)
+            .get_opts(&location.path, options)
             .await
             .map_err(|e| store_error(StoreError::from_object_store(&file.url, e)))?;
         let url = file.url.clone();
@@ -347,7 +355,7 @@ impl PartitionLoader {
     fn reject(
         &mut self,
         index: usize,
-        url: &str,
+        file: &LoadFile,
         line: u64,
         raw_line: &str,
         column: Option<usize>,
@@ -368,7 +376,7 @@ impl PartitionLoader {
         };
         let record = LoadErrorRecord {
             slice: self.slice,
-            url: url.to_string(),
+            url: file.url.clone(),
             line_number: line,
             colname,
             column_type,
@@ -380,6 +388,8 @@ impl PartitionLoader {
             err_reason: reason,
             micros: now_micros(),
             table_id: self.spec.table_id,
+            partial: file.part.is_some(),
+            start_offset: file.offset(),
         };
         let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         progress.errors.push(record);
@@ -437,14 +447,33 @@ impl PartitionLoader {
             }))
         };
         let mut records = RecordReader::new(reader, mode);
-        records
-            .skip_lines(options.ignore_header)
-            .await
-            .map_err(io)?;
+        // A part's records are those that start in its bytes: after the end of the
+        // record that runs into it (read from the byte before the part), up to its end.
+        let limit = match file.part {
+            Some(FilePart::Bytes { start, end }) => {
+                if start > 0 {
+                    records.skip_lines(1).await.map_err(io)?;
+                }
+                Some(end - start.saturating_sub(1))
+            }
+            _ => None,
+        };
+        if file.offset() == 0 {
+            records
+                .skip_lines(options.ignore_header)
+                .await
+                .map_err(io)?;
+        }
         let mut buf = Vec::new();
         let mut loaded = 0u64;
         let input_fields = self.spec.input_fields;
-        while let Some(line) = records.next_record(&mut buf).await.map_err(io)? {
+        loop {
+            if limit.is_some_and(|limit| records.bytes() >= limit) {
+                break;
+            }
+            let Some(line) = records.next_record(&mut buf).await.map_err(io)? else {
+                break;
+            };
             if options.postgres_text && buf == b"\\." {
                 break;
             }
@@ -456,7 +485,7 @@ impl PartitionLoader {
                         let lossy = String::from_utf8_lossy(&buf).into_owned();
                         self.reject(
                             index,
-                            &file.url,
+                            file,
                             line,
                             &lossy,
                             None,
@@ -524,7 +553,7 @@ impl PartitionLoader {
                 Ok(()) => loaded += 1,
                 Err((column, raw_field, position, code, reason)) => {
                     self.reject(
-                        index, &file.url, line, &text, column, &raw_field, position, code, reason,
+                        index, file, line, &text, column, &raw_field, position, code, reason,
                     );
                     if self.over_limit() {
                         break;
@@ -660,6 +689,12 @@ impl PartitionLoader {
                 self.spec.input_fields
             )));
         }
+        let builder = match file.part {
+            Some(FilePart::RowGroups { start, end, .. }) => {
+                builder.with_row_groups((start..end).collect())
+            }
+            _ => builder,
+        };
         let mut stream = builder
             .with_batch_size(BATCH_ROWS)
             .build()
@@ -781,4 +816,28 @@ impl parquet::arrow::async_reader::AsyncFileReader for ObjectReader {
         }
         .boxed()
     }
+}
+
+/// The compressed size of each row group of the Parquet file at `url` (to split it
+/// over slices).
+pub async fn parquet_row_groups(
+    url: &str,
+    size: u64,
+    config: &super::spec::StoreConfig,
+) -> std::result::Result<Vec<u64>, StoreError> {
+    use parquet::arrow::async_reader::AsyncFileReader;
+    let location = store::open(url, config)?;
+    let mut reader = ObjectReader { location, size };
+    let metadata = reader
+        .get_metadata(None)
+        .await
+        .map_err(|e| StoreError::BadData {
+            url: url.to_string(),
+            reason: format!("not a Parquet file: {e}"),
+        })?;
+    Ok(metadata
+        .row_groups()
+        .iter()
+        .map(|g| g.compressed_size().max(0) as u64)
+        .collect())
 }

@@ -18,6 +18,8 @@ pub struct RecordReader<R> {
     mode: RecordMode,
     /// Lines consumed so far.
     lines: u64,
+    /// Bytes consumed so far.
+    bytes: u64,
 }
 
 impl<R: AsyncBufRead + Unpin> RecordReader<R> {
@@ -26,12 +28,18 @@ impl<R: AsyncBufRead + Unpin> RecordReader<R> {
             reader,
             mode,
             lines: 0,
+            bytes: 0,
         }
     }
 
     /// Lines read so far (the last record's last line).
     pub fn lines(&self) -> u64 {
         self.lines
+    }
+
+    /// Bytes read so far (where the next record starts).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Reads one physical line into `out` (appending); false at the end of input.
@@ -41,6 +49,7 @@ impl<R: AsyncBufRead + Unpin> RecordReader<R> {
             return Ok(false);
         }
         self.lines += 1;
+        self.bytes += n as u64;
         Ok(true)
     }
 

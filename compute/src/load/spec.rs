@@ -145,6 +145,53 @@ pub struct LoadFile {
     /// `s3://bucket/key` or `file:///path`.
     pub url: String,
     pub size: u64,
+    /// Part of a large file: the records that start in these bytes (text), or these
+    /// row groups (Parquet), `start..end`.
+    #[serde(default)]
+    pub part: Option<FilePart>,
+}
+
+/// A part of a file loaded by one slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FilePart {
+    Bytes {
+        start: u64,
+        end: u64,
+    },
+    RowGroups {
+        start: usize,
+        end: usize,
+        bytes: u64,
+    },
+}
+
+impl LoadFile {
+    /// A whole file.
+    pub fn whole(url: String, size: u64) -> Self {
+        LoadFile {
+            url,
+            size,
+            part: None,
+        }
+    }
+
+    /// Where the part starts: a byte offset, or the first row group.
+    pub fn offset(&self) -> u64 {
+        match self.part {
+            Some(FilePart::Bytes { start, .. }) => start,
+            Some(FilePart::RowGroups { start, .. }) => start as u64,
+            None => 0,
+        }
+    }
+
+    /// The bytes this part stands for, to balance slices.
+    pub fn weight(&self) -> u64 {
+        match self.part {
+            Some(FilePart::Bytes { start, end }) => end - start,
+            Some(FilePart::RowGroups { bytes, .. }) => bytes,
+            None => self.size,
+        }
+    }
 }
 
 /// The files one slice loads.

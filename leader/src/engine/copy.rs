@@ -7,8 +7,8 @@ use std::sync::Arc;
 use blueshift_compute::load::spec::JsonStep;
 use blueshift_compute::load::store::{self, StoreError};
 use blueshift_compute::load::{
-    Compression, JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition, LoadSpec,
-    Reader, StoreConfig,
+    Compression, FilePart, JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition,
+    LoadSpec, Reader, StoreConfig, parquet_row_groups,
 };
 use blueshift_storage::catalog::TableDef;
 use datafusion::execution::context::SessionState;
@@ -208,7 +208,7 @@ impl Engine {
             }
             return Ok(found
                 .into_iter()
-                .map(|(url, size)| LoadFile { url, size })
+                .map(|(url, size)| LoadFile::whole(url, size))
                 .collect());
         }
         let bytes = store::read_all(url, store).await.map_err(store_error)?;
@@ -226,10 +226,7 @@ impl Engine {
                     .map_err(store_error)?,
             };
             match size {
-                Some(size) => files.push(LoadFile {
-                    url: entry.url,
-                    size,
-                }),
+                Some(size) => files.push(LoadFile::whole(entry.url, size)),
                 None if entry.mandatory => {
                     return Err(LeaderError::External {
                         code: "58P01",
@@ -247,7 +244,12 @@ impl Engine {
 
     /// Spreads `files` over `slices`: largest first, each to the least loaded slice.
     fn assign_files(mut files: Vec<LoadFile>, slices: u32) -> Vec<LoadPartition> {
-        files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.url.cmp(&b.url)));
+        files.sort_by(|a, b| {
+            b.weight()
+                .cmp(&a.weight())
+                .then_with(|| a.url.cmp(&b.url))
+                .then_with(|| a.offset().cmp(&b.offset()))
+        });
         let mut partitions: Vec<(u64, LoadPartition)> = (0..slices.max(1))
             .map(|slice| {
                 (
@@ -264,7 +266,7 @@ impl Engine {
                 .iter_mut()
                 .min_by_key(|(load, p)| (*load, p.slice))
             {
-                *load += file.size.max(1);
+                *load += file.weight().max(1);
                 partition.files.push(file);
             }
         }
@@ -357,6 +359,7 @@ impl Engine {
         }
         spec.format = Self::load_format(&stmt.format, &spec.store, spec.input_fields).await?;
         let files = Self::list_source(url, stmt.manifest, &spec.store).await?;
+        let files = split_files(files, &spec).await?;
         spec.partitions = Self::assign_files(files, self.cluster.layout().slice_count());
         let (state, _guard) = self.admit(session).await?;
         let query_id = session.current_query().unwrap_or(0);
@@ -474,6 +477,78 @@ impl Engine {
     }
 }
 
+/// Files larger than this are split over slices (uncompressed text by byte ranges,
+/// Parquet by row groups).
+pub const SPLIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// [`SPLIT_BYTES`], or `BLUESHIFT_COPY_SPLIT_BYTES` (for tests, which split small
+/// files).
+fn split_bytes() -> u64 {
+    std::env::var("BLUESHIFT_COPY_SPLIT_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(SPLIT_BYTES)
+}
+
+/// `files`, with the large ones that can be split cut into parts of about
+/// [`SPLIT_BYTES`]. Text is split when no record can span lines (no ESCAPE, no
+/// REMOVEQUOTES) and it is not compressed; CSV and JSON are not split (quoted or
+/// nested newlines).
+async fn split_files(files: Vec<LoadFile>, spec: &LoadSpec) -> Result<Vec<LoadFile>, LeaderError> {
+    let text_splits = spec.format == LoadFormat::Text
+        && spec.compression == Compression::None
+        && !spec.options.escape
+        && !spec.options.remove_quotes;
+    let split = split_bytes();
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        if file.size <= split {
+            out.push(file);
+            continue;
+        }
+        if text_splits {
+            let mut start = 0;
+            while start < file.size {
+                let end = (start + split).min(file.size);
+                out.push(LoadFile {
+                    part: Some(FilePart::Bytes { start, end }),
+                    ..file.clone()
+                });
+                start = end;
+            }
+        } else if spec.format == LoadFormat::Parquet {
+            let groups = parquet_row_groups(&file.url, file.size, &spec.store)
+                .await
+                .map_err(store_error)?;
+            let mut start = 0;
+            let mut bytes = 0;
+            for (i, size) in groups.iter().enumerate() {
+                bytes += size;
+                if bytes >= split || i + 1 == groups.len() {
+                    out.push(LoadFile {
+                        part: Some(FilePart::RowGroups {
+                            start,
+                            end: i + 1,
+                            bytes,
+                        }),
+                        size: file.size,
+                        url: file.url.clone(),
+                    });
+                    start = i + 1;
+                    bytes = 0;
+                }
+            }
+            if groups.is_empty() {
+                out.push(file);
+            }
+        } else {
+            out.push(file);
+        }
+    }
+    Ok(out)
+}
+
 /// The bytes the client sends, as a stream a reader can take.
 fn tokio_stream_of(
     mut received: tokio::sync::mpsc::Receiver<bytes::Bytes>,
@@ -514,7 +589,9 @@ impl LoadRun {
                 p.files.iter().map(|f| blueshift_proto::LoadFileStats {
                     slice: p.slice,
                     url: f.url.clone(),
-                    size: f.size,
+                    size: f.weight(),
+                    offset: f.offset(),
+                    partial: f.part.is_some(),
                     ..Default::default()
                 })
             })
@@ -617,10 +694,7 @@ mod tests {
     #[test]
     fn files_spread_by_size() {
         let files = (1..=5)
-            .map(|i| LoadFile {
-                url: format!("f{i}"),
-                size: i * 10,
-            })
+            .map(|i| LoadFile::whole(format!("f{i}"), i * 10))
             .collect();
         let parts = Engine::assign_files(files, 2);
         let load: Vec<u64> = parts
