@@ -17,7 +17,6 @@ Usage: scripts/bench_storage.py [--rows N] [--binary PATH] [--runs R]
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,21 +25,9 @@ import time
 
 import psycopg
 
+from bench_process import free_port, peak_rss_mib
+
 PASSWORD = "bench-password"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def peak_rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def timed(run, runs):
