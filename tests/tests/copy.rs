@@ -856,3 +856,47 @@ async fn large_files_are_split_over_slices() -> Result<()> {
     );
     Ok(())
 }
+
+/// Input that is not what the COPY says: a corrupt gzip stream, an unterminated CSV
+/// quote running to the end of the file, a file that is not Parquet. Each fails
+/// with 22P04 naming the file, and loads nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_files_fail_cleanly() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let s3 = S3Server::start(&["bucket"]).await?;
+    let cluster = start(dir.path(), &s3, 1)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute("create table b (id int, s varchar(10))")
+        .await?;
+    s3.put(
+        "bucket",
+        "gz/a.gz",
+        b"\x1f\x8b\x08\x00garbage that is not deflate",
+    )?;
+    s3.put("bucket", "quote/a.csv", b"1,ok\n2,\"never closed\n3,x\n")?;
+    s3.put("bucket", "pq/a.parquet", b"PAR1 not really")?;
+    for (copy, file) in [
+        (
+            "copy b from 's3://bucket/gz/' iam_role default gzip",
+            "gz/a.gz",
+        ),
+        (
+            "copy b from 's3://bucket/quote/' iam_role default csv",
+            "quote/a.csv",
+        ),
+        (
+            "copy b from 's3://bucket/pq/' iam_role default parquet",
+            "pq/a.parquet",
+        ),
+    ] {
+        let e = client.execute(copy, &[]).await.expect_err(copy);
+        assert!(["22P04"].contains(&sqlstate(&e).as_str()), "{copy}: {e:?}");
+        assert!(format!("{e:?}").contains(file), "{copy}: {e:?}");
+    }
+    assert_eq!(
+        rows(&client, "select count(*) from b").await?,
+        table(&[&["0"]])
+    );
+    Ok(())
+}

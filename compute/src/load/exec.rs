@@ -328,9 +328,7 @@ impl PartitionLoader {
             .inspect_ok(move |b| {
                 read.fetch_add(b.len() as u64, Ordering::Relaxed);
             })
-            .map_err(move |e| {
-                std::io::Error::other(StoreError::from_object_store(&url, e).to_string())
-            });
+            .map_err(move |e| std::io::Error::other(StoreError::from_object_store(&url, e)));
         let raw = tokio_util::io::StreamReader::new(bytes);
         Ok(match self.spec.compression {
             Compression::None => Box::pin(raw),
@@ -440,11 +438,26 @@ impl PartitionLoader {
             LoadFormat::Parquet => return Ok(true),
         };
         let json_names = self.json_keys();
+        // Reading the object failed (the store's error), or its bytes are bad (a
+        // corrupt gzip stream, a record too long): the file's fault.
         let io = |e: std::io::Error| {
-            DataFusionError::External(Box::new(StoreError::Io {
-                url: file.url.clone(),
-                reason: e.to_string(),
-            }))
+            let url = file.url.clone();
+            let error = match e.get_ref().and_then(|i| i.downcast_ref::<StoreError>()) {
+                Some(StoreError::NotFound { url }) => StoreError::NotFound { url: url.clone() },
+                Some(StoreError::Denied { url, reason }) => StoreError::Denied {
+                    url: url.clone(),
+                    reason: reason.clone(),
+                },
+                Some(other) => StoreError::Io {
+                    url,
+                    reason: other.to_string(),
+                },
+                None => StoreError::BadData {
+                    url,
+                    reason: e.to_string(),
+                },
+            };
+            DataFusionError::External(Box::new(error))
         };
         let mut records = RecordReader::new(reader, mode);
         // A part's records are those that start in its bytes: after the end of the

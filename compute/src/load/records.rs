@@ -4,6 +4,9 @@
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
+/// The longest record read (Redshift's rows are at most 4 MB).
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+
 /// How records end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordMode {
@@ -42,9 +45,23 @@ impl<R: AsyncBufRead + Unpin> RecordReader<R> {
         self.bytes
     }
 
-    /// Reads one physical line into `out` (appending); false at the end of input.
+    /// Reads one physical line into `out` (appending); false at the end of input. A
+    /// record may not grow past [`MAX_RECORD_BYTES`], so memory stays bounded
+    /// whatever the input (an unterminated quote, a file without newlines).
     async fn line(&mut self, out: &mut Vec<u8>) -> std::io::Result<bool> {
-        let n = self.reader.read_until(b'\n', out).await?;
+        use tokio::io::AsyncReadExt;
+        let room = (MAX_RECORD_BYTES + 1).saturating_sub(out.len()) as u64;
+        let n = (&mut self.reader).take(room).read_until(b'\n', out).await?;
+        if out.len() > MAX_RECORD_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the record at line {} is longer than {} MiB (an unterminated quote?)",
+                    self.lines + 1,
+                    MAX_RECORD_BYTES >> 20
+                ),
+            ));
+        }
         if n == 0 {
             return Ok(false);
         }
