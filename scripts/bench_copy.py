@@ -50,7 +50,7 @@ def generate(tpchgen, sf, parts, root):
         out = os.path.join(base, fmt)
         os.makedirs(out, exist_ok=True)
         subprocess.run(
-            [tpchgen, "-s", str(sf), "--tables", "lineitem", "--format", fmt,
+            [tpchgen, fmt, "-s", str(sf), "--tables", "lineitem",
              "--parts", str(parts), "--output-dir", out],
             check=True, stdout=subprocess.DEVNULL,
         )
