@@ -815,6 +815,22 @@ impl parquet::arrow::async_reader::AsyncFileReader for ObjectReader {
         .boxed()
     }
 
+    /// The column chunks of a row group in one request where they are close
+    /// (object_store coalesces nearby ranges), not one request each.
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<std::ops::Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<bytes::Bytes>>> {
+        async move {
+            self.location
+                .store
+                .get_ranges(&self.location.path, &ranges)
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        }
+        .boxed()
+    }
+
     fn get_metadata<'a>(
         &'a mut self,
         _options: Option<&'a parquet::arrow::arrow_reader::ArrowReaderOptions>,
