@@ -448,9 +448,11 @@ impl PartitionLoader {
                     url: url.clone(),
                     reason: reason.clone(),
                 },
-                Some(other) => StoreError::Io {
-                    url,
-                    reason: other.to_string(),
+                Some(StoreError::Io { url, reason })
+                | Some(StoreError::BadUrl { url, reason })
+                | Some(StoreError::BadData { url, reason }) => StoreError::Io {
+                    url: url.clone(),
+                    reason: reason.clone(),
                 },
                 None => StoreError::BadData {
                     url,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 
 use super::spec::StoreConfig;
 
@@ -88,6 +88,15 @@ pub fn open(url: &str, config: &StoreConfig) -> Result<Location, StoreError> {
             return Err(bad("no bucket name"));
         }
         let mut builder = AmazonS3Builder::new()
+            // A large object streams for as long as the load takes to consume it:
+            // no overall request timeout (object_store's default, 30 s, cut loads
+            // of big files), but a bounded connect. (Set first: it replaces the
+            // client options that `with_allow_http` sets.)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_timeout_disabled()
+                    .with_connect_timeout(Duration::from_secs(10)),
+            )
             .with_bucket_name(bucket)
             .with_region(config.region.as_deref().unwrap_or("us-east-1"))
             .with_allow_http(config.allow_http)
