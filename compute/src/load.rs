@@ -11,12 +11,14 @@
 mod convert;
 mod exec;
 mod fields;
+mod parquet;
 mod records;
 pub mod spec;
 pub mod store;
 
 pub use convert::{DateTimeFormat, TargetColumn};
-pub use exec::{LoadExec, Reader, STDIN, parquet_row_groups};
+pub use exec::{LoadExec, Reader, STDIN};
+pub use parquet::parquet_row_groups;
 pub use spec::{
     Compression, FilePart, JsonPaths, LoadColumn, LoadFile, LoadFormat, LoadOptions, LoadPartition,
     LoadSpec, StoreConfig,

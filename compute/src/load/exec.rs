@@ -22,14 +22,13 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
     SendableRecordBatchStream,
 };
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt, TryStreamExt};
-use object_store::ObjectStoreExt;
+use futures::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncBufRead, BufReader};
 use tokio::sync::mpsc::Sender;
 
 use super::convert::{Input, RowConverter, RowError};
 use super::fields::Splitter;
+use super::parquet::ObjectReader;
 use super::records::{RecordMode, RecordReader};
 use super::spec::{
     Compression, FilePart, JsonPaths, JsonStep, LoadFile, LoadFormat, LoadPartition, LoadSpec,
@@ -794,81 +793,4 @@ fn replace_invalid(bytes: &[u8], c: char) -> String {
         }
     }
     out
-}
-
-/// A Parquet file in an object store, read by ranges.
-struct ObjectReader {
-    location: store::Location,
-    size: u64,
-}
-
-impl parquet::arrow::async_reader::AsyncFileReader for ObjectReader {
-    fn get_bytes(
-        &mut self,
-        range: std::ops::Range<u64>,
-    ) -> BoxFuture<'_, parquet::errors::Result<bytes::Bytes>> {
-        async move {
-            self.location
-                .store
-                .get_range(&self.location.path, range)
-                .await
-                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
-        }
-        .boxed()
-    }
-
-    /// The column chunks of a row group in one request where they are close
-    /// (object_store coalesces nearby ranges), not one request each.
-    fn get_byte_ranges(
-        &mut self,
-        ranges: Vec<std::ops::Range<u64>>,
-    ) -> BoxFuture<'_, parquet::errors::Result<Vec<bytes::Bytes>>> {
-        async move {
-            self.location
-                .store
-                .get_ranges(&self.location.path, &ranges)
-                .await
-                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
-        }
-        .boxed()
-    }
-
-    fn get_metadata<'a>(
-        &'a mut self,
-        _options: Option<&'a parquet::arrow::arrow_reader::ArrowReaderOptions>,
-    ) -> BoxFuture<'a, parquet::errors::Result<Arc<parquet::file::metadata::ParquetMetaData>>> {
-        async move {
-            let size = self.size;
-            let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
-                .with_prefetch_hint(Some(64 * 1024))
-                .load_and_finish(&mut *self, size)
-                .await?;
-            Ok(Arc::new(metadata))
-        }
-        .boxed()
-    }
-}
-
-/// The compressed size of each row group of the Parquet file at `url` (to split it
-/// over slices).
-pub async fn parquet_row_groups(
-    url: &str,
-    size: u64,
-    config: &super::spec::StoreConfig,
-) -> std::result::Result<Vec<u64>, StoreError> {
-    use parquet::arrow::async_reader::AsyncFileReader;
-    let location = store::open(url, config)?;
-    let mut reader = ObjectReader { location, size };
-    let metadata = reader
-        .get_metadata(None)
-        .await
-        .map_err(|e| StoreError::BadData {
-            url: url.to_string(),
-            reason: format!("not a Parquet file: {e}"),
-        })?;
-    Ok(metadata
-        .row_groups()
-        .iter()
-        .map(|g| g.compressed_size().max(0) as u64)
-        .collect())
 }
