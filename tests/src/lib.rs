@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+pub mod postgres;
+pub mod tpch;
+
 /// The admin password the tests use.
 pub const PASSWORD: &str = "test-password";
 
