@@ -19,8 +19,20 @@ pub mod tpch;
 /// The admin password the tests use.
 pub const PASSWORD: &str = "test-password";
 
-/// The `blueshift` binary under test.
+static BLUESHIFT_BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes [`blueshift_bin`] return `path` from now on (for tools, such as benchmarks,
+/// that take the binary as an argument). Only the first call has an effect.
+pub fn use_blueshift_bin(path: PathBuf) {
+    let _ = BLUESHIFT_BIN.set(path);
+}
+
+/// The `blueshift` binary under test: the one [`use_blueshift_bin`] chose, or
+/// `$BLUESHIFT_BIN`, or the one beside the test executable's target directory.
 pub fn blueshift_bin() -> Result<PathBuf> {
+    if let Some(p) = BLUESHIFT_BIN.get() {
+        return Ok(p.clone());
+    }
     if let Ok(p) = std::env::var("BLUESHIFT_BIN") {
         return Ok(PathBuf::from(p));
     }
