@@ -364,9 +364,10 @@ fn with_report(
                     return futures::future::ready(Some(vec![held.take().map(Ok), Some(Err(e))]));
                 }
                 None => held.take().map(|mut last| {
-                    let scans = SliceScanExec::find(&plan)
-                        .map(|scan| vec![scan.report()])
-                        .unwrap_or_default();
+                    let scans = SliceScanExec::find_all(&plan)
+                        .into_iter()
+                        .map(SliceScanExec::report)
+                        .collect();
                     let load = LoadExec::find(&plan);
                     last.app_metadata = FragmentReport {
                         scans,

@@ -69,6 +69,20 @@ pub const ROW_ID_COLUMN: &str = "__blueshift_row_id";
 /// Bits of a row id that hold the row's position in its slice.
 const ROW_ID_POSITION_BITS: u32 = 40;
 
+/// How a scanned table's rows are placed on slices: what the leader's planner needs
+/// to keep a join on the compute nodes. Leader-side only: fragments do not carry it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Placement {
+    /// Unknown, or round robin (EVEN, AUTO): no column tells a row's slice.
+    #[default]
+    Spread,
+    /// DISTSTYLE KEY: a row is on slice `hash(value) mod slices` of this table column.
+    Key(usize),
+    /// DISTSTYLE ALL: each node holds a whole copy on its first slice; these are the
+    /// copies, in node order (the scan reads the first).
+    All(Vec<SlicePartition>),
+}
+
 /// A row's id: its slice, and its position among the rows of that slice's segments
 /// in the scanned version (deleted rows counted).
 pub fn row_id(slice: u32, position: u64) -> u64 {
@@ -113,6 +127,8 @@ pub struct SliceScanExec {
     pub sort_order: Vec<usize>,
     /// Statistics over the scan schema (the leader's planner reads them).
     statistics: Option<Arc<Statistics>>,
+    /// How the table's rows are placed (leader-side only).
+    pub placement: Placement,
     projected_schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
@@ -187,6 +203,7 @@ impl SliceScanExec {
             report: Arc::new(Mutex::new(ScanStats::default())),
             sort_order: vec![],
             statistics: None,
+            placement: Placement::Spread,
             projected_schema,
             properties: Arc::new(properties),
         })
@@ -246,6 +263,32 @@ impl SliceScanExec {
         self
     }
 
+    /// Records how the table's rows are placed on slices.
+    pub fn with_placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
+    }
+
+    /// The same scan reading `partitions` instead (for a DISTSTYLE ALL table: the
+    /// copies local to other slices). Order and statistics are kept.
+    pub fn with_partitions(&self, partitions: Vec<SlicePartition>) -> Result<Self> {
+        let spec = ScanSpec {
+            table_id: self.table_id,
+            table_name: self.table_name.clone(),
+            table_schema: Arc::clone(&self.table_schema),
+            projection: self.projection.clone(),
+            zone_map_filter: self.zone_map_filter.clone(),
+            row_id: self.row_id,
+            column_ids: self.column_ids.clone(),
+            missing_values: self.missing_values.clone(),
+        };
+        let mut scan = SliceScanExec::try_new(spec, partitions, self.store.clone())?
+            .with_sort_order(self.sort_order.clone())
+            .with_placement(self.placement.clone());
+        scan.statistics = self.statistics.clone();
+        Ok(scan)
+    }
+
     /// Each table column's value in segments written before the column existed.
     fn fill_values(&self) -> Result<Vec<ScalarValue>> {
         self.table_schema
@@ -267,6 +310,17 @@ impl SliceScanExec {
             return Some(scan);
         }
         plan.children().into_iter().find_map(Self::find)
+    }
+
+    /// Every slice scan in `plan` (a fragment with a join holds several).
+    pub fn find_all(plan: &Arc<dyn ExecutionPlan>) -> Vec<&SliceScanExec> {
+        if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
+            return vec![scan];
+        }
+        plan.children()
+            .into_iter()
+            .flat_map(Self::find_all)
+            .collect()
     }
 
     /// What the scan has read so far.

@@ -40,6 +40,7 @@ use crate::admission::{QueryGate, SlotGuard};
 use crate::catalog_provider::DatabaseProvider;
 use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
+use crate::collocate::CollocateJoins;
 use crate::fragment::ShipFragments;
 use crate::functions;
 use crate::interrupt::Interrupt;
@@ -207,6 +208,7 @@ impl Engine {
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(CollocateJoins::new(cluster.layout())))
             .with_physical_optimizer_rule(Arc::new(ShipFragments::new(
                 cluster.clone(),
                 functions::LEADER_ONLY,

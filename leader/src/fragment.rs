@@ -4,15 +4,16 @@
 //! maximal subtree that can run slice by slice (a [`SliceScanExec`] under filters,
 //! projections, partial aggregates, per-partition sorts and local limits) and replaces
 //! it with a [`RemoteFragmentExec`], whose partition *i* runs the subtree's partition
-//! *i* on the compute node holding slice *i*. What stays above (repartitions, final
-//! aggregates, joins, merges) runs on the leader. The full distributed planner, with
-//! exchanges between compute nodes, is its own piece of work.
+//! *i* on the compute node holding slice *i*. Joins that [`crate::collocate`] made
+//! slice-local ship too. What stays above (repartitions, final aggregates, other
+//! joins, merges) runs on the leader: exchanges between compute nodes are not built yet.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
 use blueshift_compute::load::LoadExec;
+use blueshift_compute::scan::Placement;
 use blueshift_compute::{FragmentCodec, SliceScanExec};
 use blueshift_proto::FragmentTicket;
 use bytes::Bytes;
@@ -24,6 +25,7 @@ use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::limit::LocalLimitExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
@@ -116,6 +118,12 @@ impl ShipFragments {
         if plan.is::<SliceScanExec>() {
             return true;
         }
+        if plan.is::<HashJoinExec>() {
+            // A join CollocateJoins made: both inputs slice by slice, on the same slices.
+            return crate::collocate::locality(plan).is_some()
+                && self.expressions_shippable(plan)
+                && plan.children().iter().all(|c| self.slice_local(c));
+        }
         let operator_ok = plan.is::<FilterExec>()
             || plan.is::<ProjectionExec>()
             || plan.is::<LocalLimitExec>()
@@ -176,7 +184,14 @@ pub struct RemoteFragmentExec {
 impl RemoteFragmentExec {
     /// Serializes `fragment` for shipping.
     pub fn try_new(fragment: Arc<dyn ExecutionPlan>, cluster: ClusterClient) -> Result<Self> {
-        let slices = if let Some(scan) = SliceScanExec::find(&fragment) {
+        // A DISTSTYLE ALL table joined slice by slice reads its node's copy: the other
+        // input's slices say where each partition runs.
+        let scans = SliceScanExec::find_all(&fragment);
+        let main_scan = scans
+            .iter()
+            .find(|s| !matches!(s.placement, Placement::All(_)))
+            .or(scans.first());
+        let slices = if let Some(scan) = main_scan {
             scan.partitions.iter().map(|p| p.slice).collect()
         } else if let Some(load) = LoadExec::find(&fragment) {
             load.slices()

@@ -23,6 +23,7 @@
 pub mod admission;
 pub mod auth;
 pub mod catalog_provider;
+pub mod collocate;
 pub mod cluster;
 pub mod engine;
 pub mod error;

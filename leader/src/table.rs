@@ -13,7 +13,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use blueshift_compute::SliceScanExec;
-use blueshift_compute::scan::{ScanSpec, SlicePartition};
+use blueshift_compute::scan::{Placement, ScanSpec, SlicePartition};
 use blueshift_proto::WriteSegment;
 use blueshift_storage::catalog::{
     Catalog, DistStyle, SegmentRef, SortStyle, TableDef, TableVersion,
@@ -141,8 +141,24 @@ impl TableProvider for SliceTable {
                 .map(|c| c.missing_value.clone())
                 .collect(),
         };
+        let placement = match (self.def.dist_style, self.def.dist_key) {
+            (DistStyle::Key, Some(column)) => Placement::Key(column),
+            (DistStyle::All, _) => Placement::All(
+                (0..layout.nodes)
+                    .map(|node| {
+                        let slice = layout.first_slice_of(node);
+                        SlicePartition {
+                            slice,
+                            segments: version.slices.get(&slice).cloned().unwrap_or_default(),
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => Placement::Spread,
+        };
         let mut scan = SliceScanExec::try_new(spec, partitions, None)?
-            .with_statistics(self.statistics(&version, &slices_read(&self.def, layout)));
+            .with_statistics(self.statistics(&version, &slices_read(&self.def, layout)))
+            .with_placement(placement);
         // A compound sort key over slices that are each one sorted run: every
         // partition streams its rows in sort-key order, so ORDER BY and merges on the
         // key need no sort.
