@@ -220,7 +220,10 @@ fn join_locality(join: &HashJoinExec) -> Option<Locality> {
                 keys.extend(lk);
             }
             if right_out {
-                keys.extend(rk.into_iter().map(|k| k + if left_out { left_width } else { 0 }));
+                keys.extend(
+                    rk.into_iter()
+                        .map(|k| k + if left_out { left_width } else { 0 }),
+                );
             }
             if keys.is_empty() {
                 Locality::Spread { slices }
@@ -335,14 +338,18 @@ fn localize(
                     )
                 })?;
             Ok(Transformed::yes(
-                Arc::new(scan.with_partitions(partitions)?) as Arc<dyn ExecutionPlan>
+                Arc::new(scan.with_partitions(partitions)?) as Arc<dyn ExecutionPlan>,
             ))
         })
         .map(|t| t.data)
 }
 
 /// Whether some pair of join keys holds both inputs' distribution keys.
-fn joins_on_keys(on: &[(PhysicalExprRef, PhysicalExprRef)], left: &[usize], right: &[usize]) -> bool {
+fn joins_on_keys(
+    on: &[(PhysicalExprRef, PhysicalExprRef)],
+    left: &[usize],
+    right: &[usize],
+) -> bool {
     on.iter().any(|(l, r)| {
         column_index(l).is_some_and(|l| left.contains(&l))
             && column_index(r).is_some_and(|r| right.contains(&r))
@@ -393,7 +400,11 @@ fn collocate(
             let Some(slices) = other.slices() else {
                 return Ok(None);
             };
-            (localize(&left, slices, layout)?, right, JoinDistribution::DistAllNone)
+            (
+                localize(&left, slices, layout)?,
+                right,
+                JoinDistribution::DistAllNone,
+            )
         }
         (other, Locality::Replicated)
             if matches!(
@@ -408,7 +419,11 @@ fn collocate(
             let Some(slices) = other.slices() else {
                 return Ok(None);
             };
-            (left, localize(&right, slices, layout)?, JoinDistribution::DistAllNone)
+            (
+                left,
+                localize(&right, slices, layout)?,
+                JoinDistribution::DistAllNone,
+            )
         }
         _ => return Ok(None),
     };
@@ -475,7 +490,10 @@ impl PhysicalOptimizerRule for CollocateJoins {
 fn restore_requirements(plan: Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let mut ordering_lost = false;
     let fixed = plan.transform_up(|node| {
-        if node.downcast_ref::<HashJoinExec>().is_some_and(|j| join_locality(j).is_some()) {
+        if node
+            .downcast_ref::<HashJoinExec>()
+            .is_some_and(|j| join_locality(j).is_some())
+        {
             return Ok(Transformed::no(node));
         }
         let requirements = node.input_distribution_requirements().into_per_child();
@@ -538,7 +556,10 @@ fn restore_requirements(plan: Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn E
 }
 
 /// The keys a distribution requirement partitions by.
-#[expect(deprecated, reason = "DataFusion 55 operators may still say HashPartitioned")]
+#[expect(
+    deprecated,
+    reason = "DataFusion 55 operators may still say HashPartitioned"
+)]
 fn key_exprs(required: &Distribution) -> Option<Vec<Arc<dyn PhysicalExpr>>> {
     match required {
         Distribution::KeyPartitioned(exprs) | Distribution::HashPartitioned(exprs) => {

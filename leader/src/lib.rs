@@ -23,8 +23,8 @@
 pub mod admission;
 pub mod auth;
 pub mod catalog_provider;
-pub mod collocate;
 pub mod cluster;
+pub mod collocate;
 pub mod engine;
 pub mod error;
 pub mod fragment;

@@ -1,0 +1,167 @@
+//! Distributed plans on a 3-node cluster: which joins run slice by slice on the compute
+//! nodes (EXPLAIN shows them inside a fragment), and that every join type gives
+//! PostgreSQL's answer whichever way it is planned.
+
+use anyhow::{Result, bail};
+use blueshift_tests::postgres::Postgres;
+use blueshift_tests::tpch::compare_results;
+use blueshift_tests::{Embedded, connect, rows};
+
+/// Tables with every distribution style; keys collide across slices on purpose
+/// (NULLs, duplicates, keys present on one side only).
+const TABLES: &str = "
+create table fact (k int, v int, g varchar(4)) distkey(k);
+create table fact2 (k int, w int) distkey(k);
+create table fact_big (k bigint, w int) distkey(k);
+create table dim_all (k int, name varchar(8)) diststyle all;
+create table ev (k int, x int) diststyle even;
+";
+
+const POSTGRES_TABLES: &str = "
+create table fact (k int, v int, g varchar(4));
+create table fact2 (k int, w int);
+create table fact_big (k bigint, w int);
+create table dim_all (k int, name varchar(8));
+create table ev (k int, x int);
+";
+
+const ROWS: &str = "
+insert into fact values (1,10,'a'),(2,20,'b'),(3,30,'a'),(4,40,'c'),(5,50,'b'),(6,60,'a'),
+    (7,70,'c'),(8,80,'a'),(2,21,'b'),(null,99,'z'),(11,110,'a'),(12,120,'b');
+insert into fact2 values (2,200),(3,300),(3,301),(5,500),(9,900),(null,0),(12,1200),(13,1300);
+insert into fact_big values (2,2),(3,3),(7,7),(12,12),(14,14);
+insert into dim_all values (1,'one'),(2,'two'),(3,'three'),(5,'five'),(8,'eight'),(20,'twenty');
+insert into ev values (1,1),(3,3),(5,5),(7,7),(9,9),(11,11),(null,0);
+";
+
+/// (query, whether its join runs on the compute nodes)
+const QUERIES: &[(&str, bool)] = &[
+    // DS_DIST_NONE: both on their DISTKEY, same type.
+    (
+        "select f.k, f.v, f2.w from fact f join fact2 f2 on f.k = f2.k order by 1, 2, 3",
+        true,
+    ),
+    (
+        "select f.k, f.v, f2.w from fact f left join fact2 f2 on f.k = f2.k order by 1, 2, 3",
+        true,
+    ),
+    (
+        "select f.k, f.v, f2.w from fact f right join fact2 f2 on f.k = f2.k order by 1, 2, 3",
+        true,
+    ),
+    (
+        "select f.k, f2.k, f.v, f2.w from fact f full join fact2 f2 on f.k = f2.k order by 1, 2, 3, 4",
+        true,
+    ),
+    (
+        "select k, v from fact f where exists (select 1 from fact2 f2 where f2.k = f.k) order by 1, 2",
+        true,
+    ),
+    (
+        "select k, v from fact f where not exists (select 1 from fact2 f2 where f2.k = f.k) order by 1, 2",
+        true,
+    ),
+    (
+        "select f.g, count(*), sum(f2.w) from fact f join fact2 f2 on f.k = f2.k and f.v < f2.w group by f.g order by 1",
+        true,
+    ),
+    // DS_DIST_ALL_NONE: an ALL table that keeps no unmatched rows.
+    (
+        "select f.k, d.name from fact f join dim_all d on f.k = d.k order by 1, 2",
+        true,
+    ),
+    (
+        "select f.k, d.name from fact f left join dim_all d on f.k = d.k order by 1, 2",
+        true,
+    ),
+    (
+        "select e.x, d.name from ev e join dim_all d on e.k = d.k order by 1",
+        true,
+    ),
+    // Not collocated: an ALL table whose unmatched rows are kept, a non-key join,
+    // different key types, an EVEN table with a KEY one, NOT IN.
+    (
+        "select d.k, d.name, f.v from fact f right join dim_all d on f.k = d.k order by 1, 3",
+        false,
+    ),
+    (
+        "select d.k, f.v from dim_all d left join fact f on f.k = d.k order by 1, 2",
+        false,
+    ),
+    (
+        "select f.k, f2.k from fact f join fact2 f2 on f.v = f2.w / 10 order by 1, 2",
+        false,
+    ),
+    (
+        "select f.k, b.w from fact f join fact_big b on f.k = b.k order by 1, 2",
+        false,
+    ),
+    (
+        "select f.k, e.x from fact f join ev e on f.k = e.k order by 1, 2",
+        false,
+    ),
+    (
+        "select k from fact where k not in (select k from fact2 where k is not null) order by 1",
+        false,
+    ),
+    // Joins over joins: collocated below, then with the ALL table.
+    (
+        "select f.k, f2.w, d.name from fact f join fact2 f2 on f.k = f2.k join dim_all d on d.k = f.k order by 1, 2, 3",
+        true,
+    ),
+    (
+        "select f2.k, count(*) from fact f join fact2 f2 on f.k = f2.k join fact_big b on b.w = f2.k group by f2.k order by 1",
+        true,
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn joins_run_where_the_rows_are_and_match_postgres() -> Result<()> {
+    let oracle = Postgres::start()?;
+    let pg = connect(&oracle.conn_str()).await?;
+    pg.batch_execute(POSTGRES_TABLES).await?;
+    pg.batch_execute(ROWS).await?;
+
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 3, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client.batch_execute(TABLES).await?;
+    client.batch_execute(ROWS).await?;
+
+    let mut failures = Vec::new();
+    for (query, on_compute) in QUERIES {
+        let expected = rows(&pg, query).await?;
+        match rows(&client, query).await {
+            Ok(actual) => {
+                if let Err(e) = compare_results(&expected, &actual) {
+                    failures.push(format!("{query}: {e}"));
+                }
+            }
+            Err(e) => failures.push(format!("{query}: {e:?}")),
+        }
+        let plan = rows(&client, &format!("explain {query}")).await?;
+        let physical = plan
+            .iter()
+            .find(|r| r[0] == "physical_plan")
+            .map(|r| r[1].clone());
+        let shipped = physical.as_deref().is_some_and(|p| {
+            p.lines()
+                .any(|l| l.trim_start().starts_with("| ") && l.contains("HashJoinExec"))
+        });
+        if shipped != *on_compute {
+            failures.push(format!(
+                "{query}: join on the compute nodes is {shipped}, expected {on_compute}:\n{}",
+                physical.unwrap_or_default()
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} of {} queries wrong:\n{}",
+            failures.len(),
+            QUERIES.len(),
+            failures.join("\n\n")
+        );
+    }
+    Ok(())
+}
