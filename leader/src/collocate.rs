@@ -260,6 +260,17 @@ fn join_locality(join: &HashJoinExec) -> Option<Locality> {
     })
 }
 
+/// How `plan`, a join this rule made, meets its inputs; `None` for other plans.
+pub fn join_distribution(plan: &Arc<dyn ExecutionPlan>) -> Option<JoinDistribution> {
+    let join = plan.downcast_ref::<HashJoinExec>()?;
+    join_locality(join)?;
+    if replicated_table(join.left()) || replicated_table(join.right()) {
+        Some(JoinDistribution::DistAllNone)
+    } else {
+        Some(JoinDistribution::DistNone)
+    }
+}
+
 /// An input of a join: its locality, with an ALL table spread over slices (see
 /// [`localize`]) counted as [`Locality::Replicated`].
 fn locality_or_localized(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {

@@ -190,6 +190,16 @@ fn one_column(name: &str, values: Vec<String>) -> Result<RecordBatch, LeaderErro
         .map_err(|e| LeaderError::DataFusion(e.into()))
 }
 
+/// A plan returning `lines` as one text column named `column`.
+fn text_result(column: &str, lines: Vec<String>) -> Result<LogicalPlan, LeaderError> {
+    use datafusion::logical_expr::{LogicalPlanBuilder, lit};
+    let values: Vec<Vec<datafusion::logical_expr::Expr>> =
+        lines.into_iter().map(|l| vec![lit(l)]).collect();
+    Ok(LogicalPlanBuilder::values(values)?
+        .project(vec![datafusion::prelude::col("column1").alias(column)])?
+        .build()?)
+}
+
 impl Engine {
     /// An engine over `catalog`, running fragments on `cluster`.
     pub fn try_new(catalog: Catalog, cluster: ClusterClient) -> Result<Self, LeaderError> {
@@ -334,6 +344,26 @@ impl Engine {
             Statement::Query(_) => {
                 let plan = self.plan_with_datafusion(session, stmt).await?;
                 Ok(Planned::Query(postgres_column_names(plan)?))
+            }
+            // Plain EXPLAIN of a query prints Redshift's form; EXPLAIN VERBOSE,
+            // ANALYZE and FORMAT print DataFusion's.
+            Statement::Explain {
+                statement,
+                analyze: false,
+                verbose: false,
+                format: None,
+                options: None,
+                ..
+            } if matches!(statement.as_ref(), Statement::Query(_)) => {
+                let Statement::Explain { statement, .. } = stmt else {
+                    return Err(LeaderError::Unsupported("EXPLAIN".into()));
+                };
+                let plan = self.plan_with_datafusion(session, *statement).await?;
+                let physical = self.state_for(session).create_physical_plan(&plan).await?;
+                Ok(Planned::Query(text_result(
+                    "QUERY PLAN",
+                    crate::explain::redshift_plan(&physical),
+                )?))
             }
             Statement::Explain { .. } => {
                 let plan = self.plan_with_datafusion(session, stmt).await?;

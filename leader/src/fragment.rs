@@ -17,6 +17,7 @@ use blueshift_compute::scan::Placement;
 use blueshift_compute::{FragmentCodec, SliceScanExec};
 use blueshift_proto::FragmentTicket;
 use bytes::Bytes;
+use datafusion::common::Statistics;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result};
@@ -29,6 +30,7 @@ use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::limit::LocalLimitExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
@@ -215,6 +217,13 @@ impl RemoteFragmentExec {
     }
 }
 
+impl RemoteFragmentExec {
+    /// The plan each compute node runs.
+    pub fn fragment(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.fragment
+    }
+}
+
 impl DisplayAs for RemoteFragmentExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let nodes: Vec<String> = self
@@ -261,6 +270,15 @@ impl ExecutionPlan for RemoteFragmentExec {
         _children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(self)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        // What the nodes send is what the fragment makes.
+        StatisticsContext::new().compute(self.fragment.as_ref(), args)
     }
 
     fn execute(

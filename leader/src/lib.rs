@@ -27,6 +27,7 @@ pub mod cluster;
 pub mod collocate;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod fragment;
 pub mod functions;
 pub mod interrupt;
