@@ -43,6 +43,10 @@ struct FrontEndArgs {
     /// Password exchange clients must use: scram-sha-256, md5 or password (cleartext).
     #[arg(long, default_value = "scram-sha-256")]
     auth: AuthMethod,
+    /// Working memory for the queries running at once, in MiB (shared by WLM slots;
+    /// each query's share also bounds its fragments on the compute nodes).
+    #[arg(long, env = "BLUESHIFT_QUERY_MEMORY_MB", default_value_t = 4096)]
+    query_memory_mb: u64,
     #[command(flatten)]
     s3: S3Args,
 }
@@ -183,6 +187,7 @@ async fn main() -> Result<()> {
                 nodes: args.nodes,
                 slices_per_node: args.slices_per_node,
                 s3: args.front.s3.config()?,
+                query_memory_bytes: args.front.query_memory_mb << 20,
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
             })
@@ -207,6 +212,7 @@ async fn main() -> Result<()> {
                 compute: args.compute,
                 slices_per_node: args.slices_per_node,
                 s3: args.front.s3.config()?,
+                query_memory_bytes: args.front.query_memory_mb << 20,
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
             })

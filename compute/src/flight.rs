@@ -57,6 +57,37 @@ impl ComputeService {
             ctx: SessionContext::new(),
         }
     }
+
+    /// The context a fragment runs in: with a memory pool of `memory_bytes` (spilling
+    /// to this node's temporary files past it), or unbounded for 0.
+    fn task_context(
+        &self,
+        memory_bytes: u64,
+    ) -> datafusion::error::Result<Arc<datafusion::execution::TaskContext>> {
+        let task_ctx = self.ctx.task_ctx();
+        if memory_bytes == 0 {
+            return Ok(task_ctx);
+        }
+        let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::from_runtime_env(
+            task_ctx.runtime_env().as_ref(),
+        )
+        .with_memory_pool(Arc::new(
+            datafusion::execution::memory_pool::FairSpillPool::new(memory_bytes as usize),
+        ))
+        .build_arc()?;
+        let mut config = self.ctx.state().config().clone();
+        // A sort keeps this much back to merge its spill files: a share of the budget.
+        let options = config.options_mut();
+        options.execution.sort_spill_reservation_bytes = options
+            .execution
+            .sort_spill_reservation_bytes
+            .min(memory_bytes as usize / 4);
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .build();
+        Ok(state.task_ctx())
+    }
 }
 
 /// The blocks of the segments in `request` (STV_BLOCKLIST).
@@ -110,6 +141,9 @@ fn fragment_status(e: &datafusion::error::DataFusionError) -> Status {
             StoreError::Io { .. } => Status::failed_precondition(message),
             StoreError::BadData { .. } => Status::aborted(message),
         };
+    }
+    if let datafusion::error::DataFusionError::ResourcesExhausted(message) = e.find_root() {
+        return Status::resource_exhausted(message.clone());
     }
     Status::internal(e.find_root().to_string())
 }
@@ -176,7 +210,9 @@ impl FlightService for ComputeService {
     ) -> Result<Response<Self::DoGetStream>, Status> {
         let ticket = FragmentTicket::decode(request.into_inner().ticket)
             .map_err(|e| Status::invalid_argument(format!("bad fragment ticket: {e}")))?;
-        let task_ctx = self.ctx.task_ctx();
+        let task_ctx = self
+            .task_context(ticket.memory_bytes)
+            .map_err(|e| internal("fragment memory pool", e))?;
         let plan = datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(
             &ticket.plan,
             &task_ctx,

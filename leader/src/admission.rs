@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use crate::error::LeaderError;
 
-/// Working memory shared by the queries running at once on the leader (4 GiB).
+/// The default working memory shared by the queries running at once (4 GiB).
 pub const QUERY_MEMORY_BYTES: u64 = 4 << 30;
 
 /// The leader's admission control.
@@ -42,12 +42,12 @@ impl Drop for SlotGuard {
 }
 
 impl QueryGate {
-    /// A gate with Redshift's default queue.
-    pub fn new() -> Arc<Self> {
+    /// A gate with Redshift's default queue, sharing `memory_bytes` among its slots.
+    pub fn new(memory_bytes: u64) -> Arc<Self> {
         Arc::new(QueryGate {
             admission: Mutex::new(Admission::new(
                 vec![QueueConfig::default_queue()],
-                QUERY_MEMORY_BYTES,
+                memory_bytes,
             )),
             freed: Notify::new(),
         })

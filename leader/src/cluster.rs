@@ -54,6 +54,11 @@ fn fragment_error(node: u32, addr: &str, e: FlightError) -> DataFusionError {
             tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
                 node_error(node, addr, status.message()).into()
             }
+            tonic::Code::ResourceExhausted => LeaderError::External {
+                code: "53200",
+                message: format!("compute node {node}: {}", status.message()),
+            }
+            .into(),
             tonic::Code::NotFound => LeaderError::External {
                 code: "58P01",
                 message: status.message().to_string(),

@@ -202,7 +202,12 @@ fn text_result(column: &str, lines: Vec<String>) -> Result<LogicalPlan, LeaderEr
 
 impl Engine {
     /// An engine over `catalog`, running fragments on `cluster`.
-    pub fn try_new(catalog: Catalog, cluster: ClusterClient) -> Result<Self, LeaderError> {
+    /// `query_memory_bytes` is the working memory the queries running at once share.
+    pub fn try_new(
+        catalog: Catalog,
+        cluster: ClusterClient,
+        query_memory_bytes: u64,
+    ) -> Result<Self, LeaderError> {
         let slices = cluster.layout().slice_count().max(1) as usize;
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(DATABASE, "public")
@@ -240,7 +245,7 @@ impl Engine {
         functions::register_static(&ctx, Arc::clone(&sessions));
         Ok(Engine {
             sessions,
-            gate: QueryGate::new(),
+            gate: QueryGate::new(query_memory_bytes),
             query_log,
             catalog,
             cluster,
@@ -286,11 +291,18 @@ impl Engine {
         ))
         .build_arc()?;
         let mut config = state.config().clone();
+        // A sort keeps this much back to merge its spill files: a share of the budget.
+        let options = config.options_mut();
+        options.execution.sort_spill_reservation_bytes = options
+            .execution
+            .sort_spill_reservation_bytes
+            .min(guard.memory_bytes() as usize / 4);
         if let Some(query_id) = session.current_query() {
             config = config.with_extension(Arc::new(QueryScope {
                 query_id,
                 user_id: session.user_id(),
                 log: Arc::clone(&self.query_log),
+                memory_bytes: guard.memory_bytes(),
             }));
         }
         let state = SessionStateBuilder::new_from_existing(state)

@@ -295,6 +295,10 @@ impl ExecutionPlan for RemoteFragmentExec {
             plan: self.encoded.to_vec(),
             partition: partition as u32,
             query_id: scope.as_ref().map_or(0, |s| s.query_id),
+            // Every slice works at once: each gets its share of the query's memory.
+            memory_bytes: scope.as_ref().map_or(0, |s| {
+                s.memory_bytes / u64::from(self.cluster.layout().slice_count().max(1))
+            }),
         };
         let cluster = self.cluster.clone();
         let schema = self.schema();

@@ -76,6 +76,8 @@ pub struct QueryScope {
     pub query_id: u64,
     pub user_id: i32,
     pub log: Arc<QueryLog>,
+    /// The query's working-memory budget (its WLM grant), in bytes.
+    pub memory_bytes: u64,
 }
 
 impl QueryScope {

@@ -42,6 +42,8 @@ pub struct LeaderConfig {
     pub auth: AuthMethod,
     /// S3 endpoint and IAM roles, for COPY and UNLOAD.
     pub s3: S3Config,
+    /// Working memory shared by the queries running at once (WLM slots).
+    pub query_memory_bytes: u64,
 }
 
 /// What startup did about the admin password, for the startup message.
@@ -130,7 +132,10 @@ impl Leader {
             info!("removed {removed} segment files no table version references");
         }
 
-        let engine = Arc::new(Engine::try_new(catalog.clone(), cluster)?.with_s3(config.s3));
+        let engine = Arc::new(
+            Engine::try_new(catalog.clone(), cluster, config.query_memory_bytes)?
+                .with_s3(config.s3),
+        );
         let handlers = Arc::new(Handlers::new(engine, catalog, config.auth));
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -198,6 +203,7 @@ pub struct EmbeddedConfig {
     pub admin_password: Option<String>,
     pub auth: AuthMethod,
     pub s3: S3Config,
+    pub query_memory_bytes: u64,
 }
 
 /// A leader and its compute nodes in one process, talking Flight over loopback.
@@ -231,6 +237,7 @@ impl EmbeddedCluster {
             admin_password: config.admin_password,
             auth: config.auth,
             s3: config.s3,
+            query_memory_bytes: config.query_memory_bytes,
         })
         .await?;
         Ok(EmbeddedCluster { leader, nodes })

@@ -25,6 +25,11 @@ pub struct FragmentTicket {
     /// Leader-assigned query id, for logs and cancellation.
     #[prost(uint64, tag = "3")]
     pub query_id: u64,
+    /// This partition's working-memory budget in bytes (its share of the query's WLM
+    /// grant); past it, joins, sorts and aggregates spill, and what cannot spill fails
+    /// with out of memory. 0: no budget.
+    #[prost(uint64, tag = "4")]
+    pub memory_bytes: u64,
 }
 
 /// Describes the batches of a `DoPut`: they become one segment of one slice.

@@ -1,0 +1,65 @@
+//! Queries under a small memory budget: sorts and aggregates spill and answer; a
+//! join that cannot fit fails with 53200, on the leader or on a compute node, and
+//! the cluster keeps serving.
+
+use anyhow::Result;
+use blueshift_tests::{Embedded, connect, rows, sqlstate};
+
+const ROWS: u64 = 400_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn small_budgets_spill_or_fail_with_53200() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    // 32 MiB for the 5 slots: about 6 MiB per query, 1.6 MiB per slice.
+    let cluster =
+        Embedded::start_with_env(dir.path(), 2, 2, &[("BLUESHIFT_QUERY_MEMORY_MB", "32")])?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute(&format!(
+            "create table big (a bigint, b varchar(40)) distkey(a);
+             create table big2 (a bigint, c bigint) distkey(a);
+             insert into big select value, 'row ' || (value * 7919 % {ROWS}) \
+                 from generate_series(1, {ROWS});
+             insert into big2 select value, value * 2 from generate_series(1, {ROWS});"
+        ))
+        .await?;
+
+    // A sort of every row spills and still returns them in order.
+    let sorted = rows(
+        &client,
+        "select count(*), min(r), max(r) from (select row_number() over (order by b) as r from big) t",
+    )
+    .await?;
+    assert_eq!(sorted, [[ROWS.to_string(), "1".into(), ROWS.to_string()]]);
+
+    // So does an aggregate with a group per row.
+    let groups = rows(
+        &client,
+        "select count(*) from (select b, count(*) from big group by b) t",
+    )
+    .await?;
+    assert_eq!(groups, [[ROWS.to_string()]]);
+
+    // A hash join's table cannot spill: on the compute nodes (collocated)...
+    let err = client
+        .simple_query("select count(*) from big x join big2 y on x.a = y.a")
+        .await
+        .expect_err("the join should not fit");
+    assert_eq!(sqlstate(&err), "53200", "{err:?}");
+    assert!(format!("{err:?}").contains("compute node"), "{err:?}");
+    // ... and on the leader.
+    let err = client
+        .simple_query("select count(*) from big x join big2 y on x.b = cast(y.c as varchar)")
+        .await
+        .expect_err("the join should not fit");
+    assert_eq!(sqlstate(&err), "53200", "{err:?}");
+
+    // The cluster is still up, and small queries run.
+    assert_eq!(
+        rows(&client, "select count(*) from big2 where a <= 10").await?,
+        [["10"]]
+    );
+    let other = connect(&cluster.conn_str()).await?;
+    assert_eq!(rows(&other, "select 1").await?, [["1"]]);
+    Ok(())
+}
