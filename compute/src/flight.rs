@@ -409,6 +409,7 @@ fn with_report(
                         scans,
                         load_files: load.map(LoadExec::files).unwrap_or_default(),
                         load_errors: load.map(LoadExec::errors).unwrap_or_default(),
+                        steps: crate::steps::step_stats(&plan),
                     }
                     .encode_to_vec()
                     .into();

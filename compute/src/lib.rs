@@ -25,6 +25,7 @@ pub mod load;
 pub mod rewrite;
 pub mod scan;
 pub mod server;
+pub mod steps;
 pub mod unload;
 pub mod zone_map;
 

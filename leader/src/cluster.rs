@@ -143,6 +143,7 @@ impl ClusterClient {
         node: u32,
         ticket: FragmentTicket,
         scope: Option<Arc<QueryScope>>,
+        stats: Option<Arc<crate::query_summary::FragmentStats>>,
     ) -> Result<BoxStream<'static, Result<RecordBatch, DataFusionError>>, LeaderError> {
         let (mut client, addr) = self.client(node)?;
         let response = client
@@ -152,13 +153,21 @@ impl ClusterClient {
             .await
             .map_err(|s| node_error(node, addr, s.message()))?;
         // The last message carries the fragment's scan report (STL_SCAN).
+        let mut wire_bytes = 0u64;
         let messages = response.into_inner().inspect_ok(move |data| {
-            if let Some(scope) = &scope
-                && !data.app_metadata.is_empty()
+            wire_bytes += (data.data_header.len() + data.data_body.len()) as u64;
+            if !data.app_metadata.is_empty()
                 && let Ok(report) = FragmentReport::decode(data.app_metadata.clone())
             {
-                scope.record_scans(report.scans);
-                scope.record_load(report.load_files, report.load_errors);
+                if let Some(stats) = &stats
+                    && !report.steps.is_empty()
+                {
+                    stats.record(report.steps, wire_bytes);
+                }
+                if let Some(scope) = &scope {
+                    scope.record_scans(report.scans);
+                    scope.record_load(report.load_files, report.load_errors);
+                }
             }
         });
         let addr = addr.to_string();

@@ -621,13 +621,23 @@ impl Engine {
             Ok(f) => Arc::new(f),
             Err(e) => return record(entry, Err(e)),
         };
-        let stream = match df.execute_stream().await {
+        let (state, logical) = df.into_parts();
+        let plan = match state.create_physical_plan(&logical).await {
+            Ok(p) => p,
+            Err(e) => return record(entry, Err(e.into())),
+        };
+        let stream = match datafusion::physical_plan::execute_stream(
+            Arc::clone(&plan),
+            Arc::new(datafusion::execution::TaskContext::from(&state)),
+        ) {
             Ok(s) => Box::pin(interrupt.guard(s)),
             Err(e) => return record(entry, Err(e.into())),
         };
-        // Count the rows sent, and record how the statement ended.
-        let stream =
-            futures::stream::unfold((stream, entry), |(mut stream, mut entry)| async move {
+        // Count the rows sent, and record how the statement ended and what its
+        // steps did.
+        let stream = futures::stream::unfold((stream, entry), move |(mut stream, mut entry)| {
+            let plan = Arc::clone(&plan);
+            async move {
                 match stream.next().await {
                     Some(Ok(batch)) => {
                         if let Some(e) = entry.as_mut() {
@@ -638,17 +648,22 @@ impl Engine {
                     Some(Err(err)) => {
                         let err = LeaderError::from(err);
                         if let Some(e) = entry.take() {
+                            e.record_steps(&plan);
                             let (code, message) = crate::error::sqlstate(&err);
                             e.fail(&message, code == "57014");
                         }
                         Some((Err(DataFusionError::from(err)), (stream, None)))
                     }
                     None => {
+                        if let Some(e) = &entry {
+                            e.record_steps(&plan);
+                        }
                         let _ = record(entry.take(), Ok(()));
                         None
                     }
                 }
-            });
+            }
+        });
         let row_fields = Arc::clone(&fields);
         let rows = stream
             .map(move |batch| {

@@ -40,6 +40,7 @@ use futures::TryStreamExt;
 
 use crate::cluster::ClusterClient;
 use crate::query_log::QueryScope;
+use crate::query_summary::FragmentStats;
 
 /// Wraps slice-local subtrees in [`RemoteFragmentExec`].
 pub struct ShipFragments {
@@ -181,6 +182,8 @@ pub struct RemoteFragmentExec {
     slices: Vec<u32>,
     cluster: ClusterClient,
     properties: Arc<PlanProperties>,
+    /// What the slices reported when their streams ended (SVL_QUERY_SUMMARY).
+    stats: Arc<FragmentStats>,
 }
 
 impl RemoteFragmentExec {
@@ -213,6 +216,7 @@ impl RemoteFragmentExec {
             slices,
             cluster,
             properties,
+            stats: Arc::default(),
         })
     }
 }
@@ -221,6 +225,11 @@ impl RemoteFragmentExec {
     /// The plan each compute node runs.
     pub fn fragment(&self) -> &Arc<dyn ExecutionPlan> {
         &self.fragment
+    }
+
+    /// What the slices reported so far.
+    pub fn stats(&self) -> Arc<FragmentStats> {
+        Arc::clone(&self.stats)
     }
 }
 
@@ -301,10 +310,11 @@ impl ExecutionPlan for RemoteFragmentExec {
             }),
         };
         let cluster = self.cluster.clone();
+        let stats = Arc::clone(&self.stats);
         let schema = self.schema();
         let stream = futures::stream::once(async move {
             cluster
-                .run_fragment(node, ticket, scope)
+                .run_fragment(node, ticket, scope, Some(stats))
                 .await
                 .map_err(DataFusionError::from)
         })

@@ -33,6 +33,7 @@ pub const LEADER_ONLY: &[&str] = &[
     "pg_backend_pid",
     "pg_cancel_backend",
     "pg_last_copy_id",
+    "pg_last_query_id",
 ];
 
 fn constant_udf(
@@ -121,5 +122,18 @@ pub fn register_session(state: &mut SessionState, session: &Session) {
     );
     if let Err(e) = state.register_udf(Arc::new(last_copy_id)) {
         warn!("registering pg_last_copy_id: {e}");
+    }
+    let last_query = session.last_query_id();
+    let last_query_id = create_udf(
+        "pg_last_query_id",
+        vec![],
+        DataType::Int64,
+        Volatility::Stable,
+        Arc::new(move |_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Int64(Some(last_query))))
+        }),
+    );
+    if let Err(e) = state.register_udf(Arc::new(last_query_id)) {
+        warn!("registering pg_last_query_id: {e}");
     }
 }

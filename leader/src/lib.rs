@@ -33,6 +33,7 @@ pub mod functions;
 pub mod interrupt;
 pub mod load_log;
 pub mod query_log;
+pub mod query_summary;
 pub mod s3_config;
 pub mod server;
 pub mod session;

@@ -54,9 +54,13 @@ pub struct QueryLog {
     next_id: AtomicU64,
     records: Mutex<VecDeque<QueryRecord>>,
     scans: Mutex<VecDeque<ScanRecord>>,
+    summaries: Mutex<VecDeque<crate::query_summary::SummaryRow>>,
     /// COPY's files and rejected rows.
     pub loads: crate::load_log::LoadLog,
 }
+
+/// Steps kept for SVL_QUERY_SUMMARY (the most recent ones).
+pub const SUMMARY_LOG_CAPACITY: usize = 100_000;
 
 /// Scans kept for STL_SCAN (the most recent ones).
 pub const SCAN_LOG_CAPACITY: usize = 100_000;
@@ -152,6 +156,16 @@ impl QueryLog {
         }
     }
 
+    /// The steps of the queries recorded for SVL_QUERY_SUMMARY, oldest first.
+    pub fn summaries(&self) -> Vec<crate::query_summary::SummaryRow> {
+        self.summaries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     /// A copy of the records, oldest first.
     pub fn records(&self) -> Vec<QueryRecord> {
         self.lock().iter().cloned().collect()
@@ -182,6 +196,25 @@ impl QueryEntry {
     /// The statement's query id.
     pub fn query_id(&self) -> u64 {
         self.query_id
+    }
+
+    /// Records what each step of the statement's executed `plan` did.
+    pub fn record_steps(&self, plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) {
+        let user_id = self
+            .log
+            .lock()
+            .iter()
+            .rev()
+            .find(|r| r.query_id == self.query_id)
+            .map_or(0, |r| r.user_id);
+        let rows = crate::query_summary::summarize(plan, self.query_id, user_id);
+        let mut log = self.log.summaries.lock().unwrap_or_else(|e| e.into_inner());
+        for row in rows {
+            if log.len() >= SUMMARY_LOG_CAPACITY {
+                log.pop_front();
+            }
+            log.push_back(row);
+        }
     }
 
     /// Counts rows sent to the client.

@@ -56,6 +56,8 @@ pub struct Session {
     current_query: AtomicU64,
     /// The query id of the session's last COPY (`pg_last_copy_id()`).
     last_copy: AtomicU64,
+    /// The query id of the session's last logged statement (`pg_last_query_id()`).
+    last_query: AtomicU64,
     /// A COPY FROM STDIN waiting for the client's data.
     copy_in: std::sync::Mutex<Option<CopyIn>>,
 }
@@ -91,6 +93,7 @@ impl Session {
             cancel_epoch: AtomicU64::new(0),
             cancelled: Notify::new(),
             current_query: AtomicU64::new(0),
+            last_query: AtomicU64::new(0),
             last_copy: AtomicU64::new(0),
             copy_in: std::sync::Mutex::new(None),
         }
@@ -105,6 +108,18 @@ impl Session {
     /// Records which logged statement the session runs now.
     pub fn set_current_query(&self, query_id: u64) {
         self.current_query.store(query_id, Ordering::Relaxed);
+        if query_id != 0 {
+            self.last_query.store(query_id, Ordering::Relaxed);
+        }
+    }
+
+    /// `pg_last_query_id()` while a statement is planned: the session's previous
+    /// logged statement, or -1 when it ran none.
+    pub fn last_query_id(&self) -> i64 {
+        match self.last_query.load(Ordering::Relaxed) {
+            0 => -1,
+            id => id as i64,
+        }
     }
 
     /// Starts a COPY FROM STDIN.

@@ -21,6 +21,7 @@ use crate::error::LeaderError;
 use crate::query_log::{QueryLog, QueryStatus};
 
 mod load;
+mod summary;
 
 /// The system table `name`, or `None` when there is no such table.
 pub async fn lookup(
@@ -36,6 +37,7 @@ pub async fn lookup(
         "stl_load_commits" => load::stl_load_commits(query_log)?,
         "stv_load_state" => load::stv_load_state(query_log)?,
         "sys_query_history" => sys_query_history(query_log)?,
+        "svl_query_summary" => summary::svl_query_summary(query_log)?,
         "stv_slices" => stv_slices(cluster)?,
         "pg_table_def" => pg_table_def(catalog)?,
         "svv_table_info" => svv_table_info(catalog, cluster)?,

@@ -170,6 +170,42 @@ pub struct FragmentReport {
     /// Rows a COPY partition rejected (STL_LOAD_ERRORS), sent once, at the end.
     #[prost(message, repeated, tag = "3")]
     pub load_errors: Vec<LoadErrorRecord>,
+    /// What each step of the fragment did on this slice (SVL_QUERY_SUMMARY), bottom
+    /// step first; sent once, at the end.
+    #[prost(message, repeated, tag = "4")]
+    pub steps: Vec<StepStats>,
+}
+
+/// One step (operator) of a fragment on one slice.
+#[derive(Clone, PartialEq, Message)]
+pub struct StepStats {
+    /// The step's number in the fragment, counting from the bottom (post-order).
+    #[prost(uint32, tag = "1")]
+    pub step: u32,
+    /// The operator (`HashJoinExec`, `SliceScanExec`, ...).
+    #[prost(string, tag = "2")]
+    pub operator: String,
+    /// For scans: the table's id and name.
+    #[prost(uint64, tag = "3")]
+    pub table_id: u64,
+    #[prost(string, tag = "4")]
+    pub table_name: String,
+    #[prost(uint64, tag = "5")]
+    pub rows: u64,
+    /// Bytes of the rows the step produced (Arrow memory size).
+    #[prost(uint64, tag = "6")]
+    pub bytes: u64,
+    /// CPU time the step spent, in microseconds.
+    #[prost(uint64, tag = "7")]
+    pub micros: u64,
+    /// Whether the step spilled to disk.
+    #[prost(bool, tag = "8")]
+    pub spilled: bool,
+    /// For scans: rows in the row groups read, and whether zone maps skipped some.
+    #[prost(uint64, tag = "9")]
+    pub rows_pre_filter: u64,
+    #[prost(bool, tag = "10")]
+    pub is_rrscan: bool,
 }
 
 /// One input file of a COPY, as far as it has been read.

@@ -224,3 +224,56 @@ async fn explain_prints_redshift_plans() -> Result<()> {
     assert_eq!(masked, expected, "{}", plan.join("\n"));
     Ok(())
 }
+
+/// SVL_QUERY_SUMMARY has each step of a query, per segment, and the rows the slices
+/// sent to the leader: a collocated join sends its partial groups, a join on the
+/// leader every row it reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn query_summary_shows_steps_and_rows_moved() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client.batch_execute(TABLES).await?;
+    client.batch_execute(ROWS).await?;
+    let summary = "select seg, step, label, rows, bytes from svl_query_summary \
+                   where query = pg_last_query_id() order by seg, step";
+
+    rows(
+        &client,
+        "select f.g, count(*) from fact f join fact2 f2 on f.k = f2.k group by f.g",
+    )
+    .await?;
+    let steps = rows(&client, summary).await?;
+    let labels: Vec<&str> = steps.iter().map(|r| r[2].as_str()).collect();
+    let number = |r: &Vec<String>, i: usize| r[i].parse::<u64>().unwrap_or(u64::MAX);
+    assert!(
+        labels[0].starts_with("scan   tbl=") && labels[1].starts_with("scan   tbl="),
+        "{steps:?}"
+    );
+    assert_eq!(&labels[2..5], ["hjoin", "aggr", "return"], "{steps:?}");
+    assert!(steps[..5].iter().all(|r| r[0] == "0"), "{steps:?}");
+    assert!(labels[5..].contains(&"aggr"), "{steps:?}");
+    let scanned: u64 = steps[..2].iter().map(|r| number(r, 3)).sum();
+    assert_eq!(scanned, 12 + 8, "{steps:?}");
+    let returned = number(&steps[4], 3);
+    assert!(
+        (2..=4).contains(&returned),
+        "partial groups sent: {steps:?}"
+    );
+    assert!(number(&steps[4], 4) > 0, "bytes sent: {steps:?}");
+
+    // A join the leader runs: both tables come whole.
+    rows(
+        &client,
+        "select f.g, count(*) from fact f join ev e on f.k = e.k group by f.g",
+    )
+    .await?;
+    let steps = rows(&client, summary).await?;
+    let sent: u64 = steps
+        .iter()
+        .filter(|r| r[2] == "return")
+        .map(|r| number(r, 3))
+        .sum();
+    assert_eq!(sent, 12 + 7, "{steps:?}");
+    Ok(())
+}

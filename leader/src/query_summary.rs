@@ -1,0 +1,158 @@
+//! SVL_QUERY_SUMMARY: what each step of a query did, per segment.
+//!
+//! Each fragment that ran on the compute nodes is a segment (numbered in plan order
+//! from 0); its steps are the fragment's operators, bottom first, with rows and bytes
+//! summed over the slices and the slowest and average slice's time, and a last
+//! `return` step: the rows and bytes (on the wire) the slices sent to the leader.
+//! The steps that ran on the leader make the last segment.
+
+use std::sync::{Arc, Mutex};
+
+use blueshift_compute::steps::step_stats;
+use blueshift_proto::StepStats;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::fragment::RemoteFragmentExec;
+
+/// One row of SVL_QUERY_SUMMARY.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummaryRow {
+    pub query_id: u64,
+    pub user_id: i32,
+    pub segment: u32,
+    pub step: u32,
+    /// Microseconds: the slowest slice's time, and the average over slices.
+    pub max_micros: u64,
+    pub avg_micros: u64,
+    pub rows: u64,
+    pub bytes: u64,
+    pub label: String,
+    pub spilled: bool,
+    pub is_rrscan: bool,
+    pub rows_pre_filter: u64,
+}
+
+/// What one fragment's slices reported, gathered as their streams end.
+#[derive(Debug, Default)]
+pub struct FragmentStats {
+    slices: Mutex<Vec<SliceReport>>,
+}
+
+#[derive(Clone, Debug)]
+struct SliceReport {
+    steps: Vec<StepStats>,
+    /// Bytes the slice's stream carried to the leader (Flight headers and bodies).
+    wire_bytes: u64,
+}
+
+impl FragmentStats {
+    /// Records a slice's steps and the bytes it sent.
+    pub fn record(&self, steps: Vec<StepStats>, wire_bytes: u64) {
+        self.slices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(SliceReport { steps, wire_bytes });
+    }
+
+    fn reports(&self) -> Vec<SliceReport> {
+        self.slices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Redshift's label for a step.
+fn label(step: &StepStats) -> String {
+    let name = match step.operator.as_str() {
+        "SliceScanExec" => {
+            // Redshift names the table without its schema.
+            let table = step.table_name.rsplit('.').next().unwrap_or_default();
+            return format!("scan   tbl={} name={table}", step.table_id);
+        }
+        "HashJoinExec" => "hjoin",
+        "NestedLoopJoinExec" | "CrossJoinExec" => "nloop",
+        "SortMergeJoinExec" => "mjoin",
+        "AggregateExec" => "aggr",
+        "SortExec" => "sort",
+        "SortPreservingMergeExec" | "CoalescePartitionsExec" => "merge",
+        "GlobalLimitExec" | "LocalLimitExec" => "limit",
+        "ProjectionExec" => "project",
+        "FilterExec" => "filter",
+        "RepartitionExec" => "dist",
+        "UnionExec" | "InterleaveExec" => "append",
+        "BoundedWindowAggExec" | "WindowAggExec" => "window",
+        other => return other.trim_end_matches("Exec").to_lowercase(),
+    };
+    name.to_string()
+}
+
+/// The summary of `plan`, which has run.
+pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> Vec<SummaryRow> {
+    let mut fragments = Vec::new();
+    let _ = plan.apply(|node| {
+        if let Some(remote) = node.downcast_ref::<RemoteFragmentExec>() {
+            fragments.push(remote.stats());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    let row = |segment: u32, step: u32, label: String| SummaryRow {
+        query_id,
+        user_id,
+        segment,
+        step,
+        max_micros: 0,
+        avg_micros: 0,
+        rows: 0,
+        bytes: 0,
+        label,
+        spilled: false,
+        is_rrscan: false,
+        rows_pre_filter: 0,
+    };
+    let mut out = Vec::new();
+    for (segment, stats) in fragments.iter().enumerate() {
+        let segment = segment as u32;
+        let reports = stats.reports();
+        let Some(first) = reports.first() else {
+            continue;
+        };
+        let slices = reports.len() as u64;
+        for (i, shape) in first.steps.iter().enumerate() {
+            let steps: Vec<&StepStats> = reports.iter().filter_map(|r| r.steps.get(i)).collect();
+            let mut r = row(segment, i as u32, label(shape));
+            r.rows = steps.iter().map(|s| s.rows).sum();
+            r.bytes = steps.iter().map(|s| s.bytes).sum();
+            r.max_micros = steps.iter().map(|s| s.micros).max().unwrap_or(0);
+            r.avg_micros = steps.iter().map(|s| s.micros).sum::<u64>() / slices;
+            r.spilled = steps.iter().any(|s| s.spilled);
+            r.is_rrscan = steps.iter().any(|s| s.is_rrscan);
+            r.rows_pre_filter = steps.iter().map(|s| s.rows_pre_filter).sum();
+            out.push(r);
+        }
+        // The rows the fragment's top step made went to the leader.
+        let mut sent = row(segment, first.steps.len() as u32, "return".into());
+        sent.rows = reports
+            .iter()
+            .filter_map(|r| r.steps.last())
+            .map(|s| s.rows)
+            .sum();
+        sent.bytes = reports.iter().map(|r| r.wire_bytes).sum();
+        out.push(sent);
+    }
+    let leader_segment = fragments.len() as u32;
+    let leader_steps = step_stats(plan)
+        .into_iter()
+        .filter(|s| s.operator != "RemoteFragmentExec");
+    for (i, s) in leader_steps.enumerate() {
+        let mut r = row(leader_segment, i as u32, label(&s));
+        r.rows = s.rows;
+        r.bytes = s.bytes;
+        r.max_micros = s.micros;
+        r.avg_micros = s.micros;
+        r.spilled = s.spilled;
+        out.push(r);
+    }
+    out
+}
