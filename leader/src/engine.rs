@@ -269,6 +269,17 @@ impl Engine {
     /// A planning state for one statement of `session`.
     fn state_for(&self, session: &Session) -> SessionState {
         let mut state = self.ctx.state();
+        if !session.collocated_joins() {
+            let rules = state
+                .physical_optimizers()
+                .iter()
+                .filter(|r| r.name() != "collocate_joins")
+                .cloned()
+                .collect();
+            state = SessionStateBuilder::new_from_existing(state)
+                .with_physical_optimizer_rules(rules)
+                .build();
+        }
         functions::register_session(&mut state, session);
         state
     }

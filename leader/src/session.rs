@@ -24,6 +24,7 @@ pub const DEFAULT_SETTINGS: &[(&str, &str)] = &[
     ("datestyle", "ISO, MDY"),
     ("describe_field_name_in_uppercase", "off"),
     ("enable_case_sensitive_identifier", "off"),
+    ("enable_collocated_joins", "on"),
     ("enable_result_cache_for_session", "on"),
     ("extra_float_digits", "0"),
     ("intervalstyle", "postgres"),
@@ -239,6 +240,11 @@ impl Session {
                 }
             }
         }
+        if name == "enable_collocated_joins" && parse_bool(value).is_none() {
+            return Err(LeaderError::InvalidParameter(format!(
+                "parameter \"{name}\" requires a Boolean value"
+            )));
+        }
         if name == "statement_timeout" && parse_timeout_ms(value).is_none() {
             return Err(LeaderError::InvalidParameter(format!(
                 "invalid value for parameter \"statement_timeout\": \"{value}\""
@@ -271,6 +277,15 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Whether the planner keeps joins whose rows are in place on the compute nodes
+    /// (`enable_collocated_joins`; off plans every join as if the data were spread).
+    pub fn collocated_joins(&self) -> bool {
+        self.show("enable_collocated_joins")
+            .ok()
+            .and_then(|v| parse_bool(&v))
+            .unwrap_or(true)
     }
 
     /// The statement timeout in milliseconds, 0 for none.
@@ -353,5 +368,14 @@ impl SessionRegistry {
             session.cancel();
         }
         !found.is_empty()
+    }
+}
+
+/// PostgreSQL's Boolean setting values.
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Some(true),
+        "off" | "false" | "no" | "0" => Some(false),
+        _ => None,
     }
 }

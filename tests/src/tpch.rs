@@ -153,8 +153,8 @@ fn write_rows<R: std::fmt::Display>(
     Ok(())
 }
 
-/// Checks `actual` against `expected` row by row: text must match (trailing blanks
-/// aside, as CHAR(n) pads them), and numbers must agree to the precision of the
+/// Checks `actual` against `expected` row by row: text must match (blanks at either
+/// end aside: CHAR(n) pads them, and answer files pad columns), and numbers must agree to the precision of the
 /// less precise of the two (engines print averages and quotients to different scales).
 pub fn compare_results(expected: &[Vec<String>], actual: &[Vec<String>]) -> Result<()> {
     if expected.len() != actual.len() {
@@ -182,7 +182,7 @@ pub fn compare_results(expected: &[Vec<String>], actual: &[Vec<String>]) -> Resu
 }
 
 fn same_value(expected: &str, actual: &str) -> bool {
-    let (e, a) = (expected.trim_end(), actual.trim_end());
+    let (e, a) = (expected.trim(), actual.trim());
     if e == a {
         return true;
     }

@@ -87,14 +87,35 @@ fn main() -> Result<()> {
     } else {
         None
     };
-    report(&args, &blueshift, duckdb.as_deref());
+    report(&args, &blueshift, duckdb.as_ref());
     Ok(())
 }
 
-/// Per query: the median time, and whether the answer matched the reference.
+/// Per query on Blueshift: the median time, the answer, whether it matched TPC-H's
+/// reference answer, and the rows the compute nodes sent to the leader with the
+/// documented keys and with joins planned as if no table were distributed on its
+/// join key.
 struct Timing {
     median: Duration,
-    checked: Option<std::result::Result<(), String>>,
+    answer: Vec<Vec<String>>,
+    reference: Option<std::result::Result<(), String>>,
+    moved: u64,
+    moved_ignoring_keys: u64,
+}
+
+/// Rows the slices of the session's previous query sent to the leader.
+async fn rows_moved(client: &tokio_postgres::Client) -> Result<u64> {
+    let moved = rows(
+        client,
+        "select coalesce(sum(rows), 0) from svl_query_summary \
+         where query = pg_last_query_id() and label = 'return'",
+    )
+    .await?;
+    Ok(moved
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
 }
 
 async fn run_blueshift(args: &Args, data: &Path) -> Result<Vec<Timing>> {
@@ -125,8 +146,8 @@ async fn run_blueshift(args: &Args, data: &Path) -> Result<Vec<Timing>> {
         let answer = rows(&client, query)
             .await
             .with_context(|| format!("Q{}", i + 1))?;
-        let checked = reference_answer(args.sf, i + 1)
-            .map(|expected| tpch::compare_results(&expected, &answer).map_err(|e| e.to_string()));
+        let reference =
+            reference_answer(args.sf, i + 1).map(|expected| matches_reference(&expected, &answer));
         let mut times = Vec::new();
         for _ in 0..args.runs {
             let t = Instant::now();
@@ -135,8 +156,23 @@ async fn run_blueshift(args: &Args, data: &Path) -> Result<Vec<Timing>> {
         }
         times.sort();
         let median = times[times.len() / 2];
+        let moved = rows_moved(&client).await?;
+        client
+            .batch_execute("set enable_collocated_joins to off")
+            .await?;
+        rows(&client, query).await?;
+        let moved_ignoring_keys = rows_moved(&client).await?;
+        client
+            .batch_execute("set enable_collocated_joins to on")
+            .await?;
         eprintln!("Q{:02} {:>9.1} ms", i + 1, median.as_secs_f64() * 1e3);
-        timings.push(Timing { median, checked });
+        timings.push(Timing {
+            median,
+            answer,
+            reference,
+            moved,
+            moved_ignoring_keys,
+        });
     }
     Ok(timings)
 }
@@ -153,8 +189,45 @@ fn reference_answer(sf: f64, n: usize) -> Option<Vec<Vec<String>>> {
     )
 }
 
+/// TPC-H's validation rule (clause 2.1.3.5): text and counts exactly (the reference
+/// pads text, so blanks at either end do not count), sums within $100, averages and
+/// ratios within 1%.
+fn matches_reference(
+    expected: &[Vec<String>],
+    actual: &[Vec<String>],
+) -> std::result::Result<(), String> {
+    if expected.len() != actual.len() {
+        return Err(format!(
+            "{} rows, expected {}",
+            actual.len(),
+            expected.len()
+        ));
+    }
+    for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
+        for (j, (ev, av)) in e.iter().zip(a).enumerate() {
+            let (ev, av) = (ev.trim(), av.trim());
+            let same = match (ev.parse::<f64>(), av.parse::<f64>()) {
+                (Ok(x), Ok(y)) if ev.contains('.') => {
+                    (x - y).abs() <= 100.0 || (x - y).abs() <= 0.01 * x.abs()
+                }
+                _ => ev == av,
+            };
+            if !same {
+                return Err(format!("row {i} column {j}: expected {ev:?}, got {av:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// DuckDB's median times and answers.
+struct DuckDb {
+    times: Vec<Duration>,
+    answers: Vec<Vec<Vec<String>>>,
+}
+
 /// The same data and queries on DuckDB (pip's duckdb), through python3.
-fn run_duckdb(args: &Args, data: &Path) -> Result<Option<Vec<Duration>>> {
+fn run_duckdb(args: &Args, data: &Path) -> Result<Option<DuckDb>> {
     let probe = std::process::Command::new("python3")
         .args(["-c", "import duckdb"])
         .output();
@@ -169,16 +242,18 @@ fn run_duckdb(args: &Args, data: &Path) -> Result<Option<Vec<Duration>>> {
         r#"
 import duckdb, glob, json, statistics, sys, time
 con = duckdb.connect()
+con.execute("set enable_progress_bar = false")
 con.execute({schema})
 for t in {tables}:
     for f in sorted(glob.glob({data:?} + "/" + t + ".tbl.*")):
         con.execute(f"copy {{t}} from '{{f}}' (delimiter '|', header false)")
 for i, q in enumerate({queries}):
-    con.execute(q).fetchall()
+    answer = con.execute(q).fetchall()
     times = []
     for _ in range({runs}):
         t = time.perf_counter(); con.execute(q).fetchall(); times.append(time.perf_counter() - t)
-    print(statistics.median(times))
+    print("median", statistics.median(times))
+    print("answer", json.dumps([["NULL" if v is None else str(v) for v in row] for row in answer]))
 "#,
         data = std::fs::canonicalize(data)?.display().to_string(),
         runs = args.runs,
@@ -189,46 +264,70 @@ for i, q in enumerate({queries}):
     if !out.status.success() {
         bail!("duckdb failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let times = String::from_utf8_lossy(&out.stdout)
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let times = stdout
         .lines()
+        .filter_map(|l| l.strip_prefix("median "))
         .map(|l| l.trim().parse::<f64>().map(Duration::from_secs_f64))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(times))
+    let answers = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("answer "))
+        .map(serde_json::from_str::<Vec<Vec<String>>>)
+        .collect::<Result<Vec<_>, _>>()?;
+    if times.len() != QUERIES.len() || answers.len() != QUERIES.len() {
+        bail!(
+            "duckdb answered {} of {} queries",
+            times.len(),
+            QUERIES.len()
+        );
+    }
+    Ok(Some(DuckDb { times, answers }))
 }
 
-fn report(args: &Args, blueshift: &[Timing], duckdb: Option<&[Duration]>) {
+fn report(args: &Args, blueshift: &[Timing], duckdb: Option<&DuckDb>) {
     println!(
         "TPC-H SF {} on {} node(s) x {} slices, median of {} runs",
         args.sf, args.nodes, args.slices, args.runs
     );
-    println!("query  blueshift_ms  duckdb_ms  ratio  answer");
+    println!(
+        "query  blueshift_ms  duckdb_ms  ratio  rows_to_leader  ignoring_keys  same_as_duckdb  tpch_answer"
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let mut wrong = 0;
+    let mut problems = Vec::new();
     for (i, t) in blueshift.iter().enumerate() {
-        let answer = match &t.checked {
-            None => "not checked".to_string(),
+        let reference = match &t.reference {
+            None => "-".to_string(),
             Some(Ok(())) => "ok".to_string(),
             Some(Err(e)) => {
-                wrong += 1;
-                format!("WRONG: {}", e.lines().next().unwrap_or_default())
+                problems.push(format!("Q{:02} differs from TPC-H's answer: {e}", i + 1));
+                "differs".to_string()
             }
         };
-        match duckdb.and_then(|d| d.get(i)) {
-            Some(d) => println!(
-                "Q{:02}  {:>12.1}  {:>9.1}  {:>5.2}  {answer}",
-                i + 1,
-                ms(t.median),
-                ms(*d),
-                ms(t.median) / ms(*d)
-            ),
-            None => println!(
-                "Q{:02}  {:>12.1}  {:>9}  {:>5}  {answer}",
-                i + 1,
-                ms(t.median),
-                "-",
-                "-"
-            ),
-        }
+        let (theirs, ratio, same) = match duckdb {
+            Some(d) => {
+                let same = match tpch::compare_results(&d.answers[i], &t.answer) {
+                    Ok(()) => "yes".to_string(),
+                    Err(e) => {
+                        problems.push(format!("Q{:02} differs from DuckDB's answer: {e}", i + 1));
+                        "NO".to_string()
+                    }
+                };
+                (
+                    format!("{:.1}", ms(d.times[i])),
+                    format!("{:.2}", ms(t.median) / ms(d.times[i])),
+                    same,
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "Q{:02}  {:>12.1}  {theirs:>9}  {ratio:>5}  {:>14}  {:>13}  {same:>14}  {reference}",
+            i + 1,
+            ms(t.median),
+            t.moved,
+            t.moved_ignoring_keys
+        );
     }
     let geomean = |xs: &mut dyn Iterator<Item = f64>| {
         let (sum, n) = xs.fold((0.0, 0), |(s, n), x| (s + x.ln(), n + 1));
@@ -237,17 +336,18 @@ fn report(args: &Args, blueshift: &[Timing], duckdb: Option<&[Duration]>) {
     let ours = geomean(&mut blueshift.iter().map(|t| ms(t.median)));
     match duckdb {
         Some(d) => {
-            let theirs = geomean(&mut d.iter().map(|t| ms(*t)));
+            let theirs = geomean(&mut d.times.iter().map(|t| ms(*t)));
             println!(
-                "geomean {:>10.1}  {:>9.1}  {:>5.2}",
-                ours,
-                theirs,
+                "geomean {ours:>10.1}  {theirs:>9.1}  {:>5.2}",
                 ours / theirs
             );
         }
         None => println!("geomean {ours:>10.1}"),
     }
-    if wrong > 0 {
-        println!("{wrong} answer(s) differ from TPC-H's reference answers");
+    let moved: u64 = blueshift.iter().map(|t| t.moved).sum();
+    let ignoring: u64 = blueshift.iter().map(|t| t.moved_ignoring_keys).sum();
+    println!("rows sent to the leader, all queries: {moved} (ignoring keys: {ignoring})");
+    for p in problems {
+        println!("{p}");
     }
 }
