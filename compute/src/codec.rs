@@ -14,24 +14,49 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use prost::Message;
 
+use crate::broadcast::BroadcastExec;
 use crate::load::{LoadExec, LoadSpec};
 use crate::scan::{ScanSpec, SlicePartition, SliceScanExec};
 
 /// The first byte of an encoded extension node: which node follows.
 const SCAN_TAG: u8 = 0;
 const LOAD_TAG: u8 = 1;
+const BROADCAST_TAG: u8 = 2;
+
+/// The rows of a fragment's broadcasts, by id: schema and batches.
+pub type BroadcastData = std::collections::HashMap<
+    u32,
+    (
+        datafusion::arrow::datatypes::SchemaRef,
+        Vec<datafusion::arrow::array::RecordBatch>,
+    ),
+>;
 
 /// The extension codec of Blueshift fragments. The leader encodes with no store; a
 /// compute node decodes with its own [`SliceStore`], so the scan reads local files.
 #[derive(Debug, Clone, Default)]
 pub struct FragmentCodec {
     store: Option<SliceStore>,
+    /// The rows a ticket carried for the fragment's broadcasts; `None` when only
+    /// checking that a fragment decodes (broadcasts then decode without rows).
+    broadcasts: Option<Arc<BroadcastData>>,
 }
 
 impl FragmentCodec {
     /// A codec whose decoded scans read from `store`.
     pub fn with_store(store: SliceStore) -> Self {
-        FragmentCodec { store: Some(store) }
+        FragmentCodec {
+            store: Some(store),
+            broadcasts: Some(Arc::default()),
+        }
+    }
+
+    /// The same codec, decoding broadcasts with `rows`.
+    pub fn with_broadcasts(&self, rows: BroadcastData) -> Self {
+        FragmentCodec {
+            store: self.store.clone(),
+            broadcasts: Some(Arc::new(rows)),
+        }
     }
 }
 
@@ -176,6 +201,31 @@ impl PhysicalExtensionCodec for FragmentCodec {
                 let spec: LoadSpec = serde_json::from_slice(rest).map_err(proto_err)?;
                 Ok(Arc::new(LoadExec::new(spec)))
             }
+            Some((&BROADCAST_TAG, rest)) => {
+                let node = blueshift_proto::BroadcastNode::decode(rest).map_err(proto_err)?;
+                let schema_proto =
+                    datafusion_proto::protobuf::Schema::decode(node.schema.as_slice())
+                        .map_err(proto_err)?;
+                let schema: Schema = (&schema_proto).try_into().map_err(proto_err)?;
+                let batches = match &self.broadcasts {
+                    Some(rows) => match rows.get(&node.id) {
+                        Some((_, batches)) => batches.clone(),
+                        None => {
+                            return Err(proto_err(format!(
+                                "the ticket has no rows for broadcast {}",
+                                node.id
+                            )));
+                        }
+                    },
+                    None => vec![],
+                };
+                Ok(Arc::new(BroadcastExec::with_rows(
+                    node.id,
+                    Arc::new(schema),
+                    batches,
+                    node.partitions as usize,
+                )))
+            }
             _ => Err(proto_err("unknown extension node")),
         }
     }
@@ -193,6 +243,18 @@ impl PhysicalExtensionCodec for FragmentCodec {
         if let Some(load) = node.downcast_ref::<LoadExec>() {
             buf.push(LOAD_TAG);
             return serde_json::to_writer(buf, load.spec()).map_err(proto_err);
+        }
+        if let Some(broadcast) = node.downcast_ref::<BroadcastExec>() {
+            let schema: datafusion_proto::protobuf::Schema =
+                broadcast.schema().as_ref().try_into().map_err(proto_err)?;
+            buf.push(BROADCAST_TAG);
+            return blueshift_proto::BroadcastNode {
+                id: broadcast.id,
+                partitions: broadcast.properties().partitioning.partition_count() as u32,
+                schema: schema.encode_to_vec(),
+            }
+            .encode(buf)
+            .map_err(proto_err);
         }
         Err(DataFusionError::NotImplemented(format!(
             "{} cannot run on a compute node",

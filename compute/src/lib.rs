@@ -18,6 +18,7 @@
 //! request says which slice and which segments (the pinned table version) to read.
 //! [`load`] holds COPY's readers and parsers, [`unload`] UNLOAD's writers.
 
+pub mod broadcast;
 pub mod codec;
 pub mod error;
 pub mod flight;

@@ -36,6 +36,9 @@ fn collect(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<StepStats>) {
         spilled: sum(|v| matches!(v, MetricValue::SpillCount(_))) > 0,
         ..StepStats::default()
     };
+    if let Some(broadcast) = plan.downcast_ref::<crate::broadcast::BroadcastExec>() {
+        (stats.rows, stats.bytes) = broadcast.size();
+    }
     if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
         let report = scan.report();
         stats.table_id = scan.table_id;

@@ -10,7 +10,10 @@
 //! - `DS_DIST_NONE`: both inputs are distributed on a pair of join keys (the DISTKEY
 //!   columns, of the same type, over the same slices);
 //! - `DS_DIST_ALL_NONE`: one input is a DISTSTYLE ALL table (and the join does not
-//!   keep its unmatched rows): each slice joins with the copy on its own node.
+//!   keep its unmatched rows): each slice joins with the copy on its own node;
+//! - `DS_BCAST_INNER`: DataFusion chose to collect the inner input (it is small) and
+//!   the outer one runs slice by slice: the leader makes the inner rows and sends them
+//!   whole to every slice ([`BroadcastExec`]), where the join runs.
 //!
 //! Such a join, and the steps over it that work slice by slice, then make one
 //! fragment for [`crate::fragment::ShipFragments`] to ship. Other joins keep
@@ -26,6 +29,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use blueshift_compute::SliceScanExec;
+use blueshift_compute::broadcast::BroadcastExec;
 use blueshift_compute::scan::Placement;
 use blueshift_storage::catalog::ClusterLayout;
 use datafusion::common::JoinType;
@@ -54,6 +58,8 @@ pub enum JoinDistribution {
     DistNone,
     /// One input is a DISTSTYLE ALL table: nothing moves.
     DistAllNone,
+    /// The inner input is small: the leader sends it whole to every slice.
+    BcastInner,
 }
 
 impl fmt::Display for JoinDistribution {
@@ -61,6 +67,7 @@ impl fmt::Display for JoinDistribution {
         f.write_str(match self {
             JoinDistribution::DistNone => "DS_DIST_NONE",
             JoinDistribution::DistAllNone => "DS_DIST_ALL_NONE",
+            JoinDistribution::BcastInner => "DS_BCAST_INNER",
         })
     }
 }
@@ -264,7 +271,9 @@ fn join_locality(join: &HashJoinExec) -> Option<Locality> {
 pub fn join_distribution(plan: &Arc<dyn ExecutionPlan>) -> Option<JoinDistribution> {
     let join = plan.downcast_ref::<HashJoinExec>()?;
     join_locality(join)?;
-    if replicated_table(join.left()) || replicated_table(join.right()) {
+    if join.left().is::<BroadcastExec>() {
+        Some(JoinDistribution::BcastInner)
+    } else if replicated_table(join.left()) || replicated_table(join.right()) {
         Some(JoinDistribution::DistAllNone)
     } else {
         Some(JoinDistribution::DistNone)
@@ -277,8 +286,12 @@ fn locality_or_localized(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
     locality(plan).or_else(|| replicated_table(plan).then_some(Locality::Replicated))
 }
 
-/// Whether `plan` is per-partition steps over a scan of a DISTSTYLE ALL table.
+/// Whether `plan` is per-partition steps over a scan of a DISTSTYLE ALL table, or a
+/// broadcast: every partition holds all the rows.
 fn replicated_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    if plan.is::<BroadcastExec>() {
+        return true;
+    }
     if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
         return matches!(scan.placement, Placement::All(_));
     }
@@ -378,17 +391,19 @@ fn collocate(
     }
     let left = strip_exchanges(join.left());
     let right = strip_exchanges(join.right());
-    let (Some(l), Some(r)) = (locality(&left), locality(&right)) else {
+    let Some(r) = locality(&right) else {
         return Ok(None);
     };
+    // An inner input that is not slice by slice can still be broadcast.
+    let l = locality(&left);
     let join_type = join.join_type();
     let (left, right, how) = match (&l, &r) {
         (
-            Locality::Keyed {
+            Some(Locality::Keyed {
                 slices: ls,
                 keys: lk,
                 key_type: lt,
-            },
+            }),
             Locality::Keyed {
                 slices: rs,
                 keys: rk,
@@ -398,7 +413,7 @@ fn collocate(
             (left, right, JoinDistribution::DistNone)
         }
         // The ALL input must not keep unmatched rows: every slice would emit them.
-        (Locality::Replicated, other)
+        (Some(Locality::Replicated), other)
             if matches!(
                 join_type,
                 JoinType::Inner
@@ -417,7 +432,7 @@ fn collocate(
                 JoinDistribution::DistAllNone,
             )
         }
-        (other, Locality::Replicated)
+        (Some(other), Locality::Replicated)
             if matches!(
                 join_type,
                 JoinType::Inner
@@ -434,6 +449,29 @@ fn collocate(
                 left,
                 localize(&right, slices, layout)?,
                 JoinDistribution::DistAllNone,
+            )
+        }
+        // DS_BCAST_INNER: DataFusion collects the inner input because it is small;
+        // send it to every slice of the outer one instead.
+        (_, Locality::Keyed { .. } | Locality::Spread { .. })
+            if *join.partition_mode() == PartitionMode::CollectLeft
+                && matches!(
+                    join_type,
+                    JoinType::Inner
+                        | JoinType::Right
+                        | JoinType::RightSemi
+                        | JoinType::RightAnti
+                        | JoinType::RightMark
+                ) =>
+        {
+            let Some(slices) = r.slices() else {
+                return Ok(None);
+            };
+            let inner = Arc::new(BroadcastExec::new(Arc::clone(join.left()), slices.len()));
+            (
+                inner as Arc<dyn ExecutionPlan>,
+                right,
+                JoinDistribution::BcastInner,
             )
         }
         _ => return Ok(None),
@@ -501,6 +539,20 @@ impl PhysicalOptimizerRule for CollocateJoins {
 fn restore_requirements(plan: Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let mut ordering_lost = false;
     let fixed = plan.transform_up(|node| {
+        // A broadcast's input is a plan of its own, apart from its parent.
+        if let Some(broadcast) = node.downcast_ref::<BroadcastExec>()
+            && let Some(input) = broadcast.input()
+        {
+            return match restore_requirements(Arc::clone(input))? {
+                Some(fixed) => Ok(Transformed::yes(
+                    Arc::new(broadcast.with_input(fixed)) as Arc<dyn ExecutionPlan>
+                )),
+                None => {
+                    ordering_lost = true;
+                    Ok(Transformed::no(node))
+                }
+            };
+        }
         if node
             .downcast_ref::<HashJoinExec>()
             .is_some_and(|j| join_locality(j).is_some())

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema};
 use blueshift_compute::SliceScanExec;
+use blueshift_compute::broadcast::BroadcastExec;
 use datafusion::common::JoinType;
 use datafusion::common::stats::Precision;
 use datafusion::physical_expr::PhysicalExpr;
@@ -141,6 +142,11 @@ fn step(plan: &Arc<dyn ExecutionPlan>) -> Step {
         if let Some(remote) = plan.downcast_ref::<RemoteFragmentExec>() {
             details.push("Send to leader".to_string());
             ("XN Network".into(), vec![step(remote.fragment())])
+        } else if let Some(broadcast) = plan.downcast_ref::<BroadcastExec>() {
+            // The leader makes the rows and sends them to every slice.
+            details.push("Broadcast to every slice".to_string());
+            let children = broadcast.input().map(step).into_iter().collect();
+            ("XN Network".into(), children)
         } else if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
             let table = scan
                 .table_name
@@ -300,6 +306,7 @@ fn join_label(plan: &Arc<dyn ExecutionPlan>, join: &HashJoinExec) -> &'static st
         return match how {
             collocate::JoinDistribution::DistNone => "DS_DIST_NONE",
             collocate::JoinDistribution::DistAllNone => "DS_DIST_ALL_NONE",
+            collocate::JoinDistribution::BcastInner => "DS_BCAST_INNER",
         };
     }
     let moved = |c: &Arc<dyn ExecutionPlan>| c.is::<RepartitionExec>();

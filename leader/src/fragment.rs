@@ -12,10 +12,11 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use blueshift_compute::broadcast::BroadcastExec;
 use blueshift_compute::load::LoadExec;
 use blueshift_compute::scan::Placement;
 use blueshift_compute::{FragmentCodec, SliceScanExec};
-use blueshift_proto::FragmentTicket;
+use blueshift_proto::{BroadcastRows, FragmentTicket};
 use bytes::Bytes;
 use datafusion::common::Statistics;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -118,7 +119,7 @@ impl ShipFragments {
 
     /// Whether `plan` can run, partition by partition, on the compute nodes.
     fn slice_local(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
-        if plan.is::<SliceScanExec>() {
+        if plan.is::<SliceScanExec>() || plan.is::<BroadcastExec>() {
             return true;
         }
         if plan.is::<HashJoinExec>() {
@@ -149,8 +150,26 @@ impl PhysicalOptimizerRule for ShipFragments {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // A broadcast's input runs on the leader, apart from the plan around it: ship
+        // its own slice-local parts first.
+        let plan = plan
+            .transform_up(|node| match node.downcast_ref::<BroadcastExec>() {
+                Some(broadcast) => match broadcast.input() {
+                    Some(input) => {
+                        let shipped = self.optimize(Arc::clone(input), _config)?;
+                        Ok(Transformed::yes(
+                            Arc::new(broadcast.with_input(shipped)) as Arc<dyn ExecutionPlan>
+                        ))
+                    }
+                    None => Ok(Transformed::no(node)),
+                },
+                None => Ok(Transformed::no(node)),
+            })?
+            .data;
         plan.transform_down(|node| {
-            if self.slice_local(&node) && self.decodes_on_compute(&node) {
+            let reads_slices =
+                SliceScanExec::find(&node).is_some() || LoadExec::find(&node).is_some();
+            if reads_slices && self.slice_local(&node) && self.decodes_on_compute(&node) {
                 let remote = RemoteFragmentExec::try_new(node, self.cluster.clone())?;
                 Ok(Transformed::new(
                     Arc::new(remote) as Arc<dyn ExecutionPlan>,
@@ -308,11 +327,25 @@ impl ExecutionPlan for RemoteFragmentExec {
             memory_bytes: scope.as_ref().map_or(0, |s| {
                 s.memory_bytes / u64::from(self.cluster.layout().slice_count().max(1))
             }),
+            broadcasts: vec![],
         };
         let cluster = self.cluster.clone();
         let stats = Arc::clone(&self.stats);
         let schema = self.schema();
+        let broadcasts = broadcasts_in(&self.fragment);
         let stream = futures::stream::once(async move {
+            let mut ticket = ticket;
+            // The inner rows of DS_BCAST_INNER joins: made once on the leader, sent
+            // to every slice.
+            for plan in broadcasts {
+                if let Some(broadcast) = plan.downcast_ref::<BroadcastExec>() {
+                    let rows = broadcast.encoded_rows(Arc::clone(&context)).await?;
+                    ticket.broadcasts.push(BroadcastRows {
+                        id: broadcast.id,
+                        ipc: rows.to_vec(),
+                    });
+                }
+            }
             cluster
                 .run_fragment(node, ticket, scope, Some(stats))
                 .await
@@ -321,4 +354,16 @@ impl ExecutionPlan for RemoteFragmentExec {
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
+}
+
+/// The broadcasts in a fragment.
+fn broadcasts_in(fragment: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
+    let mut found = Vec::new();
+    let _ = fragment.apply(|node| {
+        if node.is::<BroadcastExec>() {
+            found.push(Arc::clone(node));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
 }

@@ -81,6 +81,7 @@ fn label(step: &StepStats) -> String {
         "ProjectionExec" => "project",
         "FilterExec" => "filter",
         "RepartitionExec" => "dist",
+        "BroadcastExec" => "bcast",
         "UnionExec" | "InterleaveExec" => "append",
         "BoundedWindowAggExec" | "WindowAggExec" => "window",
         other => return other.trim_end_matches("Exec").to_lowercase(),

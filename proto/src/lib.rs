@@ -30,6 +30,31 @@ pub struct FragmentTicket {
     /// with out of memory. 0: no budget.
     #[prost(uint64, tag = "4")]
     pub memory_bytes: u64,
+    /// The rows of the fragment's broadcasts (its `BroadcastExec`s), by id.
+    #[prost(message, repeated, tag = "5")]
+    pub broadcasts: Vec<BroadcastRows>,
+}
+
+/// Rows the leader sends whole to every slice of a fragment.
+#[derive(Clone, PartialEq, Message)]
+pub struct BroadcastRows {
+    #[prost(uint32, tag = "1")]
+    pub id: u32,
+    /// An Arrow IPC stream (schema, then the batches).
+    #[prost(bytes = "vec", tag = "2")]
+    pub ipc: Vec<u8>,
+}
+
+/// A broadcast in a plan fragment, as the extension codec serializes it.
+#[derive(Clone, PartialEq, Message)]
+pub struct BroadcastNode {
+    #[prost(uint32, tag = "1")]
+    pub id: u32,
+    #[prost(uint32, tag = "2")]
+    pub partitions: u32,
+    /// A `datafusion-proto` `Schema`.
+    #[prost(bytes = "vec", tag = "3")]
+    pub schema: Vec<u8>,
 }
 
 /// Describes the batches of a `DoPut`: they become one segment of one slice.

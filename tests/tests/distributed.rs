@@ -262,10 +262,27 @@ async fn query_summary_shows_steps_and_rows_moved() -> Result<()> {
     );
     assert!(number(&steps[4], 4) > 0, "bytes sent: {steps:?}");
 
-    // A join the leader runs: both tables come whole.
+    // A small inner table is broadcast: every slice gets all of its rows.
     rows(
         &client,
         "select f.g, count(*) from fact f join ev e on f.k = e.k group by f.g",
+    )
+    .await?;
+    let steps = rows(&client, summary).await?;
+    let broadcast: Vec<u64> = steps
+        .iter()
+        .filter(|r| r[2] == "bcast")
+        .map(|r| number(r, 3))
+        .collect();
+    assert!(
+        broadcast.len() == 1 && broadcast[0] > 0 && broadcast[0].is_multiple_of(4),
+        "{steps:?}"
+    );
+
+    // A full join runs on the leader: both tables come whole.
+    rows(
+        &client,
+        "select f.g, count(*) from fact f full join ev e on f.k = e.k group by f.g",
     )
     .await?;
     let steps = rows(&client, summary).await?;
