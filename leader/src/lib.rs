@@ -5,11 +5,14 @@
 //!                                    (auth, session)     │ parse: sql (Redshift DDL + PostgreSQL)
 //!                                                        │ plan:  DataFusion over catalog_provider
 //!                                                        │        (SliceTable per table)
+//!                                                        │ place: collocate::CollocateJoins (DS_DIST_NONE,
+//!                                                        │        DS_DIST_ALL_NONE, DS_BCAST_INNER joins on slices)
 //!                                                        │ ship:  fragment::ShipFragments ──▶ RemoteFragmentExec
 //!                                                        │            │  Flight DoGet per slice
 //!                                                        ▼            ▼
 //!                                              final steps     compute nodes (scan, filter,
-//!                                              on the leader   partial aggregate, sort, limit)
+//!                                              on the leader   partial aggregate, sort, limit,
+//!                                                              joins placed by collocate)
 //!  INSERT / CTAS ──▶ table::SliceSink ──route by DISTSTYLE──▶ Flight DoPut per slice (staged
 //!                    segments) ──▶ one catalog commit of the new table version
 //!  COPY ──▶ engine::copy: list S3 ──▶ LoadExec fragments parse files on the compute
