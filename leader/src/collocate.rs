@@ -299,7 +299,7 @@ fn replicated_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
 }
 
 /// Steps that work partition by partition, keeping rows where they are.
-fn per_partition_step(plan: &Arc<dyn ExecutionPlan>) -> bool {
+pub fn per_partition_step(plan: &Arc<dyn ExecutionPlan>) -> bool {
     plan.is::<FilterExec>()
         || plan.is::<ProjectionExec>()
         || plan.is::<LocalLimitExec>()
@@ -309,6 +309,34 @@ fn per_partition_step(plan: &Arc<dyn ExecutionPlan>) -> bool {
         || plan
             .downcast_ref::<AggregateExec>()
             .is_some_and(|a| *a.mode() == AggregateMode::Partial)
+}
+
+/// A join's input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Left,
+    Right,
+}
+
+/// Whether the join answers for each row of `side` as a whole: keeps it when it
+/// matches nothing (outer, anti, mark) or emits it once however many rows it matches
+/// (semi). Such an input cannot be copied to every slice, or each slice would answer
+/// for its rows again.
+fn answers_per_row(join_type: &JoinType, side: Side) -> bool {
+    let (left, right) = match join_type {
+        JoinType::Inner => (false, false),
+        JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
+            (true, false)
+        }
+        JoinType::Right | JoinType::RightSemi | JoinType::RightAnti | JoinType::RightMark => {
+            (false, true)
+        }
+        JoinType::Full => (true, true),
+    };
+    match side {
+        Side::Left => left,
+        Side::Right => right,
+    }
 }
 
 /// Which inputs' columns a join outputs: (left, right).
@@ -412,17 +440,8 @@ fn collocate(
         ) if ls == rs && lt == rt && joins_on_keys(join.on(), lk, rk) => {
             (left, right, JoinDistribution::DistNone)
         }
-        // The ALL input must not keep unmatched rows: every slice would emit them.
-        (Some(Locality::Replicated), other)
-            if matches!(
-                join_type,
-                JoinType::Inner
-                    | JoinType::Right
-                    | JoinType::RightSemi
-                    | JoinType::RightAnti
-                    | JoinType::RightMark
-            ) =>
-        {
+        // The ALL input's rows must not be answered for one by one: every slice would.
+        (Some(Locality::Replicated), other) if !answers_per_row(join_type, Side::Left) => {
             let Some(slices) = other.slices() else {
                 return Ok(None);
             };
@@ -432,16 +451,7 @@ fn collocate(
                 JoinDistribution::DistAllNone,
             )
         }
-        (Some(other), Locality::Replicated)
-            if matches!(
-                join_type,
-                JoinType::Inner
-                    | JoinType::Left
-                    | JoinType::LeftSemi
-                    | JoinType::LeftAnti
-                    | JoinType::LeftMark
-            ) =>
-        {
+        (Some(other), Locality::Replicated) if !answers_per_row(join_type, Side::Right) => {
             let Some(slices) = other.slices() else {
                 return Ok(None);
             };
@@ -455,14 +465,7 @@ fn collocate(
         // send it to every slice of the outer one instead.
         (_, Locality::Keyed { .. } | Locality::Spread { .. })
             if *join.partition_mode() == PartitionMode::CollectLeft
-                && matches!(
-                    join_type,
-                    JoinType::Inner
-                        | JoinType::Right
-                        | JoinType::RightSemi
-                        | JoinType::RightAnti
-                        | JoinType::RightMark
-                ) =>
+                && !answers_per_row(join_type, Side::Left) =>
         {
             let Some(slices) = r.slices() else {
                 return Ok(None);

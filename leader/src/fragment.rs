@@ -25,12 +25,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashJoinExec;
-use datafusion::physical_plan::limit::LocalLimitExec;
-use datafusion::physical_plan::projection::ProjectionExec;
-use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -128,16 +123,7 @@ impl ShipFragments {
                 && self.expressions_shippable(plan)
                 && plan.children().iter().all(|c| self.slice_local(c));
         }
-        let operator_ok = plan.is::<FilterExec>()
-            || plan.is::<ProjectionExec>()
-            || plan.is::<LocalLimitExec>()
-            || plan
-                .downcast_ref::<AggregateExec>()
-                .is_some_and(|a| *a.mode() == AggregateMode::Partial)
-            || plan
-                .downcast_ref::<SortExec>()
-                .is_some_and(|s| s.preserve_partitioning());
-        operator_ok
+        crate::collocate::per_partition_step(plan)
             && self.expressions_shippable(plan)
             && plan.children().len() == 1
             && plan.children().iter().all(|c| self.slice_local(c))

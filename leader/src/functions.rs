@@ -110,30 +110,21 @@ pub fn register_session(state: &mut SessionState, session: &Session) {
     if let Err(e) = state.register_udf(Arc::new(backend_pid)) {
         warn!("registering pg_backend_pid: {e}");
     }
-    let last_copy = session.last_copy_id();
-    let last_copy_id = create_udf(
-        "pg_last_copy_id",
-        vec![],
-        DataType::Int64,
-        Volatility::Stable,
-        Arc::new(move |_args: &[ColumnarValue]| {
-            Ok(ColumnarValue::Scalar(ScalarValue::Int64(Some(last_copy))))
-        }),
-    );
-    if let Err(e) = state.register_udf(Arc::new(last_copy_id)) {
-        warn!("registering pg_last_copy_id: {e}");
-    }
-    let last_query = session.last_query_id();
-    let last_query_id = create_udf(
-        "pg_last_query_id",
-        vec![],
-        DataType::Int64,
-        Volatility::Stable,
-        Arc::new(move |_args: &[ColumnarValue]| {
-            Ok(ColumnarValue::Scalar(ScalarValue::Int64(Some(last_query))))
-        }),
-    );
-    if let Err(e) = state.register_udf(Arc::new(last_query_id)) {
-        warn!("registering pg_last_query_id: {e}");
+    for (name, value) in [
+        ("pg_last_copy_id", session.last_copy_id()),
+        ("pg_last_query_id", session.last_query_id()),
+    ] {
+        let udf = create_udf(
+            name,
+            vec![],
+            DataType::Int64,
+            Volatility::Stable,
+            Arc::new(move |_args: &[ColumnarValue]| {
+                Ok(ColumnarValue::Scalar(ScalarValue::Int64(Some(value))))
+            }),
+        );
+        if let Err(e) = state.register_udf(Arc::new(udf)) {
+            warn!("registering {name}: {e}");
+        }
     }
 }

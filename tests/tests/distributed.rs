@@ -78,6 +78,16 @@ const QUERIES: &[(&str, Option<&str>)] = &[
         "select e.x, d.name from ev e join dim_all d on e.k = d.k order by 1",
         Some("DS_DIST_ALL_NONE"),
     ),
+    // Semi joins: rows of the sliced table that have a match in the ALL table run on
+    // the slices; rows of the ALL table that have a match anywhere cannot.
+    (
+        "select k, v from fact f where k in (select k from dim_all) order by 1, 2",
+        Some("DS_DIST_ALL_NONE"),
+    ),
+    (
+        "select k, name from dim_all d where exists (select 1 from fact f where f.k = d.k) order by 1",
+        None,
+    ),
     // Not collocated: an ALL table whose unmatched rows are kept, a non-key join,
     // different key types, an EVEN table with a KEY one, NOT IN.
     (
