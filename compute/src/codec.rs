@@ -14,7 +14,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use prost::Message;
 
-use crate::broadcast::BroadcastExec;
+use crate::leader_rows::LeaderRowsExec;
 use crate::load::{LoadExec, LoadSpec};
 use crate::scan::{ScanSpec, SlicePartition, SliceScanExec};
 
@@ -24,7 +24,7 @@ const LOAD_TAG: u8 = 1;
 const BROADCAST_TAG: u8 = 2;
 
 /// The rows of a fragment's broadcasts, by id: schema and batches.
-pub type BroadcastData = std::collections::HashMap<
+pub type LeaderRowsData = std::collections::HashMap<
     u32,
     (
         datafusion::arrow::datatypes::SchemaRef,
@@ -39,7 +39,7 @@ pub struct FragmentCodec {
     store: Option<SliceStore>,
     /// The rows a ticket carried for the fragment's broadcasts; `None` when only
     /// checking that a fragment decodes (broadcasts then decode without rows).
-    broadcasts: Option<Arc<BroadcastData>>,
+    broadcasts: Option<Arc<LeaderRowsData>>,
 }
 
 impl FragmentCodec {
@@ -52,7 +52,7 @@ impl FragmentCodec {
     }
 
     /// The same codec, decoding broadcasts with `rows`.
-    pub fn with_broadcasts(&self, rows: BroadcastData) -> Self {
+    pub fn with_leader_rows(&self, rows: LeaderRowsData) -> Self {
         FragmentCodec {
             store: self.store.clone(),
             broadcasts: Some(Arc::new(rows)),
@@ -202,7 +202,7 @@ impl PhysicalExtensionCodec for FragmentCodec {
                 Ok(Arc::new(LoadExec::new(spec)))
             }
             Some((&BROADCAST_TAG, rest)) => {
-                let node = blueshift_proto::BroadcastNode::decode(rest).map_err(proto_err)?;
+                let node = blueshift_proto::LeaderRowsNode::decode(rest).map_err(proto_err)?;
                 let schema_proto =
                     datafusion_proto::protobuf::Schema::decode(node.schema.as_slice())
                         .map_err(proto_err)?;
@@ -219,7 +219,7 @@ impl PhysicalExtensionCodec for FragmentCodec {
                     },
                     None => vec![],
                 };
-                Ok(Arc::new(BroadcastExec::with_rows(
+                Ok(Arc::new(LeaderRowsExec::with_rows(
                     node.id,
                     Arc::new(schema),
                     batches,
@@ -244,11 +244,11 @@ impl PhysicalExtensionCodec for FragmentCodec {
             buf.push(LOAD_TAG);
             return serde_json::to_writer(buf, load.spec()).map_err(proto_err);
         }
-        if let Some(broadcast) = node.downcast_ref::<BroadcastExec>() {
+        if let Some(broadcast) = node.downcast_ref::<LeaderRowsExec>() {
             let schema: datafusion_proto::protobuf::Schema =
                 broadcast.schema().as_ref().try_into().map_err(proto_err)?;
             buf.push(BROADCAST_TAG);
-            return blueshift_proto::BroadcastNode {
+            return blueshift_proto::LeaderRowsNode {
                 id: broadcast.id,
                 partitions: broadcast.properties().partitioning.partition_count() as u32,
                 schema: schema.encode_to_vec(),

@@ -213,16 +213,16 @@ impl FlightService for ComputeService {
         let task_ctx = self
             .task_context(ticket.memory_bytes)
             .map_err(|e| internal("fragment memory pool", e))?;
-        let mut broadcasts = crate::codec::BroadcastData::new();
-        for rows in &ticket.broadcasts {
-            let decoded = crate::broadcast::decode(&rows.ipc)
+        let mut broadcasts = crate::codec::LeaderRowsData::new();
+        for rows in &ticket.leader_rows {
+            let decoded = crate::leader_rows::decode(&rows.ipc)
                 .map_err(|e| Status::invalid_argument(format!("bad broadcast rows: {e}")))?;
             broadcasts.insert(rows.id, decoded);
         }
         let plan = datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(
             &ticket.plan,
             &task_ctx,
-            &self.codec.with_broadcasts(broadcasts),
+            &self.codec.with_leader_rows(broadcasts),
         )
         .map_err(|e| Status::invalid_argument(format!("bad fragment: {e}")))?;
         let partition = ticket.partition as usize;

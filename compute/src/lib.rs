@@ -18,10 +18,10 @@
 //! request says which slice and which segments (the pinned table version) to read.
 //! [`load`] holds COPY's readers and parsers, [`unload`] UNLOAD's writers.
 
-pub mod broadcast;
 pub mod codec;
 pub mod error;
 pub mod flight;
+pub mod leader_rows;
 pub mod load;
 pub mod rewrite;
 pub mod scan;

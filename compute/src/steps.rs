@@ -36,7 +36,7 @@ fn collect(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<StepStats>) {
         spilled: sum(|v| matches!(v, MetricValue::SpillCount(_))) > 0,
         ..StepStats::default()
     };
-    if let Some(broadcast) = plan.downcast_ref::<crate::broadcast::BroadcastExec>() {
+    if let Some(broadcast) = plan.downcast_ref::<crate::leader_rows::LeaderRowsExec>() {
         (stats.rows, stats.bytes) = broadcast.size();
     }
     if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {

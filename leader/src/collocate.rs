@@ -13,7 +13,7 @@
 //!   keep its unmatched rows): each slice joins with the copy on its own node;
 //! - `DS_BCAST_INNER`: DataFusion chose to collect the inner input (it is small) and
 //!   the outer one runs slice by slice: the leader makes the inner rows and sends them
-//!   whole to every slice ([`BroadcastExec`]), where the join runs.
+//!   whole to every slice ([`LeaderRowsExec`]), where the join runs.
 //!
 //! Such a join, and the steps over it that work slice by slice, then make one
 //! fragment for [`crate::fragment::ShipFragments`] to ship. Other joins keep
@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use blueshift_compute::SliceScanExec;
-use blueshift_compute::broadcast::BroadcastExec;
+use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec};
 use blueshift_compute::scan::Placement;
 use blueshift_storage::catalog::ClusterLayout;
 use datafusion::common::JoinType;
@@ -60,6 +60,12 @@ pub enum JoinDistribution {
     DistAllNone,
     /// The inner input is small: the leader sends it whole to every slice.
     BcastInner,
+    /// The outer input is distributed on the join key; the leader sends each inner
+    /// row to the slice of its key.
+    DistInner,
+    /// The inner input is distributed on the join key; the leader sends each outer
+    /// row to the slice of its key.
+    DistOuter,
 }
 
 impl fmt::Display for JoinDistribution {
@@ -68,6 +74,8 @@ impl fmt::Display for JoinDistribution {
             JoinDistribution::DistNone => "DS_DIST_NONE",
             JoinDistribution::DistAllNone => "DS_DIST_ALL_NONE",
             JoinDistribution::BcastInner => "DS_BCAST_INNER",
+            JoinDistribution::DistInner => "DS_DIST_INNER",
+            JoinDistribution::DistOuter => "DS_DIST_OUTER",
         })
     }
 }
@@ -126,6 +134,17 @@ impl Locality {
 /// Where `plan`'s rows are, if it runs slice by slice (a scan under per-partition
 /// steps, or a join this rule made); `None` otherwise.
 pub fn locality(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
+    if let Some(sent) = plan.downcast_ref::<LeaderRowsExec>() {
+        return match &sent.delivery {
+            Delivery::ByKey { column, slices, .. } => Some(Locality::Keyed {
+                slices: slices.clone(),
+                keys: vec![*column],
+                key_type: sent.schema().field(*column).data_type().clone(),
+            }),
+            // Counted as a copy per slice by the join above it.
+            Delivery::Broadcast => None,
+        };
+    }
     if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
         let slices: Vec<u32> = scan.partitions.iter().map(|p| p.slice).collect();
         return match &scan.placement {
@@ -271,8 +290,18 @@ fn join_locality(join: &HashJoinExec) -> Option<Locality> {
 pub fn join_distribution(plan: &Arc<dyn ExecutionPlan>) -> Option<JoinDistribution> {
     let join = plan.downcast_ref::<HashJoinExec>()?;
     join_locality(join)?;
-    if join.left().is::<BroadcastExec>() {
-        Some(JoinDistribution::BcastInner)
+    let delivery = |p: &Arc<dyn ExecutionPlan>| {
+        p.downcast_ref::<LeaderRowsExec>()
+            .map(|r| matches!(r.delivery, Delivery::Broadcast))
+    };
+    if let Some(broadcast) = delivery(join.left()) {
+        Some(if broadcast {
+            JoinDistribution::BcastInner
+        } else {
+            JoinDistribution::DistInner
+        })
+    } else if delivery(join.right()) == Some(false) {
+        Some(JoinDistribution::DistOuter)
     } else if replicated_table(join.left()) || replicated_table(join.right()) {
         Some(JoinDistribution::DistAllNone)
     } else {
@@ -289,7 +318,10 @@ fn locality_or_localized(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
 /// Whether `plan` is per-partition steps over a scan of a DISTSTYLE ALL table, or a
 /// broadcast: every partition holds all the rows.
 fn replicated_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
-    if plan.is::<BroadcastExec>() {
+    if plan
+        .downcast_ref::<LeaderRowsExec>()
+        .is_some_and(|r| r.delivery == Delivery::Broadcast)
+    {
         return true;
     }
     if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
@@ -408,6 +440,29 @@ fn joins_on_keys(
     })
 }
 
+/// The column of `other` (the input that is not on `keyed_side`) joined to one of
+/// `keys`, the distribution key columns of the input on `keyed_side`, if it has the
+/// key's type: routing its rows by that column puts them on the slices of their
+/// matches.
+fn partner_key(
+    on: &[(PhysicalExprRef, PhysicalExprRef)],
+    keys: &[usize],
+    keyed_side: Side,
+    key_type: &DataType,
+    other: &Arc<dyn ExecutionPlan>,
+) -> Option<usize> {
+    on.iter().find_map(|(l, r)| {
+        let (keyed, partner) = match keyed_side {
+            Side::Left => (l, r),
+            Side::Right => (r, l),
+        };
+        let keyed = column_index(keyed)?;
+        let partner = column_index(partner)?;
+        (keys.contains(&keyed) && other.schema().fields().get(partner)?.data_type() == key_type)
+            .then_some(partner)
+    })
+}
+
 /// The collocated form of `join`, if its inputs allow one.
 fn collocate(
     join: &HashJoinExec,
@@ -470,14 +525,75 @@ fn collocate(
             let Some(slices) = r.slices() else {
                 return Ok(None);
             };
-            let inner = Arc::new(BroadcastExec::new(Arc::clone(join.left()), slices.len()));
+            let inner = Arc::new(LeaderRowsExec::new(
+                Arc::clone(join.left()),
+                slices.len(),
+                Delivery::Broadcast,
+            ));
             (
                 inner as Arc<dyn ExecutionPlan>,
                 right,
                 JoinDistribution::BcastInner,
             )
         }
-        _ => return Ok(None),
+        // DS_DIST_INNER: both inputs are large, the outer one is distributed on a join
+        // key: send each inner row to the slice of its key.
+        (
+            _,
+            Locality::Keyed {
+                slices,
+                keys,
+                key_type,
+            },
+        ) if *join.partition_mode() == PartitionMode::Partitioned
+            && let Some(column) = partner_key(join.on(), keys, Side::Right, key_type, &left) =>
+        {
+            let inner = LeaderRowsExec::new(
+                Arc::clone(&left),
+                slices.len(),
+                Delivery::ByKey {
+                    column,
+                    layout,
+                    slices: slices.clone(),
+                },
+            );
+            (
+                Arc::new(inner) as Arc<dyn ExecutionPlan>,
+                right,
+                JoinDistribution::DistInner,
+            )
+        }
+        _ => {
+            // DS_DIST_OUTER: the inner input is distributed on a join key.
+            let Some(Locality::Keyed {
+                slices,
+                keys,
+                key_type,
+            }) = &l
+            else {
+                return Ok(None);
+            };
+            if *join.partition_mode() != PartitionMode::Partitioned {
+                return Ok(None);
+            }
+            let Some(column) = partner_key(join.on(), keys, Side::Left, key_type, &right) else {
+                return Ok(None);
+            };
+            let outer = LeaderRowsExec::new(
+                Arc::clone(&right),
+                slices.len(),
+                Delivery::ByKey {
+                    column,
+                    layout,
+                    slices: slices.clone(),
+                },
+            );
+            (
+                left,
+                Arc::new(outer) as Arc<dyn ExecutionPlan>,
+                JoinDistribution::DistOuter,
+            )
+        }
     };
     let collocated = join
         .builder()
@@ -543,7 +659,7 @@ fn restore_requirements(plan: Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn E
     let mut ordering_lost = false;
     let fixed = plan.transform_up(|node| {
         // A broadcast's input is a plan of its own, apart from its parent.
-        if let Some(broadcast) = node.downcast_ref::<BroadcastExec>()
+        if let Some(broadcast) = node.downcast_ref::<LeaderRowsExec>()
             && let Some(input) = broadcast.input()
         {
             return match restore_requirements(Arc::clone(input))? {

@@ -280,6 +280,15 @@ impl Engine {
                 .with_physical_optimizer_rules(rules)
                 .build();
         }
+        // `SET datafusion.x = y` tunes DataFusion's planner for the session (the
+        // value was checked when it was set).
+        for (name, value) in session.show_all() {
+            if name.starts_with("datafusion.")
+                && let Err(e) = state.config_mut().options_mut().set(&name, &value)
+            {
+                tracing::warn!("setting {name}: {e}");
+            }
+        }
         functions::register_session(&mut state, session);
         state
     }

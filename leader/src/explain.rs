@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema};
 use blueshift_compute::SliceScanExec;
-use blueshift_compute::broadcast::BroadcastExec;
+use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec};
 use datafusion::common::JoinType;
 use datafusion::common::stats::Precision;
 use datafusion::physical_expr::PhysicalExpr;
@@ -142,9 +142,15 @@ fn step(plan: &Arc<dyn ExecutionPlan>) -> Step {
         if let Some(remote) = plan.downcast_ref::<RemoteFragmentExec>() {
             details.push("Send to leader".to_string());
             ("XN Network".into(), vec![step(remote.fragment())])
-        } else if let Some(broadcast) = plan.downcast_ref::<BroadcastExec>() {
-            // The leader makes the rows and sends them to every slice.
-            details.push("Broadcast to every slice".to_string());
+        } else if let Some(broadcast) = plan.downcast_ref::<LeaderRowsExec>() {
+            // The leader makes the rows and sends them to the slices.
+            details.push(match &broadcast.delivery {
+                Delivery::Broadcast => "Broadcast to every slice".to_string(),
+                Delivery::ByKey { column, .. } => format!(
+                    "Distribute to slices by {}",
+                    broadcast.schema().field(*column).name()
+                ),
+            });
             let children = broadcast.input().map(step).into_iter().collect();
             ("XN Network".into(), children)
         } else if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
@@ -301,22 +307,18 @@ fn join_kind(join_type: &JoinType) -> &'static str {
 
 /// How the join's inputs reach it. Joins on the compute nodes moved nothing; the
 /// others run on the leader after their inputs were brought together there.
-fn join_label(plan: &Arc<dyn ExecutionPlan>, join: &HashJoinExec) -> &'static str {
+fn join_label(plan: &Arc<dyn ExecutionPlan>, join: &HashJoinExec) -> String {
     if let Some(how) = collocate::join_distribution(plan) {
-        return match how {
-            collocate::JoinDistribution::DistNone => "DS_DIST_NONE",
-            collocate::JoinDistribution::DistAllNone => "DS_DIST_ALL_NONE",
-            collocate::JoinDistribution::BcastInner => "DS_BCAST_INNER",
-        };
+        return how.to_string();
     }
     let moved = |c: &Arc<dyn ExecutionPlan>| c.is::<RepartitionExec>();
     match join.partition_mode() {
         PartitionMode::Partitioned => match (moved(join.left()), moved(join.right())) {
-            (true, true) => "DS_DIST_BOTH",
-            (true, false) => "DS_DIST_INNER",
-            (false, true) => "DS_DIST_OUTER",
-            (false, false) => "DS_DIST_NONE",
+            (true, true) => "DS_DIST_BOTH".into(),
+            (true, false) => "DS_DIST_INNER".into(),
+            (false, true) => "DS_DIST_OUTER".into(),
+            (false, false) => "DS_DIST_NONE".into(),
         },
-        _ => "DS_BCAST_INNER",
+        _ => "DS_BCAST_INNER".into(),
     }
 }

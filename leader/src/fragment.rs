@@ -12,11 +12,11 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use blueshift_compute::broadcast::BroadcastExec;
+use blueshift_compute::leader_rows::LeaderRowsExec;
 use blueshift_compute::load::LoadExec;
 use blueshift_compute::scan::Placement;
 use blueshift_compute::{FragmentCodec, SliceScanExec};
-use blueshift_proto::{BroadcastRows, FragmentTicket};
+use blueshift_proto::{FragmentTicket, LeaderRows};
 use bytes::Bytes;
 use datafusion::common::Statistics;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -114,7 +114,7 @@ impl ShipFragments {
 
     /// Whether `plan` can run, partition by partition, on the compute nodes.
     fn slice_local(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
-        if plan.is::<SliceScanExec>() || plan.is::<BroadcastExec>() {
+        if plan.is::<SliceScanExec>() || plan.is::<LeaderRowsExec>() {
             return true;
         }
         if plan.is::<HashJoinExec>() {
@@ -139,7 +139,7 @@ impl PhysicalOptimizerRule for ShipFragments {
         // A broadcast's input runs on the leader, apart from the plan around it: ship
         // its own slice-local parts first.
         let plan = plan
-            .transform_up(|node| match node.downcast_ref::<BroadcastExec>() {
+            .transform_up(|node| match node.downcast_ref::<LeaderRowsExec>() {
                 Some(broadcast) => match broadcast.input() {
                     Some(input) => {
                         let shipped = self.optimize(Arc::clone(input), _config)?;
@@ -313,7 +313,7 @@ impl ExecutionPlan for RemoteFragmentExec {
             memory_bytes: scope.as_ref().map_or(0, |s| {
                 s.memory_bytes / u64::from(self.cluster.layout().slice_count().max(1))
             }),
-            broadcasts: vec![],
+            leader_rows: vec![],
         };
         let cluster = self.cluster.clone();
         let stats = Arc::clone(&self.stats);
@@ -324,9 +324,11 @@ impl ExecutionPlan for RemoteFragmentExec {
             // The inner rows of DS_BCAST_INNER joins: made once on the leader, sent
             // to every slice.
             for plan in broadcasts {
-                if let Some(broadcast) = plan.downcast_ref::<BroadcastExec>() {
-                    let rows = broadcast.encoded_rows(Arc::clone(&context)).await?;
-                    ticket.broadcasts.push(BroadcastRows {
+                if let Some(broadcast) = plan.downcast_ref::<LeaderRowsExec>() {
+                    let rows = broadcast
+                        .encoded_rows(partition, Arc::clone(&context))
+                        .await?;
+                    ticket.leader_rows.push(LeaderRows {
                         id: broadcast.id,
                         ipc: rows.to_vec(),
                     });
@@ -346,7 +348,7 @@ impl ExecutionPlan for RemoteFragmentExec {
 fn broadcasts_in(fragment: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
     let mut found = Vec::new();
     let _ = fragment.apply(|node| {
-        if node.is::<BroadcastExec>() {
+        if node.is::<LeaderRowsExec>() {
             found.push(Arc::clone(node));
         }
         Ok(TreeNodeRecursion::Continue)

@@ -13,7 +13,19 @@ use blueshift_proto::StepStats;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::physical_plan::ExecutionPlan;
 
+use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec};
+
 use crate::fragment::RemoteFragmentExec;
+
+/// The nodes of `plan`, bottom first, numbered as [`step_stats`] numbers steps.
+fn post_order(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
+    let mut out = Vec::new();
+    for child in plan.children() {
+        out.extend(post_order(child));
+    }
+    out.push(Arc::clone(plan));
+    out
+}
 
 /// One row of SVL_QUERY_SUMMARY.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,8 +75,15 @@ impl FragmentStats {
     }
 }
 
-/// Redshift's label for a step.
-fn label(step: &StepStats) -> String {
+/// Redshift's label for a step; `node` is the leader's copy of it, where known.
+fn label(step: &StepStats, node: Option<&Arc<dyn ExecutionPlan>>) -> String {
+    if let Some(sent) = node.and_then(|n| n.downcast_ref::<LeaderRowsExec>()) {
+        // Rows the leader sent: to every slice, or each to its key's slice.
+        return match sent.delivery {
+            Delivery::Broadcast => "bcast".into(),
+            Delivery::ByKey { .. } => "dist".into(),
+        };
+    }
     let name = match step.operator.as_str() {
         "SliceScanExec" => {
             // Redshift names the table without its schema.
@@ -80,8 +99,7 @@ fn label(step: &StepStats) -> String {
         "GlobalLimitExec" | "LocalLimitExec" => "limit",
         "ProjectionExec" => "project",
         "FilterExec" => "filter",
-        "RepartitionExec" => "dist",
-        "BroadcastExec" => "bcast",
+        "RepartitionExec" => "repart",
         "UnionExec" | "InterleaveExec" => "append",
         "BoundedWindowAggExec" | "WindowAggExec" => "window",
         other => return other.trim_end_matches("Exec").to_lowercase(),
@@ -94,7 +112,7 @@ pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> 
     let mut fragments = Vec::new();
     let _ = plan.apply(|node| {
         if let Some(remote) = node.downcast_ref::<RemoteFragmentExec>() {
-            fragments.push(remote.stats());
+            fragments.push((remote.stats(), post_order(remote.fragment())));
         }
         Ok(TreeNodeRecursion::Continue)
     });
@@ -113,7 +131,7 @@ pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> 
         rows_pre_filter: 0,
     };
     let mut out = Vec::new();
-    for (segment, stats) in fragments.iter().enumerate() {
+    for (segment, (stats, nodes)) in fragments.iter().enumerate() {
         let segment = segment as u32;
         let reports = stats.reports();
         let Some(first) = reports.first() else {
@@ -122,7 +140,7 @@ pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> 
         let slices = reports.len() as u64;
         for (i, shape) in first.steps.iter().enumerate() {
             let steps: Vec<&StepStats> = reports.iter().filter_map(|r| r.steps.get(i)).collect();
-            let mut r = row(segment, i as u32, label(shape));
+            let mut r = row(segment, i as u32, label(shape, nodes.get(i)));
             r.rows = steps.iter().map(|s| s.rows).sum();
             r.bytes = steps.iter().map(|s| s.bytes).sum();
             r.max_micros = steps.iter().map(|s| s.micros).max().unwrap_or(0);
@@ -147,7 +165,7 @@ pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> 
         .into_iter()
         .filter(|s| s.operator != "RemoteFragmentExec");
     for (i, s) in leader_steps.enumerate() {
-        let mut r = row(leader_segment, i as u32, label(&s));
+        let mut r = row(leader_segment, i as u32, label(&s, None));
         r.rows = s.rows;
         r.bytes = s.bytes;
         r.max_micros = s.micros;

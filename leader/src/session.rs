@@ -240,6 +240,13 @@ impl Session {
                 }
             }
         }
+        if name.starts_with("datafusion.")
+            && let Err(e) = datafusion::config::ConfigOptions::new().set(&name, value)
+        {
+            return Err(LeaderError::InvalidParameter(format!(
+                "invalid value for parameter \"{name}\": {e}"
+            )));
+        }
         if name == "enable_collocated_joins" && parse_bool(value).is_none() {
             return Err(LeaderError::InvalidParameter(format!(
                 "parameter \"{name}\" requires a Boolean value"

@@ -30,14 +30,14 @@ pub struct FragmentTicket {
     /// with out of memory. 0: no budget.
     #[prost(uint64, tag = "4")]
     pub memory_bytes: u64,
-    /// The rows of the fragment's broadcasts (its `BroadcastExec`s), by id.
+    /// The rows of the fragment's broadcasts (its `LeaderRowsExec`s), by id.
     #[prost(message, repeated, tag = "5")]
-    pub broadcasts: Vec<BroadcastRows>,
+    pub leader_rows: Vec<LeaderRows>,
 }
 
 /// Rows the leader sends whole to every slice of a fragment.
 #[derive(Clone, PartialEq, Message)]
-pub struct BroadcastRows {
+pub struct LeaderRows {
     #[prost(uint32, tag = "1")]
     pub id: u32,
     /// An Arrow IPC stream (schema, then the batches).
@@ -47,7 +47,7 @@ pub struct BroadcastRows {
 
 /// A broadcast in a plan fragment, as the extension codec serializes it.
 #[derive(Clone, PartialEq, Message)]
-pub struct BroadcastNode {
+pub struct LeaderRowsNode {
     #[prost(uint32, tag = "1")]
     pub id: u32,
     #[prost(uint32, tag = "2")]

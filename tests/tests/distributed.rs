@@ -304,3 +304,91 @@ async fn query_summary_shows_steps_and_rows_moved() -> Result<()> {
     assert_eq!(sent, 12 + 7, "{steps:?}");
     Ok(())
 }
+
+/// Joins of two large inputs where one is distributed on the join key: the leader
+/// sends the other input's rows each to the slice of its key (DS_DIST_INNER or
+/// DS_DIST_OUTER), and the join runs on the slices. DataFusion's thresholds are set to
+/// 0 so that these small tables plan as large ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn redistributed_joins_match_postgres() -> Result<()> {
+    let oracle = Postgres::start()?;
+    let pg = connect(&oracle.conn_str()).await?;
+    pg.batch_execute(POSTGRES_TABLES).await?;
+    pg.batch_execute(ROWS).await?;
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 3, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client.batch_execute(TABLES).await?;
+    client.batch_execute(ROWS).await?;
+    client
+        .batch_execute(
+            "set datafusion.optimizer.hash_join_single_partition_threshold to 0;
+             set datafusion.optimizer.hash_join_single_partition_threshold_rows to 0;",
+        )
+        .await?;
+    let queries: &[(&str, bool)] = &[
+        (
+            "select f.k, e.x from fact f join ev e on f.k = e.k order by 1, 2",
+            true,
+        ),
+        (
+            "select f.k, e.x from fact f left join ev e on f.k = e.k order by 1, 2",
+            true,
+        ),
+        (
+            "select e.k, e.x, f.v from fact f right join ev e on f.k = e.k order by 1, 2, 3",
+            true,
+        ),
+        (
+            "select f.k, e.k, f.v, e.x from fact f full join ev e on f.k = e.k order by 1, 2, 3, 4",
+            true,
+        ),
+        (
+            "select k, x from ev e where exists (select 1 from fact f where f.k = e.k) order by 1",
+            true,
+        ),
+        (
+            "select k, x from ev e where not exists (select 1 from fact f where f.k = e.k) order by 1",
+            true,
+        ),
+        (
+            "select f2.k, count(*) from fact f join fact2 f2 on f.v / 10 = f2.k group by f2.k order by 1",
+            false,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (query, redistributed) in queries {
+        let expected = rows(&pg, query).await?;
+        match rows(&client, query).await {
+            Ok(actual) => {
+                if let Err(e) = compare_results(&expected, &actual) {
+                    failures.push(format!("{query}: {e}"));
+                }
+            }
+            Err(e) => failures.push(format!("{query}: {e:?}")),
+        }
+        let plan: Vec<String> = rows(&client, &format!("explain {query}"))
+            .await?
+            .into_iter()
+            .map(|r| r.join(""))
+            .collect();
+        let found = plan.iter().any(|l| {
+            (l.contains("Join DS_DIST_INNER ") || l.contains("Join DS_DIST_OUTER "))
+                && !l.trim_start().starts_with("->  XN Network")
+        }) && plan.iter().any(|l| l.contains("Distribute to slices by"));
+        if found != *redistributed {
+            failures.push(format!(
+                "{query}: redistributed to the slices is {found}, expected {redistributed}:\n{}",
+                plan.join("\n")
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} queries wrong:\n{}",
+            failures.len(),
+            failures.join("\n\n")
+        );
+    }
+    Ok(())
+}

@@ -109,7 +109,7 @@ async fn rows_moved(client: &tokio_postgres::Client) -> Result<u64> {
     let moved = rows(
         client,
         "select coalesce(sum(rows), 0) from svl_query_summary \
-         where query = pg_last_query_id() and label in ('return', 'bcast')",
+         where query = pg_last_query_id() and label in ('return', 'bcast', 'dist')",
     )
     .await?;
     Ok(moved

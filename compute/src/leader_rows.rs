@@ -1,16 +1,20 @@
-//! [`BroadcastExec`]: rows the leader sends whole to every slice of a fragment, as
-//! Redshift's DS_BCAST_INNER does with the small inner input of a join.
+//! [`LeaderRowsExec`]: rows the leader makes and sends to the slices of a fragment:
+//! all of them to every slice (Redshift's DS_BCAST_INNER, for a join's small inner
+//! input), or each row to the slice its key hashes to (DS_DIST_INNER and
+//! DS_DIST_OUTER: the other input is already distributed on the join key).
 //!
 //! On the leader it holds the plan that makes the rows; before the fragment's slices
-//! start, the leader runs that plan once and puts the rows (Arrow IPC) into every
-//! slice's ticket. On a compute node it holds those rows, and each partition
-//! returns all of them.
+//! start, the leader runs that plan once and puts the rows (Arrow IPC) into each
+//! slice's ticket. On a compute node it holds the rows its ticket carried, and its
+//! partition returns them.
 
 use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use blueshift_storage::catalog::{ClusterLayout, DistStyle};
+use blueshift_storage::distribution::SliceRouter;
 use bytes::Bytes;
 use datafusion::common::Statistics;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -27,23 +31,43 @@ use datafusion::physical_plan::{
 
 static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
-/// Rows sent whole to every partition of a fragment.
-pub struct BroadcastExec {
+/// Which slices get which rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Delivery {
+    /// Every slice gets every row.
+    Broadcast,
+    /// A row goes to the slice `hash(column) mod slices` names, as a DISTKEY of the
+    /// column's type places it; partition *i* is `slices[i]`.
+    ByKey {
+        column: usize,
+        layout: ClusterLayout,
+        slices: Vec<u32>,
+    },
+}
+
+/// What a [`LeaderRowsExec`] made on the leader: one IPC stream per partition (one
+/// for all, when broadcast).
+type Made = std::result::Result<Vec<Bytes>, String>;
+
+/// Rows the leader sends to the partitions of a fragment.
+pub struct LeaderRowsExec {
     /// Names the rows in a fragment ticket.
     pub id: u32,
+    pub delivery: Delivery,
     /// On the leader: the plan that makes the rows (it runs on the leader).
     input: Option<Arc<dyn ExecutionPlan>>,
-    /// On the leader: the rows, IPC-encoded, once made (every slice's ticket).
-    collected: Arc<tokio::sync::OnceCell<std::result::Result<Bytes, String>>>,
+    /// On the leader: the rows, once made.
+    collected: Arc<tokio::sync::OnceCell<Made>>,
     /// On a compute node: the rows the ticket carried.
     batches: Vec<RecordBatch>,
     properties: Arc<PlanProperties>,
 }
 
-impl fmt::Debug for BroadcastExec {
+impl fmt::Debug for LeaderRowsExec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BroadcastExec")
+        f.debug_struct("LeaderRowsExec")
             .field("id", &self.id)
+            .field("delivery", &self.delivery)
             .finish_non_exhaustive()
     }
 }
@@ -57,11 +81,12 @@ fn properties(schema: SchemaRef, partitions: usize) -> Arc<PlanProperties> {
     ))
 }
 
-impl BroadcastExec {
-    /// On the leader: `input`'s rows, for each of `partitions` slices.
-    pub fn new(input: Arc<dyn ExecutionPlan>, partitions: usize) -> Self {
-        BroadcastExec {
+impl LeaderRowsExec {
+    /// On the leader: `input`'s rows, for `partitions` slices, delivered as `delivery`.
+    pub fn new(input: Arc<dyn ExecutionPlan>, partitions: usize, delivery: Delivery) -> Self {
+        LeaderRowsExec {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            delivery,
             properties: properties(input.schema(), partitions),
             input: Some(input),
             collected: Arc::default(),
@@ -69,15 +94,16 @@ impl BroadcastExec {
         }
     }
 
-    /// On a compute node: `batches`, for each of `partitions` partitions.
+    /// On a compute node: `batches`, in a fragment of `partitions` partitions.
     pub fn with_rows(
         id: u32,
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
         partitions: usize,
     ) -> Self {
-        BroadcastExec {
+        LeaderRowsExec {
             id,
+            delivery: Delivery::Broadcast,
             properties: properties(schema, partitions),
             input: None,
             collected: Arc::default(),
@@ -100,10 +126,11 @@ impl BroadcastExec {
         self.input.as_ref()
     }
 
-    /// The same broadcast with its input replaced (the leader ships parts of it).
+    /// The same rows with their input replaced (the leader ships parts of it).
     pub fn with_input(&self, input: Arc<dyn ExecutionPlan>) -> Self {
-        BroadcastExec {
+        LeaderRowsExec {
             id: self.id,
+            delivery: self.delivery.clone(),
             properties: Arc::clone(&self.properties),
             input: Some(input),
             collected: Arc::default(),
@@ -111,35 +138,77 @@ impl BroadcastExec {
         }
     }
 
-    /// Runs the input once (on the leader) and returns its rows as an Arrow IPC
-    /// stream; later calls return the same bytes.
-    pub async fn encoded_rows(&self, context: Arc<TaskContext>) -> Result<Bytes> {
+    /// Runs the input once (on the leader) and returns partition `partition`'s rows
+    /// as an Arrow IPC stream; later calls reuse what the first made.
+    pub async fn encoded_rows(&self, partition: usize, context: Arc<TaskContext>) -> Result<Bytes> {
         let input = self
             .input
             .clone()
-            .ok_or_else(|| DataFusionError::Internal("a broadcast without its input".into()))?;
-        let result = self
+            .ok_or_else(|| DataFusionError::Internal("leader rows without their input".into()))?;
+        let delivery = self.delivery.clone();
+        let made = self
             .collected
             .get_or_init(|| async move {
                 let schema = input.schema();
                 let batches = datafusion::physical_plan::collect(input, context)
                     .await
                     .map_err(|e| e.to_string())?;
-                encode(&schema, &batches).map_err(|e| e.to_string())
+                deliver(&schema, &batches, &delivery).map_err(|e| e.to_string())
             })
             .await;
-        result.clone().map_err(DataFusionError::Execution)
+        let made = made
+            .as_ref()
+            .map_err(|e| DataFusionError::Execution(e.clone()))?;
+        let index = if made.len() == 1 { 0 } else { partition };
+        made.get(index).cloned().ok_or_else(|| {
+            DataFusionError::Internal(format!("leader rows have no partition {partition}"))
+        })
     }
 
-    /// Every broadcast in `plan`.
-    pub fn find_all(plan: &Arc<dyn ExecutionPlan>) -> Vec<&BroadcastExec> {
-        if let Some(b) = plan.downcast_ref::<BroadcastExec>() {
+    /// Every [`LeaderRowsExec`] in `plan`.
+    pub fn find_all(plan: &Arc<dyn ExecutionPlan>) -> Vec<&LeaderRowsExec> {
+        if let Some(b) = plan.downcast_ref::<LeaderRowsExec>() {
             return vec![b];
         }
         plan.children()
             .into_iter()
             .flat_map(Self::find_all)
             .collect()
+    }
+}
+
+/// `batches` cut as `delivery` says, one IPC stream per partition.
+fn deliver(schema: &SchemaRef, batches: &[RecordBatch], delivery: &Delivery) -> Result<Vec<Bytes>> {
+    match delivery {
+        Delivery::Broadcast => Ok(vec![encode(schema, batches)?]),
+        Delivery::ByKey {
+            column,
+            layout,
+            slices,
+        } => {
+            let mut router = SliceRouter::new(*layout, DistStyle::Key, Some(*column), 0);
+            let mut per_slice: Vec<Vec<RecordBatch>> =
+                vec![Vec::new(); layout.slice_count() as usize];
+            for batch in batches {
+                for (slice, rows) in router
+                    .route_batch(batch)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?
+                {
+                    if let Some(out) = per_slice.get_mut(slice as usize) {
+                        out.push(rows);
+                    }
+                }
+            }
+            slices
+                .iter()
+                .map(|&s| {
+                    encode(
+                        schema,
+                        per_slice.get(s as usize).map_or(&[][..], |b| &b[..]),
+                    )
+                })
+                .collect()
+        }
     }
 }
 
@@ -163,15 +232,15 @@ pub fn decode(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     Ok((schema, batches))
 }
 
-impl DisplayAs for BroadcastExec {
+impl DisplayAs for LeaderRowsExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "BroadcastExec: id={}", self.id)
+        write!(f, "LeaderRowsExec: id={}", self.id)
     }
 }
 
-impl ExecutionPlan for BroadcastExec {
+impl ExecutionPlan for LeaderRowsExec {
     fn name(&self) -> &str {
-        "BroadcastExec"
+        "LeaderRowsExec"
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -216,21 +285,22 @@ impl ExecutionPlan for BroadcastExec {
 
     fn execute(
         &self,
-        _partition: usize,
+        partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         if self.input.is_some() {
-            // Left on the leader (its join could not ship): every partition gets the
-            // input's rows there.
-            let this = BroadcastExec {
+            // Left on the leader (its join could not ship): each partition gets its
+            // rows there.
+            let this = LeaderRowsExec {
                 id: self.id,
+                delivery: self.delivery.clone(),
                 input: self.input.clone(),
                 collected: Arc::clone(&self.collected),
                 batches: vec![],
                 properties: Arc::clone(&self.properties),
             };
             let stream = futures::stream::once(async move {
-                let bytes = this.encoded_rows(context).await?;
+                let bytes = this.encoded_rows(partition, context).await?;
                 let (_, batches) = decode(&bytes)?;
                 Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
             });
