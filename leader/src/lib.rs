@@ -6,7 +6,8 @@
 //!                                                        │ plan:  DataFusion over catalog_provider
 //!                                                        │        (SliceTable per table)
 //!                                                        │ place: collocate::CollocateJoins (DS_DIST_NONE,
-//!                                                        │        DS_DIST_ALL_NONE, DS_BCAST_INNER joins on slices)
+//!                                                        │        DS_DIST_ALL_NONE, DS_BCAST_INNER, DS_DIST_INNER/
+//!                                                        │        OUTER joins on slices)
 //!                                                        │ ship:  fragment::ShipFragments ──▶ RemoteFragmentExec
 //!                                                        │            │  Flight DoGet per slice
 //!                                                        ▼            ▼
