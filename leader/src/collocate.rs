@@ -32,6 +32,8 @@ use blueshift_compute::SliceScanExec;
 use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec};
 use blueshift_compute::scan::Placement;
 use blueshift_storage::catalog::ClusterLayout;
+
+use crate::fragment::ShipFragments;
 use datafusion::common::JoinType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::config::ConfigOptions;
@@ -609,12 +611,16 @@ fn collocate(
 #[derive(Debug)]
 pub struct CollocateJoins {
     layout: ClusterLayout,
+    /// Tells whether a join can run on the compute nodes: one that could not would
+    /// run partition by partition on the leader, which the inputs' partitioning does
+    /// not declare, so it is left as DataFusion planned it.
+    ship: Arc<ShipFragments>,
 }
 
 impl CollocateJoins {
-    /// The rule for a cluster laid out as `layout`.
-    pub fn new(layout: ClusterLayout) -> Self {
-        CollocateJoins { layout }
+    /// The rule for a cluster laid out as `layout`, whose fragments `ship` ships.
+    pub fn new(layout: ClusterLayout, ship: Arc<ShipFragments>) -> Self {
+        CollocateJoins { layout, ship }
     }
 }
 
@@ -629,8 +635,13 @@ impl PhysicalOptimizerRule for CollocateJoins {
                 return Ok(Transformed::no(node));
             };
             Ok(match collocate(join, self.layout)? {
-                Some((collocated, _)) => Transformed::yes(collocated),
-                None => Transformed::no(node),
+                Some((collocated, _))
+                    if self.ship.slice_local(&collocated)
+                        && self.ship.decodes_on_compute(&collocated) =>
+                {
+                    Transformed::yes(collocated)
+                }
+                _ => Transformed::no(node),
             })
         })?;
         if !rewritten.transformed {

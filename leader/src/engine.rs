@@ -220,14 +220,15 @@ impl Engine {
             .execution
             .parquet
             .schema_force_view_types = false;
+        let ship = Arc::new(ShipFragments::new(cluster.clone(), functions::LEADER_ONLY));
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(CollocateJoins::new(cluster.layout())))
-            .with_physical_optimizer_rule(Arc::new(ShipFragments::new(
-                cluster.clone(),
-                functions::LEADER_ONLY,
+            .with_physical_optimizer_rule(Arc::new(CollocateJoins::new(
+                cluster.layout(),
+                Arc::clone(&ship),
             )))
+            .with_physical_optimizer_rule(ship)
             .build();
         let ctx = SessionContext::new_with_state(state);
         let query_log = Arc::new(QueryLog::default());

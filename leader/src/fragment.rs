@@ -96,7 +96,7 @@ impl ShipFragments {
 
     /// Whether a compute node can decode `plan`: some expressions (scalar subqueries,
     /// for one) only exist inside the plan that owns them.
-    fn decodes_on_compute(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
+    pub(crate) fn decodes_on_compute(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
         let codec = FragmentCodec::default();
         datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(
             Arc::clone(plan),
@@ -113,7 +113,7 @@ impl ShipFragments {
     }
 
     /// Whether `plan` can run, partition by partition, on the compute nodes.
-    fn slice_local(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
+    pub(crate) fn slice_local(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
         if plan.is::<SliceScanExec>() || plan.is::<LeaderRowsExec>() {
             return true;
         }
