@@ -465,6 +465,21 @@ fn partner_key(
     })
 }
 
+/// Whether `moved` is estimated to have fewer rows than `staying`. Rows sent to
+/// the slices through the leader travel twice; joining on the leader moves both
+/// inputs once. So only the smaller input is worth sending back to the slices.
+fn smaller(moved: &Arc<dyn ExecutionPlan>, staying: &Arc<dyn ExecutionPlan>) -> bool {
+    let rows = |plan: &Arc<dyn ExecutionPlan>| {
+        let context = datafusion::physical_plan::statistics::StatisticsContext::new();
+        let args = datafusion::physical_plan::statistics::StatisticsArgs::new();
+        context
+            .compute(plan.as_ref(), &args)
+            .ok()
+            .and_then(|s| s.num_rows.get_value().copied())
+    };
+    matches!((rows(moved), rows(staying)), (Some(m), Some(s)) if m < s)
+}
+
 /// The collocated form of `join`, if its inputs allow one.
 fn collocate(
     join: &HashJoinExec,
@@ -548,6 +563,7 @@ fn collocate(
                 key_type,
             },
         ) if *join.partition_mode() == PartitionMode::Partitioned
+            && smaller(&left, &right)
             && let Some(column) = partner_key(join.on(), keys, Side::Right, key_type, &left) =>
         {
             let inner = LeaderRowsExec::new(
@@ -575,7 +591,7 @@ fn collocate(
             else {
                 return Ok(None);
             };
-            if *join.partition_mode() != PartitionMode::Partitioned {
+            if *join.partition_mode() != PartitionMode::Partitioned || !smaller(&right, &left) {
                 return Ok(None);
             }
             let Some(column) = partner_key(join.on(), keys, Side::Left, key_type, &right) else {
