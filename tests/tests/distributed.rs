@@ -34,6 +34,30 @@ insert into dim_all values (1,'one'),(2,'two'),(3,'three'),(5,'five'),(8,'eight'
 insert into ev values (1,1),(3,3),(5,5),(7,7),(9,9),(11,11),(null,0);
 ";
 
+/// Why `query` gives another answer than PostgreSQL's, if it does.
+async fn differs_from_postgres(
+    pg: &tokio_postgres::Client,
+    client: &tokio_postgres::Client,
+    query: &str,
+) -> Result<Option<String>> {
+    let expected = rows(pg, query).await?;
+    Ok(match rows(client, query).await {
+        Ok(actual) => compare_results(&expected, &actual)
+            .err()
+            .map(|e| format!("{query}: {e}")),
+        Err(e) => Some(format!("{query}: {e:?}")),
+    })
+}
+
+/// EXPLAIN's lines for `query`.
+async fn explain(client: &tokio_postgres::Client, query: &str) -> Result<Vec<String>> {
+    Ok(rows(client, &format!("explain {query}"))
+        .await?
+        .into_iter()
+        .map(|r| r.join(""))
+        .collect())
+}
+
 /// (query, the label of the join that runs on the compute nodes, if one does)
 const QUERIES: &[(&str, Option<&str>)] = &[
     // DS_DIST_NONE: both on their DISTKEY, same type.
@@ -140,20 +164,8 @@ async fn joins_run_where_the_rows_are_and_match_postgres() -> Result<()> {
 
     let mut failures = Vec::new();
     for (query, on_compute) in QUERIES {
-        let expected = rows(&pg, query).await?;
-        match rows(&client, query).await {
-            Ok(actual) => {
-                if let Err(e) = compare_results(&expected, &actual) {
-                    failures.push(format!("{query}: {e}"));
-                }
-            }
-            Err(e) => failures.push(format!("{query}: {e:?}")),
-        }
-        let plan: Vec<String> = rows(&client, &format!("explain {query}"))
-            .await?
-            .into_iter()
-            .map(|r| r.join(""))
-            .collect();
+        failures.extend(differs_from_postgres(&pg, &client, query).await?);
+        let plan = explain(&client, query).await?;
         let local = plan.iter().find_map(|l| {
             ["DS_DIST_NONE", "DS_DIST_ALL_NONE"]
                 .into_iter()
@@ -358,20 +370,8 @@ async fn redistributed_joins_match_postgres() -> Result<()> {
     ];
     let mut failures = Vec::new();
     for (query, redistributed) in queries {
-        let expected = rows(&pg, query).await?;
-        match rows(&client, query).await {
-            Ok(actual) => {
-                if let Err(e) = compare_results(&expected, &actual) {
-                    failures.push(format!("{query}: {e}"));
-                }
-            }
-            Err(e) => failures.push(format!("{query}: {e:?}")),
-        }
-        let plan: Vec<String> = rows(&client, &format!("explain {query}"))
-            .await?
-            .into_iter()
-            .map(|r| r.join(""))
-            .collect();
+        failures.extend(differs_from_postgres(&pg, &client, query).await?);
+        let plan = explain(&client, query).await?;
         let found = plan.iter().any(|l| {
             (l.contains("Join DS_DIST_INNER ") || l.contains("Join DS_DIST_OUTER "))
                 && !l.trim_start().starts_with("->  XN Network")
