@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Blueshift's whole test suite on a fresh machine: installs what the tests need
-# (Python clients, the PostgreSQL JDBC driver), checks formatting and lints, builds
+# (Python clients, the PostgreSQL JDBC driver and server), checks formatting and lints, builds
 # the blueshift binary, and runs every test. README's test command; .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,10 +9,14 @@ echo "== installing test clients"
 if ! python3 -c 'import psycopg, psycopg2' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'psycopg[binary]>=3.1' 'psycopg2-binary>=2.9'
 fi
-if [ ! -f /usr/share/java/postgresql.jar ]; then
+# The JDBC driver, and the PostgreSQL 15 server the SQL tests use as an oracle.
+missing=""
+[ -f /usr/share/java/postgresql.jar ] || missing="$missing libpostgresql-jdbc-java"
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$missing postgresql-15"
+if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libpostgresql-jdbc-java >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 for tool in psql javac java; do
   command -v "$tool" >/dev/null || { echo "missing $tool: install it (psql: postgresql-client, java: a JDK)" >&2; exit 1; }
