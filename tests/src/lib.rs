@@ -366,6 +366,14 @@ impl S3Server {
         std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
     }
 
+    /// An embedded cluster of `nodes` x 2 slices in `dir/data`, set up for this
+    /// endpoint (its roles file in `dir`).
+    pub fn start_cluster(&self, dir: &Path, nodes: u32) -> Result<Embedded> {
+        let env = self.cluster_env(&dir.join("roles.json"))?;
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Embedded::start_with_env(&dir.join("data"), nodes, 2, &env)
+    }
+
     /// The environment a cluster needs to use this endpoint, with `roles_file`
     /// mapping `IAM_ROLE default` and the test ARN to the test keys.
     pub fn cluster_env(&self, roles_file: &Path) -> Result<Vec<(String, String)>> {
