@@ -34,6 +34,28 @@ insert into dim_all values (1,'one'),(2,'two'),(3,'three'),(5,'five'),(8,'eight'
 insert into ev values (1,1),(3,3),(5,5),(7,7),(9,9),(11,11),(null,0);
 ";
 
+/// PostgreSQL and a cluster of `nodes` x 2 slices, each with the tables and rows.
+async fn both_loaded(
+    nodes: u32,
+) -> Result<(
+    Postgres,
+    tokio_postgres::Client,
+    tempfile::TempDir,
+    Embedded,
+    tokio_postgres::Client,
+)> {
+    let oracle = Postgres::start()?;
+    let pg = connect(&oracle.conn_str()).await?;
+    pg.batch_execute(POSTGRES_TABLES).await?;
+    pg.batch_execute(ROWS).await?;
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), nodes, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client.batch_execute(TABLES).await?;
+    client.batch_execute(ROWS).await?;
+    Ok((oracle, pg, dir, cluster, client))
+}
+
 /// Why `query` gives another answer than PostgreSQL's, if it does.
 async fn differs_from_postgres(
     pg: &tokio_postgres::Client,
@@ -151,16 +173,7 @@ const QUERIES: &[(&str, Option<&str>)] = &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn joins_run_where_the_rows_are_and_match_postgres() -> Result<()> {
-    let oracle = Postgres::start()?;
-    let pg = connect(&oracle.conn_str()).await?;
-    pg.batch_execute(POSTGRES_TABLES).await?;
-    pg.batch_execute(ROWS).await?;
-
-    let dir = tempfile::tempdir()?;
-    let cluster = Embedded::start(dir.path(), 3, 2)?;
-    let client = connect(&cluster.conn_str()).await?;
-    client.batch_execute(TABLES).await?;
-    client.batch_execute(ROWS).await?;
+    let (_oracle, pg, _dir, _cluster, client) = both_loaded(3).await?;
 
     let mut failures = Vec::new();
     for (query, on_compute) in QUERIES {
@@ -323,15 +336,7 @@ async fn query_summary_shows_steps_and_rows_moved() -> Result<()> {
 /// 0 so that these small tables plan as large ones.
 #[tokio::test(flavor = "multi_thread")]
 async fn redistributed_joins_match_postgres() -> Result<()> {
-    let oracle = Postgres::start()?;
-    let pg = connect(&oracle.conn_str()).await?;
-    pg.batch_execute(POSTGRES_TABLES).await?;
-    pg.batch_execute(ROWS).await?;
-    let dir = tempfile::tempdir()?;
-    let cluster = Embedded::start(dir.path(), 3, 2)?;
-    let client = connect(&cluster.conn_str()).await?;
-    client.batch_execute(TABLES).await?;
-    client.batch_execute(ROWS).await?;
+    let (_oracle, pg, _dir, _cluster, client) = both_loaded(3).await?;
     client
         .batch_execute(
             "set datafusion.optimizer.hash_join_single_partition_threshold to 0;
