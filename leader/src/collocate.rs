@@ -192,7 +192,7 @@ pub fn locality(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
         return locality(plan.children()[0]);
     }
     if let Some(aggregate) = plan.downcast_ref::<AggregateExec>() {
-        if *aggregate.mode() != AggregateMode::Partial {
+        if *aggregate.mode() != AggregateMode::Partial && !collocated_aggregate(aggregate) {
             return None;
         }
         let inner = locality(aggregate.input())?;
@@ -243,11 +243,19 @@ fn join_locality(join: &HashJoinExec) -> Option<Locality> {
             },
             Locality::Keyed { keys: rk, .. },
         ) => {
+            // An outer join's NULLs for unmatched rows are on every slice: the columns
+            // of the side that gets them no longer tell where a value is.
+            let (left_nulls, right_nulls) = match join.join_type() {
+                JoinType::Left => (false, true),
+                JoinType::Right => (true, false),
+                JoinType::Full => (true, true),
+                _ => (false, false),
+            };
             let mut keys = Vec::new();
-            if left_out {
+            if left_out && !left_nulls {
                 keys.extend(lk);
             }
-            if right_out {
+            if right_out && !right_nulls {
                 keys.extend(
                     rk.into_iter()
                         .map(|k| k + if left_out { left_width } else { 0 }),
@@ -342,7 +350,67 @@ pub fn per_partition_step(plan: &Arc<dyn ExecutionPlan>) -> bool {
             .is_some_and(|s| s.preserve_partitioning())
         || plan
             .downcast_ref::<AggregateExec>()
-            .is_some_and(|a| *a.mode() == AggregateMode::Partial)
+            .is_some_and(|a| *a.mode() == AggregateMode::Partial || collocated_aggregate(a))
+}
+
+/// Whether `aggregate` is one this rule made: it aggregates slice by slice
+/// ([`AggregateMode::SinglePartitioned`]) over rows distributed on one of its group
+/// keys, so that each group's rows are all on one slice.
+fn collocated_aggregate(aggregate: &AggregateExec) -> bool {
+    *aggregate.mode() == AggregateMode::SinglePartitioned
+        && locality(aggregate.input()).is_some_and(|l| groups_on_key(aggregate, &l))
+}
+
+/// Whether `aggregate` groups by a column that holds the distribution key of its
+/// input's rows (`input`): then no group spans two slices. A NULL key is hashed like
+/// any value, so all its rows are on one slice too.
+fn groups_on_key(aggregate: &AggregateExec, input: &Locality) -> bool {
+    let Locality::Keyed { keys, .. } = input else {
+        return false;
+    };
+    aggregate.group_expr().is_single()
+        && aggregate
+            .group_expr()
+            .expr()
+            .iter()
+            .any(|(e, _)| column_index(e).is_some_and(|c| keys.contains(&c)))
+}
+
+/// The slice-by-slice form of a final aggregation whose partial aggregation runs
+/// over rows distributed on a group key: each group is whole on one slice, so the
+/// slice can finish it, and only the groups move, not partial states.
+fn collocate_aggregate(aggregate: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    if !matches!(
+        aggregate.mode(),
+        AggregateMode::Final | AggregateMode::FinalPartitioned
+    ) {
+        return Ok(None);
+    }
+    let below = strip_exchanges(aggregate.input());
+    let Some(partial) = below.downcast_ref::<AggregateExec>() else {
+        return Ok(None);
+    };
+    if *partial.mode() != AggregateMode::Partial {
+        return Ok(None);
+    }
+    let input = Arc::clone(partial.input());
+    match locality(&input) {
+        Some(l) if groups_on_key(partial, &l) => {}
+        _ => return Ok(None),
+    }
+    let single = AggregateExec::try_new(
+        AggregateMode::SinglePartitioned,
+        partial.group_expr().clone(),
+        partial.aggr_expr().to_vec(),
+        partial.filter_expr().to_vec(),
+        Arc::clone(&input),
+        input.schema(),
+    )?
+    .with_limit_options(aggregate.limit_options());
+    if single.schema().fields() != aggregate.schema().fields() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(single)))
 }
 
 /// A join's input.
@@ -469,15 +537,29 @@ fn partner_key(
 /// the slices through the leader travel twice; joining on the leader moves both
 /// inputs once. So only the smaller input is worth sending back to the slices.
 fn smaller(moved: &Arc<dyn ExecutionPlan>, staying: &Arc<dyn ExecutionPlan>) -> bool {
-    let rows = |plan: &Arc<dyn ExecutionPlan>| {
-        let context = datafusion::physical_plan::statistics::StatisticsContext::new();
-        let args = datafusion::physical_plan::statistics::StatisticsArgs::new();
-        context
-            .compute(plan.as_ref(), &args)
-            .ok()
-            .and_then(|s| s.num_rows.get_value().copied())
-    };
-    matches!((rows(moved), rows(staying)), (Some(m), Some(s)) if m < s)
+    matches!((estimated_rows(moved), estimated_rows(staying)), (Some(m), Some(s)) if m < s)
+}
+
+/// The planner's estimate of `plan`'s rows, exact or not.
+fn estimated_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
+    let context = datafusion::physical_plan::statistics::StatisticsContext::new();
+    let args = datafusion::physical_plan::statistics::StatisticsArgs::new();
+    context
+        .compute(plan.as_ref(), &args)
+        .ok()
+        .and_then(|s| s.num_rows.get_value().copied())
+}
+
+/// Whether sending `inner` to each of `slices` slices (through the leader: its rows
+/// once there, then once per slice) moves fewer rows than sending both inputs to the
+/// leader, by the estimates.
+fn cheaper_to_broadcast(
+    inner: &Arc<dyn ExecutionPlan>,
+    outer: &Arc<dyn ExecutionPlan>,
+    slices: usize,
+) -> bool {
+    matches!((estimated_rows(inner), estimated_rows(outer)),
+        (Some(i), Some(o)) if i.saturating_mul(slices) < o)
 }
 
 /// The collocated form of `join`, if its inputs allow one.
@@ -581,22 +663,18 @@ fn collocate(
                 JoinDistribution::DistInner,
             )
         }
-        _ => {
-            // DS_DIST_OUTER: the inner input is distributed on a join key.
-            let Some(Locality::Keyed {
+        // DS_DIST_OUTER: the inner input is distributed on a join key.
+        (
+            Some(Locality::Keyed {
                 slices,
                 keys,
                 key_type,
-            }) = &l
-            else {
-                return Ok(None);
-            };
-            if *join.partition_mode() != PartitionMode::Partitioned || !smaller(&right, &left) {
-                return Ok(None);
-            }
-            let Some(column) = partner_key(join.on(), keys, Side::Left, key_type, &right) else {
-                return Ok(None);
-            };
+            }),
+            _,
+        ) if *join.partition_mode() == PartitionMode::Partitioned
+            && smaller(&right, &left)
+            && let Some(column) = partner_key(join.on(), keys, Side::Left, key_type, &right) =>
+        {
             let outer = LeaderRowsExec::new(
                 Arc::clone(&right),
                 slices.len(),
@@ -612,6 +690,28 @@ fn collocate(
                 JoinDistribution::DistOuter,
             )
         }
+        // DS_BCAST_INNER for two inputs that are not on the join key, where copying the
+        // inner one to every slice moves fewer rows than sending both to the leader.
+        (_, Locality::Keyed { .. } | Locality::Spread { .. })
+            if *join.partition_mode() == PartitionMode::Partitioned
+                && !answers_per_row(join_type, Side::Left)
+                && cheaper_to_broadcast(&left, &right, r.slices().map_or(0, <[u32]>::len)) =>
+        {
+            let Some(slices) = r.slices() else {
+                return Ok(None);
+            };
+            let inner = Arc::new(LeaderRowsExec::new(
+                Arc::clone(&left),
+                slices.len(),
+                Delivery::Broadcast,
+            ));
+            (
+                inner as Arc<dyn ExecutionPlan>,
+                right,
+                JoinDistribution::BcastInner,
+            )
+        }
+        _ => return Ok(None),
     };
     let collocated = join
         .builder()
@@ -647,6 +747,17 @@ impl PhysicalOptimizerRule for CollocateJoins {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let rewritten = Arc::clone(&plan).transform_up(|node| {
+            if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
+                return Ok(match collocate_aggregate(aggregate)? {
+                    Some(collocated)
+                        if self.ship.slice_local(&collocated)
+                            && self.ship.decodes_on_compute(&collocated) =>
+                    {
+                        Transformed::yes(collocated)
+                    }
+                    _ => Transformed::no(node),
+                });
+            }
             let Some(join) = node.downcast_ref::<HashJoinExec>() else {
                 return Ok(Transformed::no(node));
             };
@@ -702,6 +813,9 @@ fn restore_requirements(plan: Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn E
         if node
             .downcast_ref::<HashJoinExec>()
             .is_some_and(|j| join_locality(j).is_some())
+            || node
+                .downcast_ref::<AggregateExec>()
+                .is_some_and(collocated_aggregate)
         {
             return Ok(Transformed::no(node));
         }

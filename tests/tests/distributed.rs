@@ -397,3 +397,150 @@ async fn redistributed_joins_match_postgres() -> Result<()> {
     }
     Ok(())
 }
+
+/// Aggregations grouped by a column that holds the rows' distribution key finish on
+/// the slices (each group is whole on one slice): no partial states go to the leader.
+/// Grouped by anything else, or by a key an outer join fills with NULLs on every
+/// slice, the slices aggregate partially and the leader finishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn aggregates_on_the_distribution_key_finish_on_the_slices() -> Result<()> {
+    let (_oracle, pg, _dir, _cluster, client) = both_loaded(3).await?;
+    let queries: &[(&str, bool)] = &[
+        (
+            "select k, count(*), sum(v), min(g) from fact group by k order by 1",
+            true,
+        ),
+        (
+            "select g, k, count(*) from fact group by g, k having count(*) > 0 order by 1, 2",
+            true,
+        ),
+        (
+            "select f.k, count(f2.w), sum(f.v) from fact f left join fact2 f2 on f.k = f2.k group by f.k order by 1",
+            true,
+        ),
+        (
+            "select f2.k, count(*), sum(f.v) from fact f right join fact2 f2 on f.k = f2.k group by f2.k order by 1",
+            true,
+        ),
+        (
+            "select k, sum(v) from (select k, v from fact f where exists (select 1 from fact2 f2 where f2.k = f.k)) s group by k order by 1",
+            true,
+        ),
+        // The NULLs of fact's unmatched rows are on every slice: one group needs them all.
+        (
+            "select f2.k, count(*) from fact f left join fact2 f2 on f.k = f2.k group by f2.k order by 1",
+            false,
+        ),
+        (
+            "select f.k as fk, f2.k as f2k, count(*) from fact f full join fact2 f2 on f.k = f2.k group by f.k, f2.k order by 1, 2",
+            false,
+        ),
+        ("select g, count(*) from fact group by g order by 1", false),
+        ("select x, count(*) from ev group by x order by 1", false),
+    ];
+    let mut failures = Vec::new();
+    for (query, on_slices) in queries {
+        failures.extend(differs_from_postgres(&pg, &client, query).await?);
+        let plan = explain(&client, query).await?;
+        // Below the network step that sends to the leader, an aggregation that is not
+        // partial.
+        let sent = plan.iter().position(|l| l.contains("Send to leader"));
+        let finished = sent.is_some_and(|at| {
+            plan[at..].iter().any(|l| l.contains("Aggregate"))
+                && !plan.iter().any(|l| l.contains("Partial: each slice"))
+        });
+        if finished != *on_slices {
+            failures.push(format!(
+                "{query}: finished on the slices is {finished}, expected {on_slices}:\n{}",
+                plan.join("\n")
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} queries wrong:\n{}",
+            failures.len(),
+            failures.join("\n\n")
+        );
+    }
+    Ok(())
+}
+
+/// Two inputs, neither on the join key, one small: copying the small one to every
+/// slice moves fewer rows than sending both to the leader, so the join runs on the
+/// slices (DS_BCAST_INNER), except where the small input's rows must be answered for
+/// once (a semi join that returns them, an outer join that keeps them).
+#[tokio::test(flavor = "multi_thread")]
+async fn small_inputs_are_broadcast_to_large_ones() -> Result<()> {
+    let (_oracle, pg, _dir, _cluster, client) = both_loaded(3).await?;
+    let values: Vec<String> = (0..400)
+        .map(|i| format!("({i}, {}, {})", i % 23, i % 7))
+        .collect();
+    let tables = format!(
+        "insert into many values {};
+         insert into few values (0, 'zero'), (1, 'one'), (2, 'two'), (5, 'five'), (30, 'thirty'), (null, 'null');",
+        values.join(", ")
+    );
+    client
+        .batch_execute("create table many (id int, v int, w int) distkey(id); create table few (k int, name varchar(8)) diststyle even;")
+        .await?;
+    pg.batch_execute("create table many (id int, v int, w int); create table few (k int, name varchar(8));")
+        .await?;
+    client.batch_execute(&tables).await?;
+    pg.batch_execute(&tables).await?;
+    client
+        .batch_execute(
+            "analyze;
+             set datafusion.optimizer.hash_join_single_partition_threshold to 0;
+             set datafusion.optimizer.hash_join_single_partition_threshold_rows to 0;",
+        )
+        .await?;
+    let queries: &[(&str, bool)] = &[
+        (
+            "select m.id, f.name from many m join few f on m.v = f.k order by 1, 2",
+            true,
+        ),
+        (
+            "select f.name, count(*), sum(m.w) from many m join few f on m.v = f.k group by f.name order by 1",
+            true,
+        ),
+        (
+            "select m.id, f.name from many m left join few f on m.v = f.k order by 1, 2",
+            true,
+        ),
+        (
+            "select count(*), sum(id) from many m where exists (select 1 from few f where f.k = m.v)",
+            true,
+        ),
+        (
+            "select f.k, f.name from few f where exists (select 1 from many m where m.v = f.k) order by 1",
+            false,
+        ),
+        (
+            "select f.k, count(m.id) from few f left join many m on m.v = f.k group by f.k order by 1",
+            false,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (query, broadcast) in queries {
+        failures.extend(differs_from_postgres(&pg, &client, query).await?);
+        let plan = explain(&client, query).await?;
+        let found = plan.iter().any(|l| {
+            l.contains("Join DS_BCAST_INNER ") && !l.trim_start().starts_with("->  XN Network")
+        });
+        if found != *broadcast {
+            failures.push(format!(
+                "{query}: broadcast is {found}, expected {broadcast}:\n{}",
+                plan.join("\n")
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} queries wrong:\n{}",
+            failures.len(),
+            failures.join("\n\n")
+        );
+    }
+    Ok(())
+}
