@@ -4,7 +4,8 @@
 //!   the batches back.
 //! - `DoPut` whose descriptor command is a [`WriteSegment`]: write the batches as one
 //!   staged segment of that slice; the single `PutResult` carries a [`SegmentWritten`].
-//! - `DoAction`: [`ACTION_NODE_INFO`], [`ACTION_COLLECT_GARBAGE`].
+//! - `DoAction`: [`ACTION_NODE_INFO`], [`ACTION_COLLECT_GARBAGE`],
+//!   [`ACTION_REWRITE_SEGMENTS`], [`ACTION_BLOCK_LIST`], [`ACTION_EXEC_STATE`].
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,9 +19,10 @@ use arrow_flight::{
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
 use blueshift_proto::{
-    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, Block,
-    BlockList, BlockListRequest, CollectGarbage, FragmentReport, FragmentTicket, GarbageCollected,
-    NodeInfo, RewriteSegments, SegmentWritten, SegmentsWritten, WriteSegment,
+    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
+    ACTION_REWRITE_SEGMENTS, Block, BlockList, BlockListRequest, CollectGarbage, FragmentReport,
+    FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, SegmentWritten, SegmentsWritten,
+    WriteSegment,
 };
 use blueshift_storage::segment::{SliceStore, SortKey};
 use datafusion::physical_plan::ExecutionPlan;
@@ -45,6 +47,7 @@ pub struct ComputeService {
     store: SliceStore,
     codec: FragmentCodec,
     ctx: SessionContext,
+    running: Arc<crate::running::Running>,
 }
 
 impl ComputeService {
@@ -55,6 +58,7 @@ impl ComputeService {
             codec: FragmentCodec::with_store(store.clone()),
             store,
             ctx: SessionContext::new(),
+            running: Arc::default(),
         }
     }
 
@@ -232,11 +236,10 @@ impl FlightService for ComputeService {
                 "fragment has {partitions} partitions, asked for {partition}"
             )));
         }
-        let stream = plan
-            .execute(partition, task_ctx)
-            .map_err(|e| internal("fragment", e))?;
-        let schema = stream.schema();
-        let batches = stream.map_err(|e| FlightError::Tonic(Box::new(fragment_status(&e))));
+        let registration = self.running.register(ticket.query_id, &plan, partition);
+        let schema = plan.schema();
+        let batches = run_on_cpu_pool(Arc::clone(&plan), partition, task_ctx, registration)?
+            .map_err(|e| FlightError::Tonic(Box::new(fragment_status(&e))));
         let encoded = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .build(batches)
@@ -360,6 +363,7 @@ impl FlightService for ComputeService {
                     .map_err(|e| internal("block list", e))?
                     .encode_to_vec()
             }
+            ACTION_EXEC_STATE => self.running.state().encode_to_vec(),
             other => return unsupported(&format!("action {other}")),
         };
         let result = arrow_flight::Result { body: body.into() };
@@ -373,6 +377,72 @@ impl FlightService for ComputeService {
         _request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
         unsupported("ListActions")
+    }
+}
+
+/// The runtime fragments execute on, apart from the one that serves Flight calls:
+/// a fragment busy computing then never delays an answer to the leader (a cancel,
+/// STV_EXEC_STATE, another query's rows). One worker thread per core.
+fn cpu_pool() -> Result<&'static tokio::runtime::Runtime, Status> {
+    static POOL: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("blueshift-fragment")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| internal("starting the fragment threads", e))
+}
+
+/// Partition `partition` of `plan`, executed on [`cpu_pool`]; its batches come back
+/// through a channel of two. Dropping the stream (the leader dropped the call)
+/// stops the execution. The fragment is listed as running (`registration`) until
+/// its execution ends.
+fn run_on_cpu_pool(
+    plan: Arc<dyn ExecutionPlan>,
+    partition: usize,
+    task_ctx: Arc<datafusion::execution::TaskContext>,
+    registration: crate::running::Registration,
+) -> Result<
+    impl Stream<Item = datafusion::error::Result<arrow::array::RecordBatch>> + Send + 'static,
+    Status,
+> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let task = cpu_pool()?.spawn(async move {
+        let _running = registration;
+        let mut stream = match plan.execute(partition, task_ctx) {
+            Ok(stream) => stream,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        while let Some(item) = stream.next().await {
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+    });
+    let abort = AbortOnDrop(task);
+    Ok(
+        tokio_stream::wrappers::ReceiverStream::new(rx).map(move |item| {
+            let _task = &abort;
+            item
+        }),
+    )
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -560,7 +560,15 @@ impl ExecutionPlan for SliceScanExec {
                 Ok(batches) => futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
                 Err(e) => futures::stream::once(async { Err(e) }).boxed(),
             })
-            .flatten();
+            .flatten()
+            // A segment's batches are all in memory: without a pause, a step that
+            // consumes them without output (a filter that keeps nothing, an
+            // aggregate) would run through the whole segment in one poll, and a
+            // cancelled fragment would stop only then.
+            .then(|batch| async {
+                tokio::task::yield_now().await;
+                batch
+            });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.projected_schema),
             stream,

@@ -12,9 +12,10 @@ use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::{Action, FlightDescriptor, Ticket};
 use blueshift_compute::server::MAX_MESSAGE_BYTES;
 use blueshift_proto::{
-    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, Block,
-    BlockList, BlockListRequest, CollectGarbage, FragmentReport, FragmentTicket, GarbageCollected,
-    NodeInfo, RewriteSegments, SegmentOfTable, SegmentWritten, SegmentsWritten, WriteSegment,
+    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
+    ACTION_REWRITE_SEGMENTS, Block, BlockList, BlockListRequest, CollectGarbage, ExecState,
+    FragmentReport, FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, RunningFragment,
+    SegmentOfTable, SegmentWritten, SegmentsWritten, WriteSegment,
 };
 use blueshift_storage::catalog::ClusterLayout;
 use datafusion::error::DataFusionError;
@@ -254,6 +255,16 @@ impl ClusterClient {
             )
             .await?;
         Ok(list.blocks)
+    }
+
+    /// The fragments running on every node (STV_EXEC_STATE), with their node.
+    pub async fn exec_state(&self) -> Result<Vec<(u32, RunningFragment)>, LeaderError> {
+        let mut running = Vec::new();
+        for node in 0..self.layout.nodes {
+            let state: ExecState = self.action(node, ACTION_EXEC_STATE, Vec::new()).await?;
+            running.extend(state.fragments.into_iter().map(|f| (node, f)));
+        }
+        Ok(running)
     }
 
     /// Asks every node who it is; fails naming the first node that does not answer.

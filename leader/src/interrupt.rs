@@ -75,17 +75,22 @@ impl Interrupt {
         }
     }
 
-    /// Ends `stream` with the interrupt's error when it comes first.
+    /// Ends `stream` with the interrupt's error when it comes first. The stream is
+    /// dropped then, before the error is passed on: its Flight calls end at once,
+    /// whenever the caller drops what is left.
     pub fn guard<T: Send + 'static>(
         self,
         stream: impl Stream<Item = Result<T, DataFusionError>> + Send + 'static,
     ) -> impl Stream<Item = Result<T, DataFusionError>> + Send + 'static {
-        let state = (Box::pin(stream), Some(self.reason));
-        futures::stream::unfold(state, |(mut stream, reason)| async move {
-            let mut reason = reason?;
+        let state = Some((Box::pin(stream), self.reason));
+        futures::stream::unfold(state, |state| async move {
+            let (mut stream, mut reason) = state?;
             tokio::select! {
-                e = &mut reason => Some((Err(DataFusionError::from(e)), (stream, None))),
-                item = stream.next() => item.map(|i| (i, (stream, Some(reason)))),
+                e = &mut reason => {
+                    drop(stream);
+                    Some((Err(DataFusionError::from(e)), None))
+                }
+                item = stream.next() => item.map(|i| (i, Some((stream, reason)))),
             }
         })
     }

@@ -76,7 +76,7 @@ impl FragmentStats {
 }
 
 /// Redshift's label for a step; `node` is the leader's copy of it, where known.
-fn label(step: &StepStats, node: Option<&Arc<dyn ExecutionPlan>>) -> String {
+pub(crate) fn label(step: &StepStats, node: Option<&Arc<dyn ExecutionPlan>>) -> String {
     if let Some(sent) = node.and_then(|n| n.downcast_ref::<LeaderRowsExec>()) {
         // Rows the leader sent: to every slice, or each to its key's slice.
         return match sent.delivery {

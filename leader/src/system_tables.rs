@@ -20,6 +20,7 @@ use crate::engine::DATABASE;
 use crate::error::LeaderError;
 use crate::query_log::{QueryLog, QueryStatus};
 
+mod exec_state;
 mod load;
 mod summary;
 
@@ -43,6 +44,7 @@ pub async fn lookup(
         "svv_table_info" => svv_table_info(catalog, cluster)?,
         "stv_tbl_perm" => stv_tbl_perm(catalog)?,
         "stv_blocklist" => stv_blocklist(catalog, cluster).await?,
+        "stv_exec_state" => exec_state::stv_exec_state(cluster, query_log).await?,
         _ => return Ok(None),
     };
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;

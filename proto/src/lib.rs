@@ -423,3 +423,30 @@ pub struct Block {
     #[prost(uint64, tag = "9")]
     pub bytes: u64,
 }
+
+/// Flight action type that lists the fragments running on a compute node
+/// (STV_EXEC_STATE): answers with an [`ExecState`]. The body is empty.
+pub const ACTION_EXEC_STATE: &str = "exec_state";
+
+/// The fragments a compute node is running.
+#[derive(Clone, PartialEq, Message)]
+pub struct ExecState {
+    #[prost(message, repeated, tag = "1")]
+    pub fragments: Vec<RunningFragment>,
+}
+
+/// One partition of a fragment, while its `DoGet` stream is open.
+#[derive(Clone, PartialEq, Message)]
+pub struct RunningFragment {
+    #[prost(uint64, tag = "1")]
+    pub query_id: u64,
+    /// The slice it reads.
+    #[prost(uint32, tag = "2")]
+    pub slice: u32,
+    /// When the node started it, in microseconds since the Unix epoch.
+    #[prost(int64, tag = "3")]
+    pub start_micros: i64,
+    /// Its steps so far, bottom step first, as in a [`FragmentReport`].
+    #[prost(message, repeated, tag = "4")]
+    pub steps: Vec<StepStats>,
+}

@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use blueshift_tests::postgres::Postgres;
 use blueshift_tests::tpch::compare_results;
-use blueshift_tests::{Embedded, connect, rows};
+use blueshift_tests::{Embedded, connect, rows, sqlstate};
 
 /// Tables with every distribution style; keys collide across slices on purpose
 /// (NULLs, duplicates, keys present on one side only).
@@ -484,8 +484,10 @@ async fn small_inputs_are_broadcast_to_large_ones() -> Result<()> {
     client
         .batch_execute("create table many (id int, v int, w int) distkey(id); create table few (k int, name varchar(8)) diststyle even;")
         .await?;
-    pg.batch_execute("create table many (id int, v int, w int); create table few (k int, name varchar(8));")
-        .await?;
+    pg.batch_execute(
+        "create table many (id int, v int, w int); create table few (k int, name varchar(8));",
+    )
+    .await?;
     client.batch_execute(&tables).await?;
     pg.batch_execute(&tables).await?;
     client
@@ -541,6 +543,84 @@ async fn small_inputs_are_broadcast_to_large_ones() -> Result<()> {
             failures.len(),
             failures.join("\n\n")
         );
+    }
+    Ok(())
+}
+
+/// The steps a query runs on the slices are listed in STV_EXEC_STATE while they run;
+/// cancelling the query (the protocol's CancelRequest) stops them on every node.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_a_query_stops_its_fragments_on_every_node() -> Result<()> {
+    use std::collections::BTreeSet;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute(
+            "create table wide (k int distkey, v varchar(40));
+             insert into wide select value, 'value ' || value from generate_series(1, 1000000);",
+        )
+        .await?;
+    let watcher = connect(&cluster.conn_str()).await?;
+    // (query, slice) of the steps running on the compute nodes.
+    let running = || async {
+        let listed = rows(
+            &watcher,
+            "select query, slice, label, rows from stv_exec_state",
+        )
+        .await?;
+        anyhow::Ok(listed)
+    };
+    assert_eq!(
+        running().await?,
+        Vec::<Vec<String>>::new(),
+        "nothing runs yet"
+    );
+
+    // Hashing every value, made long, twice keeps the slices busy for seconds, a
+    // fraction of a second for each batch of rows (a step stops between batches).
+    let busy = "select count(*) from wide \
+        where md5(repeat(md5(repeat(v, 500)), 200)) like '%zzzz%'";
+    let token = client.cancel_token();
+    let query = tokio::spawn(async move { client.simple_query(busy).await.map(|_| ()) });
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let listed = running().await?;
+        let slices: BTreeSet<&str> = listed.iter().map(|r| r[1].as_str()).collect();
+        if slices.len() == 4 {
+            break listed;
+        }
+        if query.is_finished() || Instant::now() > deadline {
+            bail!(
+                "the query's fragments never all ran: {listed:?}, the query: {:?}",
+                query.await?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let queries: BTreeSet<&str> = listed.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(queries.len(), 1, "{listed:?}");
+    assert!(
+        listed.iter().any(|r| r[2].starts_with("scan   tbl=")),
+        "{listed:?}"
+    );
+
+    token.cancel_query(tokio_postgres::NoTls).await?;
+    let e = query.await?.expect_err("cancelled");
+    assert_eq!(sqlstate(&e), "57014", "{e:?}");
+    let cancelled = Instant::now();
+    loop {
+        let listed = running().await?;
+        if listed.is_empty() {
+            break;
+        }
+        if cancelled.elapsed() > Duration::from_secs(5) {
+            bail!("fragments still run 5 s after the cancel: {listed:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
 }
