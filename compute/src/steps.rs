@@ -34,6 +34,7 @@ fn collect(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<StepStats>) {
         bytes: sum(|v| matches!(v, MetricValue::OutputBytes(_))),
         micros: sum(|v| matches!(v, MetricValue::ElapsedCompute(_))) / 1000,
         spilled: sum(|v| matches!(v, MetricValue::SpillCount(_))) > 0,
+        peak_memory_bytes: sum(|v| matches!(v, MetricValue::PeakMemoryUsage { .. })),
         ..StepStats::default()
     };
     if let Some(broadcast) = plan.downcast_ref::<crate::leader_rows::LeaderRowsExec>() {

@@ -41,6 +41,9 @@ pub struct SummaryRow {
     pub bytes: u64,
     pub label: String,
     pub spilled: bool,
+    /// The most memory the step held at once on one slice (on the leader: over all
+    /// its partitions), in bytes.
+    pub workmem: u64,
     pub is_rrscan: bool,
     pub rows_pre_filter: u64,
 }
@@ -127,6 +130,7 @@ pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> 
         bytes: 0,
         label,
         spilled: false,
+        workmem: 0,
         is_rrscan: false,
         rows_pre_filter: 0,
     };
@@ -146,6 +150,7 @@ pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> 
             r.max_micros = steps.iter().map(|s| s.micros).max().unwrap_or(0);
             r.avg_micros = steps.iter().map(|s| s.micros).sum::<u64>() / slices;
             r.spilled = steps.iter().any(|s| s.spilled);
+            r.workmem = steps.iter().map(|s| s.peak_memory_bytes).max().unwrap_or(0);
             r.is_rrscan = steps.iter().any(|s| s.is_rrscan);
             r.rows_pre_filter = steps.iter().map(|s| s.rows_pre_filter).sum();
             out.push(r);
@@ -171,6 +176,7 @@ pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> 
         r.max_micros = s.micros;
         r.avg_micros = s.micros;
         r.spilled = s.spilled;
+        r.workmem = s.peak_memory_bytes;
         out.push(r);
     }
     out

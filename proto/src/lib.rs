@@ -231,6 +231,10 @@ pub struct StepStats {
     pub rows_pre_filter: u64,
     #[prost(bool, tag = "10")]
     pub is_rrscan: bool,
+    /// The most memory the step held at once (its hash table, sort buffer or
+    /// aggregation state), in bytes; 0 for steps that hold none.
+    #[prost(uint64, tag = "11")]
+    pub peak_memory_bytes: u64,
 }
 
 /// One input file of a COPY, as far as it has been read.

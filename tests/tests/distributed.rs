@@ -270,7 +270,7 @@ async fn query_summary_shows_steps_and_rows_moved() -> Result<()> {
     let client = connect(&cluster.conn_str()).await?;
     client.batch_execute(TABLES).await?;
     client.batch_execute(ROWS).await?;
-    let summary = "select seg, step, label, rows, bytes from svl_query_summary \
+    let summary = "select seg, step, label, rows, bytes, workmem from svl_query_summary \
                    where query = pg_last_query_id() order by seg, step";
 
     rows(
@@ -296,6 +296,9 @@ async fn query_summary_shows_steps_and_rows_moved() -> Result<()> {
         "partial groups sent: {steps:?}"
     );
     assert!(number(&steps[4], 4) > 0, "bytes sent: {steps:?}");
+    // The join's hash table held memory; the scans none.
+    assert!(number(&steps[2], 5) > 0, "{steps:?}");
+    assert_eq!(number(&steps[0], 5), 0, "{steps:?}");
 
     // A small inner table is broadcast: every slice gets all of its rows.
     rows(

@@ -15,8 +15,9 @@ use crate::query_log::QueryLog;
 /// One row per step of each fragment partition a compute node runs now: userid,
 /// query, slice, step (numbered from the fragment's bottom step), starttime (when
 /// the slice started the fragment), currenttime, rows and bytes so far, label (as
-/// SVL_QUERY_SUMMARY's), is_diskbased, is_rrscan. Redshift's segment, tasknum,
-/// workmem, num_parts and is_delayed_scan are not kept.
+/// SVL_QUERY_SUMMARY's), is_diskbased, workmem (the most memory the step has held
+/// at once, in bytes), is_rrscan. Redshift's segment, tasknum, num_parts and
+/// is_delayed_scan are not kept.
 pub(super) async fn stv_exec_state(cluster: &ClusterClient, log: &QueryLog) -> Result<RecordBatch> {
     let running = cluster.exec_state().await?;
     let users: HashMap<u64, i32> = log
@@ -64,6 +65,7 @@ pub(super) async fn stv_exec_state(cluster: &ClusterClient, log: &QueryLog) -> R
             Field::new("bytes", DataType::Int64, false),
             Field::new("label", DataType::Utf8, false),
             Field::new("is_diskbased", DataType::Utf8, false),
+            Field::new("workmem", DataType::Int64, false),
             Field::new("is_rrscan", DataType::Utf8, false),
         ],
         vec![
@@ -84,6 +86,7 @@ pub(super) async fn stv_exec_state(cluster: &ClusterClient, log: &QueryLog) -> R
                     .map(|(_, s)| crate::query_summary::label(s, None)),
             )),
             flag(|s| s.spilled),
+            int64(&|_, s| s.peak_memory_bytes as i64),
             flag(|s| s.is_rrscan),
         ],
     )

@@ -66,7 +66,7 @@ pub(super) fn svl_query_summary(log: &QueryLog) -> Result<RecordBatch> {
             rate(|r| r.bytes),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.label))),
             flag(|r| r.spilled),
-            int64(|_| 0),
+            int64(|r| r.workmem),
             flag(|r| r.is_rrscan),
             flag(|_| false),
             int64(|r| r.rows_pre_filter),
