@@ -219,7 +219,7 @@ impl FlightService for ComputeService {
             .map_err(|e| internal("fragment memory pool", e))?;
         let mut broadcasts = crate::codec::LeaderRowsData::new();
         for rows in &ticket.leader_rows {
-            let decoded = crate::leader_rows::decode(&rows.ipc)
+            let decoded = crate::leader_rows::decode(rows.ipc.clone())
                 .map_err(|e| Status::invalid_argument(format!("bad broadcast rows: {e}")))?;
             broadcasts.insert(rows.id, decoded);
         }

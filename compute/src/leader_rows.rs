@@ -224,11 +224,21 @@ pub fn encode(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Bytes> {
     Ok(Bytes::from(out))
 }
 
-/// The schema and batches of an Arrow IPC stream.
-pub fn decode(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
-    let schema = reader.schema();
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+/// The schema and batches of an Arrow IPC stream. The batches' buffers point into
+/// `bytes` (where they are aligned) rather than being copied.
+pub fn decode(bytes: Bytes) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let mut decoder = arrow::ipc::reader::StreamDecoder::new();
+    let mut buffer = arrow::buffer::Buffer::from(bytes);
+    let mut batches = Vec::new();
+    while !buffer.is_empty() {
+        if let Some(batch) = decoder.decode(&mut buffer)? {
+            batches.push(batch);
+        }
+    }
+    decoder.finish()?;
+    let schema = decoder
+        .schema()
+        .ok_or_else(|| DataFusionError::Internal("leader rows without a schema".into()))?;
     Ok((schema, batches))
 }
 
@@ -301,7 +311,7 @@ impl ExecutionPlan for LeaderRowsExec {
             };
             let stream = futures::stream::once(async move {
                 let bytes = this.encoded_rows(partition, context).await?;
-                let (_, batches) = decode(&bytes)?;
+                let (_, batches) = decode(bytes)?;
                 Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
             });
             return Ok(Box::pin(RecordBatchStreamAdapter::new(

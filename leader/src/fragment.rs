@@ -306,7 +306,7 @@ impl ExecutionPlan for RemoteFragmentExec {
         })?;
         let node = self.cluster.layout().node_of(slice);
         let ticket = FragmentTicket {
-            plan: self.encoded.to_vec(),
+            plan: self.encoded.clone(),
             partition: partition as u32,
             query_id: scope.as_ref().map_or(0, |s| s.query_id),
             // Every slice works at once: each gets its share of the query's memory.
@@ -330,7 +330,7 @@ impl ExecutionPlan for RemoteFragmentExec {
                         .await?;
                     ticket.leader_rows.push(LeaderRows {
                         id: broadcast.id,
-                        ipc: rows.to_vec(),
+                        ipc: rows,
                     });
                 }
             }

@@ -17,8 +17,8 @@ use prost::Message;
 pub struct FragmentTicket {
     /// The fragment: a `datafusion-proto` `PhysicalPlanNode`, encoded with the compute
     /// crate's extension codec (which knows the slice scan).
-    #[prost(bytes = "vec", tag = "1")]
-    pub plan: Vec<u8>,
+    #[prost(bytes = "bytes", tag = "1")]
+    pub plan: bytes::Bytes,
     /// Which output partition of the fragment to run; it is the slice the fragment reads.
     #[prost(uint32, tag = "2")]
     pub partition: u32,
@@ -40,9 +40,10 @@ pub struct FragmentTicket {
 pub struct LeaderRows {
     #[prost(uint32, tag = "1")]
     pub id: u32,
-    /// An Arrow IPC stream (schema, then the batches).
-    #[prost(bytes = "vec", tag = "2")]
-    pub ipc: Vec<u8>,
+    /// An Arrow IPC stream (schema, then the batches). Shared, not copied, between
+    /// the tickets of a fragment's slices, and decoded in place on the node.
+    #[prost(bytes = "bytes", tag = "2")]
+    pub ipc: bytes::Bytes,
 }
 
 /// A broadcast in a plan fragment, as the extension codec serializes it.
