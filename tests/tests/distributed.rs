@@ -80,6 +80,37 @@ async fn explain(client: &tokio_postgres::Client, query: &str) -> Result<Vec<Str
         .collect())
 }
 
+/// Checks each `(query, expected)`: the answer is PostgreSQL's, and `shows(plan)`, a
+/// property of its EXPLAIN named `what`, is `expected`. Fails listing every miss.
+async fn check_plans(
+    pg: &tokio_postgres::Client,
+    client: &tokio_postgres::Client,
+    queries: &[(&str, bool)],
+    what: &str,
+    shows: impl Fn(&[String]) -> bool,
+) -> Result<()> {
+    let mut failures = Vec::new();
+    for (query, expected) in queries {
+        failures.extend(differs_from_postgres(pg, client, query).await?);
+        let plan = explain(client, query).await?;
+        let found = shows(&plan);
+        if found != *expected {
+            failures.push(format!(
+                "{query}: {what} is {found}, expected {expected}:\n{}",
+                plan.join("\n")
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} queries wrong:\n{}",
+            failures.len(),
+            failures.join("\n\n")
+        );
+    }
+    Ok(())
+}
+
 /// (query, the label of the join that runs on the compute nodes, if one does)
 const QUERIES: &[(&str, Option<&str>)] = &[
     // DS_DIST_NONE: both on their DISTKEY, same type.
@@ -376,29 +407,19 @@ async fn redistributed_joins_match_postgres() -> Result<()> {
             false,
         ),
     ];
-    let mut failures = Vec::new();
-    for (query, redistributed) in queries {
-        failures.extend(differs_from_postgres(&pg, &client, query).await?);
-        let plan = explain(&client, query).await?;
-        let found = plan.iter().any(|l| {
-            (l.contains("Join DS_DIST_INNER ") || l.contains("Join DS_DIST_OUTER "))
-                && !l.trim_start().starts_with("->  XN Network")
-        }) && plan.iter().any(|l| l.contains("Distribute to slices by"));
-        if found != *redistributed {
-            failures.push(format!(
-                "{query}: redistributed to the slices is {found}, expected {redistributed}:\n{}",
-                plan.join("\n")
-            ));
-        }
-    }
-    if !failures.is_empty() {
-        bail!(
-            "{} queries wrong:\n{}",
-            failures.len(),
-            failures.join("\n\n")
-        );
-    }
-    Ok(())
+    check_plans(
+        &pg,
+        &client,
+        queries,
+        "redistributed to the slices",
+        |plan| {
+            plan.iter().any(|l| {
+                (l.contains("Join DS_DIST_INNER ") || l.contains("Join DS_DIST_OUTER "))
+                    && !l.trim_start().starts_with("->  XN Network")
+            }) && plan.iter().any(|l| l.contains("Distribute to slices by"))
+        },
+    )
+    .await
 }
 
 /// Aggregations grouped by a column that holds the rows' distribution key finish on
@@ -441,32 +462,16 @@ async fn aggregates_on_the_distribution_key_finish_on_the_slices() -> Result<()>
         ("select g, count(*) from fact group by g order by 1", false),
         ("select x, count(*) from ev group by x order by 1", false),
     ];
-    let mut failures = Vec::new();
-    for (query, on_slices) in queries {
-        failures.extend(differs_from_postgres(&pg, &client, query).await?);
-        let plan = explain(&client, query).await?;
+    check_plans(&pg, &client, queries, "finished on the slices", |plan| {
         // Below the network step that sends to the leader, an aggregation that is not
         // partial.
         let sent = plan.iter().position(|l| l.contains("Send to leader"));
-        let finished = sent.is_some_and(|at| {
+        sent.is_some_and(|at| {
             plan[at..].iter().any(|l| l.contains("Aggregate"))
                 && !plan.iter().any(|l| l.contains("Partial: each slice"))
-        });
-        if finished != *on_slices {
-            failures.push(format!(
-                "{query}: finished on the slices is {finished}, expected {on_slices}:\n{}",
-                plan.join("\n")
-            ));
-        }
-    }
-    if !failures.is_empty() {
-        bail!(
-            "{} queries wrong:\n{}",
-            failures.len(),
-            failures.join("\n\n")
-        );
-    }
-    Ok(())
+        })
+    })
+    .await
 }
 
 /// Two inputs, neither on the join key, one small: copying the small one to every
@@ -526,28 +531,12 @@ async fn small_inputs_are_broadcast_to_large_ones() -> Result<()> {
             false,
         ),
     ];
-    let mut failures = Vec::new();
-    for (query, broadcast) in queries {
-        failures.extend(differs_from_postgres(&pg, &client, query).await?);
-        let plan = explain(&client, query).await?;
-        let found = plan.iter().any(|l| {
+    check_plans(&pg, &client, queries, "broadcast", |plan| {
+        plan.iter().any(|l| {
             l.contains("Join DS_BCAST_INNER ") && !l.trim_start().starts_with("->  XN Network")
-        });
-        if found != *broadcast {
-            failures.push(format!(
-                "{query}: broadcast is {found}, expected {broadcast}:\n{}",
-                plan.join("\n")
-            ));
-        }
-    }
-    if !failures.is_empty() {
-        bail!(
-            "{} queries wrong:\n{}",
-            failures.len(),
-            failures.join("\n\n")
-        );
-    }
-    Ok(())
+        })
+    })
+    .await
 }
 
 /// The steps a query runs on the slices are listed in STV_EXEC_STATE while they run;

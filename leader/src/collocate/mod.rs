@@ -23,6 +23,8 @@
 //! it asked for (a join or aggregate that relied on a hash partitioning); a last pass
 //! adds the repartition or merge it needs, and if an ordering a step relies on is
 //! lost, the rule keeps DataFusion's plan.
+//! ([`requirements`]). Aggregations whose groups are each on one slice are placed
+//! the same way ([`aggregate`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -38,7 +40,7 @@ use datafusion::common::JoinType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
-use datafusion::physical_expr::{Distribution, PhysicalExpr, PhysicalExprRef};
+use datafusion::physical_expr::{PhysicalExpr, PhysicalExprRef};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
@@ -49,9 +51,12 @@ use datafusion::physical_plan::limit::LocalLimitExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
-use datafusion::physical_plan::{
-    ExecutionPlan, ExecutionPlanProperties, Partitioning, replace_children_if_necessary,
-};
+mod aggregate;
+mod requirements;
+
+use aggregate::{collocate_aggregate, collocated_aggregate};
+use datafusion::physical_plan::ExecutionPlan;
+use requirements::restore_requirements;
 
 /// How a join's inputs meet, in Redshift's words (EXPLAIN shows them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,66 +356,6 @@ pub fn per_partition_step(plan: &Arc<dyn ExecutionPlan>) -> bool {
         || plan
             .downcast_ref::<AggregateExec>()
             .is_some_and(|a| *a.mode() == AggregateMode::Partial || collocated_aggregate(a))
-}
-
-/// Whether `aggregate` is one this rule made: it aggregates slice by slice
-/// ([`AggregateMode::SinglePartitioned`]) over rows distributed on one of its group
-/// keys, so that each group's rows are all on one slice.
-fn collocated_aggregate(aggregate: &AggregateExec) -> bool {
-    *aggregate.mode() == AggregateMode::SinglePartitioned
-        && locality(aggregate.input()).is_some_and(|l| groups_on_key(aggregate, &l))
-}
-
-/// Whether `aggregate` groups by a column that holds the distribution key of its
-/// input's rows (`input`): then no group spans two slices. A NULL key is hashed like
-/// any value, so all its rows are on one slice too.
-fn groups_on_key(aggregate: &AggregateExec, input: &Locality) -> bool {
-    let Locality::Keyed { keys, .. } = input else {
-        return false;
-    };
-    aggregate.group_expr().is_single()
-        && aggregate
-            .group_expr()
-            .expr()
-            .iter()
-            .any(|(e, _)| column_index(e).is_some_and(|c| keys.contains(&c)))
-}
-
-/// The slice-by-slice form of a final aggregation whose partial aggregation runs
-/// over rows distributed on a group key: each group is whole on one slice, so the
-/// slice can finish it, and only the groups move, not partial states.
-fn collocate_aggregate(aggregate: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    if !matches!(
-        aggregate.mode(),
-        AggregateMode::Final | AggregateMode::FinalPartitioned
-    ) {
-        return Ok(None);
-    }
-    let below = strip_exchanges(aggregate.input());
-    let Some(partial) = below.downcast_ref::<AggregateExec>() else {
-        return Ok(None);
-    };
-    if *partial.mode() != AggregateMode::Partial {
-        return Ok(None);
-    }
-    let input = Arc::clone(partial.input());
-    match locality(&input) {
-        Some(l) if groups_on_key(partial, &l) => {}
-        _ => return Ok(None),
-    }
-    let single = AggregateExec::try_new(
-        AggregateMode::SinglePartitioned,
-        partial.group_expr().clone(),
-        partial.aggr_expr().to_vec(),
-        partial.filter_expr().to_vec(),
-        Arc::clone(&input),
-        input.schema(),
-    )?
-    .with_limit_options(aggregate.limit_options());
-    if single.schema().fields() != aggregate.schema().fields() {
-        return Ok(None);
-    }
-    Ok(Some(Arc::new(single)))
 }
 
 /// A join's input.
@@ -787,107 +732,5 @@ impl PhysicalOptimizerRule for CollocateJoins {
 
     fn schema_check(&self) -> bool {
         true
-    }
-}
-
-/// Gives every step the distribution it requires of its inputs again (a hash
-/// repartition, or a merge into one partition), leaving the collocated joins'
-/// inputs alone. `None` if an ordering requirement is no longer met.
-fn restore_requirements(plan: Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let mut ordering_lost = false;
-    let fixed = plan.transform_up(|node| {
-        // A broadcast's input is a plan of its own, apart from its parent.
-        if let Some(broadcast) = node.downcast_ref::<LeaderRowsExec>()
-            && let Some(input) = broadcast.input()
-        {
-            return match restore_requirements(Arc::clone(input))? {
-                Some(fixed) => Ok(Transformed::yes(
-                    Arc::new(broadcast.with_input(fixed)) as Arc<dyn ExecutionPlan>
-                )),
-                None => {
-                    ordering_lost = true;
-                    Ok(Transformed::no(node))
-                }
-            };
-        }
-        if node
-            .downcast_ref::<HashJoinExec>()
-            .is_some_and(|j| join_locality(j).is_some())
-            || node
-                .downcast_ref::<AggregateExec>()
-                .is_some_and(collocated_aggregate)
-        {
-            return Ok(Transformed::no(node));
-        }
-        let requirements = node.input_distribution_requirements().into_per_child();
-        let orderings = node.required_input_ordering();
-        let mut changed = false;
-        let mut children = Vec::new();
-        for (i, child) in node.children().into_iter().enumerate() {
-            let mut child = Arc::clone(child);
-            let partitioning = child.output_partitioning().clone();
-            match requirements.get(i) {
-                Some(Distribution::SinglePartition) if partitioning.partition_count() > 1 => {
-                    child = Arc::new(CoalescePartitionsExec::new(child));
-                    changed = true;
-                }
-                Some(required)
-                    if key_exprs(required).is_some()
-                        && partitioning.satisfaction(
-                            required,
-                            child.equivalence_properties(),
-                            true,
-                        ) == datafusion::physical_expr::PartitioningSatisfaction::NotSatisfied =>
-                {
-                    let exprs = key_exprs(required).unwrap_or_default();
-                    let count = match node.downcast_ref::<HashJoinExec>() {
-                        // Both inputs of a partitioned join must agree.
-                        Some(join) => join
-                            .children()
-                            .iter()
-                            .map(|c| c.output_partitioning().partition_count())
-                            .max()
-                            .unwrap_or(1),
-                        None => partitioning.partition_count(),
-                    };
-                    child = Arc::new(RepartitionExec::try_new(
-                        child,
-                        Partitioning::Hash(exprs, count),
-                    )?);
-                    changed = true;
-                }
-                _ => {}
-            }
-            if let Some(Some(required)) = orderings.get(i)
-                && !child
-                    .equivalence_properties()
-                    .ordering_satisfy_requirement(required.clone().into_single())?
-            {
-                ordering_lost = true;
-            }
-            children.push(child);
-        }
-        if changed {
-            Ok(Transformed::yes(replace_children_if_necessary(
-                node, children,
-            )?))
-        } else {
-            Ok(Transformed::no(node))
-        }
-    })?;
-    Ok((!ordering_lost).then_some(fixed.data))
-}
-
-/// The keys a distribution requirement partitions by.
-#[expect(
-    deprecated,
-    reason = "DataFusion 55 operators may still say HashPartitioned"
-)]
-fn key_exprs(required: &Distribution) -> Option<Vec<Arc<dyn PhysicalExpr>>> {
-    match required {
-        Distribution::KeyPartitioned(exprs) | Distribution::HashPartitioned(exprs) => {
-            Some(exprs.clone())
-        }
-        _ => None,
     }
 }
