@@ -15,13 +15,14 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use prost::Message;
 
 use crate::leader_rows::LeaderRowsExec;
-use crate::load::{LoadExec, LoadSpec};
+use crate::load::{LoadExec, LoadSpec, LoadWriteExec, WriteTarget};
 use crate::scan::{ScanSpec, SlicePartition, SliceScanExec};
 
 /// The first byte of an encoded extension node: which node follows.
 const SCAN_TAG: u8 = 0;
 const LOAD_TAG: u8 = 1;
 const BROADCAST_TAG: u8 = 2;
+const LOAD_WRITE_TAG: u8 = 3;
 
 /// The rows of a fragment's broadcasts, by id: schema and batches.
 pub type LeaderRowsData = std::collections::HashMap<
@@ -36,17 +37,19 @@ pub type LeaderRowsData = std::collections::HashMap<
 /// compute node decodes with its own [`SliceStore`], so the scan reads local files.
 #[derive(Debug, Clone, Default)]
 pub struct FragmentCodec {
-    store: Option<SliceStore>,
+    /// The decoding node's number and store.
+    store: Option<(u32, SliceStore)>,
     /// The rows a ticket carried for the fragment's broadcasts; `None` when only
     /// checking that a fragment decodes (broadcasts then decode without rows).
     broadcasts: Option<Arc<LeaderRowsData>>,
 }
 
 impl FragmentCodec {
-    /// A codec whose decoded scans read from `store`.
-    pub fn with_store(store: SliceStore) -> Self {
+    /// The codec of compute node `node`: decoded scans read from `store`, and
+    /// loads write to it.
+    pub fn with_store(node: u32, store: SliceStore) -> Self {
         FragmentCodec {
-            store: Some(store),
+            store: Some((node, store)),
             broadcasts: Some(Arc::default()),
         }
     }
@@ -128,10 +131,12 @@ impl FragmentCodec {
                 .map(|(v, &has)| has.then(|| v.clone()))
                 .collect(),
         };
-        Ok(
-            SliceScanExec::try_new(spec, partitions, self.store.clone())?
-                .with_sort_order(node.sort_order.iter().map(|&c| c as usize).collect()),
-        )
+        Ok(SliceScanExec::try_new(
+            spec,
+            partitions,
+            self.store.as_ref().map(|(_, store)| store.clone()),
+        )?
+        .with_sort_order(node.sort_order.iter().map(|&c| c as usize).collect()))
     }
 
     /// The message of a slice scan.
@@ -188,7 +193,7 @@ impl PhysicalExtensionCodec for FragmentCodec {
     fn try_decode(
         &self,
         buf: &[u8],
-        _inputs: &[Arc<dyn ExecutionPlan>],
+        inputs: &[Arc<dyn ExecutionPlan>],
         ctx: &TaskContext,
         _proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
@@ -200,6 +205,18 @@ impl PhysicalExtensionCodec for FragmentCodec {
             Some((&LOAD_TAG, rest)) => {
                 let spec: LoadSpec = serde_json::from_slice(rest).map_err(proto_err)?;
                 Ok(Arc::new(LoadExec::new(spec)))
+            }
+            Some((&LOAD_WRITE_TAG, rest)) => {
+                let target: WriteTarget = serde_json::from_slice(rest).map_err(proto_err)?;
+                let input = inputs
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| proto_err("a load's write without its load"))?;
+                let exec = LoadWriteExec::try_new(input, target)?;
+                Ok(Arc::new(match &self.store {
+                    Some((node, store)) => exec.on_node(*node, store.clone()),
+                    None => exec,
+                }))
             }
             Some((&BROADCAST_TAG, rest)) => {
                 let node = blueshift_proto::LeaderRowsNode::decode(rest).map_err(proto_err)?;
@@ -243,6 +260,10 @@ impl PhysicalExtensionCodec for FragmentCodec {
         if let Some(load) = node.downcast_ref::<LoadExec>() {
             buf.push(LOAD_TAG);
             return serde_json::to_writer(buf, load.spec()).map_err(proto_err);
+        }
+        if let Some(write) = node.downcast_ref::<LoadWriteExec>() {
+            buf.push(LOAD_WRITE_TAG);
+            return serde_json::to_writer(buf, write.target()).map_err(proto_err);
         }
         if let Some(broadcast) = node.downcast_ref::<LeaderRowsExec>() {
             let schema: datafusion_proto::protobuf::Schema =

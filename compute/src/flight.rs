@@ -55,7 +55,7 @@ impl ComputeService {
     pub fn new(node: u32, store: SliceStore) -> Self {
         ComputeService {
             node,
-            codec: FragmentCodec::with_store(store.clone()),
+            codec: FragmentCodec::with_store(node, store.clone()),
             store,
             ctx: SessionContext::new(),
             running: Arc::default(),

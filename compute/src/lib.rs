@@ -24,6 +24,7 @@ pub mod flight;
 pub mod leader_rows;
 pub mod load;
 pub mod rewrite;
+pub mod route;
 pub mod running;
 pub mod scan;
 pub mod server;

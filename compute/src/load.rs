@@ -15,6 +15,7 @@ mod parquet;
 mod records;
 pub mod spec;
 pub mod store;
+mod write;
 
 pub use convert::{DateTimeFormat, TargetColumn};
 pub use exec::{LoadExec, Reader, STDIN};
@@ -23,3 +24,4 @@ pub use spec::{
     Compression, FilePart, JsonPaths, LoadColumn, LoadFile, LoadFormat, LoadOptions, LoadPartition,
     LoadSpec, StoreConfig,
 };
+pub use write::{LoadWriteExec, WriteTarget, written_schema};

@@ -6,10 +6,9 @@ use std::time::Duration;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow_flight::decode::FlightRecordBatchStream;
-use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
-use arrow_flight::{Action, FlightDescriptor, Ticket};
+use arrow_flight::{Action, Ticket};
 use blueshift_compute::server::MAX_MESSAGE_BYTES;
 use blueshift_proto::{
     ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
@@ -122,6 +121,11 @@ impl ClusterClient {
         })
     }
 
+    /// Each compute node's Flight address (`host:port`), by node number.
+    pub fn addrs(&self) -> Vec<String> {
+        self.addrs.as_ref().clone()
+    }
+
     /// The cluster's layout.
     pub fn layout(&self) -> ClusterLayout {
         self.layout
@@ -187,24 +191,10 @@ impl ClusterClient {
         batches: Vec<RecordBatch>,
     ) -> Result<SegmentWritten, LeaderError> {
         let node = self.layout.node_of(write.slice);
-        let (mut client, addr) = self.client(node)?;
-        let descriptor = FlightDescriptor::new_cmd(write.encode_to_vec());
-        let data = FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .with_flight_descriptor(Some(descriptor))
-            .build(futures::stream::iter(batches.into_iter().map(Ok)))
-            .filter_map(|r| async move { r.ok() });
-        let mut response = client
-            .do_put(data)
+        let (client, addr) = self.client(node)?;
+        blueshift_compute::route::put_segment(client, write, schema, batches)
             .await
-            .map_err(|s| node_error(node, addr, s.message()))?
-            .into_inner();
-        let result = response
-            .message()
-            .await
-            .map_err(|s| node_error(node, addr, s.message()))?
-            .ok_or_else(|| node_error(node, addr, "no answer to a segment write"))?;
-        SegmentWritten::decode(result.app_metadata).map_err(|e| node_error(node, addr, e))
+            .map_err(|s| node_error(node, addr, s.message()))
     }
 
     /// Runs a Flight action on `node` and decodes its one answer as `T`.

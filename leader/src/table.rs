@@ -13,6 +13,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use blueshift_compute::SliceScanExec;
+use blueshift_compute::route::{RoutedWriter, SEGMENT_ROWS, WriteFn};
 use blueshift_compute::scan::{Placement, ScanSpec, SlicePartition};
 use blueshift_proto::WriteSegment;
 use blueshift_storage::catalog::{
@@ -30,13 +31,10 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
-
-/// Rows buffered per slice before they are written as a segment.
-pub const SEGMENT_ROWS: usize = 256 * 1024;
 
 static NEXT_EVEN_START: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
@@ -309,36 +307,31 @@ impl SliceSink {
         }
     }
 
-    async fn flush_slice(
-        &self,
-        slice: u32,
-        batches: Vec<RecordBatch>,
-        written: &mut BTreeMap<u32, Vec<SegmentRef>>,
-    ) -> Result<(), LeaderError> {
-        let write = WriteSegment {
-            slice,
-            sort_columns: self.def.sort_key.iter().map(|&c| c as u32).collect(),
-            table_id: self.def.id,
-            interleaved: self.def.sort_style == SortStyle::Interleaved,
-        };
+    /// Writes one slice's rows as a staged segment on the node holding it.
+    fn write_fn(&self) -> WriteFn {
+        let def = self.def.clone();
         // Segment files name columns by id.
         let file_schema = Arc::new(self.def.file_schema());
-        let batches = batches
-            .into_iter()
-            .map(|b| RecordBatch::try_new(Arc::clone(&file_schema), b.columns().to_vec()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| LeaderError::DataFusion(e.into()))?;
-        let seg = self
-            .cluster
-            .write_segment(write, file_schema, batches)
-            .await?;
-        if seg.rows > 0 {
-            written
-                .entry(slice)
-                .or_default()
-                .push(SegmentRef::new(seg.name, seg.rows, seg.bytes));
-        }
-        Ok(())
+        let cluster = self.cluster.clone();
+        Box::new(move |slice, batches| {
+            let write = WriteSegment {
+                slice,
+                sort_columns: def.sort_key.iter().map(|&c| c as u32).collect(),
+                table_id: def.id,
+                interleaved: def.sort_style == SortStyle::Interleaved,
+            };
+            let file_schema = Arc::clone(&file_schema);
+            let cluster = cluster.clone();
+            async move {
+                let batches = batches
+                    .into_iter()
+                    .map(|b| RecordBatch::try_new(Arc::clone(&file_schema), b.columns().to_vec()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let seg = cluster.write_segment(write, file_schema, batches).await?;
+                Ok((seg.rows > 0).then(|| SegmentRef::new(seg.name, seg.rows, seg.bytes)))
+            }
+            .boxed()
+        })
     }
 
     /// Routes, writes and commits every row of `data`; returns the rows inserted.
@@ -360,27 +353,15 @@ impl SliceSink {
         // Each statement starts its round robin one slice further, so a stream of
         // single-row inserts into an EVEN table still spreads over every slice.
         let start = NEXT_EVEN_START.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut router = SliceRouter::new(layout, self.def.dist_style, self.def.dist_key, start);
-        let mut buffers: BTreeMap<u32, (Vec<RecordBatch>, usize)> = BTreeMap::new();
-        let mut written: BTreeMap<u32, Vec<SegmentRef>> = BTreeMap::new();
+        let router = SliceRouter::new(layout, self.def.dist_style, self.def.dist_key, start);
+        let mut writer = RoutedWriter::new(router, SEGMENT_ROWS, self.write_fn());
         let mut rows = 0u64;
         while let Some(batch) = data.next().await {
-            let batch = batch?;
-            let batch = conform(&batch, &self.schema)?;
+            let batch = conform(&batch?, &self.schema)?;
             rows += batch.num_rows() as u64;
-            for (slice, part) in router.route_batch(&batch)? {
-                let entry = buffers.entry(slice).or_default();
-                entry.1 += part.num_rows();
-                entry.0.push(part);
-                if entry.1 >= SEGMENT_ROWS {
-                    let (batches, _) = buffers.remove(&slice).unwrap_or_default();
-                    self.flush_slice(slice, batches, &mut written).await?;
-                }
-            }
+            writer.push(&batch).await?;
         }
-        for (slice, (batches, _)) in std::mem::take(&mut buffers) {
-            self.flush_slice(slice, batches, &mut written).await?;
-        }
+        let written = writer.finish().await?;
         Ok((rows, written))
     }
 }

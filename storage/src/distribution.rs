@@ -46,6 +46,11 @@ impl SliceRouter {
         }
     }
 
+    /// The layout rows are routed over.
+    pub fn layout(&self) -> ClusterLayout {
+        self.layout
+    }
+
     /// Splits `batch` into one batch per target slice (slices with no rows are left out).
     pub fn route_batch(&mut self, batch: &RecordBatch) -> Result<Vec<(u32, RecordBatch)>> {
         let slices = self.layout.slice_count();

@@ -1,16 +1,19 @@
-//! COPY: the leader lists the source, spreads its files over the slices, ships a
-//! [`LoadExec`] fragment to the compute nodes, routes the rows they parse to their
-//! slices through [`SliceSink`], and commits one new table version, or none.
+//! COPY: the leader lists the source, spreads its files over the slices and ships a
+//! [`LoadExec`] fragment to the compute nodes. There [`LoadWriteExec`] routes the
+//! rows each slice parses to their slices and writes them as staged segments; the
+//! leader commits them all in one new table version, or none. COPY FROM STDIN parses
+//! on the leader and routes through [`SliceSink`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use blueshift_compute::load::spec::JsonStep;
 use blueshift_compute::load::store::{self, StoreError};
 use blueshift_compute::load::{
     Compression, FilePart, JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition,
-    LoadSpec, Reader, StoreConfig, parquet_row_groups,
+    LoadSpec, LoadWriteExec, Reader, StoreConfig, WriteTarget, parquet_row_groups,
 };
-use blueshift_storage::catalog::TableDef;
+use blueshift_storage::catalog::{SegmentRef, SortStyle, TableDef};
 use datafusion::execution::context::SessionState;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
@@ -373,7 +376,9 @@ impl Engine {
         let plan: Option<Arc<dyn ExecutionPlan>> = if spec.partitions.is_empty() {
             None
         } else {
-            let exec: Arc<dyn ExecutionPlan> = Arc::new(LoadExec::new(spec.clone()));
+            let load: Arc<dyn ExecutionPlan> = Arc::new(LoadExec::new(spec.clone()));
+            let exec: Arc<dyn ExecutionPlan> =
+                Arc::new(LoadWriteExec::try_new(load, self.write_target(&def)?)?);
             Some(Arc::new(CoalescePartitionsExec::new(Arc::new(
                 RemoteFragmentExec::try_new(exec, self.cluster.clone())?,
             ))))
@@ -457,6 +462,25 @@ impl Engine {
             columns,
             futures::stream::empty(),
         )))
+    }
+
+    /// Where the compute nodes write a COPY into `def`.
+    fn write_target(&self, def: &TableDef) -> Result<WriteTarget, LeaderError> {
+        use prost::Message;
+        let file_schema = datafusion_proto::protobuf::Schema::try_from(&def.file_schema())
+            .map_err(|e| {
+                LeaderError::DataFusion(datafusion::error::DataFusionError::Plan(e.to_string()))
+            })?;
+        Ok(WriteTarget {
+            table_id: def.id,
+            dist_style: def.dist_style,
+            dist_key: def.dist_key,
+            sort_columns: def.sort_key.iter().map(|&c| c as u32).collect(),
+            interleaved: def.sort_style == SortStyle::Interleaved,
+            layout: self.cluster.layout(),
+            nodes: self.cluster.addrs(),
+            file_schema: file_schema.encode_to_vec(),
+        })
     }
 
     fn copy_target(&self, stmt: &CopyStatement) -> Result<TableDef, LeaderError> {
@@ -549,6 +573,52 @@ async fn split_files(files: Vec<LoadFile>, spec: &LoadSpec) -> Result<Vec<LoadFi
     Ok(out)
 }
 
+/// What the compute nodes' [`LoadWriteExec`] partitions report: the rows they
+/// routed, and the segments they staged, per slice.
+async fn written_segments(
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+) -> Result<(u64, BTreeMap<u32, Vec<SegmentRef>>), LeaderError> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{UInt32Type, UInt64Type};
+    use futures::StreamExt;
+    let mut routed = 0;
+    let mut written: BTreeMap<u32, Vec<SegmentRef>> = BTreeMap::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let bad = || {
+            LeaderError::DataFusion(datafusion::error::DataFusionError::Internal(
+                "a load reported segments in an unexpected form".into(),
+            ))
+        };
+        let [slices, names, rows, bytes] = batch.columns() else {
+            return Err(bad());
+        };
+        let (Some(slices), Some(names), Some(rows), Some(bytes)) = (
+            slices.as_primitive_opt::<UInt32Type>(),
+            names.as_string_opt::<i32>(),
+            rows.as_primitive_opt::<UInt64Type>(),
+            bytes.as_primitive_opt::<UInt64Type>(),
+        ) else {
+            return Err(bad());
+        };
+        for i in 0..batch.num_rows() {
+            if names.is_null(i) {
+                routed += rows.value(i);
+            } else {
+                written
+                    .entry(slices.value(i))
+                    .or_default()
+                    .push(SegmentRef::new(
+                        names.value(i).to_string(),
+                        rows.value(i),
+                        bytes.value(i),
+                    ));
+            }
+        }
+    }
+    Ok((routed, written))
+}
+
 /// The bytes the client sends, as a stream a reader can take.
 fn tokio_stream_of(
     mut received: tokio::sync::mpsc::Receiver<bytes::Bytes>,
@@ -600,8 +670,13 @@ impl LoadRun {
             .loads
             .record(self.query_id, self.user_id, listed, vec![]);
         let stream = plan.execute(0, state.task_ctx())?;
-        let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());
-        let staged = sink.stage(stream).await;
+        let staged = if local.is_some() {
+            SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone())
+                .stage(stream)
+                .await
+        } else {
+            written_segments(stream).await
+        };
         if let Some(local) = &local {
             self.query_log
                 .loads
