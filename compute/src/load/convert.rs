@@ -139,9 +139,27 @@ fn days_since_epoch(date: NaiveDate) -> i32 {
     (date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
 }
 
+/// `YYYY-MM-DD` read digit by digit: the default DATEFORMAT's common case, without
+/// interpreting a chrono pattern for every field. `None` for any other form.
+fn iso_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&b[..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(&b[5..7])?, number(&b[8..])?)
+}
+
 fn parse_date(text: &str, format: &DateTimeFormat) -> Option<NaiveDate> {
     match format {
-        DateTimeFormat::Default => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+        DateTimeFormat::Default => {
+            iso_date(text).or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        }
         DateTimeFormat::Auto => AUTO_DATES
             .iter()
             .find_map(|f| NaiveDate::parse_from_str(text, f).ok())
@@ -236,14 +254,29 @@ enum Builder {
 
 /// A converted value, held until the whole row has converted.
 #[derive(Debug)]
-enum Value {
+enum Value<'a> {
     Null,
     Int(i64),
     Float(f64),
     Decimal(i128),
     Bool(bool),
-    Str(String),
+    /// Text borrowed from the record where it can be: no allocation per field.
+    Str(std::borrow::Cow<'a, str>),
     Date(i32),
+}
+
+impl Value<'_> {
+    fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Int(v) => Value::Int(v),
+            Value::Float(v) => Value::Float(v),
+            Value::Decimal(v) => Value::Decimal(v),
+            Value::Bool(v) => Value::Bool(v),
+            Value::Str(v) => Value::Str(std::borrow::Cow::Owned(v.into_owned())),
+            Value::Date(v) => Value::Date(v),
+        }
+    }
 }
 
 /// Builds one column of the target table from text fields.
@@ -331,13 +364,13 @@ impl TargetColumn {
     }
 
     /// Converts one field; nothing is appended until [`Self::push`].
-    fn convert(
+    fn convert<'a>(
         &self,
-        input: &Input<'_>,
+        input: &Input<'a>,
         options: &LoadOptions,
         date: &DateTimeFormat,
         time: &DateTimeFormat,
-    ) -> Result<Value, ConvertError> {
+    ) -> Result<Value<'a>, ConvertError> {
         let value = match input.text {
             None => None,
             Some(_) if input.checks && input.raw == options.null_as => None,
@@ -419,7 +452,7 @@ impl TargetColumn {
                     }
                     s = &s[..end];
                 }
-                Value::Str(s.to_string())
+                Value::Str(s.into())
             }
             Builder::Date(_) => {
                 let d = parse_date(text, date)
@@ -455,12 +488,12 @@ impl TargetColumn {
                         )
                     },
                 )?;
-                Value::Str(text.to_string())
+                Value::Str(text.into())
             }
         })
     }
 
-    fn push(&mut self, value: Value) {
+    fn push(&mut self, value: Value<'_>) {
         match (&mut self.builder, value) {
             (Builder::I16(b), Value::Int(v)) => b.append_value(v as i16),
             (Builder::I32(b), Value::Int(v)) => b.append_value(v as i32),
@@ -470,7 +503,7 @@ impl TargetColumn {
             (Builder::Decimal(b, ..), Value::Decimal(v)) => b.append_value(v),
             (Builder::Bool(b), Value::Bool(v)) => b.append_value(v),
             (Builder::Str(b), Value::Str(v)) | (Builder::Other(b), Value::Str(v)) => {
-                b.append_value(v)
+                b.append_value(&v)
             }
             (Builder::Date(b), Value::Date(v)) => b.append_value(v),
             (Builder::Time(b, _), Value::Int(v)) => b.append_value(v),
@@ -544,7 +577,9 @@ pub struct RowConverter {
     options: LoadOptions,
     date: DateTimeFormat,
     time: DateTimeFormat,
-    values: Vec<Value>,
+    /// A row's values until all have converted; empty between rows (it only keeps
+    /// its allocation).
+    values: Vec<Value<'static>>,
 }
 
 impl RowConverter {
@@ -564,7 +599,12 @@ impl RowConverter {
         &mut self,
         mut field: impl FnMut(usize) -> Option<Input<'a>>,
     ) -> Result<(), RowError> {
-        self.values.clear();
+        // The same allocation, for values that borrow this row's text.
+        let mut values: Vec<Value<'a>> = std::mem::take(&mut self.values)
+            .into_iter()
+            .map(|_| Value::Null)
+            .collect();
+        values.clear();
         for (i, column) in self.columns.iter().enumerate() {
             let value = match column.def.input {
                 Some(at) => match field(at) {
@@ -581,27 +621,32 @@ impl RowConverter {
                     ),
                 },
                 None => {
+                    // The column's default lives in the column, which is appended
+                    // to below: the value gets its own copy.
                     let text = column.missing_text();
-                    column.convert(
-                        &Input {
-                            text,
-                            checks: false,
-                            raw: text.unwrap_or(""),
-                        },
-                        &self.options,
-                        &self.date,
-                        &self.time,
-                    )
+                    column
+                        .convert(
+                            &Input {
+                                text,
+                                checks: false,
+                                raw: text.unwrap_or(""),
+                            },
+                            &self.options,
+                            &self.date,
+                            &self.time,
+                        )
+                        .map(Value::into_owned)
                 }
             };
             match value {
-                Ok(v) => self.values.push(v),
+                Ok(v) => values.push(v),
                 Err(error) => return Err(RowError { column: i, error }),
             }
         }
-        for (column, value) in self.columns.iter_mut().zip(self.values.drain(..)) {
+        for (column, value) in self.columns.iter_mut().zip(values.drain(..)) {
             column.push(value);
         }
+        self.values = values.into_iter().map(|_| Value::Null).collect();
         Ok(())
     }
 
@@ -628,6 +673,32 @@ mod tests {
         );
         assert_eq!(redshift_pattern("MM/DD/YYYY").as_deref(), Ok("%m/%d/%Y"));
         assert!(redshift_pattern("QQQ").is_err());
+    }
+
+    #[test]
+    fn the_default_date_format_reads_as_chrono_does() {
+        for text in [
+            "2024-02-29",
+            "2023-02-29",
+            "1998-12-01",
+            "0001-01-01",
+            "9999-12-31",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-1-05",
+            "2024-01-5",
+            "2024/01/05",
+            "20a4-01-05",
+            "2024-01-05 ",
+            "",
+        ] {
+            assert_eq!(
+                parse_date(text, &DateTimeFormat::Default),
+                NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+                "{text:?}"
+            );
+        }
+        assert!(iso_date("2024-1-05").is_none(), "other forms go to chrono");
     }
 
     #[test]

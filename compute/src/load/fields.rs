@@ -89,16 +89,20 @@ fn split_text<'a>(
     let simple = !escape && !remove_quotes;
     if simple {
         let mut offset = 0;
-        for part in record.split(delimiter) {
+        loop {
+            let end = find(&record[offset..], delimiter).map(|i| offset + i);
+            let part = &record[offset..end.unwrap_or(record.len())];
             out.push(Field {
                 text: Cow::Borrowed(part),
                 raw: part,
                 quoted: false,
                 offset,
             });
-            offset += part.len() + delimiter.len_utf8();
+            match end {
+                Some(e) => offset = e + delimiter.len_utf8(),
+                None => return Ok(()),
+            }
         }
-        return Ok(());
     }
     let mut start = 0;
     let mut chars = record.char_indices().peekable();
@@ -177,43 +181,69 @@ fn split_text<'a>(
     }
 }
 
+/// Whether `s` starts with `c`; a byte compare for ASCII (the usual delimiters and
+/// quotes), where `str::starts_with(char)` encodes the char and calls memcmp.
+fn starts_with(s: &str, c: char) -> bool {
+    if c.is_ascii() {
+        s.as_bytes().first() == Some(&(c as u8))
+    } else {
+        s.starts_with(c)
+    }
+}
+
+/// Where `c` first occurs in `s`; byte by byte for ASCII (see [`starts_with`]).
+fn find(s: &str, c: char) -> Option<usize> {
+    if c.is_ascii() {
+        let b = c as u8;
+        s.bytes().position(|x| x == b)
+    } else {
+        s.find(c)
+    }
+}
+
 fn split_csv<'a>(
     record: &'a str,
     delimiter: char,
     quote: char,
     out: &mut Vec<Field<'a>>,
 ) -> Result<(), SplitError> {
+    let q = quote.len_utf8();
     let mut start = 0;
     loop {
         let rest = &record[start..];
-        if let Some(after) = rest.strip_prefix(quote) {
-            let mut value = String::new();
-            let mut chars = after.char_indices().peekable();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                if c == quote {
-                    if chars.peek().map(|&(_, n)| n) == Some(quote) {
-                        chars.next();
-                        value.push(quote);
-                    } else {
-                        end = Some(start + quote.len_utf8() + i + quote.len_utf8());
-                        break;
-                    }
+        if starts_with(rest, quote) {
+            // The value is borrowed unless it has doubled quotes to undo.
+            let body = start + q;
+            let mut value: Option<String> = None;
+            let mut from = body;
+            let close = loop {
+                let Some(at) = find(&record[from..], quote).map(|i| from + i) else {
+                    return Err(SplitError {
+                        offset: start,
+                        reason: "unterminated quoted field",
+                    });
+                };
+                if starts_with(&record[at + q..], quote) {
+                    let owned = value.get_or_insert_with(String::new);
+                    owned.push_str(&record[from..at + q]);
+                    from = at + 2 * q;
                 } else {
-                    value.push(c);
-                }
-            }
-            let Some(close) = end else {
-                return Err(SplitError {
-                    offset: start,
-                    reason: "unterminated quoted field",
-                });
+                    if let Some(owned) = value.as_mut() {
+                        owned.push_str(&record[from..at]);
+                    }
+                    break at;
+                };
             };
+            let text = match value {
+                Some(owned) => Cow::Owned(owned),
+                None => Cow::Borrowed(&record[body..close]),
+            };
+            let close = close + q;
             // After the closing quote: the delimiter or the end of the record.
             let after_quote = &record[close..];
             let next = if after_quote.is_empty() {
                 None
-            } else if after_quote.starts_with(delimiter) {
+            } else if starts_with(after_quote, delimiter) {
                 Some(close + delimiter.len_utf8())
             } else {
                 return Err(SplitError {
@@ -222,7 +252,7 @@ fn split_csv<'a>(
                 });
             };
             out.push(Field {
-                text: Cow::Owned(value),
+                text,
                 raw: &record[start..close],
                 quoted: true,
                 offset: start,
@@ -232,7 +262,7 @@ fn split_csv<'a>(
                 None => return Ok(()),
             }
         } else {
-            let end = rest.find(delimiter).map(|i| start + i);
+            let end = find(rest, delimiter).map(|i| start + i);
             let stop = end.unwrap_or(record.len());
             let raw = &record[start..stop];
             out.push(Field {
@@ -314,6 +344,18 @@ mod tests {
                 ("a,\"b\"".into(), true),
                 ("".into(), false),
                 ("".into(), true)
+            ]
+        );
+        let wide = Splitter::Csv {
+            delimiter: '§',
+            quote: '«',
+        };
+        assert_eq!(
+            texts(wide, "1§«a««b«§é"),
+            vec![
+                ("1".into(), false),
+                ("a«b".into(), true),
+                ("é".into(), false)
             ]
         );
         let mut out = Vec::new();
