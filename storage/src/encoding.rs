@@ -1,7 +1,10 @@
 //! How a segment's columns are written: each Redshift encoding (ENCODE) as the closest
 //! Parquet encoding and compression, with the page statistics the zone maps use.
 
-use arrow::datatypes::SchemaRef;
+use std::collections::HashSet;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -23,7 +26,10 @@ pub const ENCODING_METADATA_KEY: &str = "blueshift.encoding";
 /// | DELTA, DELTA32K, MOSTLY8, MOSTLY16, MOSTLY32 | integers and dates: delta binary packed, uncompressed; others: plain |
 /// | BYTEDICT, RUNLENGTH, TEXT255, TEXT32K | dictionary (run-length encoded indices), uncompressed |
 /// | LZO | plain, LZ4 (Parquet has no LZO writer in Rust) |
-pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
+///
+/// AUTO and ZSTD columns whose `rows` are mostly distinct (comments, prices) skip the
+/// dictionary: it would only grow until the writer falls back to plain values.
+pub fn writer_properties(schema: &SchemaRef, rows: &RecordBatch) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
@@ -63,7 +69,14 @@ pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
                 (true, None, Compression::UNCOMPRESSED)
             }
             "lzo" => (false, Some(Encoding::PLAIN), Compression::LZ4_RAW),
-            _ => (true, None, Compression::ZSTD(ZstdLevel::default())),
+            _ => {
+                let distinct = schema
+                    .index_of(field.name())
+                    .ok()
+                    .and_then(|i| rows.columns().get(i))
+                    .is_some_and(|column| mostly_distinct(column.as_ref()));
+                (!distinct, None, Compression::ZSTD(ZstdLevel::default()))
+            }
         };
         builder = builder
             .set_column_dictionary_enabled(path.clone(), dictionary)
@@ -73,6 +86,56 @@ pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
         }
     }
     builder.build()
+}
+
+/// Rows looked at to judge a column's cardinality.
+const SAMPLE_ROWS: usize = 4096;
+
+/// Whether more than half of the first [`SAMPLE_ROWS`] values of `column` differ
+/// (strings, binary and fixed-width values; others count as not distinct).
+fn mostly_distinct(column: &dyn Array) -> bool {
+    let rows = column.len().min(SAMPLE_ROWS);
+    if rows < 2 {
+        return false;
+    }
+    let column = column.slice(0, rows);
+    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(rows);
+    match column.data_type() {
+        DataType::Utf8 => seen.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::as_bytes),
+        ),
+        DataType::LargeUtf8 => seen.extend(
+            column
+                .as_string::<i64>()
+                .iter()
+                .flatten()
+                .map(str::as_bytes),
+        ),
+        DataType::Utf8View => {
+            seen.extend(column.as_string_view().iter().flatten().map(str::as_bytes))
+        }
+        DataType::Binary => seen.extend(column.as_binary::<i32>().iter().flatten()),
+        other => {
+            let Some(width) = other.primitive_width() else {
+                return false;
+            };
+            let data = column.to_data();
+            let Some(values) = data.buffers().first() else {
+                return false;
+            };
+            let start = data.offset() * width;
+            let Some(bytes) = values.as_slice().get(start..start + rows * width) else {
+                return false;
+            };
+            let fixed: HashSet<&[u8]> = bytes.chunks_exact(width).collect();
+            return fixed.len() * 2 > rows;
+        }
+    }
+    seen.len() * 2 > rows
 }
 
 #[cfg(test)]
@@ -126,6 +189,51 @@ mod tests {
         assert!(!raw.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
         assert!(dict.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
         assert_eq!(lzo.compression(), Compression::LZ4_RAW);
+        Ok(())
+    }
+
+    #[test]
+    fn mostly_distinct_columns_skip_the_dictionary() -> Result<()> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("comment", DataType::Utf8, false),
+            Field::new("mode", DataType::Utf8, false),
+            Field::new("price", DataType::Float64, false),
+        ]));
+        let rows = 1000;
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| format!("comment {i}")),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| ["AIR", "MAIL", "SHIP"][i % 3]),
+                )),
+                Arc::new(arrow::array::Float64Array::from_iter_values(
+                    (0..rows).map(|i| i as f64 * 1.5),
+                )),
+            ],
+        )
+        .expect("valid batch");
+        let dir = tempfile::tempdir()?;
+        let store = SliceStore::open(dir.path())?;
+        let seg = store
+            .write_segment(0, schema, &[batch], &SortKey::default())?
+            .expect("rows were written");
+        let file = fs::File::open(store.segment_path(0, &seg.name))?;
+        let reader =
+            SerializedFileReader::new(file).map_err(|e| StorageError::Catalog(e.to_string()))?;
+        let rg = reader.metadata().row_group(0);
+        let dictionary = |c: usize| {
+            rg.column(c)
+                .encodings()
+                .any(|e| e == Encoding::RLE_DICTIONARY)
+        };
+        assert!(!dictionary(0), "unique comments are stored plain");
+        assert!(dictionary(1), "three modes get a dictionary");
+        assert!(!dictionary(2), "unique prices are stored plain");
+        assert!(matches!(rg.column(0).compression(), Compression::ZSTD(_)));
         Ok(())
     }
 }

@@ -170,7 +170,7 @@ impl SliceStore {
             return Ok(None);
         }
         let batch = sort.sort(&batch).map_err(|e| err(e.to_string()))?;
-        let props = writer_properties(&schema);
+        let props = writer_properties(&schema, &batch);
         let mut buf = Vec::new();
         let mut writer =
             ArrowWriter::try_new(&mut buf, schema, Some(props)).map_err(|e| err(e.to_string()))?;
