@@ -1,5 +1,5 @@
-//! [`FragmentCodec`]: serializes plan fragments that contain a [`SliceScanExec`] or a
-//! [`LoadExec`] (COPY).
+//! [`FragmentCodec`]: serializes plan fragments that contain a [`SliceScanExec`], a
+//! [`LoadExec`] and its [`LoadWriteExec`] (COPY), or an [`UnloadExec`].
 
 use std::sync::Arc;
 
@@ -17,12 +17,14 @@ use prost::Message;
 use crate::leader_rows::LeaderRowsExec;
 use crate::load::{LoadExec, LoadSpec, LoadWriteExec, WriteTarget};
 use crate::scan::{ScanSpec, SlicePartition, SliceScanExec};
+use crate::unload_exec::{UnloadExec, UnloadTarget};
 
 /// The first byte of an encoded extension node: which node follows.
 const SCAN_TAG: u8 = 0;
 const LOAD_TAG: u8 = 1;
 const BROADCAST_TAG: u8 = 2;
 const LOAD_WRITE_TAG: u8 = 3;
+const UNLOAD_TAG: u8 = 4;
 
 /// The rows of a fragment's broadcasts, by id: schema and batches.
 pub type LeaderRowsData = std::collections::HashMap<
@@ -218,6 +220,14 @@ impl PhysicalExtensionCodec for FragmentCodec {
                     None => exec,
                 }))
             }
+            Some((&UNLOAD_TAG, rest)) => {
+                let target: UnloadTarget = serde_json::from_slice(rest).map_err(proto_err)?;
+                let input = inputs
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| proto_err("an UNLOAD without its query"))?;
+                Ok(Arc::new(UnloadExec::try_new(input, target)?))
+            }
             Some((&BROADCAST_TAG, rest)) => {
                 let node = blueshift_proto::LeaderRowsNode::decode(rest).map_err(proto_err)?;
                 let schema_proto =
@@ -264,6 +274,10 @@ impl PhysicalExtensionCodec for FragmentCodec {
         if let Some(write) = node.downcast_ref::<LoadWriteExec>() {
             buf.push(LOAD_WRITE_TAG);
             return serde_json::to_writer(buf, write.target()).map_err(proto_err);
+        }
+        if let Some(unload) = node.downcast_ref::<UnloadExec>() {
+            buf.push(UNLOAD_TAG);
+            return serde_json::to_writer(buf, unload.target()).map_err(proto_err);
         }
         if let Some(broadcast) = node.downcast_ref::<LeaderRowsExec>() {
             let schema: datafusion_proto::protobuf::Schema =

@@ -30,6 +30,7 @@ pub mod scan;
 pub mod server;
 pub mod steps;
 pub mod unload;
+pub mod unload_exec;
 pub mod zone_map;
 
 pub use codec::FragmentCodec;

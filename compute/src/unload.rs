@@ -23,7 +23,7 @@ use crate::load::Compression;
 use crate::load::store::{Location, StoreError};
 
 /// UNLOAD's output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UnloadFormat {
     Text,
     Csv,
@@ -32,7 +32,7 @@ pub enum UnloadFormat {
 }
 
 /// How files are written.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UnloadOptions {
     pub format: UnloadFormat,
     pub delimiter: char,

@@ -1,6 +1,8 @@
 //! UNLOAD: runs the query and writes its rows to S3 (or a local path) with
 //! [`UnloadWriter`]: one writer per output partition of the plan (PARALLEL ON, the
-//! slices' streams), or one for the whole ordered result (PARALLEL OFF).
+//! slices' streams), or one for the whole ordered result (PARALLEL OFF). With
+//! PARALLEL ON, a query that runs wholly on the slices (no join, aggregation or sort
+//! finished on the leader) writes its files on the compute nodes ([`UnloadExec`]).
 
 use std::sync::Arc;
 
@@ -8,6 +10,9 @@ use blueshift_compute::load::store::{self, Location};
 use blueshift_compute::unload::{
     UnloadError, UnloadFormat, UnloadOptions, UnloadWriter, UnloadedFile,
 };
+use blueshift_compute::unload_exec::{UnloadExec, UnloadTarget, unloaded_files};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use futures::StreamExt;
@@ -17,6 +22,7 @@ use pgwire::api::results::{Response, Tag};
 use super::copy::store_error;
 use super::{Engine, Parsed};
 use crate::error::LeaderError;
+use crate::fragment::RemoteFragmentExec;
 use crate::interrupt::Interrupt;
 use crate::session::Session;
 use crate::sql::copy::UnloadStatement;
@@ -105,8 +111,54 @@ impl Engine {
             } else {
                 physical
             };
-        let partitions = physical.properties().partitioning.partition_count();
+        // A query that runs wholly on the slices writes its files there.
+        // (DataFusion wraps a plan's top in a CooperativeExec, which only yields.)
+        let mut top = &physical;
+        while let Some(inner) = top
+            .downcast_ref::<datafusion::physical_plan::coop::CooperativeExec>()
+            .map(|c| c.input())
+        {
+            top = inner;
+        }
+        let on_slices = match top.downcast_ref::<RemoteFragmentExec>() {
+            Some(remote) if stmt.parallel => {
+                let schema_proto = datafusion_proto::protobuf::Schema::try_from(schema.as_ref())
+                    .map_err(|e| LeaderError::DataFusion(DataFusionError::Plan(e.to_string())))?;
+                let unload = UnloadExec::try_new(
+                    Arc::clone(remote.fragment()),
+                    UnloadTarget {
+                        url: stmt.target.clone(),
+                        store: store.clone(),
+                        options: options.clone(),
+                        schema: prost::Message::encode_to_vec(&schema_proto),
+                    },
+                )?;
+                Some(Arc::new(RemoteFragmentExec::try_new(
+                    Arc::new(unload),
+                    self.cluster.clone(),
+                )?))
+            }
+            _ => None,
+        };
         let task_ctx = state.task_ctx();
+        if let Some(remote) = on_slices {
+            let run = async {
+                let partitions = remote.properties().partitioning.partition_count();
+                let mut files = Vec::new();
+                let streams = (0..partitions)
+                    .map(|i| remote.execute(i, Arc::clone(&task_ctx)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut all = futures::stream::select_all(streams);
+                while let Some(batch) = all.next().await {
+                    files.extend(unloaded_files(&batch?)?);
+                }
+                files.sort_by(|a, b| a.url.cmp(&b.url));
+                Ok::<_, LeaderError>(files)
+            };
+            let files = interrupt.run(run).await?;
+            return self.unloaded(&target, &files, &schema, stmt).await;
+        }
+        let partitions = physical.properties().partitioning.partition_count();
         let run = async {
             let writers = (0..partitions).map(|i| {
                 let physical = Arc::clone(&physical);
@@ -127,8 +179,19 @@ impl Engine {
             Ok::<_, LeaderError>(written.into_iter().flatten().collect::<Vec<_>>())
         };
         let files = interrupt.run(run).await?;
+        self.unloaded(&target, &files, &schema, stmt).await
+    }
+
+    /// The UNLOAD wrote `files`: the manifest, if asked for, and the command tag.
+    async fn unloaded(
+        &self,
+        target: &Location,
+        files: &[UnloadedFile],
+        schema: &SchemaRef,
+        stmt: &UnloadStatement,
+    ) -> Result<Response, LeaderError> {
         if stmt.manifest {
-            write_manifest(&target, &files, &schema, stmt.manifest_verbose).await?;
+            write_manifest(target, files, schema, stmt.manifest_verbose).await?;
         }
         let rows: u64 = files.iter().map(|f| f.rows).sum();
         Ok(Response::Execution(
