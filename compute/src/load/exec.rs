@@ -681,7 +681,6 @@ impl PartitionLoader {
 
     /// Loads a Parquet file: its columns, in order, fill the COPY's columns.
     async fn load_parquet(&mut self, file: &LoadFile, index: usize) -> Result<bool> {
-        use parquet::arrow::ParquetRecordBatchStreamBuilder;
         let location = store::open(&file.url, &self.spec.store).map_err(store_error)?;
         let reader = ObjectReader {
             location,
@@ -693,7 +692,7 @@ impl PartitionLoader {
                 reason: format!("COPY from Parquet: {reason}"),
             })
         };
-        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        let builder = super::parquet::stream_builder(reader)
             .await
             .map_err(|e| bad(e.to_string()))?;
         let fields = builder.schema().fields().len();

@@ -4,9 +4,12 @@
 
 use std::sync::Arc;
 
+use arrow::datatypes::{DataType, Schema};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use object_store::ObjectStoreExt;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
 use super::store::{self, StoreError};
 
@@ -61,6 +64,38 @@ impl parquet::arrow::async_reader::AsyncFileReader for ObjectReader {
         }
         .boxed()
     }
+}
+
+/// A stream builder over `reader` that reads strings as the table keeps them (Utf8),
+/// not as views (Parquet's default) to be copied afterwards.
+pub(super) async fn stream_builder(
+    mut reader: ObjectReader,
+) -> parquet::errors::Result<ParquetRecordBatchStreamBuilder<ObjectReader>> {
+    let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await?;
+    let plain = Schema::new(
+        metadata
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Utf8View => f.as_ref().clone().with_data_type(DataType::Utf8),
+                DataType::BinaryView => f.as_ref().clone().with_data_type(DataType::Binary),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    )
+    .with_metadata(metadata.schema().metadata().clone());
+    let metadata = if plain == *metadata.schema().as_ref() {
+        metadata
+    } else {
+        ArrowReaderMetadata::try_new(
+            Arc::clone(metadata.metadata()),
+            ArrowReaderOptions::new().with_schema(Arc::new(plain)),
+        )?
+    };
+    Ok(ParquetRecordBatchStreamBuilder::new_with_metadata(
+        reader, metadata,
+    ))
 }
 
 /// The compressed size of each row group of the Parquet file at `url` (to split it
