@@ -216,6 +216,7 @@ impl Engine {
                 Arc::clone(&ship),
             )))
             .with_physical_optimizer_rule(ship)
+            .with_optimizer_rule(Arc::new(crate::semi_join::PushSemiJoinDown))
             .build();
         let ctx = SessionContext::new_with_state(state);
         let query_log = Arc::new(QueryLog::default());

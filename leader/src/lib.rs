@@ -4,7 +4,8 @@
 //!  psql / JDBC / psycopg ──pgwire──▶ wire::Handlers ──▶ engine::Engine
 //!                                    (auth, session)     │ parse: sql (Redshift DDL + PostgreSQL)
 //!                                                        │ plan:  DataFusion over catalog_provider
-//!                                                        │        (SliceTable per table)
+//!                                                        │        (SliceTable per table), semi joins
+//!                                                        │        pushed down (semi_join)
 //!                                                        │ place: collocate::CollocateJoins (DS_DIST_NONE,
 //!                                                        │        DS_DIST_ALL_NONE, DS_BCAST_INNER, DS_DIST_INNER/
 //!                                                        │        OUTER joins on slices)
@@ -17,7 +18,8 @@
 //!  INSERT / CTAS ──▶ table::SliceSink ──route by DISTSTYLE──▶ Flight DoPut per slice (staged
 //!                    segments) ──▶ one catalog commit of the new table version
 //!  COPY ──▶ engine::copy: list S3 ──▶ LoadExec fragments parse files on the compute
-//!           nodes ──▶ rows back ──▶ SliceSink (as INSERT) ──▶ commit if within MAXERROR
+//!           nodes ──▶ LoadWriteExec routes and writes segments there (DoPut to other
+//!           nodes) ──▶ segment names back ──▶ commit if within MAXERROR
 //! ```
 //!
 //! The entry points are [`server::Leader`] (a leader process) and
@@ -39,6 +41,7 @@ pub mod load_log;
 pub mod query_log;
 pub mod query_summary;
 pub mod s3_config;
+pub mod semi_join;
 pub mod server;
 pub mod session;
 pub mod sql;
