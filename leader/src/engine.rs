@@ -217,6 +217,7 @@ impl Engine {
             )))
             .with_physical_optimizer_rule(ship)
             .with_optimizer_rule(Arc::new(crate::semi_join::PushSemiJoinDown))
+            .with_optimizer_rule(Arc::new(crate::aggregate_keys::FilterAggregateByJoinKeys))
             .build();
         let ctx = SessionContext::new_with_state(state);
         let query_log = Arc::new(QueryLog::default());

@@ -5,7 +5,8 @@
 //!                                    (auth, session)     │ parse: sql (Redshift DDL + PostgreSQL)
 //!                                                        │ plan:  DataFusion over catalog_provider
 //!                                                        │        (SliceTable per table), semi joins
-//!                                                        │        pushed down (semi_join)
+//!                                                        │        pushed down (semi_join), grouped
+//!                                                        │        subqueries filtered (aggregate_keys)
 //!                                                        │ place: collocate::CollocateJoins (DS_DIST_NONE,
 //!                                                        │        DS_DIST_ALL_NONE, DS_BCAST_INNER, DS_DIST_INNER/
 //!                                                        │        OUTER joins on slices)
@@ -27,6 +28,7 @@
 //! [`error::sqlstate`], the one place that maps errors to SQLSTATEs.
 
 pub mod admission;
+pub mod aggregate_keys;
 pub mod auth;
 pub mod catalog_provider;
 pub mod cluster;

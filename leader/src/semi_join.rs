@@ -117,7 +117,7 @@ impl OptimizerRule for PushSemiJoinDown {
 
 /// Whether `plan` drops rows of its tables: a filter, a scan with filters, a limit,
 /// an aggregation (HAVING), or a join other than an inner or left one.
-fn filters(plan: &LogicalPlan) -> bool {
+pub(crate) fn filters(plan: &LogicalPlan) -> bool {
     let mut found = false;
     let _ = plan.apply(|node| {
         found = match node {
@@ -142,7 +142,7 @@ fn filters(plan: &LogicalPlan) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -151,11 +151,15 @@ mod tests {
     use datafusion::prelude::SessionContext;
 
     use super::PushSemiJoinDown;
+    use crate::aggregate_keys::FilterAggregateByJoinKeys;
 
-    async fn optimized(sql: &str) -> String {
+    /// `sql`'s optimized logical plan with Blueshift's rules, over empty TPC-H-like
+    /// tables.
+    pub(crate) async fn optimized(sql: &str) -> String {
         let state = SessionStateBuilder::new()
             .with_default_features()
             .with_optimizer_rule(Arc::new(PushSemiJoinDown))
+            .with_optimizer_rule(Arc::new(FilterAggregateByJoinKeys))
             .build();
         let ctx = SessionContext::new_with_state(state);
         for (name, columns) in [
