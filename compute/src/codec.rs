@@ -69,12 +69,23 @@ fn proto_err(e: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::Internal(format!("fragment codec: {e}"))
 }
 
+/// `schema` as datafusion-proto bytes, as fragments carry schemas.
+pub fn schema_to_bytes(schema: &Schema) -> Result<Vec<u8>> {
+    Ok(datafusion_proto::protobuf::Schema::try_from(schema)
+        .map_err(proto_err)?
+        .encode_to_vec())
+}
+
+/// A schema from [`schema_to_bytes`]'s bytes.
+pub fn schema_from_bytes(bytes: &[u8]) -> Result<Schema> {
+    let proto = datafusion_proto::protobuf::Schema::decode(bytes).map_err(proto_err)?;
+    (&proto).try_into().map_err(proto_err)
+}
+
 impl FragmentCodec {
     /// A slice scan from its message; it reads from this codec's store.
     pub fn decode_scan(&self, node: SliceScanNode, ctx: &TaskContext) -> Result<SliceScanExec> {
-        let schema_proto = datafusion_proto::protobuf::Schema::decode(node.schema.as_slice())
-            .map_err(proto_err)?;
-        let schema: Schema = (&schema_proto).try_into().map_err(proto_err)?;
+        let schema = schema_from_bytes(&node.schema)?;
         let zone_map_filter = if node.zone_map_filter.is_empty() {
             None
         } else {
@@ -143,12 +154,10 @@ impl FragmentCodec {
 
     /// The message of a slice scan.
     pub fn encode_scan(&self, scan: &SliceScanExec) -> Result<SliceScanNode> {
-        let schema = datafusion_proto::protobuf::Schema::try_from(scan.table_schema.as_ref())
-            .map_err(proto_err)?;
         let msg = SliceScanNode {
             table_id: scan.table_id,
             table_name: scan.table_name.clone(),
-            schema: schema.encode_to_vec(),
+            schema: schema_to_bytes(&scan.table_schema)?,
             projection: scan
                 .projection
                 .iter()
@@ -230,10 +239,7 @@ impl PhysicalExtensionCodec for FragmentCodec {
             }
             Some((&BROADCAST_TAG, rest)) => {
                 let node = blueshift_proto::LeaderRowsNode::decode(rest).map_err(proto_err)?;
-                let schema_proto =
-                    datafusion_proto::protobuf::Schema::decode(node.schema.as_slice())
-                        .map_err(proto_err)?;
-                let schema: Schema = (&schema_proto).try_into().map_err(proto_err)?;
+                let schema = schema_from_bytes(&node.schema)?;
                 let batches = match &self.broadcasts {
                     Some(rows) => match rows.get(&node.id) {
                         Some((_, batches)) => batches.clone(),
@@ -280,13 +286,12 @@ impl PhysicalExtensionCodec for FragmentCodec {
             return serde_json::to_writer(buf, unload.target()).map_err(proto_err);
         }
         if let Some(broadcast) = node.downcast_ref::<LeaderRowsExec>() {
-            let schema: datafusion_proto::protobuf::Schema =
-                broadcast.schema().as_ref().try_into().map_err(proto_err)?;
+            let schema = schema_to_bytes(&broadcast.schema())?;
             buf.push(BROADCAST_TAG);
             return blueshift_proto::LeaderRowsNode {
                 id: broadcast.id,
                 partitions: broadcast.properties().partitioning.partition_count() as u32,
-                schema: schema.encode_to_vec(),
+                schema,
             }
             .encode(buf)
             .map_err(proto_err);

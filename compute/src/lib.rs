@@ -6,9 +6,12 @@
 //!                                                │           SliceScanExec (local
 //!                                                │           segments of one slice)
 //!                                                │           or LoadExec (COPY: files
-//!                                                │           from S3, parsed)
+//!                                                │           from S3, parsed) under
+//!                                                │           LoadWriteExec (routes the
+//!                                                │           rows, writes segments), or
+//!                                                │           UnloadExec (UNLOAD files)
 //!                                                ◀── Arrow record batches ──┘
-//!  leader ──Flight DoPut(WriteSegment + batches)──▶ SliceStore::write_segment
+//!  leader or another node ──Flight DoPut(WriteSegment + batches)──▶ SliceStore::write_segment
 //!                                                ◀── SegmentWritten (staged, not yet visible)
 //! ```
 //!
@@ -16,7 +19,9 @@
 //! [`codec::FragmentCodec`] are shared with the leader, which builds fragments that
 //! contain the scan and ships them here. A compute node holds no catalog state: every
 //! request says which slice and which segments (the pinned table version) to read.
-//! [`load`] holds COPY's readers and parsers, [`unload`] UNLOAD's writers.
+//! [`load`] holds COPY's readers, parsers and writer, [`route`] the routing of rows to
+//! slices (shared with the leader's INSERT), [`unload`] and [`unload_exec`] UNLOAD's
+//! writers.
 
 pub mod codec;
 pub mod error;

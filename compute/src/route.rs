@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use arrow_flight::FlightDescriptor;
 use arrow_flight::encode::FlightDataEncoderBuilder;
@@ -173,7 +173,16 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
             schema.fields().len()
         )));
     }
-    let columns = batch
+    Ok(RecordBatch::try_new(
+        Arc::clone(schema),
+        cast_columns(batch, schema)?,
+    )?)
+}
+
+/// `batch`'s columns cast, where they differ, to the types of `schema`'s fields (as
+/// many as there are of both).
+pub fn cast_columns(batch: &RecordBatch, schema: &SchemaRef) -> Result<Vec<ArrayRef>> {
+    Ok(batch
         .columns()
         .iter()
         .zip(schema.fields())
@@ -184,6 +193,5 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
                 arrow::compute::cast(col, field.data_type())
             }
         })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+        .collect::<std::result::Result<Vec<_>, _>>()?)
 }

@@ -96,10 +96,7 @@ pub fn unloaded_files(batch: &RecordBatch) -> Result<Vec<UnloadedFile>> {
 impl UnloadExec {
     /// Unloads `input`'s rows to `target`.
     pub fn try_new(input: Arc<dyn ExecutionPlan>, target: UnloadTarget) -> Result<Self> {
-        use prost::Message;
-        let proto = datafusion_proto::protobuf::Schema::decode(target.schema.as_slice())
-            .map_err(|e| DataFusionError::Plan(format!("UNLOAD schema: {e}")))?;
-        let schema: Schema = (&proto).try_into()?;
+        let schema = crate::codec::schema_from_bytes(&target.schema)?;
         if schema.fields().len() != input.schema().fields().len() {
             return Err(DataFusionError::Plan(format!(
                 "UNLOAD of {} columns over a query of {}",

@@ -13,7 +13,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use blueshift_compute::SliceScanExec;
-use blueshift_compute::route::{RoutedWriter, SEGMENT_ROWS, WriteFn};
+use blueshift_compute::route::{RoutedWriter, SEGMENT_ROWS, WriteFn, cast_columns};
 use blueshift_compute::scan::{Placement, ScanSpec, SlicePartition};
 use blueshift_proto::WriteSegment;
 use blueshift_storage::catalog::{
@@ -376,19 +376,7 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Leade
             schema.fields().len()
         )));
     }
-    let columns = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(col, field)| {
-            if col.data_type() == field.data_type() {
-                Ok(Arc::clone(col))
-            } else {
-                arrow::compute::cast(col, field.data_type())
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| LeaderError::DataFusion(e.into()))?;
+    let columns = cast_columns(batch, schema)?;
     for (col, field) in columns.iter().zip(schema.fields()) {
         if !field.is_nullable() && col.null_count() > 0 {
             return Err(LeaderError::NotNullViolation(field.name().clone()));

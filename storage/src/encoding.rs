@@ -150,9 +150,25 @@ mod tests {
     use crate::error::{Result, StorageError};
     use crate::segment::{SliceStore, SortKey};
 
+    /// The first row group's metadata of the segment `batch` is written as.
+    fn written_row_group(
+        schema: Arc<Schema>,
+        batch: RecordBatch,
+    ) -> Result<parquet::file::metadata::RowGroupMetaData> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let dir = tempfile::tempdir()?;
+        let store = SliceStore::open(dir.path())?;
+        let seg = store
+            .write_segment(0, schema, &[batch], &SortKey::default())?
+            .expect("rows were written");
+        let file = fs::File::open(store.segment_path(0, &seg.name))?;
+        let reader =
+            SerializedFileReader::new(file).map_err(|e| StorageError::Catalog(e.to_string()))?;
+        Ok(reader.metadata().row_group(0).clone())
+    }
+
     #[test]
     fn encodings_map_to_parquet() -> Result<()> {
-        use parquet::file::reader::{FileReader, SerializedFileReader};
         let with = |name: &str, ty: DataType, enc: &str| {
             Field::new(name, ty, true)
                 .with_metadata([(ENCODING_METADATA_KEY.to_string(), enc.to_string())].into())
@@ -173,15 +189,7 @@ mod tests {
             ],
         )
         .expect("valid batch");
-        let dir = tempfile::tempdir()?;
-        let store = SliceStore::open(dir.path())?;
-        let seg = store
-            .write_segment(0, schema, &[batch], &SortKey::default())?
-            .expect("rows were written");
-        let file = fs::File::open(store.segment_path(0, &seg.name))?;
-        let reader =
-            SerializedFileReader::new(file).map_err(|e| StorageError::Catalog(e.to_string()))?;
-        let rg = reader.metadata().row_group(0);
+        let rg = written_row_group(schema, batch)?;
         let (az64, raw, dict, lzo) = (rg.column(0), rg.column(1), rg.column(2), rg.column(3));
         assert!(az64.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED));
         assert!(matches!(az64.compression(), Compression::ZSTD(_)));
@@ -194,7 +202,6 @@ mod tests {
 
     #[test]
     fn mostly_distinct_columns_skip_the_dictionary() -> Result<()> {
-        use parquet::file::reader::{FileReader, SerializedFileReader};
         let schema = Arc::new(Schema::new(vec![
             Field::new("comment", DataType::Utf8, false),
             Field::new("mode", DataType::Utf8, false),
@@ -216,15 +223,7 @@ mod tests {
             ],
         )
         .expect("valid batch");
-        let dir = tempfile::tempdir()?;
-        let store = SliceStore::open(dir.path())?;
-        let seg = store
-            .write_segment(0, schema, &[batch], &SortKey::default())?
-            .expect("rows were written");
-        let file = fs::File::open(store.segment_path(0, &seg.name))?;
-        let reader =
-            SerializedFileReader::new(file).map_err(|e| StorageError::Catalog(e.to_string()))?;
-        let rg = reader.metadata().row_group(0);
+        let rg = written_row_group(schema, batch)?;
         let dictionary = |c: usize| {
             rg.column(c)
                 .encodings()

@@ -77,10 +77,7 @@ pub fn written_schema() -> SchemaRef {
 impl LoadWriteExec {
     /// Writes `input`'s rows (the table's columns, in order) to `target`.
     pub fn try_new(input: Arc<dyn ExecutionPlan>, target: WriteTarget) -> Result<Self> {
-        use prost::Message;
-        let proto = datafusion_proto::protobuf::Schema::decode(target.file_schema.as_slice())
-            .map_err(|e| DataFusionError::Plan(format!("COPY target schema: {e}")))?;
-        let file_schema: Schema = (&proto).try_into()?;
+        let file_schema = crate::codec::schema_from_bytes(&target.file_schema)?;
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(written_schema()),
             Partitioning::UnknownPartitioning(input.properties().partitioning.partition_count()),

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use blueshift_compute::codec::schema_to_bytes;
 use blueshift_compute::load::spec::JsonStep;
 use blueshift_compute::load::store::{self, StoreError};
 use blueshift_compute::load::{
@@ -466,11 +467,6 @@ impl Engine {
 
     /// Where the compute nodes write a COPY into `def`.
     fn write_target(&self, def: &TableDef) -> Result<WriteTarget, LeaderError> {
-        use prost::Message;
-        let file_schema = datafusion_proto::protobuf::Schema::try_from(&def.file_schema())
-            .map_err(|e| {
-                LeaderError::DataFusion(datafusion::error::DataFusionError::Plan(e.to_string()))
-            })?;
         Ok(WriteTarget {
             table_id: def.id,
             dist_style: def.dist_style,
@@ -479,7 +475,7 @@ impl Engine {
             interleaved: def.sort_style == SortStyle::Interleaved,
             layout: self.cluster.layout(),
             nodes: self.cluster.addrs(),
-            file_schema: file_schema.encode_to_vec(),
+            file_schema: schema_to_bytes(&def.file_schema())?,
         })
     }
 
@@ -636,10 +632,12 @@ struct LoadRun {
 }
 
 impl LoadRun {
-    /// Loads `plan`'s rows into `def` and commits them, unless more rows were
-    /// rejected than MAXERROR allows. `local` is a load that ran on the leader, whose
-    /// files and errors are recorded here (fragments report their own). `None` for
-    /// NOLOAD.
+    /// Runs `plan` and commits what it loaded into `def`, unless more rows were
+    /// rejected than MAXERROR allows. `plan` is either the compute nodes' fragments,
+    /// which write the segments themselves and report them ([`LoadWriteExec`]), or
+    /// `local`, a load on the leader (COPY FROM STDIN) whose rows are routed here and
+    /// whose files and errors are recorded here (fragments report their own). `None`
+    /// for NOLOAD.
     async fn run(
         &self,
         state: &SessionState,

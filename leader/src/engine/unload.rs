@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
+use blueshift_compute::codec::schema_to_bytes;
 use blueshift_compute::load::store::{self, Location};
 use blueshift_compute::unload::{
     UnloadError, UnloadFormat, UnloadOptions, UnloadWriter, UnloadedFile,
 };
 use blueshift_compute::unload_exec::{UnloadExec, UnloadTarget, unloaded_files};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::error::DataFusionError;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use futures::StreamExt;
@@ -122,15 +122,13 @@ impl Engine {
         }
         let on_slices = match top.downcast_ref::<RemoteFragmentExec>() {
             Some(remote) if stmt.parallel => {
-                let schema_proto = datafusion_proto::protobuf::Schema::try_from(schema.as_ref())
-                    .map_err(|e| LeaderError::DataFusion(DataFusionError::Plan(e.to_string())))?;
                 let unload = UnloadExec::try_new(
                     Arc::clone(remote.fragment()),
                     UnloadTarget {
                         url: stmt.target.clone(),
                         store: store.clone(),
                         options: options.clone(),
-                        schema: prost::Message::encode_to_vec(&schema_proto),
+                        schema: schema_to_bytes(&schema)?,
                     },
                 )?;
                 Some(Arc::new(RemoteFragmentExec::try_new(
