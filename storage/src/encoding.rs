@@ -20,42 +20,57 @@ pub const ENCODING_METADATA_KEY: &str = "blueshift.encoding";
 ///
 /// | ENCODE | Parquet |
 /// |---|---|
+/// | AUTO (none given) | as Redshift assigns it: AZ64 for integers, dates, timestamps and DECIMAL; LZO for CHAR and VARCHAR; RAW for the rest (booleans, REAL, DOUBLE PRECISION) |
+/// | AZ64 | integers, dates, timestamps and DECIMAL up to 18 digits: delta binary packed, uncompressed; wider DECIMAL: dictionary, zstd |
+/// | LZO | CHAR and VARCHAR under AUTO: dictionary, LZ4; given explicitly: plain, LZ4 (Parquet has no LZO writer in Rust) |
 /// | ZSTD | dictionary, zstd |
 /// | RAW | plain, uncompressed |
-/// | AZ64, and AUTO (none given) | integers and dates: delta binary packed, zstd; others: dictionary, zstd |
 /// | DELTA, DELTA32K, MOSTLY8, MOSTLY16, MOSTLY32 | integers and dates: delta binary packed, uncompressed; others: plain |
 /// | BYTEDICT, RUNLENGTH, TEXT255, TEXT32K | dictionary (run-length encoded indices), uncompressed |
-/// | LZO | plain, LZ4 (Parquet has no LZO writer in Rust) |
 ///
-/// AUTO and ZSTD columns whose `rows` are mostly distinct (comments, prices) skip the
-/// dictionary: it would only grow until the writer falls back to plain values.
+/// Columns with a dictionary under AUTO or ZSTD whose `rows` are mostly distinct
+/// (comments) skip it: it would only grow until the writer falls back to plain values.
 pub fn writer_properties(schema: &SchemaRef, rows: &RecordBatch) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
-    for field in schema.fields() {
-        // AUTO (no ENCODE) is AZ64 for integers and dates, as on Redshift.
+    for (i, field) in schema.fields().iter().enumerate() {
         let encoding = field
             .metadata()
             .get(ENCODING_METADATA_KEY)
-            .map_or("az64", String::as_str);
+            .map_or("auto", String::as_str);
         let path = ColumnPath::from(field.name().as_str());
+        // Stored as Parquet INT32 or INT64, which delta binary packing takes.
         let integer_like = field.data_type().is_integer()
             || matches!(
                 field.data_type(),
-                arrow::datatypes::DataType::Date32
-                    | arrow::datatypes::DataType::Date64
-                    | arrow::datatypes::DataType::Timestamp(_, _)
-            );
+                DataType::Date32
+                    | DataType::Date64
+                    | DataType::Timestamp(_, _)
+                    | DataType::Decimal32(_, _)
+                    | DataType::Decimal64(_, _)
+            )
+            || matches!(field.data_type(), DataType::Decimal128(p, _) if *p <= 18);
+        let text = matches!(
+            field.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        );
+        let distinct = || {
+            rows.columns()
+                .get(i)
+                .is_some_and(|column| mostly_distinct(column.as_ref()))
+        };
         let (dictionary, parquet_encoding, compression) = match encoding {
             "raw" => (false, Some(Encoding::PLAIN), Compression::UNCOMPRESSED),
             "az64" | "auto" if integer_like => (
                 false,
                 Some(Encoding::DELTA_BINARY_PACKED),
-                Compression::ZSTD(ZstdLevel::default()),
+                Compression::UNCOMPRESSED,
             ),
+            "auto" if text => (!distinct(), None, Compression::LZ4_RAW),
+            "auto" => (false, Some(Encoding::PLAIN), Compression::UNCOMPRESSED),
             "delta" | "delta32k" | "mostly8" | "mostly16" | "mostly32" => (
                 false,
                 Some(if integer_like {
@@ -69,14 +84,8 @@ pub fn writer_properties(schema: &SchemaRef, rows: &RecordBatch) -> WriterProper
                 (true, None, Compression::UNCOMPRESSED)
             }
             "lzo" => (false, Some(Encoding::PLAIN), Compression::LZ4_RAW),
-            _ => {
-                let distinct = schema
-                    .index_of(field.name())
-                    .ok()
-                    .and_then(|i| rows.columns().get(i))
-                    .is_some_and(|column| mostly_distinct(column.as_ref()));
-                (!distinct, None, Compression::ZSTD(ZstdLevel::default()))
-            }
+            // ZSTD, and AZ64 of wide DECIMALs.
+            _ => (!distinct(), None, Compression::ZSTD(ZstdLevel::default())),
         };
         builder = builder
             .set_column_dictionary_enabled(path.clone(), dictionary)
@@ -192,7 +201,7 @@ mod tests {
         let rg = written_row_group(schema, batch)?;
         let (az64, raw, dict, lzo) = (rg.column(0), rg.column(1), rg.column(2), rg.column(3));
         assert!(az64.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED));
-        assert!(matches!(az64.compression(), Compression::ZSTD(_)));
+        assert_eq!(az64.compression(), Compression::UNCOMPRESSED);
         assert_eq!(raw.compression(), Compression::UNCOMPRESSED);
         assert!(!raw.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
         assert!(dict.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
@@ -201,11 +210,91 @@ mod tests {
     }
 
     #[test]
+    fn auto_is_what_redshift_assigns() -> Result<()> {
+        use arrow::array::{Decimal128Array, Float64Array, Int64Array};
+        let zstd = [(ENCODING_METADATA_KEY.to_string(), "zstd".to_string())].into();
+        let az64 = [(ENCODING_METADATA_KEY.to_string(), "az64".to_string())].into();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("key", DataType::Int64, false),
+            Field::new("price", DataType::Decimal128(15, 2), false),
+            Field::new("mode", DataType::Utf8, false),
+            Field::new("ratio", DataType::Float64, false),
+            Field::new("note", DataType::Utf8, false).with_metadata(zstd),
+            Field::new("big", DataType::Decimal128(38, 2), false).with_metadata(az64),
+        ]));
+        let rows = 100;
+        let prices = Decimal128Array::from_iter_values((0..rows).map(|i| 100_000 + i * 37))
+            .with_precision_and_scale(15, 2)
+            .expect("valid decimal");
+        let bigs = Decimal128Array::from_iter_values((0..rows).map(|i| i * 10i128.pow(30)))
+            .with_precision_and_scale(38, 2)
+            .expect("valid decimal");
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+                Arc::new(prices),
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| ["AIR", "MAIL"][i as usize % 2]),
+                )),
+                Arc::new(Float64Array::from_iter_values((0..rows).map(|i| i as f64))),
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| ["x", "y"][i as usize % 2]),
+                )),
+                Arc::new(bigs),
+            ],
+        )
+        .expect("valid batch");
+        let rg = written_row_group(Arc::clone(&schema), batch.clone())?;
+        let delta = |c: usize| {
+            rg.column(c)
+                .encodings()
+                .any(|e| e == Encoding::DELTA_BINARY_PACKED)
+        };
+        let dictionary = |c: usize| {
+            rg.column(c)
+                .encodings()
+                .any(|e| e == Encoding::RLE_DICTIONARY)
+        };
+        // AZ64: integers and DECIMALs up to 18 digits.
+        assert!(delta(0) && delta(1));
+        assert_eq!(rg.column(0).compression(), Compression::UNCOMPRESSED);
+        // LZO for text, with a dictionary where values repeat.
+        assert!(dictionary(2));
+        assert_eq!(rg.column(2).compression(), Compression::LZ4_RAW);
+        // RAW for floating point.
+        assert!(!dictionary(3) && !delta(3));
+        assert_eq!(rg.column(3).compression(), Compression::UNCOMPRESSED);
+        // An explicit ZSTD, and AZ64 of a DECIMAL too wide for delta packing.
+        assert!(matches!(rg.column(4).compression(), Compression::ZSTD(_)));
+        assert!(!delta(5));
+        assert!(matches!(rg.column(5).compression(), Compression::ZSTD(_)));
+
+        // The values read back as written.
+        let dir = tempfile::tempdir()?;
+        let store = SliceStore::open(dir.path())?;
+        let seg = store
+            .write_segment(
+                0,
+                Arc::clone(&schema),
+                std::slice::from_ref(&batch),
+                &SortKey::default(),
+            )?
+            .expect("rows were written");
+        let read = store.read_segment(0, &seg.name, None)?;
+        let read = arrow::compute::concat_batches(&schema, &read)
+            .map_err(|e| StorageError::Catalog(e.to_string()))?;
+        assert_eq!(read, batch);
+        Ok(())
+    }
+
+    #[test]
     fn mostly_distinct_columns_skip_the_dictionary() -> Result<()> {
+        let zstd = [(ENCODING_METADATA_KEY.to_string(), "zstd".to_string())].into();
         let schema = Arc::new(Schema::new(vec![
             Field::new("comment", DataType::Utf8, false),
             Field::new("mode", DataType::Utf8, false),
-            Field::new("price", DataType::Float64, false),
+            Field::new("price", DataType::Float64, false).with_metadata(zstd),
         ]));
         let rows = 1000;
         let batch = RecordBatch::try_new(
@@ -232,7 +321,7 @@ mod tests {
         assert!(!dictionary(0), "unique comments are stored plain");
         assert!(dictionary(1), "three modes get a dictionary");
         assert!(!dictionary(2), "unique prices are stored plain");
-        assert!(matches!(rg.column(0).compression(), Compression::ZSTD(_)));
+        assert_eq!(rg.column(0).compression(), Compression::LZ4_RAW);
         Ok(())
     }
 }
