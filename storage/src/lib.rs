@@ -2,9 +2,10 @@
 //!
 //! - A **slice** is the unit of placement: every table's rows are split over the
 //!   cluster's slices by its distribution ([`distribution::route_batch`]).
-//! - A **segment** ([`segment`]) is an immutable, zstd-compressed Parquet file of one
-//!   table's rows on one slice, sorted by the table's sort key and named by the hash of
-//!   its bytes; every read verifies that hash.
+//! - A **segment** ([`segment`]) is an immutable Parquet file of one table's rows on
+//!   one slice, each column encoded and compressed as its ENCODE says ([`encoding`]),
+//!   sorted by the table's sort key and named by the hash of its bytes; every read
+//!   verifies that hash.
 //! - A **table version** ([`catalog::TableVersion`]) lists each slice's segments. A
 //!   commit installs a new version in one catalog transaction ([`catalog::Catalog`]), so
 //!   a statement's rows on all slices become visible together or not at all.
