@@ -57,6 +57,11 @@ pub fn writer_properties(schema: &SchemaRef, rows: &RecordBatch) -> WriterProper
             field.data_type(),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
         );
+        // AZ64 under AUTO (DECIMALs up to 18 digits are also `integer_like`).
+        let wide_decimal = matches!(
+            field.data_type(),
+            DataType::Decimal128(_, _) | DataType::Decimal256(_, _)
+        );
         let distinct = || {
             rows.columns()
                 .get(i)
@@ -70,7 +75,7 @@ pub fn writer_properties(schema: &SchemaRef, rows: &RecordBatch) -> WriterProper
                 Compression::UNCOMPRESSED,
             ),
             "auto" if text => (!distinct(), None, Compression::LZ4_RAW),
-            "auto" => (false, Some(Encoding::PLAIN), Compression::UNCOMPRESSED),
+            "auto" if !wide_decimal => (false, Some(Encoding::PLAIN), Compression::UNCOMPRESSED),
             "delta" | "delta32k" | "mostly8" | "mostly16" | "mostly32" => (
                 false,
                 Some(if integer_like {
@@ -84,7 +89,7 @@ pub fn writer_properties(schema: &SchemaRef, rows: &RecordBatch) -> WriterProper
                 (true, None, Compression::UNCOMPRESSED)
             }
             "lzo" => (false, Some(Encoding::PLAIN), Compression::LZ4_RAW),
-            // ZSTD, and AZ64 of wide DECIMALs.
+            // ZSTD, and AZ64 (or AUTO) of wide DECIMALs.
             _ => (!distinct(), None, Compression::ZSTD(ZstdLevel::default())),
         };
         builder = builder
@@ -221,6 +226,7 @@ mod tests {
             Field::new("ratio", DataType::Float64, false),
             Field::new("note", DataType::Utf8, false).with_metadata(zstd),
             Field::new("big", DataType::Decimal128(38, 2), false).with_metadata(az64),
+            Field::new("wide", DataType::Decimal128(38, 2), false),
         ]));
         let rows = 100;
         let prices = Decimal128Array::from_iter_values((0..rows).map(|i| 100_000 + i * 37))
@@ -241,6 +247,7 @@ mod tests {
                 Arc::new(StringArray::from_iter_values(
                     (0..rows).map(|i| ["x", "y"][i as usize % 2]),
                 )),
+                Arc::new(bigs.clone()),
                 Arc::new(bigs),
             ],
         )
@@ -269,6 +276,8 @@ mod tests {
         assert!(matches!(rg.column(4).compression(), Compression::ZSTD(_)));
         assert!(!delta(5));
         assert!(matches!(rg.column(5).compression(), Compression::ZSTD(_)));
+        // AUTO of a wide DECIMAL is AZ64 too.
+        assert!(matches!(rg.column(6).compression(), Compression::ZSTD(_)));
 
         // The values read back as written.
         let dir = tempfile::tempdir()?;
