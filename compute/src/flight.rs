@@ -38,6 +38,7 @@ use crate::error::SegmentReadError;
 use crate::load::LoadExec;
 use crate::load::store::StoreError;
 use crate::scan::SliceScanExec;
+use crate::unload::UnloadError;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -125,31 +126,45 @@ fn block_list(
     Ok(BlockList { blocks })
 }
 
-/// The status of a failed fragment: `DataLoss` when a segment could not be read,
-/// else `Internal` with the error's message.
+/// The status of a failed fragment: `DataLoss` when a segment could not be read; for
+/// an object store's error (COPY, UNLOAD), the status the leader turns into the
+/// SQLSTATE it gives the same error on its own path; else `Internal` with the
+/// error's message.
 fn fragment_status(e: &datafusion::error::DataFusionError) -> Status {
-    if let datafusion::error::DataFusionError::External(inner) = e.find_root()
-        && let Some(read) = inner.downcast_ref::<SegmentReadError>()
-    {
-        warn!("{read}");
-        return Status::data_loss(read.to_string());
+    let root = e.find_root();
+    if let datafusion::error::DataFusionError::External(inner) = root {
+        if let Some(read) = inner.downcast_ref::<SegmentReadError>() {
+            warn!("{read}");
+            return Status::data_loss(read.to_string());
+        }
+        if let Some(source) = inner.downcast_ref::<StoreError>() {
+            return store_status(source);
+        }
+        match inner.downcast_ref::<UnloadError>() {
+            Some(UnloadError::Store(source)) => return store_status(source),
+            // The leader's UNLOAD gives 58030 for a file it cannot write.
+            Some(UnloadError::Encode(message)) => {
+                return Status::failed_precondition(message.clone());
+            }
+            None => {}
+        }
     }
-    if let datafusion::error::DataFusionError::External(inner) = e.find_root()
-        && let Some(source) = inner.downcast_ref::<StoreError>()
-    {
-        let message = source.to_string();
-        return match source {
-            StoreError::NotFound { .. } => Status::not_found(message),
-            StoreError::Denied { .. } => Status::permission_denied(message),
-            StoreError::BadUrl { .. } => Status::invalid_argument(message),
-            StoreError::Io { .. } => Status::failed_precondition(message),
-            StoreError::BadData { .. } => Status::aborted(message),
-        };
-    }
-    if let datafusion::error::DataFusionError::ResourcesExhausted(message) = e.find_root() {
+    if let datafusion::error::DataFusionError::ResourcesExhausted(message) = root {
         return Status::resource_exhausted(message.clone());
     }
-    Status::internal(e.find_root().to_string())
+    Status::internal(root.to_string())
+}
+
+/// The status of an object store's error, by kind (see the leader's `fragment_error`).
+fn store_status(source: &StoreError) -> Status {
+    let message = source.to_string();
+    match source {
+        StoreError::NotFound { .. } => Status::not_found(message),
+        StoreError::Denied { .. } => Status::permission_denied(message),
+        StoreError::BadUrl { .. } => Status::invalid_argument(message),
+        StoreError::Io { .. } => Status::failed_precondition(message),
+        StoreError::BadData { .. } => Status::aborted(message),
+    }
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Status {
@@ -495,4 +510,43 @@ fn with_report(
             futures::future::ready(Some(vec![out]))
         })
         .flat_map(|items| futures::stream::iter(items.into_iter().flatten()))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::error::DataFusionError;
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn object_store_errors_keep_their_kind() {
+        let status = |e: Box<dyn std::error::Error + Send + Sync>| {
+            fragment_status(&DataFusionError::External(e)).code()
+        };
+        let denied = || StoreError::Denied {
+            url: "s3://b/k".into(),
+            reason: "bad key".into(),
+        };
+        assert_eq!(status(Box::new(denied())), Code::PermissionDenied);
+        // UNLOAD's errors, as UnloadExec raises them on a compute node.
+        assert_eq!(
+            status(Box::new(UnloadError::Store(denied()))),
+            Code::PermissionDenied
+        );
+        assert_eq!(
+            status(Box::new(UnloadError::Store(StoreError::NotFound {
+                url: "s3://missing/".into()
+            }))),
+            Code::NotFound
+        );
+        assert_eq!(
+            status(Box::new(UnloadError::Encode("disk full".into()))),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            fragment_status(&DataFusionError::Execution("boom".into())).code(),
+            Code::Internal
+        );
+    }
 }
