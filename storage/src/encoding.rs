@@ -25,7 +25,7 @@ pub const ENCODING_METADATA_KEY: &str = "blueshift.encoding";
 /// | LZO | CHAR and VARCHAR under AUTO: dictionary, LZ4; given explicitly: plain, LZ4 (Parquet has no LZO writer in Rust) |
 /// | ZSTD | dictionary, zstd |
 /// | RAW | plain, uncompressed |
-/// | DELTA, DELTA32K, MOSTLY8, MOSTLY16, MOSTLY32 | integers and dates: delta binary packed, uncompressed; others: plain |
+/// | DELTA, DELTA32K, MOSTLY8, MOSTLY16, MOSTLY32 | integers, dates, timestamps and DECIMAL up to 18 digits: delta binary packed, uncompressed; others: plain |
 /// | BYTEDICT, RUNLENGTH, TEXT255, TEXT32K | dictionary (run-length encoded indices), uncompressed |
 ///
 /// Columns with a dictionary under AUTO or ZSTD whose `rows` are mostly distinct
