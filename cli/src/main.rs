@@ -87,6 +87,14 @@ impl S3Args {
     }
 }
 
+/// What each compute node keeps in memory.
+#[derive(Args, Debug)]
+struct NodeArgs {
+    /// Decoded blocks a compute node keeps in memory between scans, in MiB (0: none).
+    #[arg(long, env = "BLUESHIFT_COLUMN_CACHE_MB", default_value_t = 2048)]
+    column_cache_mb: u64,
+}
+
 #[derive(Args, Debug)]
 struct UpArgs {
     /// Where the cluster keeps its state.
@@ -100,6 +108,8 @@ struct UpArgs {
     slices_per_node: u32,
     #[command(flatten)]
     front: FrontEndArgs,
+    #[command(flatten)]
+    node: NodeArgs,
 }
 
 #[derive(Args, Debug)]
@@ -128,6 +138,8 @@ struct ComputeArgs {
     /// Address of the node's Flight service.
     #[arg(long, default_value = "127.0.0.1:7100")]
     listen: SocketAddr,
+    #[command(flatten)]
+    cache: NodeArgs,
 }
 
 fn print_connect(addr: SocketAddr, admin: AdminPassword) {
@@ -188,6 +200,7 @@ async fn main() -> Result<()> {
                 slices_per_node: args.slices_per_node,
                 s3: args.front.s3.config()?,
                 query_memory_bytes: args.front.query_memory_mb << 20,
+                column_cache_bytes: args.node.column_cache_mb << 20,
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
             })
@@ -231,6 +244,7 @@ async fn main() -> Result<()> {
                 node: args.node,
                 data_dir: args.data_dir,
                 listen: args.listen,
+                column_cache_bytes: args.cache.column_cache_mb << 20,
             })
             .await
             .context("starting the compute node")?;

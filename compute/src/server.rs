@@ -22,6 +22,8 @@ pub struct ComputeConfig {
     pub data_dir: PathBuf,
     /// Address to listen on (port 0 picks a free one).
     pub listen: SocketAddr,
+    /// Bytes of decoded blocks the node keeps in memory between scans (0: none).
+    pub column_cache_bytes: u64,
 }
 
 /// A running compute node.
@@ -37,7 +39,8 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 impl ComputeNode {
     /// Opens the node's store and starts serving.
     pub async fn start(config: ComputeConfig) -> Result<Self, ComputeError> {
-        let store = SliceStore::open(&config.data_dir)?;
+        let store =
+            SliceStore::open(&config.data_dir)?.with_column_cache(config.column_cache_bytes);
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let service = FlightServiceServer::new(ComputeService::new(config.node, store))

@@ -204,6 +204,8 @@ pub struct EmbeddedConfig {
     pub auth: AuthMethod,
     pub s3: S3Config,
     pub query_memory_bytes: u64,
+    /// Each compute node's column cache (see [`ComputeConfig::column_cache_bytes`]).
+    pub column_cache_bytes: u64,
 }
 
 /// A leader and its compute nodes in one process, talking Flight over loopback.
@@ -224,6 +226,7 @@ impl EmbeddedCluster {
                 node,
                 data_dir: config.data_dir.join(format!("node-{node}")),
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                column_cache_bytes: config.column_cache_bytes,
             })
             .await
             .map_err(|e| LeaderError::Config(format!("compute node {node}: {e}")))?;

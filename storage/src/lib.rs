@@ -11,11 +11,14 @@
 //!   a statement's rows on all slices become visible together or not at all.
 //! - A **delete vector** ([`deletes`]) marks the rows of a segment that DELETE or
 //!   UPDATE removed; VACUUM rewrites segments without them.
+//! - A **column cache** ([`column_cache`]) keeps the blocks a compute node decoded
+//!   (a column of a row group, as Arrow arrays) for later scans, up to a byte budget.
 //!
 //! The entry point is [`catalog::Catalog`] on the leader and [`segment::SliceStore`] on
 //! a compute node. This crate knows neither SQL nor the network.
 
 pub mod catalog;
+pub mod column_cache;
 pub mod deletes;
 pub mod distribution;
 pub mod encoding;

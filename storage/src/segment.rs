@@ -5,7 +5,8 @@
 //! a crash leaves either no file or a complete one. The hash is the name: the first
 //! read of a segment by a process (and any read after the file's size or modification
 //! time changed) checks it, and a mismatch is an error naming the slice and segment,
-//! never a wrong answer. Scans then read only the column chunks and pages they need.
+//! never a wrong answer. Scans then read only the column chunks and pages they need,
+//! or take the decoded blocks from the store's [`ColumnCache`] when it has one.
 
 use std::fs;
 use std::io::Write;
@@ -18,12 +19,15 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
 };
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::SegmentRef;
+use crate::column_cache::{
+    CachedRead, ColumnCache, FileKey, FileStamp, meets, select_rows, selected_ranges,
+};
 use crate::deletes::DeleteVector;
 pub use crate::encoding::{ENCODING_METADATA_KEY, writer_properties};
 use crate::error::{Result, StorageError};
@@ -128,10 +132,9 @@ pub struct SliceStore {
     /// Segments whose content hash this process has checked, with the file's size and
     /// modification time then: a file that has not changed since is not hashed again.
     verified: Arc<std::sync::Mutex<std::collections::HashMap<(u32, String), FileStamp>>>,
+    /// Decoded blocks and parsed footers kept between scans (none when disabled).
+    cache: Option<Arc<ColumnCache>>,
 }
-
-/// A file's size and modification time.
-type FileStamp = (u64, Option<std::time::SystemTime>);
 
 impl SliceStore {
     /// A store rooted at `root` (created if missing).
@@ -140,7 +143,19 @@ impl SliceStore {
         Ok(SliceStore {
             root: root.to_path_buf(),
             verified: Arc::default(),
+            cache: None,
         })
+    }
+
+    /// Keeps up to `bytes` of decoded blocks in memory between scans (none for 0).
+    pub fn with_column_cache(mut self, bytes: u64) -> Self {
+        self.cache = ColumnCache::new(bytes).map(Arc::new);
+        self
+    }
+
+    /// The store's column cache, if it has one.
+    pub fn column_cache(&self) -> Option<&ColumnCache> {
+        self.cache.as_deref()
     }
 
     fn slice_dir(&self, slice: u32) -> PathBuf {
@@ -233,19 +248,31 @@ impl SliceStore {
             segment: name.to_string(),
             reason,
         };
-        let file = self.verified_file(slice, name)?;
-        let file_bytes = file.metadata().map(|m| m.len()).unwrap_or_default();
-        let reader_options =
-            ArrowReaderOptions::new().with_page_index_policy(if options.page_index {
+        let (file, stamp) = self.verified_file(slice, name)?;
+        let file_bytes = stamp.0;
+        let key = Arc::new(FileKey {
+            slice,
+            segment: name.to_string(),
+            stamp,
+        });
+        let load = |page_index: bool| {
+            let policy = if page_index {
                 PageIndexPolicy::Optional
             } else {
                 PageIndexPolicy::Skip
-            });
-        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, reader_options)
-            .map_err(|e| err(e.to_string()))?;
-        let meta = Arc::clone(builder.metadata());
+            };
+            let options = ArrowReaderOptions::new().with_page_index_policy(policy);
+            ArrowReaderMetadata::load(&file, options).map_err(|e| err(e.to_string()))
+        };
+        // A cached footer always has the page index: later scans may want it.
+        let reader_meta = match &self.cache {
+            Some(cache) => cache.footer(&key, || load(true))?,
+            None => load(options.page_index)?,
+        };
+        let meta = Arc::clone(reader_meta.metadata());
+        let file_schema = Arc::clone(reader_meta.schema());
         let row_groups_total = meta.num_row_groups();
-        let selection = select(builder.schema(), &meta);
+        let selection = select(&file_schema, &meta);
         let (groups, page_rows) = match selection {
             Some(s) => (s.row_groups, s.rows),
             None => ((0..row_groups_total).collect(), None),
@@ -303,7 +330,6 @@ impl SliceStore {
             None => file_ranges.extend(to_file_ranges(&spans, 0..selected_rows)),
         }
         let rows_read: usize = file_ranges.iter().map(|r| r.len()).sum();
-        let file_schema = Arc::clone(builder.schema());
         let columns: Vec<usize> = match options.columns {
             Some(names) => {
                 let mut found: Vec<usize> = names
@@ -327,25 +353,50 @@ impl SliceStore {
             .sum();
         let blocks_read = (groups.len() * columns.len()) as u64;
         let blocks_total = (row_groups_total * columns.len()) as u64;
-        let builder = builder.with_row_groups(groups);
-        let builder = match rows {
-            Some(selection) => builder.with_row_selection(selection),
-            None => builder,
-        };
-        let builder = match options.columns {
-            Some(_) => {
-                let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
-                builder.with_projection(mask)
+        // Whole row groups through the cache when there is one (a row group with no
+        // rows to read is skipped); the rows to read are picked from them after.
+        let cached = match &self.cache {
+            Some(cache) => {
+                let ranges = selected_ranges(rows.as_ref());
+                let wanted: Vec<bool> = spans
+                    .iter()
+                    .map(|&(at, _, n)| ranges.as_ref().is_none_or(|r| meets(r, at..at + n)))
+                    .collect();
+                let read = CachedRead {
+                    cache,
+                    file: &file,
+                    key: &key,
+                    meta: &reader_meta,
+                };
+                let groups = read
+                    .row_groups(&groups, &wanted, &columns)
+                    .map_err(|e| err(e.to_string()))?;
+                Some(
+                    select_rows(groups, ranges.as_deref(), SCAN_BATCH_ROWS)
+                        .map_err(|e| err(e.to_string()))?,
+                )
             }
-            None => builder,
+            None => None,
         };
-        let reader = builder
-            .with_batch_size(SCAN_BATCH_ROWS)
-            .build()
-            .map_err(|e| err(e.to_string()))?;
-        let batches = reader
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| err(e.to_string()))?;
+        let batches = match cached {
+            Some(batches) => batches,
+            None => {
+                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, reader_meta)
+                    .with_row_groups(groups);
+                let builder = match rows {
+                    Some(selection) => builder.with_row_selection(selection),
+                    None => builder,
+                };
+                let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+                builder
+                    .with_projection(mask)
+                    .with_batch_size(SCAN_BATCH_ROWS)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| err(e.to_string()))?
+            }
+        };
         let positions = options.row_positions.then(|| {
             let mut all = file_ranges.into_iter().flatten().map(|p| p as u32);
             batches
@@ -370,7 +421,7 @@ impl SliceStore {
     /// Opens a segment file after checking that its content hash is its name: the
     /// first time this process reads it, and whenever its size or modification time
     /// has changed since. Only the parts a scan needs are read after that.
-    fn verified_file(&self, slice: u32, name: &str) -> Result<fs::File> {
+    fn verified_file(&self, slice: u32, name: &str) -> Result<(fs::File, FileStamp)> {
         let err = |reason: String| StorageError::Segment {
             slice,
             segment: name.to_string(),
@@ -399,7 +450,7 @@ impl SliceStore {
                 v.insert(key, stamp);
             }
         }
-        Ok(file)
+        Ok((file, stamp))
     }
 
     /// A segment's blocks (one per column of each row group) with their zone maps,
@@ -508,7 +559,131 @@ mod tests {
     #[test]
     fn segments_are_sorted_hashed_and_verified() -> Result<()> {
         let dir = tempfile::tempdir()?;
-        let store = SliceStore::open(dir.path())?;
+        segment_reads(&SliceStore::open(dir.path())?)?;
+        let dir = tempfile::tempdir()?;
+        segment_reads(&SliceStore::open(dir.path())?.with_column_cache(1 << 20))
+    }
+
+    fn i64_values(batches: &[RecordBatch]) -> Vec<i64> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .map(|a| a.values().to_vec())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Reads through the column cache give what reads of the file give: every row
+    /// group, deleted rows left out, pages skipped, on a miss and on a hit.
+    #[test]
+    fn cached_reads_match_the_file() -> Result<()> {
+        use arrow::array::Int64Array;
+        let dir = tempfile::tempdir()?;
+        let plain = SliceStore::open(dir.path())?;
+        let cached = plain.clone().with_column_cache(64 << 20);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, false),
+        ]));
+        let rows = 2 * ROW_GROUP_ROWS as i64 + 1000;
+        let b = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..rows)),
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| format!("v{}", i % 7)),
+                )),
+            ],
+        )
+        .expect("batch");
+        let sort = SortKey {
+            columns: vec![0],
+            interleaved: false,
+        };
+        let seg = plain
+            .write_segment(0, schema, &[b], &sort)?
+            .expect("rows were written");
+        let deleted = DeleteVector::from_positions((0..rows as u32).filter(|p| p % 3 == 0));
+        let scan = |store: &SliceStore, deleted: Option<&DeleteVector>, pages: bool| {
+            store.scan_segment(
+                0,
+                &seg.name,
+                ScanOptions {
+                    columns: Some(&["k".to_string()]),
+                    deleted,
+                    row_positions: true,
+                    page_index: pages,
+                },
+                |_, _| {
+                    Some(Selection {
+                        row_groups: vec![0, 2],
+                        rows: pages.then(|| {
+                            RowSelection::from_consecutive_ranges(
+                                [10..20, ROW_GROUP_ROWS - 5..ROW_GROUP_ROWS + 5].into_iter(),
+                                ROW_GROUP_ROWS + 1000,
+                            )
+                        }),
+                    })
+                },
+            )
+        };
+        for (deletes, pages) in [
+            (None, false),
+            (Some(&deleted), false),
+            (Some(&deleted), true),
+        ] {
+            let want = scan(&plain, deletes, pages)?;
+            for _ in 0..2 {
+                let got = scan(&cached, deletes, pages)?;
+                assert_eq!(i64_values(&got.batches), i64_values(&want.batches));
+                let positions = |s: &SegmentScan| s.positions.clone().unwrap_or_default().concat();
+                assert_eq!(positions(&got), positions(&want));
+                assert_eq!(got.rows_read, want.rows_read);
+                assert!(got.batches.iter().all(|b| b.num_rows() <= SCAN_BATCH_ROWS));
+            }
+        }
+        // Row groups 0 and 2 of one column were decoded and kept.
+        let bytes = |store: &SliceStore| {
+            store
+                .column_cache()
+                .map(ColumnCache::bytes)
+                .unwrap_or_default()
+        };
+        let kept = bytes(&cached);
+        assert!(kept >= (ROW_GROUP_ROWS as u64 + 1000) * 8, "{kept}");
+        // Pages of row group 0 only: row group 2 is neither decoded nor kept.
+        let fresh = plain.clone().with_column_cache(64 << 20);
+        let scan = fresh.scan_segment(
+            0,
+            &seg.name,
+            ScanOptions {
+                columns: Some(&["k".to_string()]),
+                ..ScanOptions::default()
+            },
+            |_, _| {
+                Some(Selection {
+                    row_groups: vec![0, 2],
+                    rows: Some(RowSelection::from_consecutive_ranges(
+                        std::iter::once(10..20),
+                        ROW_GROUP_ROWS + 1000,
+                    )),
+                })
+            },
+        )?;
+        assert_eq!(i64_values(&scan.batches), (10..20).collect::<Vec<_>>());
+        let kept = bytes(&fresh);
+        assert!(
+            (ROW_GROUP_ROWS as u64 * 8..(ROW_GROUP_ROWS as u64 + 1000) * 8).contains(&kept),
+            "{kept}"
+        );
+        Ok(())
+    }
+
+    fn segment_reads(store: &SliceStore) -> Result<()> {
         let b = batch();
         let seg = store
             .write_segment(

@@ -1,0 +1,422 @@
+//! [`ColumnCache`]: a compute node's decoded blocks, kept in memory between scans.
+//!
+//! A block is one column of one row group of a segment. Decoding it from Parquet
+//! (decompressing, undoing delta packing and dictionaries, widening DECIMAL) is most of
+//! what a scan costs once the file is in the page cache, so a node keeps the blocks it
+//! decoded, as Arrow arrays, up to a byte budget, and evicts the least used first.
+//! Segments never change (a segment's name is the hash of its bytes), so a cached block
+//! is never stale; the key also holds the file's size and modification time, the
+//! stamp under which its hash was checked, so a file changed on disk is read (and
+//! checked) again. Parsed footers are kept the same way.
+
+use std::fs::File;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions};
+use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::error::ArrowError;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection,
+};
+use parquet::errors::ParquetError;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+
+/// A file's size and modification time.
+pub(crate) type FileStamp = (u64, Option<std::time::SystemTime>);
+
+/// One segment file as a scan found it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub(crate) struct FileKey {
+    pub slice: u32,
+    pub segment: String,
+    pub stamp: FileStamp,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct BlockKey {
+    file: Arc<FileKey>,
+    row_group: usize,
+    /// The column's index in the file's Arrow schema.
+    column: usize,
+}
+
+#[derive(Clone)]
+struct Block {
+    array: ArrayRef,
+    bytes: u64,
+}
+
+#[derive(Clone)]
+struct BlockWeight;
+
+impl Weighter<BlockKey, Block> for BlockWeight {
+    fn weight(&self, _key: &BlockKey, block: &Block) -> u64 {
+        block.bytes.max(1)
+    }
+}
+
+/// Footers kept, at most (a parsed footer is a few kilobytes to a few hundred).
+const FOOTERS: usize = 4096;
+
+/// Decoded blocks and parsed footers, shared by a node's scans.
+pub struct ColumnCache {
+    blocks: Cache<BlockKey, Block, BlockWeight>,
+    footers: Cache<FileKey, ArrowReaderMetadata>,
+    capacity: u64,
+}
+
+impl std::fmt::Debug for ColumnCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ColumnCache")
+            .field("capacity", &self.capacity)
+            .field("bytes", &self.blocks.weight())
+            .field("blocks", &self.blocks.len())
+            .finish()
+    }
+}
+
+impl ColumnCache {
+    /// A cache holding up to `bytes` of decoded blocks; `None` for 0 (no cache).
+    pub fn new(bytes: u64) -> Option<Self> {
+        (bytes > 0).then(|| ColumnCache {
+            // A block of 64 Ki rows is about 0.5-2 MB.
+            blocks: Cache::with_weighter(
+                (bytes / (512 * 1024)).max(16) as usize,
+                bytes,
+                BlockWeight,
+            ),
+            footers: Cache::new(FOOTERS),
+            capacity: bytes,
+        })
+    }
+
+    /// Bytes of decoded blocks held now.
+    pub fn bytes(&self) -> u64 {
+        self.blocks.weight()
+    }
+
+    /// The footer of `file`, parsed by `load` if it is not held.
+    pub(crate) fn footer<E>(
+        &self,
+        file: &FileKey,
+        load: impl FnOnce() -> Result<ArrowReaderMetadata, E>,
+    ) -> Result<ArrowReaderMetadata, E> {
+        self.footers.get_or_insert_with(file, load)
+    }
+
+    /// The decoded `column` of `row_group` in `file`, if held.
+    pub(crate) fn get(
+        &self,
+        file: &Arc<FileKey>,
+        row_group: usize,
+        column: usize,
+    ) -> Option<ArrayRef> {
+        let key = BlockKey {
+            file: Arc::clone(file),
+            row_group,
+            column,
+        };
+        self.blocks.get(&key).map(|b| b.array)
+    }
+
+    /// Keeps a decoded block (a block larger than the cache is not kept).
+    pub(crate) fn insert(
+        &self,
+        file: &Arc<FileKey>,
+        row_group: usize,
+        column: usize,
+        array: ArrayRef,
+    ) {
+        let bytes = array.get_array_memory_size() as u64;
+        let key = BlockKey {
+            file: Arc::clone(file),
+            row_group,
+            column,
+        };
+        self.blocks.insert(key, Block { array, bytes });
+    }
+}
+
+/// Whole row groups of one segment file, read through a [`ColumnCache`].
+pub(crate) struct CachedRead<'a> {
+    pub cache: &'a ColumnCache,
+    pub file: &'a File,
+    pub key: &'a Arc<FileKey>,
+    pub meta: &'a ArrowReaderMetadata,
+}
+
+impl CachedRead<'_> {
+    /// `columns` (indices in the file's schema, ascending) of each of `groups`, one
+    /// batch per row group with its row count; blocks the cache lacks are decoded and
+    /// kept. A row group `wanted` says no rows of is not read (`None`).
+    pub fn row_groups(
+        &self,
+        groups: &[usize],
+        wanted: &[bool],
+        columns: &[usize],
+    ) -> Result<Vec<(usize, Option<RecordBatch>)>, ParquetError> {
+        let schema = Arc::new(self.meta.schema().project(columns)?);
+        let mut out = Vec::with_capacity(groups.len());
+        for (i, &group) in groups.iter().enumerate() {
+            let rows = self
+                .meta
+                .metadata()
+                .row_groups()
+                .get(group)
+                .map(|rg| rg.num_rows().max(0) as usize)
+                .ok_or_else(|| {
+                    ParquetError::General(format!("row group {group} does not exist"))
+                })?;
+            if !wanted.get(i).copied().unwrap_or(true) {
+                out.push((rows, None));
+                continue;
+            }
+            let mut arrays: Vec<Option<ArrayRef>> = columns
+                .iter()
+                .map(|&c| self.cache.get(self.key, group, c))
+                .collect();
+            let missing: Vec<usize> = columns
+                .iter()
+                .zip(&arrays)
+                .filter(|(_, a)| a.is_none())
+                .map(|(&c, _)| c)
+                .collect();
+            if !missing.is_empty() {
+                let mut decoded = self.decode(group, rows, &missing)?.into_iter();
+                for slot in arrays.iter_mut().filter(|a| a.is_none()) {
+                    *slot = decoded.next();
+                }
+            }
+            let arrays = arrays
+                .into_iter()
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    ParquetError::General(format!("row group {group}: a column was not read"))
+                })?;
+            let options = RecordBatchOptions::new().with_row_count(Some(rows));
+            let batch = RecordBatch::try_new_with_options(Arc::clone(&schema), arrays, &options)?;
+            out.push((rows, Some(batch)));
+        }
+        Ok(out)
+    }
+
+    /// Decodes `columns` (ascending) of row group `group`, keeping each in the cache.
+    fn decode(
+        &self,
+        group: usize,
+        rows: usize,
+        columns: &[usize],
+    ) -> Result<Vec<ArrayRef>, ParquetError> {
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            self.file.try_clone()?,
+            self.meta.clone(),
+        );
+        let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+        let batches = builder
+            .with_row_groups(vec![group])
+            .with_projection(mask)
+            .with_batch_size(rows.max(1))
+            .build()?
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        let schema = Arc::new(self.meta.schema().project(columns)?);
+        let batch = concat_batches(&schema, &batches)?;
+        if batch.num_rows() != rows {
+            return Err(ParquetError::General(format!(
+                "row group {group} gave {} rows, not {rows}",
+                batch.num_rows()
+            )));
+        }
+        Ok(columns
+            .iter()
+            .zip(batch.columns())
+            .map(|(&c, array)| {
+                self.cache.insert(self.key, group, c, Arc::clone(array));
+                Arc::clone(array)
+            })
+            .collect())
+    }
+}
+
+/// The rows `rows` selects, as ascending ranges of row numbers (`None`: all rows).
+pub(crate) fn selected_ranges(rows: Option<&RowSelection>) -> Option<Vec<Range<usize>>> {
+    rows.map(|selection| {
+        let mut at = 0;
+        let mut ranges = Vec::new();
+        for selector in selection.iter() {
+            if !selector.skip && selector.row_count > 0 {
+                ranges.push(at..at + selector.row_count);
+            }
+            at += selector.row_count;
+        }
+        ranges
+    })
+}
+
+/// Whether any of `ranges` (ascending, apart) meets `rows`.
+pub(crate) fn meets(ranges: &[Range<usize>], rows: Range<usize>) -> bool {
+    let first = ranges.partition_point(|r| r.end <= rows.start);
+    ranges.get(first).is_some_and(|r| r.start < rows.end)
+}
+
+/// The rows `ranges` keeps (all when `None`) of `groups`: whole row groups, in order,
+/// each with its row count and its rows unless none are kept; `ranges` number their
+/// rows concatenated. Returned as batches of at most `batch_rows` rows.
+pub(crate) fn select_rows(
+    groups: Vec<(usize, Option<RecordBatch>)>,
+    ranges: Option<&[Range<usize>]>,
+    batch_rows: usize,
+) -> Result<Vec<RecordBatch>, ArrowError> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut next = 0;
+    for (n, batch) in groups {
+        let end = start + n;
+        let batch = match (ranges, batch) {
+            (_, None) => None,
+            (None, batch) => batch,
+            (Some(ranges), Some(batch)) => {
+                // The ranges that meet [start, end), as positions in this batch.
+                let mut kept = Vec::new();
+                while let Some(r) = ranges.get(next) {
+                    if r.start >= end {
+                        break;
+                    }
+                    let lo = r.start.max(start);
+                    let hi = r.end.min(end);
+                    if lo < hi {
+                        kept.push(lo - start..hi - start);
+                    }
+                    if r.end <= end {
+                        next += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let selected: usize = kept.iter().map(|r| r.len()).sum();
+                if selected == n {
+                    Some(batch)
+                } else if selected == 0 {
+                    None
+                } else {
+                    let mut mask = BooleanBufferBuilder::new(n);
+                    let mut pos = 0;
+                    for r in &kept {
+                        mask.append_n(r.start - pos, false);
+                        mask.append_n(r.len(), true);
+                        pos = r.end;
+                    }
+                    mask.append_n(n - pos, false);
+                    let mask = BooleanArray::new(mask.finish(), None);
+                    Some(filter_record_batch(&batch, &mask)?)
+                }
+            }
+        };
+        // A group with no rows kept may still hold ranges that end past it.
+        while ranges.is_some_and(|r| r.get(next).is_some_and(|r| r.end <= end)) {
+            next += 1;
+        }
+        start = end;
+        let Some(batch) = batch else { continue };
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let len = batch_rows.max(1).min(batch.num_rows() - at);
+            out.push(batch.slice(at, len));
+            at += len;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, Int64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::arrow_reader::RowSelector;
+
+    fn batch(values: Range<i64>) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(values))])
+            .expect("batch")
+    }
+
+    fn values(batches: &[RecordBatch]) -> Vec<i64> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let a = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .expect("i64");
+                a.values().to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn selections_keep_the_rows_they_name_across_row_groups() -> Result<(), ArrowError> {
+        let groups = || {
+            vec![
+                (10, Some(batch(0..10))),
+                (10, Some(batch(10..20))),
+                (10, Some(batch(20..30))),
+            ]
+        };
+        // All rows, cut into batches of 4.
+        let all = select_rows(groups(), None, 4)?;
+        assert_eq!(values(&all), (0..30).collect::<Vec<_>>());
+        assert!(all.iter().all(|b| b.num_rows() <= 4));
+        // A selection that spans groups, skips one whole, and ends early.
+        let selection = RowSelection::from(vec![
+            RowSelector::skip(3),
+            RowSelector::select(9),
+            RowSelector::skip(9),
+            RowSelector::select(2),
+            RowSelector::skip(1),
+            RowSelector::select(1),
+            RowSelector::skip(5),
+        ]);
+        let ranges = selected_ranges(Some(&selection)).expect("ranges");
+        assert_eq!(ranges, vec![3..12, 21..23, 24..25]);
+        assert!(meets(&ranges, 10..20) && meets(&ranges, 20..30) && !meets(&ranges, 12..21));
+        let some = select_rows(groups(), Some(&ranges), 100)?;
+        let want: Vec<i64> = (3..12).chain(21..23).chain(24..25).collect();
+        assert_eq!(values(&some), want);
+        // A group left unread (no rows of it selected) counts its rows all the same.
+        let mut sparse = groups();
+        sparse[1].1 = None;
+        let gap = [3..8, 21..23];
+        let want: Vec<i64> = (3..8).chain(21..23).collect();
+        assert_eq!(values(&select_rows(sparse, Some(&gap), 100)?), want);
+        // Nothing selected.
+        let none = selected_ranges(Some(&RowSelection::from(vec![RowSelector::skip(30)])));
+        assert!(select_rows(groups(), none.as_deref(), 8)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_block_is_kept_until_the_budget_needs_its_room() {
+        let cache = ColumnCache::new(64 * 1024 * 1024).expect("cache");
+        let file = Arc::new(FileKey {
+            slice: 0,
+            segment: "s".into(),
+            stamp: (1, None),
+        });
+        let array: ArrayRef = Arc::new(Int64Array::from_iter_values(0..1000));
+        cache.insert(&file, 0, 2, Arc::clone(&array));
+        assert_eq!(cache.get(&file, 0, 2).map(|a| a.len()), Some(1000));
+        assert!(cache.get(&file, 0, 1).is_none());
+        // The same segment under another stamp (the file changed) is not a hit.
+        let changed = Arc::new(FileKey {
+            stamp: (2, None),
+            ..(*file).clone()
+        });
+        assert!(cache.get(&changed, 0, 2).is_none());
+        assert!(cache.bytes() >= 8000);
+        assert!(ColumnCache::new(0).is_none());
+    }
+}
