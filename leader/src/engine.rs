@@ -216,6 +216,7 @@ impl Engine {
                 Arc::clone(&ship),
             )))
             .with_physical_optimizer_rule(ship)
+            .with_optimizer_rule(Arc::new(crate::join_order::SinkFilteredJoins))
             .with_optimizer_rule(Arc::new(crate::semi_join::PushSemiJoinDown))
             .with_optimizer_rule(Arc::new(crate::aggregate_keys::FilterAggregateByJoinKeys))
             .build();

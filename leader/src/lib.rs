@@ -39,6 +39,7 @@ pub mod explain;
 pub mod fragment;
 pub mod functions;
 pub mod interrupt;
+pub mod join_order;
 pub mod load_log;
 pub mod query_log;
 pub mod query_summary;

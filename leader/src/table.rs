@@ -155,7 +155,7 @@ impl TableProvider for SliceTable {
             _ => Placement::Spread,
         };
         let mut scan = SliceScanExec::try_new(spec, partitions, None)?
-            .with_statistics(self.statistics(&version, &slices_read(&self.def, layout)))
+            .with_statistics(self.scan_statistics(&version, &slices_read(&self.def, layout)))
             .with_placement(placement);
         // A compound sort key over slices that are each one sorted run: every
         // partition streams its rows in sort-key order, so ORDER BY and merges on the
@@ -167,6 +167,16 @@ impl TableProvider for SliceTable {
             scan = scan.with_sort_order(self.def.sort_key.clone());
         }
         Ok(Arc::new(scan))
+    }
+
+    /// The rows of the table's current version (and ANALYZE's column statistics),
+    /// for logical rules that order joins.
+    fn statistics(&self) -> Option<Statistics> {
+        let version = match &self.dml_version {
+            Some(v) => v.clone(),
+            None => self.catalog.version(self.def.id).ok()?,
+        };
+        Some(self.scan_statistics(&version, &slices_read(&self.def, self.cluster.layout())))
     }
 
     fn supports_filters_pushdown(
@@ -217,7 +227,7 @@ fn slices_read(def: &TableDef, layout: blueshift_storage::catalog::ClusterLayout
 impl SliceTable {
     /// The planner's statistics of a scan of `slices` at `version`: exact row and
     /// byte counts from the version, and ANALYZE's column statistics when recorded.
-    fn statistics(&self, version: &TableVersion, slices: &[u32]) -> Statistics {
+    fn scan_statistics(&self, version: &TableVersion, slices: &[u32]) -> Statistics {
         let segments = || {
             slices
                 .iter()

@@ -14,7 +14,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions};
-use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::compute::filter_record_batch;
 use arrow::error::ArrowError;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
@@ -43,9 +43,11 @@ struct BlockKey {
     column: usize,
 }
 
+/// A decoded block, in pieces of at most a scan batch's rows (so each batch a scan
+/// returns owns its buffers, and memory pools count what it holds, not the block).
 #[derive(Clone)]
 struct Block {
-    array: ArrayRef,
+    pieces: Arc<[ArrayRef]>,
     bytes: u64,
 }
 
@@ -107,19 +109,19 @@ impl ColumnCache {
         self.footers.get_or_insert_with(file, load)
     }
 
-    /// The decoded `column` of `row_group` in `file`, if held.
+    /// The decoded `column` of `row_group` in `file`, in pieces, if held.
     pub(crate) fn get(
         &self,
         file: &Arc<FileKey>,
         row_group: usize,
         column: usize,
-    ) -> Option<ArrayRef> {
+    ) -> Option<Arc<[ArrayRef]>> {
         let key = BlockKey {
             file: Arc::clone(file),
             row_group,
             column,
         };
-        self.blocks.get(&key).map(|b| b.array)
+        self.blocks.get(&key).map(|b| b.pieces)
     }
 
     /// Keeps a decoded block (a block larger than the cache is not kept).
@@ -128,15 +130,18 @@ impl ColumnCache {
         file: &Arc<FileKey>,
         row_group: usize,
         column: usize,
-        array: ArrayRef,
+        pieces: Arc<[ArrayRef]>,
     ) {
-        let bytes = array.get_array_memory_size() as u64;
+        let bytes = pieces
+            .iter()
+            .map(|a| a.get_array_memory_size() as u64)
+            .sum();
         let key = BlockKey {
             file: Arc::clone(file),
             row_group,
             column,
         };
-        self.blocks.insert(key, Block { array, bytes });
+        self.blocks.insert(key, Block { pieces, bytes });
     }
 }
 
@@ -149,15 +154,18 @@ pub(crate) struct CachedRead<'a> {
 }
 
 impl CachedRead<'_> {
-    /// `columns` (indices in the file's schema, ascending) of each of `groups`, one
-    /// batch per row group with its row count; blocks the cache lacks are decoded and
-    /// kept. A row group `wanted` says no rows of is not read (`None`).
+    /// `columns` (indices in the file's schema, ascending) of each of `groups`, in
+    /// batches of at most `batch_rows` rows, each with its row count; blocks the cache
+    /// lacks are decoded and kept. A row group `wanted` says no rows of is not read:
+    /// it is one entry with its row count and no batch.
     pub fn row_groups(
         &self,
         groups: &[usize],
         wanted: &[bool],
         columns: &[usize],
+        batch_rows: usize,
     ) -> Result<Vec<(usize, Option<RecordBatch>)>, ParquetError> {
+        let batch_rows = batch_rows.max(1);
         let schema = Arc::new(self.meta.schema().project(columns)?);
         let mut out = Vec::with_capacity(groups.len());
         for (i, &group) in groups.iter().enumerate() {
@@ -174,42 +182,59 @@ impl CachedRead<'_> {
                 out.push((rows, None));
                 continue;
             }
-            let mut arrays: Vec<Option<ArrayRef>> = columns
+            let mut blocks: Vec<Option<Arc<[ArrayRef]>>> = columns
                 .iter()
                 .map(|&c| self.cache.get(self.key, group, c))
                 .collect();
             let missing: Vec<usize> = columns
                 .iter()
-                .zip(&arrays)
-                .filter(|(_, a)| a.is_none())
+                .zip(&blocks)
+                .filter(|(_, b)| b.is_none())
                 .map(|(&c, _)| c)
                 .collect();
             if !missing.is_empty() {
-                let mut decoded = self.decode(group, rows, &missing)?.into_iter();
-                for slot in arrays.iter_mut().filter(|a| a.is_none()) {
+                let mut decoded = self.decode(group, rows, &missing, batch_rows)?.into_iter();
+                for slot in blocks.iter_mut().filter(|b| b.is_none()) {
                     *slot = decoded.next();
                 }
             }
-            let arrays = arrays
+            let blocks = blocks
                 .into_iter()
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| {
                     ParquetError::General(format!("row group {group}: a column was not read"))
                 })?;
-            let options = RecordBatchOptions::new().with_row_count(Some(rows));
-            let batch = RecordBatch::try_new_with_options(Arc::clone(&schema), arrays, &options)?;
-            out.push((rows, Some(batch)));
+            // Piece k of every block holds the same rows (all were decoded in
+            // batches of `batch_rows` from the row group's start).
+            for (k, at) in (0..rows).step_by(batch_rows).enumerate() {
+                let n = batch_rows.min(rows - at);
+                let arrays = blocks
+                    .iter()
+                    .map(|b| b.get(k).filter(|a| a.len() == n).cloned())
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        ParquetError::General(format!(
+                            "row group {group}: a cached block does not have {n} rows at {at}"
+                        ))
+                    })?;
+                let options = RecordBatchOptions::new().with_row_count(Some(n));
+                let batch =
+                    RecordBatch::try_new_with_options(Arc::clone(&schema), arrays, &options)?;
+                out.push((n, Some(batch)));
+            }
         }
         Ok(out)
     }
 
-    /// Decodes `columns` (ascending) of row group `group`, keeping each in the cache.
+    /// Decodes `columns` (ascending) of row group `group` in pieces of `batch_rows`
+    /// rows, keeping each column's pieces in the cache.
     fn decode(
         &self,
         group: usize,
         rows: usize,
         columns: &[usize],
-    ) -> Result<Vec<ArrayRef>, ParquetError> {
+        batch_rows: usize,
+    ) -> Result<Vec<Arc<[ArrayRef]>>, ParquetError> {
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
             self.file.try_clone()?,
             self.meta.clone(),
@@ -218,23 +243,22 @@ impl CachedRead<'_> {
         let batches = builder
             .with_row_groups(vec![group])
             .with_projection(mask)
-            .with_batch_size(rows.max(1))
+            .with_batch_size(batch_rows)
             .build()?
             .collect::<Result<Vec<_>, ArrowError>>()?;
-        let schema = Arc::new(self.meta.schema().project(columns)?);
-        let batch = concat_batches(&schema, &batches)?;
-        if batch.num_rows() != rows {
+        let read: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if read != rows {
             return Err(ParquetError::General(format!(
-                "row group {group} gave {} rows, not {rows}",
-                batch.num_rows()
+                "row group {group} gave {read} rows, not {rows}"
             )));
         }
-        Ok(columns
-            .iter()
-            .zip(batch.columns())
-            .map(|(&c, array)| {
-                self.cache.insert(self.key, group, c, Arc::clone(array));
-                Arc::clone(array)
+        Ok((0..columns.len())
+            .zip(columns)
+            .map(|(i, &c)| {
+                let pieces: Arc<[ArrayRef]> =
+                    batches.iter().map(|b| Arc::clone(b.column(i))).collect();
+                self.cache.insert(self.key, group, c, Arc::clone(&pieces));
+                pieces
             })
             .collect())
     }
@@ -407,8 +431,8 @@ mod tests {
             stamp: (1, None),
         });
         let array: ArrayRef = Arc::new(Int64Array::from_iter_values(0..1000));
-        cache.insert(&file, 0, 2, Arc::clone(&array));
-        assert_eq!(cache.get(&file, 0, 2).map(|a| a.len()), Some(1000));
+        cache.insert(&file, 0, 2, Arc::from(vec![Arc::clone(&array)]));
+        assert_eq!(cache.get(&file, 0, 2).map(|p| p[0].len()), Some(1000));
         assert!(cache.get(&file, 0, 1).is_none());
         // The same segment under another stamp (the file changed) is not a hit.
         let changed = Arc::new(FileKey {

@@ -369,7 +369,7 @@ impl SliceStore {
                     meta: &reader_meta,
                 };
                 let groups = read
-                    .row_groups(&groups, &wanted, &columns)
+                    .row_groups(&groups, &wanted, &columns, SCAN_BATCH_ROWS)
                     .map_err(|e| err(e.to_string()))?;
                 Some(
                     select_rows(groups, ranges.as_deref(), SCAN_BATCH_ROWS)
@@ -643,7 +643,10 @@ mod tests {
                 let positions = |s: &SegmentScan| s.positions.clone().unwrap_or_default().concat();
                 assert_eq!(positions(&got), positions(&want));
                 assert_eq!(got.rows_read, want.rows_read);
-                assert!(got.batches.iter().all(|b| b.num_rows() <= SCAN_BATCH_ROWS));
+                // Batches own what they hold (memory pools count it): no batch is a
+                // slice of a whole row group's column.
+                assert!(got.batches.iter().all(|b| b.num_rows() <= SCAN_BATCH_ROWS
+                    && b.get_array_memory_size() <= 2 * 8 * SCAN_BATCH_ROWS));
             }
         }
         // Row groups 0 and 2 of one column were decoded and kept.
