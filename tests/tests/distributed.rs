@@ -155,6 +155,18 @@ const QUERIES: &[(&str, Option<&str>)] = &[
         "select e.x, d.name from ev e join dim_all d on e.k = d.k order by 1",
         Some("DS_DIST_ALL_NONE"),
     ),
+    // Two ALL tables joined first: joined where each node's copies are, then with the
+    // sliced table on the slices.
+    (
+        "select f.k, x.name from fact f join (select d.k, d2.name from dim_all d \
+         join dim_all d2 on d.k = d2.k) x on f.k = x.k order by 1, 2",
+        Some("DS_DIST_ALL_NONE"),
+    ),
+    (
+        "select f.k, x.name from fact f left join (select d.k, d2.name from dim_all d \
+         join dim_all d2 on d.k = d2.k) x on f.k = x.k order by 1, 2",
+        Some("DS_DIST_ALL_NONE"),
+    ),
     // Semi joins: rows of the sliced table that have a match in the ALL table run on
     // the slices; rows of the ALL table that have a match anywhere cannot.
     (

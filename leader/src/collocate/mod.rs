@@ -240,6 +240,8 @@ fn join_locality(join: &HashJoinExec) -> Option<Locality> {
         other => other,
     };
     let combined = match (left, right) {
+        // Two ALL tables joined where a copy of each is: a copy of the result.
+        (Locality::Replicated, Locality::Replicated) => Locality::Replicated,
         (
             Locality::Keyed {
                 slices,
@@ -330,8 +332,8 @@ fn locality_or_localized(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
     locality(plan).or_else(|| replicated_table(plan).then_some(Locality::Replicated))
 }
 
-/// Whether `plan` is per-partition steps over a scan of a DISTSTYLE ALL table, or a
-/// broadcast: every partition holds all the rows.
+/// Whether `plan` is per-partition steps over a scan of a DISTSTYLE ALL table (or a
+/// join of two), or a broadcast: every partition holds all the rows.
 fn replicated_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
     if plan
         .downcast_ref::<LeaderRowsExec>()
@@ -341,6 +343,10 @@ fn replicated_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
     }
     if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
         return matches!(scan.placement, Placement::All(_));
+    }
+    if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
+        // Two ALL tables joined where their copies are.
+        return replicated_table(join.left()) && replicated_table(join.right());
     }
     per_partition_step(plan) && plan.children().len() == 1 && replicated_table(plan.children()[0])
 }
@@ -525,6 +531,11 @@ fn collocate(
     let l = locality(&left);
     let join_type = join.join_type();
     let (left, right, how) = match (&l, &r) {
+        // Two ALL tables: joined on a node that has both (the first, or each node of
+        // the slices a join above places the result on, through `localize`).
+        (Some(Locality::Replicated), Locality::Replicated) => {
+            (left, right, JoinDistribution::DistAllNone)
+        }
         (
             Some(Locality::Keyed {
                 slices: ls,
