@@ -60,13 +60,29 @@ impl Weighter<BlockKey, Block> for BlockWeight {
     }
 }
 
-/// Footers kept, at most (a parsed footer is a few kilobytes to a few hundred).
-const FOOTERS: usize = 4096;
+/// A parsed footer (with its page index), and the bytes it holds.
+#[derive(Clone)]
+struct Footer {
+    meta: ArrowReaderMetadata,
+    bytes: u64,
+}
+
+#[derive(Clone)]
+struct FooterWeight;
+
+impl Weighter<FileKey, Footer> for FooterWeight {
+    fn weight(&self, _key: &FileKey, footer: &Footer) -> u64 {
+        footer.bytes.max(1)
+    }
+}
+
+/// The share of the cache's bytes that footers may take (the rest is for blocks).
+const FOOTER_SHARE: u64 = 8;
 
 /// Decoded blocks and parsed footers, shared by a node's scans.
 pub struct ColumnCache {
     blocks: Cache<BlockKey, Block, BlockWeight>,
-    footers: Cache<FileKey, ArrowReaderMetadata>,
+    footers: Cache<FileKey, Footer, FooterWeight>,
     capacity: u64,
 }
 
@@ -74,29 +90,43 @@ impl std::fmt::Debug for ColumnCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ColumnCache")
             .field("capacity", &self.capacity)
-            .field("bytes", &self.blocks.weight())
+            .field("bytes", &self.bytes())
             .field("blocks", &self.blocks.len())
             .finish()
     }
 }
 
 impl ColumnCache {
-    /// A cache holding up to `bytes` of decoded blocks; `None` for 0 (no cache).
+    /// A cache holding up to `bytes` of decoded blocks and parsed footers (footers
+    /// at most an eighth of it); `None` for 0 (no cache).
     pub fn new(bytes: u64) -> Option<Self> {
-        (bytes > 0).then(|| ColumnCache {
-            // A block of 64 Ki rows is about 0.5-2 MB.
-            blocks: Cache::with_weighter(
-                (bytes / (512 * 1024)).max(16) as usize,
-                bytes,
-                BlockWeight,
-            ),
-            footers: Cache::new(FOOTERS),
-            capacity: bytes,
+        (bytes > 0).then(|| {
+            let footer_bytes = bytes / FOOTER_SHARE;
+            let block_bytes = bytes - footer_bytes;
+            ColumnCache {
+                // A block of 64 Ki rows is about 0.5-2 MB, a footer 10-100 KB.
+                blocks: Cache::with_weighter(
+                    (block_bytes / (512 * 1024)).max(16) as usize,
+                    block_bytes,
+                    BlockWeight,
+                ),
+                footers: Cache::with_weighter(
+                    (footer_bytes / (32 * 1024)).max(16) as usize,
+                    footer_bytes.max(1),
+                    FooterWeight,
+                ),
+                capacity: bytes,
+            }
         })
     }
 
-    /// Bytes of decoded blocks held now.
+    /// Bytes of decoded blocks and parsed footers held now.
     pub fn bytes(&self) -> u64 {
+        self.block_bytes() + self.footers.weight()
+    }
+
+    /// Bytes of decoded blocks held now.
+    pub fn block_bytes(&self) -> u64 {
         self.blocks.weight()
     }
 
@@ -106,7 +136,13 @@ impl ColumnCache {
         file: &FileKey,
         load: impl FnOnce() -> Result<ArrowReaderMetadata, E>,
     ) -> Result<ArrowReaderMetadata, E> {
-        self.footers.get_or_insert_with(file, load)
+        self.footers
+            .get_or_insert_with(file, || {
+                let meta = load()?;
+                let bytes = meta.metadata().memory_size() as u64;
+                Ok(Footer { meta, bytes })
+            })
+            .map(|f| f.meta)
     }
 
     /// The decoded `column` of `row_group` in `file`, in pieces, if held.

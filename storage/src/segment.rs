@@ -653,7 +653,7 @@ mod tests {
         let bytes = |store: &SliceStore| {
             store
                 .column_cache()
-                .map(ColumnCache::bytes)
+                .map(ColumnCache::block_bytes)
                 .unwrap_or_default()
         };
         let kept = bytes(&cached);
