@@ -203,7 +203,11 @@ fn sink(join: &Join, dim_on_right: bool) -> Result<Option<LogicalPlan>> {
     let LogicalPlan::Join(inner) = below.as_ref() else {
         return Ok(None);
     };
-    if inner.join_type != JoinType::Inner || inner.null_aware {
+    // Key pairs may move from one join to the other: both must compare NULLs alike.
+    if inner.join_type != JoinType::Inner
+        || inner.null_aware
+        || inner.null_equality != join.null_equality
+    {
         return Ok(None);
     }
     // Key pairs as (chain side, D side).
