@@ -109,13 +109,7 @@ impl TableProvider for SliceTable {
             }
             None => None,
         };
-        let version = match &self.dml_version {
-            Some(v) => v.clone(),
-            None => self
-                .catalog
-                .version(self.def.id)
-                .map_err(LeaderError::from)?,
-        };
+        let version = self.version()?;
         let layout = self.cluster.layout();
         let partitions = slices_read(&self.def, layout)
             .into_iter()
@@ -172,10 +166,7 @@ impl TableProvider for SliceTable {
     /// The rows of the table's current version (and ANALYZE's column statistics),
     /// for logical rules that order joins.
     fn statistics(&self) -> Option<Statistics> {
-        let version = match &self.dml_version {
-            Some(v) => v.clone(),
-            None => self.catalog.version(self.def.id).ok()?,
-        };
+        let version = self.version().ok()?;
         Some(self.scan_statistics(&version, &slices_read(&self.def, self.cluster.layout())))
     }
 
@@ -225,6 +216,17 @@ fn slices_read(def: &TableDef, layout: blueshift_storage::catalog::ClusterLayout
 }
 
 impl SliceTable {
+    /// The version a scan reads: DML's pinned one, or the table's committed one.
+    fn version(&self) -> Result<TableVersion> {
+        match &self.dml_version {
+            Some(v) => Ok(v.clone()),
+            None => Ok(self
+                .catalog
+                .version(self.def.id)
+                .map_err(LeaderError::from)?),
+        }
+    }
+
     /// The planner's statistics of a scan of `slices` at `version`: exact row and
     /// byte counts from the version, and ANALYZE's column statistics when recorded.
     fn scan_statistics(&self, version: &TableVersion, slices: &[u32]) -> Statistics {

@@ -3,11 +3,12 @@
 //! A block is one column of one row group of a segment. Decoding it from Parquet
 //! (decompressing, undoing delta packing and dictionaries, widening DECIMAL) is most of
 //! what a scan costs once the file is in the page cache, so a node keeps the blocks it
-//! decoded, as Arrow arrays, up to a byte budget, and evicts the least used first.
-//! Segments never change (a segment's name is the hash of its bytes), so a cached block
-//! is never stale; the key also holds the file's size and modification time, the
-//! stamp under which its hash was checked, so a file changed on disk is read (and
-//! checked) again. Parsed footers are kept the same way.
+//! decoded, as Arrow arrays, up to a byte budget, evicting those used least
+//! (quick_cache's S3-FIFO policy, which also keeps one large scan from flushing the hot
+//! blocks). Segments never change (a segment's name is the hash of its bytes), so a
+//! cached block is never stale; the key also holds the file's size and modification
+//! time, the stamp under which its hash was checked, so a file changed on disk is read
+//! (and checked) again. Parsed footers are kept the same way.
 
 use std::fs::File;
 use std::ops::Range;
@@ -51,15 +52,6 @@ struct Block {
     bytes: u64,
 }
 
-#[derive(Clone)]
-struct BlockWeight;
-
-impl Weighter<BlockKey, Block> for BlockWeight {
-    fn weight(&self, _key: &BlockKey, block: &Block) -> u64 {
-        block.bytes.max(1)
-    }
-}
-
 /// A parsed footer (with its page index), and the bytes it holds.
 #[derive(Clone)]
 struct Footer {
@@ -67,12 +59,30 @@ struct Footer {
     bytes: u64,
 }
 
-#[derive(Clone)]
-struct FooterWeight;
+/// A cached value that knows the bytes it holds.
+trait Weighed {
+    fn bytes(&self) -> u64;
+}
 
-impl Weighter<FileKey, Footer> for FooterWeight {
-    fn weight(&self, _key: &FileKey, footer: &Footer) -> u64 {
-        footer.bytes.max(1)
+impl Weighed for Block {
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Weighed for Footer {
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// Weighs a cached value by its bytes (at least 1, so every value can be evicted).
+#[derive(Clone)]
+struct ByBytes;
+
+impl<K, V: Weighed> Weighter<K, V> for ByBytes {
+    fn weight(&self, _key: &K, value: &V) -> u64 {
+        value.bytes().max(1)
     }
 }
 
@@ -81,8 +91,8 @@ const FOOTER_SHARE: u64 = 8;
 
 /// Decoded blocks and parsed footers, shared by a node's scans.
 pub struct ColumnCache {
-    blocks: Cache<BlockKey, Block, BlockWeight>,
-    footers: Cache<FileKey, Footer, FooterWeight>,
+    blocks: Cache<BlockKey, Block, ByBytes>,
+    footers: Cache<FileKey, Footer, ByBytes>,
     capacity: u64,
 }
 
@@ -108,12 +118,12 @@ impl ColumnCache {
                 blocks: Cache::with_weighter(
                     (block_bytes / (512 * 1024)).max(16) as usize,
                     block_bytes,
-                    BlockWeight,
+                    ByBytes,
                 ),
                 footers: Cache::with_weighter(
                     (footer_bytes / (32 * 1024)).max(16) as usize,
                     footer_bytes.max(1),
-                    FooterWeight,
+                    ByBytes,
                 ),
                 capacity: bytes,
             }
