@@ -1,7 +1,7 @@
 //! [`FragmentCodec`]: serializes plan fragments that contain a [`SliceScanExec`], a
 //! [`LoadExec`] and its [`LoadWriteExec`] (COPY), or an [`UnloadExec`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use blueshift_proto::{SliceScanNode, SliceSegments};
 use blueshift_storage::catalog::SegmentRef;
@@ -14,6 +14,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use prost::Message;
 
+use crate::exchange::{ExchangeExec, ExchangeRegistry};
 use crate::leader_rows::LeaderRowsExec;
 use crate::load::{LoadExec, LoadSpec, LoadWriteExec, WriteTarget};
 use crate::scan::{ScanSpec, SlicePartition, SliceScanExec};
@@ -25,6 +26,7 @@ const LOAD_TAG: u8 = 1;
 const BROADCAST_TAG: u8 = 2;
 const LOAD_WRITE_TAG: u8 = 3;
 const UNLOAD_TAG: u8 = 4;
+const EXCHANGE_TAG: u8 = 5;
 
 /// The rows of a fragment's broadcasts, by id: schema and batches.
 pub type LeaderRowsData = std::collections::HashMap<
@@ -44,6 +46,8 @@ pub struct FragmentCodec {
     /// The rows a ticket carried for the fragment's broadcasts; `None` when only
     /// checking that a fragment decodes (broadcasts then decode without rows).
     broadcasts: Option<Arc<LeaderRowsData>>,
+    /// The decoding node's exchanges (for exchanges it reads from itself).
+    exchanges: Option<(u32, Weak<ExchangeRegistry>)>,
 }
 
 impl FragmentCodec {
@@ -53,7 +57,14 @@ impl FragmentCodec {
         FragmentCodec {
             store: Some((node, store)),
             broadcasts: Some(Arc::default()),
+            exchanges: None,
         }
+    }
+
+    /// The same codec, with the node's exchanges.
+    pub fn with_exchanges(mut self, node: u32, exchanges: Weak<ExchangeRegistry>) -> Self {
+        self.exchanges = Some((node, exchanges));
+        self
     }
 
     /// The same codec, decoding broadcasts with `rows`.
@@ -61,6 +72,7 @@ impl FragmentCodec {
         FragmentCodec {
             store: self.store.clone(),
             broadcasts: Some(Arc::new(rows)),
+            exchanges: self.exchanges.clone(),
         }
     }
 }
@@ -259,6 +271,13 @@ impl PhysicalExtensionCodec for FragmentCodec {
                     node.partitions as usize,
                 )))
             }
+            Some((&EXCHANGE_TAG, rest)) => {
+                let node = blueshift_proto::ExchangeNode::decode(rest).map_err(proto_err)?;
+                Ok(Arc::new(ExchangeExec::from_proto(
+                    node,
+                    self.exchanges.clone(),
+                )?))
+            }
             _ => Err(proto_err("unknown extension node")),
         }
     }
@@ -295,6 +314,10 @@ impl PhysicalExtensionCodec for FragmentCodec {
             }
             .encode(buf)
             .map_err(proto_err);
+        }
+        if let Some(exchange) = node.downcast_ref::<ExchangeExec>() {
+            buf.push(EXCHANGE_TAG);
+            return exchange.to_proto()?.encode(buf).map_err(proto_err);
         }
         Err(DataFusionError::NotImplemented(format!(
             "{} cannot run on a compute node",

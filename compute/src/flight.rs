@@ -20,9 +20,9 @@ use arrow_flight::{
 };
 use blueshift_proto::{
     ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
-    ACTION_REWRITE_SEGMENTS, Block, BlockList, BlockListRequest, CollectGarbage, FragmentReport,
-    FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, SegmentWritten, SegmentsWritten,
-    WriteSegment,
+    ACTION_REWRITE_SEGMENTS, Block, BlockList, BlockListRequest, CollectGarbage, ExchangeRead,
+    FragmentReport, FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, SegmentWritten,
+    SegmentsWritten, WriteSegment,
 };
 use blueshift_storage::segment::{SliceStore, SortKey};
 use datafusion::physical_plan::ExecutionPlan;
@@ -35,6 +35,7 @@ use tracing::warn;
 
 use crate::codec::FragmentCodec;
 use crate::error::SegmentReadError;
+use crate::exchange::{ExchangeRegistry, ExchangeScope};
 use crate::load::LoadExec;
 use crate::load::store::StoreError;
 use crate::scan::SliceScanExec;
@@ -49,50 +50,66 @@ pub struct ComputeService {
     codec: FragmentCodec,
     ctx: SessionContext,
     running: Arc<crate::running::Running>,
+    exchanges: Arc<ExchangeRegistry>,
 }
 
 impl ComputeService {
     /// A service for node `node` over `store`.
     pub fn new(node: u32, store: SliceStore) -> Self {
+        let running: Arc<crate::running::Running> = Arc::default();
+        let exchanges = ExchangeRegistry::new(Arc::clone(&running));
+        let codec = FragmentCodec::with_store(node, store.clone())
+            .with_exchanges(node, Arc::downgrade(&exchanges));
+        let ctx = SessionContext::new();
+        let producer_codec = codec.clone();
+        let producer_ctx = ctx.clone();
+        exchanges.set_decoder(Box::new(move |bytes, scope| {
+            let task_ctx = task_context(&producer_ctx, scope)?;
+            let plan = datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(
+                bytes,
+                &task_ctx,
+                &producer_codec,
+            )?;
+            Ok((plan, task_ctx))
+        }));
         ComputeService {
             node,
-            codec: FragmentCodec::with_store(node, store.clone()),
+            codec,
             store,
-            ctx: SessionContext::new(),
-            running: Arc::default(),
+            ctx,
+            running,
+            exchanges,
         }
     }
+}
 
-    /// The context a fragment runs in: with a memory pool of `memory_bytes` (spilling
-    /// to this node's temporary files past it), or unbounded for 0.
-    fn task_context(
-        &self,
-        memory_bytes: u64,
-    ) -> datafusion::error::Result<Arc<datafusion::execution::TaskContext>> {
-        let task_ctx = self.ctx.task_ctx();
-        if memory_bytes == 0 {
-            return Ok(task_ctx);
-        }
+/// The context a fragment of `scope`'s query runs in: with a memory pool of its
+/// `memory_bytes` (spilling to this node's temporary files past it), or unbounded
+/// for 0; the scope rides along for the fragment's exchanges.
+fn task_context(
+    ctx: &SessionContext,
+    scope: ExchangeScope,
+) -> datafusion::error::Result<Arc<datafusion::execution::TaskContext>> {
+    let mut config = ctx.state().config().clone().with_extension(Arc::new(scope));
+    let memory_bytes = scope.memory_bytes;
+    let mut state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state());
+    if memory_bytes > 0 {
         let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::from_runtime_env(
-            task_ctx.runtime_env().as_ref(),
+            ctx.task_ctx().runtime_env().as_ref(),
         )
         .with_memory_pool(Arc::new(
             datafusion::execution::memory_pool::FairSpillPool::new(memory_bytes as usize),
         ))
         .build_arc()?;
-        let mut config = self.ctx.state().config().clone();
         // A sort keeps this much back to merge its spill files: a share of the budget.
         let options = config.options_mut();
         options.execution.sort_spill_reservation_bytes = options
             .execution
             .sort_spill_reservation_bytes
             .min(memory_bytes as usize / 4);
-        let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .build();
-        Ok(state.task_ctx())
+        state = state.with_runtime_env(runtime);
     }
+    Ok(state.with_config(config).build().task_ctx())
 }
 
 /// The blocks of the segments in `request` (STV_BLOCKLIST).
@@ -133,6 +150,10 @@ fn block_list(
 fn fragment_status(e: &datafusion::error::DataFusionError) -> Status {
     let root = e.find_root();
     if let datafusion::error::DataFusionError::External(inner) = root {
+        // Another node's error, met reading an exchange: keep its kind.
+        if let Some(status) = inner.downcast_ref::<Status>() {
+            return Status::new(status.code(), status.message());
+        }
         if let Some(read) = inner.downcast_ref::<SegmentReadError>() {
             warn!("{read}");
             return Status::data_loss(read.to_string());
@@ -229,9 +250,15 @@ impl FlightService for ComputeService {
     ) -> Result<Response<Self::DoGetStream>, Status> {
         let ticket = FragmentTicket::decode(request.into_inner().ticket)
             .map_err(|e| Status::invalid_argument(format!("bad fragment ticket: {e}")))?;
-        let task_ctx = self
-            .task_context(ticket.memory_bytes)
-            .map_err(|e| internal("fragment memory pool", e))?;
+        let scope = ExchangeScope {
+            query_id: ticket.query_id,
+            memory_bytes: ticket.memory_bytes,
+        };
+        if let Some(read) = &ticket.exchange {
+            return self.exchange_rows(scope, &ticket.plan, read);
+        }
+        let task_ctx =
+            task_context(&self.ctx, scope).map_err(|e| internal("fragment memory pool", e))?;
         let mut broadcasts = crate::codec::LeaderRowsData::new();
         for rows in &ticket.leader_rows {
             let decoded = crate::leader_rows::decode(rows.ipc.clone())
@@ -395,6 +422,41 @@ impl FlightService for ComputeService {
     }
 }
 
+impl ComputeService {
+    /// One reader's share of an exchange this node produces rows for; the scans'
+    /// reports go with reader 0's.
+    fn exchange_rows(
+        &self,
+        scope: ExchangeScope,
+        plan: &[u8],
+        read: &ExchangeRead,
+    ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        let opened = self
+            .exchanges
+            .open(scope, plan, read)
+            .map_err(|e| fragment_status(&e))?;
+        let batches = tokio_stream::wrappers::ReceiverStream::new(opened.rows)
+            .map_err(|e| FlightError::Tonic(Box::new(fragment_status(&e))));
+        let encoded = FlightDataEncoderBuilder::new()
+            .with_schema(opened.plan.schema())
+            .build(batches)
+            .map_err(|e| match e {
+                FlightError::Tonic(status) => *status,
+                other => Status::internal(other.to_string()),
+            });
+        Ok(Response::new(if opened.report {
+            Box::pin(with_report(encoded, opened.plan))
+        } else {
+            Box::pin(encoded)
+        }))
+    }
+}
+
+/// The runtime fragments run on, for a producer an exchange starts.
+pub(crate) fn fragment_runtime() -> datafusion::error::Result<&'static tokio::runtime::Runtime> {
+    cpu_pool().map_err(|s| datafusion::error::DataFusionError::Execution(s.message().to_string()))
+}
+
 /// The runtime fragments execute on, apart from the one that serves Flight calls:
 /// a fragment busy computing then never delays an answer to the leader (a cancel,
 /// STV_EXEC_STATE, another query's rows). One worker thread per core.
@@ -491,9 +553,16 @@ fn with_report(
                     return futures::future::ready(Some(vec![held.take().map(Ok), Some(Err(e))]));
                 }
                 None => held.take().map(|mut last| {
+                    // The scans of the fragments whose rows came through its
+                    // exchanges too: the leader sees only this fragment.
                     let scans = SliceScanExec::find_all(&plan)
                         .into_iter()
                         .map(SliceScanExec::report)
+                        .chain(
+                            crate::exchange::ExchangeExec::find_all(&plan)
+                                .into_iter()
+                                .flat_map(crate::exchange::ExchangeExec::producer_scans),
+                        )
                         .collect();
                     let load = LoadExec::find(&plan);
                     last.app_metadata = FragmentReport {

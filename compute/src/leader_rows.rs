@@ -179,36 +179,88 @@ impl LeaderRowsExec {
 
 /// `batches` cut as `delivery` says, one IPC stream per partition.
 fn deliver(schema: &SchemaRef, batches: &[RecordBatch], delivery: &Delivery) -> Result<Vec<Bytes>> {
-    match delivery {
-        Delivery::Broadcast => Ok(vec![encode(schema, batches)?]),
-        Delivery::ByKey {
-            column,
-            layout,
-            slices,
-        } => {
-            let mut router = SliceRouter::new(*layout, DistStyle::Key, Some(*column), 0);
-            let mut per_slice: Vec<Vec<RecordBatch>> =
-                vec![Vec::new(); layout.slice_count() as usize];
-            for batch in batches {
-                for (slice, rows) in router
-                    .route_batch(batch)
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?
-                {
-                    if let Some(out) = per_slice.get_mut(slice as usize) {
-                        out.push(rows);
+    if let Delivery::Broadcast = delivery {
+        return encode(schema, batches).map(|b| vec![b]);
+    }
+    let mut splitter = Splitter::new(delivery);
+    let mut per_partition: Vec<Vec<RecordBatch>> = vec![Vec::new(); splitter.partitions()];
+    for batch in batches {
+        for (partition, rows) in splitter.split(batch)? {
+            per_partition[partition].push(rows);
+        }
+    }
+    per_partition.iter().map(|b| encode(schema, b)).collect()
+}
+
+/// Cuts batches as a [`Delivery`] says: for each batch, the rows each partition gets.
+pub struct Splitter {
+    /// For [`Delivery::ByKey`]: the router, and the partition of each slice.
+    by_key: Option<(SliceRouter, Vec<Option<usize>>)>,
+    partitions: usize,
+}
+
+impl Splitter {
+    /// A splitter for `delivery`; a broadcast has one partition, which gets every row.
+    pub fn new(delivery: &Delivery) -> Self {
+        match delivery {
+            Delivery::Broadcast => Splitter {
+                by_key: None,
+                partitions: 1,
+            },
+            Delivery::ByKey {
+                column,
+                layout,
+                slices,
+            } => {
+                let mut partition_of = vec![None; layout.slice_count() as usize];
+                for (partition, &slice) in slices.iter().enumerate() {
+                    if let Some(p) = partition_of.get_mut(slice as usize) {
+                        *p = Some(partition);
                     }
                 }
+                Splitter {
+                    by_key: Some((
+                        SliceRouter::new(*layout, DistStyle::Key, Some(*column), 0),
+                        partition_of,
+                    )),
+                    partitions: slices.len(),
+                }
             }
-            slices
-                .iter()
-                .map(|&s| {
-                    encode(
-                        schema,
-                        per_slice.get(s as usize).map_or(&[][..], |b| &b[..]),
-                    )
-                })
-                .collect()
         }
+    }
+
+    /// How many partitions rows go to.
+    pub fn partitions(&self) -> usize {
+        self.partitions
+    }
+
+    /// `batch`'s rows for each partition that gets some. A key hashing to a slice
+    /// outside the delivery's slices is an error: its rows would be lost.
+    pub fn split(&mut self, batch: &RecordBatch) -> Result<Vec<(usize, RecordBatch)>> {
+        let Some((router, partition_of)) = &mut self.by_key else {
+            return Ok(if batch.num_rows() == 0 {
+                vec![]
+            } else {
+                vec![(0, batch.clone())]
+            });
+        };
+        router
+            .route_batch(batch)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?
+            .into_iter()
+            .map(|(slice, rows)| {
+                let partition = partition_of
+                    .get(slice as usize)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| {
+                        DataFusionError::Internal(format!(
+                            "rows routed to slice {slice}, which the exchange does not reach"
+                        ))
+                    })?;
+                Ok((partition, rows))
+            })
+            .collect()
     }
 }
 
@@ -325,4 +377,16 @@ impl ExecutionPlan for LeaderRowsExec {
             futures::stream::iter(batches.into_iter().map(Ok)),
         )))
     }
+}
+
+/// How rows moved to a fragment's slices (by the leader, [`LeaderRowsExec`], or
+/// between compute nodes, [`crate::exchange::ExchangeExec`]) are delivered, if
+/// `plan` is such rows.
+pub fn moved_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<&Delivery> {
+    plan.downcast_ref::<LeaderRowsExec>()
+        .map(|r| &r.delivery)
+        .or_else(|| {
+            plan.downcast_ref::<crate::exchange::ExchangeExec>()
+                .map(|e| &e.delivery)
+        })
 }

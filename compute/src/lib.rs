@@ -25,6 +25,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod exchange;
 pub mod flight;
 pub mod leader_rows;
 pub mod load;

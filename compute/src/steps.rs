@@ -40,6 +40,9 @@ fn collect(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<StepStats>) {
     if let Some(broadcast) = plan.downcast_ref::<crate::leader_rows::LeaderRowsExec>() {
         (stats.rows, stats.bytes) = broadcast.size();
     }
+    if let Some(exchange) = plan.downcast_ref::<crate::exchange::ExchangeExec>() {
+        (stats.rows, stats.bytes) = exchange.size();
+    }
     if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
         let report = scan.report();
         stats.table_id = scan.table_id;

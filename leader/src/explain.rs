@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema};
 use blueshift_compute::SliceScanExec;
-use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec};
+use blueshift_compute::exchange::ExchangeExec;
+use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec, moved_rows};
 use datafusion::common::JoinType;
 use datafusion::common::stats::Precision;
 use datafusion::physical_expr::PhysicalExpr;
@@ -142,17 +143,23 @@ fn step(plan: &Arc<dyn ExecutionPlan>) -> Step {
         if let Some(remote) = plan.downcast_ref::<RemoteFragmentExec>() {
             details.push("Send to leader".to_string());
             ("XN Network".into(), vec![step(remote.fragment())])
-        } else if let Some(broadcast) = plan.downcast_ref::<LeaderRowsExec>() {
-            // The leader makes the rows and sends them to the slices.
-            details.push(match &broadcast.delivery {
+        } else if let Some(delivery) = moved_rows(plan) {
+            // Rows sent to the slices: made on the leader (LeaderRowsExec) or sent
+            // between the compute nodes (ExchangeExec).
+            details.push(match delivery {
                 Delivery::Broadcast => "Broadcast to every slice".to_string(),
                 Delivery::ByKey { column, .. } => format!(
                     "Distribute to slices by {}",
-                    broadcast.schema().field(*column).name()
+                    plan.schema().field(*column).name()
                 ),
             });
-            let children = broadcast.input().map(step).into_iter().collect();
-            ("XN Network".into(), children)
+            let input = match plan.downcast_ref::<LeaderRowsExec>() {
+                Some(rows) => rows.input(),
+                None => plan
+                    .downcast_ref::<ExchangeExec>()
+                    .and_then(ExchangeExec::producer),
+            };
+            ("XN Network".into(), input.map(step).into_iter().collect())
         } else if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
             let table = scan
                 .table_name

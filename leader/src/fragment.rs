@@ -5,14 +5,18 @@
 //! projections, partial aggregates, per-partition sorts and local limits) and replaces
 //! it with a [`RemoteFragmentExec`], whose partition *i* runs the subtree's partition
 //! *i* on the compute node holding slice *i*. Joins that [`crate::collocate`] made
-//! slice-local ship too. What stays above (repartitions, final aggregates, other
-//! joins, merges) runs on the leader: exchanges between compute nodes are not built yet.
+//! slice-local ship too, with the rows they need moved: where the rows to move come
+//! from a fragment of their own, an [`ExchangeExec`] sends them between the compute
+//! nodes; otherwise the leader makes them and sends them with the fragment
+//! ([`LeaderRowsExec`]). What stays above (merges, final steps, joins that could not
+//! be placed) runs on the leader.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use blueshift_compute::leader_rows::LeaderRowsExec;
+use blueshift_compute::exchange::{ExchangeExec, Producer};
+use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec, moved_rows};
 use blueshift_compute::load::LoadExec;
 use blueshift_compute::scan::Placement;
 use blueshift_compute::{FragmentCodec, SliceScanExec};
@@ -25,7 +29,9 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -114,7 +120,7 @@ impl ShipFragments {
 
     /// Whether `plan` can run, partition by partition, on the compute nodes.
     pub(crate) fn slice_local(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
-        if plan.is::<SliceScanExec>() || plan.is::<LeaderRowsExec>() {
+        if plan.is::<SliceScanExec>() || moved_rows(plan).is_some() {
             return true;
         }
         if plan.is::<HashJoinExec>() {
@@ -128,6 +134,55 @@ impl ShipFragments {
             && plan.children().len() == 1
             && plan.children().iter().all(|c| self.slice_local(c))
     }
+}
+
+impl ShipFragments {
+    /// An exchange between the compute nodes for `plan`, if it is rows the leader
+    /// would move whose producer runs whole on the compute nodes (and needs no rows
+    /// from the leader itself).
+    fn exchange_for(&self, plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
+        let rows = plan.downcast_ref::<LeaderRowsExec>()?;
+        let mut input = Arc::clone(rows.input()?);
+        while input.is::<RepartitionExec>()
+            || input
+                .downcast_ref::<CoalescePartitionsExec>()
+                .is_some_and(|c| c.fetch().is_none())
+        {
+            input = Arc::clone(input.children()[0]);
+        }
+        let producer = input.downcast_ref::<RemoteFragmentExec>()?;
+        if !LeaderRowsExec::find_all(producer.fragment()).is_empty()
+            || producer.schema() != rows.schema()
+        {
+            return None;
+        }
+        let layout = self.cluster.layout();
+        let exchange = ExchangeExec::new(
+            Producer {
+                plan: Some(Arc::clone(producer.fragment())),
+                encoded: producer.encoded.clone(),
+                nodes: producer.slices.iter().map(|&s| layout.node_of(s)).collect(),
+                addrs: self.cluster.addrs(),
+            },
+            rows.schema(),
+            rows.properties().partitioning.partition_count(),
+            rows.delivery.clone(),
+        );
+        Some(Arc::new(exchange))
+    }
+}
+
+/// The slices rows moved into `plan` are distributed over by key, if any are.
+fn distributed_slices(plan: &Arc<dyn ExecutionPlan>) -> Option<Vec<u32>> {
+    let mut found = None;
+    let _ = plan.apply(|node| {
+        if let Some(Delivery::ByKey { slices, .. }) = moved_rows(node) {
+            found = Some(slices.clone());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
 }
 
 impl PhysicalOptimizerRule for ShipFragments {
@@ -152,19 +207,44 @@ impl PhysicalOptimizerRule for ShipFragments {
                 None => Ok(Transformed::no(node)),
             })?
             .data;
+        let plan = plan
+            .transform_down(|node| {
+                let reads_slices = SliceScanExec::find(&node).is_some()
+                    || LoadExec::find(&node).is_some()
+                    || distributed_slices(&node).is_some();
+                if reads_slices && self.slice_local(&node) && self.decodes_on_compute(&node) {
+                    let remote = RemoteFragmentExec::try_new(node, self.cluster.clone())?;
+                    Ok(Transformed::new(
+                        Arc::new(remote) as Arc<dyn ExecutionPlan>,
+                        true,
+                        TreeNodeRecursion::Jump,
+                    ))
+                } else {
+                    Ok(Transformed::no(node))
+                }
+            })?
+            .data;
+        // Rows that one fragment makes on the compute nodes for another's slices go
+        // between the nodes, apart from the leader.
         plan.transform_down(|node| {
-            let reads_slices =
-                SliceScanExec::find(&node).is_some() || LoadExec::find(&node).is_some();
-            if reads_slices && self.slice_local(&node) && self.decodes_on_compute(&node) {
-                let remote = RemoteFragmentExec::try_new(node, self.cluster.clone())?;
-                Ok(Transformed::new(
-                    Arc::new(remote) as Arc<dyn ExecutionPlan>,
-                    true,
-                    TreeNodeRecursion::Jump,
-                ))
-            } else {
-                Ok(Transformed::no(node))
+            let Some(remote) = node.downcast_ref::<RemoteFragmentExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            let fragment = Arc::clone(remote.fragment()).transform_up(|inner| {
+                Ok(match self.exchange_for(&inner) {
+                    Some(exchange) => Transformed::yes(exchange),
+                    None => Transformed::no(inner),
+                })
+            })?;
+            if !fragment.transformed {
+                return Ok(Transformed::new(node, false, TreeNodeRecursion::Jump));
             }
+            let remote = RemoteFragmentExec::try_new(fragment.data, self.cluster.clone())?;
+            Ok(Transformed::new(
+                Arc::new(remote) as Arc<dyn ExecutionPlan>,
+                true,
+                TreeNodeRecursion::Jump,
+            ))
         })
         .map(|t| t.data)
     }
@@ -203,11 +283,13 @@ impl RemoteFragmentExec {
             .or(scans.first());
         let slices = if let Some(scan) = main_scan {
             scan.partitions.iter().map(|p| p.slice).collect()
+        } else if let Some(slices) = distributed_slices(&fragment) {
+            slices
         } else if let Some(load) = LoadExec::find(&fragment) {
             load.slices()
         } else {
             return Err(DataFusionError::Internal(
-                "a fragment must contain a slice scan or a load".into(),
+                "a fragment must contain a slice scan, rows distributed to slices or a load".into(),
             ));
         };
         let encoded = datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(
@@ -314,6 +396,7 @@ impl ExecutionPlan for RemoteFragmentExec {
                 s.memory_bytes / u64::from(self.cluster.layout().slice_count().max(1))
             }),
             leader_rows: vec![],
+            exchange: None,
         };
         let cluster = self.cluster.clone();
         let stats = Arc::clone(&self.stats);

@@ -13,7 +13,7 @@ use blueshift_proto::StepStats;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::physical_plan::ExecutionPlan;
 
-use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec};
+use blueshift_compute::leader_rows::{Delivery, moved_rows};
 
 use crate::fragment::RemoteFragmentExec;
 
@@ -80,9 +80,9 @@ impl FragmentStats {
 
 /// Redshift's label for a step; `node` is the leader's copy of it, where known.
 pub(crate) fn label(step: &StepStats, node: Option<&Arc<dyn ExecutionPlan>>) -> String {
-    if let Some(sent) = node.and_then(|n| n.downcast_ref::<LeaderRowsExec>()) {
-        // Rows the leader sent: to every slice, or each to its key's slice.
-        return match sent.delivery {
+    if let Some(delivery) = node.and_then(moved_rows) {
+        // Rows moved to the slices: to every slice, or each to its key's slice.
+        return match delivery {
             Delivery::Broadcast => "bcast".into(),
             Delivery::ByKey { .. } => "dist".into(),
         };

@@ -33,6 +33,75 @@ pub struct FragmentTicket {
     /// The rows of the fragment's broadcasts (its `LeaderRowsExec`s), by id.
     #[prost(message, repeated, tag = "5")]
     pub leader_rows: Vec<LeaderRows>,
+    /// Set for a read of an exchange: `plan` is then the exchange's producing fragment,
+    /// whose partitions on this node run once for all the exchange's readers, and the
+    /// stream carries the rows meant for one of them.
+    #[prost(message, optional, tag = "6")]
+    pub exchange: Option<ExchangeRead>,
+}
+
+/// One reader's share of an exchange's rows, asked of one producing node.
+#[derive(Clone, PartialEq, Message)]
+pub struct ExchangeRead {
+    /// The exchange, with `nonce`, unique within the query.
+    #[prost(uint32, tag = "1")]
+    pub id: u32,
+    #[prost(uint64, tag = "2")]
+    pub nonce: u64,
+    /// The producing fragment's partitions this node runs.
+    #[prost(uint32, repeated, tag = "3")]
+    pub partitions: Vec<u32>,
+    /// The reading partition, and how many read.
+    #[prost(uint32, tag = "4")]
+    pub target: u32,
+    #[prost(uint32, tag = "5")]
+    pub targets: u32,
+    #[prost(message, optional, tag = "6")]
+    pub delivery: Option<ExchangeDelivery>,
+}
+
+/// Which readers of an exchange get which rows.
+#[derive(Clone, PartialEq, Message)]
+pub struct ExchangeDelivery {
+    /// Every reader gets every row; else a row goes to the reader of the slice its
+    /// key column hashes to (as a DISTKEY places it).
+    #[prost(bool, tag = "1")]
+    pub broadcast: bool,
+    #[prost(uint32, tag = "2")]
+    pub column: u32,
+    #[prost(uint32, tag = "3")]
+    pub nodes: u32,
+    #[prost(uint32, tag = "4")]
+    pub slices_per_node: u32,
+    /// Reader *i* reads for `slices[i]`.
+    #[prost(uint32, repeated, tag = "5")]
+    pub slices: Vec<u32>,
+}
+
+/// An exchange in a plan fragment, as the extension codec serializes it.
+#[derive(Clone, PartialEq, Message)]
+pub struct ExchangeNode {
+    #[prost(uint32, tag = "1")]
+    pub id: u32,
+    #[prost(uint64, tag = "2")]
+    pub nonce: u64,
+    /// Readers (the partitions of the fragment the exchange is in).
+    #[prost(uint32, tag = "3")]
+    pub partitions: u32,
+    /// A `datafusion-proto` `Schema`.
+    #[prost(bytes = "vec", tag = "4")]
+    pub schema: Vec<u8>,
+    /// The producing fragment, encoded as a [`FragmentTicket`]'s plan.
+    #[prost(bytes = "bytes", tag = "5")]
+    pub producer: bytes::Bytes,
+    /// The node that runs each partition of the producing fragment.
+    #[prost(uint32, repeated, tag = "6")]
+    pub producer_nodes: Vec<u32>,
+    /// Each node's Flight address, by node number.
+    #[prost(string, repeated, tag = "7")]
+    pub addrs: Vec<String>,
+    #[prost(message, optional, tag = "8")]
+    pub delivery: Option<ExchangeDelivery>,
 }
 
 /// Rows the leader sends whole to every slice of a fragment.

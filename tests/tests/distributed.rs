@@ -434,6 +434,79 @@ async fn redistributed_joins_match_postgres() -> Result<()> {
     .await
 }
 
+/// Joins of two large inputs where neither is distributed on the join key: the compute
+/// nodes send each row of both to the slice of its key, between themselves
+/// (DS_DIST_BOTH), and the join runs on the slices; the same on one node, where the
+/// rows stay in memory. DataFusion's thresholds are 0 so that small tables plan as
+/// large ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn joins_on_other_keys_redistribute_both_inputs() -> Result<()> {
+    for nodes in [3, 1] {
+        let (_oracle, pg, _dir, _cluster, client) = both_loaded(nodes).await?;
+        client
+            .batch_execute(
+                "set datafusion.optimizer.hash_join_single_partition_threshold to 0;
+                 set datafusion.optimizer.hash_join_single_partition_threshold_rows to 0;",
+            )
+            .await?;
+        let queries: &[(&str, bool)] = &[
+            (
+                "select f.k, f.v, e.x from fact f join ev e on f.v / 10 = e.x order by 1, 2, 3",
+                true,
+            ),
+            (
+                "select f.k, f.v, e.x from fact f left join ev e on f.v / 10 = e.x order by 1, 2, 3",
+                true,
+            ),
+            (
+                "select e.k, e.x, f.v from fact f right join ev e on f.v / 10 = e.x \
+                 order by 1, 2, 3",
+                true,
+            ),
+            (
+                "select f.g, f.v, e.x from fact f full join ev e on f.v / 10 = e.x \
+                 order by 1, 2, 3",
+                true,
+            ),
+            (
+                "select f.g, f2.w from fact f join fact2 f2 on f.v = f2.w / 100 order by 1, 2",
+                true,
+            ),
+            (
+                "select k, x from ev e where exists (select 1 from fact f where f.v / 10 = e.x) \
+                 order by 1",
+                true,
+            ),
+            (
+                "select k, x from ev e where not exists \
+                 (select 1 from fact f where f.v / 10 = e.x) order by 1",
+                true,
+            ),
+            // Then grouped and joined again on the slices' new key.
+            (
+                "select e.x, count(*), sum(f.v) from fact f join ev e on f.v / 10 = e.x \
+                 join fact2 f2 on f2.k = e.x group by e.x order by 1",
+                true,
+            ),
+        ];
+        check_plans(
+            &pg,
+            &client,
+            queries,
+            "both inputs redistributed on the slices",
+            |plan| {
+                plan.iter().any(|l| {
+                    l.contains("Join DS_DIST_BOTH ")
+                        && !l.trim_start().starts_with("->  XN Network")
+                }) && plan.iter().any(|l| l.contains("Distribute to slices by"))
+            },
+        )
+        .await
+        .map_err(|e| e.context(format!("on {nodes} nodes")))?;
+    }
+    Ok(())
+}
+
 /// Aggregations grouped by a column that holds the rows' distribution key finish on
 /// the slices (each group is whole on one slice): no partial states go to the leader.
 /// Grouped by anything else, or by a key an outer join fills with NULLs on every

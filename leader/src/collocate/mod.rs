@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use blueshift_compute::SliceScanExec;
-use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec};
+use blueshift_compute::leader_rows::{Delivery, LeaderRowsExec, moved_rows};
 use blueshift_compute::scan::Placement;
 use blueshift_storage::catalog::ClusterLayout;
 
@@ -73,6 +73,9 @@ pub enum JoinDistribution {
     /// The inner input is distributed on the join key; the leader sends each outer
     /// row to the slice of its key.
     DistOuter,
+    /// Neither input is distributed on the join key: each row of both goes to the
+    /// slice of its key.
+    DistBoth,
 }
 
 impl fmt::Display for JoinDistribution {
@@ -83,6 +86,7 @@ impl fmt::Display for JoinDistribution {
             JoinDistribution::BcastInner => "DS_BCAST_INNER",
             JoinDistribution::DistInner => "DS_DIST_INNER",
             JoinDistribution::DistOuter => "DS_DIST_OUTER",
+            JoinDistribution::DistBoth => "DS_DIST_BOTH",
         })
     }
 }
@@ -141,12 +145,12 @@ impl Locality {
 /// Where `plan`'s rows are, if it runs slice by slice (a scan under per-partition
 /// steps, or a join this rule made); `None` otherwise.
 pub fn locality(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
-    if let Some(sent) = plan.downcast_ref::<LeaderRowsExec>() {
-        return match &sent.delivery {
+    if let Some(delivery) = moved_rows(plan) {
+        return match delivery {
             Delivery::ByKey { column, slices, .. } => Some(Locality::Keyed {
                 slices: slices.clone(),
                 keys: vec![*column],
-                key_type: sent.schema().field(*column).data_type().clone(),
+                key_type: plan.schema().field(*column).data_type().clone(),
             }),
             // Counted as a copy per slice by the join above it.
             Delivery::Broadcast => None,
@@ -307,11 +311,11 @@ fn join_locality(join: &HashJoinExec) -> Option<Locality> {
 pub fn join_distribution(plan: &Arc<dyn ExecutionPlan>) -> Option<JoinDistribution> {
     let join = plan.downcast_ref::<HashJoinExec>()?;
     join_locality(join)?;
-    let delivery = |p: &Arc<dyn ExecutionPlan>| {
-        p.downcast_ref::<LeaderRowsExec>()
-            .map(|r| matches!(r.delivery, Delivery::Broadcast))
-    };
-    if let Some(broadcast) = delivery(join.left()) {
+    let delivery =
+        |p: &Arc<dyn ExecutionPlan>| moved_rows(p).map(|d| matches!(d, Delivery::Broadcast));
+    if delivery(join.left()) == Some(false) && delivery(join.right()) == Some(false) {
+        Some(JoinDistribution::DistBoth)
+    } else if let Some(broadcast) = delivery(join.left()) {
         Some(if broadcast {
             JoinDistribution::BcastInner
         } else {
@@ -335,10 +339,7 @@ fn locality_or_localized(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
 /// Whether `plan` is per-partition steps over a scan of a DISTSTYLE ALL table (or a
 /// join of two), or a broadcast: every partition holds all the rows.
 fn replicated_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
-    if plan
-        .downcast_ref::<LeaderRowsExec>()
-        .is_some_and(|r| r.delivery == Delivery::Broadcast)
-    {
+    if moved_rows(plan) == Some(&Delivery::Broadcast) {
         return true;
     }
     if let Some(scan) = plan.downcast_ref::<SliceScanExec>() {
@@ -513,10 +514,12 @@ fn cheaper_to_broadcast(
         (Some(i), Some(o)) if i.saturating_mul(slices) < o)
 }
 
-/// The collocated form of `join`, if its inputs allow one.
+/// The collocated form of `join`, if its inputs allow one. `movable` tells whether
+/// an input runs whole on the compute nodes, so that its rows can go between them.
 fn collocate(
     join: &HashJoinExec,
     layout: ClusterLayout,
+    movable: &dyn Fn(&Arc<dyn ExecutionPlan>) -> bool,
 ) -> Result<Option<(Arc<dyn ExecutionPlan>, JoinDistribution)>> {
     if join.null_aware {
         // NOT IN needs to know whether the other input has a NULL anywhere.
@@ -604,20 +607,8 @@ fn collocate(
             && smaller(&left, &right)
             && let Some(column) = partner_key(join.on(), keys, Side::Right, key_type, &left) =>
         {
-            let inner = LeaderRowsExec::new(
-                Arc::clone(&left),
-                slices.len(),
-                Delivery::ByKey {
-                    column,
-                    layout,
-                    slices: slices.clone(),
-                },
-            );
-            (
-                Arc::new(inner) as Arc<dyn ExecutionPlan>,
-                right,
-                JoinDistribution::DistInner,
-            )
+            let inner = moved_by_key(&left, column, slices, layout);
+            (inner, right, JoinDistribution::DistInner)
         }
         // DS_DIST_OUTER: the inner input is distributed on a join key.
         (
@@ -631,20 +622,24 @@ fn collocate(
             && smaller(&right, &left)
             && let Some(column) = partner_key(join.on(), keys, Side::Left, key_type, &right) =>
         {
-            let outer = LeaderRowsExec::new(
-                Arc::clone(&right),
-                slices.len(),
-                Delivery::ByKey {
-                    column,
-                    layout,
-                    slices: slices.clone(),
-                },
-            );
-            (
-                left,
-                Arc::new(outer) as Arc<dyn ExecutionPlan>,
-                JoinDistribution::DistOuter,
-            )
+            let outer = moved_by_key(&right, column, slices, layout);
+            (left, outer, JoinDistribution::DistOuter)
+        }
+        // DS_DIST_INNER where the inner input is the larger but runs on the slices: its
+        // rows go between the compute nodes, once.
+        (
+            Some(_),
+            Locality::Keyed {
+                slices,
+                keys,
+                key_type,
+            },
+        ) if *join.partition_mode() == PartitionMode::Partitioned
+            && movable(&left)
+            && let Some(column) = partner_key(join.on(), keys, Side::Right, key_type, &left) =>
+        {
+            let inner = moved_by_key(&left, column, slices, layout);
+            (inner, right, JoinDistribution::DistInner)
         }
         // DS_BCAST_INNER for two inputs that are not on the join key, where copying the
         // inner one to every slice moves fewer rows than sending both to the leader.
@@ -667,6 +662,42 @@ fn collocate(
                 JoinDistribution::BcastInner,
             )
         }
+        // DS_DIST_OUTER, the outer input running on the slices.
+        (
+            Some(Locality::Keyed {
+                slices,
+                keys,
+                key_type,
+            }),
+            Locality::Keyed { .. } | Locality::Spread { .. },
+        ) if *join.partition_mode() == PartitionMode::Partitioned
+            && movable(&right)
+            && let Some(column) = partner_key(join.on(), keys, Side::Left, key_type, &right) =>
+        {
+            let outer = moved_by_key(&right, column, slices, layout);
+            (left, outer, JoinDistribution::DistOuter)
+        }
+        // DS_DIST_BOTH: neither input is on a join key; both run on the slices, and
+        // each row of both goes to the slice of its key.
+        (Some(_), _)
+            if *join.partition_mode() == PartitionMode::Partitioned
+                && movable(&left)
+                && movable(&right) =>
+        {
+            let Some((l, r)) = join.on().iter().find_map(|(l, r)| {
+                let (l, r) = (column_index(l)?, column_index(r)?);
+                (left.schema().field(l).data_type() == right.schema().field(r).data_type())
+                    .then_some((l, r))
+            }) else {
+                return Ok(None);
+            };
+            let slices: Vec<u32> = (0..layout.slice_count()).collect();
+            (
+                moved_by_key(&left, l, &slices, layout),
+                moved_by_key(&right, r, &slices, layout),
+                JoinDistribution::DistBoth,
+            )
+        }
         _ => return Ok(None),
     };
     let collocated = join
@@ -677,6 +708,24 @@ fn collocate(
         .recompute_properties()
         .build_exec()?;
     Ok(Some((collocated, how)))
+}
+
+/// `plan`'s rows, each sent to the slice of `slices` its `column` hashes to.
+fn moved_by_key(
+    plan: &Arc<dyn ExecutionPlan>,
+    column: usize,
+    slices: &[u32],
+    layout: ClusterLayout,
+) -> Arc<dyn ExecutionPlan> {
+    Arc::new(LeaderRowsExec::new(
+        Arc::clone(plan),
+        slices.len(),
+        Delivery::ByKey {
+            column,
+            layout,
+            slices: slices.to_vec(),
+        },
+    ))
 }
 
 /// Rewrites joins whose inputs are already in place as slice-by-slice joins.
@@ -693,6 +742,19 @@ impl CollocateJoins {
     /// The rule for a cluster laid out as `layout`, whose fragments `ship` ships.
     pub fn new(layout: ClusterLayout, ship: Arc<ShipFragments>) -> Self {
         CollocateJoins { layout, ship }
+    }
+}
+
+impl CollocateJoins {
+    /// Whether `plan` runs whole on the compute nodes, with the rows moved into it
+    /// made there too: [`ShipFragments`] then sends its rows between the nodes.
+    fn movable(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
+        self.ship.slice_local(plan)
+            && self.ship.decodes_on_compute(plan)
+            && LeaderRowsExec::find_all(plan).iter().all(|rows| {
+                rows.input()
+                    .is_some_and(|input| self.movable(&strip_exchanges(input)))
+            })
     }
 }
 
@@ -717,7 +779,8 @@ impl PhysicalOptimizerRule for CollocateJoins {
             let Some(join) = node.downcast_ref::<HashJoinExec>() else {
                 return Ok(Transformed::no(node));
             };
-            Ok(match collocate(join, self.layout)? {
+            let movable = |plan: &Arc<dyn ExecutionPlan>| self.movable(plan);
+            Ok(match collocate(join, self.layout, &movable)? {
                 Some((collocated, _))
                     if self.ship.slice_local(&collocated)
                         && self.ship.decodes_on_compute(&collocated) =>
