@@ -559,6 +559,69 @@ async fn aggregates_on_the_distribution_key_finish_on_the_slices() -> Result<()>
     .await
 }
 
+/// Aggregations grouped by other columns than the distribution key, over many rows:
+/// each slice aggregates its rows partially, the partial groups go to the slices of
+/// their first group column (between the compute nodes), and the slices finish them;
+/// the leader only gathers finished groups.
+#[tokio::test(flavor = "multi_thread")]
+async fn aggregates_on_other_keys_finish_on_the_slices_after_a_redistribution() -> Result<()> {
+    for nodes in [3, 1] {
+        let (_oracle, pg, _dir, _cluster, client) = both_loaded(nodes).await?;
+        pg.batch_execute(
+            "create table wide (k int, v int, s varchar(8));
+             insert into wide select value, value % 4999, 's' || (value % 7)
+             from generate_series(1, 30000) as value;
+             insert into wide values (null, null, null), (30001, null, 's1');",
+        )
+        .await?;
+        client
+            .batch_execute(
+                "create table wide (k int, v int, s varchar(8)) distkey(k);
+                 insert into wide select value, value % 4999, 's' || (value % 7)
+                 from generate_series(1, 30000);
+                 insert into wide values (null, null, null), (30001, null, 's1');
+                 analyze wide;",
+            )
+            .await?;
+        let queries: &[(&str, bool)] = &[
+            (
+                "select v, count(*), sum(k), min(s) from wide group by v order by 1 limit 50",
+                true,
+            ),
+            (
+                "select s, v % 3 as m, count(*), sum(k) from wide group by s, v % 3 order by 1, 2",
+                true,
+            ),
+            (
+                "select count(*) from (select v from wide group by v having count(*) > 6) t",
+                true,
+            ),
+            (
+                "select v, count(distinct s) from wide group by v order by 2 desc, 1 limit 5",
+                true,
+            ),
+        ];
+        check_plans(
+            &pg,
+            &client,
+            queries,
+            "redistributed and finished on the slices",
+            |plan| {
+                let sent = plan.iter().position(|l| l.contains("Send to leader"));
+                sent.is_some_and(|at| {
+                    plan[at..]
+                        .iter()
+                        .any(|l| l.contains("Distribute to slices by"))
+                        && plan[at..].iter().any(|l| l.contains("Aggregate"))
+                })
+            },
+        )
+        .await
+        .map_err(|e| e.context(format!("on {nodes} nodes")))?;
+    }
+    Ok(())
+}
+
 /// Two inputs, neither on the join key, one small: copying the small one to every
 /// slice moves fewer rows than sending both to the leader, so the join runs on the
 /// slices (DS_BCAST_INNER), except where the small input's rows must be answered for

@@ -1,20 +1,81 @@
 //! Aggregations placed by the rows' distribution: a final aggregation whose groups
-//! are each whole on one slice runs slice by slice.
+//! are each whole on one slice runs slice by slice; one whose partial aggregation
+//! runs on the slices over other keys finishes there too, after the partial groups
+//! go to the slices of their keys.
 
 use std::sync::Arc;
 
+use blueshift_compute::leader_rows::{Delivery, moved_rows};
+use blueshift_storage::catalog::ClusterLayout;
 use datafusion::error::Result;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 
-use super::{Locality, column_index, locality, strip_exchanges};
+use super::{Locality, column_index, estimated_rows, locality, moved_by_key, strip_exchanges};
+
+/// Partial groups (by the planner's estimate) below which the leader finishes an
+/// aggregation rather than the slices: the rows to move are few either way.
+const FEW_GROUPS: usize = 10_000;
 
 /// Whether `aggregate` is one this rule made: it aggregates slice by slice
 /// ([`AggregateMode::SinglePartitioned`]) over rows distributed on one of its group
-/// keys, so that each group's rows are all on one slice.
+/// keys, or finishes ([`AggregateMode::FinalPartitioned`]) partial groups sent to the
+/// slices of their keys; either way each group's rows are all on one slice.
 pub(super) fn collocated_aggregate(aggregate: &AggregateExec) -> bool {
-    *aggregate.mode() == AggregateMode::SinglePartitioned
-        && locality(aggregate.input()).is_some_and(|l| groups_on_key(aggregate, &l))
+    let on_slices = match aggregate.mode() {
+        AggregateMode::SinglePartitioned => true,
+        AggregateMode::FinalPartitioned => {
+            matches!(moved_rows(aggregate.input()), Some(Delivery::ByKey { .. }))
+        }
+        _ => false,
+    };
+    on_slices && locality(aggregate.input()).is_some_and(|l| groups_on_key(aggregate, &l))
+}
+
+/// The final aggregation `aggregate` finishing on the slices, when its partial
+/// aggregation runs on them (`movable`) and may make many groups: each partial
+/// group goes to the slice its first group column hashes to, so the slices finish
+/// the groups in parallel and only finished groups reach the leader.
+pub(super) fn redistribute_aggregate(
+    aggregate: &AggregateExec,
+    layout: ClusterLayout,
+    movable: &dyn Fn(&Arc<dyn ExecutionPlan>) -> bool,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    if !matches!(
+        aggregate.mode(),
+        AggregateMode::Final | AggregateMode::FinalPartitioned
+    ) {
+        return Ok(None);
+    }
+    let below = strip_exchanges(aggregate.input());
+    let Some(partial) = below.downcast_ref::<AggregateExec>() else {
+        return Ok(None);
+    };
+    if *partial.mode() != AggregateMode::Partial
+        || !partial.group_expr().is_single()
+        || partial.group_expr().expr().is_empty()
+        || locality(&below).is_none()
+        || estimated_rows(&below).is_some_and(|groups| groups < FEW_GROUPS)
+        || !movable(&below)
+    {
+        return Ok(None);
+    }
+    let slices: Vec<u32> = (0..layout.slice_count()).collect();
+    // A partial aggregation's output starts with its group columns.
+    let moved = moved_by_key(&below, 0, &slices, layout);
+    let finished = AggregateExec::try_new(
+        AggregateMode::FinalPartitioned,
+        aggregate.group_expr().clone(),
+        aggregate.aggr_expr().to_vec(),
+        aggregate.filter_expr().to_vec(),
+        moved,
+        aggregate.input_schema(),
+    )?
+    .with_limit_options(aggregate.limit_options());
+    if finished.schema().fields() != aggregate.schema().fields() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(finished)))
 }
 
 /// Whether `aggregate` groups by a column that holds the distribution key of its

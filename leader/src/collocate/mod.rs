@@ -54,7 +54,7 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 mod aggregate;
 mod requirements;
 
-use aggregate::{collocate_aggregate, collocated_aggregate};
+use aggregate::{collocate_aggregate, collocated_aggregate, redistribute_aggregate};
 use datafusion::physical_plan::ExecutionPlan;
 use requirements::restore_requirements;
 
@@ -765,8 +765,13 @@ impl PhysicalOptimizerRule for CollocateJoins {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let rewritten = Arc::clone(&plan).transform_up(|node| {
+            let movable = |plan: &Arc<dyn ExecutionPlan>| self.movable(plan);
             if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
-                return Ok(match collocate_aggregate(aggregate)? {
+                let placed = match collocate_aggregate(aggregate)? {
+                    Some(collocated) => Some(collocated),
+                    None => redistribute_aggregate(aggregate, self.layout, &movable)?,
+                };
+                return Ok(match placed {
                     Some(collocated)
                         if self.ship.slice_local(&collocated)
                             && self.ship.decodes_on_compute(&collocated) =>
@@ -779,7 +784,6 @@ impl PhysicalOptimizerRule for CollocateJoins {
             let Some(join) = node.downcast_ref::<HashJoinExec>() else {
                 return Ok(Transformed::no(node));
             };
-            let movable = |plan: &Arc<dyn ExecutionPlan>| self.movable(plan);
             Ok(match collocate(join, self.layout, &movable)? {
                 Some((collocated, _))
                     if self.ship.slice_local(&collocated)
