@@ -744,7 +744,8 @@ mod tests {
                 .map(|b| {
                     let start = ((from * batches + b) * 100) as i64;
                     let keys = Int64Array::from_iter_values(start..start + 100);
-                    RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(keys)]).expect("test setup")
+                    RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(keys)])
+                        .expect("test setup")
                 })
                 .collect()
         };
@@ -805,7 +806,11 @@ mod tests {
         let mut all = Vec::new();
         let mut readers = Vec::new();
         for target in 0..3 {
-            readers.push(registry.open(scope, b"", &read(target, &delivery)).expect("test setup"));
+            readers.push(
+                registry
+                    .open(scope, b"", &read(target, &delivery))
+                    .expect("test setup"),
+            );
         }
         // Every reader took its channel: the node forgets the exchange.
         assert!(registry.lock().is_empty());
@@ -835,7 +840,9 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (0..2000).collect::<Vec<i64>>());
         // A second ask for a reader's rows is refused rather than served twice.
-        let again = registry.open(scope, b"", &read(0, &delivery)).expect("test setup");
+        let again = registry
+            .open(scope, b"", &read(0, &delivery))
+            .expect("test setup");
         assert!(registry.open(scope, b"", &read(0, &delivery)).is_err());
         drop(again);
     }
@@ -868,9 +875,15 @@ mod tests {
         let registry = registry(200, Duration::from_millis(300));
         let scope = ExchangeScope::default();
         let delivery = by_key();
-        let first = registry.open(scope, b"", &read(0, &delivery)).expect("test setup");
+        let first = registry
+            .open(scope, b"", &read(0, &delivery))
+            .expect("test setup");
         // Reader 1 leaves at once; reader 2 never comes.
-        drop(registry.open(scope, b"", &read(1, &delivery)).expect("test setup"));
+        drop(
+            registry
+                .open(scope, b"", &read(1, &delivery))
+                .expect("test setup"),
+        );
         let got = tokio::time::timeout(Duration::from_secs(30), keys(first.rows))
             .await
             .expect("reader 0 was held up");
