@@ -28,7 +28,10 @@ use arrow_flight::Ticket;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
-use blueshift_proto::{ExchangeDelivery, ExchangeRead, FragmentReport, FragmentTicket, ScanStats};
+use blueshift_proto::{
+    ExchangeDelivery, ExchangeRead, ExchangeSteps, FragmentReport, FragmentTicket, ScanStats,
+    StepStats,
+};
 use blueshift_storage::catalog::ClusterLayout;
 use bytes::Bytes;
 use datafusion::common::Statistics;
@@ -89,6 +92,46 @@ struct Received {
     bytes: AtomicU64,
     /// The producer's scans (STL_SCAN), from the node that reported them to this reader.
     scans: Mutex<Vec<ScanStats>>,
+    /// The producer's steps (SVL_QUERY_SUMMARY), per producing node, with those of
+    /// the exchanges below it.
+    steps: Mutex<Vec<ExchangeSteps>>,
+}
+
+impl Received {
+    /// Keeps what a producing node reported: its scans, `steps` for exchange `id`,
+    /// and the steps of the exchanges under it.
+    fn report(
+        &self,
+        id: u32,
+        scans: Vec<ScanStats>,
+        steps: Vec<StepStats>,
+        below: Vec<ExchangeSteps>,
+    ) {
+        self.scans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(scans);
+        let mut kept = self.steps.lock().unwrap_or_else(|e| e.into_inner());
+        if !steps.is_empty() {
+            kept.push(ExchangeSteps { id, steps });
+        }
+        kept.extend(below);
+    }
+}
+
+/// The steps the producers of `plan`'s exchanges reported to it (and those of the
+/// exchanges below them).
+pub fn exchange_steps(plan: &Arc<dyn ExecutionPlan>) -> Vec<ExchangeSteps> {
+    ExchangeExec::find_all(plan)
+        .into_iter()
+        .flat_map(|e| {
+            e.received
+                .steps
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
+        .collect()
 }
 
 /// Rows another fragment makes on the compute nodes, delivered to this fragment's
@@ -330,15 +373,10 @@ impl ExchangeExec {
                     return Ok(());
                 }
             }
-            if opened.report {
-                let scans = SliceScanExec::find_all(&opened.plan)
-                    .into_iter()
-                    .map(SliceScanExec::report);
+            if let Some(report) = opened.report {
+                let report = report.make();
                 self.received
-                    .scans
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend(scans);
+                    .report(self.id, report.scans, report.steps, report.exchanges);
             }
             return Ok(());
         }
@@ -363,15 +401,12 @@ impl ExchangeExec {
             .await
             .map_err(|s| peer_error(node, &addr, &s))?;
         let reports = Arc::clone(&self.received);
+        let id = self.id;
         let messages = response.into_inner().inspect_ok(move |data| {
             if !data.app_metadata.is_empty()
                 && let Ok(report) = FragmentReport::decode(data.app_metadata.clone())
             {
-                reports
-                    .scans
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend(report.scans);
+                reports.report(id, report.scans, report.steps, report.exchanges);
             }
         });
         let mut batches = FlightRecordBatchStream::new_from_flight_data(
@@ -529,16 +564,61 @@ pub type ProducerDecoder = Box<
 /// A reader's share of an exchange on a producing node.
 pub struct Opened {
     pub rows: Rows,
-    /// The producing fragment, whose scans' reports go with reader 0's rows.
-    pub plan: Arc<dyn ExecutionPlan>,
-    pub report: bool,
+    pub schema: SchemaRef,
+    /// For reader 0: what the node's producer partitions did, to report once its rows
+    /// have all been read.
+    pub report: Option<ProducerReport>,
+}
+
+/// The producer partitions of one exchange on one node, for their report.
+pub struct ProducerReport {
+    id: u32,
+    /// One plan per partition, as a fragment ticket has, so each scan reports its
+    /// own slice.
+    plans: Vec<Arc<dyn ExecutionPlan>>,
+}
+
+impl ProducerReport {
+    /// The partitions' scans (STL_SCAN) and steps (SVL_QUERY_SUMMARY, one entry per
+    /// partition), and those of the exchanges under them.
+    pub fn make(&self) -> FragmentReport {
+        let scans = self
+            .plans
+            .iter()
+            .flat_map(|plan| {
+                SliceScanExec::find_all(plan)
+                    .into_iter()
+                    .map(SliceScanExec::report)
+                    .chain(
+                        ExchangeExec::find_all(plan)
+                            .into_iter()
+                            .flat_map(ExchangeExec::producer_scans),
+                    )
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let exchanges = self
+            .plans
+            .iter()
+            .map(|plan| ExchangeSteps {
+                id: self.id,
+                steps: crate::steps::step_stats(plan),
+            })
+            .chain(self.plans.iter().flat_map(exchange_steps))
+            .collect();
+        FragmentReport {
+            scans,
+            exchanges,
+            ..FragmentReport::default()
+        }
+    }
 }
 
 /// The readers' channels of one exchange on a producing node, until each reader
 /// has taken its own.
 struct Entry {
     readers: Vec<Option<Rows>>,
-    plan: Arc<dyn ExecutionPlan>,
+    plans: Vec<Arc<dyn ExecutionPlan>>,
 }
 
 type Key = (u64, u32, u64);
@@ -609,14 +689,21 @@ impl ExchangeRegistry {
                     entry.readers.len()
                 ))
             })?;
-        let plan = Arc::clone(&entry.plan);
+        let schema = entry.plans.first().map_or_else(
+            || Arc::new(arrow::datatypes::Schema::empty()),
+            |p| p.schema(),
+        );
+        let report = (target == 0).then(|| ProducerReport {
+            id: read.id,
+            plans: entry.plans.clone(),
+        });
         if entry.readers.iter().all(Option::is_none) {
             entries.remove(&key);
         }
         Ok(Opened {
             rows,
-            plan,
-            report: target == 0,
+            schema,
+            report,
         })
     }
 
@@ -626,7 +713,6 @@ impl ExchangeRegistry {
             .decoder
             .get()
             .ok_or_else(|| DataFusionError::Internal("exchange registry not ready".into()))?;
-        let (plan, task_ctx) = decoder(plan, scope)?;
         let delivery = delivery_from_proto(read.delivery.as_ref())?;
         let targets = read.targets as usize;
         if let Delivery::ByKey { slices, .. } = &delivery
@@ -639,32 +725,36 @@ impl ExchangeRegistry {
                 slices.len()
             )));
         }
-        let partitions = plan.properties().partitioning.partition_count();
-        if let Some(bad) = read.partitions.iter().find(|&&p| p as usize >= partitions) {
-            return Err(DataFusionError::Internal(format!(
-                "exchange {}: producer has {partitions} partitions, asked for {bad}",
-                read.id
-            )));
+        // One plan per partition, as each slice of a fragment has its own ticket.
+        let mut started = Vec::new();
+        for &partition in &read.partitions {
+            let (decoded, task_ctx) = decoder(plan, scope)?;
+            let partitions = decoded.properties().partitioning.partition_count();
+            if partition as usize >= partitions {
+                return Err(DataFusionError::Internal(format!(
+                    "exchange {}: producer has {partitions} partitions, asked for {partition}",
+                    read.id
+                )));
+            }
+            started.push((decoded, task_ctx, partition as usize));
         }
         let (senders, readers): (Vec<_>, Vec<_>) =
             (0..targets).map(|_| mpsc::channel(CHANNEL_BATCHES)).unzip();
         let pool = crate::flight::fragment_runtime()?;
-        for &partition in &read.partitions {
-            let registration = self
-                .running
-                .register(scope.query_id, &plan, partition as usize);
-            let plan = Arc::clone(&plan);
-            let task_ctx = Arc::clone(&task_ctx);
+        let mut plans = Vec::new();
+        for (decoded, task_ctx, partition) in started {
+            let registration = self.running.register(scope.query_id, &decoded, partition);
+            plans.push(Arc::clone(&decoded));
             let senders = senders.clone();
             let delivery = delivery.clone();
             pool.spawn(async move {
                 let _running = registration;
-                produce(plan, partition as usize, task_ctx, &delivery, &senders).await;
+                produce(decoded, partition, task_ctx, &delivery, &senders).await;
             });
         }
         Ok(Entry {
             readers: readers.into_iter().map(Some).collect(),
-            plan,
+            plans,
         })
     }
 }
@@ -819,7 +909,7 @@ mod tests {
         let reads: Vec<_> = readers
             .into_iter()
             .map(|opened| {
-                let report = opened.report;
+                let report = opened.report.is_some();
                 (report, tokio::spawn(keys(opened.rows)))
             })
             .collect();

@@ -438,16 +438,15 @@ impl ComputeService {
         let batches = tokio_stream::wrappers::ReceiverStream::new(opened.rows)
             .map_err(|e| FlightError::Tonic(Box::new(fragment_status(&e))));
         let encoded = FlightDataEncoderBuilder::new()
-            .with_schema(opened.plan.schema())
+            .with_schema(opened.schema)
             .build(batches)
             .map_err(|e| match e {
                 FlightError::Tonic(status) => *status,
                 other => Status::internal(other.to_string()),
             });
-        Ok(Response::new(if opened.report {
-            Box::pin(with_report(encoded, opened.plan))
-        } else {
-            Box::pin(encoded)
+        Ok(Response::new(match opened.report {
+            Some(report) => Box::pin(with_metadata(encoded, || None, move || report.make())),
+            None => Box::pin(encoded),
         }))
     }
 }
@@ -530,21 +529,58 @@ fn with_report(
     messages: impl Stream<Item = Result<FlightData, Status>> + Send + 'static,
     plan: Arc<dyn ExecutionPlan>,
 ) -> impl Stream<Item = Result<FlightData, Status>> + Send + 'static {
+    let progress_plan = Arc::clone(&plan);
+    with_metadata(
+        messages,
+        // A load's progress rides on every message (STV_LOAD_STATE).
+        move || {
+            LoadExec::find(&progress_plan).map(|load| FragmentReport {
+                load_files: load.files(),
+                ..FragmentReport::default()
+            })
+        },
+        move || {
+            // The scans of the fragments whose rows came through its exchanges
+            // too: the leader sees only this fragment.
+            let scans = SliceScanExec::find_all(&plan)
+                .into_iter()
+                .map(SliceScanExec::report)
+                .chain(
+                    crate::exchange::ExchangeExec::find_all(&plan)
+                        .into_iter()
+                        .flat_map(crate::exchange::ExchangeExec::producer_scans),
+                )
+                .collect();
+            let load = LoadExec::find(&plan);
+            FragmentReport {
+                scans,
+                load_files: load.map(LoadExec::files).unwrap_or_default(),
+                load_errors: load.map(LoadExec::errors).unwrap_or_default(),
+                steps: crate::steps::step_stats(&plan),
+                exchanges: crate::exchange::exchange_steps(&plan),
+            }
+        },
+    )
+}
+
+/// `messages`, each with `progress()`'s report (if any) as its `app_metadata`, but
+/// the last, which carries `last()`'s: each message is held back until the next
+/// arrives, and the last is sent once the stream has ended.
+fn with_metadata(
+    messages: impl Stream<Item = Result<FlightData, Status>> + Send + 'static,
+    progress: impl Fn() -> Option<FragmentReport> + Send + 'static,
+    last: impl FnOnce() -> FragmentReport + Send + 'static,
+) -> impl Stream<Item = Result<FlightData, Status>> + Send + 'static {
     let messages = messages
         .map(Some)
         .chain(futures::stream::once(async { None }));
+    let mut last = Some(last);
     messages
         .scan(None::<FlightData>, move |held, next| {
             let out = match next {
                 Some(Ok(data)) => held.replace(data).map(|mut data| {
-                    // A load's progress rides on every message (STV_LOAD_STATE).
-                    if let Some(load) = LoadExec::find(&plan) {
-                        data.app_metadata = FragmentReport {
-                            load_files: load.files(),
-                            ..FragmentReport::default()
-                        }
-                        .encode_to_vec()
-                        .into();
+                    if let Some(report) = progress() {
+                        data.app_metadata = report.encode_to_vec().into();
                     }
                     Ok(data)
                 }),
@@ -552,28 +588,11 @@ fn with_report(
                     // An error ends the stream; what was held goes first.
                     return futures::future::ready(Some(vec![held.take().map(Ok), Some(Err(e))]));
                 }
-                None => held.take().map(|mut last| {
-                    // The scans of the fragments whose rows came through its
-                    // exchanges too: the leader sees only this fragment.
-                    let scans = SliceScanExec::find_all(&plan)
-                        .into_iter()
-                        .map(SliceScanExec::report)
-                        .chain(
-                            crate::exchange::ExchangeExec::find_all(&plan)
-                                .into_iter()
-                                .flat_map(crate::exchange::ExchangeExec::producer_scans),
-                        )
-                        .collect();
-                    let load = LoadExec::find(&plan);
-                    last.app_metadata = FragmentReport {
-                        scans,
-                        load_files: load.map(LoadExec::files).unwrap_or_default(),
-                        load_errors: load.map(LoadExec::errors).unwrap_or_default(),
-                        steps: crate::steps::step_stats(&plan),
+                None => held.take().map(|mut data| {
+                    if let Some(last) = last.take() {
+                        data.app_metadata = last().encode_to_vec().into();
                     }
-                    .encode_to_vec()
-                    .into();
-                    Ok(last)
+                    Ok(data)
                 }),
             };
             futures::future::ready(Some(vec![out]))

@@ -164,10 +164,11 @@ impl ClusterClient {
             if !data.app_metadata.is_empty()
                 && let Ok(report) = FragmentReport::decode(data.app_metadata.clone())
             {
-                if let Some(stats) = &stats
-                    && !report.steps.is_empty()
-                {
-                    stats.record(report.steps, wire_bytes);
+                if let Some(stats) = &stats {
+                    if !report.steps.is_empty() {
+                        stats.record(report.steps, wire_bytes);
+                    }
+                    stats.record_exchanges(report.exchanges);
                 }
                 if let Some(scope) = &scope {
                     scope.record_scans(report.scans);

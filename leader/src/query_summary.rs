@@ -8,8 +8,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use blueshift_compute::exchange::ExchangeExec;
 use blueshift_compute::steps::step_stats;
-use blueshift_proto::StepStats;
+use blueshift_proto::{ExchangeSteps, StepStats};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::physical_plan::ExecutionPlan;
 
@@ -52,6 +53,9 @@ pub struct SummaryRow {
 #[derive(Debug, Default)]
 pub struct FragmentStats {
     slices: Mutex<Vec<SliceReport>>,
+    /// What the producers of the fragment's exchanges (and of theirs) reported, per
+    /// producing node.
+    exchanges: Mutex<Vec<ExchangeSteps>>,
 }
 
 #[derive(Clone, Debug)]
@@ -68,6 +72,28 @@ impl FragmentStats {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(SliceReport { steps, wire_bytes });
+    }
+
+    /// Records what the producers of the fragment's exchanges reported.
+    pub fn record_exchanges(&self, steps: Vec<ExchangeSteps>) {
+        self.exchanges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(steps);
+    }
+
+    /// The producing nodes' reports for exchange `id`.
+    fn exchange_reports(&self, id: u32) -> Vec<SliceReport> {
+        self.exchanges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|e| e.id == id)
+            .map(|e| SliceReport {
+                steps: e.steps.clone(),
+                wire_bytes: 0,
+            })
+            .collect()
     }
 
     fn reports(&self) -> Vec<SliceReport> {
@@ -110,12 +136,31 @@ pub(crate) fn label(step: &StepStats, node: Option<&Arc<dyn ExecutionPlan>>) -> 
     name.to_string()
 }
 
+/// A fragment's slices' reports, the steps of the leader's copy of it, and whether
+/// its rows went to the leader.
+type Segment = (Vec<SliceReport>, Vec<Arc<dyn ExecutionPlan>>, bool);
+
 /// The summary of `plan`, which has run.
 pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> Vec<SummaryRow> {
-    let mut fragments = Vec::new();
+    let mut fragments: Vec<Segment> = Vec::new();
     let _ = plan.apply(|node| {
         if let Some(remote) = node.downcast_ref::<RemoteFragmentExec>() {
-            fragments.push((remote.stats(), post_order(remote.fragment())));
+            let stats = remote.stats();
+            // The fragments whose rows came through its exchanges, as segments before it.
+            let mut producers = vec![Arc::clone(remote.fragment())];
+            while let Some(fragment) = producers.pop() {
+                for exchange in ExchangeExec::find_all(&fragment) {
+                    if let Some(producer) = exchange.producer() {
+                        fragments.push((
+                            stats.exchange_reports(exchange.id),
+                            post_order(producer),
+                            false,
+                        ));
+                        producers.push(Arc::clone(producer));
+                    }
+                }
+            }
+            fragments.push((stats.reports(), post_order(remote.fragment()), true));
         }
         Ok(TreeNodeRecursion::Continue)
     });
@@ -135,9 +180,8 @@ pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> 
         rows_pre_filter: 0,
     };
     let mut out = Vec::new();
-    for (segment, (stats, nodes)) in fragments.iter().enumerate() {
+    for (segment, (reports, nodes, returns)) in fragments.iter().enumerate() {
         let segment = segment as u32;
-        let reports = stats.reports();
         let Some(first) = reports.first() else {
             continue;
         };
@@ -154,6 +198,10 @@ pub fn summarize(plan: &Arc<dyn ExecutionPlan>, query_id: u64, user_id: i32) -> 
             r.is_rrscan = steps.iter().any(|s| s.is_rrscan);
             r.rows_pre_filter = steps.iter().map(|s| s.rows_pre_filter).sum();
             out.push(r);
+        }
+        if !returns {
+            // Its rows went to another fragment's exchange, which counts them.
+            continue;
         }
         // The rows the fragment's top step made went to the leader.
         let mut sent = row(segment, first.steps.len() as u32, "return".into());

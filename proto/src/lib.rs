@@ -269,6 +269,20 @@ pub struct FragmentReport {
     /// step first; sent once, at the end.
     #[prost(message, repeated, tag = "4")]
     pub steps: Vec<StepStats>,
+    /// The steps of the fragments whose rows reached this one through its exchanges,
+    /// one entry per producing node; sent once, at the end.
+    #[prost(message, repeated, tag = "5")]
+    pub exchanges: Vec<ExchangeSteps>,
+}
+
+/// What one node's partitions of an exchange's producing fragment did.
+#[derive(Clone, PartialEq, Message)]
+pub struct ExchangeSteps {
+    /// The exchange (its id in the plan).
+    #[prost(uint32, tag = "1")]
+    pub id: u32,
+    #[prost(message, repeated, tag = "2")]
+    pub steps: Vec<StepStats>,
 }
 
 /// One step (operator) of a fragment on one slice.

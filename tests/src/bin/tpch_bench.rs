@@ -92,8 +92,7 @@ fn main() -> Result<()> {
 }
 
 /// Per query on Blueshift: the median time, the answer, whether it matched TPC-H's
-/// reference answer, and the rows moved between processes (slices to leader, leader
-/// to slices) as planned, and with `enable_collocated_joins` off (every join on the
+/// reference answer, and the rows moved (to the leader, or to slices) as planned, and with `enable_collocated_joins` off (every join on the
 /// leader, as if no table were distributed on its join key).
 struct Timing {
     median: Duration,
@@ -103,8 +102,9 @@ struct Timing {
     moved_ignoring_keys: u64,
 }
 
-/// Rows the session's previous query moved between processes: what the slices sent
-/// to the leader, and what the leader broadcast to the slices.
+/// Rows the session's previous query moved: what the slices sent to the leader, and
+/// what was broadcast or redistributed to the slices (by the leader or between the
+/// compute nodes).
 async fn rows_moved(client: &tokio_postgres::Client) -> Result<u64> {
     let moved = rows(
         client,
