@@ -122,8 +122,62 @@ async fn leader_and_two_compute_processes() -> Result<()> {
     );
 
     // Back on the same port and data: the data is there again.
-    let _n1 = compute(1, dir.path(), p1)?;
+    let n1 = compute(1, dir.path(), p1)?;
     let client = other;
+    let mut ok = None;
+    for _ in 0..50 {
+        match client.query_one("select sum(k) from t", &[]).await {
+            Ok(row) => {
+                ok = Some(row.get::<_, i64>(0));
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+    assert_eq!(ok, Some(500500));
+
+    // A join on a column that is not the DISTKEY sends both tables' rows between the
+    // compute nodes (DS_DIST_BOTH). Node 1 dies while node 0 reads its share: the
+    // query fails within seconds, naming a node, and the cluster answers again
+    // once it is back.
+    let join = "select count(*) from wide a join wide b on a.v = b.v \
+                where md5(md5(md5(md5(a.v || b.v)))) like '%zzzz%'";
+    let plan: Vec<String> = client
+        .simple_query(&format!("explain {join}"))
+        .await?
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert!(plan.iter().any(|l| l.contains("DS_DIST_BOTH")), "{plan:#?}");
+    let running = {
+        let conn = conn_str(pg, "admin", PASSWORD);
+        let join = join.to_string();
+        tokio::spawn(async move {
+            let client = connect(&conn).await?;
+            let started = std::time::Instant::now();
+            let result = client.simple_query(&join).await;
+            anyhow::Ok((result.map(|_| ()), started.elapsed()))
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    n1.kill9()?;
+    let killed = std::time::Instant::now();
+    let (result, ran) = running.await??;
+    let e = result.expect_err("the join reading node 1 should fail");
+    assert!(
+        ran > std::time::Duration::from_millis(700),
+        "ended before the kill"
+    );
+    assert!(
+        killed.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        killed.elapsed()
+    );
+    assert_eq!(sqlstate(&e), "58030", "{e:?}");
+    let _n1 = compute(1, dir.path(), p1)?;
     let mut ok = None;
     for _ in 0..50 {
         match client.query_one("select sum(k) from t", &[]).await {
