@@ -72,7 +72,8 @@ impl fmt::Debug for LeaderRowsExec {
     }
 }
 
-fn properties(schema: SchemaRef, partitions: usize) -> Arc<PlanProperties> {
+/// The properties of rows moved into `partitions` partitions of a fragment.
+pub(crate) fn properties(schema: SchemaRef, partitions: usize) -> Arc<PlanProperties> {
     Arc::new(PlanProperties::new(
         EquivalenceProperties::new(schema),
         Partitioning::UnknownPartitioning(partitions.max(1)),
@@ -333,16 +334,8 @@ impl ExecutionPlan for LeaderRowsExec {
         _input_stats: &[Arc<Statistics>],
         args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        // Every partition holds what the input makes.
-        match &self.input {
-            Some(input) => {
-                let mut whole = StatisticsArgs::new();
-                whole.set_partition(None);
-                let _ = args;
-                StatisticsContext::new().compute(input.as_ref(), &whole)
-            }
-            None => Ok(Arc::new(Statistics::new_unknown(&self.schema()))),
-        }
+        let _ = args;
+        whole_statistics(self.input.as_ref(), &self.schema())
     }
 
     fn execute(
@@ -376,6 +369,22 @@ impl ExecutionPlan for LeaderRowsExec {
             self.schema(),
             futures::stream::iter(batches.into_iter().map(Ok)),
         )))
+    }
+}
+
+/// The statistics of moved rows: what `input` (the plan that makes them, where
+/// known) makes in all; a broadcast gives each partition all of it.
+pub(crate) fn whole_statistics(
+    input: Option<&Arc<dyn ExecutionPlan>>,
+    schema: &SchemaRef,
+) -> Result<Arc<Statistics>> {
+    match input {
+        Some(input) => {
+            let mut whole = StatisticsArgs::new();
+            whole.set_partition(None);
+            StatisticsContext::new().compute(input.as_ref(), &whole)
+        }
+        None => Ok(Arc::new(Statistics::new_unknown(schema))),
     }
 }
 

@@ -16,7 +16,7 @@
 //! whose readers are all gone stops. A reader that never comes leaves its channel to
 //! be dropped [`EXPIRY`] after the producer started.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -38,22 +38,18 @@ use datafusion::common::Statistics;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    SendableRecordBatchStream,
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
 };
 use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::SliceScanExec;
-use crate::leader_rows::{Delivery, Splitter};
-use crate::running::Running;
+use crate::leader_rows::{Delivery, properties, whole_statistics};
 use crate::server::MAX_MESSAGE_BYTES;
 
 /// How long a node keeps the rows of a reader that has not come for them.
@@ -155,15 +151,6 @@ impl fmt::Debug for ExchangeExec {
             .field("producer_nodes", &self.producer.nodes)
             .finish_non_exhaustive()
     }
-}
-
-fn properties(schema: SchemaRef, partitions: usize) -> Arc<PlanProperties> {
-    Arc::new(PlanProperties::new(
-        EquivalenceProperties::new(schema),
-        Partitioning::UnknownPartitioning(partitions.max(1)),
-        EmissionType::Incremental,
-        Boundedness::Bounded,
-    ))
 }
 
 impl ExchangeExec {
@@ -336,8 +323,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-type Rows = mpsc::Receiver<Result<RecordBatch>>;
-
 impl ExchangeExec {
     /// Reads reader `target`'s rows from `node`'s producer partitions `partitions`,
     /// into `tx`.
@@ -469,16 +454,8 @@ impl ExecutionPlan for ExchangeExec {
         _input_stats: &[Arc<Statistics>],
         args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        match &self.producer.plan {
-            Some(plan) => {
-                let mut whole = StatisticsArgs::new();
-                whole.set_partition(None);
-                let _ = args;
-                // What the producer makes in all (a broadcast gives each reader all of it).
-                StatisticsContext::new().compute(plan.as_ref(), &whole)
-            }
-            None => Ok(Arc::new(Statistics::new_unknown(&self.schema()))),
-        }
+        let _ = args;
+        whole_statistics(self.producer.plan.as_ref(), &self.schema())
     }
 
     fn execute(
@@ -553,468 +530,8 @@ impl ExchangeExec {
     }
 }
 
-/// Decodes a producing fragment for a node: the plan, and the task context of a
-/// partition with `memory_bytes` of budget.
-pub type ProducerDecoder = Box<
-    dyn Fn(&[u8], ExchangeScope) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>)>
-        + Send
-        + Sync,
->;
-
-/// A reader's share of an exchange on a producing node.
-pub struct Opened {
-    pub rows: Rows,
-    pub schema: SchemaRef,
-    /// For reader 0: what the node's producer partitions did, to report once its rows
-    /// have all been read.
-    pub report: Option<ProducerReport>,
-}
-
-/// The producer partitions of one exchange on one node, for their report.
-pub struct ProducerReport {
-    id: u32,
-    /// One plan per partition, as a fragment ticket has, so each scan reports its
-    /// own slice.
-    plans: Vec<Arc<dyn ExecutionPlan>>,
-}
-
-impl ProducerReport {
-    /// The partitions' scans (STL_SCAN) and steps (SVL_QUERY_SUMMARY, one entry per
-    /// partition), and those of the exchanges under them.
-    pub fn make(&self) -> FragmentReport {
-        let scans = self
-            .plans
-            .iter()
-            .flat_map(|plan| {
-                SliceScanExec::find_all(plan)
-                    .into_iter()
-                    .map(SliceScanExec::report)
-                    .chain(
-                        ExchangeExec::find_all(plan)
-                            .into_iter()
-                            .flat_map(ExchangeExec::producer_scans),
-                    )
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let exchanges = self
-            .plans
-            .iter()
-            .map(|plan| ExchangeSteps {
-                id: self.id,
-                steps: crate::steps::step_stats(plan),
-            })
-            .chain(self.plans.iter().flat_map(exchange_steps))
-            .collect();
-        FragmentReport {
-            scans,
-            exchanges,
-            ..FragmentReport::default()
-        }
-    }
-}
-
-/// The readers' channels of one exchange on a producing node, until each reader
-/// has taken its own.
-struct Entry {
-    readers: Vec<Option<Rows>>,
-    plans: Vec<Arc<dyn ExecutionPlan>>,
-}
-
-type Key = (u64, u32, u64);
-
-/// The exchanges a compute node produces rows for.
-pub struct ExchangeRegistry {
-    entries: Mutex<HashMap<Key, Entry>>,
-    running: Arc<Running>,
-    decoder: std::sync::OnceLock<ProducerDecoder>,
-    /// How long readers' channels wait to be taken ([`EXPIRY`]).
-    expiry: Duration,
-}
-
-impl ExchangeRegistry {
-    /// A registry listing its producers in `running` (STV_EXEC_STATE).
-    pub fn new(running: Arc<Running>) -> Arc<Self> {
-        Arc::new(ExchangeRegistry {
-            entries: Mutex::default(),
-            running,
-            decoder: std::sync::OnceLock::new(),
-            expiry: EXPIRY,
-        })
-    }
-
-    /// Sets how producing fragments are decoded (once, as the node starts).
-    pub fn set_decoder(&self, decoder: ProducerDecoder) {
-        let _ = self.decoder.set(decoder);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Reader `read.target`'s rows of the exchange `read` names, produced by this
-    /// node's partitions `read.partitions` of `plan` (started by the first reader).
-    pub fn open(
-        self: &Arc<Self>,
-        scope: ExchangeScope,
-        plan: &[u8],
-        read: &ExchangeRead,
-    ) -> Result<Opened> {
-        let key = (scope.query_id, read.id, read.nonce);
-        let target = read.target as usize;
-        let mut entries = self.lock();
-        if !entries.contains_key(&key) {
-            let entry = self.start(scope, plan, read)?;
-            entries.insert(key, entry);
-            let registry = Arc::downgrade(self);
-            let expiry = self.expiry;
-            tokio::spawn(async move {
-                tokio::time::sleep(expiry).await;
-                if let Some(registry) = registry.upgrade() {
-                    registry.lock().remove(&key);
-                }
-            });
-        }
-        let Some(entry) = entries.get_mut(&key) else {
-            return Err(DataFusionError::Internal("exchange vanished".into()));
-        };
-        let rows = entry
-            .readers
-            .get_mut(target)
-            .and_then(Option::take)
-            .ok_or_else(|| {
-                DataFusionError::Internal(format!(
-                    "exchange {}: reader {target} of {} asked twice or out of range",
-                    read.id,
-                    entry.readers.len()
-                ))
-            })?;
-        let schema = entry.plans.first().map_or_else(
-            || Arc::new(arrow::datatypes::Schema::empty()),
-            |p| p.schema(),
-        );
-        let report = (target == 0).then(|| ProducerReport {
-            id: read.id,
-            plans: entry.plans.clone(),
-        });
-        if entry.readers.iter().all(Option::is_none) {
-            entries.remove(&key);
-        }
-        Ok(Opened {
-            rows,
-            schema,
-            report,
-        })
-    }
-
-    /// Starts this node's producer partitions of the exchange `read` names.
-    fn start(&self, scope: ExchangeScope, plan: &[u8], read: &ExchangeRead) -> Result<Entry> {
-        let decoder = self
-            .decoder
-            .get()
-            .ok_or_else(|| DataFusionError::Internal("exchange registry not ready".into()))?;
-        let delivery = delivery_from_proto(read.delivery.as_ref())?;
-        let targets = read.targets as usize;
-        if let Delivery::ByKey { slices, .. } = &delivery
-            && slices.len() != targets
-        {
-            return Err(DataFusionError::Internal(format!(
-                "exchange {}: {} readers for {} slices",
-                read.id,
-                targets,
-                slices.len()
-            )));
-        }
-        // One plan per partition, as each slice of a fragment has its own ticket.
-        let mut started = Vec::new();
-        for &partition in &read.partitions {
-            let (decoded, task_ctx) = decoder(plan, scope)?;
-            let partitions = decoded.properties().partitioning.partition_count();
-            if partition as usize >= partitions {
-                return Err(DataFusionError::Internal(format!(
-                    "exchange {}: producer has {partitions} partitions, asked for {partition}",
-                    read.id
-                )));
-            }
-            started.push((decoded, task_ctx, partition as usize));
-        }
-        let (senders, readers): (Vec<_>, Vec<_>) =
-            (0..targets).map(|_| mpsc::channel(CHANNEL_BATCHES)).unzip();
-        let pool = crate::flight::fragment_runtime()?;
-        let mut plans = Vec::new();
-        for (decoded, task_ctx, partition) in started {
-            let registration = self.running.register(scope.query_id, &decoded, partition);
-            plans.push(Arc::clone(&decoded));
-            let senders = senders.clone();
-            let delivery = delivery.clone();
-            pool.spawn(async move {
-                let _running = registration;
-                produce(decoded, partition, task_ctx, &delivery, &senders).await;
-            });
-        }
-        Ok(Entry {
-            readers: readers.into_iter().map(Some).collect(),
-            plans,
-        })
-    }
-}
-
-/// Runs partition `partition` of `plan` and sends its rows to the readers as
-/// `delivery` says, until it ends or every reader is gone.
-async fn produce(
-    plan: Arc<dyn ExecutionPlan>,
-    partition: usize,
-    task_ctx: Arc<TaskContext>,
-    delivery: &Delivery,
-    senders: &[mpsc::Sender<Result<RecordBatch>>],
-) {
-    let fail = |e: DataFusionError| async move {
-        let e = Arc::new(e);
-        for s in senders {
-            let _ = s.send(Err(DataFusionError::Shared(Arc::clone(&e)))).await;
-        }
-    };
-    let mut stream = match plan.execute(partition, task_ctx) {
-        Ok(stream) => stream,
-        Err(e) => return fail(e).await,
-    };
-    let mut splitter = Splitter::new(delivery);
-    let broadcast = matches!(delivery, Delivery::Broadcast);
-    let mut open = vec![true; senders.len()];
-    let all_gone = futures::future::join_all(senders.iter().map(mpsc::Sender::closed));
-    tokio::pin!(all_gone);
-    loop {
-        let item = tokio::select! {
-            item = stream.next() => item,
-            _ = &mut all_gone => return,
-        };
-        let batch = match item {
-            None => return,
-            Some(Ok(batch)) => batch,
-            Some(Err(e)) => return fail(e).await,
-        };
-        let parts = if broadcast {
-            if batch.num_rows() == 0 {
-                vec![]
-            } else {
-                (0..senders.len()).map(|t| (t, batch.clone())).collect()
-            }
-        } else {
-            match splitter.split(&batch) {
-                Ok(parts) => parts,
-                Err(e) => return fail(e).await,
-            }
-        };
-        for (target, rows) in parts {
-            if open[target] && senders[target].send(Ok(rows)).await.is_err() {
-                open[target] = false;
-            }
-        }
-        if !open.contains(&true) {
-            return;
-        }
-    }
-}
-
+mod registry;
 #[cfg(test)]
-mod tests {
-    use arrow::array::{Array, Int64Array};
-    use arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::datasource::memory::MemorySourceConfig;
-    use datafusion::prelude::SessionContext;
+mod tests;
 
-    use super::*;
-
-    /// A registry whose producer is `batches` in two partitions of int64 keys
-    /// (0..n), and readers' channels kept for `expiry`.
-    fn registry(batches: usize, expiry: Duration) -> Arc<ExchangeRegistry> {
-        let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true)]));
-        let make = |from: usize| -> Vec<RecordBatch> {
-            (0..batches)
-                .map(|b| {
-                    let start = ((from * batches + b) * 100) as i64;
-                    let keys = Int64Array::from_iter_values(start..start + 100);
-                    RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(keys)])
-                        .expect("test setup")
-                })
-                .collect()
-        };
-        let partitions = vec![make(0), make(1)];
-        let mut registry = ExchangeRegistry::new(Arc::default());
-        Arc::get_mut(&mut registry).expect("test setup").expiry = expiry;
-        registry.set_decoder(Box::new(move |_, _| {
-            let plan = MemorySourceConfig::try_new_exec(&partitions, Arc::clone(&schema), None)?;
-            Ok((
-                plan as Arc<dyn ExecutionPlan>,
-                SessionContext::new().task_ctx(),
-            ))
-        }));
-        registry
-    }
-
-    fn read(target: u32, delivery: &Delivery) -> ExchangeRead {
-        ExchangeRead {
-            id: 7,
-            nonce: 42,
-            partitions: vec![0, 1],
-            target,
-            targets: 3,
-            delivery: Some(delivery_to_proto(delivery)),
-        }
-    }
-
-    fn by_key() -> Delivery {
-        Delivery::ByKey {
-            column: 0,
-            layout: ClusterLayout {
-                nodes: 1,
-                slices_per_node: 3,
-            },
-            slices: vec![0, 1, 2],
-        }
-    }
-
-    async fn keys(mut rows: Rows) -> Vec<i64> {
-        let mut out = Vec::new();
-        while let Some(batch) = rows.recv().await {
-            let batch = batch.expect("test setup");
-            let keys = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .expect("test setup");
-            out.extend(keys.iter().flatten());
-        }
-        out
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn each_reader_gets_the_rows_of_its_slice_once() {
-        let registry = registry(10, EXPIRY);
-        let scope = ExchangeScope::default();
-        let delivery = by_key();
-        let mut all = Vec::new();
-        let mut readers = Vec::new();
-        for target in 0..3 {
-            readers.push(
-                registry
-                    .open(scope, b"", &read(target, &delivery))
-                    .expect("test setup"),
-            );
-        }
-        // Every reader took its channel: the node forgets the exchange.
-        assert!(registry.lock().is_empty());
-        // Readers read at once, as a fragment's partitions do: a producer waits for
-        // the slowest.
-        let reads: Vec<_> = readers
-            .into_iter()
-            .map(|opened| {
-                let report = opened.report.is_some();
-                (report, tokio::spawn(keys(opened.rows)))
-            })
-            .collect();
-        for (target, (report, read)) in reads.into_iter().enumerate() {
-            assert_eq!(report, target == 0);
-            let got = read.await.expect("test setup");
-            assert!(!got.is_empty(), "reader {target} got nothing");
-            // Each row is on the slice its key hashes to.
-            let batch = RecordBatch::try_new(
-                Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true)])),
-                vec![Arc::new(Int64Array::from(got.clone()))],
-            )
-            .expect("test setup");
-            let parts = Splitter::new(&delivery).split(&batch).expect("test setup");
-            assert!(parts.iter().all(|(p, _)| *p == target), "reader {target}");
-            all.extend(got);
-        }
-        all.sort_unstable();
-        assert_eq!(all, (0..2000).collect::<Vec<i64>>());
-        // A second ask for a reader's rows is refused rather than served twice.
-        let again = registry
-            .open(scope, b"", &read(0, &delivery))
-            .expect("test setup");
-        assert!(registry.open(scope, b"", &read(0, &delivery)).is_err());
-        drop(again);
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_broadcast_gives_every_reader_every_row() {
-        let registry = registry(30, EXPIRY);
-        let reads: Vec<_> = (0..3)
-            .map(|target| {
-                let opened = registry
-                    .open(
-                        ExchangeScope::default(),
-                        b"",
-                        &read(target, &Delivery::Broadcast),
-                    )
-                    .expect("test setup");
-                tokio::spawn(keys(opened.rows))
-            })
-            .collect();
-        for read in reads {
-            let mut got = read.await.expect("test setup");
-            got.sort_unstable();
-            assert_eq!(got, (0..6000).collect::<Vec<i64>>());
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn readers_that_leave_or_never_come_do_not_hold_up_the_others() {
-        // Far more batches than a channel holds.
-        let registry = registry(200, Duration::from_millis(300));
-        let scope = ExchangeScope::default();
-        let delivery = by_key();
-        let first = registry
-            .open(scope, b"", &read(0, &delivery))
-            .expect("test setup");
-        // Reader 1 leaves at once; reader 2 never comes.
-        drop(
-            registry
-                .open(scope, b"", &read(1, &delivery))
-                .expect("test setup"),
-        );
-        let got = tokio::time::timeout(Duration::from_secs(30), keys(first.rows))
-            .await
-            .expect("reader 0 was held up");
-        let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true)])),
-            vec![Arc::new(Int64Array::from(
-                (0..40_000).collect::<Vec<i64>>(),
-            ))],
-        )
-        .expect("test setup");
-        let expected: usize = Splitter::new(&delivery)
-            .split(&batch)
-            .expect("test setup")
-            .iter()
-            .filter(|(p, _)| *p == 0)
-            .map(|(_, b)| b.num_rows())
-            .sum();
-        assert_eq!(got.len(), expected);
-        assert!(registry.lock().is_empty());
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn producers_stop_when_every_reader_is_gone() {
-        let registry = registry(200, Duration::from_millis(100));
-        let delivery = by_key();
-        for target in 0..3 {
-            drop(
-                registry
-                    .open(ExchangeScope::default(), b"", &read(target, &delivery))
-                    .expect("test setup"),
-            );
-        }
-        // The producer partitions were listed as running; they end without anyone
-        // reading their rows.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !registry.running.state().fragments.is_empty() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "producers still run"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
+pub use registry::{ExchangeRegistry, Opened, ProducerDecoder, ProducerReport};
