@@ -13,6 +13,9 @@
 //!                                                ◀── Arrow record batches ──┘
 //!  leader or another node ──Flight DoPut(WriteSegment + batches)──▶ SliceStore::write_segment
 //!                                                ◀── SegmentWritten (staged, not yet visible)
+//!  another node's fragment ──Flight DoGet(FragmentTicket + ExchangeRead)──▶ ExchangeRegistry
+//!    (an ExchangeExec reading its share)         │ runs this node's producer partitions once
+//!                                                ◀── the rows for that reader (by key or all)
 //! ```
 //!
 //! The entry point is [`server::ComputeNode`]; [`scan::SliceScanExec`] and
@@ -21,7 +24,8 @@
 //! request says which slice and which segments (the pinned table version) to read.
 //! [`load`] holds COPY's readers, parsers and writer, [`route`] the routing of rows to
 //! slices (shared with the leader's INSERT), [`unload`] and [`unload_exec`] UNLOAD's
-//! writers.
+//! writers, [`exchange`] the rows fragments send each other between nodes, and
+//! [`leader_rows`] those the leader sends.
 
 pub mod codec;
 pub mod error;
