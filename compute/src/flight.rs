@@ -431,6 +431,7 @@ impl ComputeService {
         plan: &[u8],
         read: &ExchangeRead,
     ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        crate::exchange::check_read(read).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let opened = self
             .exchanges
             .open(scope, plan, read)

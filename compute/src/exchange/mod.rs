@@ -55,6 +55,37 @@ use crate::server::MAX_MESSAGE_BYTES;
 /// How long a node keeps the rows of a reader that has not come for them.
 pub const EXPIRY: Duration = Duration::from_secs(60);
 
+/// The most slices (and readers) an exchange serves: far above any cluster, low enough
+/// that a malformed request cannot make a node allocate without bound.
+const MAX_SLICES: u32 = 1 << 16;
+
+/// Checks a request for an exchange's rows before anything is started for it.
+pub fn check_read(read: &ExchangeRead) -> Result<()> {
+    let bad = |what: String| Err(DataFusionError::Plan(format!("bad exchange read: {what}")));
+    if read.targets == 0 || read.targets > MAX_SLICES {
+        return bad(format!("{} readers", read.targets));
+    }
+    if read.target >= read.targets {
+        return bad(format!("reader {} of {}", read.target, read.targets));
+    }
+    let mut partitions = read.partitions.clone();
+    partitions.sort_unstable();
+    partitions.dedup();
+    if partitions.len() != read.partitions.len() {
+        return bad("a producer partition asked for twice".into());
+    }
+    if let Delivery::ByKey { slices, .. } = delivery_from_proto(read.delivery.as_ref())?
+        && slices.len() != read.targets as usize
+    {
+        return bad(format!(
+            "{} readers for {} slices",
+            read.targets,
+            slices.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Batches a reader's channel holds before its producer waits.
 const CHANNEL_BATCHES: usize = 4;
 
@@ -273,10 +304,20 @@ fn delivery_from_proto(delivery: Option<&ExchangeDelivery>) -> Result<Delivery> 
     if d.broadcast {
         return Ok(Delivery::Broadcast);
     }
-    if d.nodes == 0 || d.slices_per_node == 0 {
-        return Err(DataFusionError::Internal(
-            "exchange delivery over no slices".into(),
-        ));
+    let slice_count = d
+        .nodes
+        .checked_mul(d.slices_per_node)
+        .filter(|&n| n > 0 && n <= MAX_SLICES)
+        .ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "exchange delivery over {} nodes of {} slices",
+                d.nodes, d.slices_per_node
+            ))
+        })?;
+    if let Some(bad) = d.slices.iter().find(|&&s| s >= slice_count) {
+        return Err(DataFusionError::Plan(format!(
+            "exchange delivery to slice {bad} of {slice_count}"
+        )));
     }
     Ok(Delivery::ByKey {
         column: d.column as usize,

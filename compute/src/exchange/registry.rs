@@ -131,6 +131,7 @@ impl ExchangeRegistry {
         plan: &[u8],
         read: &ExchangeRead,
     ) -> Result<Opened> {
+        super::check_read(read)?;
         let key = (scope.query_id, read.id, read.nonce);
         let target = read.target as usize;
         let mut entries = self.lock();

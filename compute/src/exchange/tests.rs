@@ -201,3 +201,51 @@ async fn producers_stop_when_every_reader_is_gone() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_reads_are_refused_before_anything_starts() {
+    let registry = registry(1, EXPIRY);
+    let scope = ExchangeScope::default();
+    let good = read(0, &by_key());
+    let bad = vec![
+        ExchangeRead {
+            targets: u32::MAX,
+            delivery: Some(delivery_to_proto(&Delivery::Broadcast)),
+            ..good.clone()
+        },
+        ExchangeRead {
+            target: 3,
+            ..good.clone()
+        },
+        ExchangeRead {
+            partitions: vec![0, 0],
+            ..good.clone()
+        },
+        ExchangeRead {
+            delivery: Some(ExchangeDelivery {
+                nodes: u32::MAX,
+                slices_per_node: 3,
+                ..delivery_to_proto(&by_key())
+            }),
+            ..good.clone()
+        },
+        ExchangeRead {
+            delivery: Some(ExchangeDelivery {
+                slices: vec![0, 1, 7],
+                ..delivery_to_proto(&by_key())
+            }),
+            ..good.clone()
+        },
+        ExchangeRead {
+            targets: 2,
+            ..good.clone()
+        },
+    ];
+    for read in bad {
+        let result = registry.open(scope, b"", &read);
+        assert!(result.is_err(), "{read:?} was accepted");
+        assert!(check_read(&read).is_err());
+    }
+    assert!(registry.lock().is_empty());
+    assert!(registry.running.state().fragments.is_empty());
+}
