@@ -56,6 +56,18 @@ async fn both_loaded(
     Ok((oracle, pg, dir, cluster, client))
 }
 
+/// Sets DataFusion's thresholds for collecting a join input to 0, so that small tables
+/// plan as large ones (partitioned joins the collocation rule places).
+async fn plan_small_tables_as_large(client: &tokio_postgres::Client) -> Result<()> {
+    client
+        .batch_execute(
+            "set datafusion.optimizer.hash_join_single_partition_threshold to 0;
+             set datafusion.optimizer.hash_join_single_partition_threshold_rows to 0;",
+        )
+        .await?;
+    Ok(())
+}
+
 /// Why `query` gives another answer than PostgreSQL's, if it does.
 async fn differs_from_postgres(
     pg: &tokio_postgres::Client,
@@ -398,12 +410,7 @@ async fn query_summary_shows_steps_and_rows_moved() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn redistributed_joins_match_postgres() -> Result<()> {
     let (_oracle, pg, _dir, _cluster, client) = both_loaded(3).await?;
-    client
-        .batch_execute(
-            "set datafusion.optimizer.hash_join_single_partition_threshold to 0;
-             set datafusion.optimizer.hash_join_single_partition_threshold_rows to 0;",
-        )
-        .await?;
+    plan_small_tables_as_large(&client).await?;
     let queries: &[(&str, bool)] = &[
         (
             "select f.k, e.x from fact f join ev e on f.k = e.k order by 1, 2",
@@ -458,12 +465,7 @@ async fn redistributed_joins_match_postgres() -> Result<()> {
 async fn joins_on_other_keys_redistribute_both_inputs() -> Result<()> {
     for nodes in [3, 1] {
         let (_oracle, pg, _dir, _cluster, client) = both_loaded(nodes).await?;
-        client
-            .batch_execute(
-                "set datafusion.optimizer.hash_join_single_partition_threshold to 0;
-                 set datafusion.optimizer.hash_join_single_partition_threshold_rows to 0;",
-            )
-            .await?;
+        plan_small_tables_as_large(&client).await?;
         let queries: &[(&str, bool)] = &[
             (
                 "select f.k, f.v, e.x from fact f join ev e on f.v / 10 = e.x order by 1, 2, 3",
@@ -661,13 +663,8 @@ async fn small_inputs_are_broadcast_to_large_ones() -> Result<()> {
     .await?;
     client.batch_execute(&tables).await?;
     pg.batch_execute(&tables).await?;
-    client
-        .batch_execute(
-            "analyze;
-             set datafusion.optimizer.hash_join_single_partition_threshold to 0;
-             set datafusion.optimizer.hash_join_single_partition_threshold_rows to 0;",
-        )
-        .await?;
+    client.batch_execute("analyze").await?;
+    plan_small_tables_as_large(&client).await?;
     let queries: &[(&str, bool)] = &[
         (
             "select m.id, f.name from many m join few f on m.v = f.k order by 1, 2",
