@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -180,11 +179,13 @@ impl SliceStore {
             segment: "(new)".into(),
             reason,
         };
-        let batch = concat_batches(&schema, batches).map_err(|e| err(e.to_string()))?;
-        if batch.num_rows() == 0 {
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows == 0 {
             return Ok(None);
         }
-        let batch = sort.sort(&batch).map_err(|e| err(e.to_string()))?;
+        let batch = sort
+            .sort_batches(&schema, batches)
+            .map_err(|e| err(e.to_string()))?;
         let props = writer_properties(&schema, &batch);
         let mut buf = Vec::new();
         let mut writer =
@@ -208,11 +209,7 @@ impl SliceStore {
             fs::File::open(&dir)?.sync_all()?;
             crate::fault::crash_point("segment_written");
         }
-        Ok(Some(SegmentRef::new(
-            name,
-            batch.num_rows() as u64,
-            buf.len() as u64,
-        )))
+        Ok(Some(SegmentRef::new(name, rows as u64, buf.len() as u64)))
     }
 
     /// Reads a segment, verifying its hash, with only the named columns (all when

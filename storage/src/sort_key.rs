@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow::compute::{SortColumn, concat, concat_batches, lexsort_to_indices, take};
+use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
 
 /// How segments are sorted: ascending, NULLs last (PostgreSQL's `ORDER BY col`).
 pub const SORT_OPTIONS: arrow::compute::SortOptions = arrow::compute::SortOptions {
@@ -24,27 +26,72 @@ pub struct SortKey {
 impl SortKey {
     /// `batch` in this order.
     pub fn sort(&self, batch: &RecordBatch) -> arrow::error::Result<RecordBatch> {
-        let columns: Vec<&arrow::array::ArrayRef> = self
+        self.sort_batches(&batch.schema(), std::slice::from_ref(batch))
+    }
+
+    /// The rows of `batches`, one after the other, as one batch in this order.
+    /// The key's columns are put together to find the order; then each column in
+    /// turn is put together and its rows taken in that order, so only one column
+    /// is held twice at a time.
+    pub fn sort_batches(
+        &self,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> arrow::error::Result<RecordBatch> {
+        let Some(order) = self.order(batches)? else {
+            return concat_batches(schema, batches);
+        };
+        let columns = (0..schema.fields().len())
+            .map(|i| Ok(take(column_of(batches, i)?.as_ref(), &order, None)?))
+            .collect::<arrow::error::Result<Vec<ArrayRef>>>()?;
+        RecordBatch::try_new(Arc::clone(schema), columns)
+    }
+
+    /// The order of the rows of `batches` (one after the other), or `None` when
+    /// the key is empty or names a column the batches do not have.
+    fn order(&self, batches: &[RecordBatch]) -> arrow::error::Result<Option<UInt32Array>> {
+        let Some(first) = batches.first() else {
+            return Ok(None);
+        };
+        if self.columns.is_empty() || self.columns.iter().any(|&i| i >= first.num_columns()) {
+            return Ok(None);
+        }
+        let columns = self
             .columns
             .iter()
-            .filter_map(|&i| batch.columns().get(i))
-            .collect();
-        if columns.is_empty() {
-            return Ok(batch.clone());
-        }
+            .map(|&i| column_of(batches, i))
+            .collect::<arrow::error::Result<Vec<ArrayRef>>>()?;
         let indices = if self.interleaved && columns.len() > 1 {
             z_order(&columns)?
         } else {
             let sort_columns: Vec<SortColumn> = columns
                 .into_iter()
                 .map(|values| SortColumn {
-                    values: Arc::clone(values),
+                    values,
                     options: Some(SORT_OPTIONS),
                 })
                 .collect();
             lexsort_to_indices(&sort_columns, None)?
         };
-        take_record_batch(batch, &indices)
+        Ok(Some(indices))
+    }
+}
+
+/// Column `i` of `batches`, one after the other.
+fn column_of(batches: &[RecordBatch], i: usize) -> arrow::error::Result<ArrayRef> {
+    let parts = batches
+        .iter()
+        .map(|b| b.columns().get(i).map(Arc::clone))
+        .collect::<Option<Vec<ArrayRef>>>()
+        .ok_or_else(|| ArrowError::SchemaError(format!("a batch has no column {i}")))?;
+    match parts.as_slice() {
+        [one] => Ok(Arc::clone(one)),
+        _ => concat(
+            &parts
+                .iter()
+                .map(|a| a.as_ref())
+                .collect::<Vec<&dyn Array>>(),
+        ),
     }
 }
 
@@ -53,7 +100,7 @@ impl SortKey {
 /// z-value, most significant bits first; rows are sorted by z-value. A range on any
 /// of the key's columns then covers fewer row groups than in arrival order, though
 /// not as few as on the first column of a compound key.
-fn z_order(columns: &[&arrow::array::ArrayRef]) -> arrow::error::Result<arrow::array::UInt32Array> {
+fn z_order(columns: &[ArrayRef]) -> arrow::error::Result<UInt32Array> {
     let rows = columns.first().map_or(0, |c| c.len());
     let bits = (128 / columns.len()).min(32) as u32;
     let mut z = vec![0u128; rows];
@@ -91,15 +138,54 @@ fn z_order(columns: &[&arrow::array::ArrayRef]) -> arrow::error::Result<arrow::a
     }
     let mut order: Vec<u32> = (0..rows as u32).collect();
     order.sort_by_key(|&i| z[i as usize]);
-    Ok(arrow::array::UInt32Array::from(order))
+    Ok(UInt32Array::from(order))
 }
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::Int32Array;
+    use arrow::array::{AsArray, Int32Array};
     use arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
+
+    #[test]
+    fn batches_sort_as_one() -> arrow::error::Result<()> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int32, true),
+            Field::new("v", DataType::Utf8, false),
+        ]));
+        let batch = |keys: Vec<Option<i32>>, values: Vec<&str>| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(Int32Array::from(keys)),
+                    Arc::new(arrow::array::StringArray::from(values)),
+                ],
+            )
+        };
+        let batches = [
+            batch(vec![Some(3), None, Some(1)], vec!["c", "null", "a"])?,
+            batch(vec![], vec![])?,
+            batch(vec![Some(2), Some(0)], vec!["b", "zero"])?,
+        ];
+        let key = SortKey {
+            columns: vec![0],
+            interleaved: false,
+        };
+        let sorted = key.sort_batches(&schema, &batches)?;
+        let values: Vec<&str> = sorted
+            .column(1)
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(values, ["zero", "a", "b", "c", "null"]);
+        // No key: the rows as they came.
+        let same = SortKey::default().sort_batches(&schema, &batches)?;
+        let values: Vec<&str> = same.column(1).as_string::<i32>().iter().flatten().collect();
+        assert_eq!(values, ["c", "null", "a", "b", "zero"]);
+        Ok(())
+    }
 
     #[test]
     fn interleaved_keys_sort_in_z_order() -> arrow::error::Result<()> {
