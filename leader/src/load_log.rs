@@ -108,6 +108,14 @@ impl LoadLog {
             .collect()
     }
 
+    /// Forgets what the COPY `query_id` has loaded and rejected so far: it starts
+    /// again.
+    pub fn forget(&self, query_id: u64) {
+        let mut state = self.lock();
+        state.running.remove(&query_id);
+        state.errors.retain(|e| e.query_id != query_id);
+    }
+
     /// The COPY `query_id` ended: its files move to STL_LOAD_COMMITS.
     pub fn finish(&self, query_id: u64, committed: bool, file_format: &str) {
         let mut state = self.lock();

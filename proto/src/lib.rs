@@ -349,6 +349,15 @@ pub struct LoadFileStats {
     pub offset: u64,
     #[prost(bool, tag = "11")]
     pub partial: bool,
+    /// For a byte range of a file: where its first record starts (a byte offset
+    /// into the file), as the range found it.
+    #[prost(uint64, tag = "12")]
+    pub first_record: u64,
+    /// For a byte range read to its end: where the record after its last one
+    /// starts. The leader checks that each range starts where the one before it
+    /// ended.
+    #[prost(uint64, optional, tag = "13")]
+    pub next_record: Option<u64>,
 }
 
 /// A row COPY rejected.

@@ -42,7 +42,7 @@ impl SortKey {
             return concat_batches(schema, batches);
         };
         let columns = (0..schema.fields().len())
-            .map(|i| Ok(take(column_of(batches, i)?.as_ref(), &order, None)?))
+            .map(|i| take(column_of(batches, i)?.as_ref(), &order, None))
             .collect::<arrow::error::Result<Vec<ArrayRef>>>()?;
         RecordBatch::try_new(Arc::clone(schema), columns)
     }

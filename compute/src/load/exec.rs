@@ -462,16 +462,22 @@ impl PartitionLoader {
         };
         let mut records = RecordReader::new(reader, mode);
         // A part's records are those that start in its bytes: after the end of the
-        // record that runs into it (read from the byte before the part), up to its end.
-        let limit = match file.part {
-            Some(FilePart::Bytes { start, end }) => {
-                if start > 0 {
-                    records.skip_lines(1).await.map_err(io)?;
-                }
-                Some(end - start.saturating_sub(1))
-            }
-            _ => None,
+        // line that runs into it (read from the byte before the part), up to its
+        // end. Where a record may span lines (a quoted newline in CSV, an object
+        // over several lines in JSON), that line end may be inside a record: the
+        // part reports where it started and where it stopped, and the leader checks
+        // that each part starts where the one before it stopped.
+        let base = match file.part {
+            Some(FilePart::Bytes { start, .. }) => start.saturating_sub(1),
+            _ => 0,
         };
+        if let Some(FilePart::Bytes { start, end }) = file.part {
+            if start > 0 {
+                records.skip_lines(1).await.map_err(io)?;
+            }
+            records.set_limit(end - base);
+        }
+        let first_record = base + records.bytes();
         if file.offset() == 0 {
             records
                 .skip_lines(options.ignore_header)
@@ -481,14 +487,15 @@ impl PartitionLoader {
         let mut buf = Vec::new();
         let mut loaded = 0u64;
         let input_fields = self.spec.input_fields;
+        // Whether the input (or the part) was read to its end.
+        let mut to_end = false;
         loop {
-            if limit.is_some_and(|limit| records.bytes() >= limit) {
-                break;
-            }
             let Some(line) = records.next_record(&mut buf).await.map_err(io)? else {
+                to_end = true;
                 break;
             };
             if options.postgres_text && buf == b"\\." {
+                to_end = true;
                 break;
             }
             let text: Cow<str> = match std::str::from_utf8(&buf) {
@@ -588,9 +595,12 @@ impl PartitionLoader {
             }
         }
         let lines = records.lines();
+        let next_record = to_end.then(|| base + records.bytes());
         self.update(index, |f| {
             f.lines_scanned = lines;
             f.rows_loaded = loaded;
+            f.first_record = first_record;
+            f.next_record = next_record;
         });
         Ok(true)
     }

@@ -23,6 +23,8 @@ pub struct RecordReader<R> {
     lines: u64,
     /// Bytes consumed so far.
     bytes: u64,
+    /// No record starts at or after this many bytes.
+    limit: Option<u64>,
 }
 
 impl<R: AsyncBufRead + Unpin> RecordReader<R> {
@@ -32,7 +34,15 @@ impl<R: AsyncBufRead + Unpin> RecordReader<R> {
             mode,
             lines: 0,
             bytes: 0,
+            limit: None,
         }
+    }
+
+    /// Ends the input at the first record that starts `limit` or more bytes into
+    /// it (a byte range of a file: its records are those that start in it). Blank
+    /// lines skipped on the way count as where the next record starts.
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = Some(limit);
     }
 
     /// Lines read so far (the last record's last line).
@@ -88,6 +98,9 @@ impl<R: AsyncBufRead + Unpin> RecordReader<R> {
     pub async fn next_record(&mut self, out: &mut Vec<u8>) -> std::io::Result<Option<u64>> {
         loop {
             out.clear();
+            if self.limit.is_some_and(|limit| self.bytes >= limit) {
+                return Ok(None);
+            }
             if !self.line(out).await? {
                 return Ok(None);
             }
@@ -201,6 +214,30 @@ mod tests {
             all.push((line, String::from_utf8_lossy(&out).into_owned()));
         }
         all
+    }
+
+    /// A byte range's records are those that start before its limit; blank lines
+    /// skipped up to the limit do not pull in the record after it.
+    #[tokio::test]
+    async fn records_stop_at_the_limit() -> std::io::Result<()> {
+        let input = "a\n\nb\nc\n";
+        for (limit, expected) in [
+            (2, vec!["a"]),
+            (3, vec!["a"]),
+            (4, vec!["a", "b"]),
+            (6, vec!["a", "b", "c"]),
+        ] {
+            let mut reader =
+                RecordReader::new(input.as_bytes(), RecordMode::Text { escape: false });
+            reader.set_limit(limit);
+            let mut out = Vec::new();
+            let mut seen = Vec::new();
+            while reader.next_record(&mut out).await?.is_some() {
+                seen.push(String::from_utf8_lossy(&out).into_owned());
+            }
+            assert_eq!(seen, expected, "limit {limit}");
+        }
+        Ok(())
     }
 
     #[tokio::test]

@@ -11,8 +11,8 @@ use blueshift_compute::codec::schema_to_bytes;
 use blueshift_compute::load::spec::JsonStep;
 use blueshift_compute::load::store::{self, StoreError};
 use blueshift_compute::load::{
-    Compression, FilePart, JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition,
-    LoadSpec, LoadWriteExec, Reader, StoreConfig, WriteTarget, parquet_row_groups,
+    Compression, JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition, LoadSpec,
+    LoadWriteExec, Reader, StoreConfig, WriteTarget,
 };
 use blueshift_storage::catalog::{SegmentRef, SortStyle, TableDef};
 use datafusion::execution::context::SessionState;
@@ -29,6 +29,10 @@ use crate::query_log::{QueryEntry, QueryLog};
 use crate::session::Session;
 use crate::sql::copy::{CopyFormat, CopySource, CopyStatement};
 use crate::table::SliceSink;
+
+mod split;
+
+use split::{has_byte_ranges, ranges_line_up, split_files};
 
 /// The error of an object store call, with the SQLSTATE a client expects.
 pub(crate) fn store_error(e: StoreError) -> LeaderError {
@@ -363,8 +367,9 @@ impl Engine {
         }
         spec.format = Self::load_format(&stmt.format, &spec.store, spec.input_fields).await?;
         let files = Self::list_source(url, stmt.manifest, &spec.store).await?;
-        let files = split_files(files, &spec).await?;
-        spec.partitions = Self::assign_files(files, self.cluster.layout().slice_count());
+        let split = split_files(files.clone(), &spec).await?;
+        let mut check_ranges = has_byte_ranges(&split);
+        spec.partitions = Self::assign_files(split, self.cluster.layout().slice_count());
         let (state, _guard) = self.admit(session).await?;
         let query_id = session.current_query().unwrap_or(0);
         let load = LoadRun {
@@ -374,19 +379,28 @@ impl Engine {
             query_id,
             user_id: session.user_id(),
         };
-        let plan: Option<Arc<dyn ExecutionPlan>> = if spec.partitions.is_empty() {
-            None
-        } else {
-            let load: Arc<dyn ExecutionPlan> = Arc::new(LoadExec::new(spec.clone()));
-            let exec: Arc<dyn ExecutionPlan> =
-                Arc::new(LoadWriteExec::try_new(load, self.write_target(&def)?)?);
-            Some(Arc::new(CoalescePartitionsExec::new(Arc::new(
-                RemoteFragmentExec::try_new(exec, self.cluster.clone())?,
-            ))))
+        let attempts = async {
+            loop {
+                let plan = self.load_plan(&def, &spec)?;
+                match load
+                    .run(&state, &def, &spec, plan, None, check_ranges)
+                    .await?
+                {
+                    Loaded::Done(rows) => return Ok(rows),
+                    Loaded::Misaligned => {
+                        tracing::info!(
+                            "COPY {query_id}: a record spans the start of a byte range; loading the files whole"
+                        );
+                        self.query_log.loads.forget(query_id);
+                        self.collect_garbage_when_idle();
+                        spec.partitions =
+                            Self::assign_files(files.clone(), self.cluster.layout().slice_count());
+                        check_ranges = false;
+                    }
+                }
+            }
         };
-        let result = interrupt
-            .run(load.run(&state, &def, &spec, plan, None))
-            .await;
+        let result = interrupt.run(attempts).await;
         load.finish(&result, stmt.format.name());
         if query_id != 0 {
             session.set_last_copy_id(query_id);
@@ -400,6 +414,24 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// The plan of a COPY from files: each slice's loader on the compute nodes,
+    /// writing what it loads; `None` when there is nothing to load.
+    fn load_plan(
+        &self,
+        def: &TableDef,
+        spec: &LoadSpec,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>, LeaderError> {
+        if spec.partitions.is_empty() {
+            return Ok(None);
+        }
+        let load: Arc<dyn ExecutionPlan> = Arc::new(LoadExec::new(spec.clone()));
+        let exec: Arc<dyn ExecutionPlan> =
+            Arc::new(LoadWriteExec::try_new(load, self.write_target(def)?)?);
+        Ok(Some(Arc::new(CoalescePartitionsExec::new(Arc::new(
+            RemoteFragmentExec::try_new(exec, self.cluster.clone())?,
+        )))))
     }
 
     /// Starts a COPY FROM STDIN: the client's CopyData goes to a load that runs on
@@ -448,9 +480,12 @@ impl Engine {
             let _slot = guard;
             let plan: Arc<dyn ExecutionPlan> = exec.clone();
             let result = load
-                .run(&state, &def, &spec, Some(plan), Some(exec))
+                .run(&state, &def, &spec, Some(plan), Some(exec), false)
                 .await
-                .map(|rows| rows.unwrap_or(0));
+                .map(|loaded| match loaded {
+                    Loaded::Done(rows) => rows.unwrap_or(0),
+                    Loaded::Misaligned => 0,
+                });
             load.finish(
                 &result.as_ref().map(|r| Some(*r)).map_err(|e| e.to_string()),
                 format_name,
@@ -495,78 +530,6 @@ impl Engine {
             .table(&schema, &table)?
             .ok_or_else(|| blueshift_storage::StorageError::TableNotFound(table).into())
     }
-}
-
-/// Files larger than this are split over slices (uncompressed text by byte ranges,
-/// Parquet by row groups).
-pub const SPLIT_BYTES: u64 = 64 * 1024 * 1024;
-
-/// [`SPLIT_BYTES`], or `BLUESHIFT_COPY_SPLIT_BYTES` (for tests, which split small
-/// files).
-fn split_bytes() -> u64 {
-    std::env::var("BLUESHIFT_COPY_SPLIT_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(SPLIT_BYTES)
-}
-
-/// `files`, with the large ones that can be split cut into parts of about
-/// [`SPLIT_BYTES`]. Text is split when no record can span lines (no ESCAPE, no
-/// REMOVEQUOTES) and it is not compressed; CSV and JSON are not split (quoted or
-/// nested newlines).
-async fn split_files(files: Vec<LoadFile>, spec: &LoadSpec) -> Result<Vec<LoadFile>, LeaderError> {
-    let text_splits = spec.format == LoadFormat::Text
-        && spec.compression == Compression::None
-        && !spec.options.escape
-        && !spec.options.remove_quotes;
-    let split = split_bytes();
-    let mut out = Vec::with_capacity(files.len());
-    for file in files {
-        if file.size <= split {
-            out.push(file);
-            continue;
-        }
-        if text_splits {
-            let mut start = 0;
-            while start < file.size {
-                let end = (start + split).min(file.size);
-                out.push(LoadFile {
-                    part: Some(FilePart::Bytes { start, end }),
-                    ..file.clone()
-                });
-                start = end;
-            }
-        } else if spec.format == LoadFormat::Parquet {
-            let groups = parquet_row_groups(&file.url, file.size, &spec.store)
-                .await
-                .map_err(store_error)?;
-            let mut start = 0;
-            let mut bytes = 0;
-            for (i, size) in groups.iter().enumerate() {
-                bytes += size;
-                if bytes >= split || i + 1 == groups.len() {
-                    out.push(LoadFile {
-                        part: Some(FilePart::RowGroups {
-                            start,
-                            end: i + 1,
-                            bytes,
-                        }),
-                        size: file.size,
-                        url: file.url.clone(),
-                    });
-                    start = i + 1;
-                    bytes = 0;
-                }
-            }
-            if groups.is_empty() {
-                out.push(file);
-            }
-        } else {
-            out.push(file);
-        }
-    }
-    Ok(out)
 }
 
 /// What the compute nodes' [`LoadWriteExec`] partitions report: the rows they
@@ -622,6 +585,15 @@ fn tokio_stream_of(
     futures::stream::poll_fn(move |cx| received.poll_recv(cx).map(|b| b.map(Ok)))
 }
 
+/// What a load came to.
+enum Loaded {
+    /// Committed (`Some(rows)`), or only checked (NOLOAD, `None`).
+    Done(Option<u64>),
+    /// A byte range of a file started inside a record (see [`ranges_line_up`]):
+    /// nothing was committed, and the load must run again with the files whole.
+    Misaligned,
+}
+
 /// What a COPY's load needs after planning, owned (COPY FROM STDIN runs it in a task).
 struct LoadRun {
     catalog: blueshift_storage::catalog::Catalog,
@@ -637,7 +609,9 @@ impl LoadRun {
     /// which write the segments themselves and report them ([`LoadWriteExec`]), or
     /// `local`, a load on the leader (COPY FROM STDIN) whose rows are routed here and
     /// whose files and errors are recorded here (fragments report their own). `None`
-    /// for NOLOAD.
+    /// for NOLOAD. With `check_ranges`, the byte ranges of split files must line
+    /// up before anything is committed or any rejected row counts: else the load is
+    /// [`Loaded::Misaligned`] (unless it failed for a reason other than its data).
     async fn run(
         &self,
         state: &SessionState,
@@ -645,9 +619,10 @@ impl LoadRun {
         spec: &LoadSpec,
         plan: Option<Arc<dyn ExecutionPlan>>,
         local: Option<Arc<LoadExec>>,
-    ) -> Result<Option<u64>, LeaderError> {
+        check_ranges: bool,
+    ) -> Result<Loaded, LeaderError> {
         let Some(plan) = plan else {
-            return Ok(Some(0));
+            return Ok(Loaded::Done(Some(0)));
         };
         // Every file shows in STV_LOAD_STATE from the start; slices report progress.
         let listed = spec
@@ -680,6 +655,15 @@ impl LoadRun {
                 .loads
                 .record(self.query_id, self.user_id, local.files(), local.errors());
         }
+        if check_ranges && !ranges_line_up(&self.query_log.loads.files_of(self.query_id)) {
+            let data_error = staged
+                .as_ref()
+                .err()
+                .is_none_or(|e| crate::error::sqlstate(e).0.starts_with("22"));
+            if data_error {
+                return Ok(Loaded::Misaligned);
+            }
+        }
         let (rows, written) = staged?;
         let errors = self.query_log.loads.errors_of(self.query_id);
         if errors.len() as u64 > spec.options.max_error {
@@ -710,12 +694,12 @@ impl LoadRun {
             });
         }
         if spec.options.no_load {
-            return Ok(None);
+            return Ok(Loaded::Done(None));
         }
         if !written.is_empty() {
             self.catalog.append_segments(def.id, &written)?;
         }
-        Ok(Some(rows))
+        Ok(Loaded::Done(Some(rows)))
     }
 
     /// The COPY ended: its files go to STL_LOAD_COMMITS.
