@@ -2,7 +2,8 @@
 """COPY benchmark: load TPC-H lineitem from an S3 endpoint, against DuckDB.
 
 Generates lineitem with tpchgen-cli (`cargo install tpchgen-cli`) as gzip CSV and as
-Parquet, split into one file per slice (as Redshift advises), serves the files from an
+Parquet, split into one file per slice (as Redshift advises), and as one uncompressed
+CSV file (which COPY splits into byte ranges), serves the files from an
 in-process-style S3 endpoint (the tests crate's `s3_endpoint`: s3s-fs with SigV4 on
 loopback), starts `blueshift up` (1 node x <cores> slices) and prints, for each
 format and scale factor:
@@ -54,6 +55,13 @@ def generate(tpchgen, sf, parts, root):
              "--parts", str(parts), "--output-dir", out],
             check=True, stdout=subprocess.DEVNULL,
         )
+    # And lineitem as one uncompressed CSV file, which COPY splits into byte ranges.
+    single = os.path.join(base, "csv1")
+    os.makedirs(single, exist_ok=True)
+    subprocess.run(
+        [tpchgen, "csv", "-s", str(sf), "--tables", "lineitem", "--output-dir", single],
+        check=True, stdout=subprocess.DEVNULL,
+    )
     csv_dir = os.path.join(base, "csv")
     for dirpath, _, names in os.walk(csv_dir):
         for name in names:
@@ -113,7 +121,7 @@ def duckdb_load(files, fmt):
     con = duckdb.connect()
     con.execute("create table lineitem " + LINEITEM)
     start = time.perf_counter()
-    if fmt == "csv":
+    if fmt != "parquet":
         con.execute(f"insert into lineitem select * from read_csv({files!r}, header=true)")
     else:
         con.execute(f"insert into lineitem select * from read_parquet({files!r})")
@@ -155,13 +163,14 @@ def main():
                 [args.endpoint, served, "--import", generated], stdout=subprocess.PIPE,
                 text=True)
             endpoint = endpoint_proc.stdout.readline().split()[1]
-            for fmt, suffix, options in (
-                ("csv", ".csv.gz", "csv gzip ignoreheader 1"),
-                ("parquet", ".parquet", "format parquet"),
+            for fmt, folder, suffix, options in (
+                ("gzip CSV", "csv", ".csv.gz", "csv gzip ignoreheader 1"),
+                ("CSV, 1 file", "csv1", ".csv", "csv ignoreheader 1"),
+                ("Parquet", "parquet", ".parquet", "format parquet"),
             ):
-                files = files_of(os.path.join(base, fmt), suffix)
+                files = files_of(os.path.join(base, folder), suffix)
                 mb = sum(os.path.getsize(f) for f in files) / 1e6
-                prefix = os.path.relpath(os.path.join(base, fmt), os.path.join(generated, "bucket"))
+                prefix = os.path.relpath(os.path.join(base, folder), os.path.join(generated, "bucket"))
                 copy = f"copy lineitem from 's3://bucket/{prefix}/' iam_role default {options}"
                 times = []
                 for _ in range(args.runs):
@@ -175,7 +184,7 @@ def main():
                 if have_duckdb:
                     dtimes = []
                     for _ in range(args.runs):
-                        dsec, drows = duckdb_load(files, fmt)
+                        dsec, drows = duckdb_load(files, folder)
                         assert drows == rows, (drows, rows)
                         dtimes.append(dsec)
                     dsec = statistics.median(dtimes)

@@ -134,6 +134,8 @@ async fn csv_and_json_split_by_byte_ranges() -> Result<()> {
         flat.push_str(&format!("{i},\"{}\"\n", note.replace('"', "\"\"")));
     }
     s3.put("bucket", "flat/one.csv", flat.as_bytes())?;
+    // Not under `flat/`, though its key starts with `flat`.
+    s3.put("bucket", "flat-not/extra.csv", b"no,such,row\n")?;
     client
         .execute("copy cj from 's3://bucket/flat/' iam_role default csv", &[])
         .await?;

@@ -151,9 +151,17 @@ pub async fn list_prefix(
 ) -> Result<Vec<(String, u64)>, StoreError> {
     use futures::TryStreamExt;
     let location = open(url, config)?;
-    let key = location.path.as_ref().to_string();
+    let mut key = location.path.as_ref().to_string();
+    // A prefix that ends in a slash matches only the keys in that folder (the
+    // object_store path drops the slash).
+    if url.ends_with('/') && !key.is_empty() {
+        key.push('/');
+    }
     // object_store lists whole path segments: list the parent, keep what matches.
-    let parent = key.rfind('/').map(|i| Path::from(&key[..i]));
+    let parent = key
+        .trim_end_matches('/')
+        .rfind('/')
+        .map(|i| Path::from(&key[..i]));
     let objects: Vec<_> = location
         .store
         .list(parent.as_ref())
