@@ -482,9 +482,14 @@ impl Engine {
             let result = load
                 .run(&state, &def, &spec, Some(plan), Some(exec), false)
                 .await
-                .map(|loaded| match loaded {
-                    Loaded::Done(rows) => rows.unwrap_or(0),
-                    Loaded::Misaligned => 0,
+                .and_then(|loaded| match loaded {
+                    Loaded::Done(rows) => Ok(rows.unwrap_or(0)),
+                    // Only byte ranges of files can be misaligned.
+                    Loaded::Misaligned => Err(LeaderError::DataFusion(
+                        datafusion::error::DataFusionError::Internal(
+                            "COPY FROM STDIN has no byte ranges to line up".into(),
+                        ),
+                    )),
                 });
             load.finish(
                 &result.as_ref().map(|r| Some(*r)).map_err(|e| e.to_string()),
