@@ -105,6 +105,10 @@ pub(super) fn ranges_line_up(files: &[LoadFileStats]) -> bool {
     }
     by_file.into_values().all(|mut parts| {
         parts.sort_by_key(|p| p.offset);
+        // A manifest may name a file twice: the same range read twice is one range.
+        parts.dedup_by(|a, b| {
+            (a.offset, a.first_record, a.next_record) == (b.offset, b.first_record, b.next_record)
+        });
         parts
             .windows(2)
             .all(|pair| matches!(pair, [p, q] if p.next_record == Some(q.first_record)))
@@ -147,5 +151,13 @@ mod tests {
         let stopped = [part(0, 0, None), part(100, 120, Some(230))];
         assert!(!ranges_line_up(&stopped));
         assert!(ranges_line_up(&[whole]));
+        // A file named twice (in a manifest) is read twice, range by range.
+        let twice = [
+            part(0, 0, Some(120)),
+            part(100, 120, Some(230)),
+            part(0, 0, Some(120)),
+            part(100, 120, Some(230)),
+        ];
+        assert!(ranges_line_up(&twice));
     }
 }
