@@ -11,6 +11,7 @@
 mod convert;
 mod exec;
 mod fields;
+mod json;
 mod parquet;
 mod records;
 pub mod spec;

@@ -28,12 +28,14 @@ use tokio::sync::mpsc::Sender;
 
 use super::convert::{Input, RowConverter, RowError};
 use super::fields::Splitter;
+use super::json;
 use super::parquet::ObjectReader;
 use super::records::{RecordMode, RecordReader};
-use super::spec::{
-    Compression, FilePart, JsonPaths, JsonStep, LoadFile, LoadFormat, LoadPartition, LoadSpec,
-};
+use super::spec::{Compression, FilePart, LoadFile, LoadFormat, LoadPartition, LoadSpec};
 use super::store::{self, StoreError};
+
+/// A rejected record: (column, raw field, position, error code, reason).
+pub(super) type Rejection = (Option<usize>, String, usize, i32, String);
 
 /// Rows per output batch.
 const BATCH_ROWS: usize = 8192;
@@ -436,7 +438,7 @@ impl PartitionLoader {
             LoadFormat::Json(_) => (RecordMode::Json, None),
             LoadFormat::Parquet => return Ok(true),
         };
-        let json_names = self.json_keys();
+        let json_names = json::keys(&self.spec);
         // Reading the object failed (the store's error), or its bytes are bad (a
         // corrupt gzip stream, a record too long): the file's fault.
         let io = |e: std::io::Error| {
@@ -522,7 +524,7 @@ impl PartitionLoader {
                     }
                 },
             };
-            let outcome: Result<(), (Option<usize>, String, usize, i32, String)> = match splitter {
+            let outcome: Result<(), Rejection> = match splitter {
                 Some(splitter) => {
                     let mut fields = Vec::with_capacity(input_fields);
                     match splitter.split(&text, &mut fields) {
@@ -568,7 +570,7 @@ impl PartitionLoader {
                             }),
                     }
                 }
-                None => self.json_row(&text, &json_names, converter),
+                None => json::row(&self.spec, &text, &json_names, converter),
             };
             match outcome {
                 Ok(()) => loaded += 1,
@@ -603,90 +605,6 @@ impl PartitionLoader {
             f.next_record = next_record;
         });
         Ok(true)
-    }
-
-    /// The JSON key of each input field under `'auto'` (lower-cased for
-    /// `'auto ignorecase'`).
-    fn json_keys(&self) -> Vec<String> {
-        let mut keys = vec![String::new(); self.spec.input_fields];
-        let ignore_case = matches!(
-            self.spec.format,
-            LoadFormat::Json(JsonPaths::Auto { ignore_case: true })
-        );
-        for c in &self.spec.columns {
-            if let Some(i) = c.input
-                && let Some(k) = keys.get_mut(i)
-            {
-                *k = if ignore_case {
-                    c.name.to_lowercase()
-                } else {
-                    c.name.clone()
-                };
-            }
-        }
-        keys
-    }
-
-    fn json_row(
-        &self,
-        text: &str,
-        keys: &[String],
-        converter: &mut RowConverter,
-    ) -> Result<(), (Option<usize>, String, usize, i32, String)> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            (
-                None,
-                String::new(),
-                e.column(),
-                1216,
-                format!("Invalid JSON: {e}"),
-            )
-        })?;
-        let serde_json::Value::Object(object) = &value else {
-            return Err((
-                None,
-                String::new(),
-                0,
-                1216,
-                "Invalid JSONPath format: a record must be a JSON object".into(),
-            ));
-        };
-        let fields: Vec<Option<String>> = match &self.spec.format {
-            LoadFormat::Json(JsonPaths::Paths(paths)) => paths
-                .iter()
-                .map(|steps| json_text(walk(&value, steps)))
-                .collect(),
-            LoadFormat::Json(JsonPaths::Auto { ignore_case }) => keys
-                .iter()
-                .map(|k| {
-                    let found = if *ignore_case {
-                        object
-                            .iter()
-                            .find(|(key, _)| key.to_lowercase() == *k)
-                            .map(|(_, v)| v)
-                    } else {
-                        object.get(k)
-                    };
-                    json_text(found)
-                })
-                .collect(),
-            _ => vec![],
-        };
-        converter
-            .push_row(|i| {
-                Some(Input {
-                    text: fields.get(i).and_then(|f| f.as_deref()),
-                    checks: false,
-                    raw: fields.get(i).and_then(|f| f.as_deref()).unwrap_or(""),
-                })
-            })
-            .map_err(|RowError { column, error }| {
-                let raw = self.spec.columns[column]
-                    .input
-                    .and_then(|i| fields.get(i).cloned().flatten())
-                    .unwrap_or_default();
-                (Some(column), raw, 0, error.code, error.reason)
-            })
     }
 
     /// Loads a Parquet file: its columns, in order, fill the COPY's columns.
@@ -773,22 +691,6 @@ impl PartitionLoader {
             }
         }
         Ok(true)
-    }
-}
-
-fn walk<'a>(value: &'a serde_json::Value, steps: &[JsonStep]) -> Option<&'a serde_json::Value> {
-    steps.iter().try_fold(value, |v, step| match step {
-        JsonStep::Key(k) => v.get(k),
-        JsonStep::Index(i) => v.get(*i),
-    })
-}
-
-/// A JSON value as field text: strings as they are, other values as JSON.
-fn json_text(value: Option<&serde_json::Value>) -> Option<String> {
-    match value? {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
     }
 }
 
