@@ -7,6 +7,12 @@
 //! holding that slice. Bad rows do not fail the stream: each is recorded with its
 //! file, line and column, and a partition stops reading once it has seen more than
 //! MAXERROR of them. The leader adds the partitions' counts up and commits, or not.
+//!
+//! A large file may come in parts ([`FilePart`]): Parquet row groups, or byte ranges
+//! of text, CSV and JSON. A byte range loads the records that start after the first
+//! line end in it and reports where its first record started and where the record
+//! after its last starts, so the leader can check that the ranges line up (a
+//! record may span lines) before it commits.
 
 mod convert;
 mod exec;
