@@ -1,6 +1,7 @@
 //! COPY loaders: read files from S3 or the local file system, parse them as Redshift
-//! does (text, CSV, JSON, Parquet; gzip, bzip2 or zstd), convert fields to the
-//! table's types and produce record batches.
+//! does (text, CSV, JSON; gzip, bzip2 or zstd), or read them with their own readers
+//! (Parquet, ORC, Avro: [`columnar`]), convert fields to the table's types and
+//! produce record batches.
 //!
 //! The leader lists the source and spreads its files over the slices in a
 //! [`LoadSpec`]; [`LoadExec`] runs one partition per slice on the compute node
@@ -9,11 +10,13 @@
 //! MAXERROR of them. The leader adds the partitions' counts up and commits, or not.
 //!
 //! A large file may come in parts ([`FilePart`]): Parquet row groups, or byte ranges
-//! of text, CSV and JSON. A byte range loads the records that start after the first
+//! of text, CSV, JSON, ORC and Avro. An ORC or Avro range loads the stripes or
+//! blocks that start in it. A text byte range loads the records that start after the first
 //! line end in it and reports where its first record started and where the record
 //! after its last starts, so the leader can check that the ranges line up (a
 //! record may span lines) before it commits.
 
+mod columnar;
 mod convert;
 mod exec;
 mod fields;

@@ -374,6 +374,21 @@ impl S3Server {
         Embedded::start_with_env(&dir.join("data"), nodes, 2, &env)
     }
 
+    /// A 2-node cluster (2 slices each) on this endpoint that splits COPY input
+    /// files over `split_bytes` bytes, and a client of it.
+    pub async fn start_split_cluster(
+        &self,
+        dir: &Path,
+        split_bytes: u64,
+    ) -> Result<(Embedded, tokio_postgres::Client)> {
+        let mut env = self.cluster_env(&dir.join("roles.json"))?;
+        env.push(("BLUESHIFT_COPY_SPLIT_BYTES".into(), split_bytes.to_string()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let cluster = Embedded::start_with_env(&dir.join("data"), 2, 2, &env)?;
+        let client = connect(&cluster.conn_str()).await?;
+        Ok((cluster, client))
+    }
+
     /// The environment a cluster needs to use this endpoint, with `roles_file`
     /// mapping `IAM_ROLE default` and the test ARN to the test keys.
     pub fn cluster_env(&self, roles_file: &Path) -> Result<Vec<(String, String)>> {

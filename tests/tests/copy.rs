@@ -209,7 +209,16 @@ async fn copy_formats_and_options() -> Result<()> {
         .await?;
     assert_eq!(rows(&client, "select count(*) from t").await?, before);
 
-    // Parquet and ORC: Parquet loads by column position; ORC is refused clearly.
+    // Formats not built (FIXEDWIDTH) are refused clearly; text read as ORC is not
+    // an ORC file, and says so.
+    let e = client
+        .execute(
+            "copy t from 's3://bucket/text/' iam_role default fixedwidth 'id:3'",
+            &[],
+        )
+        .await
+        .expect_err("FIXEDWIDTH");
+    assert_eq!(sqlstate(&e), "0A000");
     let e = client
         .execute(
             "copy t from 's3://bucket/text/' iam_role default format as orc",
@@ -217,7 +226,8 @@ async fn copy_formats_and_options() -> Result<()> {
         )
         .await
         .expect_err("ORC");
-    assert_eq!(sqlstate(&e), "0A000");
+    assert_eq!(sqlstate(&e), "22P04");
+    assert!(format!("{e:?}").contains("not an ORC file"), "{e:?}");
     Ok(())
 }
 

@@ -4,18 +4,14 @@
 //! Parquet by row groups. The split size is 4 KB here, so small files split.
 
 use anyhow::Result;
-use blueshift_tests::{Embedded, S3Server, connect, rows, table};
+use blueshift_tests::{Embedded, S3Server, rows, table};
 
 /// A 2-node cluster on an S3 endpoint that splits files over 4 KB.
 async fn split_cluster(
     dir: &std::path::Path,
 ) -> Result<(S3Server, Embedded, tokio_postgres::Client)> {
     let s3 = S3Server::start(&["bucket"]).await?;
-    let mut env = s3.cluster_env(&dir.join("roles.json"))?;
-    env.push(("BLUESHIFT_COPY_SPLIT_BYTES".into(), "4096".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let cluster = Embedded::start_with_env(&dir.join("data"), 2, 2, &env)?;
-    let client = connect(&cluster.conn_str()).await?;
+    let (cluster, client) = s3.start_split_cluster(dir, 4096).await?;
     Ok((s3, cluster, client))
 }
 

@@ -446,11 +446,7 @@ impl TargetColumn {
                             format!("String length exceeds DDL length: {} > {max}", s.len()),
                         ));
                     }
-                    let mut end = max;
-                    while !s.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    s = &s[..end];
+                    s = cut_to(s, max);
                 }
                 Value::Str(s.into())
             }
@@ -659,6 +655,16 @@ impl RowConverter {
     pub fn finish(&mut self) -> Result<Vec<ArrayRef>, arrow::error::ArrowError> {
         self.columns.iter_mut().map(TargetColumn::finish).collect()
     }
+}
+
+/// The longest start of `s` of at most `max` bytes that ends on a character
+/// boundary (TRUNCATECOLUMNS).
+pub(super) fn cut_to(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 #[cfg(test)]

@@ -7,11 +7,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, ZstdDecoder};
 use blueshift_proto::{LoadErrorRecord, LoadFileStats};
-use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -26,10 +25,10 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncBufRead, BufReader};
 use tokio::sync::mpsc::Sender;
 
+use super::columnar::Source;
 use super::convert::{Input, RowConverter, RowError};
 use super::fields::Splitter;
 use super::json;
-use super::parquet::ObjectReader;
 use super::records::{RecordMode, RecordReader};
 use super::spec::{Compression, FilePart, LoadFile, LoadFormat, LoadPartition, LoadSpec};
 use super::store::{self, StoreError};
@@ -38,7 +37,7 @@ use super::store::{self, StoreError};
 pub(super) type Rejection = (Option<usize>, String, usize, i32, String);
 
 /// Rows per output batch.
-const BATCH_ROWS: usize = 8192;
+pub(super) const BATCH_ROWS: usize = 8192;
 /// STL_LOAD_ERRORS keeps this much of a line or field.
 const RAW_CHARS: usize = 1024;
 
@@ -252,9 +251,10 @@ impl PartitionLoader {
         // Every file is listed from the start, so progress shows what is left.
         let indices: Vec<usize> = files.iter().map(|f| self.add_file(f)).collect();
         for (file, index) in files.iter().zip(indices) {
-            let open = match self.spec.format {
-                LoadFormat::Parquet => self.load_parquet(file, index).await,
-                _ => self.load_text(file, index, &mut converter).await,
+            let open = if self.spec.format.is_text() {
+                self.load_text(file, index, &mut converter).await
+            } else {
+                self.load_columnar(file, index).await
             };
             let done = open?;
             self.update(index, |f| {
@@ -436,7 +436,7 @@ impl PartitionLoader {
                 }),
             ),
             LoadFormat::Json(_) => (RecordMode::Json, None),
-            LoadFormat::Parquet => return Ok(true),
+            LoadFormat::Parquet | LoadFormat::Orc | LoadFormat::Avro(_) => return Ok(true),
         };
         let json_names = json::keys(&self.spec);
         // Reading the object failed (the store's error), or its bytes are bad (a
@@ -607,77 +607,24 @@ impl PartitionLoader {
         Ok(true)
     }
 
-    /// Loads a Parquet file: its columns, in order, fill the COPY's columns.
-    async fn load_parquet(&mut self, file: &LoadFile, index: usize) -> Result<bool> {
-        let location = store::open(&file.url, &self.spec.store).map_err(store_error)?;
-        let reader = ObjectReader {
-            location,
-            size: file.size,
-        };
+    /// Loads a Parquet, ORC or Avro file (or part of one) through its reader
+    /// ([`Source`]).
+    async fn load_columnar(&mut self, file: &LoadFile, index: usize) -> Result<bool> {
+        let name = self.spec.format.name();
         let bad = |reason: String| {
             store_error(StoreError::BadData {
                 url: file.url.clone(),
-                reason: format!("COPY from Parquet: {reason}"),
+                reason: format!("COPY from {name}: {reason}"),
             })
         };
-        let builder = super::parquet::stream_builder(reader)
-            .await
-            .map_err(|e| bad(e.to_string()))?;
-        let fields = builder.schema().fields().len();
-        if fields != self.spec.input_fields {
-            return Err(bad(format!(
-                "the file has {fields} columns, the COPY loads {}",
-                self.spec.input_fields
-            )));
-        }
-        let builder = match file.part {
-            Some(FilePart::RowGroups { start, end, .. }) => {
-                builder.with_row_groups((start..end).collect())
-            }
-            _ => builder,
-        };
-        let mut stream = builder
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| bad(e.to_string()))?;
+        let mut source = Source::open(&self.spec, file).await.map_err(bad)?;
         let mut loaded = 0u64;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| bad(e.to_string()))?;
-            let rows = batch.num_rows();
-            let columns = self
-                .spec
-                .columns
-                .iter()
-                .map(|c| -> Result<ArrayRef> {
-                    let array = match c.input {
-                        Some(i) => {
-                            let options = arrow::compute::CastOptions {
-                                safe: false,
-                                ..Default::default()
-                            };
-                            arrow::compute::cast_with_options(
-                                batch.column(i),
-                                &c.data_type,
-                                &options,
-                            )
-                            .map_err(|e| bad(format!("column {}: {e}", c.name)))?
-                        }
-                        None => match &c.default {
-                            Some(text) => ScalarValue::try_from_string(text.clone(), &c.data_type)?
-                                .to_array_of_size(rows)?,
-                            None => arrow::array::new_null_array(&c.data_type, rows),
-                        },
-                    };
-                    if !c.nullable && array.null_count() > 0 {
-                        return Err(bad(format!(
-                            "column {} is NOT NULL but the file has nulls",
-                            c.name
-                        )));
-                    }
-                    Ok(array)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            loaded += rows as u64;
+        while let Some(batch) = source.batches.next().await {
+            let batch = batch.map_err(bad)?;
+            let columns = source
+                .table_columns(&self.spec, &batch, loaded)
+                .map_err(bad)?;
+            loaded += batch.num_rows() as u64;
             self.update(index, |f| {
                 f.rows_loaded = loaded;
                 f.lines_scanned = loaded;

@@ -13,7 +13,8 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
 use super::store::{self, StoreError};
 
-/// A Parquet file in an object store, read by ranges.
+/// A Parquet, ORC or Avro file in an object store, read by ranges.
+#[derive(Clone)]
 pub(super) struct ObjectReader {
     pub(super) location: store::Location,
     pub(super) size: u64,

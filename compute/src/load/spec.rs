@@ -44,6 +44,33 @@ pub enum LoadFormat {
     /// One JSON object per record.
     Json(JsonPaths),
     Parquet,
+    /// ORC: columns in order, like Parquet.
+    Orc,
+    /// Avro: fields by name (`'auto'`, `'auto ignorecase'`) or by JSONPaths.
+    Avro(JsonPaths),
+}
+
+impl LoadFormat {
+    /// Whether files are read as records of text (text, CSV, JSON), rather than by
+    /// a columnar (Parquet, ORC) or Avro reader.
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self,
+            LoadFormat::Text | LoadFormat::Csv { .. } | LoadFormat::Json(_)
+        )
+    }
+
+    /// The format's name, for messages and STL_LOAD_COMMITS.file_format.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LoadFormat::Text => "Text",
+            LoadFormat::Csv { .. } => "CSV",
+            LoadFormat::Json(_) => "JSON",
+            LoadFormat::Parquet => "Parquet",
+            LoadFormat::Orc => "ORC",
+            LoadFormat::Avro(_) => "Avro",
+        }
+    }
 }
 
 /// How JSON fields map to columns.
@@ -145,8 +172,8 @@ pub struct LoadFile {
     /// `s3://bucket/key` or `file:///path`.
     pub url: String,
     pub size: u64,
-    /// Part of a large file: the records that start in these bytes (text), or these
-    /// row groups (Parquet), `start..end`.
+    /// Part of a large file: the records (text), ORC stripes or Avro blocks that
+    /// start in these bytes, or these row groups (Parquet), `start..end`.
     #[serde(default)]
     pub part: Option<FilePart>,
 }

@@ -32,7 +32,7 @@ use crate::table::SliceSink;
 
 mod split;
 
-use split::{has_byte_ranges, ranges_line_up, split_files};
+use split::{needs_range_check, ranges_line_up, split_files};
 
 /// The error of an object store call, with the SQLSTATE a client expects.
 pub(crate) fn store_error(e: StoreError) -> LeaderError {
@@ -295,37 +295,54 @@ impl Engine {
             CopyFormat::Text => LoadFormat::Text,
             CopyFormat::Csv { quote } => LoadFormat::Csv { quote: *quote },
             CopyFormat::Parquet => LoadFormat::Parquet,
-            CopyFormat::Json(option) => match option.to_ascii_lowercase().trim() {
-                "auto" => LoadFormat::Json(JsonPaths::Auto { ignore_case: false }),
-                "auto ignorecase" => LoadFormat::Json(JsonPaths::Auto { ignore_case: true }),
-                _ if option.starts_with("s3://") || option.starts_with("file://") => {
-                    let bytes = store::read_all(option, store).await.map_err(store_error)?;
-                    let bad = |reason: String| LeaderError::External {
-                        code: "22P04",
-                        message: format!("JSONPaths file '{option}': {reason}"),
-                    };
-                    let file: JsonPathsFile =
-                        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-                    if file.jsonpaths.len() != inputs {
-                        return Err(bad(format!(
-                            "it has {} paths but the COPY loads {inputs} columns",
-                            file.jsonpaths.len()
-                        )));
-                    }
-                    let paths = file
-                        .jsonpaths
-                        .iter()
-                        .map(|p| json_path_steps(p))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(bad)?;
-                    LoadFormat::Json(JsonPaths::Paths(paths))
-                }
-                _ => {
-                    return Err(LeaderError::InvalidParameter(format!(
-                        "JSON must be 'auto', 'auto ignorecase' or the location of a JSONPaths file, not '{option}'"
+            CopyFormat::Orc => LoadFormat::Orc,
+            CopyFormat::Json(option) => {
+                LoadFormat::Json(Self::json_paths(option, "JSON", store, inputs).await?)
+            }
+            CopyFormat::Avro(option) => {
+                LoadFormat::Avro(Self::json_paths(option, "AVRO", store, inputs).await?)
+            }
+        })
+    }
+
+    /// JSON's or AVRO's option: `'auto'`, `'auto ignorecase'` or a JSONPaths file
+    /// with a path for each of the COPY's `inputs` columns.
+    async fn json_paths(
+        option: &str,
+        format: &str,
+        store: &StoreConfig,
+        inputs: usize,
+    ) -> Result<JsonPaths, LeaderError> {
+        Ok(match option.to_ascii_lowercase().trim() {
+            "auto" => JsonPaths::Auto { ignore_case: false },
+            "auto ignorecase" => JsonPaths::Auto { ignore_case: true },
+            _ if option.starts_with("s3://") || option.starts_with("file://") => {
+                let bytes = store::read_all(option, store).await.map_err(store_error)?;
+                let bad = |reason: String| LeaderError::External {
+                    code: "22P04",
+                    message: format!("JSONPaths file '{option}': {reason}"),
+                };
+                let file: JsonPathsFile =
+                    serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+                if file.jsonpaths.len() != inputs {
+                    return Err(bad(format!(
+                        "it has {} paths but the COPY loads {inputs} columns",
+                        file.jsonpaths.len()
                     )));
                 }
-            },
+                let paths = file
+                    .jsonpaths
+                    .iter()
+                    .map(|p| json_path_steps(p))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(bad)?;
+                JsonPaths::Paths(paths)
+            }
+            _ => {
+                return Err(LeaderError::InvalidParameter(format!(
+                    "{format} must be 'auto', 'auto ignorecase' or the location of a JSONPaths file, not '{option}'"
+                )));
+            }
         })
     }
 
@@ -368,7 +385,7 @@ impl Engine {
         spec.format = Self::load_format(&stmt.format, &spec.store, spec.input_fields).await?;
         let files = Self::list_source(url, stmt.manifest, &spec.store).await?;
         let split = split_files(files.clone(), &spec).await?;
-        let mut check_ranges = has_byte_ranges(&split);
+        let mut check_ranges = needs_range_check(&split, &spec.format);
         spec.partitions = Self::assign_files(split, self.cluster.layout().slice_count());
         let (state, _guard) = self.admit(session).await?;
         let query_id = session.current_query().unwrap_or(0);
@@ -724,6 +741,8 @@ impl CopyFormat {
             CopyFormat::Csv { .. } => "CSV",
             CopyFormat::Json(_) => "JSON",
             CopyFormat::Parquet => "Parquet",
+            CopyFormat::Orc => "ORC",
+            CopyFormat::Avro(_) => "Avro",
         }
     }
 }

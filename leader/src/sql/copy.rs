@@ -8,8 +8,11 @@ use blueshift_compute::load::{Compression, LoadOptions};
 use blueshift_compute::unload::UnloadFormat;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
-use super::redshift_ddl::{Tok, is_kw, tokenize, word_name};
+mod cursor;
+
+use super::redshift_ddl::{is_kw, tokenize, word_name};
 use crate::error::LeaderError;
+use cursor::{Cursor, syntax};
 
 /// How COPY or UNLOAD reaches S3.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -32,6 +35,20 @@ pub enum CopyFormat {
     /// `'auto'`, `'auto ignorecase'` or the URL of a JSONPaths file.
     Json(String),
     Parquet,
+    Orc,
+    /// Like JSON's: `'auto'`, `'auto ignorecase'` or a JSONPaths file.
+    Avro(String),
+}
+
+impl CopyFormat {
+    /// Whether the format is read by its own reader (Parquet, ORC, Avro), which
+    /// takes no text options and no GZIP, BZIP2 or ZSTD.
+    pub fn is_columnar(&self) -> bool {
+        matches!(
+            self,
+            CopyFormat::Parquet | CopyFormat::Orc | CopyFormat::Avro(_)
+        )
+    }
 }
 
 /// Where COPY reads.
@@ -87,242 +104,6 @@ pub struct UnloadStatement {
 /// Whether `sql` (one statement) is a COPY or an UNLOAD.
 pub fn starts_copy_or_unload(first: &Token) -> bool {
     is_kw(first, "copy") || is_kw(first, "unload")
-}
-
-struct Cursor<'a> {
-    sql: &'a str,
-    toks: &'a [Tok],
-    at: usize,
-    /// Byte ranges of secrets, blanked in the redacted text.
-    secrets: Vec<(usize, usize)>,
-}
-
-fn syntax(sql: &str, at: Option<&Tok>, message: String) -> LeaderError {
-    LeaderError::Syntax {
-        message,
-        position: at.map(|t| sql[..t.start].chars().count() + 1),
-    }
-}
-
-impl<'a> Cursor<'a> {
-    fn peek(&self) -> Option<&'a Tok> {
-        self.toks.get(self.at)
-    }
-
-    fn error(&self, message: impl Into<String>) -> LeaderError {
-        syntax(self.sql, self.peek(), message.into())
-    }
-
-    fn unexpected(&self, expected: &str) -> LeaderError {
-        match self.peek() {
-            Some(t) => self.error(format!(
-                "syntax error at or near \"{}\" (expected {expected})",
-                &self.sql[t.start..t.end]
-            )),
-            None => self.error(format!(
-                "syntax error at end of input (expected {expected})"
-            )),
-        }
-    }
-
-    fn keyword(&mut self, kw: &str) -> bool {
-        if self.peek().is_some_and(|t| is_kw(&t.token, kw)) {
-            self.at += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn expect_keyword(&mut self, kw: &str) -> Result<(), LeaderError> {
-        if self.keyword(kw) {
-            Ok(())
-        } else {
-            Err(self.unexpected(&kw.to_ascii_uppercase()))
-        }
-    }
-
-    fn punct(&mut self, token: Token) -> bool {
-        if self.peek().is_some_and(|t| t.token == token) {
-            self.at += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn string(&mut self, what: &str) -> Result<String, LeaderError> {
-        self.keyword("as");
-        match self.peek().map(|t| &t.token) {
-            Some(Token::SingleQuotedString(s)) | Some(Token::EscapedStringLiteral(s)) => {
-                let s = s.clone();
-                self.at += 1;
-                Ok(s)
-            }
-            _ => Err(self.unexpected(&format!("a quoted {what}"))),
-        }
-    }
-
-    fn secret(&mut self, what: &str) -> Result<String, LeaderError> {
-        self.keyword("as");
-        let start = self.peek().map(|t| (t.start, t.end));
-        let value = self.string(what)?;
-        if let Some(range) = start {
-            self.secrets.push(range);
-        }
-        Ok(value)
-    }
-
-    fn number(&mut self, what: &str) -> Result<u64, LeaderError> {
-        self.keyword("as");
-        match self.peek().map(|t| &t.token) {
-            Some(Token::Number(n, _)) => {
-                let value = n
-                    .parse()
-                    .map_err(|_| self.error(format!("{what} must be a whole number, not {n}")))?;
-                self.at += 1;
-                Ok(value)
-            }
-            _ => Err(self.unexpected(&format!("a number for {what}"))),
-        }
-    }
-
-    fn single_char(&mut self, what: &str) -> Result<char, LeaderError> {
-        let at = self.peek();
-        let s = self.string(what)?;
-        let mut chars = s.chars();
-        match (chars.next(), chars.next()) {
-            (Some(c), None) => Ok(c),
-            _ => Err(syntax(
-                self.sql,
-                at,
-                format!("{what} must be a single character, not '{s}'"),
-            )),
-        }
-    }
-
-    fn name(&mut self, what: &str) -> Result<String, LeaderError> {
-        match self.peek().and_then(|t| word_name(&t.token)) {
-            Some(n) => {
-                self.at += 1;
-                Ok(n)
-            }
-            None => Err(self.unexpected(what)),
-        }
-    }
-
-    /// `name[.name[.name]]`.
-    fn object_name(&mut self) -> Result<Vec<String>, LeaderError> {
-        let mut parts = vec![self.name("a table name")?];
-        while self.punct(Token::Period) {
-            parts.push(self.name("a name")?);
-        }
-        Ok(parts)
-    }
-
-    /// `(a, b, c)`.
-    fn name_list(&mut self) -> Result<Vec<String>, LeaderError> {
-        let mut names = Vec::new();
-        loop {
-            names.push(self.name("a column name")?);
-            if self.punct(Token::RParen) {
-                return Ok(names);
-            }
-            if !self.punct(Token::Comma) {
-                return Err(self.unexpected("',' or ')'"));
-            }
-        }
-    }
-
-    /// ON/OFF/TRUE/FALSE/PRESET after COMPUPDATE, STATUPDATE, PARALLEL, HEADER.
-    fn switch(&mut self) -> Option<bool> {
-        for (word, value) in [
-            ("on", true),
-            ("true", true),
-            ("preset", true),
-            ("off", false),
-            ("false", false),
-        ] {
-            if self.keyword(word) {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn redacted(&self) -> String {
-        let mut out = self.sql.trim().to_string();
-        let trim = self.sql.len() - self.sql.trim_start().len();
-        let mut secrets = self.secrets.clone();
-        secrets.sort();
-        for (start, end) in secrets.into_iter().rev() {
-            if start >= trim && end - trim <= out.len() {
-                out.replace_range(start - trim..end - trim, "'***'");
-            }
-        }
-        out
-    }
-
-    /// An authorization option at the cursor; false if there is none.
-    fn authorization(&mut self, auth: &mut Authorization) -> Result<bool, LeaderError> {
-        if self.keyword("iam_role") {
-            auth.iam_role = Some(if self.keyword("default") {
-                "default".into()
-            } else {
-                self.string("role ARN")?
-            });
-        } else if self.keyword("access_key_id") {
-            auth.access_key_id = Some(self.string("access key id")?);
-        } else if self.keyword("secret_access_key") {
-            auth.secret_access_key = Some(self.secret("secret access key")?);
-        } else if self.keyword("session_token") {
-            auth.session_token = Some(self.secret("session token")?);
-        } else if self.keyword("credentials") || self.keyword("with_credentials") {
-            let at = self.peek();
-            let text = self.secret("credentials string")?;
-            for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-                let (key, value) = part.split_once('=').ok_or_else(|| {
-                    syntax(
-                        self.sql,
-                        at,
-                        format!("CREDENTIALS: '{part}' is not key=value"),
-                    )
-                })?;
-                match key.trim().to_ascii_lowercase().as_str() {
-                    "aws_access_key_id" => auth.access_key_id = Some(value.trim().into()),
-                    "aws_secret_access_key" => auth.secret_access_key = Some(value.trim().into()),
-                    "token" => auth.session_token = Some(value.trim().into()),
-                    "aws_iam_role" => auth.iam_role = Some(value.trim().into()),
-                    other => {
-                        return Err(syntax(
-                            self.sql,
-                            at,
-                            format!("CREDENTIALS: unknown key '{other}'"),
-                        ));
-                    }
-                }
-            }
-        } else if self.keyword("region") {
-            auth.region = Some(self.string("region")?);
-        } else {
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn compression(&mut self) -> Result<Option<Compression>, LeaderError> {
-        Ok(if self.keyword("gzip") {
-            Some(Compression::Gzip)
-        } else if self.keyword("bzip2") {
-            Some(Compression::Bzip2)
-        } else if self.keyword("zstd") {
-            Some(Compression::Zstd)
-        } else if self.peek().is_some_and(|t| is_kw(&t.token, "lzop")) {
-            return Err(LeaderError::Unsupported("LZOP compression".into()));
-        } else {
-            None
-        })
-    }
 }
 
 /// Splits `sql` at top-level semicolons: each statement's byte range and first token.
@@ -475,20 +256,29 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
                 }
             }
             "quote" => quote = Some(c.single_char("QUOTE")?),
-            "json" => {
+            "json" | "avro" => {
                 let spec = if matches!(
                     c.peek().map(|t| &t.token),
                     Some(Token::SingleQuotedString(_))
                 ) || c.peek().is_some_and(|t| is_kw(&t.token, "as"))
                 {
-                    c.string("JSON option")?
+                    c.string(if word == "json" {
+                        "JSON option"
+                    } else {
+                        "AVRO option"
+                    })?
                 } else {
                     "auto".into()
                 };
-                format = CopyFormat::Json(spec);
+                format = if word == "json" {
+                    CopyFormat::Json(spec)
+                } else {
+                    CopyFormat::Avro(spec)
+                };
             }
             "parquet" => format = CopyFormat::Parquet,
-            "orc" | "avro" | "fixedwidth" | "shapefile" => {
+            "orc" => format = CopyFormat::Orc,
+            "fixedwidth" | "shapefile" => {
                 return Err(LeaderError::Unsupported(format!(
                     "COPY {}",
                     word.to_ascii_uppercase()
@@ -543,6 +333,12 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
             CopyFormat::Csv { quote } => *quote = q,
             _ => return Err(LeaderError::InvalidParameter("QUOTE requires CSV".into())),
         }
+    }
+    if format.is_columnar() && compression != Compression::None {
+        return Err(LeaderError::Unsupported(format!(
+            "{compression:?} with {} (the file's own compression is read)",
+            format.name().to_ascii_uppercase()
+        )));
     }
     if matches!(format, CopyFormat::Csv { .. }) {
         if options.escape {
@@ -737,6 +533,35 @@ mod tests {
         assert_eq!(c.compression, Compression::Gzip);
         assert_eq!(c.auth.iam_role.as_deref(), Some("default"));
         assert_eq!(c.auth.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn orc_and_avro_take_no_compression() {
+        assert_eq!(
+            copy("copy t from 's3://b/p' iam_role default format as orc").format,
+            CopyFormat::Orc
+        );
+        assert_eq!(
+            copy("copy t from 's3://b/p' iam_role default avro as 'auto ignorecase'").format,
+            CopyFormat::Avro("auto ignorecase".into())
+        );
+        assert_eq!(
+            copy("copy t from 's3://b/p' iam_role default format avro").format,
+            CopyFormat::Avro("auto".into())
+        );
+        for sql in [
+            "copy t from 's3://b/p' iam_role default orc gzip",
+            "copy t from 's3://b/p' iam_role default zstd parquet",
+            "copy t from 's3://b/p' iam_role default avro 'auto' bzip2",
+        ] {
+            assert!(
+                matches!(
+                    parse_copy_or_unload(sql, 0),
+                    Err(LeaderError::Unsupported(_))
+                ),
+                "{sql}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Large files split over the slices: text, CSV and JSON by byte ranges, Parquet by
-//! row groups; and the check that byte ranges started where records start.
+//! Large files split over the slices: text, CSV, JSON, ORC and Avro by byte ranges,
+//! Parquet by row groups; and the check that text byte ranges started where records
+//! start.
 
 use std::collections::BTreeMap;
 
@@ -11,8 +12,8 @@ use blueshift_proto::LoadFileStats;
 use super::store_error;
 use crate::error::LeaderError;
 
-/// Files larger than this are split over slices (uncompressed text, CSV and JSON by
-/// byte ranges, Parquet by row groups).
+/// Files larger than this are split over slices (uncompressed text, CSV and JSON,
+/// and ORC and Avro, by byte ranges; Parquet by row groups).
 const SPLIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// [`SPLIT_BYTES`], or `BLUESHIFT_COPY_SPLIT_BYTES` (for tests, which split small
@@ -27,8 +28,9 @@ fn split_bytes() -> u64 {
 
 /// `files`, with the large ones that can be split cut into parts of about
 /// [`SPLIT_BYTES`]: uncompressed text, CSV and JSON into byte ranges, each loading
-/// the records that start after the first line end in it; Parquet into groups of
-/// row groups. A record may span lines (a quoted newline in CSV, a JSON object over
+/// the records that start after the first line end in it; ORC and Avro into byte
+/// ranges, each loading the stripes or blocks that start in it; Parquet into groups
+/// of row groups. A record may span lines (a quoted newline in CSV, a JSON object over
 /// several lines, an escaped newline in text), so a range may start inside one:
 /// [`ranges_line_up`] finds out after the load, which then runs again with the files
 /// whole.
@@ -87,11 +89,14 @@ pub(super) async fn split_files(
 }
 
 /// Whether `files` has byte ranges whose records must be checked by
-/// [`ranges_line_up`].
-pub(super) fn has_byte_ranges(files: &[LoadFile]) -> bool {
-    files
-        .iter()
-        .any(|f| matches!(f.part, Some(FilePart::Bytes { .. })))
+/// [`ranges_line_up`]: text, CSV and JSON ones. An ORC or Avro range holds the
+/// stripes or blocks that start in it, which its reader finds by their offsets
+/// (ORC) or sync markers (Avro).
+pub(super) fn needs_range_check(files: &[LoadFile], format: &LoadFormat) -> bool {
+    format.is_text()
+        && files
+            .iter()
+            .any(|f| matches!(f.part, Some(FilePart::Bytes { .. })))
 }
 
 /// Whether each byte range of a file (as its slice reported it) started where the

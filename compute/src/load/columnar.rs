@@ -1,0 +1,502 @@
+//! Parquet, ORC and Avro input, read by their own readers as Arrow batches
+//! ([`Source`]). Parquet and ORC columns fill the COPY's columns in order, as
+//! Redshift loads columnar files; Avro fields fill the columns of their names
+//! (`'auto'`, `'auto ignorecase'`) or the columns whose JSONPaths lead to them.
+//!
+//! Each reader keeps about one unit of the file in memory: a Parquet row group, an
+//! ORC stripe, or [`AVRO_READ_BYTES`] of Avro blocks. ORC and Avro parts of a file
+//! (byte ranges) hold the stripes, or the blocks, that start in them, so the ranges
+//! of a file need no check afterwards.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array, make_array};
+use arrow::buffer::NullBuffer;
+use arrow::compute::CastOptions;
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow_avro::reader::async_reader::read_header_info;
+use arrow_avro::reader::{AsyncAvroFileReader, HeaderInfo};
+use bytes::Bytes;
+use datafusion::common::ScalarValue;
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream};
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt;
+
+use super::parquet::ObjectReader;
+use super::spec::{FilePart, JsonPaths, JsonStep, LoadColumn, LoadFile, LoadFormat, LoadSpec};
+use super::store;
+
+/// Bytes of Avro blocks read at a time.
+pub const AVRO_READ_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A file's batches, and where each of the COPY's input fields is in them.
+pub(super) struct Source {
+    pub(super) batches: BoxStream<'static, Result<RecordBatch, String>>,
+    fields: Fields,
+}
+
+/// Where the COPY's input fields (its column list, in order) are in a batch.
+enum Fields {
+    /// Field *i* is the file's column *i*.
+    InOrder,
+    /// Field *i* is the file's column `columns[i]`, or NULL when it has none.
+    Named(Vec<Option<usize>>),
+    /// Field *i* is where JSONPath `paths[i]` leads, or NULL.
+    Paths(Vec<Vec<JsonStep>>),
+}
+
+impl ObjectReader {
+    fn fetch(&self, range: Range<u64>) -> BoxFuture<'static, object_store::Result<Bytes>> {
+        let store = Arc::clone(&self.location.store);
+        let path = self.location.path.clone();
+        async move { store.get_range(&path, range).await }.boxed()
+    }
+}
+
+impl orc_rust::reader::AsyncChunkReader for ObjectReader {
+    fn len(&mut self) -> BoxFuture<'_, std::io::Result<u64>> {
+        let size = self.size;
+        async move { Ok(size) }.boxed()
+    }
+
+    fn get_bytes(&mut self, offset: u64, length: u64) -> BoxFuture<'_, std::io::Result<Bytes>> {
+        self.fetch(offset..offset.saturating_add(length))
+            .map(|r| r.map_err(std::io::Error::other))
+            .boxed()
+    }
+}
+
+impl arrow_avro::reader::AsyncFileReader for ObjectReader {
+    fn get_bytes(
+        &mut self,
+        range: Range<u64>,
+    ) -> BoxFuture<'_, Result<Bytes, arrow_avro::errors::AvroError>> {
+        self.fetch(range)
+            .map(|r| r.map_err(|e| arrow_avro::errors::AvroError::External(Box::new(e))))
+            .boxed()
+    }
+}
+
+impl Source {
+    /// Opens `file` (or its part) in `spec`'s format, which is Parquet, ORC or Avro.
+    pub(super) async fn open(spec: &LoadSpec, file: &LoadFile) -> Result<Source, String> {
+        let location = store::open(&file.url, &spec.store).map_err(|e| e.to_string())?;
+        let reader = ObjectReader {
+            location,
+            size: file.size,
+        };
+        let bytes = match file.part {
+            Some(FilePart::Bytes { start, end }) => start..end,
+            _ => 0..file.size,
+        };
+        let (schema, batches, fields) = match &spec.format {
+            LoadFormat::Parquet => {
+                let builder = super::parquet::stream_builder(reader)
+                    .await
+                    .map_err(|e| format!("not a Parquet file: {e}"))?;
+                let builder = match file.part {
+                    Some(FilePart::RowGroups { start, end, .. }) => {
+                        builder.with_row_groups((start..end).collect())
+                    }
+                    _ => builder,
+                };
+                let schema = Arc::clone(builder.schema());
+                let batches = builder
+                    .with_batch_size(super::exec::BATCH_ROWS)
+                    .build()
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())
+                    .boxed();
+                (schema, batches, Fields::InOrder)
+            }
+            LoadFormat::Orc => {
+                let builder = orc_rust::ArrowReaderBuilder::try_new_async(reader)
+                    .await
+                    .map_err(|e| format!("not an ORC file: {e}"))?;
+                let schema = builder.schema();
+                let batches = builder
+                    .with_file_byte_range(to_usize(bytes.start)..to_usize(bytes.end))
+                    .with_batch_size(super::exec::BATCH_ROWS)
+                    .build_async()
+                    .map_err(|e| e.to_string())
+                    .boxed();
+                (schema, batches, Fields::InOrder)
+            }
+            LoadFormat::Avro(paths) => {
+                let mut probe = reader.clone();
+                let header = read_header_info(&mut probe, file.size, None)
+                    .await
+                    .map_err(|e| format!("not an Avro file: {e}"))?;
+                let schema = avro_reader(reader.clone(), &header, 0..file.size)
+                    .map_err(|e| format!("Avro schema: {e}"))?
+                    .schema();
+                let fields = match paths {
+                    JsonPaths::Auto { ignore_case } => {
+                        Fields::Named(named(spec, &schema, *ignore_case))
+                    }
+                    JsonPaths::Paths(paths) => Fields::Paths(paths.clone()),
+                };
+                (
+                    schema,
+                    avro_batches(reader, header, bytes, AVRO_READ_BYTES),
+                    fields,
+                )
+            }
+            LoadFormat::Text | LoadFormat::Csv { .. } | LoadFormat::Json(_) => {
+                return Err(format!("{:?} is not a columnar format", spec.format));
+            }
+        };
+        if matches!(fields, Fields::InOrder) && schema.fields().len() != spec.input_fields {
+            return Err(format!(
+                "the file has {} columns, the COPY loads {}",
+                schema.fields().len(),
+                spec.input_fields
+            ));
+        }
+        Ok(Source { batches, fields })
+    }
+
+    /// `batch`'s values as the table's columns (in table order): cast to each
+    /// column's type, checked against its length and NOT NULL. `first_row` is the
+    /// number of rows read before `batch`, for errors.
+    pub(super) fn table_columns(
+        &self,
+        spec: &LoadSpec,
+        batch: &RecordBatch,
+        first_row: u64,
+    ) -> Result<Vec<ArrayRef>, String> {
+        let rows = batch.num_rows();
+        spec.columns
+            .iter()
+            .map(|c| {
+                let Some(input) = c.input else {
+                    return default_column(c, rows);
+                };
+                let found = match &self.fields {
+                    Fields::InOrder => batch.columns().get(input).cloned(),
+                    Fields::Named(columns) => columns
+                        .get(input)
+                        .copied()
+                        .flatten()
+                        .and_then(|i| batch.columns().get(i).cloned()),
+                    Fields::Paths(paths) => match paths.get(input) {
+                        Some(path) => follow(batch, path)?,
+                        None => None,
+                    },
+                };
+                let array = match found {
+                    Some(array) => {
+                        let options = CastOptions {
+                            safe: false,
+                            ..Default::default()
+                        };
+                        arrow::compute::cast_with_options(&array, &c.data_type, &options)
+                            .map_err(|e| format!("column {}: {e}", c.name))?
+                    }
+                    None => arrow::array::new_null_array(&c.data_type, rows),
+                };
+                let array = fit_strings(array, c, spec.options.truncate_columns, first_row)?;
+                if !c.nullable && array.null_count() > 0 {
+                    let row = (0..rows).find(|&r| array.is_null(r)).unwrap_or(0) as u64;
+                    return Err(format!(
+                        "column {} is NOT NULL but row {} has a null",
+                        c.name,
+                        first_row + row + 1
+                    ));
+                }
+                Ok(array)
+            })
+            .collect()
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// A column the COPY does not load: its DEFAULT, or NULL.
+fn default_column(c: &LoadColumn, rows: usize) -> Result<ArrayRef, String> {
+    match &c.default {
+        Some(text) => ScalarValue::try_from_string(text.clone(), &c.data_type)
+            .and_then(|v| v.to_array_of_size(rows))
+            .map_err(|e| format!("column {} DEFAULT: {e}", c.name)),
+        None => Ok(arrow::array::new_null_array(&c.data_type, rows)),
+    }
+}
+
+/// Strings longer than `c`'s declared length: cut at the length (on a character
+/// boundary) with TRUNCATECOLUMNS, else an error naming the column.
+fn fit_strings(
+    array: ArrayRef,
+    c: &LoadColumn,
+    truncate: bool,
+    first_row: u64,
+) -> Result<ArrayRef, String> {
+    let (Some(max), DataType::Utf8) = (c.max_bytes, array.data_type()) else {
+        return Ok(array);
+    };
+    let strings = array.as_string::<i32>();
+    let Some(long) = strings
+        .iter()
+        .position(|s| s.is_some_and(|s| s.len() > max))
+    else {
+        return Ok(array);
+    };
+    if !truncate {
+        let len = strings.value(long).len();
+        return Err(format!(
+            "column {}: row {}: string length exceeds DDL length: {len} > {max}",
+            c.name,
+            first_row + long as u64 + 1
+        ));
+    }
+    let cut: arrow::array::StringArray = strings
+        .iter()
+        .map(|s| s.map(|s| super::convert::cut_to(s, max)))
+        .collect();
+    Ok(Arc::new(cut))
+}
+
+/// For each input field, the column of `schema` of the same name (any case with
+/// `ignore_case`).
+fn named(spec: &LoadSpec, schema: &SchemaRef, ignore_case: bool) -> Vec<Option<usize>> {
+    let mut by_input = vec![None; spec.input_fields];
+    for c in &spec.columns {
+        let Some(input) = c.input else { continue };
+        let found = schema.fields().iter().position(|f| {
+            if ignore_case {
+                f.name().eq_ignore_ascii_case(&c.name)
+            } else {
+                *f.name() == c.name
+            }
+        });
+        if let Some(slot) = by_input.get_mut(input) {
+            *slot = found;
+        }
+    }
+    by_input
+}
+
+/// Where `steps` lead in `batch`: a field, then fields of records and elements of
+/// arrays; `None` when the batch has no such field.
+fn follow(batch: &RecordBatch, steps: &[JsonStep]) -> Result<Option<ArrayRef>, String> {
+    let mut steps = steps.iter();
+    let mut array = match steps.next() {
+        Some(JsonStep::Key(name)) => match batch.column_by_name(name) {
+            Some(array) => Arc::clone(array),
+            None => return Ok(None),
+        },
+        Some(JsonStep::Index(_)) => {
+            return Err("an Avro JSONPath must start with a field name".into());
+        }
+        None => return Ok(None),
+    };
+    for step in steps {
+        array = match (step, array.data_type()) {
+            (JsonStep::Key(name), DataType::Struct(_)) => {
+                let record = array.as_struct();
+                let Some(child) = record.column_by_name(name) else {
+                    return Ok(None);
+                };
+                // A field of a NULL record is NULL.
+                let nulls = NullBuffer::union(record.nulls(), child.nulls());
+                let data = child.to_data().into_builder().nulls(nulls).build();
+                make_array(data.map_err(|e| e.to_string())?)
+            }
+            (JsonStep::Index(n), DataType::List(_)) => {
+                let list = array.as_list::<i32>();
+                let offsets = list.value_offsets();
+                element(list.values(), list.nulls(), offsets, *n)?
+            }
+            (JsonStep::Index(n), DataType::LargeList(_)) => {
+                let list = array.as_list::<i64>();
+                let offsets = list.value_offsets();
+                element(list.values(), list.nulls(), offsets, *n)?
+            }
+            _ => return Ok(None),
+        };
+    }
+    Ok(Some(array))
+}
+
+/// Element `n` of each list (`offsets` into `values`), NULL where a list is NULL
+/// or shorter.
+fn element<O: arrow::array::OffsetSizeTrait>(
+    values: &ArrayRef,
+    nulls: Option<&NullBuffer>,
+    offsets: &[O],
+    n: usize,
+) -> Result<ArrayRef, String> {
+    let indices: UInt64Array = offsets
+        .windows(2)
+        .enumerate()
+        .map(|(row, pair)| {
+            let [start, end] = pair else { return None };
+            let at = start.as_usize() + n;
+            let valid = nulls.is_none_or(|nulls| nulls.is_valid(row));
+            (valid && at < end.as_usize()).then_some(at as u64)
+        })
+        .collect();
+    arrow::compute::take(values.as_ref(), &indices, None).map_err(|e| e.to_string())
+}
+
+/// A reader of the Avro blocks that start in `range`.
+fn avro_reader(
+    reader: ObjectReader,
+    header: &HeaderInfo,
+    range: Range<u64>,
+) -> Result<AsyncAvroFileReader<ObjectReader>, arrow_avro::errors::AvroError> {
+    let size = reader.size;
+    AsyncAvroFileReader::builder(reader, size, super::exec::BATCH_ROWS)
+        .with_range(range)
+        .build_with_header(header.clone())
+}
+
+/// Bytes fetched at a time while looking for a sync marker.
+const SCAN_BYTES: u64 = 64 * 1024;
+
+/// Where the first sync marker at or after `at` starts, or `end` (the file's last
+/// marker, which no block follows) when none does before it.
+async fn marker_from(
+    reader: &ObjectReader,
+    sync: &[u8; 16],
+    at: u64,
+    end: u64,
+) -> Result<u64, String> {
+    let mut pos = at;
+    while pos < end {
+        // 15 bytes more than the step, so a marker across the step is found.
+        let bytes = reader
+            .fetch(pos..(pos + SCAN_BYTES + 15).min(end + 16))
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(i) = bytes.windows(16).position(|w| w == sync) {
+            return Ok((pos + i as u64).min(end));
+        }
+        pos += SCAN_BYTES;
+    }
+    Ok(end)
+}
+
+/// The batches of the Avro blocks that start in `bytes`, read `step` bytes (and up
+/// to the next block) at a time.
+///
+/// A block belongs to the range its sync marker (the 16 bytes before it) starts
+/// in. arrow-avro's reader, given a range, starts at the first marker in it and
+/// reads blocks until its bytes run out, so a block whose marker straddles a
+/// range's start would be read by neither range. Each range read is therefore cut
+/// at markers: from the first marker at or after its start to the end of the first
+/// marker at or after its end.
+fn avro_batches(
+    reader: ObjectReader,
+    header: HeaderInfo,
+    bytes: Range<u64>,
+    step: u64,
+) -> BoxStream<'static, Result<RecordBatch, String>> {
+    let sync = header.sync();
+    // The file ends with the marker after its last block.
+    let end = reader
+        .size
+        .saturating_sub(16)
+        .max(header.header_len().saturating_sub(16));
+    let mut cuts: Vec<u64> = (bytes.start..bytes.end)
+        .step_by(to_usize(step.max(1)))
+        .collect();
+    cuts.push(bytes.end);
+    let first = cuts.first().copied().unwrap_or(bytes.end);
+    let state = (reader, header, 1usize, None::<u64>);
+    stream::try_unfold(state, move |(reader, header, next, from)| {
+        let cuts = cuts.clone();
+        async move {
+            let Some(&cut) = cuts.get(next) else {
+                return Ok::<_, String>(None);
+            };
+            let from = match from {
+                Some(from) => from,
+                None => marker_from(&reader, &sync, first, end).await?,
+            };
+            let to = marker_from(&reader, &sync, cut, end).await?;
+            let blocks = if from < to {
+                avro_reader(reader.clone(), &header, from..to + 16)
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())
+                    .boxed()
+            } else {
+                stream::empty().boxed()
+            };
+            Ok(Some((blocks, (reader, header, next + 1, Some(to)))))
+        }
+    })
+    .try_flatten()
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{Field, Schema};
+
+    /// Every row of an Avro file of many blocks loads once, however the file is
+    /// cut into byte ranges.
+    #[tokio::test]
+    async fn avro_ranges_read_each_block_once() -> Result<(), Box<dyn std::error::Error>> {
+        let schema = Schema::new(vec![Field::new("id", DataType::Int64, false)]);
+        let mut writer = arrow_avro::writer::AvroWriter::new(Vec::new(), schema.clone())?;
+        for start in (0..3000i64).step_by(100) {
+            let ids = Int64Array::from_iter_values(start..start + 100);
+            writer.write(&RecordBatch::try_new(
+                Arc::new(schema.clone()),
+                vec![Arc::new(ids)],
+            )?)?;
+        }
+        writer.finish()?;
+        let bytes = writer.into_inner();
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("a.avro");
+        std::fs::write(&path, &bytes)?;
+        let url = format!("file://{}", path.display());
+        let location = store::open(&url, &Default::default())?;
+        let size = bytes.len() as u64;
+        let reader = ObjectReader { location, size };
+        let header = read_header_info(&mut reader.clone(), size, None).await?;
+        // Parts of `split` bytes, each read `step` bytes at a time.
+        for (split, step) in [
+            (size, size),
+            (size, 100),
+            (4096, 4096),
+            (4096, 333),
+            (1000, 17),
+            (777, 777),
+            (50, 50),
+            (17, 17),
+        ] {
+            let mut ids = Vec::new();
+            for start in (0..size).step_by(split as usize) {
+                let end = (start + split).min(size);
+                let mut batches = avro_batches(reader.clone(), header.clone(), start..end, step);
+                while let Some(batch) = batches.next().await {
+                    let batch = batch.map_err(|e| format!("split {split}, {start}..{end}: {e}"))?;
+                    ids.extend(
+                        batch
+                            .column(0)
+                            .as_primitive::<arrow::datatypes::Int64Type>()
+                            .values()
+                            .iter()
+                            .copied(),
+                    );
+                }
+            }
+            ids.sort_unstable();
+            let expected: Vec<i64> = (0..3000).collect();
+            assert!(
+                ids == expected,
+                "split {split}, step {step}: {} ids, not each of 0..3000 once",
+                ids.len()
+            );
+        }
+        Ok(())
+    }
+}
