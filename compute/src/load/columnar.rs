@@ -238,9 +238,12 @@ fn fit_strings(
         return Ok(array);
     };
     let strings = array.as_string::<i32>();
+    // Lengths from the offsets; a NULL's slot may hold bytes, so it is skipped.
     let Some(long) = strings
-        .iter()
-        .position(|s| s.is_some_and(|s| s.len() > max))
+        .value_offsets()
+        .windows(2)
+        .enumerate()
+        .position(|(i, w)| matches!(w, [a, b] if (b - a) as usize > max) && strings.is_valid(i))
     else {
         return Ok(array);
     };
