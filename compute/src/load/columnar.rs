@@ -80,9 +80,13 @@ impl arrow_avro::reader::AsyncFileReader for ObjectReader {
 }
 
 impl Source {
-    /// Opens `file` (or its part) in `spec`'s format, which is Parquet, ORC or Avro.
-    pub(super) async fn open(spec: &LoadSpec, file: &LoadFile) -> Result<Source, String> {
-        let location = store::open(&file.url, &spec.store).map_err(|e| e.to_string())?;
+    /// Opens `file` (or its part), at `location`, in `spec`'s format, which is
+    /// Parquet, ORC or Avro.
+    pub(super) async fn open(
+        spec: &LoadSpec,
+        file: &LoadFile,
+        location: store::Location,
+    ) -> Result<Source, String> {
         let reader = ObjectReader {
             location,
             size: file.size,

@@ -611,13 +611,24 @@ impl PartitionLoader {
     /// ([`Source`]).
     async fn load_columnar(&mut self, file: &LoadFile, index: usize) -> Result<bool> {
         let name = self.spec.format.name();
+        // Row numbers in errors count from the start of the part a slice reads.
+        let part = match file.part {
+            Some(FilePart::Bytes { start, .. }) => format!(" (in the part from byte {start})"),
+            Some(FilePart::RowGroups { start, .. }) => {
+                format!(" (in the part from row group {start})")
+            }
+            None => String::new(),
+        };
         let bad = |reason: String| {
             store_error(StoreError::BadData {
                 url: file.url.clone(),
-                reason: format!("COPY from {name}: {reason}"),
+                reason: format!("COPY from {name}: {reason}{part}"),
             })
         };
-        let mut source = Source::open(&self.spec, file).await.map_err(bad)?;
+        let location = store::open(&file.url, &self.spec.store).map_err(store_error)?;
+        let mut source = Source::open(&self.spec, file, location)
+            .await
+            .map_err(bad)?;
         let mut loaded = 0u64;
         while let Some(batch) = source.batches.next().await {
             let batch = batch.map_err(bad)?;
