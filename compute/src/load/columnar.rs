@@ -9,6 +9,7 @@
 //! of a file need no check afterwards.
 
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array, make_array};
@@ -81,8 +82,25 @@ impl arrow_avro::reader::AsyncFileReader for ObjectReader {
 
 impl Source {
     /// Opens `file` (or its part), at `location`, in `spec`'s format, which is
-    /// Parquet, ORC or Avro.
+    /// Parquet, ORC or Avro. A reader that panics on a malformed file (none did on
+    /// the corrupted files of the tests) fails the file with an error instead.
     pub(super) async fn open(
+        spec: &LoadSpec,
+        file: &LoadFile,
+        location: store::Location,
+    ) -> Result<Source, String> {
+        let failed = format!("the {} reader failed on this file", spec.format.name());
+        let source = AssertUnwindSafe(Self::open_reader(spec, file, location))
+            .catch_unwind()
+            .await
+            .map_err(|_| failed.clone())??;
+        Ok(Source {
+            batches: unwinding_ends(source.batches, failed),
+            ..source
+        })
+    }
+
+    async fn open_reader(
         spec: &LoadSpec,
         file: &LoadFile,
         location: store::Location,
@@ -214,6 +232,17 @@ impl Source {
             })
             .collect()
     }
+}
+
+/// `batches`, ending with the error `failed` if polling them panics.
+fn unwinding_ends(
+    batches: BoxStream<'static, Result<RecordBatch, String>>,
+    failed: String,
+) -> BoxStream<'static, Result<RecordBatch, String>> {
+    AssertUnwindSafe(batches)
+        .catch_unwind()
+        .map(move |batch| batch.unwrap_or_else(|_| Err(failed.clone())))
+        .boxed()
 }
 
 fn to_usize(n: u64) -> usize {
@@ -504,6 +533,156 @@ mod tests {
                 ids.len()
             );
         }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_panics_ends_with_an_error() {
+        let panicking = stream::once(async {
+            if true {
+                panic!("a reader's bug");
+            }
+            Err("not reached".to_string())
+        })
+        .boxed();
+        let out: Vec<_> = unwinding_ends(panicking, "the reader failed".into())
+            .collect()
+            .await;
+        assert_eq!(out.len(), 1);
+        assert!(matches!(&out[0], Err(e) if e == "the reader failed"));
+    }
+
+    /// A LoadSpec for `format` with an `id` BIGINT and a `name` VARCHAR(20).
+    fn spec(format: LoadFormat) -> LoadSpec {
+        let column = |name: &str, data_type: DataType, input: usize| LoadColumn {
+            name: name.into(),
+            data_type,
+            nullable: true,
+            max_bytes: None,
+            input: Some(input),
+            default: None,
+        };
+        LoadSpec {
+            table_id: 1,
+            table_name: "t".into(),
+            columns: vec![
+                column("id", DataType::Int64, 0),
+                column("name", DataType::Utf8, 1),
+            ],
+            input_fields: 2,
+            format,
+            compression: super::super::spec::Compression::None,
+            options: Default::default(),
+            store: Default::default(),
+            partitions: vec![],
+        }
+    }
+
+    /// Reads all of `bytes` as `spec`'s format: the rows, or the error.
+    async fn read_all(
+        spec: &LoadSpec,
+        bytes: &[u8],
+        dir: &std::path::Path,
+    ) -> Result<usize, String> {
+        let path = dir.join("f");
+        std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        let url = format!("file://{}", path.display());
+        let file = LoadFile::whole(url.clone(), bytes.len() as u64);
+        let location = store::open(&url, &spec.store).map_err(|e| e.to_string())?;
+        let mut source = Source::open(spec, &file, location).await?;
+        let mut rows = 0;
+        while let Some(batch) = source.batches.next().await {
+            let batch = batch?;
+            rows += source
+                .table_columns(spec, &batch, rows as u64)?
+                .first()
+                .map_or(0, |c| c.len());
+        }
+        Ok(rows)
+    }
+
+    /// Truncated and corrupted Parquet, ORC and Avro files fail with an error (or
+    /// load what they still hold); none panics.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn broken_files_are_errors_not_panics() -> Result<(), Box<dyn std::error::Error>> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..2000)),
+                Arc::new(arrow::array::StringArray::from_iter(
+                    (0..2000).map(|i| (i % 3 != 0).then(|| format!("name {i}"))),
+                )),
+            ],
+        )?;
+        let mut orc = Vec::new();
+        let mut writer =
+            orc_rust::ArrowWriterBuilder::new(&mut orc, Arc::clone(&schema)).try_build()?;
+        writer.write(&batch)?;
+        writer.close()?;
+        let mut avro = arrow_avro::writer::AvroWriter::new(Vec::new(), schema.as_ref().clone())?;
+        avro.write(&batch.slice(0, 1000))?;
+        avro.write(&batch.slice(1000, 1000))?;
+        avro.finish()?;
+        let avro = avro.into_inner();
+        let mut parquet = Vec::new();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(700))
+            .build();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut parquet, Arc::clone(&schema), Some(props))?;
+        writer.write(&batch)?;
+        writer.close()?;
+        let mut panics = Vec::new();
+        for (format, good) in [
+            (LoadFormat::Parquet, parquet),
+            (LoadFormat::Orc, orc),
+            (
+                LoadFormat::Avro(JsonPaths::Auto { ignore_case: false }),
+                avro,
+            ),
+        ] {
+            let spec = Arc::new(spec(format));
+            let dir = tempfile::tempdir()?;
+            assert_eq!(
+                read_all(&spec, &good, dir.path()).await,
+                Ok(2000),
+                "{:?}",
+                spec.format
+            );
+            // A deterministic spread of truncations and single-byte changes.
+            let mut seed = 0x2545_f491_u64;
+            let mut broken = Vec::new();
+            for cut in (0..good.len()).step_by(good.len() / 25 + 1) {
+                broken.push(good[..cut].to_vec());
+            }
+            for _ in 0..300 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let at = (seed >> 33) as usize % good.len();
+                let mut bad = good.clone();
+                bad[at] = bad[at].wrapping_add(1 + (seed >> 13) as u8 % 255);
+                broken.push(bad);
+            }
+            for (i, bad) in broken.into_iter().enumerate() {
+                let task_spec = Arc::clone(&spec);
+                let dir = tempfile::tempdir()?;
+                let run = tokio::spawn(async move { read_all(&task_spec, &bad, dir.path()).await });
+                if let Err(e) = run.await {
+                    panics.push(format!("{:?} case {i}: {e}", spec.format));
+                }
+            }
+        }
+        assert!(
+            panics.is_empty(),
+            "{} panics: {:?}",
+            panics.len(),
+            panics.iter().take(5).collect::<Vec<_>>()
+        );
         Ok(())
     }
 }
