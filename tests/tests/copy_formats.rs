@@ -203,12 +203,38 @@ async fn orc_loads_its_columns_in_order() -> Result<()> {
     assert_eq!(sqlstate(&e), "22P04", "{e:?}");
     assert!(format!("{e:?}").contains("orc/part-0.orc"), "{e:?}");
 
-    // ORC compresses itself: GZIP with it is refused before anything is read.
+    // With FILLRECORD a file may have fewer columns: the last ones are NULL.
+    client
+        .batch_execute(
+            "create table wide (id bigint, label varchar(20), day date, ts timestamp, \
+             flag boolean, score float8, more int)",
+        )
+        .await?;
+    let wide = "copy wide from 's3://bucket/orc/' iam_role default orc";
     let e = client
-        .execute(&format!("{copy} gzip"), &[])
+        .execute(wide, &[])
         .await
-        .expect_err("gzip orc");
-    assert_eq!(sqlstate(&e), "0A000", "{e:?}");
+        .expect_err("6 columns into 7");
+    assert_eq!(sqlstate(&e), "22P04", "{e:?}");
+    client.execute(&format!("{wide} fillrecord"), &[]).await?;
+    assert_eq!(
+        rows(
+            &client,
+            "select count(*), count(score), count(more) from wide"
+        )
+        .await?,
+        table(&[&["3000", "3000", "0"]])
+    );
+
+    // Options for text input, and GZIP (ORC compresses itself), are refused before
+    // anything is read.
+    for option in ["gzip", "ignoreheader 1", "maxerror 10", "dateformat 'auto'"] {
+        let e = client
+            .execute(&format!("{copy} {option}"), &[])
+            .await
+            .expect_err(option);
+        assert_eq!(sqlstate(&e), "0A000", "{option}: {e:?}");
+    }
 
     // Not an ORC file: 22P04 naming it; the table is as it was.
     s3.put("bucket", "bad-orc/a.orc", b"ORC but not really")?;

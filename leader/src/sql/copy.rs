@@ -42,7 +42,7 @@ pub enum CopyFormat {
 
 impl CopyFormat {
     /// Whether the format is read by its own reader (Parquet, ORC, Avro), which
-    /// takes no text options and no GZIP, BZIP2 or ZSTD.
+    /// takes no text options, no MAXERROR and no GZIP, BZIP2 or ZSTD.
     pub fn is_columnar(&self) -> bool {
         matches!(
             self,
@@ -334,11 +334,29 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
             _ => return Err(LeaderError::InvalidParameter("QUOTE requires CSV".into())),
         }
     }
-    if format.is_columnar() && compression != Compression::None {
-        return Err(LeaderError::Unsupported(format!(
-            "{compression:?} with {} (the file's own compression is read)",
-            format.name().to_ascii_uppercase()
-        )));
+    if format.is_columnar() {
+        // Options for text input, which would do nothing here (Redshift refuses them
+        // too). MAXERROR also: a bad value fails a columnar COPY.
+        let text_only = [
+            ("GZIP, BZIP2 or ZSTD", compression != Compression::None),
+            ("DELIMITER", delimiter.is_some()),
+            ("IGNOREHEADER", options.ignore_header > 0),
+            ("NULL AS", null_as.is_some()),
+            ("EMPTYASNULL", options.empty_as_null),
+            ("BLANKSASNULL", options.blanks_as_null),
+            ("REMOVEQUOTES", options.remove_quotes),
+            ("ESCAPE", options.escape),
+            ("TRIMBLANKS", options.trim_blanks),
+            ("DATEFORMAT", options.date_format.is_some()),
+            ("TIMEFORMAT", options.time_format.is_some()),
+            ("MAXERROR", options.max_error > 0),
+        ];
+        if let Some((name, _)) = text_only.iter().find(|(_, given)| *given) {
+            return Err(LeaderError::Unsupported(format!(
+                "the {name} argument for {} based COPY",
+                format.name().to_ascii_uppercase()
+            )));
+        }
     }
     if matches!(format, CopyFormat::Csv { .. }) {
         if options.escape {
@@ -536,7 +554,7 @@ mod tests {
     }
 
     #[test]
-    fn orc_and_avro_take_no_compression() {
+    fn columnar_formats_take_no_text_options() {
         assert_eq!(
             copy("copy t from 's3://b/p' iam_role default format as orc").format,
             CopyFormat::Orc
@@ -553,6 +571,9 @@ mod tests {
             "copy t from 's3://b/p' iam_role default orc gzip",
             "copy t from 's3://b/p' iam_role default zstd parquet",
             "copy t from 's3://b/p' iam_role default avro 'auto' bzip2",
+            "copy t from 's3://b/p' iam_role default parquet ignoreheader 1",
+            "copy t from 's3://b/p' iam_role default orc dateformat 'auto'",
+            "copy t from 's3://b/p' iam_role default avro 'auto' maxerror 5",
         ] {
             assert!(
                 matches!(
