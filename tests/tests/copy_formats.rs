@@ -476,3 +476,58 @@ async fn avro_jsonpaths_reach_into_records_and_arrays() -> Result<()> {
     );
     Ok(())
 }
+
+/// A bad Avro value rejects its row: recorded in STL_LOAD_ERRORS with its row
+/// number, column, value and code; up to MAXERROR rows are skipped, beyond that the
+/// COPY fails and loads nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn avro_bad_values_reject_their_rows() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let s3 = S3Server::start(&["bucket"]).await?;
+    let cluster = s3.start_cluster(dir.path(), 1)?;
+    let client = blueshift_tests::connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute("create table d (id bigint, d date)")
+        .await?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("d", DataType::Utf8, true),
+    ]));
+    let days: Vec<String> = (1..=9).map(|i| format!("2024-01-0{i}")).collect();
+    let mut values: Vec<&str> = days.iter().map(String::as_str).collect();
+    values[5] = "not a date";
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(1..=9)),
+            Arc::new(StringArray::from(values)),
+        ],
+    )?;
+    let mut writer = arrow_avro::writer::AvroWriter::new(Vec::new(), schema.as_ref().clone())?;
+    writer.write(&batch)?;
+    writer.finish()?;
+    s3.put("bucket", "days/a.avro", &writer.into_inner())?;
+    let copy = "copy d from 's3://bucket/days/' iam_role default avro 'auto'";
+
+    let e = client.execute(copy, &[]).await.expect_err("MAXERROR 0");
+    assert_eq!(sqlstate(&e), "22P04", "{e:?}");
+    assert_eq!(
+        rows(&client, "select count(*) from d").await?,
+        table(&[&["0"]])
+    );
+    assert_eq!(client.execute(&format!("{copy} maxerror 1"), &[]).await?, 8);
+    assert_eq!(
+        rows(&client, "select count(*), min(d), max(d) from d").await?,
+        table(&[&["8", "2024-01-01", "2024-01-09"]])
+    );
+    assert_eq!(
+        rows(
+            &client,
+            "select trim(filename), line_number, trim(colname), trim(raw_field_value), \
+             err_code from stl_load_errors where query = pg_last_copy_id()"
+        )
+        .await?,
+        table(&[&["s3://bucket/days/a.avro", "6", "d", "not a date", "1205"]])
+    );
+    Ok(())
+}

@@ -191,13 +191,15 @@ impl Source {
         spec: &LoadSpec,
         batch: &RecordBatch,
         first_row: u64,
-    ) -> Result<Vec<ArrayRef>, String> {
+    ) -> Result<Vec<ArrayRef>, ColumnError> {
         let rows = batch.num_rows();
         spec.columns
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(at, c)| {
                 let Some(input) = c.input else {
-                    return default_column(c, rows);
+                    return default_column(c, rows)
+                        .map_err(|reason| ColumnError::of(at, 1216, reason));
                 };
                 let found = match &self.fields {
                     Fields::InOrder => batch.columns().get(input).cloned(),
@@ -207,34 +209,105 @@ impl Source {
                         .flatten()
                         .and_then(|i| batch.columns().get(i).cloned()),
                     Fields::Paths(paths) => match paths.get(input) {
-                        Some(path) => follow(batch, path)?,
+                        Some(path) => follow(batch, path)
+                            .map_err(|reason| ColumnError::of(at, 1216, reason))?,
                         None => None,
                     },
                 };
-                let array = match found {
+                let raw = |row: usize| found.as_ref().map_or(String::new(), |a| value_text(a, row));
+                let array = match &found {
                     Some(array) => {
                         let options = CastOptions {
                             safe: false,
                             ..Default::default()
                         };
-                        arrow::compute::cast_with_options(&array, &c.data_type, &options)
-                            .map_err(|e| format!("column {}: {e}", c.name))?
+                        arrow::compute::cast_with_options(array, &c.data_type, &options).map_err(
+                            |e| ColumnError {
+                                raw: raw(0),
+                                ..ColumnError::of(
+                                    at,
+                                    cast_code(&c.data_type),
+                                    format!("column {}: {e}", c.name),
+                                )
+                            },
+                        )?
                     }
                     None => arrow::array::new_null_array(&c.data_type, rows),
                 };
-                let array = fit_strings(array, c, spec.options.truncate_columns, first_row)?;
+                let array = fit_strings(array, c, spec.options.truncate_columns, first_row)
+                    .map_err(|(row, reason)| ColumnError {
+                        raw: raw(row),
+                        ..ColumnError::of(at, 1204, reason)
+                    })?;
                 if !c.nullable && array.null_count() > 0 {
-                    let row = (0..rows).find(|&r| array.is_null(r)).unwrap_or(0) as u64;
-                    return Err(format!(
-                        "column {} is NOT NULL but row {} has a null",
-                        c.name,
-                        first_row + row + 1
+                    let row = (0..rows).find(|&r| array.is_null(r)).unwrap_or(0);
+                    return Err(ColumnError::of(
+                        at,
+                        1213,
+                        format!(
+                            "column {} is NOT NULL but row {} has a null",
+                            c.name,
+                            first_row + row as u64 + 1
+                        ),
                     ));
                 }
                 Ok(array)
             })
             .collect()
     }
+}
+
+/// Why a batch's values do not fit a column.
+#[derive(Debug)]
+pub(super) struct ColumnError {
+    /// The column's position in the table.
+    pub(super) column: usize,
+    /// Redshift's load error code, as for text input.
+    pub(super) code: i32,
+    pub(super) reason: String,
+    /// The value at fault, as text (exact for a batch of one row).
+    pub(super) raw: String,
+}
+
+impl ColumnError {
+    fn of(column: usize, code: i32, reason: String) -> Self {
+        ColumnError {
+            column,
+            code,
+            reason,
+            raw: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for ColumnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// The load error code for a value that does not cast to `to` (as for text).
+fn cast_code(to: &DataType) -> i32 {
+    match to {
+        DataType::Date32 | DataType::Date64 => 1205,
+        DataType::Timestamp(_, _) => 1206,
+        DataType::Float32 | DataType::Float64 => 1208,
+        DataType::Decimal32(_, _)
+        | DataType::Decimal64(_, _)
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _) => 1209,
+        DataType::Boolean => 1210,
+        t if t.is_integer() => 1207,
+        _ => 1216,
+    }
+}
+
+/// `array`'s value at `row`, as text (empty for NULL).
+pub(super) fn value_text(array: &ArrayRef, row: usize) -> String {
+    let options = arrow::util::display::FormatOptions::default();
+    arrow::util::display::ArrayFormatter::try_new(array.as_ref(), &options)
+        .map(|f| f.value(row).to_string())
+        .unwrap_or_default()
 }
 
 /// `batches`, ending with the error `failed` if polling them panics.
@@ -269,7 +342,7 @@ fn fit_strings(
     c: &LoadColumn,
     truncate: bool,
     first_row: u64,
-) -> Result<ArrayRef, String> {
+) -> Result<ArrayRef, (usize, String)> {
     let (Some(max), DataType::Utf8) = (c.max_bytes, array.data_type()) else {
         return Ok(array);
     };
@@ -285,10 +358,13 @@ fn fit_strings(
     };
     if !truncate {
         let len = strings.value(long).len();
-        return Err(format!(
-            "column {}: row {}: string length exceeds DDL length: {len} > {max}",
-            c.name,
-            first_row + long as u64 + 1
+        return Err((
+            long,
+            format!(
+                "column {}: row {}: string length exceeds DDL length: {len} > {max}",
+                c.name,
+                first_row + long as u64 + 1
+            ),
         ));
     }
     let cut: arrow::array::StringArray = strings
@@ -597,7 +673,8 @@ mod tests {
         while let Some(batch) = source.batches.next().await {
             let batch = batch?;
             rows += source
-                .table_columns(spec, &batch, rows as u64)?
+                .table_columns(spec, &batch, rows as u64)
+                .map_err(|e| e.to_string())?
                 .first()
                 .map_or(0, |c| c.len());
         }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, UInt32Array};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, ZstdDecoder};
 use blueshift_proto::{LoadErrorRecord, LoadFileStats};
@@ -25,7 +25,7 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncBufRead, BufReader};
 use tokio::sync::mpsc::Sender;
 
-use super::columnar::Source;
+use super::columnar::{Source, value_text};
 use super::convert::{Input, RowConverter, RowError};
 use super::fields::Splitter;
 use super::json;
@@ -629,17 +629,32 @@ impl PartitionLoader {
         let mut source = Source::open(&self.spec, file, location)
             .await
             .map_err(bad)?;
-        let mut loaded = 0u64;
+        // Avro's bad values reject their rows, up to MAXERROR; Parquet's and ORC's fail
+        // the COPY, as on Redshift.
+        let rows_rejected = matches!(self.spec.format, LoadFormat::Avro(_));
+        let (mut scanned, mut loaded) = (0u64, 0u64);
         while let Some(batch) = source.batches.next().await {
             let batch = batch.map_err(bad)?;
-            let columns = source
-                .table_columns(&self.spec, &batch, loaded)
-                .map_err(bad)?;
-            loaded += batch.num_rows() as u64;
+            let columns = match source.table_columns(&self.spec, &batch, scanned) {
+                Ok(columns) => columns,
+                Err(_) if rows_rejected => {
+                    let good = self.reject_rows(&source, file, index, &batch, scanned);
+                    let good = arrow::compute::take_record_batch(&batch, &good)?;
+                    source
+                        .table_columns(&self.spec, &good, scanned)
+                        .map_err(|e| bad(e.to_string()))?
+                }
+                Err(e) => return Err(bad(e.to_string())),
+            };
+            scanned += batch.num_rows() as u64;
+            loaded += columns.first().map_or(0, |c| c.len()) as u64;
             self.update(index, |f| {
                 f.rows_loaded = loaded;
-                f.lines_scanned = loaded;
+                f.lines_scanned = scanned;
             });
+            if self.over_limit() {
+                return Ok(true);
+            }
             if self.spec.options.no_load {
                 continue;
             }
@@ -649,6 +664,47 @@ impl PartitionLoader {
             }
         }
         Ok(true)
+    }
+
+    /// Checks `batch`, which has a bad value, row by row: records each bad row (its
+    /// number in the file counting from 1, after `scanned` rows) and returns the
+    /// good rows' positions. Stops at the row past MAXERROR.
+    fn reject_rows(
+        &mut self,
+        source: &Source,
+        file: &LoadFile,
+        index: usize,
+        batch: &RecordBatch,
+        scanned: u64,
+    ) -> UInt32Array {
+        let mut good = Vec::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let number = scanned + row as u64;
+            match source.table_columns(&self.spec, &batch.slice(row, 1), number) {
+                Ok(_) => good.push(row as u32),
+                Err(e) => {
+                    let line: Vec<String> =
+                        batch.columns().iter().map(|c| value_text(c, row)).collect();
+                    let (column, code, raw) = (Some(e.column), e.code, e.raw.clone());
+                    let line = line.join("|");
+                    self.reject(
+                        index,
+                        file,
+                        number + 1,
+                        &line,
+                        column,
+                        &raw,
+                        0,
+                        code,
+                        e.reason,
+                    );
+                    if self.over_limit() {
+                        break;
+                    }
+                }
+            }
+        }
+        UInt32Array::from(good)
     }
 }
 

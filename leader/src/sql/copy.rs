@@ -42,7 +42,7 @@ pub enum CopyFormat {
 
 impl CopyFormat {
     /// Whether the format is read by its own reader (Parquet, ORC, Avro), which
-    /// takes no text options, no MAXERROR and no GZIP, BZIP2 or ZSTD.
+    /// takes no text options and no GZIP, BZIP2 or ZSTD.
     pub fn is_columnar(&self) -> bool {
         matches!(
             self,
@@ -336,7 +336,7 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
     }
     if format.is_columnar() {
         // Options for text input, which would do nothing here (Redshift refuses them
-        // too). MAXERROR also: a bad value fails a columnar COPY.
+        // too). MAXERROR also, but for Avro: a bad value fails a Parquet or ORC COPY.
         let text_only = [
             ("GZIP, BZIP2 or ZSTD", compression != Compression::None),
             ("DELIMITER", delimiter.is_some()),
@@ -349,7 +349,11 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
             ("TRIMBLANKS", options.trim_blanks),
             ("DATEFORMAT", options.date_format.is_some()),
             ("TIMEFORMAT", options.time_format.is_some()),
-            ("MAXERROR", options.max_error > 0),
+            // Avro's bad rows are rejected one by one, up to MAXERROR.
+            (
+                "MAXERROR",
+                options.max_error > 0 && !matches!(format, CopyFormat::Avro(_)),
+            ),
         ];
         if let Some((name, _)) = text_only.iter().find(|(_, given)| *given) {
             return Err(LeaderError::Unsupported(format!(
@@ -573,7 +577,7 @@ mod tests {
             "copy t from 's3://b/p' iam_role default avro 'auto' bzip2",
             "copy t from 's3://b/p' iam_role default parquet ignoreheader 1",
             "copy t from 's3://b/p' iam_role default orc dateformat 'auto'",
-            "copy t from 's3://b/p' iam_role default avro 'auto' maxerror 5",
+            "copy t from 's3://b/p' iam_role default parquet maxerror 5",
         ] {
             assert!(
                 matches!(
