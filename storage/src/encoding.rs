@@ -35,6 +35,8 @@ pub fn writer_properties(schema: &SchemaRef, rows: &RecordBatch) -> WriterProper
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_data_page_row_count_limit(PAGE_ROWS)
+        // A page's rows at once: fewer, larger steps through the column writers.
+        .set_write_batch_size(PAGE_ROWS)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     for (i, field) in schema.fields().iter().enumerate() {
         let encoding = field
