@@ -87,20 +87,44 @@ fn orc_file() -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// `batches` as an Avro file, a block per batch, compressed with `codec`.
+fn avro_bytes(
+    batches: &[RecordBatch],
+    codec: Option<arrow_avro::compression::CompressionCodec>,
+) -> Result<Vec<u8>> {
+    let Some(first) = batches.first() else {
+        anyhow::bail!("no batches to write");
+    };
+    let mut writer = arrow_avro::writer::WriterBuilder::new(first.schema().as_ref().clone())
+        .with_compression(codec)
+        .build::<_, arrow_avro::writer::format::AvroOcfFormat>(Vec::new())?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.finish()?;
+    Ok(writer.into_inner())
+}
+
 /// `ROWS` rows as an Avro file of 100-row blocks, compressed with `codec`.
 fn avro_file(
     name: &str,
     codec: Option<arrow_avro::compression::CompressionCodec>,
 ) -> Result<Vec<u8>> {
-    let schema = batch(0..1, name, true, true)?.schema();
-    let mut writer = arrow_avro::writer::WriterBuilder::new(schema.as_ref().clone())
-        .with_compression(codec)
-        .build::<_, arrow_avro::writer::format::AvroOcfFormat>(Vec::new())?;
-    for start in (0..ROWS).step_by(100) {
-        writer.write(&batch(start..start + 100, name, true, true)?)?;
-    }
-    writer.finish()?;
-    Ok(writer.into_inner())
+    let blocks = (0..ROWS)
+        .step_by(100)
+        .map(|start| batch(start..start + 100, name, true, true))
+        .collect::<Result<Vec<_>>>()?;
+    avro_bytes(&blocks, codec)
+}
+
+/// A 1-node cluster on a new S3 endpoint with a `bucket`, and a client of it.
+async fn one_node(
+    dir: &std::path::Path,
+) -> Result<(S3Server, blueshift_tests::Embedded, tokio_postgres::Client)> {
+    let s3 = S3Server::start(&["bucket"]).await?;
+    let cluster = s3.start_cluster(dir, 1)?;
+    let client = blueshift_tests::connect(&cluster.conn_str()).await?;
+    Ok((s3, cluster, client))
 }
 
 /// What every load of the `ROWS` rows must give, whichever columns it has.
@@ -406,9 +430,7 @@ async fn avro_loads_fields_by_name_or_path() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn avro_jsonpaths_reach_into_records_and_arrays() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let s3 = S3Server::start(&["bucket"]).await?;
-    let cluster = s3.start_cluster(dir.path(), 1)?;
-    let client = blueshift_tests::connect(&cluster.conn_str()).await?;
+    let (s3, _cluster, client) = one_node(dir.path()).await?;
     client
         .batch_execute("create table n (id bigint, city varchar(20), second_tag bigint)")
         .await?;
@@ -450,10 +472,7 @@ async fn avro_jsonpaths_reach_into_records_and_arrays() -> Result<()> {
             Arc::new(lists),
         ],
     )?;
-    let mut writer = arrow_avro::writer::AvroWriter::new(Vec::new(), schema.as_ref().clone())?;
-    writer.write(&batch)?;
-    writer.finish()?;
-    s3.put("bucket", "nested/a.avro", &writer.into_inner())?;
+    s3.put("bucket", "nested/a.avro", &avro_bytes(&[batch], None)?)?;
     s3.put(
         "bucket",
         "paths.json",
@@ -483,9 +502,7 @@ async fn avro_jsonpaths_reach_into_records_and_arrays() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn avro_bad_values_reject_their_rows() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let s3 = S3Server::start(&["bucket"]).await?;
-    let cluster = s3.start_cluster(dir.path(), 1)?;
-    let client = blueshift_tests::connect(&cluster.conn_str()).await?;
+    let (s3, _cluster, client) = one_node(dir.path()).await?;
     client
         .batch_execute("create table d (id bigint, d date)")
         .await?;
@@ -503,10 +520,7 @@ async fn avro_bad_values_reject_their_rows() -> Result<()> {
             Arc::new(StringArray::from(values)),
         ],
     )?;
-    let mut writer = arrow_avro::writer::AvroWriter::new(Vec::new(), schema.as_ref().clone())?;
-    writer.write(&batch)?;
-    writer.finish()?;
-    s3.put("bucket", "days/a.avro", &writer.into_inner())?;
+    s3.put("bucket", "days/a.avro", &avro_bytes(&[batch], None)?)?;
     let copy = "copy d from 's3://bucket/days/' iam_role default avro 'auto'";
 
     let e = client.execute(copy, &[]).await.expect_err("MAXERROR 0");
