@@ -436,7 +436,12 @@ impl PartitionLoader {
                 }),
             ),
             LoadFormat::Json(_) => (RecordMode::Json, None),
-            LoadFormat::Parquet | LoadFormat::Orc | LoadFormat::Avro(_) => return Ok(true),
+            LoadFormat::Parquet | LoadFormat::Orc | LoadFormat::Avro(_) => {
+                return Err(DataFusionError::Internal(format!(
+                    "{} is not read as text",
+                    self.spec.format.name()
+                )));
+            }
         };
         let json_names = json::keys(&self.spec);
         // Reading the object failed (the store's error), or its bytes are bad (a
