@@ -5,11 +5,15 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use blueshift_compute::{ComputeConfig, ComputeNode};
-use blueshift_leader::auth::AuthMethod;
+use blueshift_leader::frontend::auth::AuthMethod;
 use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::server::{ADMIN_USER, AdminPassword, DEFAULT_ADMIN_PASSWORD};
-use blueshift_leader::{EmbeddedCluster, EmbeddedConfig, Leader, LeaderConfig};
+use blueshift_leader::{Leader, LeaderConfig};
 use clap::{Args, Parser, Subcommand};
+
+use crate::embedded::{EmbeddedCluster, EmbeddedConfig};
+
+mod embedded;
 
 /// Blueshift: an open-source MPP columnar data warehouse that speaks Redshift.
 #[derive(Parser, Debug)]

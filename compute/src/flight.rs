@@ -30,16 +30,19 @@ use datafusion::prelude::SessionContext;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
+use tokio_util::task::AbortOnDropHandle;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::warn;
 
-use crate::codec::FragmentCodec;
-use crate::error::SegmentReadError;
-use crate::exchange::{ExchangeRegistry, ExchangeScope};
-use crate::load::LoadExec;
-use crate::load::store::StoreError;
-use crate::scan::SliceScanExec;
-use crate::unload::UnloadError;
+use crate::exchange_registry::ExchangeRegistry;
+use crate::runtime::fragment_runtime;
+use blueshift_operators::codec::FragmentCodec;
+use blueshift_operators::error::SegmentReadError;
+use blueshift_operators::exchange::ExchangeScope;
+use blueshift_operators::load::LoadExec;
+use blueshift_operators::load::store::StoreError;
+use blueshift_operators::scan::SliceScanExec;
+use blueshift_operators::unload::UnloadError;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -58,8 +61,11 @@ impl ComputeService {
     pub fn new(node: u32, store: SliceStore) -> Self {
         let running: Arc<crate::running::Running> = Arc::default();
         let exchanges = ExchangeRegistry::new(Arc::clone(&running));
-        let codec = FragmentCodec::with_store(node, store.clone())
-            .with_exchanges(node, Arc::downgrade(&exchanges));
+        let codec = FragmentCodec::with_store(node, store.clone()).with_exchanges(
+            node,
+            Arc::downgrade(&exchanges)
+                as std::sync::Weak<dyn blueshift_operators::exchange::LocalExchanges>,
+        );
         let ctx = SessionContext::new();
         let producer_codec = codec.clone();
         let producer_ctx = ctx.clone();
@@ -259,9 +265,9 @@ impl FlightService for ComputeService {
         }
         let task_ctx =
             task_context(&self.ctx, scope).map_err(|e| internal("fragment memory pool", e))?;
-        let mut broadcasts = crate::codec::LeaderRowsData::new();
+        let mut broadcasts = blueshift_operators::codec::LeaderRowsData::new();
         for rows in &ticket.leader_rows {
-            let decoded = crate::leader_rows::decode(rows.ipc.clone())
+            let decoded = blueshift_operators::delivery::decode(rows.ipc.clone())
                 .map_err(|e| Status::invalid_argument(format!("bad broadcast rows: {e}")))?;
             broadcasts.insert(rows.id, decoded);
         }
@@ -431,7 +437,8 @@ impl ComputeService {
         plan: &[u8],
         read: &ExchangeRead,
     ) -> Result<Response<BoxedStream<FlightData>>, Status> {
-        crate::exchange::check_read(read).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        blueshift_operators::exchange::check_read(read)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let opened = self
             .exchanges
             .open(scope, plan, read)
@@ -446,37 +453,13 @@ impl ComputeService {
                 other => Status::internal(other.to_string()),
             });
         Ok(Response::new(match opened.report {
-            Some(report) => Box::pin(with_metadata(encoded, || None, move || report.make())),
+            Some(report) => Box::pin(with_metadata(encoded, || None, report)),
             None => Box::pin(encoded),
         }))
     }
 }
 
-/// The runtime fragments run on, for a producer an exchange starts.
-pub(crate) fn fragment_runtime() -> datafusion::error::Result<&'static tokio::runtime::Runtime> {
-    cpu_pool().map_err(|s| datafusion::error::DataFusionError::Execution(s.message().to_string()))
-}
-
-/// The runtime fragments execute on, apart from the one that serves Flight calls:
-/// a fragment busy computing then never delays an answer to the leader (a cancel,
-/// STV_EXEC_STATE, another query's rows). One worker thread per core.
-fn cpu_pool() -> Result<&'static tokio::runtime::Runtime, Status> {
-    static POOL: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
-        std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("blueshift-fragment")
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(|e| internal("starting the fragment threads", e))
-}
-
-/// Partition `partition` of `plan`, executed on [`cpu_pool`]; its batches come back
+/// Partition `partition` of `plan`, executed on the fragment runtime; its batches come back
 /// through a channel of two. Dropping the stream (the leader dropped the call)
 /// stops the execution. The fragment is listed as running (`registration`) until
 /// its execution ends.
@@ -490,37 +473,30 @@ fn run_on_cpu_pool(
     Status,
 > {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
-    let task = cpu_pool()?.spawn(async move {
-        let _running = registration;
-        let mut stream = match plan.execute(partition, task_ctx) {
-            Ok(stream) => stream,
-            Err(e) => {
-                let _ = tx.send(Err(e)).await;
-                return;
+    let task = fragment_runtime()
+        .map_err(|e| internal("starting the fragment threads", e))?
+        .spawn(async move {
+            let _running = registration;
+            let mut stream = match plan.execute(partition, task_ctx) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            while let Some(item) = stream.next().await {
+                if tx.send(item).await.is_err() {
+                    return;
+                }
             }
-        };
-        while let Some(item) = stream.next().await {
-            if tx.send(item).await.is_err() {
-                return;
-            }
-        }
-    });
-    let abort = AbortOnDrop(task);
+        });
+    let abort = AbortOnDropHandle::new(task);
     Ok(
         tokio_stream::wrappers::ReceiverStream::new(rx).map(move |item| {
             let _task = &abort;
             item
         }),
     )
-}
-
-/// Aborts a spawned task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// `messages`, with the fragment's [`FragmentReport`] as the `app_metadata` of the
@@ -547,9 +523,9 @@ fn with_report(
                 .into_iter()
                 .map(SliceScanExec::report)
                 .chain(
-                    crate::exchange::ExchangeExec::find_all(&plan)
+                    blueshift_operators::exchange::ExchangeExec::find_all(&plan)
                         .into_iter()
-                        .flat_map(crate::exchange::ExchangeExec::producer_scans),
+                        .flat_map(blueshift_operators::exchange::ExchangeExec::producer_scans),
                 )
                 .collect();
             let load = LoadExec::find(&plan);
@@ -557,8 +533,8 @@ fn with_report(
                 scans,
                 load_files: load.map(LoadExec::files).unwrap_or_default(),
                 load_errors: load.map(LoadExec::errors).unwrap_or_default(),
-                steps: crate::steps::step_stats(&plan),
-                exchanges: crate::exchange::exchange_steps(&plan),
+                steps: blueshift_operators::steps::step_stats(&plan),
+                exchanges: blueshift_operators::exchange::exchange_steps(&plan),
             }
         },
     )

@@ -18,32 +18,22 @@
 //!                                                ◀── the rows for that reader (by key or all)
 //! ```
 //!
-//! The entry point is [`server::ComputeNode`]; [`scan::SliceScanExec`] and
-//! [`codec::FragmentCodec`] are shared with the leader, which builds fragments that
-//! contain the scan and ships them here. A compute node holds no catalog state: every
+//! The entry point is [`server::ComputeNode`]. This crate is a Flight server over the
+//! operators of `blueshift-operators` (scan, exchanges, COPY and UNLOAD, the fragment
+//! codec), which the leader shares; a compute node holds no catalog state: every
 //! request says which slice and which segments (the pinned table version) to read.
-//! [`load`] holds COPY's readers, parsers and writer, [`route`] the routing of rows to
-//! slices (shared with the leader's INSERT), [`unload`] and [`unload_exec`] UNLOAD's
-//! writers, [`exchange`] the rows fragments send each other between nodes, and
-//! [`leader_rows`] those the leader sends.
+//! Its modules form layers: [`server`] over [`flight`] (the Flight service) over
+//! [`exchange_registry`] (the exchanges this node produces), [`rewrite`] (VACUUM's
+//! segment rewrites), [`running`] (STV_EXEC_STATE) and [`runtime`] (the threads
+//! fragments run on).
 
-pub mod codec;
 pub mod error;
-pub mod exchange;
+pub mod exchange_registry;
 pub mod flight;
-pub mod leader_rows;
-pub mod load;
 pub mod rewrite;
-pub mod route;
 pub mod running;
-pub mod scan;
+pub mod runtime;
 pub mod server;
-pub mod steps;
-pub mod unload;
-pub mod unload_exec;
-pub mod zone_map;
 
-pub use codec::FragmentCodec;
 pub use error::ComputeError;
-pub use scan::SliceScanExec;
 pub use server::{ComputeConfig, ComputeNode};

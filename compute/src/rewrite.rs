@@ -20,7 +20,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
 use futures::StreamExt;
 
-use crate::codec::FragmentCodec;
+use blueshift_operators::codec::FragmentCodec;
 
 /// Runs one rewrite; returns the new segments in order.
 pub async fn rewrite_segments(

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use blueshift_proto::{ExecState, RunningFragment};
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::SliceScanExec;
+use blueshift_operators::SliceScanExec;
 
 /// The node's running fragment partitions.
 #[derive(Default)]
@@ -82,7 +82,7 @@ impl Running {
                 query_id: e.query_id,
                 slice: e.slice,
                 start_micros: e.start_micros,
-                steps: crate::steps::step_stats(&e.plan),
+                steps: blueshift_operators::steps::step_stats(&e.plan),
             })
             .collect();
         listed.sort_by_key(|f| (f.query_id, f.slice, f.start_micros));

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
+use blueshift_proto::MAX_MESSAGE_BYTES;
 use blueshift_storage::segment::SliceStore;
 use futures::StreamExt;
 use tokio::net::TcpListener;
@@ -32,9 +33,6 @@ pub struct ComputeNode {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
-
-/// Largest Flight message a node accepts or sends.
-pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
 impl ComputeNode {
     /// Opens the node's store and starts serving.

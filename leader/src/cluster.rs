@@ -9,7 +9,7 @@ use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::{Action, Ticket};
-use blueshift_compute::server::MAX_MESSAGE_BYTES;
+use blueshift_proto::MAX_MESSAGE_BYTES;
 use blueshift_proto::{
     ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
     ACTION_REWRITE_SEGMENTS, Block, BlockList, BlockListRequest, CollectGarbage, ExecState,
@@ -148,7 +148,7 @@ impl ClusterClient {
         node: u32,
         ticket: FragmentTicket,
         scope: Option<Arc<QueryScope>>,
-        stats: Option<Arc<crate::query_summary::FragmentStats>>,
+        stats: Option<Arc<crate::query_log::steps::FragmentStats>>,
     ) -> Result<BoxStream<'static, Result<RecordBatch, DataFusionError>>, LeaderError> {
         let (mut client, addr) = self.client(node)?;
         let response = client
@@ -193,7 +193,7 @@ impl ClusterClient {
     ) -> Result<SegmentWritten, LeaderError> {
         let node = self.layout.node_of(write.slice);
         let (client, addr) = self.client(node)?;
-        blueshift_compute::route::put_segment(client, write, schema, batches)
+        blueshift_operators::route::put_segment(client, write, schema, batches)
             .await
             .map_err(|s| node_error(node, addr, s.message()))
     }

@@ -27,10 +27,12 @@ use pgwire::api::portal::Format;
 use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::error::PgWireError;
 
+pub mod admission;
 mod column_names;
 mod copy;
 mod ddl;
 mod dml;
+pub mod functions;
 mod maintenance;
 mod results;
 
@@ -39,23 +41,19 @@ mod unload;
 
 use column_names::postgres_column_names;
 
-use crate::admission::{QueryGate, SlotGuard};
-use crate::catalog_provider::DatabaseProvider;
 use crate::cluster::ClusterClient;
-use crate::collocate::CollocateJoins;
+use crate::engine::admission::{QueryGate, SlotGuard};
 use crate::error::LeaderError;
-use crate::fragment::ShipFragments;
-use crate::functions;
 use crate::interrupt::Interrupt;
+use crate::planner::catalog_provider::DatabaseProvider;
+use crate::planner::collocate::CollocateJoins;
+use crate::planner::fragment::ShipFragments;
 use crate::query_log::{QueryEntry, QueryLog, QueryScope};
 use crate::s3_config::S3Config;
-use crate::session::{Session, SessionRegistry};
+use crate::session::{DATABASE, Session, SessionRegistry};
 use crate::sql::copy::{CopyOrUnload, CopyStatement, UnloadStatement};
 use crate::sql::redshift_ddl::TableAttributes;
 use crate::sql::{ParsedStatement, SqlParser};
-
-/// The database name.
-pub const DATABASE: &str = "dev";
 
 /// A statement ready to run.
 #[derive(Debug, Clone)]
@@ -216,9 +214,11 @@ impl Engine {
                 Arc::clone(&ship),
             )))
             .with_physical_optimizer_rule(ship)
-            .with_optimizer_rule(Arc::new(crate::join_order::SinkFilteredJoins))
-            .with_optimizer_rule(Arc::new(crate::semi_join::PushSemiJoinDown))
-            .with_optimizer_rule(Arc::new(crate::aggregate_keys::FilterAggregateByJoinKeys))
+            .with_optimizer_rule(Arc::new(crate::planner::join_order::SinkFilteredJoins))
+            .with_optimizer_rule(Arc::new(crate::planner::semi_join::PushSemiJoinDown))
+            .with_optimizer_rule(Arc::new(
+                crate::planner::aggregate_keys::FilterAggregateByJoinKeys,
+            ))
             .build();
         let ctx = SessionContext::new_with_state(state);
         let query_log = Arc::new(QueryLog::default());
@@ -385,7 +385,7 @@ impl Engine {
                 let physical = self.state_for(session).create_physical_plan(&plan).await?;
                 Ok(Planned::Query(text_result(
                     "QUERY PLAN",
-                    crate::explain::redshift_plan(&physical),
+                    crate::planner::explain::redshift_plan(&physical),
                 )?))
             }
             Statement::Explain { .. } => {

@@ -23,34 +23,22 @@
 //!           nodes) ──▶ segment names back ──▶ commit if within MAXERROR
 //! ```
 //!
-//! The entry points are [`server::Leader`] (a leader process) and
-//! [`server::EmbeddedCluster`] (`blueshift up`). Every error reaches clients through
+//! The entry point is [`server::Leader`] (a leader process; `blueshift up` runs one
+//! with its compute nodes in the same process). Every error reaches clients through
 //! [`error::sqlstate`], the one place that maps errors to SQLSTATEs.
 
-pub mod admission;
-pub mod aggregate_keys;
-pub mod auth;
-pub mod catalog_provider;
 pub mod cluster;
-pub mod collocate;
 pub mod engine;
 pub mod error;
-pub mod explain;
-pub mod fragment;
-pub mod functions;
+pub mod frontend;
 pub mod interrupt;
-pub mod join_order;
-pub mod load_log;
+pub mod planner;
 pub mod query_log;
-pub mod query_summary;
 pub mod s3_config;
-pub mod semi_join;
 pub mod server;
 pub mod session;
 pub mod sql;
 pub mod system_tables;
-pub mod table;
-pub mod wire;
 
 pub use error::LeaderError;
-pub use server::{EmbeddedCluster, EmbeddedConfig, Leader, LeaderConfig};
+pub use server::{Leader, LeaderConfig};

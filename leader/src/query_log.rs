@@ -1,6 +1,11 @@
 //! [`QueryLog`]: the leader's record of recent statements, behind STL_QUERY and
 //! SYS_QUERY_HISTORY. It is kept in memory (the most recent [`QUERY_LOG_CAPACITY`]
-//! statements) and starts empty when the leader starts.
+//! statements) and starts empty when the leader starts. [`loads`] keeps COPY's files
+//! and rejected rows (STL_LOAD_COMMITS, STL_LOAD_ERRORS), [`steps`] what each step of
+//! a query did (SVL_QUERY_SUMMARY). The log only records: it knows no plans.
+
+pub mod loads;
+pub mod steps;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -54,9 +59,9 @@ pub struct QueryLog {
     next_id: AtomicU64,
     records: Mutex<VecDeque<QueryRecord>>,
     scans: Mutex<VecDeque<ScanRecord>>,
-    summaries: Mutex<VecDeque<crate::query_summary::SummaryRow>>,
+    summaries: Mutex<VecDeque<steps::SummaryRow>>,
     /// COPY's files and rejected rows.
-    pub loads: crate::load_log::LoadLog,
+    pub loads: loads::LoadLog,
 }
 
 /// Steps kept for SVL_QUERY_SUMMARY (the most recent ones).
@@ -157,7 +162,7 @@ impl QueryLog {
     }
 
     /// The steps of the queries recorded for SVL_QUERY_SUMMARY, oldest first.
-    pub fn summaries(&self) -> Vec<crate::query_summary::SummaryRow> {
+    pub fn summaries(&self) -> Vec<steps::SummaryRow> {
         self.summaries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -198,8 +203,9 @@ impl QueryEntry {
         self.query_id
     }
 
-    /// Records what each step of the statement's executed `plan` did.
-    pub fn record_steps(&self, plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) {
+    /// Records what each step of the statement did (its SVL_QUERY_SUMMARY rows; their
+    /// query and user are set here).
+    pub fn record_steps(&self, mut rows: Vec<steps::SummaryRow>) {
         let user_id = self
             .log
             .lock()
@@ -207,7 +213,10 @@ impl QueryEntry {
             .rev()
             .find(|r| r.query_id == self.query_id)
             .map_or(0, |r| r.user_id);
-        let rows = crate::query_summary::summarize(plan, self.query_id, user_id);
+        for row in &mut rows {
+            row.query_id = self.query_id;
+            row.user_id = user_id;
+        }
         let mut log = self.log.summaries.lock().unwrap_or_else(|e| e.into_inner());
         for row in rows {
             if log.len() >= SUMMARY_LOG_CAPACITY {

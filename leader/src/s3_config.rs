@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use blueshift_compute::load::StoreConfig;
+use blueshift_operators::load::StoreConfig;
 use serde::Deserialize;
 
 use crate::error::LeaderError;

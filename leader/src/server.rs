@@ -1,24 +1,22 @@
-//! [`Leader`]: starts the leader; [`EmbeddedCluster`]: a leader and its compute
-//! nodes in one process (`blueshift up`).
+//! [`Leader`]: starts the leader.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use blueshift_compute::{ComputeConfig, ComputeNode};
 use blueshift_storage::catalog::{Catalog, ClusterLayout};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::auth::{AuthMethod, new_user};
 use crate::cluster::ClusterClient;
 use crate::engine::Engine;
 use crate::error::LeaderError;
+use crate::frontend::auth::{AuthMethod, new_user};
+use crate::frontend::wire::Handlers;
 use crate::s3_config::S3Config;
-use crate::wire::Handlers;
 
 /// The bootstrap superuser.
 pub const ADMIN_USER: &str = "admin";
@@ -190,69 +188,5 @@ impl Leader {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
-    }
-}
-
-/// How to run `blueshift up`.
-#[derive(Clone, Debug)]
-pub struct EmbeddedConfig {
-    pub data_dir: PathBuf,
-    pub listen: SocketAddr,
-    pub nodes: u32,
-    pub slices_per_node: u32,
-    pub admin_password: Option<String>,
-    pub auth: AuthMethod,
-    pub s3: S3Config,
-    pub query_memory_bytes: u64,
-    /// Each compute node's column cache (see [`ComputeConfig::column_cache_bytes`]).
-    pub column_cache_bytes: u64,
-}
-
-/// A leader and its compute nodes in one process, talking Flight over loopback.
-pub struct EmbeddedCluster {
-    pub leader: Leader,
-    pub nodes: Vec<ComputeNode>,
-}
-
-impl EmbeddedCluster {
-    /// Starts `nodes` compute nodes on free loopback ports, then the leader.
-    pub async fn start(config: EmbeddedConfig) -> Result<Self, LeaderError> {
-        if config.nodes == 0 {
-            return Err(LeaderError::Config("--nodes must be at least 1".into()));
-        }
-        let mut nodes = Vec::new();
-        for node in 0..config.nodes {
-            let compute = ComputeNode::start(ComputeConfig {
-                node,
-                data_dir: config.data_dir.join(format!("node-{node}")),
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-                column_cache_bytes: config.column_cache_bytes,
-            })
-            .await
-            .map_err(|e| LeaderError::Config(format!("compute node {node}: {e}")))?;
-            nodes.push(compute);
-        }
-        let leader = Leader::start(LeaderConfig {
-            data_dir: config.data_dir.join("leader"),
-            listen: config.listen,
-            compute: nodes.iter().map(|n| n.addr().to_string()).collect(),
-            slices_per_node: config.slices_per_node,
-            admin_password: config.admin_password,
-            auth: config.auth,
-            s3: config.s3,
-            query_memory_bytes: config.query_memory_bytes,
-        })
-        .await?;
-        Ok(EmbeddedCluster { leader, nodes })
-    }
-
-    /// Stops the leader, then the compute nodes.
-    pub async fn stop(self) {
-        self.leader.stop().await;
-        for node in self.nodes {
-            if let Err(e) = node.stop().await {
-                warn!("stopping a compute node: {e}");
-            }
-        }
     }
 }

@@ -10,6 +10,9 @@ use tokio::sync::Notify;
 
 use crate::error::LeaderError;
 
+/// The database name: a cluster has one database, `dev`.
+pub const DATABASE: &str = "dev";
+
 /// The server version reported to clients. PostgreSQL 15 catalog queries (psql 15's
 /// `\d`) are what the catalog emulation answers, so Blueshift reports 15.0 rather
 /// than Redshift's 8.0.2; `version()` names Blueshift.

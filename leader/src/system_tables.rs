@@ -16,9 +16,9 @@ use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 
 use crate::cluster::ClusterClient;
-use crate::engine::DATABASE;
 use crate::error::LeaderError;
 use crate::query_log::{QueryLog, QueryStatus};
+use crate::session::DATABASE;
 
 mod exec_state;
 mod load;

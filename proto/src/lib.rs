@@ -12,6 +12,9 @@
 
 use prost::Message;
 
+/// The largest Flight message a node accepts or sends (leader and compute nodes alike).
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Runs a serialized physical plan fragment on one slice of a compute node.
 #[derive(Clone, PartialEq, Message)]
 pub struct FragmentTicket {

@@ -7,13 +7,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use blueshift_compute::codec::schema_to_bytes;
-use blueshift_compute::load::spec::JsonStep;
-use blueshift_compute::load::store::{self, StoreError};
-use blueshift_compute::load::{
+use blueshift_operators::load::spec::JsonStep;
+use blueshift_operators::load::store::{self, StoreError};
+use blueshift_operators::load::{
     Compression, JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition, LoadSpec,
     LoadWriteExec, Reader, StoreConfig, WriteTarget,
 };
+use blueshift_operators::schema_bytes::schema_to_bytes;
 use blueshift_storage::catalog::{SegmentRef, SortStyle, TableDef};
 use datafusion::execution::context::SessionState;
 use datafusion::physical_plan::ExecutionPlan;
@@ -23,12 +23,12 @@ use serde::Deserialize;
 
 use super::Engine;
 use crate::error::LeaderError;
-use crate::fragment::RemoteFragmentExec;
 use crate::interrupt::Interrupt;
+use crate::planner::fragment::RemoteFragmentExec;
+use crate::planner::table::SliceSink;
 use crate::query_log::{QueryEntry, QueryLog};
 use crate::session::Session;
 use crate::sql::copy::{CopyFormat, CopySource, CopyStatement};
-use crate::table::SliceSink;
 
 mod split;
 
@@ -540,7 +540,7 @@ impl Engine {
         let (schema, table) = match stmt.table.as_slice() {
             [t] => ("public".to_string(), t.clone()),
             [s, t] => (s.clone(), t.clone()),
-            [db, s, t] if db == super::DATABASE => (s.clone(), t.clone()),
+            [db, s, t] if db == crate::session::DATABASE => (s.clone(), t.clone()),
             _ => {
                 return Err(LeaderError::Unsupported(format!(
                     "the name {}",

@@ -13,9 +13,9 @@ use pgwire::api::results::{Response, Tag};
 use super::{Engine, name_key, object_reference, resolve, statement_name};
 use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
+use crate::planner::table::SliceSink;
 use crate::session::Session;
 use crate::sql::redshift_ddl::TableAttributes;
-use crate::table::SliceSink;
 
 impl Engine {
     pub(super) fn drop(

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use arrow::array::AsArray;
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::UInt64Type;
-use blueshift_compute::scan::{ROW_ID_COLUMN, split_row_id};
+use blueshift_operators::scan::{ROW_ID_COLUMN, split_row_id};
 use blueshift_storage::catalog::{DistStyle, TableChange, TableDef, TableVersion};
 use blueshift_storage::deletes::DeleteVector;
 use datafusion::catalog::default_table_source::provider_as_source;
@@ -39,8 +39,8 @@ use pgwire::api::results::{Response, Tag};
 use super::{Engine, object_reference, resolve};
 use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
+use crate::planner::table::{SliceSink, SliceTable};
 use crate::session::Session;
-use crate::table::{SliceSink, SliceTable};
 
 impl Engine {
     /// Runs a planned DELETE or UPDATE (a DataFusion `Dml` plan).

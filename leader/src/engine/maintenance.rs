@@ -16,8 +16,8 @@
 //! Replaced files are removed once no statement is running, so a query still reading
 //! the version before the VACUUM never loses a file.
 
-use blueshift_compute::FragmentCodec;
-use blueshift_compute::scan::{ScanSpec, SlicePartition, SliceScanExec};
+use blueshift_operators::FragmentCodec;
+use blueshift_operators::scan::{ScanSpec, SlicePartition, SliceScanExec};
 use blueshift_proto::RewriteSegments;
 use blueshift_storage::catalog::{
     ColumnStatistics, Rewrite, SegmentRef, TableChange, TableDef, TableStatistics,

@@ -64,7 +64,7 @@ impl Engine {
                     Some(Err(err)) => {
                         let err = LeaderError::from(err);
                         if let Some(e) = entry.take() {
-                            e.record_steps(&plan);
+                            e.record_steps(crate::planner::summary::summarize(&plan));
                             let (code, message) = crate::error::sqlstate(&err);
                             e.fail(&message, code == "57014");
                         }
@@ -72,7 +72,7 @@ impl Engine {
                     }
                     None => {
                         if let Some(e) = &entry {
-                            e.record_steps(&plan);
+                            e.record_steps(crate::planner::summary::summarize(&plan));
                         }
                         let _ = record(entry.take(), Ok(()));
                         None

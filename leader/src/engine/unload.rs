@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use blueshift_compute::codec::schema_to_bytes;
-use blueshift_compute::load::store::{self, Location};
-use blueshift_compute::unload::{
+use blueshift_operators::load::store::{self, Location};
+use blueshift_operators::schema_bytes::schema_to_bytes;
+use blueshift_operators::unload::{
     UnloadError, UnloadFormat, UnloadOptions, UnloadWriter, UnloadedFile,
 };
-use blueshift_compute::unload_exec::{UnloadExec, UnloadTarget, unloaded_files};
+use blueshift_operators::unload_exec::{UnloadExec, UnloadTarget, unloaded_files};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
@@ -22,8 +22,8 @@ use pgwire::api::results::{Response, Tag};
 use super::copy::store_error;
 use super::{Engine, Parsed};
 use crate::error::LeaderError;
-use crate::fragment::RemoteFragmentExec;
 use crate::interrupt::Interrupt;
+use crate::planner::fragment::RemoteFragmentExec;
 use crate::session::Session;
 use crate::sql::copy::UnloadStatement;
 
@@ -202,7 +202,7 @@ impl Engine {
     async fn check_unload_target(
         &self,
         url: &str,
-        store: &blueshift_compute::load::StoreConfig,
+        store: &blueshift_operators::load::StoreConfig,
         stmt: &UnloadStatement,
     ) -> Result<(), LeaderError> {
         if stmt.allow_overwrite {

@@ -4,8 +4,8 @@
 //! Redshift allows it. PostgreSQL's forms (`WITH (FORMAT csv, HEADER)`, `CSV
 //! HEADER`) are read too, for `psql \copy` and drivers.
 
-use blueshift_compute::load::{Compression, LoadOptions};
-use blueshift_compute::unload::UnloadFormat;
+use blueshift_operators::load::{Compression, LoadOptions};
+use blueshift_operators::unload::UnloadFormat;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 mod cursor;

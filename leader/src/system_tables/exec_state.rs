@@ -83,7 +83,7 @@ pub(super) async fn stv_exec_state(cluster: &ClusterClient, log: &QueryLog) -> R
             int64(&|_, s| s.bytes as i64),
             Arc::new(StringArray::from_iter_values(
                 rows.iter()
-                    .map(|(_, s)| crate::query_summary::label(s, None)),
+                    .map(|(_, s)| blueshift_operators::steps::step_label(s, None)),
             )),
             flag(|s| s.spilled),
             int64(&|_, s| s.peak_memory_bytes as i64),

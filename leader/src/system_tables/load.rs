@@ -106,7 +106,7 @@ pub(super) fn stl_load_errors(log: &QueryLog) -> Result<RecordBatch> {
 /// committed.
 pub(super) fn stl_load_commits(log: &QueryLog) -> Result<RecordBatch> {
     let commits = log.loads.commits();
-    let int64 = |f: &dyn Fn(&crate::load_log::LoadCommitRow) -> i64| -> ArrayRef {
+    let int64 = |f: &dyn Fn(&crate::query_log::loads::LoadCommitRow) -> i64| -> ArrayRef {
         Arc::new(Int64Array::from_iter_values(commits.iter().map(f)))
     };
     batch(

@@ -8,7 +8,7 @@ use datafusion::error::Result;
 
 use super::batch;
 use crate::query_log::QueryLog;
-use crate::query_summary::SummaryRow;
+use crate::query_log::steps::SummaryRow;
 
 /// One row per step of each recent query: Redshift's columns, times in microseconds.
 pub(super) fn svl_query_summary(log: &QueryLog) -> Result<RecordBatch> {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use blueshift_compute::load::{
+use blueshift_operators::load::{
     Compression, FilePart, LoadFile, LoadFormat, LoadSpec, parquet_row_groups,
 };
 use blueshift_proto::LoadFileStats;

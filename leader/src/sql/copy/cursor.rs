@@ -1,6 +1,6 @@
 //! [`Cursor`]: reading a COPY or UNLOAD statement's tokens.
 
-use blueshift_compute::load::Compression;
+use blueshift_operators::load::Compression;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 use super::super::redshift_ddl::{Tok, is_kw, word_name};

@@ -1,0 +1,76 @@
+//! [`EmbeddedCluster`]: a leader and its compute nodes in one process, talking Flight
+//! over loopback (`blueshift up`). It only wires the two servers together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use blueshift_compute::{ComputeConfig, ComputeNode};
+use blueshift_leader::frontend::auth::AuthMethod;
+use blueshift_leader::s3_config::S3Config;
+use blueshift_leader::{Leader, LeaderConfig};
+use tracing::warn;
+
+/// How to run `blueshift up`.
+#[derive(Clone, Debug)]
+pub struct EmbeddedConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub nodes: u32,
+    pub slices_per_node: u32,
+    pub admin_password: Option<String>,
+    pub auth: AuthMethod,
+    pub s3: S3Config,
+    pub query_memory_bytes: u64,
+    /// Each compute node's column cache (see [`ComputeConfig::column_cache_bytes`]).
+    pub column_cache_bytes: u64,
+}
+
+/// A leader and its compute nodes in one process, talking Flight over loopback.
+pub struct EmbeddedCluster {
+    pub leader: Leader,
+    pub nodes: Vec<ComputeNode>,
+}
+
+impl EmbeddedCluster {
+    /// Starts `nodes` compute nodes on free loopback ports, then the leader.
+    pub async fn start(config: EmbeddedConfig) -> anyhow::Result<Self> {
+        if config.nodes == 0 {
+            anyhow::bail!("--nodes must be at least 1");
+        }
+        let mut nodes = Vec::new();
+        for node in 0..config.nodes {
+            let compute = ComputeNode::start(ComputeConfig {
+                node,
+                data_dir: config.data_dir.join(format!("node-{node}")),
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                column_cache_bytes: config.column_cache_bytes,
+            })
+            .await
+            .with_context(|| format!("compute node {node}"))?;
+            nodes.push(compute);
+        }
+        let leader = Leader::start(LeaderConfig {
+            data_dir: config.data_dir.join("leader"),
+            listen: config.listen,
+            compute: nodes.iter().map(|n| n.addr().to_string()).collect(),
+            slices_per_node: config.slices_per_node,
+            admin_password: config.admin_password,
+            auth: config.auth,
+            s3: config.s3,
+            query_memory_bytes: config.query_memory_bytes,
+        })
+        .await?;
+        Ok(EmbeddedCluster { leader, nodes })
+    }
+
+    /// Stops the leader, then the compute nodes.
+    pub async fn stop(self) {
+        self.leader.stop().await;
+        for node in self.nodes {
+            if let Err(e) = node.stop().await {
+                warn!("stopping a compute node: {e}");
+            }
+        }
+    }
+}

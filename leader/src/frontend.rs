@@ -1,0 +1,7 @@
+//! The PostgreSQL front end: the wire protocol ([`wire`], on pgwire) and password
+//! authentication ([`auth`]). It turns each message into calls on the statement
+//! engine and the engine's results into protocol messages; it is the only part of the
+//! leader that names pgwire types.
+
+pub mod auth;
+pub mod wire;

@@ -1,0 +1,565 @@
+//! The PostgreSQL wire protocol front end (pgwire): startup and authentication, the
+//! simple query protocol and the extended one (Parse/Bind/Describe/Execute).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use arrow_pg::datatypes::arrow_schema_to_pg_fields;
+use arrow_pg::datatypes::df::deserialize_parameters;
+use async_trait::async_trait;
+use futures::Sink;
+use pgwire::api::auth::md5pass::Md5PasswordAuthStartupHandler;
+use pgwire::api::auth::sasl::SASLAuthStartupHandler;
+use pgwire::api::auth::sasl::scram::ScramAuth;
+use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
+use pgwire::api::cancel::CancelHandler;
+use pgwire::api::copy::CopyHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers, Type,
+};
+use pgwire::api::{PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+
+use crate::engine::{Engine, Planned};
+use crate::error::LeaderError;
+use crate::frontend::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS, verify_password};
+use crate::interrupt::Interrupt;
+use crate::session::{SERVER_VERSION, Session, SessionRegistry};
+use blueshift_storage::catalog::Catalog;
+
+/// A prepared statement: the plan and its parameter types.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    planned: Planned,
+    parameter_types: Vec<Type>,
+    /// The SQL text, for the query log.
+    text: String,
+}
+
+/// The interrupt of the statement a session is about to run: a CancelRequest or its
+/// statement timeout.
+fn interrupt_for(session: &Arc<Session>) -> Interrupt {
+    Interrupt::new(Some(Arc::clone(session)), session.statement_timeout_ms())
+}
+
+/// Routes CancelRequests to the session they name (and to pgwire's own handling).
+#[derive(Debug)]
+pub struct CancelRouter {
+    sessions: Arc<SessionRegistry>,
+    connections: Arc<ConnectionManager>,
+}
+
+#[async_trait]
+impl CancelHandler for CancelRouter {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        self.sessions
+            .cancel(request.pid, Some(&request.secret_key.to_bytes()));
+        self.connections
+            .cancel(request.pid, &request.secret_key)
+            .await;
+    }
+}
+
+/// Answers queries of every connection.
+#[derive(Debug)]
+pub struct QueryHandler {
+    engine: Arc<Engine>,
+    sessions: Arc<SessionRegistry>,
+}
+
+/// The session of `client`, created and registered on first use.
+fn session_of<C: ClientInfo + ?Sized>(sessions: &SessionRegistry, client: &C) -> Arc<Session> {
+    if let Some(session) = client.session_extensions().get::<Session>() {
+        return session;
+    }
+    let user = client.metadata().get("user").cloned().unwrap_or_default();
+    let (pid, secret) = client.pid_and_secret_key();
+    let session = client
+        .session_extensions()
+        .get_or_insert_with(|| Session::new(&user, pid));
+    sessions.register(pid, secret.to_bytes(), &session);
+    session
+}
+
+impl QueryHandler {
+    async fn prepare(
+        &self,
+        session: &Session,
+        sql: &str,
+        declared: &[Option<Type>],
+    ) -> Result<Prepared, LeaderError> {
+        let mut statements = self.engine.parse(sql)?;
+        let mut text = sql.to_string();
+        let planned = match statements.len() {
+            0 => Planned::Empty,
+            1 => {
+                let parsed = statements.remove(0);
+                text = parsed.log_text(sql, true);
+                self.engine.plan(session, parsed).await?
+            }
+            _ => {
+                return Err(LeaderError::Syntax {
+                    message: "cannot insert multiple commands into a prepared statement".into(),
+                    position: None,
+                });
+            }
+        };
+        let parameter_types = self.engine.parameter_types(&planned, declared)?;
+        Ok(Prepared {
+            planned,
+            parameter_types,
+            text,
+        })
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for QueryHandler {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(&self.sessions, client);
+        let statements = match self.engine.parse(query) {
+            Ok(s) => s,
+            Err(e) => return Err(e.into()),
+        };
+        if statements.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        let mut responses = Vec::with_capacity(statements.len());
+        let single = statements.len() == 1;
+        for parsed in statements {
+            // The log shows what the client sent when it sent one statement.
+            let text = parsed.log_text(query, single);
+            let result = match self.engine.plan(&session, parsed).await {
+                Ok(planned) => {
+                    let interrupt = interrupt_for(&session);
+                    self.engine
+                        .execute(
+                            &session,
+                            &planned,
+                            None,
+                            &Format::UnifiedText,
+                            interrupt,
+                            &text,
+                        )
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(r) => responses.push(r),
+                Err(e) => {
+                    // PostgreSQL stops at the first failing statement.
+                    if let PgWireError::UserError(info) =
+                        <PgWireError as From<LeaderError>>::from(e)
+                    {
+                        responses.push(Response::Error(info));
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(responses)
+    }
+}
+
+/// Parses statements for the extended protocol.
+#[derive(Debug)]
+pub struct StatementParser {
+    handler: Arc<QueryHandler>,
+}
+
+#[async_trait]
+impl QueryParser for StatementParser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let session = session_of(&self.handler.sessions, client);
+        let prepared = self.handler.prepare(&session, sql, types).await?;
+        Ok(Some(prepared))
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.parameter_types.clone())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        let schema = self.handler.engine.result_schema(&stmt.planned);
+        arrow_schema_to_pg_fields(&schema, column_format.unwrap_or(&Format::UnifiedText), None)
+    }
+}
+
+/// The extended protocol, sharing the query handler.
+#[derive(Debug)]
+pub struct ExtendedHandler {
+    handler: Arc<QueryHandler>,
+    parser: Arc<StatementParser>,
+}
+
+fn arrow_type_of(ty: &Type) -> Option<DataType> {
+    Some(match *ty {
+        Type::BOOL => DataType::Boolean,
+        Type::INT2 => DataType::Int16,
+        Type::INT4 => DataType::Int32,
+        Type::INT8 => DataType::Int64,
+        Type::FLOAT4 => DataType::Float32,
+        Type::FLOAT8 => DataType::Float64,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DataType::Utf8,
+        Type::DATE => DataType::Date32,
+        _ => return None,
+    })
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for ExtendedHandler {
+    type Statement = Prepared;
+    type QueryParser = StatementParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(&self.handler.sessions, client);
+        let prepared = &portal.statement.statement;
+        let types: Vec<Option<DataType>> =
+            prepared.parameter_types.iter().map(arrow_type_of).collect();
+        let type_refs: Vec<Option<&DataType>> = types.iter().map(|t| t.as_ref()).collect();
+        let params = if prepared.parameter_types.is_empty() {
+            None
+        } else {
+            Some(deserialize_parameters(portal, &type_refs)?)
+        };
+        let interrupt = interrupt_for(&session);
+        Ok(self
+            .handler
+            .engine
+            .execute(
+                &session,
+                &prepared.planned,
+                params.as_ref(),
+                &portal.result_column_format,
+                interrupt,
+                &prepared.text,
+            )
+            .await?)
+    }
+}
+
+/// Everything pgwire needs to serve one connection.
+#[derive(Debug)]
+pub struct Handlers {
+    query: Arc<QueryHandler>,
+    extended: Arc<ExtendedHandler>,
+    auth_source: Arc<CatalogAuthSource>,
+    catalog: Catalog,
+    method: AuthMethod,
+    connections: Arc<ConnectionManager>,
+    /// One generator for every connection, so backend pids are unique.
+    pids: Arc<RandomPidSecretKeyGenerator>,
+}
+
+impl Handlers {
+    /// Handlers over `engine`, authenticating with `method` against the catalog.
+    pub fn new(engine: Arc<Engine>, catalog: Catalog, method: AuthMethod) -> Self {
+        let auth_source = CatalogAuthSource::new(catalog.clone(), method);
+        let query = Arc::new(QueryHandler {
+            sessions: engine.sessions(),
+            engine,
+        });
+        let parser = Arc::new(StatementParser {
+            handler: Arc::clone(&query),
+        });
+        Handlers {
+            extended: Arc::new(ExtendedHandler {
+                handler: Arc::clone(&query),
+                parser,
+            }),
+            query,
+            auth_source,
+            catalog,
+            method,
+            connections: Arc::new(ConnectionManager::new()),
+            pids: Arc::new(RandomPidSecretKeyGenerator::default()),
+        }
+    }
+}
+
+fn server_parameters() -> Arc<DefaultServerParameterProvider> {
+    let mut p = DefaultServerParameterProvider::default();
+    p.server_version = SERVER_VERSION.to_string();
+    p.scram_iterations = SCRAM_ITERATIONS;
+    p.search_path = "$user, public".to_string();
+    Arc::new(p)
+}
+
+/// Gives protocol-level errors PostgreSQL's wording.
+#[derive(Debug)]
+pub struct PostgresErrors;
+
+impl ErrorHandler for PostgresErrors {
+    fn on_error<C: ClientInfo>(&self, client: &C, error: &mut PgWireError) {
+        if let PgWireError::InvalidPassword(_) = error {
+            let user = client.metadata().get("user").cloned().unwrap_or_default();
+            *error = PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_string(),
+                "28P01".to_string(),
+                format!("password authentication failed for user \"{user}\""),
+            )));
+        }
+    }
+}
+
+/// The authentication exchange of one connection (each has its own state).
+pub enum Startup {
+    Scram(SASLAuthStartupHandler<DefaultServerParameterProvider>),
+    Md5(Md5PasswordAuthStartupHandler<CatalogAuthSource, DefaultServerParameterProvider>),
+    Cleartext(CleartextStartup),
+}
+
+/// Cleartext password authentication, checked against the stored SCRAM verifier
+/// (pgwire's own cleartext handler needs the password itself, which is not kept).
+pub struct CleartextStartup {
+    catalog: Catalog,
+    params: Arc<DefaultServerParameterProvider>,
+    connections: Arc<ConnectionManager>,
+    pids: Arc<RandomPidSecretKeyGenerator>,
+}
+
+#[async_trait]
+impl StartupHandler for CleartextStartup {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use futures::SinkExt;
+        use pgwire::api::auth::{
+            finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
+        };
+        use pgwire::messages::startup::Authentication;
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                client.set_state(pgwire::api::PgWireConnectionState::AuthenticationInProgress);
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::CleartextPassword,
+                    ))
+                    .await?;
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(pwd) => {
+                let pwd = pwd.into_password()?;
+                let name = client.metadata().get("user").cloned().unwrap_or_default();
+                let ok = matches!(
+                    self.catalog.user(&name),
+                    Ok(Some(user)) if verify_password(&user, &pwd.password)
+                );
+                if !ok {
+                    return Err(PgWireError::InvalidPassword(name));
+                }
+                let (pid, secret_key) = self.pids.generate(client);
+                client.set_pid_and_secret_key(pid, secret_key.clone());
+                let (handle, guard) = self.connections.register(pid, secret_key);
+                client.session_extensions().insert(handle);
+                client.session_extensions().insert(guard);
+                finish_authentication(client, self.params.as_ref()).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StartupHandler for Startup {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match self {
+            Startup::Scram(h) => h.on_startup(client, message).await,
+            Startup::Md5(h) => h.on_startup(client, message).await,
+            Startup::Cleartext(h) => h.on_startup(client, message).await,
+        }
+    }
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.query)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.extended)
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        let params = server_parameters();
+        let startup = match self.method {
+            AuthMethod::Md5 => Startup::Md5(
+                Md5PasswordAuthStartupHandler::new(Arc::clone(&self.auth_source), params)
+                    .with_pid_secret_key_generator(self.pids.clone())
+                    .with_connection_manager(Arc::clone(&self.connections)),
+            ),
+            AuthMethod::Password => Startup::Cleartext(CleartextStartup {
+                catalog: self.catalog.clone(),
+                params,
+                connections: Arc::clone(&self.connections),
+                pids: Arc::clone(&self.pids),
+            }),
+            AuthMethod::ScramSha256 => {
+                let mut scram = ScramAuth::new(self.auth_source.clone());
+                scram.set_iterations(SCRAM_ITERATIONS);
+                Startup::Scram(
+                    SASLAuthStartupHandler::new(params)
+                        .with_scram(scram)
+                        .with_pid_secret_key_generator(self.pids.clone())
+                        .with_connection_manager(Arc::clone(&self.connections)),
+                )
+            }
+        };
+        Arc::new(startup)
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(PostgresErrors)
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        Arc::new(CopyInHandler {
+            sessions: self.query.engine.sessions(),
+        })
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::new(CancelRouter {
+            sessions: Arc::clone(&self.query.sessions),
+            connections: Arc::clone(&self.connections),
+        })
+    }
+}
+
+/// The copy sub-protocol: CopyData feeds the session's COPY FROM STDIN, CopyDone
+/// waits for its commit and answers `COPY n`, CopyFail abandons it.
+#[derive(Debug)]
+pub struct CopyInHandler {
+    sessions: Arc<SessionRegistry>,
+}
+
+#[async_trait]
+impl CopyHandler for CopyInHandler {
+    async fn on_copy_data<C>(&self, client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(&self.sessions, client);
+        if let Some(data) = session.copy_in_data() {
+            // A load that stopped early (an error) reports it at CopyDone.
+            let _ = data.send(copy_data.data).await;
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use futures::SinkExt;
+        let session = session_of(&self.sessions, client);
+        let Some(copy) = session.take_copy_in() else {
+            return Err(LeaderError::Syntax {
+                message: "CopyDone without a COPY in progress".into(),
+                position: None,
+            }
+            .into());
+        };
+        drop(copy.data);
+        let rows = match copy.load.await {
+            Ok(result) => result?,
+            Err(e) => {
+                return Err(LeaderError::External {
+                    code: "XX000",
+                    message: format!("COPY FROM STDIN stopped: {e}"),
+                }
+                .into());
+            }
+        };
+        client
+            .send(PgWireBackendMessage::CommandComplete(
+                Tag::new("COPY").with_rows(rows as usize).into(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(&self.sessions, client);
+        if let Some(copy) = session.take_copy_in() {
+            copy.load.abort();
+        }
+        LeaderError::External {
+            code: "57014",
+            message: format!("COPY from stdin failed: {}", fail.message),
+        }
+        .into()
+    }
+}

@@ -1,0 +1,27 @@
+//! The distributed planner: DataFusion plans over the Blueshift catalog, rewritten so
+//! that their slice-local parts run on the compute nodes.
+//!
+//! ```text
+//!  catalog_provider, table   the catalog's tables as DataFusion tables (SliceTable),
+//!                            INSERT's writer (SliceSink)
+//!  join_order, semi_join,    logical rules: joins ordered by filtered size, semi joins
+//!  aggregate_keys            pushed down, grouped subqueries filtered by join keys
+//!  collocate                 placement: joins and aggregations on the slices
+//!                            (DS_DIST_NONE, DS_BCAST_INNER, DS_DIST_INNER/OUTER/BOTH)
+//!  locality                  where a slice-by-slice plan's rows are
+//!  fragment                  shipping: fragments sent to the compute nodes
+//!  explain, summary          EXPLAIN in Redshift's words; SVL_QUERY_SUMMARY rows
+//! ```
+//!
+//! Modules import only those listed below them (the logical rules stand alone).
+
+pub mod aggregate_keys;
+pub mod catalog_provider;
+pub mod collocate;
+pub mod explain;
+pub mod fragment;
+pub mod join_order;
+pub mod locality;
+pub mod semi_join;
+pub mod summary;
+pub mod table;

@@ -1,0 +1,126 @@
+//! The database `dev` as DataFusion sees it: schemas and tables from the Blueshift
+//! catalog, plus the Redshift system tables (STV_, STL_, SVV_ ...) and any schema the
+//! leader registers in memory (`pg_catalog`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use blueshift_storage::catalog::Catalog;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+use tracing::warn;
+
+use crate::cluster::ClusterClient;
+use crate::error::LeaderError;
+use crate::planner::table::SliceTable;
+use crate::query_log::QueryLog;
+use crate::system_tables;
+
+/// The database catalog.
+#[derive(Debug)]
+pub struct DatabaseProvider {
+    catalog: Catalog,
+    cluster: ClusterClient,
+    query_log: Arc<QueryLog>,
+    in_memory: RwLock<HashMap<String, Arc<dyn SchemaProvider>>>,
+}
+
+impl DatabaseProvider {
+    /// The database over `catalog`.
+    pub fn new(catalog: Catalog, cluster: ClusterClient, query_log: Arc<QueryLog>) -> Self {
+        DatabaseProvider {
+            catalog,
+            cluster,
+            query_log,
+            in_memory: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl CatalogProvider for DatabaseProvider {
+    fn schema_names(&self) -> Vec<String> {
+        let mut names = self.catalog.schemas().unwrap_or_else(|e| {
+            warn!("listing schemas: {e}");
+            vec![]
+        });
+        if let Ok(mem) = self.in_memory.read() {
+            names.extend(mem.keys().cloned());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if let Some(s) = self.in_memory.read().ok()?.get(name) {
+            return Some(Arc::clone(s));
+        }
+        match self.catalog.schema_exists(name) {
+            Ok(true) => Some(Arc::new(SchemaView {
+                name: name.to_string(),
+                catalog: self.catalog.clone(),
+                cluster: self.cluster.clone(),
+                query_log: Arc::clone(&self.query_log),
+            })),
+            _ => None,
+        }
+    }
+
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
+        let mut mem = self
+            .in_memory
+            .write()
+            .map_err(|_| DataFusionError::Internal("schema registry poisoned".into()))?;
+        Ok(mem.insert(name.to_string(), schema))
+    }
+}
+
+/// One schema of the catalog.
+#[derive(Debug)]
+struct SchemaView {
+    name: String,
+    catalog: Catalog,
+    cluster: ClusterClient,
+    query_log: Arc<QueryLog>,
+}
+
+#[async_trait]
+impl SchemaProvider for SchemaView {
+    fn table_names(&self) -> Vec<String> {
+        match self.catalog.tables_in(&self.name) {
+            Ok(tables) => tables.into_iter().map(|t| t.name).collect(),
+            Err(e) => {
+                warn!("listing tables of {}: {e}", self.name);
+                vec![]
+            }
+        }
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(def) = self
+            .catalog
+            .table(&self.name, name)
+            .map_err(LeaderError::from)?
+        {
+            return Ok(Some(Arc::new(SliceTable::new(
+                def,
+                self.catalog.clone(),
+                self.cluster.clone(),
+            ))));
+        }
+        if self.name == "public" {
+            return system_tables::lookup(name, &self.catalog, &self.cluster, &self.query_log)
+                .await;
+        }
+        Ok(None)
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        matches!(self.catalog.table(&self.name, name), Ok(Some(_)))
+    }
+}
