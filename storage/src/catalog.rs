@@ -11,33 +11,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+pub use crate::distribution::{ClusterLayout, DistHash, DistStyle};
+use crate::encoding::ENCODING_METADATA_KEY;
 use crate::error::{Result, StorageError};
+use crate::segment::file_column_name;
 pub use crate::version::{Rewrite, SegmentRef, TableChange, TableVersion};
-
-/// How a table's rows are placed on slices (Redshift's DISTSTYLE).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DistStyle {
-    /// Chosen by the system: stored as EVEN until statistics say otherwise.
-    Auto,
-    /// Round robin over slices.
-    Even,
-    /// By the hash of the DISTKEY column.
-    Key,
-    /// A full copy on every node (on the node's first slice).
-    All,
-}
-
-impl DistStyle {
-    /// Redshift's name for the style.
-    pub fn name(self) -> &'static str {
-        match self {
-            DistStyle::Auto => "AUTO",
-            DistStyle::Even => "EVEN",
-            DistStyle::Key => "KEY",
-            DistStyle::All => "ALL",
-        }
-    }
-}
 
 /// Compound or interleaved sort key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +28,7 @@ pub enum SortStyle {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ColumnDef {
     /// The column's id within its table: segment files name the column by it
-    /// ([`crate::segment::file_column_name`]), so renaming or dropping a column, or
+    /// ([`file_column_name`]), so renaming or dropping a column, or
     /// adding one, rewrites no segment.
     #[serde(default)]
     pub id: u32,
@@ -85,6 +63,21 @@ pub struct TableDef {
     /// The id the next added column gets.
     #[serde(default)]
     pub next_column_id: u32,
+    /// The hash that places the table's DISTKEY rows on slices
+    /// (docs/design/0001-distkey-hash.md). It must not change while the table holds
+    /// rows: they stay where the recorded hash put them. Records written before the
+    /// field existed read as [`DistHash::RowFormatV0`], the hash their rows were placed
+    /// with. [`Catalog::create_table`] stores the value it is given; new tables should
+    /// get [`DistHash::CanonicalV1`], but until the leader's and compute nodes' routers
+    /// take the table's hash (they use [`DistHash::RowFormatV0`] now), the leader must
+    /// keep creating tables with `RowFormatV0`.
+    #[serde(default = "placed_before_dist_hash_was_recorded")]
+    pub dist_hash: DistHash,
+}
+
+/// The hash of tables whose records have no `dist_hash`.
+fn placed_before_dist_hash_was_recorded() -> DistHash {
+    DistHash::RowFormatV0
 }
 
 impl TableDef {
@@ -104,15 +97,10 @@ impl TableDef {
             self.columns
                 .iter()
                 .map(|c| {
-                    let field = Field::new(
-                        crate::segment::file_column_name(c.id),
-                        c.data_type.clone(),
-                        c.nullable,
-                    );
+                    let field = Field::new(file_column_name(c.id), c.data_type.clone(), c.nullable);
                     match &c.encoding {
-                        Some(e) => field.with_metadata(
-                            [(crate::segment::ENCODING_METADATA_KEY.to_string(), e.clone())].into(),
-                        ),
+                        Some(e) => field
+                            .with_metadata([(ENCODING_METADATA_KEY.to_string(), e.clone())].into()),
                         None => field,
                     }
                 })
@@ -182,32 +170,16 @@ pub struct UserDef {
     pub md5_hash: String,
 }
 
-/// Which slices each node holds. Fixed when the cluster is created.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterLayout {
-    pub nodes: u32,
-    pub slices_per_node: u32,
-}
-
-impl ClusterLayout {
-    /// Slices in the cluster.
-    pub fn slice_count(&self) -> u32 {
-        self.nodes * self.slices_per_node
-    }
-
-    /// The node that holds `slice`.
-    pub fn node_of(&self, slice: u32) -> u32 {
-        slice / self.slices_per_node
-    }
-
-    /// The first slice of `node`: where DISTSTYLE ALL tables keep the node's copy.
-    pub fn first_slice_of(&self, node: u32) -> u32 {
-        node * self.slices_per_node
-    }
-}
-
 const LAYOUT_KEY: &[u8] = b"layout";
 const NEXT_TABLE_ID_KEY: &[u8] = b"next_table_id";
+const FORMAT_VERSION_KEY: &[u8] = b"format_version";
+
+/// The catalog format this release writes, and the newest it opens: the `meta`
+/// record `format_version` (docs/design/0003-catalog-records.md). Version 0 is a
+/// catalog made before the record existed (it has none); version 1 has the same
+/// trees and records and says so. A release that changes records in a way older
+/// releases would misread raises it.
+pub const CATALOG_FORMAT_VERSION: u32 = 1;
 
 /// The catalog database.
 #[derive(Clone)]
@@ -268,11 +240,37 @@ impl Catalog {
             db,
         };
         if catalog.meta.get(LAYOUT_KEY)?.is_none() {
-            catalog.meta.insert(LAYOUT_KEY, encode(&layout)?)?;
-            catalog.schemas.insert("public", encode(&"public")?)?;
+            let version = encode(&CATALOG_FORMAT_VERSION)?;
+            let layout = encode(&layout)?;
+            let public = encode(&"public")?;
+            (&catalog.meta, &catalog.schemas)
+                .transaction(|(meta, schemas)| {
+                    meta.insert(FORMAT_VERSION_KEY, version.as_slice())?;
+                    meta.insert(LAYOUT_KEY, layout.as_slice())?;
+                    schemas.insert("public", public.as_slice())?;
+                    Ok::<_, ConflictableTransactionError<StorageError>>(())
+                })
+                .map_err(from_tx)?;
             catalog.flush()?;
         }
+        let found = catalog.format_version()?;
+        if found > CATALOG_FORMAT_VERSION {
+            return Err(StorageError::CatalogVersion {
+                found,
+                supported: CATALOG_FORMAT_VERSION,
+            });
+        }
         Ok(catalog)
+    }
+
+    /// The catalog's format version: [`CATALOG_FORMAT_VERSION`] for a catalog this
+    /// release created, 0 for one created before catalogs recorded it. Opening a
+    /// catalog does not change it.
+    pub fn format_version(&self) -> Result<u32> {
+        match self.meta.get(FORMAT_VERSION_KEY)? {
+            Some(bytes) => decode(FORMAT_VERSION_KEY, &bytes),
+            None => Ok(0),
+        }
     }
 
     fn flush(&self) -> Result<()> {
@@ -607,6 +605,7 @@ mod tests {
             sort_style: SortStyle::Compound,
             backup: true,
             next_column_id: 1,
+            dist_hash: DistHash::RowFormatV0,
         }
     }
 
@@ -673,6 +672,100 @@ mod tests {
         catalog.drop_table("public", "t")?;
         assert!(catalog.table("public", "t")?.is_none());
         assert!(catalog.live_segments()?.is_empty());
+        Ok(())
+    }
+
+    /// A catalog as the release before `format_version` and `dist_hash` wrote it:
+    /// the same trees, no version record, table records without the field.
+    fn write_catalog_of_the_previous_release(dir: &Path) -> Result<()> {
+        let db = sled::Config::new().path(dir).open()?;
+        let meta = db.open_tree("meta")?;
+        meta.insert(LAYOUT_KEY, br#"{"nodes":2,"slices_per_node":2}"#.as_slice())?;
+        db.open_tree("schemas")?
+            .insert("public", br#""public""#.as_slice())?;
+        db.open_tree("tables")?.insert(
+            "public.old",
+            br#"{"id":1,"schema":"public","name":"old","columns":[{"id":0,"name":"k","data_type":"Int64","nullable":true,"declared_type":"bigint","encoding":null}],"dist_style":"Key","dist_key":0,"sort_key":[],"sort_style":"Compound","backup":true,"next_column_id":1}"#.as_slice(),
+        )?;
+        db.open_tree("versions")?.insert(
+            1u64.to_be_bytes(),
+            br#"{"version":1,"slices":{}}"#.as_slice(),
+        )?;
+        meta.insert(NEXT_TABLE_ID_KEY, 1u64.to_be_bytes().as_slice())?;
+        db.flush()?;
+        Ok(())
+    }
+
+    #[test]
+    fn an_existing_catalog_opens_as_version_0_with_v0_tables() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        write_catalog_of_the_previous_release(dir.path())?;
+        let layout = ClusterLayout {
+            nodes: 2,
+            slices_per_node: 2,
+        };
+        {
+            let catalog = Catalog::open(dir.path(), layout)?;
+            assert_eq!(
+                catalog.format_version()?,
+                0,
+                "a missing record is version 0"
+            );
+            let old = catalog.table("public", "old")?.expect("the old table");
+            assert_eq!(old.dist_hash, DistHash::RowFormatV0);
+            assert_eq!((old.dist_style, old.dist_key), (DistStyle::Key, Some(0)));
+            // A table created now records its hash, next to the old one.
+            let mut new = table("new");
+            new.dist_hash = DistHash::CanonicalV1;
+            catalog.create_table(new, None)?;
+        }
+        let catalog = Catalog::open(dir.path(), layout)?;
+        assert_eq!(catalog.format_version()?, 0, "opening does not upgrade it");
+        let hashes: Vec<(String, DistHash)> = catalog
+            .all_tables()?
+            .into_iter()
+            .map(|t| (t.name, t.dist_hash))
+            .collect();
+        assert_eq!(
+            hashes,
+            [
+                ("new".to_string(), DistHash::CanonicalV1),
+                ("old".to_string(), DistHash::RowFormatV0)
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_new_catalog_records_its_format_version() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let layout = ClusterLayout {
+            nodes: 1,
+            slices_per_node: 2,
+        };
+        {
+            let catalog = Catalog::open(dir.path(), layout)?;
+            assert_eq!(catalog.format_version()?, CATALOG_FORMAT_VERSION);
+            assert!(catalog.schema_exists("public")?);
+            let def = catalog.create_table(table("t"), None)?;
+            let stored = catalog.tables.get(b"public.t")?.expect("the record");
+            let record: serde_json::Value = decode(b"public.t", &stored)?;
+            assert_eq!(record["dist_hash"], "RowFormatV0", "{record}");
+            assert_eq!(def.dist_hash, DistHash::RowFormatV0);
+        }
+        let catalog = Catalog::open(dir.path(), layout)?;
+        assert_eq!(catalog.format_version()?, CATALOG_FORMAT_VERSION);
+        // A catalog from a newer release is refused, not misread.
+        catalog.meta.insert(FORMAT_VERSION_KEY, encode(&2u32)?)?;
+        catalog.flush()?;
+        drop(catalog);
+        assert!(matches!(
+            Catalog::open(dir.path(), layout),
+            Err(StorageError::CatalogVersion {
+                found: 2,
+                supported: 1
+            })
+        ));
         Ok(())
     }
 }

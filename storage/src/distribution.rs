@@ -1,13 +1,68 @@
-//! Placing rows on slices by a table's distribution style.
+//! Placing rows on slices: a cluster's slices ([`ClusterLayout`]), a table's
+//! distribution style ([`DistStyle`]) and DISTKEY hash ([`DistHash`]), and the
+//! [`SliceRouter`] that splits batches by them.
+//!
+//! A KEY row goes to slice `hash % slice_count`, where `hash` is its DISTKEY value's
+//! hash under the table's [`DistHash`] ([`hash`] defines both hashes byte by byte).
+//! The catalog records the layout and each table's style and hash.
 
-use std::sync::Arc;
+pub mod hash;
 
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
-use arrow::row::{RowConverter, SortField};
+use serde::{Deserialize, Serialize};
 
-use crate::catalog::{ClusterLayout, DistStyle};
+pub use self::hash::DistHash;
 use crate::error::{Result, StorageError};
+
+/// How a table's rows are placed on slices (Redshift's DISTSTYLE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DistStyle {
+    /// Chosen by the system: stored as EVEN until statistics say otherwise.
+    Auto,
+    /// Round robin over slices.
+    Even,
+    /// By the hash of the DISTKEY column.
+    Key,
+    /// A full copy on every node (on the node's first slice).
+    All,
+}
+
+impl DistStyle {
+    /// Redshift's name for the style.
+    pub fn name(self) -> &'static str {
+        match self {
+            DistStyle::Auto => "AUTO",
+            DistStyle::Even => "EVEN",
+            DistStyle::Key => "KEY",
+            DistStyle::All => "ALL",
+        }
+    }
+}
+
+/// Which slices each node holds. Fixed when the cluster is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterLayout {
+    pub nodes: u32,
+    pub slices_per_node: u32,
+}
+
+impl ClusterLayout {
+    /// Slices in the cluster.
+    pub fn slice_count(&self) -> u32 {
+        self.nodes * self.slices_per_node
+    }
+
+    /// The node that holds `slice`.
+    pub fn node_of(&self, slice: u32) -> u32 {
+        slice / self.slices_per_node
+    }
+
+    /// The first slice of `node`: where DISTSTYLE ALL tables keep the node's copy.
+    pub fn first_slice_of(&self, node: u32) -> u32 {
+        node * self.slices_per_node
+    }
+}
 
 /// Routes rows to slices, keeping the round-robin position between batches.
 #[derive(Debug)]
@@ -15,33 +70,44 @@ pub struct SliceRouter {
     layout: ClusterLayout,
     style: DistStyle,
     dist_key: Option<usize>,
+    hash: DistHash,
     next_even_slice: u32,
 }
 
-/// FNV-1a: a stable hash, so a DISTKEY value maps to the same slice in every
-/// version of Blueshift that reads the data.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+/// The slice of `slice_count` that a DISTKEY hash places its row on.
+pub(crate) fn slice_of(hash: u64, slice_count: u32) -> u32 {
+    // The remainder is below `slice_count`, so it fits.
+    (hash % u64::from(slice_count)) as u32
 }
 
 impl SliceRouter {
     /// A router for a table with `style` (and `dist_key` for KEY), starting its round
-    /// robin at `start` (so concurrent loads do not all begin on slice 0).
+    /// robin at `start` (so concurrent loads do not all begin on slice 0). KEY rows are
+    /// placed with [`DistHash::RowFormatV0`]; [`Self::with_hash`] takes the table's.
     pub fn new(
         layout: ClusterLayout,
         style: DistStyle,
         dist_key: Option<usize>,
         start: u32,
     ) -> Self {
+        Self::with_hash(layout, style, dist_key, DistHash::RowFormatV0, start)
+    }
+
+    /// A router like [`Self::new`] that places KEY rows with `hash`. For rows to be
+    /// stored, that is the table's recorded `dist_hash`, so that they land where the
+    /// table's other rows with the same key are.
+    pub fn with_hash(
+        layout: ClusterLayout,
+        style: DistStyle,
+        dist_key: Option<usize>,
+        hash: DistHash,
+        start: u32,
+    ) -> Self {
         SliceRouter {
             layout,
             style,
             dist_key,
+            hash,
             next_even_slice: start % layout.slice_count().max(1),
         }
     }
@@ -67,13 +133,10 @@ impl SliceRouter {
                 let column = batch.columns().get(col).ok_or_else(|| {
                     StorageError::Distribution(format!("DISTKEY column {col} missing"))
                 })?;
-                let converter = RowConverter::new(vec![SortField::new(column.data_type().clone())])
-                    .map_err(|e| StorageError::Distribution(e.to_string()))?;
-                let rows = converter
-                    .convert_columns(&[Arc::clone(column)])
-                    .map_err(|e| StorageError::Distribution(e.to_string()))?;
-                (0..batch.num_rows())
-                    .map(|i| (fnv1a(rows.row(i).as_ref()) % u64::from(slices)) as u32)
+                self.hash
+                    .hash_column(column)?
+                    .into_iter()
+                    .map(|h| slice_of(h, slices))
                     .collect()
             }
             _ => (0..batch.num_rows())
@@ -103,8 +166,10 @@ impl SliceRouter {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use arrow::array::Int64Array;
+    use arrow::array::{Array, ArrayRef, Int16Array, Int32Array, Int64Array};
     use arrow::datatypes::{DataType, Field, Schema};
 
     fn batch(values: Vec<i64>) -> RecordBatch {
@@ -142,5 +207,118 @@ mod tests {
         let out = all.route_batch(&batch(vec![1, 2]))?;
         assert_eq!(out.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![0, 2]);
         Ok(())
+    }
+
+    fn key_batch(column: ArrayRef) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "k",
+            column.data_type().clone(),
+            true,
+        )]));
+        RecordBatch::try_new(schema, vec![column]).expect("batch")
+    }
+
+    /// Each key's slice, as a router sends the batch's rows.
+    fn slices_of_keys(router: &mut SliceRouter, column: ArrayRef) -> Result<Vec<(u32, i64)>> {
+        let mut placed = Vec::new();
+        for (slice, rows) in router.route_batch(&key_batch(column))? {
+            let keys = arrow::compute::cast(rows.column(0), &DataType::Int64)
+                .map_err(|e| StorageError::Distribution(e.to_string()))?;
+            let keys = keys
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("cast to Int64");
+            placed.extend(keys.iter().map(|k| (slice, k.unwrap_or(i64::MIN))));
+        }
+        placed.sort_by_key(|&(_, k)| k);
+        Ok(placed)
+    }
+
+    /// A collocated join of an INT and a BIGINT DISTKEY finds equal keys on the same
+    /// slice under CanonicalV1 (not under V0, whose bytes depend on the width).
+    #[test]
+    fn int_and_bigint_keys_route_identically() -> Result<()> {
+        for layout in [(2, 2), (3, 2)].map(|(nodes, slices_per_node)| ClusterLayout {
+            nodes,
+            slices_per_node,
+        }) {
+            let router = || {
+                SliceRouter::with_hash(layout, DistStyle::Key, Some(0), DistHash::CanonicalV1, 0)
+            };
+            let values: Vec<i32> = (-500..500).chain([i32::MIN, i32::MAX]).collect();
+            let int: ArrayRef = Arc::new(Int32Array::from(values.clone()));
+            let bigint: ArrayRef = Arc::new(Int64Array::from_iter_values(
+                values.iter().map(|&v| i64::from(v)),
+            ));
+            let smallint: ArrayRef = Arc::new(Int16Array::from_iter_values(
+                values.iter().filter_map(|&v| i16::try_from(v).ok()),
+            ));
+            let by_bigint = slices_of_keys(&mut router(), bigint)?;
+            assert_eq!(slices_of_keys(&mut router(), int)?, by_bigint);
+            let by_smallint = slices_of_keys(&mut router(), smallint)?;
+            assert!(by_smallint.iter().all(|p| by_bigint.contains(p)));
+            let used: std::collections::BTreeSet<u32> = by_bigint.iter().map(|p| p.0).collect();
+            assert_eq!(
+                used.len() as u32,
+                layout.slice_count(),
+                "keys reach every slice"
+            );
+        }
+        // V0 sends INT 7 and BIGINT 7 to different slices of 6.
+        let layout = ClusterLayout {
+            nodes: 3,
+            slices_per_node: 2,
+        };
+        let mut v0 = SliceRouter::new(layout, DistStyle::Key, Some(0), 0);
+        let int = slices_of_keys(&mut v0, Arc::new(Int32Array::from(vec![7])))?;
+        let bigint = slices_of_keys(&mut v0, Arc::new(Int64Array::from(vec![7])))?;
+        assert_eq!((int, bigint), (vec![(1, 7)], vec![(5, 7)]));
+        Ok(())
+    }
+
+    /// `new` keeps today's placement (RowFormatV0); `with_hash` places by the hash given.
+    #[test]
+    fn new_routes_with_row_format_v0() -> Result<()> {
+        let layout = ClusterLayout {
+            nodes: 2,
+            slices_per_node: 2,
+        };
+        let keys: ArrayRef = Arc::new(Int64Array::from((0..200).collect::<Vec<i64>>()));
+        let mut new = SliceRouter::new(layout, DistStyle::Key, Some(0), 0);
+        let mut v0 =
+            SliceRouter::with_hash(layout, DistStyle::Key, Some(0), DistHash::RowFormatV0, 0);
+        let mut v1 =
+            SliceRouter::with_hash(layout, DistStyle::Key, Some(0), DistHash::CanonicalV1, 0);
+        let by_new = slices_of_keys(&mut new, Arc::clone(&keys))?;
+        assert_eq!(by_new, slices_of_keys(&mut v0, Arc::clone(&keys))?);
+        assert_ne!(by_new, slices_of_keys(&mut v1, Arc::clone(&keys))?);
+        // BIGINT 7: slice 1 of 4 under V0, 2 of 4 under V1 (the golden vectors).
+        let seven: ArrayRef = Arc::new(Int64Array::from(vec![7]));
+        assert_eq!(slices_of_keys(&mut new, Arc::clone(&seven))?, [(1, 7)]);
+        assert_eq!(slices_of_keys(&mut v1, seven)?, [(2, 7)]);
+        // A NULL key goes to one fixed slice: 2 of 4 under V1.
+        let nulls: ArrayRef = Arc::new(Int64Array::from(vec![None, Some(1), None]));
+        let placed = v1.route_batch(&key_batch(nulls))?;
+        let null_rows: Vec<(u32, usize)> = placed
+            .iter()
+            .map(|(slice, rows)| (*slice, rows.column(0).null_count()))
+            .collect();
+        assert_eq!(null_rows, [(0, 0), (2, 2)]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_type_without_a_hash_is_an_error() {
+        let layout = ClusterLayout {
+            nodes: 1,
+            slices_per_node: 2,
+        };
+        let mut router =
+            SliceRouter::with_hash(layout, DistStyle::Key, Some(0), DistHash::CanonicalV1, 0);
+        let binary: ArrayRef = Arc::new(arrow::array::BinaryArray::from(vec![b"x".as_ref()]));
+        match router.route_batch(&key_batch(binary)) {
+            Err(StorageError::Distribution(message)) => assert!(message.contains("Binary")),
+            other => panic!("expected a distribution error, got {other:?}"),
+        }
     }
 }

@@ -1,5 +1,7 @@
-//! How a segment's columns are written: each Redshift encoding (ENCODE) as the closest
-//! Parquet encoding and compression, with the page statistics the zone maps use.
+//! How a segment's rows are laid out in Parquet: row groups and pages of at most
+//! [`ROW_GROUP_ROWS`] and [`PAGE_ROWS`] rows, and each column's Redshift encoding
+//! (ENCODE) as the closest Parquet encoding and compression, with the page statistics
+//! the zone maps use.
 
 use std::collections::HashSet;
 
@@ -9,10 +11,14 @@ use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use crate::segment::{PAGE_ROWS, ROW_GROUP_ROWS};
+/// Rows per Parquet page, at most: the unit page-level skipping reads.
+pub const PAGE_ROWS: usize = 8 * 1024;
+
+/// Rows per Parquet row group: the unit the zone maps describe.
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// Field metadata key of a column's Redshift encoding (ENCODE) in the schema given to
-/// [`SliceStore::write_segment`].
+/// `SliceStore::write_segment`.
 pub const ENCODING_METADATA_KEY: &str = "blueshift.encoding";
 
 /// How each Redshift column encoding is written in Parquet. Every column also gets

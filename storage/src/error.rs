@@ -11,6 +11,9 @@ pub enum StorageError {
     /// The catalog database failed (I/O or corruption).
     #[error("catalog error: {0}")]
     Catalog(String),
+    /// The catalog was written in a format newer than this release reads.
+    #[error("catalog format version {found} is newer than this release reads ({supported})")]
+    CatalogVersion { found: u32, supported: u32 },
     /// A catalog record could not be decoded.
     #[error("catalog record {key} is corrupt: {reason}")]
     CorruptRecord { key: String, reason: String },

@@ -1,7 +1,8 @@
 //! Blueshift's storage: slices, segments, table versions and the catalog they live in.
 //!
 //! - A **slice** is the unit of placement: every table's rows are split over the
-//!   cluster's slices by its distribution ([`distribution::route_batch`]).
+//!   cluster's slices by its distribution ([`distribution::SliceRouter`]); a KEY
+//!   table's rows by a DISTKEY hash defined byte by byte ([`distribution::DistHash`]).
 //! - A **segment** ([`segment`]) is an immutable Parquet file of one table's rows on
 //!   one slice, each column encoded and compressed as its ENCODE says ([`encoding`]),
 //!   sorted by the table's sort key and named by the hash of its bytes; every read

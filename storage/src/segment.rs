@@ -23,14 +23,14 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use sha2::{Digest, Sha256};
 
-use crate::catalog::SegmentRef;
 use crate::column_cache::{
     CachedRead, ColumnCache, FileKey, FileStamp, meets, select_rows, selected_ranges,
 };
 use crate::deletes::DeleteVector;
-pub use crate::encoding::{ENCODING_METADATA_KEY, writer_properties};
+pub use crate::encoding::{ENCODING_METADATA_KEY, PAGE_ROWS, ROW_GROUP_ROWS, writer_properties};
 use crate::error::{Result, StorageError};
 pub use crate::sort_key::{SORT_OPTIONS, SortKey};
+use crate::version::SegmentRef;
 
 /// The name of table column `id` in segment files.
 pub fn file_column_name(id: u32) -> String {
@@ -41,12 +41,6 @@ static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 
 /// Rows per record batch a scan returns (DataFusion's default batch size).
 pub const SCAN_BATCH_ROWS: usize = 8 * 1024;
-
-/// Rows per Parquet page, at most: the unit page-level skipping reads.
-pub const PAGE_ROWS: usize = 8 * 1024;
-
-/// Rows per Parquet row group: the unit the zone maps describe.
-pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// What to read of a segment: row groups, in order, and optionally which of their
 /// rows (a selection over the rows of those row groups, concatenated).
