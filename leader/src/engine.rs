@@ -174,6 +174,63 @@ fn statement_name(stmt: &Statement) -> String {
     words[..n.min(words.len())].join(" ").to_ascii_uppercase()
 }
 
+/// Refuses INTERSECT ALL and EXCEPT ALL anywhere in `stmt`. Redshift has neither, and
+/// DataFusion 55 answers them as semi and anti joins that keep every copy of a left
+/// row that matches (or does not), not the counts the standard asks for: refusing
+/// them is better than a wrong answer.
+fn refuse_bag_set_operations(stmt: &Statement) -> Result<(), LeaderError> {
+    use datafusion::sql::sqlparser::ast::{SetExpr, SetOperator, SetQuantifier, Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Find;
+    fn bag(body: &SetExpr) -> Option<&'static str> {
+        let SetExpr::SetOperation {
+            left,
+            op,
+            set_quantifier,
+            right,
+        } = body
+        else {
+            return None;
+        };
+        let all = matches!(
+            set_quantifier,
+            SetQuantifier::All | SetQuantifier::AllByName
+        );
+        match op {
+            SetOperator::Intersect if all => Some("INTERSECT ALL"),
+            SetOperator::Except | SetOperator::Minus if all => Some("EXCEPT ALL"),
+            _ => bag(left).or_else(|| bag(right)),
+        }
+    }
+    impl Visitor for Find {
+        type Break = &'static str;
+        fn pre_visit_query(&mut self, query: &ast::Query) -> ControlFlow<&'static str> {
+            match bag(&query.body) {
+                Some(name) => ControlFlow::Break(name),
+                None => ControlFlow::Continue(()),
+            }
+        }
+    }
+    match stmt.visit(&mut Find) {
+        ControlFlow::Break(name) => Err(LeaderError::Unsupported(name.to_string())),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// The setting `SHOW` names: the words of a multi-word name (`SHOW TIME ZONE`) joined
+/// by spaces, the parts of any other (`SHOW myapp.setting`) by dots.
+fn show_name(variable: &[ast::Ident]) -> String {
+    let words: Vec<String> = variable
+        .iter()
+        .map(|i| i.value.to_ascii_lowercase())
+        .collect();
+    let spaced = words.join(" ");
+    match spaced.as_str() {
+        "time zone" | "transaction isolation level" | "session authorization" => spaced,
+        _ => words.join("."),
+    }
+}
+
 fn expr_text(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Value(v) => match &v.value {
@@ -363,6 +420,7 @@ impl Engine {
             Parsed::Copy(c) => return Ok(Planned::Copy(c)),
             Parsed::Unload(u) => return Ok(Planned::Unload(u)),
         };
+        refuse_bag_set_operations(&stmt)?;
         match &stmt {
             Statement::Query(_) => {
                 let plan = self.plan_with_datafusion(session, stmt).await?;
@@ -497,11 +555,7 @@ impl Engine {
             Planned::Query(p) => Arc::new(p.schema().as_arrow().clone()),
             Planned::Command(stmt, _) => match stmt.as_ref() {
                 Statement::ShowVariable { variable } => {
-                    let name = variable
-                        .iter()
-                        .map(|i| i.value.to_ascii_lowercase())
-                        .collect::<Vec<_>>()
-                        .join(" ");
+                    let name = show_name(variable);
                     if name == "all" {
                         Arc::new(Schema::new(vec![
                             Field::new("name", DataType::Utf8, false),
@@ -686,11 +740,7 @@ impl Engine {
                 Ok(Response::Execution(Tag::new("RESET")))
             }
             Statement::ShowVariable { variable } => {
-                let name = variable
-                    .iter()
-                    .map(|i| i.value.to_ascii_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let name = show_name(variable);
                 let batch = if name == "all" {
                     let all = session.show_all();
                     let schema = Arc::new(Schema::new(vec![

@@ -102,6 +102,19 @@ fn sqlstate_of_datafusion(e: &DataFusionError) -> (&'static str, String) {
         return sqlstate(inner);
     }
     let text = e.strip_backtrace().to_string();
+    if text.contains("Scalar subquery returned more than one row") {
+        return (
+            "21000",
+            "more than one row returned by a subquery used as an expression".to_string(),
+        );
+    }
+    if text.contains("Correlated scalar subquery must be aggregated") {
+        return (
+            "0A000",
+            "a correlated subquery in the select list that is not an aggregate is not supported"
+                .to_string(),
+        );
+    }
     if text.contains("non-nullable but contains null") {
         return (
             "23502",

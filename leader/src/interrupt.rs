@@ -31,15 +31,15 @@ impl Interrupt {
     /// Stops when `session` is cancelled (a CancelRequest) or after `timeout_ms`
     /// (0: no timeout).
     pub fn new(session: Option<Arc<Session>>, timeout_ms: u64) -> Self {
-        let epoch = session.as_ref().map(|s| s.cancel_epoch());
+        let token = session.as_ref().map(|s| s.cancel_token());
         let reason = async move {
             let cancelled = async {
-                match (session, epoch) {
-                    (Some(session), Some(epoch)) => {
-                        session.cancelled_since(epoch).await;
+                match token {
+                    Some(token) => {
+                        token.cancelled().await;
                         LeaderError::Cancelled
                     }
-                    _ => std::future::pending().await,
+                    None => std::future::pending().await,
                 }
             };
             let timed_out = async {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::LeaderError;
 
@@ -53,9 +53,9 @@ pub struct Session {
     /// The backend process id the client was given (the query log's pid).
     pub pid: i32,
     settings: Mutex<BTreeMap<String, String>>,
-    /// Bumped by every cancel request; a statement stops when it changes.
-    cancel_epoch: AtomicU64,
-    cancelled: Notify,
+    /// The token of the statements starting now: a cancel request cancels it and puts
+    /// a fresh one in its place, so it stops what runs and nothing that starts later.
+    cancel: Mutex<CancellationToken>,
     /// The query-log id of the statement running now (0: none), for STL_SCAN.
     current_query: AtomicU64,
     /// The query id of the session's last COPY (`pg_last_copy_id()`).
@@ -94,8 +94,7 @@ impl Session {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             ),
-            cancel_epoch: AtomicU64::new(0),
-            cancelled: Notify::new(),
+            cancel: Mutex::new(CancellationToken::new()),
             current_query: AtomicU64::new(0),
             last_query: AtomicU64::new(0),
             last_copy: AtomicU64::new(0),
@@ -178,24 +177,16 @@ impl Session {
 
     /// Cancels whatever statement the session is running.
     pub fn cancel(&self) {
-        self.cancel_epoch.fetch_add(1, Ordering::SeqCst);
-        self.cancelled.notify_waiters();
+        let mut current = self.cancel.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *current).cancel();
     }
 
-    /// The cancel epoch to give [`Session::cancelled_since`] for a statement starting now.
-    pub fn cancel_epoch(&self) -> u64 {
-        self.cancel_epoch.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once the session is cancelled after `epoch`.
-    pub async fn cancelled_since(&self, epoch: u64) {
-        loop {
-            let notified = self.cancelled.notified();
-            if self.cancel_epoch.load(Ordering::SeqCst) > epoch {
-                return;
-            }
-            notified.await;
-        }
+    /// The token of a statement starting now: cancelled by the next cancel request.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn settings(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {

@@ -13,6 +13,8 @@ use datafusion::sql::sqlparser::dialect::{Dialect, Precedence};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use datafusion_pg_catalog::sql::rules::{self as pg, SqlStatementRewriteRule};
+use std::sync::{Arc, LazyLock};
 
 use crate::error::LeaderError;
 use copy::CopyOrUnload;
@@ -140,6 +142,68 @@ pub struct SqlParser {
     compat: PostgresCompatibilityParser,
 }
 
+/// The compatibility parser's rewrites, in its order, but one: its
+/// `RemoveSubqueryFromProjection` turns a select-list subquery it takes for correlated
+/// into NULL (and adds LIMIT 1 to the others), which answers user queries wrongly.
+/// psql's and drivers' catalog queries need it, so [`rewrite`] applies it to those
+/// alone.
+static REWRITES: LazyLock<Vec<Arc<dyn SqlStatementRewriteRule>>> = LazyLock::new(|| {
+    vec![
+        Arc::new(pg::AliasDuplicatedProjectionRewrite),
+        Arc::new(pg::ResolveUnqualifiedIdentifier),
+        Arc::new(pg::RewriteArrayAnyAllOperation),
+        Arc::new(pg::PrependUnqualifiedPgTableName),
+        Arc::new(pg::StripCallableQualifier),
+        Arc::new(pg::FixArrayLiteral),
+        Arc::new(pg::CurrentUserVariableToSessionUserFunctionCall),
+        Arc::new(pg::StripCollate),
+        Arc::new(pg::RewritePgCatalogOperator),
+        Arc::new(pg::RewriteRegCastToSubquery::new()),
+        Arc::new(pg::FixVersionColumnName),
+    ]
+});
+
+/// `stmt` rewritten for DataFusion: [`REWRITES`], then, for a statement that reads
+/// the catalog, the removal of select-list subqueries DataFusion cannot plan.
+fn rewrite(stmt: Statement) -> Statement {
+    let stmt = REWRITES.iter().fold(stmt, |s, rule| rule.rewrite(s));
+    if reads_catalog(&stmt) {
+        pg::RemoveSubqueryFromProjection.rewrite(stmt)
+    } else {
+        stmt
+    }
+}
+
+/// Whether `stmt` reads a `pg_catalog` or `information_schema` table (or a bare
+/// `pg_...` name, which resolves to one).
+fn reads_catalog(stmt: &Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::{ObjectName, Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Find;
+    impl Visitor for Find {
+        type Break = ();
+        fn pre_visit_relation(&mut self, name: &ObjectName) -> ControlFlow<()> {
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .filter_map(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase())
+                .collect();
+            let catalog = match parts.as_slice() {
+                [.., schema, _] if schema == "pg_catalog" || schema == "information_schema" => true,
+                [table] => table.starts_with("pg_"),
+                _ => false,
+            };
+            if catalog {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+    }
+    stmt.visit(&mut Find).is_break()
+}
+
 /// The 1-based character position of a sqlparser error ("... at Line: l, Column: c").
 fn error_position(sql: &str, message: &str) -> Option<usize> {
     let at = message.rfind("Line: ")?;
@@ -252,12 +316,32 @@ impl SqlParser {
         let statements = match plain {
             Err(e) => return Err(syntax_error(sql, e)),
             Ok(parsed) if !may_need_replacing(&stripped.sql) => {
-                parsed.into_iter().map(|s| self.compat.rewrite(s)).collect()
+                parsed.into_iter().map(rewrite).collect()
             }
-            Ok(_) => self
-                .compat
-                .parse(&stripped.sql)
-                .map_err(|e| syntax_error(sql, e))?,
+            Ok(parsed) => {
+                let replaced = self
+                    .compat
+                    .parse(&stripped.sql)
+                    .map_err(|e| syntax_error(sql, e))?;
+                // Keep the compatibility parser's statement only where it reads the
+                // catalog (it may be a canned replacement of a driver's query);
+                // a user's statement that merely names `pg_...` gets our rewrites.
+                if replaced.len() == parsed.len() {
+                    parsed
+                        .into_iter()
+                        .zip(replaced)
+                        .map(|(ours, theirs)| {
+                            if reads_catalog(&theirs) {
+                                theirs
+                            } else {
+                                rewrite(ours)
+                            }
+                        })
+                        .collect()
+                } else {
+                    replaced
+                }
+            }
         };
         Ok((statements, stripped.tables))
     }
@@ -266,6 +350,38 @@ impl SqlParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A subquery in the select list stays a subquery (the compatibility parser's rule
+    /// would have made `o.cust` look correlated and the subquery NULL), unless the
+    /// statement reads the catalog.
+    #[test]
+    fn select_list_subqueries_are_kept() {
+        let parser = SqlParser::default();
+        for sql in [
+            "select (select count(*) from o where o.cust = 'a')",
+            "select c.cust, (select count(*) from o where o.cust = c.cust) as n from c",
+            "select (select max(id) from o where id > $1)",
+            "select (select count(*) from o where o.note = 'pg_x')",
+        ] {
+            let parsed = parser.parse(sql).expect(sql);
+            let ParsedStatement::Sql(stmt) = &parsed.statements[0] else {
+                panic!("{sql}: not SQL");
+            };
+            let text = stmt.to_string().to_lowercase();
+            assert!(text.contains("(select "), "{sql} became {text}");
+            assert!(!text.contains("limit 1"), "{sql} became {text}");
+        }
+        let catalog = "select a.attname, (select d.adbin from pg_catalog.pg_attrdef d \
+                       where d.adrelid = a.attrelid) from pg_catalog.pg_attribute a";
+        let parsed = parser.parse(catalog).expect("catalog query");
+        let ParsedStatement::Sql(stmt) = &parsed.statements[0] else {
+            panic!("not SQL");
+        };
+        assert!(
+            !stmt.to_string().to_lowercase().contains("(select d.adbin"),
+            "a catalog query's correlated subquery is still removed"
+        );
+    }
 
     /// Nested function calls parse in time linear in their depth (sqlparser's
     /// PostgreSQL dialect doubles the time per level: 30 levels would take hours).

@@ -32,11 +32,13 @@ async fn unload_round_trips() -> Result<()> {
     let same = |table: &'static str| {
         let client = &client;
         async move {
+            // Every row has its own id, so EXCEPT (which Redshift has; EXCEPT ALL it
+            // has not) and the row count together compare the tables row by row.
             let diff = rows(
                 client,
                 &format!(
-                    "select (select count(*) from (select * from src except all select * from {table}) a) as missing, \
-                     (select count(*) from (select * from {table} except all select * from src) b) as extra, \
+                    "select (select count(*) from (select * from src except select * from {table}) a) as missing, \
+                     (select count(*) from (select * from {table} except select * from src) b) as extra, \
                      (select count(*) from {table}) as total"
                 ),
             )

@@ -216,6 +216,8 @@ fn table_def(
         sort_key,
         sort_style,
         backup: attrs.backup.unwrap_or(true),
+        // Today's hash until every router is given the table's (docs/design/0001).
+        dist_hash: blueshift_storage::distribution::DistHash::RowFormatV0,
     })
 }
 
