@@ -331,7 +331,7 @@ impl SqlParser {
                         .into_iter()
                         .zip(replaced)
                         .map(|(ours, theirs)| {
-                            if reads_catalog(&theirs) {
+                            if reads_catalog(&ours) || reads_catalog(&theirs) {
                                 theirs
                             } else {
                                 rewrite(ours)
