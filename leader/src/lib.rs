@@ -1,27 +1,34 @@
 //! The Blueshift leader: the PostgreSQL front end, the catalog, planning and commits.
 //!
 //! ```text
-//!  psql / JDBC / psycopg ──pgwire──▶ wire::Handlers ──▶ engine::Engine
-//!                                    (auth, session)     │ parse: sql (Redshift DDL + PostgreSQL)
-//!                                                        │ plan:  DataFusion over catalog_provider
-//!                                                        │        (SliceTable per table), semi joins
-//!                                                        │        pushed down (semi_join), grouped
-//!                                                        │        subqueries filtered (aggregate_keys)
-//!                                                        │ place: collocate::CollocateJoins (DS_DIST_NONE,
-//!                                                        │        DS_DIST_ALL_NONE, DS_BCAST_INNER, DS_DIST_INNER/
-//!                                                        │        OUTER joins on slices)
-//!                                                        │ ship:  fragment::ShipFragments ──▶ RemoteFragmentExec
-//!                                                        │            │  Flight DoGet per slice
+//!  psql / JDBC / psycopg ──pgwire──▶ frontend::wire ──▶ engine::Engine
+//!                                    (frontend::auth,    │ parse: sql (Redshift DDL + PostgreSQL)
+//!                                     session)           │ plan:  DataFusion over planner::catalog_provider
+//!                                                        │        (SliceTable per table), logical rules
+//!                                                        │        (planner::{join_order, semi_join,
+//!                                                        │        aggregate_keys})
+//!                                                        │ admit: engine::admission (WLM)
+//!                                                        │ place: planner::collocate (DS_DIST_NONE,
+//!                                                        │        DS_DIST_ALL_NONE, DS_BCAST_INNER,
+//!                                                        │        DS_DIST_INNER/OUTER/BOTH)
+//!                                                        │ ship:  planner::fragment ──▶ RemoteFragmentExec
+//!                                                        │            │  cluster: Flight DoGet per slice
 //!                                                        ▼            ▼
 //!                                              final steps     compute nodes (scan, filter,
 //!                                              on the leader   partial aggregate, sort, limit,
 //!                                                              joins placed by collocate)
-//!  INSERT / CTAS ──▶ table::SliceSink ──route by DISTSTYLE──▶ Flight DoPut per slice (staged
-//!                    segments) ──▶ one catalog commit of the new table version
+//!  INSERT / CTAS ──▶ planner::table::SliceSink ──route by DISTSTYLE──▶ Flight DoPut per
+//!                    slice (staged segments) ──▶ one catalog commit of the new table version
 //!  COPY ──▶ engine::copy: list S3 ──▶ LoadExec fragments parse files on the compute
 //!           nodes ──▶ LoadWriteExec routes and writes segments there (DoPut to other
 //!           nodes) ──▶ segment names back ──▶ commit if within MAXERROR
 //! ```
+//!
+//! Its module trees form layers, each importing only those below it: `server` over
+//! `frontend` over `engine` (which still answers with pgwire's response types; its own
+//! result type is still to come) over `planner` over
+//! `system_tables`, `cluster` and `query_log`, with `session`, `interrupt`, `sql` and
+//! `error` at the bottom (docs/architecture.md draws them).
 //!
 //! The entry point is [`server::Leader`] (a leader process; `blueshift up` runs one
 //! with its compute nodes in the same process). Every error reaches clients through

@@ -79,6 +79,10 @@ pub struct ExchangeDelivery {
     /// Reader *i* reads for `slices[i]`.
     #[prost(uint32, repeated, tag = "5")]
     pub slices: Vec<u32>,
+    /// The DISTKEY hash that places the rows: 0 for `RowFormatV0`, 1 for
+    /// `CanonicalV1` (docs/design/0001-distkey-hash.md).
+    #[prost(uint32, tag = "6")]
+    pub dist_hash: u32,
 }
 
 /// An exchange in a plan fragment, as the extension codec serializes it.

@@ -67,10 +67,9 @@ pub struct TableDef {
     /// (docs/design/0001-distkey-hash.md). It must not change while the table holds
     /// rows: they stay where the recorded hash put them. Records written before the
     /// field existed read as [`DistHash::RowFormatV0`], the hash their rows were placed
-    /// with. [`Catalog::create_table`] stores the value it is given; new tables should
-    /// get [`DistHash::CanonicalV1`], but until the leader's and compute nodes' routers
-    /// take the table's hash (they use [`DistHash::RowFormatV0`] now), the leader must
-    /// keep creating tables with `RowFormatV0`.
+    /// with. [`Catalog::create_table`] stores the value it is given; the leader creates
+    /// tables with [`DistHash::CanonicalV1`], and every router (INSERT, COPY, the rows
+    /// a join moves to a table's slices) places rows with the table's own hash.
     #[serde(default = "placed_before_dist_hash_was_recorded")]
     pub dist_hash: DistHash,
 }

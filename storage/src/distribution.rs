@@ -81,22 +81,11 @@ pub(crate) fn slice_of(hash: u64, slice_count: u32) -> u32 {
 }
 
 impl SliceRouter {
-    /// A router for a table with `style` (and `dist_key` for KEY), starting its round
-    /// robin at `start` (so concurrent loads do not all begin on slice 0). KEY rows are
-    /// placed with [`DistHash::RowFormatV0`]; [`Self::with_hash`] takes the table's.
+    /// A router for a table with `style` (and `dist_key` for KEY, placed by `hash`),
+    /// starting its round robin at `start` (so concurrent loads do not all begin on
+    /// slice 0). For rows to be stored, `hash` is the table's recorded `dist_hash`, so
+    /// that they land where the table's other rows with the same key are.
     pub fn new(
-        layout: ClusterLayout,
-        style: DistStyle,
-        dist_key: Option<usize>,
-        start: u32,
-    ) -> Self {
-        Self::with_hash(layout, style, dist_key, DistHash::RowFormatV0, start)
-    }
-
-    /// A router like [`Self::new`] that places KEY rows with `hash`. For rows to be
-    /// stored, that is the table's recorded `dist_hash`, so that they land where the
-    /// table's other rows with the same key are.
-    pub fn with_hash(
         layout: ClusterLayout,
         style: DistStyle,
         dist_key: Option<usize>,
@@ -183,7 +172,8 @@ mod tests {
             nodes: 2,
             slices_per_node: 2,
         };
-        let mut router = SliceRouter::new(layout, DistStyle::Key, Some(0), 0);
+        let mut router =
+            SliceRouter::new(layout, DistStyle::Key, Some(0), DistHash::RowFormatV0, 0);
         let first = router.route_batch(&batch(vec![7, 7, 7]))?;
         assert_eq!(first.len(), 1);
         let again = router.route_batch(&batch(vec![7]))?;
@@ -199,11 +189,11 @@ mod tests {
             nodes: 2,
             slices_per_node: 2,
         };
-        let mut even = SliceRouter::new(layout, DistStyle::Even, None, 0);
+        let mut even = SliceRouter::new(layout, DistStyle::Even, None, DistHash::RowFormatV0, 0);
         let out = even.route_batch(&batch(vec![1, 2, 3, 4, 5]))?;
         let counts: Vec<usize> = out.iter().map(|(_, b)| b.num_rows()).collect();
         assert_eq!(counts, vec![2, 1, 1, 1]);
-        let mut all = SliceRouter::new(layout, DistStyle::All, None, 0);
+        let mut all = SliceRouter::new(layout, DistStyle::All, None, DistHash::RowFormatV0, 0);
         let out = all.route_batch(&batch(vec![1, 2]))?;
         assert_eq!(out.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![0, 2]);
         Ok(())
@@ -242,9 +232,8 @@ mod tests {
             nodes,
             slices_per_node,
         }) {
-            let router = || {
-                SliceRouter::with_hash(layout, DistStyle::Key, Some(0), DistHash::CanonicalV1, 0)
-            };
+            let router =
+                || SliceRouter::new(layout, DistStyle::Key, Some(0), DistHash::CanonicalV1, 0);
             let values: Vec<i32> = (-500..500).chain([i32::MIN, i32::MAX]).collect();
             let int: ArrayRef = Arc::new(Int32Array::from(values.clone()));
             let bigint: ArrayRef = Arc::new(Int64Array::from_iter_values(
@@ -269,32 +258,28 @@ mod tests {
             nodes: 3,
             slices_per_node: 2,
         };
-        let mut v0 = SliceRouter::new(layout, DistStyle::Key, Some(0), 0);
+        let mut v0 = SliceRouter::new(layout, DistStyle::Key, Some(0), DistHash::RowFormatV0, 0);
         let int = slices_of_keys(&mut v0, Arc::new(Int32Array::from(vec![7])))?;
         let bigint = slices_of_keys(&mut v0, Arc::new(Int64Array::from(vec![7])))?;
         assert_eq!((int, bigint), (vec![(1, 7)], vec![(5, 7)]));
         Ok(())
     }
 
-    /// `new` keeps today's placement (RowFormatV0); `with_hash` places by the hash given.
+    /// A router places KEY rows by the hash it is given.
     #[test]
-    fn new_routes_with_row_format_v0() -> Result<()> {
+    fn routers_place_by_the_hash_given() -> Result<()> {
         let layout = ClusterLayout {
             nodes: 2,
             slices_per_node: 2,
         };
         let keys: ArrayRef = Arc::new(Int64Array::from((0..200).collect::<Vec<i64>>()));
-        let mut new = SliceRouter::new(layout, DistStyle::Key, Some(0), 0);
-        let mut v0 =
-            SliceRouter::with_hash(layout, DistStyle::Key, Some(0), DistHash::RowFormatV0, 0);
-        let mut v1 =
-            SliceRouter::with_hash(layout, DistStyle::Key, Some(0), DistHash::CanonicalV1, 0);
-        let by_new = slices_of_keys(&mut new, Arc::clone(&keys))?;
-        assert_eq!(by_new, slices_of_keys(&mut v0, Arc::clone(&keys))?);
-        assert_ne!(by_new, slices_of_keys(&mut v1, Arc::clone(&keys))?);
+        let mut v0 = SliceRouter::new(layout, DistStyle::Key, Some(0), DistHash::RowFormatV0, 0);
+        let mut v1 = SliceRouter::new(layout, DistStyle::Key, Some(0), DistHash::CanonicalV1, 0);
+        let by_v0 = slices_of_keys(&mut v0, Arc::clone(&keys))?;
+        assert_ne!(by_v0, slices_of_keys(&mut v1, Arc::clone(&keys))?);
         // BIGINT 7: slice 1 of 4 under V0, 2 of 4 under V1 (the golden vectors).
         let seven: ArrayRef = Arc::new(Int64Array::from(vec![7]));
-        assert_eq!(slices_of_keys(&mut new, Arc::clone(&seven))?, [(1, 7)]);
+        assert_eq!(slices_of_keys(&mut v0, Arc::clone(&seven))?, [(1, 7)]);
         assert_eq!(slices_of_keys(&mut v1, seven)?, [(2, 7)]);
         // A NULL key goes to one fixed slice: 2 of 4 under V1.
         let nulls: ArrayRef = Arc::new(Int64Array::from(vec![None, Some(1), None]));
@@ -314,7 +299,7 @@ mod tests {
             slices_per_node: 2,
         };
         let mut router =
-            SliceRouter::with_hash(layout, DistStyle::Key, Some(0), DistHash::CanonicalV1, 0);
+            SliceRouter::new(layout, DistStyle::Key, Some(0), DistHash::CanonicalV1, 0);
         let binary: ArrayRef = Arc::new(arrow::array::BinaryArray::from(vec![b"x".as_ref()]));
         match router.route_batch(&key_batch(binary)) {
             Err(StorageError::Distribution(message)) => assert!(message.contains("Binary")),

@@ -9,7 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use blueshift_proto::ExchangeDelivery;
 use blueshift_storage::catalog::{ClusterLayout, DistStyle};
-use blueshift_storage::distribution::SliceRouter;
+use blueshift_storage::distribution::{DistHash, SliceRouter};
 use bytes::Bytes;
 use datafusion::common::Statistics;
 use datafusion::error::{DataFusionError, Result};
@@ -28,11 +28,13 @@ pub enum Delivery {
     /// Every slice gets every row.
     Broadcast,
     /// A row goes to the slice `hash(column) mod slices` names, as a DISTKEY of the
-    /// column's type places it; partition *i* is `slices[i]`.
+    /// column's type placed by `hash` places it (the hash of the table whose rows
+    /// they meet); partition *i* is `slices[i]`.
     ByKey {
         column: usize,
         layout: ClusterLayout,
         slices: Vec<u32>,
+        hash: DistHash,
     },
 }
 
@@ -84,6 +86,7 @@ impl Splitter {
                 column,
                 layout,
                 slices,
+                hash,
             } => {
                 let mut partition_of = vec![None; layout.slice_count() as usize];
                 for (partition, &slice) in slices.iter().enumerate() {
@@ -93,7 +96,7 @@ impl Splitter {
                 }
                 Splitter {
                     by_key: Some((
-                        SliceRouter::new(*layout, DistStyle::Key, Some(*column), 0),
+                        SliceRouter::new(*layout, DistStyle::Key, Some(*column), *hash, 0),
                         partition_of,
                     )),
                     partitions: slices.len(),
@@ -194,12 +197,14 @@ pub fn delivery_to_proto(delivery: &Delivery) -> ExchangeDelivery {
             column,
             layout,
             slices,
+            hash,
         } => ExchangeDelivery {
             broadcast: false,
             column: *column as u32,
             nodes: layout.nodes,
             slices_per_node: layout.slices_per_node,
             slices: slices.clone(),
+            dist_hash: hash.to_wire(),
         },
     }
 }
@@ -225,7 +230,11 @@ pub fn delivery_from_proto(delivery: Option<&ExchangeDelivery>) -> Result<Delive
             "exchange delivery to slice {bad} of {slice_count}"
         )));
     }
+    let hash = DistHash::from_wire(d.dist_hash).ok_or_else(|| {
+        DataFusionError::Plan(format!("exchange delivery by DISTKEY hash {}", d.dist_hash))
+    })?;
     Ok(Delivery::ByKey {
+        hash,
         column: d.column as usize,
         layout: ClusterLayout {
             nodes: d.nodes,

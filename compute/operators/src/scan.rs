@@ -7,6 +7,7 @@ use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use blueshift_proto::ScanStats;
 use blueshift_storage::catalog::SegmentRef;
+use blueshift_storage::distribution::DistHash;
 use blueshift_storage::segment::{SORT_OPTIONS, ScanOptions, SliceStore, file_column_name};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{ScalarValue, Statistics};
@@ -76,8 +77,9 @@ pub enum Placement {
     /// Unknown, or round robin (EVEN, AUTO): no column tells a row's slice.
     #[default]
     Spread,
-    /// DISTSTYLE KEY: a row is on slice `hash(value) mod slices` of this table column.
-    Key(usize),
+    /// DISTSTYLE KEY: a row is on slice `hash(value) mod slices` of this table column,
+    /// with the table's DISTKEY hash.
+    Key(usize, DistHash),
     /// DISTSTYLE ALL: each node holds a whole copy on its first slice; these are the
     /// copies, in node order (the scan reads the first).
     All(Vec<SlicePartition>),

@@ -55,6 +55,7 @@ fn by_key() -> Delivery {
             slices_per_node: 3,
         },
         slices: vec![0, 1, 2],
+        hash: blueshift_storage::distribution::DistHash::CanonicalV1,
     }
 }
 

@@ -528,6 +528,7 @@ impl Engine {
             table_id: def.id,
             dist_style: def.dist_style,
             dist_key: def.dist_key,
+            dist_hash: def.dist_hash,
             sort_columns: def.sort_key.iter().map(|&c| c as u32).collect(),
             interleaved: def.sort_style == SortStyle::Interleaved,
             layout: self.cluster.layout(),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use arrow_pg::datatypes::into_pg_type;
 use blueshift_storage::catalog::{ColumnDef, DistStyle, SortStyle, TableDef, TableVersion};
+use blueshift_storage::distribution::DistHash;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement};
@@ -205,6 +206,16 @@ fn table_def(
             "a SORTKEY has at most 400 columns".into(),
         ));
     }
+    // New tables place KEY rows with the stable hash; it must know the key's type.
+    let dist_hash = DistHash::CanonicalV1;
+    if let Some(column) = dist_key.and_then(|k| columns.get(k))
+        && !dist_hash.supports(&column.data_type)
+    {
+        return Err(LeaderError::Unsupported(format!(
+            "DISTKEY column \"{}\" of type {}",
+            column.name, column.declared_type
+        )));
+    }
     Ok(TableDef {
         id: 0,
         schema,
@@ -216,8 +227,7 @@ fn table_def(
         sort_key,
         sort_style,
         backup: attrs.backup.unwrap_or(true),
-        // Today's hash until every router is given the table's (docs/design/0001).
-        dist_hash: blueshift_storage::distribution::DistHash::RowFormatV0,
+        dist_hash,
     })
 }
 

@@ -12,6 +12,7 @@ use blueshift_operators::SliceScanExec;
 use blueshift_operators::delivery::Delivery;
 use blueshift_operators::leader_rows::moved_rows;
 use blueshift_operators::scan::Placement;
+use blueshift_storage::distribution::DistHash;
 use datafusion::common::JoinType;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
@@ -67,6 +68,8 @@ pub enum Locality {
         slices: Vec<u32>,
         keys: Vec<usize>,
         key_type: DataType,
+        /// The DISTKEY hash that placed them.
+        hash: DistHash,
     },
     /// Partition *i* holds rows of `slices[i]`, with no column telling which.
     Spread { slices: Vec<u32> },
@@ -91,6 +94,7 @@ impl Locality {
                 slices,
                 keys,
                 key_type,
+                hash,
             } => {
                 let kept: Vec<usize> = (0..outputs)
                     .filter(|&o| map(o).is_some_and(|i| keys.contains(&i)))
@@ -102,6 +106,7 @@ impl Locality {
                         slices,
                         keys: kept,
                         key_type,
+                        hash,
                     }
                 }
             }
@@ -115,10 +120,16 @@ impl Locality {
 pub fn locality(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
     if let Some(delivery) = moved_rows(plan) {
         return match delivery {
-            Delivery::ByKey { column, slices, .. } => Some(Locality::Keyed {
+            Delivery::ByKey {
+                column,
+                slices,
+                hash,
+                ..
+            } => Some(Locality::Keyed {
                 slices: slices.clone(),
                 keys: vec![*column],
                 key_type: plan.schema().field(*column).data_type().clone(),
+                hash: *hash,
             }),
             // Counted as a copy per slice by the join above it.
             Delivery::Broadcast => None,
@@ -132,7 +143,7 @@ pub fn locality(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
             // a join; on its own it says nothing.
             Placement::All(_) => None,
             Placement::Spread => Some(Locality::Spread { slices }),
-            Placement::Key(column) => {
+            Placement::Key(column, hash) => {
                 let position = match &scan.projection {
                     Some(p) => p.iter().position(|c| c == column),
                     None => Some(*column),
@@ -142,6 +153,7 @@ pub fn locality(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
                         slices,
                         keys: vec![at],
                         key_type: scan.schema().field(at).data_type().clone(),
+                        hash: *hash,
                     },
                     None => Locality::Spread { slices },
                 })
@@ -204,10 +216,12 @@ pub(crate) fn join_locality(join: &HashJoinExec) -> Option<Locality> {
             slices,
             keys,
             key_type,
+            hash,
         } => Locality::Keyed {
             slices,
             keys: keys.into_iter().map(|k| k + offset).collect(),
             key_type,
+            hash,
         },
         other => other,
     };
@@ -219,6 +233,7 @@ pub(crate) fn join_locality(join: &HashJoinExec) -> Option<Locality> {
                 slices,
                 keys: lk,
                 key_type,
+                hash,
             },
             Locality::Keyed { keys: rk, .. },
         ) => {
@@ -247,6 +262,7 @@ pub(crate) fn join_locality(join: &HashJoinExec) -> Option<Locality> {
                     slices,
                     keys,
                     key_type,
+                    hash,
                 }
             }
         }

@@ -134,7 +134,7 @@ impl TableProvider for SliceTable {
                 .collect(),
         };
         let placement = match (self.def.dist_style, self.def.dist_key) {
-            (DistStyle::Key, Some(column)) => Placement::Key(column),
+            (DistStyle::Key, Some(column)) => Placement::Key(column, self.def.dist_hash),
             (DistStyle::All, _) => Placement::All(
                 (0..layout.nodes)
                     .map(|node| {
@@ -365,7 +365,13 @@ impl SliceSink {
         // Each statement starts its round robin one slice further, so a stream of
         // single-row inserts into an EVEN table still spreads over every slice.
         let start = NEXT_EVEN_START.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let router = SliceRouter::new(layout, self.def.dist_style, self.def.dist_key, start);
+        let router = SliceRouter::new(
+            layout,
+            self.def.dist_style,
+            self.def.dist_key,
+            self.def.dist_hash,
+            start,
+        );
         let mut writer = RoutedWriter::new(router, SEGMENT_ROWS, self.write_fn());
         let mut rows = 0u64;
         while let Some(batch) = data.next().await {

@@ -71,6 +71,29 @@ pub enum DistHash {
 }
 
 impl DistHash {
+    /// Whether this hash places values of `data_type` (so it can be a DISTKEY's type).
+    pub fn supports(self, data_type: &arrow::datatypes::DataType) -> bool {
+        self.hash_column(&arrow::array::new_empty_array(data_type))
+            .is_ok()
+    }
+
+    /// The number a fragment carries for this hash (`ExchangeDelivery.dist_hash`).
+    pub fn to_wire(self) -> u32 {
+        match self {
+            DistHash::RowFormatV0 => 0,
+            DistHash::CanonicalV1 => 1,
+        }
+    }
+
+    /// The hash a fragment's number names, if any.
+    pub fn from_wire(number: u32) -> Option<DistHash> {
+        match number {
+            0 => Some(DistHash::RowFormatV0),
+            1 => Some(DistHash::CanonicalV1),
+            _ => None,
+        }
+    }
+
     /// Each row's hash of `column` (a batch's DISTKEY values), in row order. Fails
     /// with [`StorageError::Distribution`], naming the type, for a type the hash does
     /// not define.

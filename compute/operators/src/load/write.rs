@@ -17,7 +17,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow_flight::flight_service_client::FlightServiceClient;
 use blueshift_proto::WriteSegment;
 use blueshift_storage::catalog::{ClusterLayout, DistStyle, SegmentRef};
-use blueshift_storage::distribution::SliceRouter;
+use blueshift_storage::distribution::{DistHash, SliceRouter};
 use blueshift_storage::segment::{SliceStore, SortKey};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
@@ -42,6 +42,8 @@ pub struct WriteTarget {
     pub dist_style: DistStyle,
     /// The DISTKEY column's position, for KEY.
     pub dist_key: Option<usize>,
+    /// The hash that places the table's KEY rows (its recorded `dist_hash`).
+    pub dist_hash: DistHash,
     /// Sort key column positions.
     pub sort_columns: Vec<u32>,
     pub interleaved: bool,
@@ -275,6 +277,7 @@ impl ExecutionPlan for LoadWriteExec {
             layout,
             self.target.dist_style,
             self.target.dist_key,
+            self.target.dist_hash,
             partition as u32,
         );
         let mut writer = RoutedWriter::new(

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use blueshift_storage::catalog::ClusterLayout;
+use blueshift_storage::distribution::DistHash;
 use datafusion::error::Result;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
@@ -47,7 +48,8 @@ pub(super) fn redistribute_aggregate(
     }
     let slices: Vec<u32> = (0..layout.slice_count()).collect();
     // A partial aggregation's output starts with its group columns.
-    let moved = moved_by_key(&below, 0, &slices, layout);
+    // Both sides of the groups are moved here: any hash places them alike.
+    let moved = moved_by_key(&below, 0, &slices, layout, DistHash::CanonicalV1);
     let finished = AggregateExec::try_new(
         AggregateMode::FinalPartitioned,
         aggregate.group_expr().clone(),

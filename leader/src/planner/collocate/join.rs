@@ -9,6 +9,7 @@ use blueshift_operators::delivery::Delivery;
 use blueshift_operators::leader_rows::LeaderRowsExec;
 use blueshift_operators::scan::Placement;
 use blueshift_storage::catalog::ClusterLayout;
+use blueshift_storage::distribution::DistHash;
 use datafusion::common::JoinType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::Result;
@@ -114,13 +115,15 @@ pub(super) fn collocate(
                 slices: ls,
                 keys: lk,
                 key_type: lt,
+                hash: lh,
             }),
             Locality::Keyed {
                 slices: rs,
                 keys: rk,
                 key_type: rt,
+                hash: rh,
             },
-        ) if ls == rs && lt == rt && joins_on_keys(join.on(), lk, rk) => {
+        ) if ls == rs && lt == rt && lh == rh && joins_on_keys(join.on(), lk, rk) => {
             (left, right, JoinDistribution::DistNone)
         }
         // The ALL input's rows must not be answered for one by one: every slice would.
@@ -172,12 +175,13 @@ pub(super) fn collocate(
                 slices,
                 keys,
                 key_type,
+                hash,
             },
         ) if *join.partition_mode() == PartitionMode::Partitioned
             && smaller(&left, &right)
             && let Some(column) = partner_key(join.on(), keys, Side::Right, key_type, &left) =>
         {
-            let inner = moved_by_key(&left, column, slices, layout);
+            let inner = moved_by_key(&left, column, slices, layout, *hash);
             (inner, right, JoinDistribution::DistInner)
         }
         // DS_DIST_OUTER: the inner input is distributed on a join key.
@@ -186,13 +190,14 @@ pub(super) fn collocate(
                 slices,
                 keys,
                 key_type,
+                hash,
             }),
             _,
         ) if *join.partition_mode() == PartitionMode::Partitioned
             && smaller(&right, &left)
             && let Some(column) = partner_key(join.on(), keys, Side::Left, key_type, &right) =>
         {
-            let outer = moved_by_key(&right, column, slices, layout);
+            let outer = moved_by_key(&right, column, slices, layout, *hash);
             (left, outer, JoinDistribution::DistOuter)
         }
         // DS_DIST_INNER where the inner input is the larger but runs on the slices: its
@@ -203,12 +208,13 @@ pub(super) fn collocate(
                 slices,
                 keys,
                 key_type,
+                hash,
             },
         ) if *join.partition_mode() == PartitionMode::Partitioned
             && movable(&left)
             && let Some(column) = partner_key(join.on(), keys, Side::Right, key_type, &left) =>
         {
-            let inner = moved_by_key(&left, column, slices, layout);
+            let inner = moved_by_key(&left, column, slices, layout, *hash);
             (inner, right, JoinDistribution::DistInner)
         }
         // DS_BCAST_INNER for two inputs that are not on the join key, where copying the
@@ -238,13 +244,14 @@ pub(super) fn collocate(
                 slices,
                 keys,
                 key_type,
+                hash,
             }),
             Locality::Keyed { .. } | Locality::Spread { .. },
         ) if *join.partition_mode() == PartitionMode::Partitioned
             && movable(&right)
             && let Some(column) = partner_key(join.on(), keys, Side::Left, key_type, &right) =>
         {
-            let outer = moved_by_key(&right, column, slices, layout);
+            let outer = moved_by_key(&right, column, slices, layout, *hash);
             (left, outer, JoinDistribution::DistOuter)
         }
         // DS_DIST_BOTH: neither input is on a join key; both run on the slices, and
@@ -263,8 +270,8 @@ pub(super) fn collocate(
             };
             let slices: Vec<u32> = (0..layout.slice_count()).collect();
             (
-                moved_by_key(&left, l, &slices, layout),
-                moved_by_key(&right, r, &slices, layout),
+                moved_by_key(&left, l, &slices, layout, DistHash::CanonicalV1),
+                moved_by_key(&right, r, &slices, layout, DistHash::CanonicalV1),
                 JoinDistribution::DistBoth,
             )
         }
@@ -280,12 +287,14 @@ pub(super) fn collocate(
     Ok(Some((collocated, how)))
 }
 
-/// `plan`'s rows, each sent to the slice of `slices` its `column` hashes to.
+/// `plan`'s rows, each sent to the slice of `slices` its `column` hashes to with
+/// `hash` (that of the rows they are to meet).
 pub(super) fn moved_by_key(
     plan: &Arc<dyn ExecutionPlan>,
     column: usize,
     slices: &[u32],
     layout: ClusterLayout,
+    hash: DistHash,
 ) -> Arc<dyn ExecutionPlan> {
     Arc::new(LeaderRowsExec::new(
         Arc::clone(plan),
@@ -294,6 +303,7 @@ pub(super) fn moved_by_key(
             column,
             layout,
             slices: slices.to_vec(),
+            hash,
         },
     ))
 }
