@@ -1,14 +1,15 @@
-//! End-to-end test harness: starts real Blueshift processes on free loopback ports
-//! and connects real clients to them.
+//! End-to-end test harness: starts real Blueshift processes on loopback (each on port
+//! 0, reading the port it got from its ready line) and connects real clients to them.
+//! A test that holds a server past `BLUESHIFT_TEST_TIMEOUT_SECS` fails its test binary.
 //!
 //! The tests find the `blueshift` binary next to the test executable's target
 //! directory (build it first: `cargo build --bin blueshift`), or at `$BLUESHIFT_BIN`.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -52,15 +53,59 @@ pub fn blueshift_bin() -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// A free loopback port (bound and released; good enough for tests).
-pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// A running `blueshift` process; killed when dropped.
 pub struct Process {
     child: Child,
     pub output: mpsc::Receiver<String>,
+    /// The lines it printed until it was ready.
+    pub started: Vec<String>,
+    /// Cleared when the process is dropped: its test's watchdog stands down.
+    alive: Arc<AtomicBool>,
+}
+
+/// How long a test may hold a server it started: `BLUESHIFT_TEST_TIMEOUT_SECS`, 600 by
+/// default (the slowest test takes under two minutes here).
+fn test_limit() -> Duration {
+    let secs = std::env::var("BLUESHIFT_TEST_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    Duration::from_secs(secs)
+}
+
+/// The servers tests started and still hold, by process id.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// A test that still holds server `pid` after [`test_limit`] is hung: the watchdog
+/// names it, kills every server tests started, and ends the test binary with a
+/// failure, so a hang costs minutes, not the suite's whole time limit. The test's
+/// name is its thread's, as the test harness names it.
+fn watch_the_test(pid: u32, alive: Arc<AtomicBool>) {
+    CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let limit = test_limit();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(500));
+            if !alive.load(Ordering::SeqCst) {
+                return;
+            }
+        }
+        // Straight to stderr, past the test harness's capture of eprintln!.
+        let _ = writeln!(
+            std::io::stderr(),
+            "{test}: still running after {} s (BLUESHIFT_TEST_TIMEOUT_SECS); stopping this test binary",
+            limit.as_secs()
+        );
+        for pid in CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+        std::process::exit(124);
+    });
 }
 
 impl Process {
@@ -91,9 +136,36 @@ impl Process {
                 let _ = tx2.send(format!("stderr: {line}"));
             }
         });
-        let mut process = Process { child, output: rx };
-        process.wait_for(ready_marker, Duration::from_secs(60))?;
+        let alive = Arc::new(AtomicBool::new(true));
+        watch_the_test(child.id(), Arc::clone(&alive));
+        let mut process = Process {
+            child,
+            output: rx,
+            started: vec![],
+            alive,
+        };
+        process.started = process.wait_for(ready_marker, Duration::from_secs(60))?;
         Ok(process)
+    }
+
+    /// The port the process said it serves on, in its ready line ("... on
+    /// 127.0.0.1:PORT."): servers in tests listen on port 0 and report the port they
+    /// got, so no two tests race for a free one.
+    pub fn reported_port(&self, marker: &str) -> Result<u16> {
+        let line = self
+            .started
+            .iter()
+            .find(|l| l.contains(marker))
+            .with_context(|| format!("no line with {marker:?} in {:#?}", self.started))?;
+        let addr = line
+            .split(" on ")
+            .nth(1)
+            .map(|a| a.trim_end_matches('.'))
+            .with_context(|| format!("no address in {line:?}"))?;
+        let addr: std::net::SocketAddr = addr
+            .parse()
+            .with_context(|| format!("no address in {line:?}"))?;
+        Ok(addr.port())
     }
 
     /// Waits for an output line containing `marker`; returns the lines seen.
@@ -162,12 +234,18 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        self.alive.store(false, Ordering::SeqCst);
+        let pid = self.child.id();
+        CHILDREN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&p| p != pid);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// An embedded cluster (`blueshift up`) on a free port.
+/// An embedded cluster (`blueshift up`) on the port it picked (`--port 0`).
 pub struct Embedded {
     pub process: Process,
     pub port: u16,
@@ -186,13 +264,12 @@ impl Embedded {
         slices: u32,
         env: &[(&str, &str)],
     ) -> Result<Self> {
-        let port = free_port()?;
         let args: Vec<String> = [
             "up",
             "--data-dir",
             &data_dir.display().to_string(),
             "--port",
-            &port.to_string(),
+            "0",
             "--nodes",
             &nodes.to_string(),
             "--slices-per-node",
@@ -204,6 +281,7 @@ impl Embedded {
         let mut all_env = vec![("BLUESHIFT_ADMIN_PASSWORD", PASSWORD)];
         all_env.extend_from_slice(env);
         let process = Process::start(&args, &all_env, "ready on")?;
+        let port = process.reported_port("ready on")?;
         Ok(Embedded { process, port })
     }
 

@@ -6,8 +6,6 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::free_port;
-
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 
 /// A PostgreSQL server on 127.0.0.1 in a temporary directory, stopped on drop.
@@ -35,17 +33,31 @@ impl Postgres {
         if as_root {
             run(Command::new("chown").arg("postgres:postgres").arg(&data))?;
         }
-        let port = free_port()?;
         let initdb = format!(
             "{BIN}/initdb -D {} -U postgres --auth=trust --no-sync -E UTF8 --locale=C",
             data.display()
         );
         run(&mut as_postgres(&initdb, as_root))?;
-        let start = format!(
-            "{BIN}/pg_ctl -D {data} -w -t 60 -l {data}/log -o \"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=256MB -c max_parallel_workers_per_gather=0\" start",
-            data = data.display()
-        );
-        run(&mut as_postgres(&start, as_root))?;
+        // PostgreSQL cannot pick its own port and say which: take one the kernel
+        // just gave out, and take another if someone bound it in between.
+        let mut attempt = 0;
+        let port = loop {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let start = format!(
+                "{BIN}/pg_ctl -D {data} -w -t 60 -l {data}/log -o \"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=256MB -c max_parallel_workers_per_gather=0\" start",
+                data = data.display()
+            );
+            match run(&mut as_postgres(&start, as_root)) {
+                Ok(()) => break port,
+                Err(e) if attempt < 3 => {
+                    eprintln!("PostgreSQL did not start on port {port} ({e:#}); another port");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         Ok(Postgres {
             _dir: dir,
             data,

@@ -1,7 +1,7 @@
 //! The embedded cluster over the wire with tokio-postgres: DDL with Redshift
 //! attributes, DML, queries, system tables, sessions, errors, and durability.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use blueshift_tests::{Embedded, PASSWORD, conn_str, connect, rows, sqlstate, table};
 
 const SETUP: &str = "
@@ -363,28 +363,20 @@ async fn committed_rows_survive_kill_9() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn default_password_on_loopback_and_md5() -> Result<()> {
-    use blueshift_tests::{Process, free_port};
+    use blueshift_tests::Process;
     let dir = tempfile::tempdir()?;
-    let port = free_port()?;
     let data = dir.path().display().to_string();
     let args = |extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = [
-            "up",
-            "--data-dir",
-            &data,
-            "--nodes",
-            "1",
-            "--port",
-            &port.to_string(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut a: Vec<String> = ["up", "--data-dir", &data, "--nodes", "1", "--port", "0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
     // No password anywhere, on loopback: the default one, and startup says so.
     let mut p = Process::start(&args(&["--auth", "md5"]), &[], "ready on")?;
+    let port = p.reported_port("ready on")?;
     let said = p.wait_for(
         "admin password is 'blueshift'",
         std::time::Duration::from_secs(5),
@@ -401,6 +393,7 @@ async fn default_password_on_loopback_and_md5() -> Result<()> {
 
     // Cleartext password, checked against the stored verifier.
     let p = Process::start(&args(&["--auth", "password"]), &[], "ready on")?;
+    let port = p.reported_port("ready on")?;
     let client = connect(&conn_str(port, "admin", "blueshift")).await?;
     assert_eq!(rows(&client, "select 2").await?, table(&[&["2"]]));
     let e = connect(&conn_str(port, "admin", "nope"))
@@ -439,9 +432,10 @@ async fn statement_timeout_and_cancel_request_stop_queries() -> Result<()> {
 
     // The protocol's CancelRequest, from another connection.
     let token = client.cancel_token();
+    let conn = cluster.conn_str();
     let canceller = tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        token.cancel_query(tokio_postgres::NoTls).await
+        wait_until_running(&conn, "select count(*) from generate_series").await?;
+        anyhow::Ok(token.cancel_query(tokio_postgres::NoTls).await?)
     });
     let started = std::time::Instant::now();
     let e = client.query(SLOW, &[]).await.expect_err("cancelled");
@@ -455,12 +449,13 @@ async fn statement_timeout_and_cancel_request_stop_queries() -> Result<()> {
         .await?
         .get(0);
     let other = connect(&cluster.conn_str()).await?;
+    let conn = cluster.conn_str();
     let canceller = tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        other
+        wait_until_running(&conn, "select count(*) from generate_series").await?;
+        let row = other
             .query_one("select pg_cancel_backend($1::bigint)", &[&i64::from(pid)])
-            .await
-            .map(|r| r.get::<_, bool>(0))
+            .await?;
+        anyhow::Ok(row.get::<_, bool>(0))
     });
     let e = client
         .simple_query(SLOW)
@@ -505,4 +500,25 @@ async fn statement_timeout_and_cancel_request_stop_queries() -> Result<()> {
     .await?;
     assert_eq!(stl, table(&[&["100", "default", "dev", "0", "t"]]));
     Ok(())
+}
+
+/// Waits until SYS_QUERY_HISTORY shows a running statement whose text starts with
+/// `prefix` (the statement to cancel has started), for up to 30 s.
+async fn wait_until_running(conn: &str, prefix: &str) -> Result<()> {
+    let client = connect(conn).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let query = format!(
+        "select count(*) from sys_query_history where status = 'running' \
+         and query_text like '{prefix}%'"
+    );
+    loop {
+        let running: i64 = client.query_one(query.as_str(), &[]).await?.get(0);
+        if running > 0 {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("no running statement starts with {prefix:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

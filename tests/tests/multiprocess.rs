@@ -4,8 +4,9 @@
 //! it is back.
 
 use anyhow::Result;
-use blueshift_tests::{PASSWORD, Process, conn_str, connect, free_port, sqlstate};
+use blueshift_tests::{PASSWORD, Process, conn_str, connect, sqlstate};
 
+/// Starts compute node `node` on `port` (0: any free one; its ready line says which).
 fn compute(node: u32, dir: &std::path::Path, port: u16) -> Result<Process> {
     let args: Vec<String> = [
         "compute",
@@ -25,9 +26,11 @@ fn compute(node: u32, dir: &std::path::Path, port: u16) -> Result<Process> {
 #[tokio::test(flavor = "multi_thread")]
 async fn leader_and_two_compute_processes() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (p0, p1, pg) = (free_port()?, free_port()?, free_port()?);
-    let _n0 = compute(0, dir.path(), p0)?;
-    let n1 = compute(1, dir.path(), p1)?;
+    let _n0 = compute(0, dir.path(), 0)?;
+    let p0 = _n0.reported_port("serving on")?;
+    let n1 = compute(1, dir.path(), 0)?;
+    // A node that comes back comes back on its own port: the leader knows it by it.
+    let p1 = n1.reported_port("serving on")?;
     let leader_args: Vec<String> = [
         "leader",
         "--data-dir",
@@ -37,16 +40,17 @@ async fn leader_and_two_compute_processes() -> Result<()> {
         "--slices-per-node",
         "2",
         "--port",
-        &pg.to_string(),
+        "0",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let _leader = Process::start(
+    let leader = Process::start(
         &leader_args,
         &[("BLUESHIFT_ADMIN_PASSWORD", PASSWORD)],
         "ready on",
     )?;
+    let pg = leader.reported_port("ready on")?;
 
     let client = connect(&conn_str(pg, "admin", PASSWORD)).await?;
     client
