@@ -39,7 +39,7 @@ mod results;
 use results::{one_column, record, text_result};
 mod unload;
 
-use column_names::postgres_column_names;
+use column_names::{ClientNames, client_schema};
 
 use crate::cluster::ClusterClient;
 use crate::engine::admission::{QueryGate, SlotGuard};
@@ -423,8 +423,10 @@ impl Engine {
         refuse_bag_set_operations(&stmt)?;
         match &stmt {
             Statement::Query(_) => {
+                let mut stmt = stmt;
+                let names = ClientNames::alias_select_lists(&mut stmt);
                 let plan = self.plan_with_datafusion(session, stmt).await?;
-                Ok(Planned::Query(postgres_column_names(plan)?))
+                Ok(Planned::Query(names.tag(plan)?))
             }
             // Plain EXPLAIN of a query prints Redshift's form; EXPLAIN VERBOSE,
             // ANALYZE and FORMAT print DataFusion's.
@@ -552,7 +554,7 @@ impl Engine {
     /// The result columns of a planned statement (empty for commands without rows).
     pub fn result_schema(&self, planned: &Planned) -> Arc<Schema> {
         match planned {
-            Planned::Query(p) => Arc::new(p.schema().as_arrow().clone()),
+            Planned::Query(p) => Arc::new(client_schema(p.schema().as_arrow())),
             Planned::Command(stmt, _) => match stmt.as_ref() {
                 Statement::ShowVariable { variable } => {
                     let name = show_name(variable);

@@ -30,7 +30,7 @@ impl Engine {
         interrupt: Interrupt,
         entry: Option<QueryEntry>,
     ) -> Result<Response, LeaderError> {
-        let schema = df.schema().as_arrow().clone();
+        let schema = client_schema(df.schema().as_arrow());
         let fields = arrow_schema_to_pg_fields(&schema, format, None)
             .map_err(|e| LeaderError::Unsupported(format!("a result column type: {e}")));
         let fields = match fields {

@@ -19,6 +19,7 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use pgwire::api::results::{Response, Tag};
 
+use super::column_names::{ClientNames, client_schema};
 use super::copy::store_error;
 use super::{Engine, Parsed};
 use crate::error::LeaderError;
@@ -67,9 +68,12 @@ impl Engine {
                     .into(),
             ));
         }
+        let mut query = query;
+        let names = ClientNames::alias_select_lists(&mut query);
         let logical = self.plan_with_datafusion(session, query).await?;
-        let logical = super::column_names::postgres_column_names(logical)?;
-        let schema = Arc::new(logical.schema().as_arrow().clone());
+        let logical = names.tag(logical)?;
+        // The files' header and manifest name the columns as a client sees them.
+        let schema = Arc::new(client_schema(logical.schema().as_arrow()));
         let mut partition_by = Vec::new();
         for name in &stmt.partition_by {
             let at = schema.index_of(name).map_err(|_| LeaderError::External {
