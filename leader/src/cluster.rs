@@ -23,7 +23,7 @@ use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::error::LeaderError;
+use crate::error::{ErrorKind, LeaderError};
 use crate::query_log::QueryScope;
 
 /// Connections to every compute node, by node number.
@@ -54,33 +54,33 @@ fn fragment_error(node: u32, addr: &str, e: FlightError) -> DataFusionError {
             tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
                 node_error(node, addr, status.message()).into()
             }
-            tonic::Code::ResourceExhausted => LeaderError::External {
-                code: "53200",
+            tonic::Code::ResourceExhausted => LeaderError::Failure {
+                kind: ErrorKind::OutOfMemory,
                 message: format!("compute node {node}: {}", status.message()),
             }
             .into(),
-            tonic::Code::NotFound => LeaderError::External {
-                code: "58P01",
+            tonic::Code::NotFound => LeaderError::Failure {
+                kind: ErrorKind::UndefinedFile,
                 message: status.message().to_string(),
             }
             .into(),
-            tonic::Code::PermissionDenied => LeaderError::External {
-                code: "42501",
+            tonic::Code::PermissionDenied => LeaderError::Failure {
+                kind: ErrorKind::InsufficientPrivilege,
                 message: status.message().to_string(),
             }
             .into(),
-            tonic::Code::InvalidArgument => LeaderError::External {
-                code: "22023",
+            tonic::Code::InvalidArgument => LeaderError::Failure {
+                kind: ErrorKind::InvalidParameterValue,
                 message: status.message().to_string(),
             }
             .into(),
-            tonic::Code::Aborted => LeaderError::External {
-                code: "22P04",
+            tonic::Code::Aborted => LeaderError::Failure {
+                kind: ErrorKind::BadCopyFileFormat,
                 message: status.message().to_string(),
             }
             .into(),
-            tonic::Code::FailedPrecondition => LeaderError::External {
-                code: "58030",
+            tonic::Code::FailedPrecondition => LeaderError::Failure {
+                kind: ErrorKind::IoError,
                 message: status.message().to_string(),
             }
             .into(),

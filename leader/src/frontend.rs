@@ -4,4 +4,5 @@
 //! leader that names pgwire types.
 
 pub mod auth;
+mod client_error;
 pub mod wire;

@@ -17,7 +17,7 @@ use std::path::Path;
 use blueshift_operators::load::StoreConfig;
 use serde::Deserialize;
 
-use crate::error::LeaderError;
+use crate::error::{ErrorKind, LeaderError};
 use crate::sql::copy::Authorization;
 
 /// Credentials an IAM role maps to.
@@ -71,8 +71,8 @@ impl S3Config {
                 let creds = self
                     .iam_roles
                     .get(role)
-                    .ok_or_else(|| LeaderError::External {
-                        code: "42501",
+                    .ok_or_else(|| LeaderError::Failure {
+                        kind: ErrorKind::InsufficientPrivilege,
                         message: if role == "default" {
                             "IAM_ROLE default: the cluster has no default IAM role (--iam-roles)"
                                 .to_string()

@@ -22,7 +22,7 @@ use pgwire::api::results::{Response, Tag};
 use serde::Deserialize;
 
 use super::Engine;
-use crate::error::LeaderError;
+use crate::error::{ErrorKind, LeaderError};
 use crate::interrupt::Interrupt;
 use crate::planner::fragment::RemoteFragmentExec;
 use crate::planner::table::SliceSink;
@@ -36,15 +36,15 @@ use split::{needs_range_check, ranges_line_up, split_files};
 
 /// The error of an object store call, with the SQLSTATE a client expects.
 pub(crate) fn store_error(e: StoreError) -> LeaderError {
-    let code = match &e {
-        StoreError::NotFound { .. } => "58P01",
-        StoreError::Denied { .. } => "42501",
-        StoreError::BadUrl { .. } => "22023",
-        StoreError::Io { .. } => "58030",
-        StoreError::BadData { .. } => "22P04",
+    let kind = match &e {
+        StoreError::NotFound { .. } => ErrorKind::UndefinedFile,
+        StoreError::Denied { .. } => ErrorKind::InsufficientPrivilege,
+        StoreError::BadUrl { .. } => ErrorKind::InvalidParameterValue,
+        StoreError::Io { .. } => ErrorKind::IoError,
+        StoreError::BadData { .. } => ErrorKind::BadCopyFileFormat,
     };
-    LeaderError::External {
-        code,
+    LeaderError::Failure {
+        kind,
         message: e.to_string(),
     }
 }
@@ -180,15 +180,13 @@ impl Engine {
             }
             Some(names) => {
                 for (i, name) in names.iter().enumerate() {
-                    let at = def
-                        .column_index(name)
-                        .ok_or_else(|| LeaderError::External {
-                            code: "42703",
-                            message: format!(
-                                "column \"{name}\" of relation \"{}\" does not exist",
-                                def.name
-                            ),
-                        })?;
+                    let at = def.column_index(name).ok_or_else(|| LeaderError::Failure {
+                        kind: ErrorKind::UndefinedColumn,
+                        message: format!(
+                            "column \"{name}\" of relation \"{}\" does not exist",
+                            def.name
+                        ),
+                    })?;
                     if columns[at].input.is_some() {
                         return Err(LeaderError::DuplicateColumn(name.clone()));
                     }
@@ -209,8 +207,8 @@ impl Engine {
         if !manifest {
             let found = store::list_prefix(url, store).await.map_err(store_error)?;
             if found.is_empty() {
-                return Err(LeaderError::External {
-                    code: "58P01",
+                return Err(LeaderError::Failure {
+                    kind: ErrorKind::UndefinedFile,
                     message: format!("The specified S3 prefix '{url}' does not exist"),
                 });
             }
@@ -221,8 +219,8 @@ impl Engine {
         }
         let bytes = store::read_all(url, store).await.map_err(store_error)?;
         let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|e| LeaderError::External {
-                code: "22P04",
+            serde_json::from_slice(&bytes).map_err(|e| LeaderError::Failure {
+                kind: ErrorKind::BadCopyFileFormat,
                 message: format!("Manifest file '{url}' is not valid: {e}"),
             })?;
         let mut files = Vec::with_capacity(manifest.entries.len());
@@ -236,8 +234,8 @@ impl Engine {
             match size {
                 Some(size) => files.push(LoadFile::whole(entry.url, size)),
                 None if entry.mandatory => {
-                    return Err(LeaderError::External {
-                        code: "58P01",
+                    return Err(LeaderError::Failure {
+                        kind: ErrorKind::UndefinedFile,
                         message: format!(
                             "Manifest file '{url}': mandatory entry '{}' does not exist",
                             entry.url
@@ -318,8 +316,8 @@ impl Engine {
             "auto ignorecase" => JsonPaths::Auto { ignore_case: true },
             _ if option.starts_with("s3://") || option.starts_with("file://") => {
                 let bytes = store::read_all(option, store).await.map_err(store_error)?;
-                let bad = |reason: String| LeaderError::External {
-                    code: "22P04",
+                let bad = |reason: String| LeaderError::Failure {
+                    kind: ErrorKind::BadCopyFileFormat,
                     message: format!("JSONPaths file '{option}': {reason}"),
                 };
                 let file: JsonPathsFile =
@@ -708,8 +706,8 @@ impl LoadRun {
                     )
                 })
                 .unwrap_or_default();
-            return Err(LeaderError::External {
-                code: "22P04",
+            return Err(LeaderError::Failure {
+                kind: ErrorKind::BadCopyFileFormat,
                 message: format!(
                     "Load into table '{}' failed. Check 'stl_load_errors' system table for details.{first}",
                     def.name

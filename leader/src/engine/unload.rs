@@ -22,7 +22,7 @@ use pgwire::api::results::{Response, Tag};
 use super::column_names::{ClientNames, client_schema};
 use super::copy::store_error;
 use super::{Engine, Parsed};
-use crate::error::LeaderError;
+use crate::error::{ErrorKind, LeaderError};
 use crate::interrupt::Interrupt;
 use crate::planner::fragment::RemoteFragmentExec;
 use crate::session::Session;
@@ -34,8 +34,8 @@ const MAX_FILE_SIZE: u64 = 6_657_199_308;
 fn unload_error(e: UnloadError) -> LeaderError {
     match e {
         UnloadError::Store(s) => store_error(s),
-        UnloadError::Encode(message) => LeaderError::External {
-            code: "58030",
+        UnloadError::Encode(message) => LeaderError::Failure {
+            kind: ErrorKind::IoError,
             message,
         },
     }
@@ -76,8 +76,8 @@ impl Engine {
         let schema = Arc::new(client_schema(logical.schema().as_arrow()));
         let mut partition_by = Vec::new();
         for name in &stmt.partition_by {
-            let at = schema.index_of(name).map_err(|_| LeaderError::External {
-                code: "42703",
+            let at = schema.index_of(name).map_err(|_| LeaderError::Failure {
+                kind: ErrorKind::UndefinedColumn,
                 message: format!("PARTITION BY column \"{name}\" is not in the query's result"),
             })?;
             partition_by.push(at);
@@ -221,8 +221,8 @@ impl Engine {
             return Ok(());
         }
         if !stmt.clean_path {
-            return Err(LeaderError::External {
-                code: "58P02",
+            return Err(LeaderError::Failure {
+                kind: ErrorKind::DuplicateFile,
                 message: format!(
                     "Specified unload destination '{url}' is not empty ({} objects). Use a \
                      different prefix, remove the files, or use ALLOWOVERWRITE or CLEANPATH.",
@@ -278,8 +278,8 @@ async fn write_manifest(
     let path = object_store::path::Path::parse(format!("{}manifest", target.key))
         .map_err(|e| LeaderError::InvalidParameter(e.to_string()))?;
     let url = target.url_of(&path);
-    let body = serde_json::to_vec_pretty(&manifest).map_err(|e| LeaderError::External {
-        code: "58030",
+    let body = serde_json::to_vec_pretty(&manifest).map_err(|e| LeaderError::Failure {
+        kind: ErrorKind::IoError,
         message: e.to_string(),
     })?;
     target

@@ -30,7 +30,7 @@ use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use crate::engine::{Engine, Planned};
-use crate::error::LeaderError;
+use crate::error::{ErrorKind, LeaderError};
 use crate::frontend::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS, verify_password};
 use crate::interrupt::Interrupt;
 use crate::session::{SERVER_VERSION, Session, SessionRegistry};
@@ -531,8 +531,8 @@ impl CopyHandler for CopyInHandler {
         let rows = match copy.load.await {
             Ok(result) => result?,
             Err(e) => {
-                return Err(LeaderError::External {
-                    code: "XX000",
+                return Err(LeaderError::Failure {
+                    kind: ErrorKind::InternalError,
                     message: format!("COPY FROM STDIN stopped: {e}"),
                 }
                 .into());
@@ -556,8 +556,8 @@ impl CopyHandler for CopyInHandler {
         if let Some(copy) = session.take_copy_in() {
             copy.load.abort();
         }
-        LeaderError::External {
-            code: "57014",
+        LeaderError::Failure {
+            kind: ErrorKind::QueryCanceled,
             message: format!("COPY from stdin failed: {}", fail.message),
         }
         .into()
