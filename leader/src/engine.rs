@@ -43,7 +43,7 @@ use column_names::{ClientNames, client_schema};
 
 use crate::cluster::ClusterClient;
 use crate::engine::admission::{QueryGate, SlotGuard};
-use crate::error::LeaderError;
+use crate::error::{ErrorKind, LeaderError};
 use crate::interrupt::Interrupt;
 use crate::planner::catalog_provider::DatabaseProvider;
 use crate::planner::collocate::CollocateJoins;
@@ -154,6 +154,22 @@ fn object_reference(name: &ObjectName) -> Result<(String, String), LeaderError> 
         [schema, table] => Ok((schema.clone(), table.clone())),
         [db, schema, table] if db == DATABASE => Ok((schema.clone(), table.clone())),
         _ => Err(LeaderError::Unsupported(format!("the name {name}"))),
+    }
+}
+
+/// Whether `planned` changes table data or the catalog when it runs.
+fn changes_something(planned: &Planned) -> bool {
+    match planned {
+        Planned::Insert(_) | Planned::Dml(_) | Planned::Copy(_) => true,
+        Planned::Empty | Planned::Query(_) | Planned::Unload(_) => false,
+        Planned::Command(stmt, _) => matches!(
+            stmt.as_ref(),
+            Statement::CreateTable(_)
+                | Statement::CreateSchema { .. }
+                | Statement::Drop { .. }
+                | Statement::AlterTable(_)
+                | Statement::Truncate(_)
+        ),
     }
 }
 
@@ -601,6 +617,9 @@ impl Engine {
                 .start(session.user_id(), session.pid, &label, text)
         });
         session.set_current_query(entry.as_ref().map_or(0, QueryEntry::query_id));
+        if changes_something(planned) {
+            session.note_change();
+        }
         match planned {
             Planned::Empty => Ok(Response::EmptyQuery),
             Planned::Query(plan) => {
@@ -786,8 +805,21 @@ impl Engine {
             Statement::Vacuum(v) => self.vacuum(session, v, interrupt).await,
             Statement::AlterTable(alter) => self.alter_table(session, alter, attrs).await,
             Statement::Analyze(a) => self.analyze(session, a, interrupt).await,
-            Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
-            Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
+            Statement::StartTransaction { .. } => {
+                session.begin_block();
+                Ok(Response::TransactionStart(Tag::new("BEGIN")))
+            }
+            Statement::Commit { .. } => {
+                session.end_block();
+                Ok(Response::TransactionEnd(Tag::new("COMMIT")))
+            }
+            // Every statement commits on its own: a ROLLBACK after one that changed
+            // something cannot undo it, and says so rather than answer ROLLBACK.
+            Statement::Rollback { .. } if session.end_block() => Err(LeaderError::Unsupported(
+                "ROLLBACK of a transaction block whose statements changed data or tables \
+                 (each statement commits on its own; its changes are kept)"
+                    .into(),
+            )),
             Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
             Statement::Discard { .. } => {
                 session.reset(None)?;

@@ -58,6 +58,9 @@ pub struct Session {
     cancel: Mutex<CancellationToken>,
     /// The query-log id of the statement running now (0: none), for STL_SCAN.
     current_query: AtomicU64,
+    /// Inside BEGIN ... COMMIT/ROLLBACK, and whether a statement in it changed data or
+    /// the catalog (each statement commits on its own, so a ROLLBACK cannot undo it).
+    transaction: Mutex<Option<bool>>,
     /// The query id of the session's last COPY (`pg_last_copy_id()`).
     last_copy: AtomicU64,
     /// The query id of the session's last logged statement (`pg_last_query_id()`).
@@ -96,6 +99,7 @@ impl Session {
             ),
             cancel: Mutex::new(CancellationToken::new()),
             current_query: AtomicU64::new(0),
+            transaction: Mutex::new(None),
             last_query: AtomicU64::new(0),
             last_copy: AtomicU64::new(0),
             copy_in: std::sync::Mutex::new(None),
@@ -106,6 +110,28 @@ impl Session {
     /// far; it has id 100, the id Redshift gives the first user it creates.
     pub fn user_id(&self) -> i32 {
         100
+    }
+
+    /// BEGIN: a transaction block starts (a second BEGIN keeps the first's).
+    pub fn begin_block(&self) {
+        let mut block = self.transaction.lock().unwrap_or_else(|e| e.into_inner());
+        block.get_or_insert(false);
+    }
+
+    /// A statement that changes data or the catalog runs: inside a block, ROLLBACK can
+    /// no longer take the block back.
+    pub fn note_change(&self) {
+        let mut block = self.transaction.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(changed) = block.as_mut() {
+            *changed = true;
+        }
+    }
+
+    /// COMMIT or ROLLBACK: the block ends; returns whether a statement in it changed
+    /// anything.
+    pub fn end_block(&self) -> bool {
+        let mut block = self.transaction.lock().unwrap_or_else(|e| e.into_inner());
+        block.take().unwrap_or(false)
     }
 
     /// Records which logged statement the session runs now.

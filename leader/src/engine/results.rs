@@ -66,7 +66,7 @@ impl Engine {
                         if let Some(e) = entry.take() {
                             e.record_steps(crate::planner::summary::summarize(&plan));
                             let (code, message) = crate::error::sqlstate(&err);
-                            e.fail(&message, code == "57014");
+                            e.fail(&message, code == ErrorKind::QueryCanceled.sqlstate());
                         }
                         Some((Err(DataFusionError::from(err)), (stream, None)))
                     }
@@ -117,7 +117,7 @@ pub(super) fn record<T>(
             Ok(_) => entry.succeed(),
             Err(e) => {
                 let (code, message) = crate::error::sqlstate(e);
-                entry.fail(&message, code == "57014");
+                entry.fail(&message, code == ErrorKind::QueryCanceled.sqlstate());
             }
         }
     }

@@ -340,7 +340,7 @@ impl ErrorHandler for PostgresErrors {
             let user = client.metadata().get("user").cloned().unwrap_or_default();
             *error = PgWireError::UserError(Box::new(ErrorInfo::new(
                 "FATAL".to_string(),
-                "28P01".to_string(),
+                ErrorKind::InvalidPassword.sqlstate().to_string(),
                 format!("password authentication failed for user \"{user}\""),
             )));
         }
