@@ -42,7 +42,7 @@ mod unload;
 use column_names::{ClientNames, client_schema};
 
 use crate::cluster::ClusterClient;
-use crate::engine::admission::{QueryGate, SlotGuard};
+use crate::engine::admission::{QueryGate, SlotGuard, StatementDescription, StatementKind};
 use crate::error::{ErrorKind, LeaderError};
 use crate::interrupt::Interrupt;
 use crate::planner::catalog_provider::DatabaseProvider;
@@ -357,15 +357,28 @@ impl Engine {
         state
     }
 
-    /// Waits for a WLM slot, and returns an execution state whose memory pool is
-    /// the grant's budget (joins, sorts and aggregates spill beyond it).
-    async fn admit(&self, session: &Session) -> Result<(SessionState, SlotGuard), LeaderError> {
+    /// The one admission point: describes the statement `kind` of `session` to WLM,
+    /// waits for its slot, and returns an execution state whose memory pool is the
+    /// grant's budget (joins, sorts and aggregates spill beyond it).
+    async fn admit(
+        &self,
+        session: &Session,
+        kind: StatementKind,
+    ) -> Result<(SessionState, SlotGuard), LeaderError> {
         let slots = session
             .show("wlm_query_slot_count")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
-        let guard = self.gate.acquire(slots).await?;
+        let guard = self
+            .gate
+            .admit(StatementDescription {
+                kind,
+                user: session.user.clone(),
+                query_group: session.show("query_group").unwrap_or_default(),
+                slots,
+            })
+            .await?;
         let state = self.state_for(session);
         let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::from_runtime_env(
             state.runtime_env(),
@@ -628,7 +641,9 @@ impl Engine {
                         Some(p) => plan.clone().replace_params_with_values(p)?,
                         None => plan.clone(),
                     };
-                    self.admit(session).await.map(|a| (plan, a))
+                    self.admit(session, StatementKind::Query)
+                        .await
+                        .map(|a| (plan, a))
                 };
                 match started.await {
                     Ok((plan, (state, guard))) => {
@@ -644,7 +659,7 @@ impl Engine {
                         Some(p) => plan.clone().replace_params_with_values(p)?,
                         None => plan.clone(),
                     };
-                    let (state, _guard) = self.admit(session).await?;
+                    let (state, _guard) = self.admit(session, StatementKind::Insert).await?;
                     let df = DataFrame::new(state, plan);
                     let batches = interrupt.run(async { Ok(df.collect().await?) }).await?;
                     let rows = batches

@@ -22,6 +22,7 @@ use pgwire::api::results::{Response, Tag};
 use serde::Deserialize;
 
 use super::Engine;
+use crate::engine::admission::StatementKind;
 use crate::error::{ErrorKind, LeaderError};
 use crate::interrupt::Interrupt;
 use crate::planner::fragment::RemoteFragmentExec;
@@ -385,7 +386,7 @@ impl Engine {
         let split = split_files(files.clone(), &spec).await?;
         let mut check_ranges = needs_range_check(&split, &spec.format);
         spec.partitions = Self::assign_files(split, self.cluster.layout().slice_count());
-        let (state, _guard) = self.admit(session).await?;
+        let (state, _guard) = self.admit(session, StatementKind::Copy).await?;
         let query_id = session.current_query().unwrap_or(0);
         let load = LoadRun {
             catalog: self.catalog.clone(),
@@ -477,7 +478,7 @@ impl Engine {
         let bytes = tokio_stream_of(received);
         let reader: Reader = Box::pin(tokio_util::io::StreamReader::new(bytes));
         let exec = Arc::new(LoadExec::from_reader(spec.clone(), reader));
-        let (state, guard) = self.admit(session).await?;
+        let (state, guard) = self.admit(session, StatementKind::Copy).await?;
         let query_id = session.current_query().unwrap_or(0);
         if query_id != 0 {
             session.set_last_copy_id(query_id);

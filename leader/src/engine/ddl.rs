@@ -12,6 +12,7 @@ use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement};
 use pgwire::api::results::{Response, Tag};
 
 use super::{Engine, name_key, object_reference, resolve, statement_name};
+use crate::engine::admission::StatementKind;
 use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
 use crate::planner::table::SliceSink;
@@ -132,7 +133,7 @@ impl Engine {
         }
         // CREATE TABLE AS: stage the rows, then create the table and its first
         // version in one catalog transaction.
-        let (state, _guard) = self.admit(session).await?;
+        let (state, _guard) = self.admit(session, StatementKind::CreateTableAs).await?;
         let physical = state.create_physical_plan(&create.input).await?;
         let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
         let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());

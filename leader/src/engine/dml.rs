@@ -37,6 +37,7 @@ use futures::StreamExt;
 use pgwire::api::results::{Response, Tag};
 
 use super::{Engine, object_reference, resolve};
+use crate::engine::admission::StatementKind;
 use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
 use crate::planner::table::{SliceSink, SliceTable};
@@ -77,7 +78,7 @@ impl Engine {
             self.cluster.clone(),
         ));
         let input = with_row_ids(input.as_ref().clone(), table_name, provider)?;
-        let (state, _guard) = self.admit(session).await?;
+        let (state, _guard) = self.admit(session, StatementKind::DeleteOrUpdate).await?;
         match op {
             WriteOp::Delete => {
                 let row_id = row_id_column(&input)?;

@@ -27,6 +27,7 @@ use pgwire::api::results::{Response, Tag};
 use tracing::{info, warn};
 
 use super::{Engine, object_reference};
+use crate::engine::admission::StatementKind;
 use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
 use crate::session::Session;
@@ -82,7 +83,7 @@ impl Engine {
             },
         };
         let tables = self.named_or_all_tables(stmt.table_name.as_ref())?;
-        let (_state, guard) = self.admit(session).await?;
+        let (_state, guard) = self.admit(session, StatementKind::Vacuum).await?;
         let rewrote = interrupt
             .run(async {
                 let mut rewrote = false;
@@ -301,7 +302,7 @@ impl Engine {
         interrupt: Interrupt,
     ) -> Result<Response, LeaderError> {
         let tables = self.named_or_all_tables(stmt.table_name.as_ref())?;
-        let (state, _guard) = self.admit(session).await?;
+        let (state, _guard) = self.admit(session, StatementKind::Analyze).await?;
         interrupt
             .run(async {
                 for def in &tables {

@@ -22,6 +22,7 @@ use pgwire::api::results::{Response, Tag};
 use super::column_names::{ClientNames, client_schema};
 use super::copy::store_error;
 use super::{Engine, Parsed};
+use crate::engine::admission::StatementKind;
 use crate::error::{ErrorKind, LeaderError};
 use crate::interrupt::Interrupt;
 use crate::planner::fragment::RemoteFragmentExec;
@@ -107,7 +108,7 @@ impl Engine {
             include: stmt.include,
             serial: !stmt.parallel,
         };
-        let (state, _guard) = self.admit(session).await?;
+        let (state, _guard) = self.admit(session, StatementKind::Unload).await?;
         let physical = state.create_physical_plan(&logical).await?;
         let physical: Arc<dyn ExecutionPlan> =
             if !stmt.parallel && physical.properties().partitioning.partition_count() > 1 {
