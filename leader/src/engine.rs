@@ -42,6 +42,7 @@ mod unload;
 use column_names::{ClientNames, client_schema};
 
 use crate::cluster::ClusterClient;
+use crate::commit::CommitPoint;
 use crate::engine::admission::{QueryGate, SlotGuard, StatementDescription, StatementKind};
 use crate::error::{ErrorKind, LeaderError};
 use crate::interrupt::Interrupt;
@@ -103,6 +104,7 @@ pub struct Engine {
     gate: Arc<QueryGate>,
     query_log: Arc<QueryLog>,
     catalog: Catalog,
+    commits: CommitPoint,
     cluster: ClusterClient,
     ctx: SessionContext,
     parser: SqlParser,
@@ -311,6 +313,7 @@ impl Engine {
             sessions,
             gate: QueryGate::new(query_memory_bytes),
             query_log,
+            commits: CommitPoint::new(catalog.clone()),
             catalog,
             cluster,
             ctx,
@@ -726,7 +729,7 @@ impl Engine {
                         return Err(LeaderError::Unsupported(format!("CREATE SCHEMA {other}")));
                     }
                 };
-                match self.catalog.create_schema(&name) {
+                match self.commits.create_schema(&name) {
                     Err(blueshift_storage::StorageError::SchemaExists(_)) if *if_not_exists => {}
                     other => other?,
                 }
@@ -812,7 +815,7 @@ impl Engine {
                     }
                 }
                 for id in ids {
-                    self.catalog.truncate(id)?;
+                    self.commits.truncate(id)?;
                 }
                 self.collect_garbage_when_idle();
                 Ok(Response::Execution(Tag::new("TRUNCATE TABLE")))

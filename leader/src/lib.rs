@@ -27,7 +27,8 @@
 //! Its module trees form layers, each importing only those below it: `server` over
 //! `frontend` over `engine` (which still answers with pgwire's response types; its own
 //! result type is still to come) over `planner` over
-//! `system_tables`, `cluster` and `query_log`, with `session`, `interrupt`, `sql` and
+//! `system_tables`, `commit` (the one place where data and the catalog change),
+//! `cluster` and `query_log`, with `session`, `interrupt`, `sql` and
 //! `error` at the bottom (docs/architecture.md draws them).
 //!
 //! The entry point is [`server::Leader`] (a leader process; `blueshift up` runs one
@@ -35,6 +36,7 @@
 //! [`error::sqlstate`], the one place that maps errors to SQLSTATEs.
 
 pub mod cluster;
+pub mod commit;
 pub mod engine;
 pub mod error;
 pub mod frontend;

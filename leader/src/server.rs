@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::cluster::ClusterClient;
+use crate::commit::CommitPoint;
 use crate::engine::Engine;
 use crate::error::LeaderError;
 use crate::frontend::auth::{AuthMethod, new_user};
@@ -105,7 +106,7 @@ impl Leader {
         }
         let admin_password = match (&config.admin_password, catalog.user(ADMIN_USER)?) {
             (Some(pw), _) => {
-                catalog.put_user(&new_user(ADMIN_USER, pw, true))?;
+                CommitPoint::new(catalog.clone()).put_user(&new_user(ADMIN_USER, pw, true))?;
                 AdminPassword::Configured
             }
             (None, _) if !config.listen.ip().is_loopback() => {
@@ -116,7 +117,11 @@ impl Leader {
             }
             (None, Some(_)) => AdminPassword::Kept,
             (None, None) => {
-                catalog.put_user(&new_user(ADMIN_USER, DEFAULT_ADMIN_PASSWORD, true))?;
+                CommitPoint::new(catalog.clone()).put_user(&new_user(
+                    ADMIN_USER,
+                    DEFAULT_ADMIN_PASSWORD,
+                    true,
+                ))?;
                 AdminPassword::Default
             }
         };

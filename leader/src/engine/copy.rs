@@ -22,6 +22,7 @@ use pgwire::api::results::{Response, Tag};
 use serde::Deserialize;
 
 use super::Engine;
+use crate::commit::CommitPoint;
 use crate::engine::admission::StatementKind;
 use crate::error::{ErrorKind, LeaderError};
 use crate::interrupt::Interrupt;
@@ -389,7 +390,7 @@ impl Engine {
         let (state, _guard) = self.admit(session, StatementKind::Copy).await?;
         let query_id = session.current_query().unwrap_or(0);
         let load = LoadRun {
-            catalog: self.catalog.clone(),
+            commits: self.commits.clone(),
             cluster: self.cluster.clone(),
             query_log: Arc::clone(&self.query_log),
             query_id,
@@ -484,7 +485,7 @@ impl Engine {
             session.set_last_copy_id(query_id);
         }
         let load = LoadRun {
-            catalog: self.catalog.clone(),
+            commits: self.commits.clone(),
             cluster: self.cluster.clone(),
             query_log: Arc::clone(&self.query_log),
             query_id,
@@ -618,7 +619,7 @@ enum Loaded {
 
 /// What a COPY's load needs after planning, owned (COPY FROM STDIN runs it in a task).
 struct LoadRun {
-    catalog: blueshift_storage::catalog::Catalog,
+    commits: CommitPoint,
     cluster: crate::cluster::ClusterClient,
     query_log: Arc<QueryLog>,
     query_id: u64,
@@ -666,7 +667,7 @@ impl LoadRun {
             .record(self.query_id, self.user_id, listed, vec![]);
         let stream = plan.execute(0, state.task_ctx())?;
         let staged = if local.is_some() {
-            SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone())
+            SliceSink::new(def.clone(), self.commits.clone(), self.cluster.clone())
                 .stage(stream)
                 .await
         } else {
@@ -719,7 +720,7 @@ impl LoadRun {
             return Ok(Loaded::Done(None));
         }
         if !written.is_empty() {
-            self.catalog.append_segments(def.id, &written)?;
+            self.commits.append(def.id, &written)?;
         }
         Ok(Loaded::Done(Some(rows)))
     }

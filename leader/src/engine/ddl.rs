@@ -32,7 +32,7 @@ impl Engine {
             ObjectType::Table => {
                 for name in names {
                     let (schema, table) = object_reference(name)?;
-                    match self.catalog.drop_table(&schema, &table) {
+                    match self.commits.drop_table(&schema, &table) {
                         Err(S::TableNotFound(_)) if if_exists => {}
                         Err(S::TableNotFound(_)) => {
                             return Err(S::TableNotFound(table).into());
@@ -56,10 +56,10 @@ impl Engine {
                     }
                     if cascade {
                         for t in self.catalog.tables_in(&schema)? {
-                            self.catalog.drop_table(&schema, &t.name)?;
+                            self.commits.drop_table(&schema, &t.name)?;
                         }
                     }
-                    self.catalog.drop_schema(&schema)?;
+                    self.commits.drop_schema(&schema)?;
                 }
                 Ok(Response::Execution(Tag::new("DROP SCHEMA")))
             }
@@ -128,7 +128,7 @@ impl Engine {
         let def = table_def(schema, table, columns, &attrs)?;
         let is_ctas = ct.query.is_some();
         if !is_ctas {
-            self.catalog.create_table(def, None)?;
+            self.commits.create_table(def, None)?;
             return Ok(Response::Execution(Tag::new("CREATE TABLE")));
         }
         // CREATE TABLE AS: stage the rows, then create the table and its first
@@ -136,13 +136,13 @@ impl Engine {
         let (state, _guard) = self.admit(session, StatementKind::CreateTableAs).await?;
         let physical = state.create_physical_plan(&create.input).await?;
         let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
-        let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());
+        let sink = SliceSink::new(def.clone(), self.commits.clone(), self.cluster.clone());
         let (rows, segments) = interrupt.run(sink.stage(stream)).await?;
         let version = TableVersion {
             version: 0,
             slices: segments,
         };
-        self.catalog.create_table(def, Some(version))?;
+        self.commits.create_table(def, Some(version))?;
         Ok(Response::Execution(
             Tag::new("SELECT").with_rows(rows as usize),
         ))
@@ -342,7 +342,7 @@ impl Engine {
             }
         }
         let altered = def;
-        self.catalog.alter_table(&schema, &table, |current| {
+        self.commits.alter_table(&schema, &table, |current| {
             // Another ALTER committed meanwhile: refuse rather than lose it.
             if *current != original {
                 return Err(S::Conflict {

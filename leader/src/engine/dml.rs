@@ -106,8 +106,7 @@ impl Engine {
                     ..TableChange::default()
                 };
                 if !change.is_empty() {
-                    self.catalog
-                        .commit(def.id, &def.qualified_name(), &change)?;
+                    self.commits.apply(def.id, &def.qualified_name(), &change)?;
                 }
                 Ok(Response::Execution(Tag::new("DELETE").with_rows(rows)))
             }
@@ -144,7 +143,7 @@ impl Engine {
                 });
                 let schema = Arc::new(def.arrow_schema());
                 let new_rows = Box::pin(RecordBatchStreamAdapter::new(schema, new_rows));
-                let sink = SliceSink::new(def.clone(), self.catalog.clone(), self.cluster.clone());
+                let sink = SliceSink::new(def.clone(), self.commits.clone(), self.cluster.clone());
                 let (_, added) = interrupt.run(sink.stage(new_rows)).await?;
                 let ids: Vec<u64> = ids
                     .lock()
@@ -160,8 +159,7 @@ impl Engine {
                     ..TableChange::default()
                 };
                 if !change.is_empty() {
-                    self.catalog
-                        .commit(def.id, &def.qualified_name(), &change)?;
+                    self.commits.apply(def.id, &def.qualified_name(), &change)?;
                 }
                 Ok(Response::Execution(Tag::new("UPDATE").with_rows(rows)))
             }

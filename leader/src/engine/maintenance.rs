@@ -207,9 +207,7 @@ impl Engine {
         if change.is_empty() {
             return Ok(false);
         }
-        let committed = self
-            .catalog
-            .commit(def.id, &def.qualified_name(), &change)?;
+        let committed = self.commits.apply(def.id, &def.qualified_name(), &change)?;
         info!(
             table = %def.qualified_name(),
             version = committed.version,
@@ -307,7 +305,7 @@ impl Engine {
             .run(async {
                 for def in &tables {
                     let stats = self.table_statistics(&state, def).await?;
-                    self.catalog.put_statistics(def.id, &stats)?;
+                    self.commits.put_statistics(def.id, &stats)?;
                 }
                 Ok(())
             })

@@ -34,6 +34,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::{FutureExt, StreamExt};
 
 use crate::cluster::ClusterClient;
+use crate::commit::CommitPoint;
 use crate::error::LeaderError;
 
 static NEXT_EVEN_START: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -200,7 +201,7 @@ impl TableProvider for SliceTable {
         let sink = SliceSink {
             def: self.def.clone(),
             schema: Arc::clone(&self.schema),
-            catalog: self.catalog.clone(),
+            commits: CommitPoint::new(self.catalog.clone()),
             cluster: self.cluster.clone(),
         };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
@@ -304,17 +305,17 @@ fn zone_map_usable(filter: &Expr) -> bool {
 pub struct SliceSink {
     def: TableDef,
     schema: SchemaRef,
-    catalog: Catalog,
+    commits: CommitPoint,
     cluster: ClusterClient,
 }
 
 impl SliceSink {
-    /// A sink for `def`.
-    pub fn new(def: TableDef, catalog: Catalog, cluster: ClusterClient) -> Self {
+    /// A sink for `def`, committing through `commits`.
+    pub fn new(def: TableDef, commits: CommitPoint, cluster: ClusterClient) -> Self {
         SliceSink {
             schema: Arc::new(def.arrow_schema()),
             def,
-            catalog,
+            commits,
             cluster,
         }
     }
@@ -350,7 +351,7 @@ impl SliceSink {
     pub async fn write_stream(&self, data: SendableRecordBatchStream) -> Result<u64, LeaderError> {
         let (rows, written) = self.stage(data).await?;
         if !written.is_empty() {
-            self.catalog.append_segments(self.def.id, &written)?;
+            self.commits.append(self.def.id, &written)?;
         }
         Ok(rows)
     }

@@ -1,0 +1,87 @@
+//! [`CommitPoint`]: the one place where statements change table data or the catalog.
+//!
+//! Every DDL statement, every write (INSERT, COPY, DELETE, UPDATE, VACUUM's rewrites,
+//! TRUNCATE) and every stored statistic commits through here, each as one catalog
+//! transaction. Statements read the catalog directly; they never write it directly.
+//! Real transactions (BEGIN ... COMMIT holding changes until the end) will hook in
+//! here.
+
+use std::collections::BTreeMap;
+
+use blueshift_storage::Result;
+use blueshift_storage::catalog::{
+    Catalog, SegmentRef, TableChange, TableDef, TableStatistics, TableVersion, UserDef,
+};
+
+/// Commits changes to one catalog.
+#[derive(Clone, Debug)]
+pub struct CommitPoint {
+    catalog: Catalog,
+}
+
+impl CommitPoint {
+    /// The commit point of `catalog`.
+    pub fn new(catalog: Catalog) -> Self {
+        CommitPoint { catalog }
+    }
+
+    /// CREATE SCHEMA.
+    pub fn create_schema(&self, name: &str) -> Result<()> {
+        self.catalog.create_schema(name)
+    }
+
+    /// DROP SCHEMA (of an empty schema).
+    pub fn drop_schema(&self, name: &str) -> Result<()> {
+        self.catalog.drop_schema(name)
+    }
+
+    /// CREATE TABLE, with its first version for CREATE TABLE AS.
+    pub fn create_table(&self, def: TableDef, version: Option<TableVersion>) -> Result<TableDef> {
+        self.catalog.create_table(def, version)
+    }
+
+    /// ALTER TABLE: `change` gets the current definition.
+    pub fn alter_table(
+        &self,
+        schema: &str,
+        name: &str,
+        change: impl Fn(&mut TableDef) -> Result<()>,
+    ) -> Result<TableDef> {
+        self.catalog.alter_table(schema, name, change)
+    }
+
+    /// DROP TABLE.
+    pub fn drop_table(&self, schema: &str, name: &str) -> Result<TableDef> {
+        self.catalog.drop_table(schema, name)
+    }
+
+    /// INSERT or COPY: staged segments become part of the table.
+    pub fn append(
+        &self,
+        table_id: u64,
+        added: &BTreeMap<u32, Vec<SegmentRef>>,
+    ) -> Result<TableVersion> {
+        self.catalog.append_segments(table_id, added)
+    }
+
+    /// DELETE, UPDATE or VACUUM: `change` (delete vectors, new and replaced segments)
+    /// applies to the version the statement read, or fails with a conflict.
+    pub fn apply(&self, table_id: u64, table: &str, change: &TableChange) -> Result<TableVersion> {
+        self.catalog.commit(table_id, table, change)
+    }
+
+    /// TRUNCATE.
+    pub fn truncate(&self, table_id: u64) -> Result<TableVersion> {
+        self.catalog.truncate(table_id)
+    }
+
+    /// ANALYZE's statistics.
+    pub fn put_statistics(&self, table_id: u64, stats: &TableStatistics) -> Result<()> {
+        self.catalog.put_statistics(table_id, stats)
+    }
+
+    /// A user (the bootstrap superuser).
+    pub fn put_user(&self, user: &UserDef) -> Result<()> {
+        self.catalog.put_user(user)
+    }
+}
