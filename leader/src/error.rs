@@ -73,7 +73,7 @@ pub enum ErrorKind {
     ConnectionFailure,
     /// XX001: a corrupt or missing segment file (naming the table, slice and segment).
     DataCorrupted,
-    /// XX000: an internal error: the client gets the query id, the server log the detail.
+    /// XX000: an internal error: the client gets a short message, the server log and SYS_QUERY_HISTORY the detail.
     InternalError,
 }
 

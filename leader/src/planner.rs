@@ -4,16 +4,16 @@
 //! ```text
 //!  catalog_provider, table   the catalog's tables as DataFusion tables (SliceTable),
 //!                            INSERT's writer (SliceSink)
-//!  join_order, semi_join,    logical rules: joins ordered by filtered size, semi joins
-//!  aggregate_keys            pushed down, grouped subqueries filtered by join keys
+//!  explain, summary          EXPLAIN in Redshift's words; SVL_QUERY_SUMMARY rows
 //!  collocate                 placement: joins and aggregations on the slices
 //!                            (DS_DIST_NONE, DS_BCAST_INNER, DS_DIST_INNER/OUTER/BOTH)
-//!  locality                  where a slice-by-slice plan's rows are
 //!  fragment                  shipping: fragments sent to the compute nodes
-//!  explain, summary          EXPLAIN in Redshift's words; SVL_QUERY_SUMMARY rows
+//!  locality                  where a slice-by-slice plan's rows are
+//!  join_order, semi_join,    logical rules: joins ordered by filtered size, semi joins
+//!  aggregate_keys            pushed down, grouped subqueries filtered by join keys
 //! ```
 //!
-//! Modules import only those listed below them (the logical rules stand alone).
+//! Modules import only those listed below them; the logical rules stand apart.
 
 pub mod aggregate_keys;
 pub mod catalog_provider;

@@ -19,8 +19,8 @@ use anyhow::{Context, Result, bail};
 use blueshift_tests::postgres::Postgres;
 use blueshift_tests::{Embedded, connect};
 use sqllogictest::{
-    AsyncDB, DBOutput, DefaultColumnType, Runner, default_column_validator, default_normalizer,
-    default_validator,
+    AsyncDB, DBOutput, DefaultColumnType, MakeConnection, Runner, default_column_validator,
+    default_normalizer, default_validator,
 };
 use tokio_postgres::SimpleQueryMessage;
 
@@ -120,22 +120,28 @@ fn slt_files() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A runner for one file: a new connection to `conn`, the records of `label`.
+fn runner(conn: &str, label: &str) -> Runner<Connection, impl MakeConnection<Conn = Connection>> {
+    let conn = conn.to_string();
+    let mut runner = Runner::new(move || {
+        let conn = conn.clone();
+        async move {
+            let client = connect(&conn).await.map_err(|e| ServerError {
+                message: format!("connecting: {e:#}"),
+                sqlstate: None,
+            })?;
+            Ok(Connection { client })
+        }
+    });
+    runner.add_label(label);
+    runner
+}
+
 /// Runs every file on the server `conn` reaches, as `label`; returns the failures.
 async fn run_files(files: &[PathBuf], conn: &str, label: &str, name: &str) -> Vec<String> {
     let mut failures = Vec::new();
     for file in files {
-        let conn = conn.to_string();
-        let mut runner = Runner::new(move || {
-            let conn = conn.clone();
-            async move {
-                let client = connect(&conn).await.map_err(|e| ServerError {
-                    message: format!("connecting: {e:#}"),
-                    sqlstate: None,
-                })?;
-                Ok(Connection { client })
-            }
-        });
-        runner.add_label(label);
+        let mut runner = runner(conn, label);
         let records = match sqllogictest::parse_file(file) {
             Ok(r) => r,
             Err(e) => {
@@ -156,18 +162,7 @@ async fn run_files(files: &[PathBuf], conn: &str, label: &str, name: &str) -> Ve
 /// Rewrites the files' expected output from the server `conn` reaches.
 async fn bless(files: &[PathBuf], conn: &str) -> Result<()> {
     for file in files {
-        let conn = conn.to_string();
-        let mut runner = Runner::new(move || {
-            let conn = conn.clone();
-            async move {
-                let client = connect(&conn).await.map_err(|e| ServerError {
-                    message: format!("connecting: {e:#}"),
-                    sqlstate: None,
-                })?;
-                Ok(Connection { client })
-            }
-        });
-        runner.add_label("blueshift");
+        let mut runner = runner(conn, "blueshift");
         runner
             .update_test_file(
                 file,
