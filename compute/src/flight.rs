@@ -40,9 +40,7 @@ use blueshift_operators::codec::FragmentCodec;
 use blueshift_operators::error::SegmentReadError;
 use blueshift_operators::exchange::ExchangeScope;
 use blueshift_operators::load::LoadExec;
-use blueshift_operators::load::store::StoreError;
 use blueshift_operators::scan::SliceScanExec;
-use blueshift_operators::unload::UnloadError;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -149,49 +147,15 @@ fn block_list(
     Ok(BlockList { blocks })
 }
 
-/// The status of a failed fragment: `DataLoss` when a segment could not be read; for
-/// an object store's error (COPY, UNLOAD), the status the leader turns into the
-/// SQLSTATE it gives the same error on its own path; else `Internal` with the
-/// error's message.
+/// The status of a failed fragment: its kind and message in the detail, for the
+/// leader (a segment that could not be read is logged here too).
 fn fragment_status(e: &datafusion::error::DataFusionError) -> Status {
-    let root = e.find_root();
-    if let datafusion::error::DataFusionError::External(inner) = root {
-        // Another node's error, met reading an exchange: keep its kind.
-        if let Some(status) = inner.downcast_ref::<Status>() {
-            return Status::new(status.code(), status.message());
-        }
-        if let Some(read) = inner.downcast_ref::<SegmentReadError>() {
-            warn!("{read}");
-            return Status::data_loss(read.to_string());
-        }
-        if let Some(source) = inner.downcast_ref::<StoreError>() {
-            return store_status(source);
-        }
-        match inner.downcast_ref::<UnloadError>() {
-            Some(UnloadError::Store(source)) => return store_status(source),
-            // The leader's UNLOAD gives 58030 for a file it cannot write.
-            Some(UnloadError::Encode(message)) => {
-                return Status::failed_precondition(message.clone());
-            }
-            None => {}
-        }
+    if let datafusion::error::DataFusionError::External(inner) = e.find_root()
+        && let Some(read) = inner.downcast_ref::<SegmentReadError>()
+    {
+        warn!("{read}");
     }
-    if let datafusion::error::DataFusionError::ResourcesExhausted(message) = root {
-        return Status::resource_exhausted(message.clone());
-    }
-    Status::internal(root.to_string())
-}
-
-/// The status of an object store's error, by kind (see the leader's `fragment_error`).
-fn store_status(source: &StoreError) -> Status {
-    let message = source.to_string();
-    match source {
-        StoreError::NotFound { .. } => Status::not_found(message),
-        StoreError::Denied { .. } => Status::permission_denied(message),
-        StoreError::BadUrl { .. } => Status::invalid_argument(message),
-        StoreError::Io { .. } => Status::failed_precondition(message),
-        StoreError::BadData { .. } => Status::aborted(message),
-    }
+    blueshift_operators::error::status_of(e)
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Status {
@@ -579,39 +543,59 @@ fn with_metadata(
 
 #[cfg(test)]
 mod tests {
+    use blueshift_operators::load::store::StoreError;
+    use blueshift_operators::unload::UnloadError;
+    use blueshift_proto::ErrorKind;
     use datafusion::error::DataFusionError;
     use tonic::Code;
 
     use super::*;
 
     #[test]
-    fn object_store_errors_keep_their_kind() {
-        let status = |e: Box<dyn std::error::Error + Send + Sync>| {
-            fragment_status(&DataFusionError::External(e)).code()
+    fn fragment_errors_keep_their_kind() {
+        let kind = |e: Box<dyn std::error::Error + Send + Sync>| {
+            blueshift_operators::error::detail_of(&fragment_status(&DataFusionError::External(e)))
+                .map(|(k, _)| k)
         };
         let denied = || StoreError::Denied {
             url: "s3://b/k".into(),
             reason: "bad key".into(),
         };
-        assert_eq!(status(Box::new(denied())), Code::PermissionDenied);
+        assert_eq!(
+            kind(Box::new(denied())),
+            Some(ErrorKind::InsufficientPrivilege)
+        );
         // UNLOAD's errors, as UnloadExec raises them on a compute node.
         assert_eq!(
-            status(Box::new(UnloadError::Store(denied()))),
-            Code::PermissionDenied
+            kind(Box::new(UnloadError::Store(denied()))),
+            Some(ErrorKind::InsufficientPrivilege)
         );
         assert_eq!(
-            status(Box::new(UnloadError::Store(StoreError::NotFound {
+            kind(Box::new(UnloadError::Store(StoreError::NotFound {
                 url: "s3://missing/".into()
             }))),
-            Code::NotFound
+            Some(ErrorKind::UndefinedFile)
         );
         assert_eq!(
-            status(Box::new(UnloadError::Encode("disk full".into()))),
-            Code::FailedPrecondition
+            kind(Box::new(UnloadError::Encode("disk full".into()))),
+            Some(ErrorKind::IoError)
         );
+        let boom = fragment_status(&DataFusionError::Execution("boom".into()));
+        assert_eq!(boom.code(), Code::Internal);
         assert_eq!(
-            fragment_status(&DataFusionError::Execution("boom".into())).code(),
-            Code::Internal
+            blueshift_operators::error::detail_of(&boom),
+            Some((
+                ErrorKind::InternalError,
+                "Execution error: boom".to_string()
+            ))
+        );
+        let lost = fragment_status(&DataFusionError::ArrowError(
+            Box::new(arrow::error::ArrowError::DivideByZero),
+            None,
+        ));
+        assert_eq!(
+            blueshift_operators::error::detail_of(&lost).map(|(k, _)| k),
+            Some(ErrorKind::DivisionByZero)
         );
     }
 }

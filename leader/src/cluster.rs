@@ -42,49 +42,20 @@ fn node_error(node: u32, addr: &str, e: impl std::fmt::Display) -> LeaderError {
     }
 }
 
-/// An error from a running fragment: a corrupt or missing segment is XX001; a node
-/// that stopped answering is 58030 naming it; anything else (a division by zero, a
-/// bad cast) keeps its message, so it gets the SQLSTATE a query on the leader gets.
+/// An error from a running fragment: the kind and message the node put in the
+/// status's detail (a division by zero keeps 22012, a corrupt segment XX001, an
+/// object store's error its own); a status without one comes from the transport, a
+/// node that stopped answering: 58030 naming it.
 fn fragment_error(node: u32, addr: &str, e: FlightError) -> DataFusionError {
     match e {
-        FlightError::Tonic(status) => match status.code() {
-            tonic::Code::DataLoss => {
-                LeaderError::DataCorrupted(status.message().to_string()).into()
-            }
-            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
-                node_error(node, addr, status.message()).into()
-            }
-            tonic::Code::ResourceExhausted => LeaderError::Failure {
+        FlightError::Tonic(status) => match blueshift_operators::error::detail_of(&status) {
+            Some((ErrorKind::OutOfMemory, message)) => LeaderError::Failure {
                 kind: ErrorKind::OutOfMemory,
-                message: format!("compute node {node}: {}", status.message()),
+                message: format!("compute node {node}: {message}"),
             }
             .into(),
-            tonic::Code::NotFound => LeaderError::Failure {
-                kind: ErrorKind::UndefinedFile,
-                message: status.message().to_string(),
-            }
-            .into(),
-            tonic::Code::PermissionDenied => LeaderError::Failure {
-                kind: ErrorKind::InsufficientPrivilege,
-                message: status.message().to_string(),
-            }
-            .into(),
-            tonic::Code::InvalidArgument => LeaderError::Failure {
-                kind: ErrorKind::InvalidParameterValue,
-                message: status.message().to_string(),
-            }
-            .into(),
-            tonic::Code::Aborted => LeaderError::Failure {
-                kind: ErrorKind::BadCopyFileFormat,
-                message: status.message().to_string(),
-            }
-            .into(),
-            tonic::Code::FailedPrecondition => LeaderError::Failure {
-                kind: ErrorKind::IoError,
-                message: status.message().to_string(),
-            }
-            .into(),
-            _ => DataFusionError::Execution(status.message().to_string()),
+            Some((kind, message)) => LeaderError::Failure { kind, message }.into(),
+            None => node_error(node, addr, status.message()).into(),
         },
         other => node_error(node, addr, other).into(),
     }

@@ -8,12 +8,10 @@ use std::sync::Arc;
 
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use blueshift_storage::catalog::Catalog;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, TableReference};
 use datafusion::dataframe::DataFrame;
-use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::LogicalPlan;
@@ -22,10 +20,6 @@ use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{self, ObjectName, SchemaName, Set, Statement};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use futures::StreamExt;
-use pgwire::api::Type;
-use pgwire::api::portal::Format;
-use pgwire::api::results::{QueryResponse, Response, Tag};
-use pgwire::error::PgWireError;
 
 pub mod admission;
 mod column_names;
@@ -35,8 +29,10 @@ mod ddl;
 mod dml;
 pub mod functions;
 mod maintenance;
+pub mod outcome;
 mod results;
 
+pub use outcome::{Completion, Outcome, Rows};
 use results::{one_column, record, text_result};
 mod unload;
 
@@ -518,13 +514,9 @@ impl Engine {
             .await?)
     }
 
-    /// The parameter types of a planned statement, `$1` first; `declared` are the
-    /// types the client gave in Parse.
-    pub fn parameter_types(
-        &self,
-        planned: &Planned,
-        declared: &[Option<Type>],
-    ) -> Result<Vec<Type>, LeaderError> {
+    /// The parameter types the planner inferred for a planned statement, `$1`
+    /// first; `None` where it could not tell.
+    pub fn parameter_types(&self, planned: &Planned) -> Result<Vec<Option<DataType>>, LeaderError> {
         let plan = match planned {
             Planned::Query(p) | Planned::Insert(p) | Planned::Dml(p) => p,
             _ => return Ok(vec![]),
@@ -555,22 +547,14 @@ impl Engine {
             .collect();
         ordered.sort_by_key(|(n, _)| *n);
         let count = ordered.last().map_or(0, |(n, _)| *n);
-        let mut out = Vec::with_capacity(count);
-        for n in 1..=count {
-            let inferred = ordered
-                .iter()
-                .find(|(i, _)| *i == n)
-                .and_then(|(_, t)| t.clone());
-            let ty = match (declared.get(n - 1).cloned().flatten(), inferred) {
-                (Some(t), _) => t,
-                (None, Some(dt)) => into_pg_type(&dt).map_err(|e| {
-                    LeaderError::Unsupported(format!("a parameter of type {dt}: {e}"))
-                })?,
-                (None, None) => Type::TEXT,
-            };
-            out.push(ty);
-        }
-        Ok(out)
+        Ok((1..=count)
+            .map(|n| {
+                ordered
+                    .iter()
+                    .find(|(i, _)| *i == n)
+                    .and_then(|(_, t)| t.clone())
+            })
+            .collect())
     }
 
     /// The result columns of a planned statement (empty for commands without rows).
@@ -601,10 +585,9 @@ impl Engine {
         session: &Session,
         planned: &Planned,
         params: Option<&ParamValues>,
-        format: &Format,
         interrupt: Interrupt,
         text: &str,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         // STL_QUERY records queries, INSERTs and CREATE TABLE AS, as Redshift does.
         let logged = match planned {
             Planned::Query(_)
@@ -627,7 +610,7 @@ impl Engine {
             session.note_change();
         }
         match planned {
-            Planned::Empty => Ok(Response::EmptyQuery),
+            Planned::Empty => Ok(Outcome::Empty),
             Planned::Query(plan) => {
                 let started = async {
                     let plan = match params {
@@ -641,7 +624,7 @@ impl Engine {
                 match started.await {
                     Ok((plan, (state, guard))) => {
                         let df = DataFrame::new(state, plan);
-                        self.rows(df, format, Some(guard), interrupt, entry).await
+                        self.rows(df, Some(guard), interrupt, entry).await
                     }
                     Err(e) => record(entry, Err(e)),
                 }
@@ -660,9 +643,7 @@ impl Engine {
                         .and_then(|b| b.column_by_name("count"))
                         .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
                         .map_or(0, |a| a.value(0));
-                    Ok(Response::Execution(
-                        Tag::new("INSERT").with_oid(0).with_rows(rows as usize),
-                    ))
+                    Ok(Outcome::inserted(rows))
                 }
                 .await;
                 record(entry, result)
@@ -674,9 +655,7 @@ impl Engine {
                 record(entry, result)
             }
             Planned::Command(stmt, attrs) => {
-                let result = self
-                    .command(session, stmt, attrs.as_ref(), format, interrupt)
-                    .await;
+                let result = self.command(session, stmt, attrs.as_ref(), interrupt).await;
                 record(entry, result)
             }
             Planned::Copy(stmt) if stmt.source == crate::sql::copy::CopySource::Stdin => {

@@ -25,8 +25,8 @@
 //! ```
 //!
 //! Its module trees form layers, each importing only those below it: `server` over
-//! `frontend` over `engine` (which still answers with pgwire's response types; its own
-//! result type is still to come) over `planner` over
+//! `frontend` (the only tree that names pgwire types) over `engine` (which answers with
+//! its own `engine::Outcome`: a command tag, or rows as Arrow batches) over `planner` over
 //! `system_tables`, `commit` (the one place where data and the catalog change),
 //! `cluster` and `query_log`, with `session`, `interrupt`, `sql` and
 //! `error` at the bottom (docs/architecture.md draws them).

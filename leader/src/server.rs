@@ -152,7 +152,7 @@ impl Leader {
                             let _ = socket.set_nodelay(true);
                             let handlers = Arc::clone(&handlers);
                             tokio::spawn(async move {
-                                if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                                if let Err(e) = crate::frontend::wire::serve(socket, handlers).await {
                                     info!("connection from {peer} ended: {e}");
                                 }
                             });

@@ -12,6 +12,10 @@
 
 use prost::Message;
 
+pub mod error_kind;
+
+pub use error_kind::{ErrorDetail, ErrorKind};
+
 /// The largest Flight message a node accepts or sends (leader and compute nodes alike).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 

@@ -25,6 +25,7 @@ pub mod distribution;
 pub mod encoding;
 pub mod error;
 pub mod fault;
+pub mod objects;
 pub mod segment;
 pub mod sort_key;
 pub mod version;

@@ -655,3 +655,39 @@ async fn bad_files_fail_cleanly() -> Result<()> {
     );
     Ok(())
 }
+
+/// Reads cut short by the object store (`BLUESHIFT_STORE_FAULTS`, the storage
+/// crate's fault wrapper, here on every store the cluster opens): the COPY of a file
+/// longer than the cut fails naming the file and loads nothing; a file shorter than
+/// the cut loads.
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_cut_short_fail_cleanly() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let s3 = S3Server::start(&["bucket"]).await?;
+    let mut env = s3.cluster_env(&dir.path().join("roles.json"))?;
+    env.push(("BLUESHIFT_STORE_FAULTS".into(), "cut_reads_after=64".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let cluster = Embedded::start_with_env(&dir.path().join("data"), 1, 2, &env)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute("create table c (id int, s varchar(40))")
+        .await?;
+    let long: String = (0..20).map(|i| format!("{i}|row number {i}\n")).collect();
+    s3.put("bucket", "long/a.txt", long.as_bytes())?;
+    s3.put("bucket", "short/a.txt", b"1|one\n2|two\n")?;
+    let e = client
+        .execute("copy c from 's3://bucket/long/' iam_role default", &[])
+        .await
+        .expect_err("a cut read fails the COPY");
+    assert!(["58030", "22P04"].contains(&sqlstate(&e).as_str()), "{e:?}");
+    assert!(format!("{e:?}").contains("long/a.txt"), "{e:?}");
+    assert_eq!(
+        rows(&client, "select count(*) from c").await?,
+        table(&[&["0"]])
+    );
+    let n = client
+        .execute("copy c from 's3://bucket/short/' iam_role default", &[])
+        .await?;
+    assert_eq!(n, 2);
+    Ok(())
+}

@@ -16,3 +16,212 @@ impl std::fmt::Display for SegmentReadError {
 }
 
 impl std::error::Error for SegmentReadError {}
+
+use blueshift_proto::error_kind::{ErrorDetail, ErrorKind};
+use datafusion::common::SchemaError;
+use datafusion::error::DataFusionError;
+use prost::Message;
+
+use crate::load::store::StoreError;
+use crate::unload::UnloadError;
+
+impl UnloadError {
+    /// What kind of failure an UNLOAD's error is: the store's, or 58030 for a file
+    /// that could not be written.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            UnloadError::Store(s) => s.kind(),
+            UnloadError::Encode(_) => ErrorKind::IoError,
+        }
+    }
+}
+
+/// The Flight status of a failure of `kind`: the detail names the kind, and the code
+/// says what a Flight client without the detail needs to know (`DataLoss` for a
+/// segment that could not be read, `ResourceExhausted` for memory).
+pub fn status(kind: ErrorKind, message: impl Into<String>) -> tonic::Status {
+    let message = message.into();
+    let code = match kind {
+        ErrorKind::DataCorrupted => tonic::Code::DataLoss,
+        ErrorKind::OutOfMemory => tonic::Code::ResourceExhausted,
+        ErrorKind::QueryCanceled => tonic::Code::Cancelled,
+        ErrorKind::UndefinedFile => tonic::Code::NotFound,
+        ErrorKind::InsufficientPrivilege => tonic::Code::PermissionDenied,
+        ErrorKind::FeatureNotSupported => tonic::Code::Unimplemented,
+        ErrorKind::InternalError | ErrorKind::IoError => tonic::Code::Internal,
+        _ => tonic::Code::InvalidArgument,
+    };
+    let detail = ErrorDetail::new(kind, message.clone()).encode_to_vec();
+    tonic::Status::with_details(code, message, detail.into())
+}
+
+/// The kind and message a status carries in its detail, if it carries one (a status
+/// made by [`status`]; transport failures have none).
+pub fn detail_of(status: &tonic::Status) -> Option<(ErrorKind, String)> {
+    ErrorDetail::decode_from(status.details()).map(|d| (d.kind(), d.message))
+}
+
+/// The kind of a DataFusion error, and the message a client gets for it.
+///
+/// Errors that Blueshift's operators raise are typed and keep their kind: another
+/// node's (a status with its detail), a segment that could not be read, an object
+/// store's, UNLOAD's. So are Arrow's (division by zero, overflow, casts) and
+/// DataFusion's schema, resource and feature errors. DataFusion reports the rest of
+/// its planning and execution errors as text alone; they are classified here, the one
+/// place that reads an error's words, and only on the errors DataFusion raised itself.
+pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
+    let root = e.find_root();
+    if let DataFusionError::External(inner) = root {
+        if let Some(status) = inner.downcast_ref::<tonic::Status>() {
+            return detail_of(status).unwrap_or((ErrorKind::IoError, status.message().to_string()));
+        }
+        if let Some(read) = inner.downcast_ref::<SegmentReadError>() {
+            return (ErrorKind::DataCorrupted, read.to_string());
+        }
+        if let Some(store) = inner.downcast_ref::<StoreError>() {
+            return (store.kind(), store.to_string());
+        }
+        if let Some(unload) = inner.downcast_ref::<UnloadError>() {
+            return (unload.kind(), unload.to_string());
+        }
+    }
+    let text = e.strip_backtrace().to_string();
+    if text.contains("Scalar subquery returned more than one row") {
+        return (
+            ErrorKind::CardinalityViolation,
+            "more than one row returned by a subquery used as an expression".to_string(),
+        );
+    }
+    if text.contains("Correlated scalar subquery must be aggregated") {
+        return (
+            ErrorKind::FeatureNotSupported,
+            "a correlated subquery in the select list that is not an aggregate is not supported"
+                .to_string(),
+        );
+    }
+    if text.contains("non-nullable but contains null") {
+        return (
+            ErrorKind::NotNullViolation,
+            "null value violates not-null constraint".to_string(),
+        );
+    }
+    let kind = match root {
+        DataFusionError::SchemaError(s, _) => match s.as_ref() {
+            SchemaError::FieldNotFound { field, .. } => {
+                return (
+                    ErrorKind::UndefinedColumn,
+                    format!("column \"{}\" does not exist", field.name),
+                );
+            }
+            SchemaError::AmbiguousReference { .. } => ErrorKind::AmbiguousColumn,
+            SchemaError::DuplicateQualifiedField { .. }
+            | SchemaError::DuplicateUnqualifiedField { .. } => ErrorKind::DuplicateColumn,
+        },
+        DataFusionError::SQL(_, _) => ErrorKind::SyntaxError,
+        DataFusionError::ResourcesExhausted(_) => ErrorKind::OutOfMemory,
+        DataFusionError::NotImplemented(_) => ErrorKind::FeatureNotSupported,
+        DataFusionError::ArrowError(a, _) => match a.as_ref() {
+            // PostgreSQL: 22007 for a malformed date or time, 22P02 for other text.
+            arrow::error::ArrowError::CastError(m) | arrow::error::ArrowError::ParseError(m)
+                if ["Date", "Time", "timestamp", "date"]
+                    .iter()
+                    .any(|t| m.contains(&format!(" {t}")))
+                    || m.contains("of Date")
+                    || m.contains("of Time") =>
+            {
+                ErrorKind::InvalidDatetimeFormat
+            }
+            arrow::error::ArrowError::CastError(_) | arrow::error::ArrowError::ParseError(_) => {
+                ErrorKind::InvalidTextRepresentation
+            }
+            arrow::error::ArrowError::DivideByZero => ErrorKind::DivisionByZero,
+            arrow::error::ArrowError::ArithmeticOverflow(_) => ErrorKind::NumericValueOutOfRange,
+            _ => ErrorKind::InternalError,
+        },
+        DataFusionError::Plan(msg) => {
+            let m = msg.to_ascii_lowercase();
+            if m.contains("table") && m.contains("not found") {
+                return (
+                    ErrorKind::UndefinedTable,
+                    relation_missing_message(&text).unwrap_or(text),
+                );
+            } else if m.contains("no field named") {
+                ErrorKind::UndefinedColumn
+            } else if m.contains("cannot infer common")
+                || m.contains("coercion")
+                || m.contains("cannot coerce")
+                || m.contains("does not support")
+                || m.contains("failed to coerce")
+                || m.contains("no function matches")
+            {
+                ErrorKind::DatatypeMismatch
+            } else if m.contains("function") && m.contains("not found")
+                || m.contains("invalid function")
+            {
+                ErrorKind::UndefinedFunction
+            } else {
+                ErrorKind::SyntaxError
+            }
+        }
+        DataFusionError::Execution(msg) => {
+            let m = msg.to_ascii_lowercase();
+            if m.contains("cast") || m.contains("cannot parse") || m.contains("invalid") {
+                ErrorKind::InvalidTextRepresentation
+            } else if m.contains("divide by zero") {
+                ErrorKind::DivisionByZero
+            } else {
+                ErrorKind::InternalError
+            }
+        }
+        _ => ErrorKind::InternalError,
+    };
+    (kind, text)
+}
+
+/// DataFusion says "table 'dev.public.x' not found"; PostgreSQL says relation "x"
+/// does not exist.
+fn relation_missing_message(text: &str) -> Option<String> {
+    let start = text.find("table '")? + "table '".len();
+    let end = start + text[start..].find('\'')?;
+    let name = &text[start..end];
+    let short = name
+        .strip_prefix("dev.public.")
+        .or_else(|| name.strip_prefix("dev."))
+        .unwrap_or(name);
+    Some(format!("relation \"{short}\" does not exist"))
+}
+
+/// The status a compute node answers a failed fragment with: the error's kind and
+/// message in the detail.
+pub fn status_of(e: &DataFusionError) -> tonic::Status {
+    let (kind, message) = kind_of(e);
+    status(kind, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_keeps_its_kind_across_a_status() {
+        let e = DataFusionError::ArrowError(Box::new(arrow::error::ArrowError::DivideByZero), None);
+        let status = status_of(&e);
+        assert_eq!(
+            detail_of(&status).map(|(k, _)| k),
+            Some(ErrorKind::DivisionByZero)
+        );
+        // Met again on another node, reading an exchange: the kind stays.
+        let again = DataFusionError::External(Box::new(status));
+        assert_eq!(kind_of(&again).0, ErrorKind::DivisionByZero);
+        // A status without a detail is a node that failed.
+        let bare = DataFusionError::External(Box::new(tonic::Status::unavailable("gone")));
+        assert_eq!(kind_of(&bare).0, ErrorKind::IoError);
+        let store = DataFusionError::External(Box::new(StoreError::NotFound {
+            url: "s3://b/k".into(),
+        }));
+        assert_eq!(
+            kind_of(&store),
+            (ErrorKind::UndefinedFile, "'s3://b/k' does not exist".into())
+        );
+    }
+}

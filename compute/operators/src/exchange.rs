@@ -298,13 +298,18 @@ impl ExchangeExec {
 
 /// An error carried from another node: its status, with the node named.
 fn peer_error(node: u32, addr: &str, status: &tonic::Status) -> DataFusionError {
-    DataFusionError::External(Box::new(tonic::Status::new(
-        status.code(),
-        format!(
-            "exchange rows from compute node {node} ({addr}): {}",
-            status.message()
+    let carried = match crate::error::detail_of(status) {
+        // The other node's failure keeps its kind and its message.
+        Some((kind, message)) => crate::error::status(kind, message),
+        None => tonic::Status::new(
+            status.code(),
+            format!(
+                "exchange rows from compute node {node} ({addr}): {}",
+                status.message()
+            ),
         ),
-    )))
+    };
+    DataFusionError::External(Box::new(carried))
 }
 
 /// A client of the compute node at `addr`.

@@ -24,7 +24,9 @@ mod json;
 mod parquet;
 mod records;
 pub mod spec;
-pub mod store;
+/// The object stores COPY reads (the storage crate's module, shared with UNLOAD and
+/// snapshots).
+pub use blueshift_storage::objects as store;
 mod write;
 
 pub use convert::{DateTimeFormat, TargetColumn};

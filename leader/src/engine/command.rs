@@ -20,9 +20,8 @@ impl Engine {
         session: &Session,
         stmt: &Statement,
         attrs: Option<&TableAttributes>,
-        format: &Format,
         interrupt: Interrupt,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         match stmt {
             Statement::CreateSchema {
                 schema_name,
@@ -39,7 +38,7 @@ impl Engine {
                     Err(blueshift_storage::StorageError::SchemaExists(_)) if *if_not_exists => {}
                     other => other?,
                 }
-                Ok(Response::Execution(Tag::new("CREATE SCHEMA")))
+                Ok(Outcome::done("CREATE SCHEMA"))
             }
             Statement::CreateTable(_) => {
                 self.create_table(session, stmt, attrs.cloned().unwrap_or_default(), interrupt)
@@ -73,7 +72,7 @@ impl Engine {
                         return Err(LeaderError::Unsupported(format!("{other}")));
                     }
                 }
-                Ok(Response::Execution(Tag::new("SET")))
+                Ok(Outcome::done("SET"))
             }
             Statement::Reset(r) => {
                 match &r.reset {
@@ -82,7 +81,7 @@ impl Engine {
                         session.reset(Some(&name.to_string()))?
                     }
                 }
-                Ok(Response::Execution(Tag::new("RESET")))
+                Ok(Outcome::done("RESET"))
             }
             Statement::ShowVariable { variable } => {
                 let name = show_name(variable);
@@ -103,7 +102,7 @@ impl Engine {
                 } else {
                     one_column(&name, vec![session.show(&name)?])?
                 };
-                self.batch_response(batch, format).await
+                self.batch_rows(batch).await
             }
             Statement::Truncate(t) => {
                 // Resolve every name first, so a missing table truncates none.
@@ -124,18 +123,18 @@ impl Engine {
                     self.commits.truncate(id)?;
                 }
                 self.collect_garbage_when_idle();
-                Ok(Response::Execution(Tag::new("TRUNCATE TABLE")))
+                Ok(Outcome::done("TRUNCATE TABLE"))
             }
             Statement::Vacuum(v) => self.vacuum(session, v, interrupt).await,
             Statement::AlterTable(alter) => self.alter_table(session, alter, attrs).await,
             Statement::Analyze(a) => self.analyze(session, a, interrupt).await,
             Statement::StartTransaction { .. } => {
                 session.begin_block();
-                Ok(Response::TransactionStart(Tag::new("BEGIN")))
+                Ok(Outcome::began("BEGIN"))
             }
             Statement::Commit { .. } => {
                 session.end_block();
-                Ok(Response::TransactionEnd(Tag::new("COMMIT")))
+                Ok(Outcome::ended("COMMIT"))
             }
             // Every statement commits on its own: a ROLLBACK after one that changed
             // something cannot undo it, and says so rather than answer ROLLBACK.
@@ -144,10 +143,10 @@ impl Engine {
                  (each statement commits on its own; its changes are kept)"
                     .into(),
             )),
-            Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
+            Statement::Rollback { .. } => Ok(Outcome::ended("ROLLBACK")),
             Statement::Discard { .. } => {
                 session.reset(None)?;
-                Ok(Response::Execution(Tag::new("DISCARD ALL")))
+                Ok(Outcome::done("DISCARD ALL"))
             }
             other => Err(LeaderError::Unsupported(statement_name(other))),
         }

@@ -4,6 +4,7 @@
 //! leader commits them all in one new table version, or none. COPY FROM STDIN parses
 //! on the leader and routes through [`SliceSink`].
 
+use super::outcome::Outcome;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -18,7 +19,6 @@ use blueshift_storage::catalog::{SegmentRef, SortStyle, TableDef};
 use datafusion::execution::context::SessionState;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-use pgwire::api::results::{Response, Tag};
 use serde::Deserialize;
 
 use super::Engine;
@@ -38,15 +38,8 @@ use split::{needs_range_check, ranges_line_up, split_files};
 
 /// The error of an object store call, with the SQLSTATE a client expects.
 pub(crate) fn store_error(e: StoreError) -> LeaderError {
-    let kind = match &e {
-        StoreError::NotFound { .. } => ErrorKind::UndefinedFile,
-        StoreError::Denied { .. } => ErrorKind::InsufficientPrivilege,
-        StoreError::BadUrl { .. } => ErrorKind::InvalidParameterValue,
-        StoreError::Io { .. } => ErrorKind::IoError,
-        StoreError::BadData { .. } => ErrorKind::BadCopyFileFormat,
-    };
     LeaderError::Failure {
-        kind,
+        kind: e.kind(),
         message: e.to_string(),
     }
 }
@@ -370,7 +363,7 @@ impl Engine {
         session: &Session,
         stmt: &CopyStatement,
         interrupt: Interrupt,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         let CopySource::Url(url) = &stmt.source else {
             return Err(LeaderError::Unsupported("COPY FROM STDIN here".into()));
         };
@@ -423,9 +416,7 @@ impl Engine {
             session.set_last_copy_id(query_id);
         }
         match result {
-            Ok(rows) => Ok(Response::Execution(
-                Tag::new("COPY").with_rows(rows.unwrap_or(0) as usize),
-            )),
+            Ok(rows) => Ok(Outcome::done_rows("COPY", rows.unwrap_or(0))),
             Err(e) => {
                 self.collect_garbage_when_idle();
                 Err(e)
@@ -458,7 +449,7 @@ impl Engine {
         session: &Session,
         stmt: &CopyStatement,
         entry: &mut Option<QueryEntry>,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         let (def, spec) = self.copy_spec(&CopyStatement {
             compression: Compression::None,
             ..stmt.clone()
@@ -515,11 +506,7 @@ impl Engine {
             super::record(entry, result)
         });
         session.start_copy_in(crate::session::CopyIn { data, load: task });
-        Ok(Response::CopyIn(pgwire::api::results::CopyResponse::new(
-            0,
-            columns,
-            futures::stream::empty(),
-        )))
+        Ok(Outcome::CopyIn { columns })
     }
 
     /// Where the compute nodes write a COPY into `def`.

@@ -1,6 +1,7 @@
 //! DDL statements of the [`Engine`]: CREATE TABLE (with Redshift attributes, and AS
 //! SELECT), DROP TABLE and DROP SCHEMA.
 
+use super::outcome::Outcome;
 use std::collections::HashMap;
 
 use arrow_pg::datatypes::into_pg_type;
@@ -9,7 +10,6 @@ use blueshift_storage::distribution::DistHash;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement};
-use pgwire::api::results::{Response, Tag};
 
 use super::{Engine, name_key, object_reference, resolve, statement_name};
 use crate::engine::admission::StatementKind;
@@ -26,7 +26,7 @@ impl Engine {
         if_exists: bool,
         names: &[ObjectName],
         cascade: bool,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         use blueshift_storage::StorageError as S;
         match object_type {
             ObjectType::Table => {
@@ -43,7 +43,7 @@ impl Engine {
                     }
                 }
                 self.collect_garbage_when_idle();
-                Ok(Response::Execution(Tag::new("DROP TABLE")))
+                Ok(Outcome::done("DROP TABLE"))
             }
             ObjectType::Schema => {
                 for name in names {
@@ -61,7 +61,7 @@ impl Engine {
                     }
                     self.commits.drop_schema(&schema)?;
                 }
-                Ok(Response::Execution(Tag::new("DROP SCHEMA")))
+                Ok(Outcome::done("DROP SCHEMA"))
             }
             other => Err(LeaderError::Unsupported(format!("DROP {other}"))),
         }
@@ -73,7 +73,7 @@ impl Engine {
         stmt: &Statement,
         attrs: TableAttributes,
         interrupt: Interrupt,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         let Statement::CreateTable(ct) = stmt else {
             return Err(LeaderError::Unsupported(statement_name(stmt)));
         };
@@ -90,7 +90,7 @@ impl Engine {
         }
         if self.catalog.table(&schema, &table)?.is_some() {
             if create.if_not_exists {
-                return Ok(Response::Execution(Tag::new("CREATE TABLE")));
+                return Ok(Outcome::done("CREATE TABLE"));
             }
             return Err(blueshift_storage::StorageError::TableExists(table).into());
         }
@@ -129,7 +129,7 @@ impl Engine {
         let is_ctas = ct.query.is_some();
         if !is_ctas {
             self.commits.create_table(def, None)?;
-            return Ok(Response::Execution(Tag::new("CREATE TABLE")));
+            return Ok(Outcome::done("CREATE TABLE"));
         }
         // CREATE TABLE AS: stage the rows, then create the table and its first
         // version in one catalog transaction.
@@ -143,9 +143,7 @@ impl Engine {
             slices: segments,
         };
         self.commits.create_table(def, Some(version))?;
-        Ok(Response::Execution(
-            Tag::new("SELECT").with_rows(rows as usize),
-        ))
+        Ok(Outcome::done_rows("SELECT", rows))
     }
 }
 
@@ -250,13 +248,13 @@ impl Engine {
         session: &Session,
         alter: &datafusion::sql::sqlparser::ast::AlterTable,
         attrs: Option<&TableAttributes>,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         use blueshift_storage::StorageError as S;
         use datafusion::sql::sqlparser::ast::{AlterTableOperation as Op, RenameTableNameKind};
         let (schema, table) = object_reference(&alter.name)?;
         let Some(def) = self.catalog.table(&schema, &table)? else {
             if alter.if_exists {
-                return Ok(Response::Execution(Tag::new("ALTER TABLE")));
+                return Ok(Outcome::done("ALTER TABLE"));
             }
             return Err(S::TableNotFound(table).into());
         };
@@ -353,7 +351,7 @@ impl Engine {
             *current = altered.clone();
             Ok(())
         })?;
-        Ok(Response::Execution(Tag::new("ALTER TABLE")))
+        Ok(Outcome::done("ALTER TABLE"))
     }
 
     /// The column an ADD COLUMN defines: its type (as CREATE TABLE would give it),

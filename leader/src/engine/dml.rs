@@ -14,6 +14,7 @@
 //! since the version was pinned is refused with SQLSTATE 40001, as Redshift's
 //! serializable isolation does.
 
+use super::outcome::Outcome;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -34,7 +35,6 @@ use datafusion::sql::sqlparser::ast::{self, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::StreamExt;
-use pgwire::api::results::{Response, Tag};
 
 use super::{Engine, object_reference, resolve};
 use crate::engine::admission::StatementKind;
@@ -51,7 +51,7 @@ impl Engine {
         plan: &LogicalPlan,
         params: Option<&ParamValues>,
         interrupt: Interrupt,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         let plan = match params {
             Some(p) => plan.clone().replace_params_with_values(p)?,
             None => plan.clone(),
@@ -108,7 +108,7 @@ impl Engine {
                 if !change.is_empty() {
                     self.commits.apply(def.id, &def.qualified_name(), &change)?;
                 }
-                Ok(Response::Execution(Tag::new("DELETE").with_rows(rows)))
+                Ok(Outcome::done_rows("DELETE", rows as u64))
             }
             WriteOp::Update => {
                 let LogicalPlan::Projection(projection) = &input else {
@@ -161,7 +161,7 @@ impl Engine {
                 if !change.is_empty() {
                     self.commits.apply(def.id, &def.qualified_name(), &change)?;
                 }
-                Ok(Response::Execution(Tag::new("UPDATE").with_rows(rows)))
+                Ok(Outcome::done_rows("UPDATE", rows as u64))
             }
             other => Err(LeaderError::Unsupported(format!("{other}"))),
         }

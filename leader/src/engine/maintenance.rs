@@ -16,6 +16,7 @@
 //! Replaced files are removed once no statement is running, so a query still reading
 //! the version before the VACUUM never loses a file.
 
+use super::outcome::Outcome;
 use blueshift_operators::FragmentCodec;
 use blueshift_operators::scan::{ScanSpec, SlicePartition, SliceScanExec};
 use blueshift_proto::RewriteSegments;
@@ -23,7 +24,6 @@ use blueshift_storage::catalog::{
     ColumnStatistics, Rewrite, SegmentRef, TableChange, TableDef, TableStatistics,
 };
 use datafusion::sql::sqlparser::ast::{VacuumStatement, Value};
-use pgwire::api::results::{Response, Tag};
 use tracing::{info, warn};
 
 use super::{Engine, object_reference};
@@ -51,7 +51,7 @@ impl Engine {
         session: &Session,
         stmt: &VacuumStatement,
         interrupt: Interrupt,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         let phases = match (stmt.sort_only, stmt.delete_only) {
             (true, false) => Phases::SortOnly,
             (false, true) => Phases::DeleteOnly,
@@ -97,7 +97,7 @@ impl Engine {
         if rewrote {
             self.collect_garbage_when_idle();
         }
-        Ok(Response::Execution(Tag::new("VACUUM")))
+        Ok(Outcome::done("VACUUM"))
     }
 
     /// The table `name`, or every table when there is none (VACUUM, ANALYZE).
@@ -298,7 +298,7 @@ impl Engine {
         session: &Session,
         stmt: &datafusion::sql::sqlparser::ast::Analyze,
         interrupt: Interrupt,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         let tables = self.named_or_all_tables(stmt.table_name.as_ref())?;
         let (state, _guard) = self.admit(session, StatementKind::Analyze).await?;
         interrupt
@@ -310,7 +310,7 @@ impl Engine {
                 Ok(())
             })
             .await?;
-        Ok(Response::Execution(Tag::new("ANALYZE")))
+        Ok(Outcome::done("ANALYZE"))
     }
 
     async fn table_statistics(

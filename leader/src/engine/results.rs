@@ -1,7 +1,8 @@
-//! How a statement's rows reach the client: planned, executed, encoded into DataRow
-//! messages as they stream, and recorded in the query log (STL_QUERY, and the steps
-//! of SVL_QUERY_SUMMARY) when the stream ends.
+//! How a statement's rows leave the engine: planned, started on the cluster, and
+//! handed over as [`Rows`], which record the statement in the query log (STL_QUERY,
+//! and the steps of SVL_QUERY_SUMMARY) when they end.
 
+use super::outcome::Rows;
 use super::*;
 
 pub(super) fn one_column(name: &str, values: Vec<String>) -> Result<RecordBatch, LeaderError> {
@@ -21,22 +22,16 @@ pub(super) fn text_result(column: &str, lines: Vec<String>) -> Result<LogicalPla
 }
 
 impl Engine {
-    /// Streams `df` as rows; `guard` (the WLM slot) is held until the last row.
+    /// Starts `df` and hands over its rows; `guard` (the WLM slot) is held until the
+    /// rows are dropped.
     pub(super) async fn rows(
         &self,
         df: DataFrame,
-        format: &Format,
         guard: Option<SlotGuard>,
         interrupt: Interrupt,
         entry: Option<QueryEntry>,
-    ) -> Result<Response, LeaderError> {
-        let schema = client_schema(df.schema().as_arrow());
-        let fields = arrow_schema_to_pg_fields(&schema, format, None)
-            .map_err(|e| LeaderError::Unsupported(format!("a result column type: {e}")));
-        let fields = match fields {
-            Ok(f) => Arc::new(f),
-            Err(e) => return record(entry, Err(e)),
-        };
+    ) -> Result<Outcome, LeaderError> {
+        let schema = Arc::new(client_schema(df.schema().as_arrow()));
         let (state, logical) = df.into_parts();
         let plan = match state.create_physical_plan(&logical).await {
             Ok(p) => p,
@@ -46,65 +41,29 @@ impl Engine {
             Arc::clone(&plan),
             Arc::new(datafusion::execution::TaskContext::from(&state)),
         ) {
-            Ok(s) => Box::pin(interrupt.guard(s)),
+            Ok(s) => interrupt.guard(s),
             Err(e) => return record(entry, Err(e.into())),
         };
-        // Count the rows sent, and record how the statement ended and what its
-        // steps did.
-        let stream = futures::stream::unfold((stream, entry), move |(mut stream, mut entry)| {
-            let plan = Arc::clone(&plan);
-            async move {
-                match stream.next().await {
-                    Some(Ok(batch)) => {
-                        if let Some(e) = entry.as_mut() {
-                            e.add_rows(batch.num_rows() as u64);
-                        }
-                        Some((Ok(batch), (stream, entry)))
-                    }
-                    Some(Err(err)) => {
-                        let err = LeaderError::from(err);
-                        if let Some(e) = entry.take() {
-                            e.record_steps(crate::planner::summary::summarize(&plan));
-                            let (code, message) = crate::error::sqlstate(&err);
-                            e.fail(&message, code == ErrorKind::QueryCanceled.sqlstate());
-                        }
-                        Some((Err(DataFusionError::from(err)), (stream, None)))
-                    }
-                    None => {
-                        if let Some(e) = &entry {
-                            e.record_steps(crate::planner::summary::summarize(&plan));
-                        }
-                        let _ = record(entry.take(), Ok(()));
-                        None
-                    }
-                }
-            }
-        });
-        let row_fields = Arc::clone(&fields);
-        let rows = stream
-            .map(move |batch| {
-                let _held = &guard;
-                let rows: Box<dyn Iterator<Item = Result<_, PgWireError>> + Send + Sync> =
-                    match batch {
-                        Ok(batch) => encode_recordbatch(Arc::clone(&row_fields), batch),
-                        Err(e) => Box::new(std::iter::once(Err(PgWireError::from(
-                            LeaderError::from(e),
-                        )))),
-                    };
-                futures::stream::iter(rows)
-            })
-            .flatten();
-        Ok(Response::Query(QueryResponse::new(fields, rows)))
+        Ok(Outcome::Rows(Rows::new(
+            schema,
+            stream.boxed(),
+            Some(plan),
+            entry,
+            guard,
+        )))
     }
 
-    pub(super) async fn batch_response(
-        &self,
-        batch: RecordBatch,
-        format: &Format,
-    ) -> Result<Response, LeaderError> {
+    /// One batch the engine made itself (SHOW), as rows.
+    pub(super) async fn batch_rows(&self, batch: RecordBatch) -> Result<Outcome, LeaderError> {
         let df = self.ctx.read_batch(batch)?;
-        self.rows(df, format, None, Interrupt::never(), None).await
+        self.rows(df, None, Interrupt::never(), None).await
     }
+}
+
+/// Records a failed statement in its query log entry.
+pub(super) fn record_failure(entry: QueryEntry, err: &LeaderError) {
+    let (code, message) = crate::error::sqlstate(err);
+    entry.fail(&message, code == ErrorKind::QueryCanceled.sqlstate());
 }
 
 /// Records a finished statement's outcome in its query log entry, if it has one.
@@ -115,10 +74,7 @@ pub(super) fn record<T>(
     if let Some(entry) = entry {
         match &result {
             Ok(_) => entry.succeed(),
-            Err(e) => {
-                let (code, message) = crate::error::sqlstate(e);
-                entry.fail(&message, code == ErrorKind::QueryCanceled.sqlstate());
-            }
+            Err(e) => record_failure(entry, e),
         }
     }
     result

@@ -4,6 +4,7 @@
 //! PARALLEL ON, a query that runs wholly on the slices (no join, aggregation or sort
 //! finished on the leader) writes its files on the compute nodes ([`UnloadExec`]).
 
+use super::outcome::Outcome;
 use std::sync::Arc;
 
 use blueshift_operators::load::store::{self, Location};
@@ -17,7 +18,6 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
-use pgwire::api::results::{Response, Tag};
 
 use super::column_names::{ClientNames, client_schema};
 use super::copy::store_error;
@@ -48,7 +48,7 @@ impl Engine {
         session: &Session,
         stmt: &UnloadStatement,
         interrupt: Interrupt,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         let mut parsed = self.parse(&stmt.query)?;
         let query = match (parsed.len(), parsed.pop()) {
             (1, Some(Parsed::Sql(q, _)))
@@ -192,14 +192,12 @@ impl Engine {
         files: &[UnloadedFile],
         schema: &SchemaRef,
         stmt: &UnloadStatement,
-    ) -> Result<Response, LeaderError> {
+    ) -> Result<Outcome, LeaderError> {
         if stmt.manifest {
             write_manifest(target, files, schema, stmt.manifest_verbose).await?;
         }
         let rows: u64 = files.iter().map(|f| f.rows).sum();
-        Ok(Response::Execution(
-            Tag::new("UNLOAD").with_rows(rows as usize),
-        ))
+        Ok(Outcome::done_rows("UNLOAD", rows))
     }
 
     /// Refuses to overwrite files under the target unless ALLOWOVERWRITE; removes

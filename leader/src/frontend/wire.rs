@@ -5,10 +5,10 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
-use arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use arrow_pg::datatypes::df::deserialize_parameters;
+use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
-use futures::Sink;
+use futures::{Sink, StreamExt};
 use pgwire::api::auth::md5pass::Md5PasswordAuthStartupHandler;
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::ScramAuth;
@@ -17,7 +17,7 @@ use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
@@ -29,9 +29,10 @@ use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
-use crate::engine::{Engine, Planned};
+use crate::engine::{Completion, Engine, Outcome, Planned};
 use crate::error::{ErrorKind, LeaderError};
 use crate::frontend::auth::{AuthMethod, CatalogAuthSource, SCRAM_ITERATIONS, verify_password};
+use crate::frontend::client_error::client_error;
 use crate::interrupt::Interrupt;
 use crate::session::{SERVER_VERSION, Session, SessionRegistry};
 use blueshift_storage::catalog::Catalog;
@@ -113,7 +114,8 @@ impl QueryHandler {
                 });
             }
         };
-        let parameter_types = self.engine.parameter_types(&planned, declared)?;
+        let inferred = self.engine.parameter_types(&planned)?;
+        let parameter_types = parameter_types(declared, inferred)?;
         Ok(Prepared {
             planned,
             parameter_types,
@@ -147,26 +149,21 @@ impl SimpleQueryHandler for QueryHandler {
             let result = match self.engine.plan(&session, parsed).await {
                 Ok(planned) => {
                     let interrupt = interrupt_for(&session);
-                    self.engine
-                        .execute(
-                            &session,
-                            &planned,
-                            None,
-                            &Format::UnifiedText,
-                            interrupt,
-                            &text,
-                        )
-                        .await
+                    let ran = self
+                        .engine
+                        .execute(&session, &planned, None, interrupt, &text)
+                        .await;
+                    let query = session.current_query();
+                    ran.map_err(|e| client_error(e, query))
+                        .and_then(|outcome| response(outcome, &Format::UnifiedText, query))
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(client_error(e, None)),
             };
             match result {
                 Ok(r) => responses.push(r),
                 Err(e) => {
                     // PostgreSQL stops at the first failing statement.
-                    if let PgWireError::UserError(info) =
-                        <PgWireError as From<LeaderError>>::from(e)
-                    {
+                    if let PgWireError::UserError(info) = e {
                         responses.push(Response::Error(info));
                     }
                     break;
@@ -175,6 +172,79 @@ impl SimpleQueryHandler for QueryHandler {
         }
         Ok(responses)
     }
+}
+
+/// The parameter types a prepared statement describes: those the client declared in
+/// Parse, else those the planner inferred, else text.
+fn parameter_types(
+    declared: &[Option<Type>],
+    inferred: Vec<Option<DataType>>,
+) -> Result<Vec<Type>, LeaderError> {
+    let count = inferred.len().max(declared.len());
+    let mut inferred = inferred.into_iter();
+    (0..count)
+        .map(|n| {
+            match (
+                declared.get(n).cloned().flatten(),
+                inferred.next().flatten(),
+            ) {
+                (Some(t), _) => Ok(t),
+                (None, Some(dt)) => into_pg_type(&dt).map_err(|e| {
+                    LeaderError::Unsupported(format!("a parameter of type {dt}: {e}"))
+                }),
+                (None, None) => Ok(Type::TEXT),
+            }
+        })
+        .collect()
+}
+
+fn tag(done: Completion) -> Tag {
+    let mut tag = Tag::new(done.name);
+    if let Some(oid) = done.oid {
+        tag = tag.with_oid(oid);
+    }
+    if let Some(rows) = done.rows {
+        tag = tag.with_rows(rows as usize);
+    }
+    tag
+}
+
+/// A statement's outcome as pgwire's response, rows encoded in `format`; `query` is
+/// the statement's query id, for the errors its rows meet.
+fn response(outcome: Outcome, format: &Format, query: Option<u64>) -> PgWireResult<Response> {
+    Ok(match outcome {
+        Outcome::Empty => Response::EmptyQuery,
+        Outcome::Done(done) => Response::Execution(tag(done)),
+        Outcome::Began(done) => Response::TransactionStart(tag(done)),
+        Outcome::Ended(done) => Response::TransactionEnd(tag(done)),
+        Outcome::CopyIn { columns } => {
+            Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
+        }
+        Outcome::Rows(rows) => {
+            let fields = match arrow_schema_to_pg_fields(rows.schema(), format, None) {
+                Ok(f) => Arc::new(f),
+                Err(e) => {
+                    let refused = rows.refuse(LeaderError::Unsupported(format!(
+                        "a result column type: {e}"
+                    )));
+                    return Err(client_error(refused, query));
+                }
+            };
+            let row_fields = Arc::clone(&fields);
+            let encoded = rows
+                .into_stream()
+                .map(move |batch| {
+                    let rows: Box<dyn Iterator<Item = PgWireResult<_>> + Send + Sync> = match batch
+                    {
+                        Ok(batch) => encode_recordbatch(Arc::clone(&row_fields), batch),
+                        Err(e) => Box::new(std::iter::once(Err(client_error(e, query)))),
+                    };
+                    futures::stream::iter(rows)
+                })
+                .flatten();
+            Response::Query(QueryResponse::new(fields, encoded))
+        }
+    })
 }
 
 /// Parses statements for the extended protocol.
@@ -268,19 +338,29 @@ impl ExtendedQueryHandler for ExtendedHandler {
             Some(deserialize_parameters(portal, &type_refs)?)
         };
         let interrupt = interrupt_for(&session);
-        Ok(self
+        let ran = self
             .handler
             .engine
             .execute(
                 &session,
                 &prepared.planned,
                 params.as_ref(),
-                &portal.result_column_format,
                 interrupt,
                 &prepared.text,
             )
-            .await?)
+            .await;
+        let query = session.current_query();
+        response(
+            ran.map_err(|e| client_error(e, query))?,
+            &portal.result_column_format,
+            query,
+        )
     }
+}
+
+/// Serves one client connection until it ends.
+pub async fn serve(socket: tokio::net::TcpStream, handlers: Arc<Handlers>) -> std::io::Result<()> {
+    pgwire::tokio::process_socket(socket, None, handlers).await
 }
 
 /// Everything pgwire needs to serve one connection.

@@ -3,34 +3,7 @@
 use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 
-/// How to reach an object store: S3 credentials and endpoint settings. Local
-/// (`file://`) sources need none of it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct StoreConfig {
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
-    pub session_token: Option<String>,
-    pub region: Option<String>,
-    /// An S3-compatible endpoint instead of AWS (`http://127.0.0.1:9000`).
-    pub endpoint: Option<String>,
-    /// Allow `http://` endpoints.
-    pub allow_http: bool,
-    /// Address buckets as `endpoint/bucket/key` (path style) rather than
-    /// `bucket.endpoint/key`.
-    pub path_style: bool,
-}
-
-impl std::fmt::Display for StoreConfig {
-    /// The settings without the secrets, for EXPLAIN and logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "region={}, endpoint={}",
-            self.region.as_deref().unwrap_or("default"),
-            self.endpoint.as_deref().unwrap_or("aws")
-        )
-    }
-}
+pub use blueshift_storage::objects::StoreConfig;
 
 /// The input format.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

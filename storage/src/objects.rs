@@ -1,15 +1,50 @@
-//! Object stores for COPY and UNLOAD: `s3://bucket/key` through object_store's
-//! AmazonS3 (any S3-compatible endpoint), `file:///path` on the local file system.
+//! Object stores, shared by COPY (its sources), UNLOAD (its targets) and snapshots:
+//! `s3://bucket/key` through object_store's AmazonS3 (any S3-compatible endpoint),
+//! `file:///path` on the local file system. Errors come back as [`StoreError`], by
+//! kind. [`faults::FaultyStore`] wraps any store to inject failures in tests; setting
+//! `BLUESHIFT_STORE_FAULTS` (see [`faults::Faults::parse`]) wraps every store
+//! [`open`] returns.
+
+pub mod faults;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use blueshift_proto::ErrorKind;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
+use serde::{Deserialize, Serialize};
 
-use super::spec::StoreConfig;
+/// How to reach an object store: S3 credentials and endpoint settings. Local
+/// (`file://`) sources need none of it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoreConfig {
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub region: Option<String>,
+    /// An S3-compatible endpoint instead of AWS (`http://127.0.0.1:9000`).
+    pub endpoint: Option<String>,
+    /// Allow `http://` endpoints.
+    pub allow_http: bool,
+    /// Address buckets as `endpoint/bucket/key` (path style) rather than
+    /// `bucket.endpoint/key`.
+    pub path_style: bool,
+}
+
+impl std::fmt::Display for StoreConfig {
+    /// The settings without the secrets, for EXPLAIN and logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "region={}, endpoint={}",
+            self.region.as_deref().unwrap_or("default"),
+            self.endpoint.as_deref().unwrap_or("aws")
+        )
+    }
+}
 
 /// Why a source could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +63,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// What kind of failure an object store's error is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::NotFound { .. } => ErrorKind::UndefinedFile,
+            StoreError::Denied { .. } => ErrorKind::InsufficientPrivilege,
+            StoreError::BadUrl { .. } => ErrorKind::InvalidParameterValue,
+            StoreError::Io { .. } => ErrorKind::IoError,
+            StoreError::BadData { .. } => ErrorKind::BadCopyFileFormat,
+        }
+    }
+
     /// The error of an object store call on `url`.
     pub fn from_object_store(url: &str, e: object_store::Error) -> StoreError {
         let url = url.to_string();
@@ -123,7 +169,7 @@ pub fn open(url: &str, config: &StoreConfig) -> Result<Location, StoreError> {
         let store = builder.build().map_err(|e| bad(&e.to_string()))?;
         let path = Path::parse(key).map_err(|e| bad(&e.to_string()))?;
         Ok(Location {
-            store: Arc::new(store),
+            store: faults::from_env(Arc::new(store)),
             path,
             key: key.to_string(),
             base: format!("s3://{bucket}/"),
@@ -134,7 +180,7 @@ pub fn open(url: &str, config: &StoreConfig) -> Result<Location, StoreError> {
         }
         let path = Path::parse(rest.trim_start_matches('/')).map_err(|e| bad(&e.to_string()))?;
         Ok(Location {
-            store: Arc::new(LocalFileSystem::new()),
+            store: faults::from_env(Arc::new(LocalFileSystem::new())),
             path,
             key: rest.trim_start_matches('/').to_string(),
             base: "file:///".into(),

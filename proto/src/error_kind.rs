@@ -1,0 +1,223 @@
+//! The kinds of failure, and the one table from kinds to SQLSTATEs.
+//!
+//! Both servers name kinds: a compute node sends the kind of a failed fragment to the
+//! leader in an [`ErrorDetail`] (the details of the Flight status), and the leader
+//! gives the client the kind's SQLSTATE. The message crosses as the node wrote it; no
+//! side parses the other's text.
+
+use prost::Message;
+
+/// What kind of failure an error is. [`ErrorKind::sqlstate`] is the one table from
+/// kinds to the SQLSTATEs clients get; docs/sql.md lists the same table (a test in the
+/// leader checks that it does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 42601: the SQL does not parse (with the position of the offending token).
+    SyntaxError,
+    /// 0A000: a statement, option or feature Blueshift does not support, named.
+    FeatureNotSupported,
+    /// 42P16: a wrong table attribute or option.
+    InvalidTableDefinition,
+    /// 42704: an unknown setting or user.
+    UndefinedObject,
+    /// 22023: a bad setting value or option value.
+    InvalidParameterValue,
+    /// 42P01: a missing table.
+    UndefinedTable,
+    /// 42703: a missing column.
+    UndefinedColumn,
+    /// 42702: a column name that matches more than one column.
+    AmbiguousColumn,
+    /// 42701: a duplicate column.
+    DuplicateColumn,
+    /// 42P07: the table exists.
+    DuplicateTable,
+    /// 42P06: the schema exists.
+    DuplicateSchema,
+    /// 3F000: a missing schema.
+    InvalidSchemaName,
+    /// 2BP01: a schema that still holds tables.
+    DependentObjectsStillExist,
+    /// 42804: a type mismatch.
+    DatatypeMismatch,
+    /// 42883: an unknown function.
+    UndefinedFunction,
+    /// 22P02: a bad input value.
+    InvalidTextRepresentation,
+    /// 22007: a malformed date or time.
+    InvalidDatetimeFormat,
+    /// 22012: division by zero.
+    DivisionByZero,
+    /// 22003: a number out of its type's range.
+    NumericValueOutOfRange,
+    /// 21000: a scalar subquery that returned more than one row.
+    CardinalityViolation,
+    /// 23502: NULL into a NOT NULL column.
+    NotNullViolation,
+    /// 40001: a concurrent DELETE or UPDATE changed the same rows.
+    SerializationFailure,
+    /// 57014: a cancel request or statement_timeout stopped the statement.
+    QueryCanceled,
+    /// 53200: the statement needed more memory than its share.
+    OutOfMemory,
+    /// 42501: S3 refused the credentials, or an IAM role is not mapped.
+    InsufficientPrivilege,
+    /// 28P01: a wrong password or unknown user.
+    InvalidPassword,
+    /// 58P01: a COPY source (prefix, bucket, manifest entry) that does not exist.
+    UndefinedFile,
+    /// 58P02: an UNLOAD target that is not empty.
+    DuplicateFile,
+    /// 58030: a compute node failed or cannot be reached (named), or an object store could not be read.
+    IoError,
+    /// 22P04: a COPY with more bad rows than MAXERROR, or an unreadable file.
+    BadCopyFileFormat,
+    /// 08006: the connection failed.
+    ConnectionFailure,
+    /// XX001: a corrupt or missing segment file (naming the table, slice and segment).
+    DataCorrupted,
+    /// XX000: an internal error: the client gets a short message, the server log and SYS_QUERY_HISTORY the detail.
+    InternalError,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order docs/sql.md lists them.
+    pub const ALL: &[ErrorKind] = &[
+        ErrorKind::SyntaxError,
+        ErrorKind::FeatureNotSupported,
+        ErrorKind::InvalidTableDefinition,
+        ErrorKind::UndefinedObject,
+        ErrorKind::InvalidParameterValue,
+        ErrorKind::UndefinedTable,
+        ErrorKind::UndefinedColumn,
+        ErrorKind::AmbiguousColumn,
+        ErrorKind::DuplicateColumn,
+        ErrorKind::DuplicateTable,
+        ErrorKind::DuplicateSchema,
+        ErrorKind::InvalidSchemaName,
+        ErrorKind::DependentObjectsStillExist,
+        ErrorKind::DatatypeMismatch,
+        ErrorKind::UndefinedFunction,
+        ErrorKind::InvalidTextRepresentation,
+        ErrorKind::InvalidDatetimeFormat,
+        ErrorKind::DivisionByZero,
+        ErrorKind::NumericValueOutOfRange,
+        ErrorKind::CardinalityViolation,
+        ErrorKind::NotNullViolation,
+        ErrorKind::SerializationFailure,
+        ErrorKind::QueryCanceled,
+        ErrorKind::OutOfMemory,
+        ErrorKind::InsufficientPrivilege,
+        ErrorKind::InvalidPassword,
+        ErrorKind::UndefinedFile,
+        ErrorKind::DuplicateFile,
+        ErrorKind::IoError,
+        ErrorKind::BadCopyFileFormat,
+        ErrorKind::ConnectionFailure,
+        ErrorKind::DataCorrupted,
+        ErrorKind::InternalError,
+    ];
+
+    /// The SQLSTATE of this kind of failure.
+    pub fn sqlstate(self) -> &'static str {
+        match self {
+            ErrorKind::SyntaxError => "42601",
+            ErrorKind::FeatureNotSupported => "0A000",
+            ErrorKind::InvalidTableDefinition => "42P16",
+            ErrorKind::UndefinedObject => "42704",
+            ErrorKind::InvalidParameterValue => "22023",
+            ErrorKind::UndefinedTable => "42P01",
+            ErrorKind::UndefinedColumn => "42703",
+            ErrorKind::AmbiguousColumn => "42702",
+            ErrorKind::DuplicateColumn => "42701",
+            ErrorKind::DuplicateTable => "42P07",
+            ErrorKind::DuplicateSchema => "42P06",
+            ErrorKind::InvalidSchemaName => "3F000",
+            ErrorKind::DependentObjectsStillExist => "2BP01",
+            ErrorKind::DatatypeMismatch => "42804",
+            ErrorKind::UndefinedFunction => "42883",
+            ErrorKind::InvalidTextRepresentation => "22P02",
+            ErrorKind::InvalidDatetimeFormat => "22007",
+            ErrorKind::DivisionByZero => "22012",
+            ErrorKind::NumericValueOutOfRange => "22003",
+            ErrorKind::CardinalityViolation => "21000",
+            ErrorKind::NotNullViolation => "23502",
+            ErrorKind::SerializationFailure => "40001",
+            ErrorKind::QueryCanceled => "57014",
+            ErrorKind::OutOfMemory => "53200",
+            ErrorKind::InsufficientPrivilege => "42501",
+            ErrorKind::InvalidPassword => "28P01",
+            ErrorKind::UndefinedFile => "58P01",
+            ErrorKind::DuplicateFile => "58P02",
+            ErrorKind::IoError => "58030",
+            ErrorKind::BadCopyFileFormat => "22P04",
+            ErrorKind::ConnectionFailure => "08006",
+            ErrorKind::DataCorrupted => "XX001",
+            ErrorKind::InternalError => "XX000",
+        }
+    }
+
+    /// The kind whose SQLSTATE is `code`, if there is one.
+    pub fn from_sqlstate(code: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.sqlstate() == code)
+    }
+}
+
+/// A failure as it crosses Flight: the bytes of a `tonic::Status`'s details.
+#[derive(Clone, PartialEq, Message)]
+pub struct ErrorDetail {
+    /// The kind's SQLSTATE (the table above), which names the kind on the wire.
+    #[prost(string, tag = "1")]
+    pub sqlstate: String,
+    /// What the client is told.
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+impl ErrorDetail {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ErrorDetail {
+            sqlstate: kind.sqlstate().to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// The kind, if the detail names one this release knows (an unknown one, from a
+    /// newer node, is internal).
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::from_sqlstate(&self.sqlstate).unwrap_or(ErrorKind::InternalError)
+    }
+
+    /// The detail in `bytes` (a status's details), if they hold one.
+    pub fn decode_from(bytes: &[u8]) -> Option<ErrorDetail> {
+        if bytes.is_empty() {
+            return None;
+        }
+        ErrorDetail::decode(bytes)
+            .ok()
+            .filter(|d| !d.sqlstate.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_detail_crosses_as_bytes_with_its_kind() {
+        let detail = ErrorDetail::new(ErrorKind::DivisionByZero, "division by zero");
+        let back = ErrorDetail::decode_from(&detail.encode_to_vec()).expect("decodes");
+        assert_eq!(back.kind(), ErrorKind::DivisionByZero);
+        assert_eq!(back.message, "division by zero");
+        assert!(ErrorDetail::decode_from(b"").is_none());
+        assert!(ErrorDetail::decode_from(b"\xff\xff").is_none());
+        let future = ErrorDetail {
+            sqlstate: "ZZ999".into(),
+            message: "m".into(),
+        };
+        assert_eq!(future.kind(), ErrorKind::InternalError);
+    }
+}
