@@ -31,6 +31,14 @@ async fn small_budgets_spill_or_fail_with_53200() -> Result<()> {
     )
     .await?;
     assert_eq!(sorted, [[ROWS.to_string(), "1".into(), ROWS.to_string()]]);
+    // It did spill: SVL_QUERY_SUMMARY marks a step of it disk-based.
+    let spilled = rows(
+        &client,
+        "select count(*) from svl_query_summary where is_diskbased = 't' and query = \
+         (select max(query) from stl_query where querytxt like 'select count(*), min(r)%')",
+    )
+    .await?;
+    assert_ne!(spilled, [["0"]], "the sort did not spill");
 
     // So does an aggregate with a group per row.
     let groups = rows(

@@ -208,7 +208,9 @@ async fn concurrent_updates_serialize_or_fail_with_40001() -> Result<()> {
 }
 
 /// A reader sees whole statements only: while writers insert and delete batches of
-/// 100 rows, every count it reads is a multiple of 100.
+/// 100 rows, every count it reads is a multiple of 100. The writer waits for a read
+/// after each commit, so reads and commits interleave (the test checks that the
+/// reader saw the table change).
 #[tokio::test(flavor = "multi_thread")]
 async fn readers_see_whole_statements_while_writers_commit() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -218,15 +220,31 @@ async fn readers_see_whole_statements_while_writers_commit() -> Result<()> {
         .batch_execute("create table batches (b int, x int) diststyle even;")
         .await?;
     let reader = connect(&cluster.conn_str()).await?;
-    let reads = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        for _ in 0..40 {
-            let r = rows(&reader, "select count(*) from batches").await?;
-            let count: u64 = r[0][0].parse()?;
-            seen.push(count);
+    let started_reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reads = {
+        let (started_reads, done) = (started_reads.clone(), done.clone());
+        tokio::spawn(async move {
+            use std::sync::atomic::Ordering;
+            let mut seen = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                started_reads.fetch_add(1, Ordering::SeqCst);
+                let r = rows(&reader, "select count(*) from batches").await?;
+                let count: u64 = r[0][0].parse()?;
+                seen.push(count);
+            }
+            anyhow::Ok(seen)
+        })
+    };
+    // After each commit, wait until a read has started after it (two started reads:
+    // the one in flight may have begun before the commit).
+    let read_after_commit = || async {
+        use std::sync::atomic::Ordering;
+        let before = started_reads.load(Ordering::SeqCst);
+        while started_reads.load(Ordering::SeqCst) < before + 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
-        anyhow::Ok(seen)
-    });
+    };
     for b in 0..20 {
         writer
             .execute(
@@ -234,16 +252,24 @@ async fn readers_see_whole_statements_while_writers_commit() -> Result<()> {
                 &[&b],
             )
             .await?;
+        read_after_commit().await;
         if b % 3 == 2 {
             writer
                 .execute("delete from batches where b = $1::int", &[&(b - 1)])
                 .await?;
+            read_after_commit().await;
         }
     }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
     let seen = reads.await??;
     assert!(
         seen.iter().all(|c| c % 100 == 0),
         "a reader saw part of a statement: {seen:?}"
+    );
+    let distinct: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert!(
+        distinct.len() >= 10,
+        "the reads did not interleave with the commits: {seen:?}"
     );
     cluster.process.terminate()?;
     Ok(())
