@@ -41,7 +41,7 @@ use column_names::{ClientNames, client_schema};
 use crate::cluster::ClusterClient;
 use crate::commit::CommitPoint;
 use crate::engine::admission::{QueryGate, SlotGuard, StatementDescription, StatementKind};
-use crate::error::{ErrorKind, LeaderError};
+use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
 use crate::planner::catalog_provider::DatabaseProvider;
 use crate::planner::collocate::CollocateJoins;

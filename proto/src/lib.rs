@@ -9,6 +9,10 @@
 //!
 //! The messages are protobuf (prost derive), so their field numbers are the wire
 //! contract: never renumber a field, only add new ones.
+//!
+//! [`error_kind`] holds the kinds of failure both servers name and the one table from
+//! kinds to SQLSTATEs; a failed fragment's kind crosses Flight as an [`ErrorDetail`] in
+//! the status's details. This crate depends on no other Blueshift crate.
 
 use prost::Message;
 

@@ -14,9 +14,13 @@
 //!   UPDATE removed; VACUUM rewrites segments without them.
 //! - A **column cache** ([`column_cache`]) keeps the blocks a compute node decoded
 //!   (a column of a row group, as Arrow arrays) for later scans, up to a byte budget.
+//! - **Object stores** ([`objects`]): S3 and local files, opened one way for COPY's
+//!   sources, UNLOAD's targets and snapshots, with a fault-injecting wrapper for tests
+//!   ([`objects::faults`]); crash points for tests are in [`fault`].
 //!
 //! The entry point is [`catalog::Catalog`] on the leader and [`segment::SliceStore`] on
-//! a compute node. This crate knows neither SQL nor the network.
+//! a compute node. This crate knows neither SQL nor the protocols between Blueshift's
+//! processes; the only network it reaches is object stores.
 
 pub mod catalog;
 pub mod column_cache;

@@ -12,8 +12,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::admission::SlotGuard;
-use super::results::record_failure;
-use crate::error::LeaderError;
+use crate::error::{ErrorKind, LeaderError};
 use crate::query_log::QueryEntry;
 
 /// How a statement ended.
@@ -86,6 +85,12 @@ impl Outcome {
             rows: None,
         })
     }
+}
+
+/// Records a failed statement in its query log entry.
+pub(super) fn record_failure(entry: QueryEntry, err: &LeaderError) {
+    let (code, message) = crate::error::sqlstate(err);
+    entry.fail(&message, code == ErrorKind::QueryCanceled.sqlstate());
 }
 
 /// A statement's rows: their columns, and a stream started on the cluster. The

@@ -2,7 +2,7 @@
 //! handed over as [`Rows`], which record the statement in the query log (STL_QUERY,
 //! and the steps of SVL_QUERY_SUMMARY) when they end.
 
-use super::outcome::Rows;
+use super::outcome::{Rows, record_failure};
 use super::*;
 
 pub(super) fn one_column(name: &str, values: Vec<String>) -> Result<RecordBatch, LeaderError> {
@@ -58,12 +58,6 @@ impl Engine {
         let df = self.ctx.read_batch(batch)?;
         self.rows(df, None, Interrupt::never(), None).await
     }
-}
-
-/// Records a failed statement in its query log entry.
-pub(super) fn record_failure(entry: QueryEntry, err: &LeaderError) {
-    let (code, message) = crate::error::sqlstate(err);
-    entry.fail(&message, code == ErrorKind::QueryCanceled.sqlstate());
 }
 
 /// Records a finished statement's outcome in its query log entry, if it has one.
