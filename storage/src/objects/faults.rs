@@ -145,14 +145,11 @@ impl FaultyStore {
         }
     }
 
-    /// Counts a request of its kind, waits the latency, and fails it if it is one to
-    /// fail or the store has "crashed".
-    async fn request(&self, kind: &AtomicU64, what: &str) -> Result<()> {
+    /// Counts a request of its kind and fails it if it is one to fail or the store
+    /// has "crashed".
+    fn admit(&self, kind: &AtomicU64, what: &str) -> Result<()> {
         kind.fetch_add(1, Ordering::Relaxed);
         let n = self.counters.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        if !self.faults.latency.is_zero() {
-            tokio::time::sleep(self.faults.latency).await;
-        }
         if let Some(limit) = self.faults.crash_after_puts
             && self.counters.puts_done.load(Ordering::Relaxed) >= limit
         {
@@ -162,6 +159,39 @@ impl FaultyStore {
             return Err(injected(&format!("request {n} ({what}) failed")));
         }
         Ok(())
+    }
+
+    /// [`FaultyStore::admit`], after the latency.
+    async fn request(&self, kind: &AtomicU64, what: &str) -> Result<()> {
+        let admitted = self.admit(kind, what);
+        if !self.faults.latency.is_zero() {
+            tokio::time::sleep(self.faults.latency).await;
+        }
+        admitted
+    }
+
+    /// A streaming request (list, delete): `admitted`, after the latency, then
+    /// `stream` if it was admitted.
+    fn streamed<T: Send + 'static>(
+        &self,
+        admitted: Result<()>,
+        stream: BoxStream<'static, Result<T>>,
+    ) -> BoxStream<'static, Result<T>> {
+        let latency = self.faults.latency;
+        let mut stream = Some(stream);
+        futures::stream::once(async move {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            admitted
+        })
+        .flat_map(move |admitted| match admitted {
+            Ok(()) => stream
+                .take()
+                .unwrap_or_else(|| futures::stream::empty().boxed()),
+            Err(e) => futures::stream::iter([Err(e)]).boxed(),
+        })
+        .boxed()
     }
 
     fn put_done(&self) {
@@ -267,40 +297,13 @@ impl ObjectStore for FaultyStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        self.counters.deletes.fetch_add(1, Ordering::Relaxed);
-        let crashed = self
-            .faults
-            .crash_after_puts
-            .is_some_and(|limit| self.counters.puts_done.load(Ordering::Relaxed) >= limit);
-        if crashed {
-            return futures::stream::once(async { Err(injected("crashed (delete)")) }).boxed();
-        }
-        self.inner.delete_stream(locations)
+        let admitted = self.admit(&self.counters.deletes, "delete");
+        self.streamed(admitted, self.inner.delete_stream(locations))
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        let inner = Arc::clone(&self.inner);
-        let prefix = prefix.cloned();
-        // Counted and checked when the listing is first polled, as a request is.
-        let check = {
-            self.counters.lists.fetch_add(1, Ordering::Relaxed);
-            let n = self.counters.requests.fetch_add(1, Ordering::Relaxed) + 1;
-            let crashed = self
-                .faults
-                .crash_after_puts
-                .is_some_and(|limit| self.counters.puts_done.load(Ordering::Relaxed) >= limit);
-            if crashed {
-                Some(injected("crashed (list)"))
-            } else if self.faults.fail_requests.contains(&n) {
-                Some(injected(&format!("request {n} (list) failed")))
-            } else {
-                None
-            }
-        };
-        match check {
-            Some(e) => futures::stream::once(async move { Err(e) }).boxed(),
-            None => inner.list(prefix.as_ref()),
-        }
+        let admitted = self.admit(&self.counters.lists, "list");
+        self.streamed(admitted, self.inner.list(prefix))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
