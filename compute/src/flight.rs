@@ -37,7 +37,7 @@ use tracing::warn;
 use crate::exchange_registry::ExchangeRegistry;
 use crate::runtime::fragment_runtime;
 use blueshift_operators::codec::FragmentCodec;
-use blueshift_operators::error::SegmentReadError;
+use blueshift_operators::error::OperatorError;
 use blueshift_operators::exchange::ExchangeScope;
 use blueshift_operators::load::LoadExec;
 use blueshift_operators::scan::SliceScanExec;
@@ -151,7 +151,8 @@ fn block_list(
 /// leader (a segment that could not be read is logged here too).
 fn fragment_status(e: &datafusion::error::DataFusionError) -> Status {
     if let datafusion::error::DataFusionError::External(inner) = e.find_root()
-        && let Some(read) = inner.downcast_ref::<SegmentReadError>()
+        && let Some(read @ OperatorError::SegmentRead { .. }) =
+            inner.downcast_ref::<OperatorError>()
     {
         warn!("{read}");
     }
@@ -543,9 +544,8 @@ fn with_metadata(
 
 #[cfg(test)]
 mod tests {
-    use blueshift_operators::load::store::StoreError;
-    use blueshift_operators::unload::UnloadError;
     use blueshift_proto::ErrorKind;
+    use blueshift_storage::StorageError;
     use datafusion::error::DataFusionError;
     use tonic::Code;
 
@@ -557,7 +557,7 @@ mod tests {
             blueshift_operators::error::detail_of(&fragment_status(&DataFusionError::External(e)))
                 .map(|(k, _)| k)
         };
-        let denied = || StoreError::Denied {
+        let denied = || StorageError::AccessDenied {
             url: "s3://b/k".into(),
             reason: "bad key".into(),
         };
@@ -567,17 +567,19 @@ mod tests {
         );
         // UNLOAD's errors, as UnloadExec raises them on a compute node.
         assert_eq!(
-            kind(Box::new(UnloadError::Store(denied()))),
+            kind(Box::new(OperatorError::Store(denied()))),
             Some(ErrorKind::InsufficientPrivilege)
         );
         assert_eq!(
-            kind(Box::new(UnloadError::Store(StoreError::NotFound {
-                url: "s3://missing/".into()
-            }))),
+            kind(Box::new(OperatorError::Store(
+                StorageError::ObjectNotFound {
+                    url: "s3://missing/".into()
+                }
+            ))),
             Some(ErrorKind::UndefinedFile)
         );
         assert_eq!(
-            kind(Box::new(UnloadError::Encode("disk full".into()))),
+            kind(Box::new(OperatorError::Encode("disk full".into()))),
             Some(ErrorKind::IoError)
         );
         let boom = fragment_status(&DataFusionError::Execution("boom".into()));

@@ -52,16 +52,19 @@ pub enum LeaderError {
     /// A NULL went into a NOT NULL column.
     #[error("null value in column \"{0}\" violates not-null constraint")]
     NotNullViolation(String),
-    /// A failure of its `kind` with its own message: an object store (COPY's source,
-    /// UNLOAD's target) or the data in it, a compute node's answer, a COPY's rows.
+    /// A failure of its `kind` with its own message: a compute node's answer, a
+    /// COPY's rows.
     #[error("{message}")]
     Failure { kind: ErrorKind, message: String },
     /// The query was cancelled.
     #[error("canceling statement due to user request")]
     Cancelled,
-    /// Storage or catalog.
+    /// Storage, the catalog, or an object store (COPY's source, UNLOAD's target).
     #[error(transparent)]
     Storage(#[from] blueshift_storage::StorageError),
+    /// One of Blueshift's operators, run on the leader (UNLOAD's writer).
+    #[error(transparent)]
+    Operator(#[from] blueshift_operators::error::OperatorError),
     /// The query engine.
     #[error(transparent)]
     DataFusion(#[from] DataFusionError),
@@ -111,7 +114,6 @@ fn kind_of_datafusion(e: &DataFusionError) -> (ErrorKind, String) {
 impl LeaderError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
-        use blueshift_storage::StorageError as S;
         match self {
             LeaderError::Syntax { .. } => ErrorKind::SyntaxError,
             LeaderError::Unsupported(_) => ErrorKind::FeatureNotSupported,
@@ -127,17 +129,8 @@ impl LeaderError {
             LeaderError::Failure { kind, .. } => *kind,
             LeaderError::Io(_) => ErrorKind::ConnectionFailure,
             LeaderError::DataFusion(d) => kind_of_datafusion(d).0,
-            LeaderError::Storage(s) => match s {
-                S::SchemaExists(_) => ErrorKind::DuplicateSchema,
-                S::SchemaNotFound(_) => ErrorKind::InvalidSchemaName,
-                S::SchemaNotEmpty(_) => ErrorKind::DependentObjectsStillExist,
-                S::TableExists(_) => ErrorKind::DuplicateTable,
-                S::TableNotFound(_) => ErrorKind::UndefinedTable,
-                S::UserNotFound(_) => ErrorKind::UndefinedObject,
-                S::SegmentCorrupt { .. } => ErrorKind::DataCorrupted,
-                S::Conflict { .. } => ErrorKind::SerializationFailure,
-                _ => ErrorKind::InternalError,
-            },
+            LeaderError::Storage(s) => s.kind(),
+            LeaderError::Operator(o) => o.kind(),
         }
     }
 }

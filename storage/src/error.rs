@@ -1,5 +1,7 @@
-//! The storage crate's errors.
+//! The storage crate's errors: the catalog's, the segments', and the object stores'
+//! (COPY's sources, UNLOAD's targets, snapshots), each knowing its [`ErrorKind`].
 
+use blueshift_proto::ErrorKind;
 use thiserror::Error;
 
 /// Result alias of the storage crate.
@@ -54,6 +56,77 @@ pub enum StorageError {
     /// Other I/O.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// An object store location that is not a URL Blueshift reads.
+    #[error("invalid location '{url}': {reason}")]
+    BadUrl { url: String, reason: String },
+    /// No object at this URL (or no bucket).
+    #[error("'{url}' does not exist")]
+    ObjectNotFound { url: String },
+    /// The object store refused the credentials.
+    #[error("access to '{url}' was denied: {reason}")]
+    AccessDenied { url: String, reason: String },
+    /// An object store request failed (network, server, a read cut short).
+    #[error("error reading '{url}': {reason}")]
+    ObjectIo { url: String, reason: String },
+    /// The object is there but is not what the COPY says it is.
+    #[error("'{url}': {reason}")]
+    BadData { url: String, reason: String },
+}
+
+impl StorageError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StorageError::SchemaExists(_) => ErrorKind::DuplicateSchema,
+            StorageError::SchemaNotFound(_) => ErrorKind::InvalidSchemaName,
+            StorageError::SchemaNotEmpty(_) => ErrorKind::DependentObjectsStillExist,
+            StorageError::TableExists(_) => ErrorKind::DuplicateTable,
+            StorageError::TableNotFound(_) => ErrorKind::UndefinedTable,
+            StorageError::UserNotFound(_) => ErrorKind::UndefinedObject,
+            StorageError::SegmentCorrupt { .. } => ErrorKind::DataCorrupted,
+            StorageError::Conflict { .. } => ErrorKind::SerializationFailure,
+            StorageError::ObjectNotFound { .. } => ErrorKind::UndefinedFile,
+            StorageError::AccessDenied { .. } => ErrorKind::InsufficientPrivilege,
+            StorageError::BadUrl { .. } => ErrorKind::InvalidParameterValue,
+            StorageError::ObjectIo { .. } => ErrorKind::IoError,
+            StorageError::BadData { .. } => ErrorKind::BadCopyFileFormat,
+            StorageError::Catalog(_)
+            | StorageError::CatalogVersion { .. }
+            | StorageError::CorruptRecord { .. }
+            | StorageError::Segment { .. }
+            | StorageError::Distribution(_)
+            | StorageError::Io(_) => ErrorKind::InternalError,
+        }
+    }
+
+    /// The error of an object store call on `url`.
+    pub fn from_object_store(url: &str, e: object_store::Error) -> StorageError {
+        let url = url.to_string();
+        match e {
+            object_store::Error::NotFound { .. } => StorageError::ObjectNotFound { url },
+            object_store::Error::PermissionDenied { source, .. }
+            | object_store::Error::Unauthenticated { source, .. } => StorageError::AccessDenied {
+                url,
+                reason: source.to_string(),
+            },
+            other => {
+                let reason = other.to_string();
+                // S3 reports a wrong key or signature as a 403 the client does
+                // not always classify.
+                if reason.contains("403")
+                    || reason.contains("SignatureDoesNotMatch")
+                    || reason.contains("InvalidAccessKeyId")
+                    || reason.contains("AccessDenied")
+                {
+                    StorageError::AccessDenied { url, reason }
+                } else if reason.contains("NoSuchBucket") || reason.contains("404") {
+                    StorageError::ObjectNotFound { url }
+                } else {
+                    StorageError::ObjectIo { url, reason }
+                }
+            }
+        }
+    }
 }
 
 impl From<sled::Error> for StorageError {

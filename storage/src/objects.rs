@@ -1,7 +1,7 @@
 //! Object stores, shared by COPY (its sources), UNLOAD (its targets) and snapshots:
 //! `s3://bucket/key` through object_store's AmazonS3 (any S3-compatible endpoint),
-//! `file:///path` on the local file system. Errors come back as [`StoreError`], by
-//! kind. [`faults::FaultyStore`] wraps any store to inject failures in tests; setting
+//! `file:///path` on the local file system. Errors come back as [`StorageError`]s of
+//! the object store variants, by kind. [`faults::FaultyStore`] wraps any store to inject failures in tests; setting
 //! `BLUESHIFT_STORE_FAULTS` (see [`faults::Faults::parse`]) wraps every store
 //! [`open`] returns.
 
@@ -10,12 +10,13 @@ pub mod faults;
 use std::sync::Arc;
 use std::time::Duration;
 
-use blueshift_proto::ErrorKind;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 use serde::{Deserialize, Serialize};
+
+use crate::error::StorageError;
 
 /// How to reach an object store: S3 credentials and endpoint settings. Local
 /// (`file://`) sources need none of it.
@@ -46,64 +47,6 @@ impl std::fmt::Display for StoreConfig {
     }
 }
 
-/// Why a source could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("invalid location '{url}': {reason}")]
-    BadUrl { url: String, reason: String },
-    #[error("'{url}' does not exist")]
-    NotFound { url: String },
-    #[error("access to '{url}' was denied: {reason}")]
-    Denied { url: String, reason: String },
-    #[error("error reading '{url}': {reason}")]
-    Io { url: String, reason: String },
-    /// The file is there but is not what the COPY says it is.
-    #[error("'{url}': {reason}")]
-    BadData { url: String, reason: String },
-}
-
-impl StoreError {
-    /// What kind of failure an object store's error is.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            StoreError::NotFound { .. } => ErrorKind::UndefinedFile,
-            StoreError::Denied { .. } => ErrorKind::InsufficientPrivilege,
-            StoreError::BadUrl { .. } => ErrorKind::InvalidParameterValue,
-            StoreError::Io { .. } => ErrorKind::IoError,
-            StoreError::BadData { .. } => ErrorKind::BadCopyFileFormat,
-        }
-    }
-
-    /// The error of an object store call on `url`.
-    pub fn from_object_store(url: &str, e: object_store::Error) -> StoreError {
-        let url = url.to_string();
-        match e {
-            object_store::Error::NotFound { .. } => StoreError::NotFound { url },
-            object_store::Error::PermissionDenied { source, .. }
-            | object_store::Error::Unauthenticated { source, .. } => StoreError::Denied {
-                url,
-                reason: source.to_string(),
-            },
-            other => {
-                let reason = other.to_string();
-                // S3 reports a wrong key or signature as a 403 the client does
-                // not always classify.
-                if reason.contains("403")
-                    || reason.contains("SignatureDoesNotMatch")
-                    || reason.contains("InvalidAccessKeyId")
-                    || reason.contains("AccessDenied")
-                {
-                    StoreError::Denied { url, reason }
-                } else if reason.contains("NoSuchBucket") || reason.contains("404") {
-                    StoreError::NotFound { url }
-                } else {
-                    StoreError::Io { url, reason }
-                }
-            }
-        }
-    }
-}
-
 /// A store and the path of `url` in it.
 #[derive(Clone, Debug)]
 pub struct Location {
@@ -123,8 +66,8 @@ impl Location {
 }
 
 /// Opens the store holding `url`.
-pub fn open(url: &str, config: &StoreConfig) -> Result<Location, StoreError> {
-    let bad = |reason: &str| StoreError::BadUrl {
+pub fn open(url: &str, config: &StoreConfig) -> Result<Location, StorageError> {
+    let bad = |reason: &str| StorageError::BadUrl {
         url: url.to_string(),
         reason: reason.to_string(),
     };
@@ -194,7 +137,7 @@ pub fn open(url: &str, config: &StoreConfig) -> Result<Location, StoreError> {
 pub async fn list_prefix(
     url: &str,
     config: &StoreConfig,
-) -> Result<Vec<(String, u64)>, StoreError> {
+) -> Result<Vec<(String, u64)>, StorageError> {
     use futures::TryStreamExt;
     let location = open(url, config)?;
     let mut key = location.path.as_ref().to_string();
@@ -213,7 +156,7 @@ pub async fn list_prefix(
         .list(parent.as_ref())
         .try_collect()
         .await
-        .map_err(|e| StoreError::from_object_store(url, e))?;
+        .map_err(|e| StorageError::from_object_store(url, e))?;
     let mut found: Vec<(String, u64)> = objects
         .into_iter()
         .filter(|o| o.location.as_ref().starts_with(&key))
@@ -224,28 +167,28 @@ pub async fn list_prefix(
 }
 
 /// The size of the object at `url`, or `None` when it does not exist.
-pub async fn size_of(url: &str, config: &StoreConfig) -> Result<Option<u64>, StoreError> {
+pub async fn size_of(url: &str, config: &StoreConfig) -> Result<Option<u64>, StorageError> {
     let location = open(url, config)?;
     match location.store.head(&location.path).await {
         Ok(meta) => Ok(Some(meta.size)),
         Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => match StoreError::from_object_store(url, e) {
-            StoreError::NotFound { .. } => Ok(None),
+        Err(e) => match StorageError::from_object_store(url, e) {
+            StorageError::ObjectNotFound { .. } => Ok(None),
             other => Err(other),
         },
     }
 }
 
 /// The whole object at `url` (a manifest or a JSONPaths file).
-pub async fn read_all(url: &str, config: &StoreConfig) -> Result<bytes::Bytes, StoreError> {
+pub async fn read_all(url: &str, config: &StoreConfig) -> Result<bytes::Bytes, StorageError> {
     let location = open(url, config)?;
     let result = location
         .store
         .get(&location.path)
         .await
-        .map_err(|e| StoreError::from_object_store(url, e))?;
+        .map_err(|e| StorageError::from_object_store(url, e))?;
     result
         .bytes()
         .await
-        .map_err(|e| StoreError::from_object_store(url, e))
+        .map_err(|e| StorageError::from_object_store(url, e))
 }

@@ -1,37 +1,38 @@
-//! The operators' errors, as they travel inside DataFusion errors.
-
-/// A segment of a table could not be read (corrupt, missing or unreadable): the
-/// compute node answers with `DataLoss`, and the client gets XX001 naming the table,
-/// slice and segment.
-#[derive(Debug)]
-pub struct SegmentReadError {
-    pub table: String,
-    pub error: blueshift_storage::StorageError,
-}
-
-impl std::fmt::Display for SegmentReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "table {}: {}", self.table, self.error)
-    }
-}
-
-impl std::error::Error for SegmentReadError {}
+//! The operators' errors, as they travel inside DataFusion errors, and the kind of
+//! any DataFusion error.
 
 use blueshift_proto::error_kind::{ErrorDetail, ErrorKind};
+use blueshift_storage::StorageError;
 use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 use prost::Message;
 
-use crate::load::store::StoreError;
-use crate::unload::UnloadError;
+/// What can go wrong in the operators Blueshift adds to DataFusion's. They travel
+/// inside DataFusion errors (`External`), and [`kind_of`] finds them there.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// A segment of a table could not be read (corrupt, missing or unreadable): the
+    /// compute node answers with `DataLoss`, and the client gets XX001 naming the
+    /// table, slice and segment.
+    #[error("table {table}: {error}")]
+    SegmentRead { table: String, error: StorageError },
+    /// An object store failed (COPY's source, UNLOAD's target), or its data is not
+    /// what the statement says it is.
+    #[error(transparent)]
+    Store(#[from] StorageError),
+    /// UNLOAD could not encode its rows into a file.
+    #[error("UNLOAD: {0}")]
+    Encode(String),
+}
 
-impl UnloadError {
-    /// What kind of failure an UNLOAD's error is: the store's, or 58030 for a file
-    /// that could not be written.
+impl OperatorError {
+    /// What kind of failure this is: XX001 for a segment, the store's own kind, or
+    /// 58030 for a file that could not be written.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            UnloadError::Store(s) => s.kind(),
-            UnloadError::Encode(_) => ErrorKind::IoError,
+            OperatorError::SegmentRead { .. } => ErrorKind::DataCorrupted,
+            OperatorError::Store(s) => s.kind(),
+            OperatorError::Encode(_) => ErrorKind::IoError,
         }
     }
 }
@@ -75,14 +76,11 @@ pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
         if let Some(status) = inner.downcast_ref::<tonic::Status>() {
             return detail_of(status).unwrap_or((ErrorKind::IoError, status.message().to_string()));
         }
-        if let Some(read) = inner.downcast_ref::<SegmentReadError>() {
-            return (ErrorKind::DataCorrupted, read.to_string());
+        if let Some(op) = inner.downcast_ref::<OperatorError>() {
+            return (op.kind(), op.to_string());
         }
-        if let Some(store) = inner.downcast_ref::<StoreError>() {
+        if let Some(store) = inner.downcast_ref::<StorageError>() {
             return (store.kind(), store.to_string());
-        }
-        if let Some(unload) = inner.downcast_ref::<UnloadError>() {
-            return (unload.kind(), unload.to_string());
         }
     }
     let text = e.strip_backtrace().to_string();
@@ -216,9 +214,11 @@ mod tests {
         // A status without a detail is a node that failed.
         let bare = DataFusionError::External(Box::new(tonic::Status::unavailable("gone")));
         assert_eq!(kind_of(&bare).0, ErrorKind::IoError);
-        let store = DataFusionError::External(Box::new(StoreError::NotFound {
-            url: "s3://b/k".into(),
-        }));
+        let store = DataFusionError::External(Box::new(OperatorError::Store(
+            StorageError::ObjectNotFound {
+                url: "s3://b/k".into(),
+            },
+        )));
         assert_eq!(
             kind_of(&store),
             (ErrorKind::UndefinedFile, "'s3://b/k' does not exist".into())

@@ -25,7 +25,7 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-use crate::error::SegmentReadError;
+use crate::error::OperatorError;
 use crate::zone_map::ZoneMapFilter;
 
 /// What one output partition reads: a slice and its segments in the pinned version
@@ -494,7 +494,7 @@ impl ExecutionPlan for SliceScanExec {
                                 zone_maps.as_ref().and_then(|z| z.select(schema, meta))
                             })
                             .map_err(|error| {
-                                DataFusionError::External(Box::new(SegmentReadError {
+                                DataFusionError::External(Box::new(OperatorError::SegmentRead {
                                     table: table.clone(),
                                     error,
                                 }))

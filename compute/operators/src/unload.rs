@@ -20,7 +20,10 @@ use parquet::file::properties::WriterProperties;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::load::Compression;
-use crate::load::store::{Location, StoreError};
+use crate::load::store::Location;
+use blueshift_storage::StorageError;
+
+use crate::error::OperatorError;
 
 /// UNLOAD's output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -63,15 +66,6 @@ pub struct UnloadedFile {
     pub rows: u64,
 }
 
-/// Why an UNLOAD could not write.
-#[derive(Debug, thiserror::Error)]
-pub enum UnloadError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("UNLOAD: {0}")]
-    Encode(String),
-}
-
 type Sink = Pin<Box<dyn AsyncWrite + Send>>;
 
 enum Writer {
@@ -100,8 +94,8 @@ pub struct UnloadWriter {
     done: Vec<UnloadedFile>,
 }
 
-fn encode_err(e: impl std::fmt::Display) -> UnloadError {
-    UnloadError::Encode(e.to_string())
+fn encode_err(e: impl std::fmt::Display) -> OperatorError {
+    OperatorError::Encode(e.to_string())
 }
 
 impl UnloadWriter {
@@ -130,7 +124,7 @@ impl UnloadWriter {
     }
 
     /// Writes `batch`, split by partition.
-    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), UnloadError> {
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), OperatorError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -163,7 +157,7 @@ impl UnloadWriter {
     fn partition_rows(
         &self,
         batch: &RecordBatch,
-    ) -> Result<BTreeMap<String, Vec<u32>>, UnloadError> {
+    ) -> Result<BTreeMap<String, Vec<u32>>, OperatorError> {
         let formatters = self
             .options
             .partition_by
@@ -230,7 +224,7 @@ impl UnloadWriter {
         )
     }
 
-    async fn write_to(&mut self, folder: String, batch: &RecordBatch) -> Result<(), UnloadError> {
+    async fn write_to(&mut self, folder: String, batch: &RecordBatch) -> Result<(), OperatorError> {
         if !self.open.contains_key(&folder) {
             let (target, options, schema, name) = self.file_to_open(&folder, 0);
             let file = open_file(target, options, schema, name).await?;
@@ -268,7 +262,7 @@ impl UnloadWriter {
     }
 
     /// Closes every file; returns what was written.
-    pub async fn finish(mut self) -> Result<Vec<UnloadedFile>, UnloadError> {
+    pub async fn finish(mut self) -> Result<Vec<UnloadedFile>, OperatorError> {
         for (_, (file, _)) in std::mem::take(&mut self.open) {
             self.done.push(close(file, &self.target).await?);
         }
@@ -281,7 +275,7 @@ async fn open_file(
     options: UnloadOptions,
     file_schema: SchemaRef,
     name: String,
-) -> Result<OpenFile, UnloadError> {
+) -> Result<OpenFile, OperatorError> {
     let path = Path::parse(&name).map_err(encode_err)?;
     let url = target.url_of(&path);
     let upload = BufWriter::new(Arc::clone(&target.store), path);
@@ -327,14 +321,14 @@ async fn open_file(
     Ok(file)
 }
 
-async fn close(file: OpenFile, target: &Location) -> Result<UnloadedFile, UnloadError> {
+async fn close(file: OpenFile, target: &Location) -> Result<UnloadedFile, OperatorError> {
     match file.writer {
         Writer::Parquet(w) => {
             w.close().await.map_err(encode_err)?;
         }
         Writer::Bytes(mut sink) => {
             sink.shutdown().await.map_err(|e| {
-                UnloadError::Store(StoreError::Io {
+                OperatorError::Store(StorageError::ObjectIo {
                     url: file.url.clone(),
                     reason: e.to_string(),
                 })
@@ -347,7 +341,7 @@ async fn close(file: OpenFile, target: &Location) -> Result<UnloadedFile, Unload
         .store
         .head(&path)
         .await
-        .map_err(|e| UnloadError::Store(StoreError::from_object_store(&file.url, e)))?;
+        .map_err(|e| OperatorError::Store(StorageError::from_object_store(&file.url, e)))?;
     Ok(UnloadedFile {
         url: file.url,
         bytes: meta.size,
@@ -372,7 +366,10 @@ fn hive_escape(value: &str) -> String {
 }
 
 /// Rows as delimited text or CSV.
-fn encode_delimited(batch: &RecordBatch, options: &UnloadOptions) -> Result<Vec<u8>, UnloadError> {
+fn encode_delimited(
+    batch: &RecordBatch,
+    options: &UnloadOptions,
+) -> Result<Vec<u8>, OperatorError> {
     let format = FormatOptions::default()
         .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
         .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:z"))
@@ -457,7 +454,7 @@ fn encode_delimited(batch: &RecordBatch, options: &UnloadOptions) -> Result<Vec<
 }
 
 /// Rows as JSON objects, one per line; NULLs as JSON null.
-fn encode_json(batch: &RecordBatch) -> Result<Vec<u8>, UnloadError> {
+fn encode_json(batch: &RecordBatch) -> Result<Vec<u8>, OperatorError> {
     let mut out = Vec::new();
     {
         let mut writer = arrow::json::WriterBuilder::new()
@@ -493,7 +490,7 @@ mod tests {
     }
 
     #[test]
-    fn delimited_rows() -> Result<(), UnloadError> {
+    fn delimited_rows() -> Result<(), OperatorError> {
         let batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![
                 Field::new("a", DataType::Int32, true),

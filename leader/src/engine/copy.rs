@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use blueshift_operators::load::spec::JsonStep;
-use blueshift_operators::load::store::{self, StoreError};
+use blueshift_operators::load::store;
 use blueshift_operators::load::{
     Compression, JsonPaths, LoadColumn, LoadExec, LoadFile, LoadFormat, LoadPartition, LoadSpec,
     LoadWriteExec, Reader, StoreConfig, WriteTarget,
@@ -35,14 +35,6 @@ use crate::sql::copy::{CopyFormat, CopySource, CopyStatement};
 mod split;
 
 use split::{needs_range_check, ranges_line_up, split_files};
-
-/// The error of an object store call, with the SQLSTATE a client expects.
-pub(crate) fn store_error(e: StoreError) -> LeaderError {
-    LeaderError::Failure {
-        kind: e.kind(),
-        message: e.to_string(),
-    }
-}
 
 /// The declared byte length of a CHAR/VARCHAR column (`varchar(20)` → 20;
 /// Redshift's defaults: VARCHAR 256, CHAR 1).
@@ -200,7 +192,9 @@ impl Engine {
         store: &StoreConfig,
     ) -> Result<Vec<LoadFile>, LeaderError> {
         if !manifest {
-            let found = store::list_prefix(url, store).await.map_err(store_error)?;
+            let found = store::list_prefix(url, store)
+                .await
+                .map_err(LeaderError::from)?;
             if found.is_empty() {
                 return Err(LeaderError::Failure {
                     kind: ErrorKind::UndefinedFile,
@@ -212,7 +206,9 @@ impl Engine {
                 .map(|(url, size)| LoadFile::whole(url, size))
                 .collect());
         }
-        let bytes = store::read_all(url, store).await.map_err(store_error)?;
+        let bytes = store::read_all(url, store)
+            .await
+            .map_err(LeaderError::from)?;
         let manifest: Manifest =
             serde_json::from_slice(&bytes).map_err(|e| LeaderError::Failure {
                 kind: ErrorKind::BadCopyFileFormat,
@@ -224,7 +220,7 @@ impl Engine {
                 Some(n) => Some(n),
                 None => store::size_of(&entry.url, store)
                     .await
-                    .map_err(store_error)?,
+                    .map_err(LeaderError::from)?,
             };
             match size {
                 Some(size) => files.push(LoadFile::whole(entry.url, size)),
@@ -310,7 +306,9 @@ impl Engine {
             "auto" => JsonPaths::Auto { ignore_case: false },
             "auto ignorecase" => JsonPaths::Auto { ignore_case: true },
             _ if option.starts_with("s3://") || option.starts_with("file://") => {
-                let bytes = store::read_all(option, store).await.map_err(store_error)?;
+                let bytes = store::read_all(option, store)
+                    .await
+                    .map_err(LeaderError::from)?;
                 let bad = |reason: String| LeaderError::Failure {
                     kind: ErrorKind::BadCopyFileFormat,
                     message: format!("JSONPaths file '{option}': {reason}"),

@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use blueshift_operators::load::store::{self, Location};
 use blueshift_operators::schema_bytes::schema_to_bytes;
-use blueshift_operators::unload::{
-    UnloadError, UnloadFormat, UnloadOptions, UnloadWriter, UnloadedFile,
-};
+use blueshift_operators::unload::{UnloadFormat, UnloadOptions, UnloadWriter, UnloadedFile};
 use blueshift_operators::unload_exec::{UnloadExec, UnloadTarget, unloaded_files};
+use blueshift_storage::StorageError;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
@@ -20,7 +19,6 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 
 use super::column_names::{ClientNames, client_schema};
-use super::copy::store_error;
 use super::{Engine, Parsed};
 use crate::engine::admission::StatementKind;
 use crate::error::{ErrorKind, LeaderError};
@@ -31,16 +29,6 @@ use crate::sql::copy::UnloadStatement;
 
 /// Redshift's MAXFILESIZE default and maximum: 6.2 GB.
 const MAX_FILE_SIZE: u64 = 6_657_199_308;
-
-fn unload_error(e: UnloadError) -> LeaderError {
-    match e {
-        UnloadError::Store(s) => store_error(s),
-        UnloadError::Encode(message) => LeaderError::Failure {
-            kind: ErrorKind::IoError,
-            message,
-        },
-    }
-}
 
 impl Engine {
     pub(super) async fn unload(
@@ -89,7 +77,7 @@ impl Engine {
                 "PARTITION BY cannot name every column of the result".into(),
             ));
         }
-        let target = store::open(&stmt.target, &store).map_err(store_error)?;
+        let target = store::open(&stmt.target, &store).map_err(LeaderError::from)?;
         self.check_unload_target(&stmt.target, &store, stmt).await?;
         let options = UnloadOptions {
             format: stmt.format,
@@ -173,9 +161,9 @@ impl Engine {
                     let mut stream = physical.execute(i, task_ctx)?;
                     let mut writer = UnloadWriter::new(target, schema, options, i as u32);
                     while let Some(batch) = stream.next().await {
-                        writer.write(&batch?).await.map_err(unload_error)?;
+                        writer.write(&batch?).await.map_err(LeaderError::from)?;
                     }
-                    writer.finish().await.map_err(unload_error)
+                    writer.finish().await.map_err(LeaderError::from)
                 }
             });
             let written: Vec<Vec<UnloadedFile>> = futures::future::try_join_all(writers).await?;
@@ -213,8 +201,8 @@ impl Engine {
         }
         let existing = match store::list_prefix(url, store).await {
             Ok(found) => found,
-            Err(store::StoreError::NotFound { .. }) if url.starts_with("file://") => vec![],
-            Err(e) => return Err(store_error(e)),
+            Err(StorageError::ObjectNotFound { .. }) if url.starts_with("file://") => vec![],
+            Err(e) => return Err(e.into()),
         };
         if existing.is_empty() {
             return Ok(());
@@ -230,12 +218,12 @@ impl Engine {
             });
         }
         for (object, _) in existing {
-            let location = store::open(&object, store).map_err(store_error)?;
+            let location = store::open(&object, store).map_err(LeaderError::from)?;
             location
                 .store
                 .delete(&location.path)
                 .await
-                .map_err(|e| store_error(store::StoreError::from_object_store(&object, e)))?;
+                .map_err(|e| LeaderError::from(StorageError::from_object_store(&object, e)))?;
         }
         Ok(())
     }
@@ -285,6 +273,6 @@ async fn write_manifest(
         .store
         .put(&path, body.into())
         .await
-        .map_err(|e| store_error(store::StoreError::from_object_store(&url, e)))?;
+        .map_err(|e| LeaderError::from(StorageError::from_object_store(&url, e)))?;
     Ok(())
 }

@@ -32,7 +32,10 @@ use super::fields::Splitter;
 use super::json;
 use super::records::{RecordMode, RecordReader};
 use super::spec::{Compression, FilePart, LoadFile, LoadFormat, LoadPartition, LoadSpec};
-use super::store::{self, StoreError};
+use super::store;
+use blueshift_storage::StorageError;
+
+use crate::error::OperatorError;
 
 /// STL_LOAD_ERRORS keeps this much of a line or field.
 const RAW_CHARS: usize = 1024;
@@ -75,8 +78,8 @@ fn now_micros() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-fn store_error(e: StoreError) -> DataFusionError {
-    DataFusionError::External(Box::new(e))
+fn store_error(e: StorageError) -> DataFusionError {
+    DataFusionError::External(Box::new(OperatorError::Store(e)))
 }
 
 fn truncated(s: &str) -> String {
@@ -318,14 +321,14 @@ impl PartitionLoader {
             .store
             .get_opts(&location.path, options)
             .await
-            .map_err(|e| store_error(StoreError::from_object_store(&file.url, e)))?;
+            .map_err(|e| store_error(StorageError::from_object_store(&file.url, e)))?;
         let url = file.url.clone();
         let bytes = result
             .into_stream()
             .inspect_ok(move |b| {
                 read.fetch_add(b.len() as u64, Ordering::Relaxed);
             })
-            .map_err(move |e| std::io::Error::other(StoreError::from_object_store(&url, e)));
+            .map_err(move |e| std::io::Error::other(StorageError::from_object_store(&url, e)));
         let raw = tokio_util::io::StreamReader::new(bytes);
         Ok(match self.spec.compression {
             Compression::None => Box::pin(raw),
@@ -444,24 +447,30 @@ impl PartitionLoader {
         // corrupt gzip stream, a record too long): the file's fault.
         let io = |e: std::io::Error| {
             let url = file.url.clone();
-            let error = match e.get_ref().and_then(|i| i.downcast_ref::<StoreError>()) {
-                Some(StoreError::NotFound { url }) => StoreError::NotFound { url: url.clone() },
-                Some(StoreError::Denied { url, reason }) => StoreError::Denied {
+            let error = match e.get_ref().and_then(|i| i.downcast_ref::<StorageError>()) {
+                Some(StorageError::ObjectNotFound { url }) => {
+                    StorageError::ObjectNotFound { url: url.clone() }
+                }
+                Some(StorageError::AccessDenied { url, reason }) => StorageError::AccessDenied {
                     url: url.clone(),
                     reason: reason.clone(),
                 },
-                Some(StoreError::Io { url, reason })
-                | Some(StoreError::BadUrl { url, reason })
-                | Some(StoreError::BadData { url, reason }) => StoreError::Io {
+                Some(StorageError::ObjectIo { url, reason })
+                | Some(StorageError::BadUrl { url, reason })
+                | Some(StorageError::BadData { url, reason }) => StorageError::ObjectIo {
                     url: url.clone(),
                     reason: reason.clone(),
                 },
-                None => StoreError::BadData {
+                Some(other) => StorageError::ObjectIo {
+                    url,
+                    reason: other.to_string(),
+                },
+                None => StorageError::BadData {
                     url,
                     reason: e.to_string(),
                 },
             };
-            DataFusionError::External(Box::new(error))
+            store_error(error)
         };
         let mut records = RecordReader::new(reader, mode);
         // A part's records are those that start in its bytes: after the end of the
@@ -621,7 +630,7 @@ impl PartitionLoader {
             None => String::new(),
         };
         let bad = |reason: String| {
-            store_error(StoreError::BadData {
+            store_error(StorageError::BadData {
                 url: file.url.clone(),
                 reason: format!("COPY from {name}: {reason}{part}"),
             })

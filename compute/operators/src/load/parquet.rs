@@ -11,7 +11,8 @@ use object_store::ObjectStoreExt;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
-use super::store::{self, StoreError};
+use super::store;
+use blueshift_storage::StorageError;
 
 /// A Parquet, ORC or Avro file in an object store, read by ranges.
 #[derive(Clone)]
@@ -105,14 +106,14 @@ pub async fn parquet_row_groups(
     url: &str,
     size: u64,
     config: &super::spec::StoreConfig,
-) -> std::result::Result<Vec<u64>, StoreError> {
+) -> std::result::Result<Vec<u64>, StorageError> {
     use parquet::arrow::async_reader::AsyncFileReader;
     let location = store::open(url, config)?;
     let mut reader = ObjectReader { location, size };
     let metadata = reader
         .get_metadata(None)
         .await
-        .map_err(|e| StoreError::BadData {
+        .map_err(|e| StorageError::BadData {
             url: url.to_string(),
             reason: format!("not a Parquet file: {e}"),
         })?;

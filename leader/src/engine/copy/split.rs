@@ -9,7 +9,6 @@ use blueshift_operators::load::{
 };
 use blueshift_proto::LoadFileStats;
 
-use super::store_error;
 use crate::error::LeaderError;
 
 /// Files larger than this are split over slices (uncompressed text, CSV and JSON,
@@ -59,7 +58,7 @@ pub(super) async fn split_files(
         } else if spec.format == LoadFormat::Parquet {
             let groups = parquet_row_groups(&file.url, file.size, &spec.store)
                 .await
-                .map_err(store_error)?;
+                .map_err(LeaderError::from)?;
             let mut start = 0;
             let mut bytes = 0;
             for (i, size) in groups.iter().enumerate() {
