@@ -1,7 +1,9 @@
 //! The catalog: schemas, tables, table versions, users and the cluster layout, in sled.
 //!
-//! Every change is one sled transaction followed by a flush, so after a crash the
-//! catalog shows either the state before a statement or the state after it.
+//! Every commit is one sled transaction followed by a flush, so after a crash the
+//! catalog shows either the state before a statement (or a transaction block) or the
+//! state after it. A transaction block's view ([`Catalog::begin`]) keeps its changes
+//! until it commits them all at once.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,7 +11,11 @@ use std::path::Path;
 use arrow_schema::{DataType, Field, Schema};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use std::sync::{Arc, Mutex, Weak};
+
+mod overlay;
+
+use overlay::{Changed, CommitError, Merge, Overlay, Tree, Trees};
 
 pub use crate::distribution::{ClusterLayout, DistHash, DistStyle};
 use crate::encoding::ENCODING_METADATA_KEY;
@@ -180,16 +186,21 @@ const FORMAT_VERSION_KEY: &[u8] = b"format_version";
 /// releases would misread raises it.
 pub const CATALOG_FORMAT_VERSION: u32 = 1;
 
-/// The catalog database.
+/// The catalog database, or one transaction's view of it ([`Catalog::begin`]).
+///
+/// Every change commits through one path: a statement outside a transaction block
+/// commits on its own (one sled transaction, flushed, retried when a concurrent
+/// commit changed what it read); inside a block the change stays in the block's
+/// view until [`Catalog::commit_transaction`] commits all of it at once, or the view
+/// is dropped (ROLLBACK).
 #[derive(Clone)]
 pub struct Catalog {
     db: sled::Db,
-    meta: sled::Tree,
-    schemas: sled::Tree,
-    tables: sled::Tree,
-    versions: sled::Tree,
-    users: sled::Tree,
-    statistics: sled::Tree,
+    trees: Trees,
+    /// The transaction this view belongs to; None for the committed catalog.
+    transaction: Option<Arc<Mutex<Overlay>>>,
+    /// The open transactions, whose segments are live until they end.
+    open: Arc<Mutex<Vec<Weak<Mutex<Overlay>>>>>,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -207,20 +218,19 @@ fn table_key(schema: &str, name: &str) -> Vec<u8> {
     format!("{schema}.{name}").into_bytes()
 }
 
-fn abort<T>(e: StorageError) -> std::result::Result<T, ConflictableTransactionError<StorageError>> {
-    Err(ConflictableTransactionError::Abort(e))
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn from_tx(e: TransactionError<StorageError>) -> StorageError {
-    match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => e.into(),
-    }
-}
+/// How often a statement's commit is retried when concurrent commits keep changing
+/// what it read.
+const COMMIT_ATTEMPTS: usize = 100;
 
 impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Catalog").finish_non_exhaustive()
+        f.debug_struct("Catalog")
+            .field("in_transaction", &self.transaction.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -229,28 +239,37 @@ impl Catalog {
     /// schema `public`; an existing one keeps the layout it was created with.
     pub fn open(dir: &Path, layout: ClusterLayout) -> Result<Self> {
         let db = sled::Config::new().path(dir).open()?;
+        let trees = Trees([
+            db.open_tree("meta")?,
+            db.open_tree("schemas")?,
+            db.open_tree("tables")?,
+            db.open_tree("versions")?,
+            db.open_tree("users")?,
+            db.open_tree("statistics")?,
+        ]);
         let catalog = Catalog {
-            meta: db.open_tree("meta")?,
-            schemas: db.open_tree("schemas")?,
-            tables: db.open_tree("tables")?,
-            versions: db.open_tree("versions")?,
-            users: db.open_tree("users")?,
-            statistics: db.open_tree("statistics")?,
             db,
+            trees,
+            transaction: None,
+            open: Arc::default(),
         };
-        if catalog.meta.get(LAYOUT_KEY)?.is_none() {
+        if catalog.trees.get(Tree::Meta).get(LAYOUT_KEY)?.is_none() {
             let version = encode(&CATALOG_FORMAT_VERSION)?;
             let layout = encode(&layout)?;
             let public = encode(&"public")?;
-            (&catalog.meta, &catalog.schemas)
-                .transaction(|(meta, schemas)| {
-                    meta.insert(FORMAT_VERSION_KEY, version.as_slice())?;
-                    meta.insert(LAYOUT_KEY, layout.as_slice())?;
-                    schemas.insert("public", public.as_slice())?;
-                    Ok::<_, ConflictableTransactionError<StorageError>>(())
-                })
-                .map_err(from_tx)?;
-            catalog.flush()?;
+            let mut first = Overlay::default();
+            first.put(Tree::Meta, FORMAT_VERSION_KEY, version);
+            first.put(Tree::Meta, LAYOUT_KEY, layout);
+            first.put(Tree::Schemas, b"public", public);
+            match first.commit(&catalog.trees) {
+                Ok(()) => catalog.flush()?,
+                Err(CommitError::Storage(e)) => return Err(e),
+                Err(CommitError::Changed(_)) => {
+                    return Err(StorageError::Catalog(
+                        "another process created the catalog at the same time".into(),
+                    ));
+                }
+            }
         }
         let found = catalog.format_version()?;
         if found > CATALOG_FORMAT_VERSION {
@@ -262,11 +281,144 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// A view of this catalog for a new transaction block: it reads what is committed
+    /// (each value as it first read it) and its own changes, and commits them all at
+    /// once with [`Catalog::commit_transaction`]; dropping it rolls them back.
+    pub fn begin(&self) -> Catalog {
+        let overlay = Arc::new(Mutex::new(Overlay::default()));
+        let mut open = lock(&self.open);
+        open.retain(|o| o.strong_count() > 0);
+        open.push(Arc::downgrade(&overlay));
+        Catalog {
+            transaction: Some(overlay),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this is a transaction's view.
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.is_some()
+    }
+
+    /// Whether this transaction's view has changes to commit.
+    pub fn has_changes(&self) -> bool {
+        self.transaction.as_ref().is_some_and(|t| lock(t).wrote())
+    }
+
+    /// COMMIT: the transaction's changes, every table and schema it touched, become
+    /// visible at once, or, when another transaction changed a table or definition
+    /// this one read, none do (a [`StorageError::Conflict`], SQLSTATE 40001). The view
+    /// reads the committed catalog afresh afterwards.
+    pub fn commit_transaction(&self) -> Result<()> {
+        let Some(txn) = &self.transaction else {
+            return Ok(());
+        };
+        let overlay = std::mem::take(&mut *lock(txn));
+        if !overlay.wrote() {
+            return Ok(());
+        }
+        crate::fault::crash_point("before_commit");
+        match overlay.commit(&self.trees) {
+            Ok(()) => {}
+            Err(CommitError::Storage(e)) => return Err(e),
+            Err(CommitError::Changed(changed)) => return Err(self.conflict(&changed)),
+        }
+        self.flush()?;
+        crate::fault::crash_point("after_commit");
+        Ok(())
+    }
+
+    /// The serialization failure of a commit whose reads changed, naming the object.
+    fn conflict(&self, changed: &Changed) -> StorageError {
+        let committed = Catalog {
+            transaction: None,
+            ..self.clone()
+        };
+        let key = String::from_utf8_lossy(&changed.key).into_owned();
+        let table = match changed.tree {
+            Tree::Versions | Tree::Statistics => {
+                let id = <[u8; 8]>::try_from(changed.key.as_slice())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                committed
+                    .all_tables()
+                    .ok()
+                    .and_then(|all| all.into_iter().find(|t| t.id == id))
+                    .map_or_else(|| format!("table id {id}"), |t| t.qualified_name())
+            }
+            _ => key,
+        };
+        StorageError::Conflict {
+            table,
+            reason: "a concurrent transaction changed it after this transaction read it".into(),
+        }
+    }
+
+    /// Runs `op` over this view: inside a transaction its changes stay there; outside
+    /// one they commit at once, and `op` runs again when a concurrent commit changed
+    /// what it read.
+    fn write<T>(&self, op: impl Fn(&mut View<'_>) -> Result<T>) -> Result<T> {
+        if let Some(txn) = &self.transaction {
+            let mut overlay = lock(txn);
+            return op(&mut View {
+                overlay: &mut overlay,
+                trees: &self.trees,
+            });
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut overlay = Overlay::default();
+            let value = op(&mut View {
+                overlay: &mut overlay,
+                trees: &self.trees,
+            })?;
+            crate::fault::crash_point("before_commit");
+            match overlay.commit(&self.trees) {
+                Ok(()) => {
+                    self.flush()?;
+                    crate::fault::crash_point("after_commit");
+                    return Ok(value);
+                }
+                Err(CommitError::Storage(e)) => return Err(e),
+                Err(CommitError::Changed(changed)) if attempt >= COMMIT_ATTEMPTS => {
+                    return Err(self.conflict(&changed));
+                }
+                Err(CommitError::Changed(_)) => {}
+            }
+        }
+    }
+
+    /// The value of `key` in this view.
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match &self.transaction {
+            Some(txn) => lock(txn).get(&self.trees, tree, key),
+            None => Ok(self.trees.get(tree).get(key)?.map(|v| v.to_vec())),
+        }
+    }
+
+    /// The records under `prefix` in this view, decoded, sorted by key.
+    fn scan<T: DeserializeOwned>(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<T>> {
+        let records = match &self.transaction {
+            Some(txn) => lock(txn).scan(&self.trees, tree, prefix)?,
+            None => self
+                .trees
+                .get(tree)
+                .scan_prefix(prefix)
+                .map(|kv| {
+                    let (k, v) = kv?;
+                    Ok((k.to_vec(), v.to_vec()))
+                })
+                .collect::<Result<_>>()?,
+        };
+        records.iter().map(|(k, v)| decode(k, v)).collect()
+    }
+
     /// The catalog's format version: [`CATALOG_FORMAT_VERSION`] for a catalog this
     /// release created, 0 for one created before catalogs recorded it. Opening a
     /// catalog does not change it.
     pub fn format_version(&self) -> Result<u32> {
-        match self.meta.get(FORMAT_VERSION_KEY)? {
+        match self.get(Tree::Meta, FORMAT_VERSION_KEY)? {
             Some(bytes) => decode(FORMAT_VERSION_KEY, &bytes),
             None => Ok(0),
         }
@@ -280,76 +432,64 @@ impl Catalog {
     /// The layout the cluster was created with.
     pub fn layout(&self) -> Result<ClusterLayout> {
         let bytes = self
-            .meta
-            .get(LAYOUT_KEY)?
+            .get(Tree::Meta, LAYOUT_KEY)?
             .ok_or_else(|| StorageError::Catalog("cluster layout missing".into()))?;
         decode(LAYOUT_KEY, &bytes)
     }
 
     /// Schema names, sorted.
     pub fn schemas(&self) -> Result<Vec<String>> {
-        self.schemas
-            .iter()
-            .keys()
-            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
-            .collect()
+        self.scan(Tree::Schemas, b"")
     }
 
     /// Whether the schema exists.
     pub fn schema_exists(&self, name: &str) -> Result<bool> {
-        Ok(self.schemas.contains_key(name)?)
+        Ok(self.get(Tree::Schemas, name.as_bytes())?.is_some())
     }
 
     /// Creates a schema.
     pub fn create_schema(&self, name: &str) -> Result<()> {
-        let created =
-            self.schemas
-                .compare_and_swap(name, None as Option<&[u8]>, Some(encode(&name)?))?;
-        if created.is_err() {
-            return Err(StorageError::SchemaExists(name.to_string()));
-        }
-        self.flush()
+        let value = encode(&name)?;
+        self.write(|tx| {
+            if tx.get(Tree::Schemas, name.as_bytes())?.is_some() {
+                return Err(StorageError::SchemaExists(name.to_string()));
+            }
+            tx.put(Tree::Schemas, name.as_bytes(), value.clone());
+            Ok(())
+        })
     }
 
     /// Drops an empty schema.
     pub fn drop_schema(&self, name: &str) -> Result<()> {
-        if !self.schema_exists(name)? {
-            return Err(StorageError::SchemaNotFound(name.to_string()));
-        }
-        if !self.tables_in(name)?.is_empty() {
-            return Err(StorageError::SchemaNotEmpty(name.to_string()));
-        }
-        self.schemas.remove(name)?;
-        self.flush()
+        self.write(|tx| {
+            if tx.get(Tree::Schemas, name.as_bytes())?.is_none() {
+                return Err(StorageError::SchemaNotFound(name.to_string()));
+            }
+            if !tx
+                .scan(Tree::Tables, format!("{name}.").as_bytes())?
+                .is_empty()
+            {
+                return Err(StorageError::SchemaNotEmpty(name.to_string()));
+            }
+            tx.remove(Tree::Schemas, name.as_bytes());
+            Ok(())
+        })
     }
 
     /// Tables of one schema, sorted by name.
     pub fn tables_in(&self, schema: &str) -> Result<Vec<TableDef>> {
-        let prefix = format!("{schema}.");
-        self.tables
-            .scan_prefix(prefix.as_bytes())
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode(&k, &v)
-            })
-            .collect()
+        self.scan(Tree::Tables, format!("{schema}.").as_bytes())
     }
 
     /// Every table.
     pub fn all_tables(&self) -> Result<Vec<TableDef>> {
-        self.tables
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode(&k, &v)
-            })
-            .collect()
+        self.scan(Tree::Tables, b"")
     }
 
     /// A table by schema and name.
     pub fn table(&self, schema: &str, name: &str) -> Result<Option<TableDef>> {
         let key = table_key(schema, name);
-        match self.tables.get(&key)? {
+        match self.get(Tree::Tables, &key)? {
             Some(v) => Ok(Some(decode(&key, &v)?)),
             None => Ok(None),
         }
@@ -362,9 +502,6 @@ impl Catalog {
         mut def: TableDef,
         version: Option<TableVersion>,
     ) -> Result<TableDef> {
-        if !self.schema_exists(&def.schema)? {
-            return Err(StorageError::SchemaNotFound(def.schema.clone()));
-        }
         def.id = self.db.generate_id()? + 1;
         let key = table_key(&def.schema, &def.name);
         let id_key = def.id.to_be_bytes();
@@ -378,23 +515,23 @@ impl Catalog {
         let def_bytes = encode(&def)?;
         let version_bytes = encode(&version)?;
         let qualified = def.qualified_name();
-        (&self.tables, &self.versions, &self.meta)
-            .transaction(|(tables, versions, meta)| {
-                if tables.get(&key)?.is_some() {
-                    return abort(StorageError::TableExists(qualified.clone()));
-                }
-                tables.insert(key.as_slice(), def_bytes.as_slice())?;
-                versions.insert(&id_key, version_bytes.as_slice())?;
-                meta.insert(NEXT_TABLE_ID_KEY, &id_key)?;
-                Ok(())
-            })
-            .map_err(from_tx)?;
-        self.flush()?;
+        self.write(|tx| {
+            if tx.get(Tree::Schemas, def.schema.as_bytes())?.is_none() {
+                return Err(StorageError::SchemaNotFound(def.schema.clone()));
+            }
+            if tx.get(Tree::Tables, &key)?.is_some() {
+                return Err(StorageError::TableExists(qualified.clone()));
+            }
+            tx.put(Tree::Tables, &key, def_bytes.clone());
+            tx.put(Tree::Versions, &id_key, version_bytes.clone());
+            tx.put(Tree::Meta, NEXT_TABLE_ID_KEY, id_key.to_vec());
+            Ok(())
+        })?;
         Ok(def)
     }
 
-    /// Changes a table's definition (ALTER TABLE) in one transaction: `change` gets the
-    /// current definition. A new name moves the table; the new name must be free.
+    /// Changes a table's definition (ALTER TABLE): `change` gets the current
+    /// definition. A new name moves the table; the new name must be free.
     pub fn alter_table(
         &self,
         schema: &str,
@@ -402,102 +539,73 @@ impl Catalog {
         change: impl Fn(&mut TableDef) -> Result<()>,
     ) -> Result<TableDef> {
         let key = table_key(schema, name);
-        let qualified = format!("{schema}.{name}");
-        let def = self
-            .tables
-            .transaction(|tables| {
-                let Some(bytes) = tables.get(&key)? else {
-                    return abort(StorageError::TableNotFound(qualified.clone()));
-                };
-                let mut def: TableDef = match decode(&key, &bytes) {
-                    Ok(d) => d,
-                    Err(e) => return abort(e),
-                };
-                if let Err(e) = change(&mut def) {
-                    return abort(e);
+        self.write(|tx| {
+            let Some(bytes) = tx.get(Tree::Tables, &key)? else {
+                return Err(StorageError::TableNotFound(format!("{schema}.{name}")));
+            };
+            let mut def: TableDef = decode(&key, &bytes)?;
+            change(&mut def)?;
+            let new_key = table_key(&def.schema, &def.name);
+            if new_key != key {
+                if tx.get(Tree::Tables, &new_key)?.is_some() {
+                    return Err(StorageError::TableExists(def.qualified_name()));
                 }
-                let new_key = table_key(&def.schema, &def.name);
-                if new_key != key {
-                    if tables.get(&new_key)?.is_some() {
-                        return abort(StorageError::TableExists(def.qualified_name()));
-                    }
-                    tables.remove(key.as_slice())?;
-                }
-                let bytes = match encode(&def) {
-                    Ok(b) => b,
-                    Err(e) => return abort(e),
-                };
-                tables.insert(new_key.as_slice(), bytes)?;
-                Ok(def)
-            })
-            .map_err(from_tx)?;
-        self.flush()?;
-        Ok(def)
+                tx.remove(Tree::Tables, &key);
+            }
+            tx.put(Tree::Tables, &new_key, encode(&def)?);
+            Ok(def)
+        })
     }
 
     /// Drops a table and its versions; its segments become garbage.
     pub fn drop_table(&self, schema: &str, name: &str) -> Result<TableDef> {
         let key = table_key(schema, name);
-        let def: TableDef = match self.tables.get(&key)? {
-            Some(v) => decode(&key, &v)?,
-            None => return Err(StorageError::TableNotFound(format!("{schema}.{name}"))),
-        };
-        let id_key = def.id.to_be_bytes();
-        (&self.tables, &self.versions, &self.statistics)
-            .transaction(|(tables, versions, statistics)| {
-                tables.remove(key.as_slice())?;
-                versions.remove(&id_key)?;
-                statistics.remove(&id_key)?;
-                Ok::<_, ConflictableTransactionError<StorageError>>(())
-            })
-            .map_err(from_tx)?;
-        self.flush()?;
-        Ok(def)
+        self.write(|tx| {
+            let def: TableDef = match tx.get(Tree::Tables, &key)? {
+                Some(v) => decode(&key, &v)?,
+                None => return Err(StorageError::TableNotFound(format!("{schema}.{name}"))),
+            };
+            let id_key = def.id.to_be_bytes();
+            tx.remove(Tree::Tables, &key);
+            tx.remove(Tree::Versions, &id_key);
+            tx.remove(Tree::Statistics, &id_key);
+            Ok(def)
+        })
     }
 
-    /// The committed version of a table.
+    /// The version of a table in this view.
     pub fn version(&self, table_id: u64) -> Result<TableVersion> {
         let key = table_id.to_be_bytes();
-        match self.versions.get(key)? {
+        match self.get(Tree::Versions, &key)? {
             Some(v) => decode(&key, &v),
             None => Err(StorageError::TableNotFound(format!("table id {table_id}"))),
         }
     }
 
-    /// Installs `next(current)` as the table's new version, in one transaction, and
-    /// flushes it. The version number is the current one plus one.
+    /// Makes `next(current)` the table's new version, numbered the current one plus
+    /// one. It applies to the version committed when the change commits, without
+    /// reading it first: appends from concurrent transactions all land.
     fn update_version(
         &self,
         table_id: u64,
-        next: impl Fn(TableVersion) -> Result<TableVersion>,
-    ) -> Result<TableVersion> {
+        next: impl Fn(TableVersion) -> Result<TableVersion> + Send + Sync + 'static,
+    ) -> Result<()> {
         let key = table_id.to_be_bytes();
-        let new_version = self
-            .versions
-            .transaction(|versions| {
-                let Some(current) = versions.get(key)? else {
-                    return abort(StorageError::TableNotFound(format!("table id {table_id}")));
+        let next = Arc::new(next);
+        self.write(|tx| {
+            let next = Arc::clone(&next);
+            let merge: Merge = Arc::new(move |current: Option<&[u8]>| {
+                let Some(current) = current else {
+                    return Err(StorageError::TableNotFound(format!("table id {table_id}")));
                 };
-                let current: TableVersion = match decode(&key, &current) {
-                    Ok(v) => v,
-                    Err(e) => return abort(e),
-                };
+                let current: TableVersion = decode(&key, current)?;
                 let number = current.version + 1;
-                let mut version = match next(current) {
-                    Ok(v) => v,
-                    Err(e) => return abort(e),
-                };
+                let mut version = next(current)?;
                 version.version = number;
-                let bytes = match encode(&version) {
-                    Ok(b) => b,
-                    Err(e) => return abort(e),
-                };
-                versions.insert(&key, bytes)?;
-                Ok(version)
-            })
-            .map_err(from_tx)?;
-        self.flush()?;
-        Ok(new_version)
+                encode(&version)
+            });
+            tx.merge(Tree::Versions, &key, merge)
+        })
     }
 
     /// Appends staged segments to a table's current version, as one new version.
@@ -516,28 +624,53 @@ impl Catalog {
 
     /// Commits one statement's `change` to a table as one new version (see
     /// [`TableVersion::apply`] for the conflicts that refuse it). `table` names the
-    /// table in errors.
+    /// table in errors. Returns the version as this view sees it afterwards.
     pub fn commit(&self, table_id: u64, table: &str, change: &TableChange) -> Result<TableVersion> {
-        crate::fault::crash_point("before_commit");
-        let version = self.update_version(table_id, |mut version| {
-            version.apply(table, change)?;
+        let (table, change) = (table.to_string(), change.clone());
+        self.update_version(table_id, move |mut version| {
+            version.apply(&table, &change)?;
             Ok(version)
         })?;
-        crate::fault::crash_point("after_commit");
-        Ok(version)
+        self.version_after_write(table_id)
     }
 
     /// Empties a table: a new version with no segments (TRUNCATE). The old segments
     /// become garbage.
     pub fn truncate(&self, table_id: u64) -> Result<TableVersion> {
-        self.update_version(table_id, |_| Ok(TableVersion::default()))
+        self.update_version(table_id, |_| Ok(TableVersion::default()))?;
+        self.version_after_write(table_id)
     }
 
-    /// Every segment name some table version references, per slice.
+    /// A table's version right after this view changed it: the transaction's view of
+    /// it, or, outside one, what is committed now.
+    fn version_after_write(&self, table_id: u64) -> Result<TableVersion> {
+        let key = table_id.to_be_bytes();
+        let bytes = match &self.transaction {
+            Some(txn) => lock(txn).get_unrecorded(&self.trees, Tree::Versions, &key)?,
+            None => self.trees.get(Tree::Versions).get(key)?.map(|v| v.to_vec()),
+        };
+        match bytes {
+            Some(v) => decode(&key, &v),
+            None => Err(StorageError::TableNotFound(format!("table id {table_id}"))),
+        }
+    }
+
+    /// Every segment name some table version references, per slice: the committed
+    /// versions' and those of open transactions.
     pub fn live_segments(&self) -> Result<BTreeMap<u32, Vec<String>>> {
-        let mut live: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-        for kv in self.versions.iter() {
+        let mut versions: Vec<(Vec<u8>, Vec<u8>)> = vec![];
+        for kv in self.trees.get(Tree::Versions).iter() {
             let (k, v) = kv?;
+            versions.push((k.to_vec(), v.to_vec()));
+        }
+        let open: Vec<Arc<Mutex<Overlay>>> =
+            lock(&self.open).iter().filter_map(Weak::upgrade).collect();
+        for overlay in open {
+            let written = lock(&overlay).written(&self.trees, Tree::Versions)?;
+            versions.extend(written.into_iter().filter_map(|(k, v)| Some((k, v?))));
+        }
+        let mut live: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        for (k, v) in versions {
             let version: TableVersion = decode(&k, &v)?;
             for (slice, segments) in version.slices {
                 live.entry(slice)
@@ -545,13 +678,17 @@ impl Catalog {
                     .extend(segments.into_iter().map(|s| s.name));
             }
         }
+        for names in live.values_mut() {
+            names.sort();
+            names.dedup();
+        }
         Ok(live)
     }
 
     /// The statistics ANALYZE last recorded for a table.
     pub fn statistics(&self, table_id: u64) -> Result<Option<TableStatistics>> {
         let key = table_id.to_be_bytes();
-        match self.statistics.get(key)? {
+        match self.get(Tree::Statistics, &key)? {
             Some(v) => Ok(Some(decode(&key, &v)?)),
             None => Ok(None),
         }
@@ -559,14 +696,16 @@ impl Catalog {
 
     /// Records a table's statistics (ANALYZE).
     pub fn put_statistics(&self, table_id: u64, stats: &TableStatistics) -> Result<()> {
-        self.statistics
-            .insert(table_id.to_be_bytes(), encode(stats)?)?;
-        self.flush()
+        let bytes = encode(stats)?;
+        self.write(|tx| {
+            tx.put(Tree::Statistics, &table_id.to_be_bytes(), bytes.clone());
+            Ok(())
+        })
     }
 
     /// A user by name.
     pub fn user(&self, name: &str) -> Result<Option<UserDef>> {
-        match self.users.get(name)? {
+        match self.get(Tree::Users, name.as_bytes())? {
             Some(v) => Ok(Some(decode(name.as_bytes(), &v)?)),
             None => Ok(None),
         }
@@ -574,8 +713,39 @@ impl Catalog {
 
     /// Creates or replaces a user.
     pub fn put_user(&self, user: &UserDef) -> Result<()> {
-        self.users.insert(user.name.as_bytes(), encode(user)?)?;
-        self.flush()
+        let bytes = encode(user)?;
+        self.write(|tx| {
+            tx.put(Tree::Users, user.name.as_bytes(), bytes.clone());
+            Ok(())
+        })
+    }
+}
+
+/// A write's access to the view it writes: the transaction's, or a statement's own.
+struct View<'a> {
+    overlay: &'a mut Overlay,
+    trees: &'a Trees,
+}
+
+impl View<'_> {
+    fn get(&mut self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.overlay.get(self.trees, tree, key)
+    }
+
+    fn scan(&mut self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.overlay.scan(self.trees, tree, prefix)
+    }
+
+    fn put(&mut self, tree: Tree, key: &[u8], value: Vec<u8>) {
+        self.overlay.put(tree, key, value)
+    }
+
+    fn remove(&mut self, tree: Tree, key: &[u8]) {
+        self.overlay.remove(tree, key)
+    }
+
+    fn merge(&mut self, tree: Tree, key: &[u8], merge: Merge) -> Result<()> {
+        self.overlay.merge(tree, key, merge)
     }
 }
 
@@ -674,6 +844,106 @@ mod tests {
         Ok(())
     }
 
+    fn segments(slice: u32, name: &str, rows: u64) -> BTreeMap<u32, Vec<SegmentRef>> {
+        BTreeMap::from([(slice, vec![SegmentRef::new(name.into(), rows, 100)])])
+    }
+
+    #[test]
+    fn a_transaction_commits_all_its_changes_at_once_or_none() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let catalog = Catalog::open(
+            dir.path(),
+            ClusterLayout {
+                nodes: 1,
+                slices_per_node: 2,
+            },
+        )?;
+        let t = catalog.create_table(table("t"), None)?;
+        let txn = catalog.begin();
+        let u = txn.create_table(table("u"), None)?;
+        txn.append_segments(u.id, &segments(0, "u1", 3))?;
+        txn.append_segments(t.id, &segments(0, "t1", 2))?;
+        // Inside, the transaction sees its own writes; outside, nothing yet.
+        assert_eq!(txn.version(u.id)?.rows(), 3);
+        assert_eq!(txn.version(t.id)?.rows(), 2);
+        assert!(catalog.table("public", "u")?.is_none());
+        assert_eq!(catalog.version(t.id)?.rows(), 0);
+        // Its segments are live while it is open: garbage collection keeps them.
+        let live = catalog.live_segments()?;
+        assert_eq!(
+            live.get(&0),
+            Some(&vec!["t1".to_string(), "u1".to_string()])
+        );
+        txn.commit_transaction()?;
+        assert_eq!(catalog.version(u.id)?.rows(), 3);
+        assert_eq!(catalog.version(t.id)?.rows(), 2);
+
+        // Dropped without a commit (ROLLBACK, a disconnect): no trace.
+        let txn = catalog.begin();
+        txn.drop_table("public", "u")?;
+        txn.append_segments(t.id, &segments(0, "t2", 5))?;
+        txn.create_schema("s")?;
+        assert!(txn.table("public", "u")?.is_none());
+        drop(txn);
+        assert!(catalog.table("public", "u")?.is_some());
+        assert!(!catalog.schema_exists("s")?);
+        assert_eq!(catalog.version(t.id)?.rows(), 2);
+        assert!(
+            !catalog
+                .live_segments()?
+                .values()
+                .flatten()
+                .any(|s| s == "t2")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn transactions_that_read_what_another_changed_conflict() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let catalog = Catalog::open(
+            dir.path(),
+            ClusterLayout {
+                nodes: 1,
+                slices_per_node: 2,
+            },
+        )?;
+        let a = catalog.create_table(table("a"), None)?;
+        let b = catalog.create_table(table("b"), None)?;
+        // Appends alone never conflict: both land.
+        let (one, two) = (catalog.begin(), catalog.begin());
+        one.append_segments(a.id, &segments(0, "a1", 1))?;
+        two.append_segments(a.id, &segments(1, "a2", 1))?;
+        one.commit_transaction()?;
+        two.commit_transaction()?;
+        assert_eq!(catalog.version(a.id)?.rows(), 2);
+        // Write skew: each reads one table and writes the other; the second to
+        // commit read a version that changed, and commits nothing.
+        let (one, two) = (catalog.begin(), catalog.begin());
+        assert_eq!(one.version(a.id)?.rows(), 2);
+        assert_eq!(two.version(b.id)?.rows(), 0);
+        one.append_segments(b.id, &segments(0, "b1", 1))?;
+        two.append_segments(a.id, &segments(0, "a3", 1))?;
+        one.commit_transaction()?;
+        match two.commit_transaction() {
+            Err(StorageError::Conflict { table, .. }) => assert_eq!(table, "public.b"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(
+            catalog.version(a.id)?.rows(),
+            2,
+            "the loser changed nothing"
+        );
+        assert_eq!(catalog.version(b.id)?.rows(), 1);
+        // A transaction reads the same version again, whatever commits meanwhile.
+        let reader = catalog.begin();
+        assert_eq!(reader.version(b.id)?.rows(), 1);
+        catalog.append_segments(b.id, &segments(0, "b2", 4))?;
+        assert_eq!(reader.version(b.id)?.rows(), 1);
+        reader.commit_transaction()?;
+        Ok(())
+    }
+
     /// A catalog as the release before `format_version` and `dist_hash` wrote it:
     /// the same trees, no version record, table records without the field.
     fn write_catalog_of_the_previous_release(dir: &Path) -> Result<()> {
@@ -747,7 +1017,11 @@ mod tests {
             assert_eq!(catalog.format_version()?, CATALOG_FORMAT_VERSION);
             assert!(catalog.schema_exists("public")?);
             let def = catalog.create_table(table("t"), None)?;
-            let stored = catalog.tables.get(b"public.t")?.expect("the record");
+            let stored = catalog
+                .trees
+                .get(Tree::Tables)
+                .get(b"public.t")?
+                .expect("the record");
             let record: serde_json::Value = decode(b"public.t", &stored)?;
             assert_eq!(record["dist_hash"], "RowFormatV0", "{record}");
             assert_eq!(def.dist_hash, DistHash::RowFormatV0);
@@ -755,7 +1029,10 @@ mod tests {
         let catalog = Catalog::open(dir.path(), layout)?;
         assert_eq!(catalog.format_version()?, CATALOG_FORMAT_VERSION);
         // A catalog from a newer release is refused, not misread.
-        catalog.meta.insert(FORMAT_VERSION_KEY, encode(&2u32)?)?;
+        catalog
+            .trees
+            .get(Tree::Meta)
+            .insert(FORMAT_VERSION_KEY, encode(&2u32)?)?;
         catalog.flush()?;
         drop(catalog);
         assert!(matches!(
