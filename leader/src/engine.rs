@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use blueshift_storage::catalog::Catalog;
+use datafusion::catalog::{CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, TableReference};
 use datafusion::dataframe::DataFrame;
@@ -48,7 +49,7 @@ use crate::planner::collocate::CollocateJoins;
 use crate::planner::fragment::ShipFragments;
 use crate::query_log::{QueryEntry, QueryLog, QueryScope};
 use crate::s3_config::S3Config;
-use crate::session::{DATABASE, Session, SessionRegistry};
+use crate::session::{AbandonedHook, DATABASE, Session, SessionRegistry};
 use crate::sql::copy::{CopyOrUnload, CopyStatement, UnloadStatement};
 use crate::sql::redshift_ddl::TableAttributes;
 use crate::sql::{ParsedStatement, SqlParser};
@@ -101,7 +102,8 @@ pub struct Engine {
     gate: Arc<QueryGate>,
     query_log: Arc<QueryLog>,
     catalog: Catalog,
-    commits: CommitPoint,
+    /// The database DataFusion plans over (the committed catalog's).
+    database: Arc<DatabaseProvider>,
     cluster: ClusterClient,
     ctx: SessionContext,
     parser: SqlParser,
@@ -156,6 +158,11 @@ fn object_reference(name: &ObjectName) -> Result<(String, String), LeaderError> 
     }
 }
 
+/// Whether `stmt` ends a transaction block (COMMIT, END, ROLLBACK, ABORT).
+fn ends_block(stmt: &Statement) -> bool {
+    matches!(stmt, Statement::Commit { .. } | Statement::Rollback { .. })
+}
+
 /// Whether `planned` changes table data or the catalog when it runs.
 fn changes_something(planned: &Planned) -> bool {
     match planned {
@@ -168,7 +175,23 @@ fn changes_something(planned: &Planned) -> bool {
                 | Statement::Drop { .. }
                 | Statement::AlterTable(_)
                 | Statement::Truncate(_)
+                | Statement::Vacuum(_)
+                | Statement::Analyze(_)
         ),
+    }
+}
+
+/// The statement `planned` runs, named as in its command tag.
+fn planned_name(planned: &Planned) -> String {
+    match planned {
+        Planned::Empty => String::new(),
+        Planned::Query(_) => "SELECT".into(),
+        Planned::Insert(_) => "INSERT".into(),
+        Planned::Dml(LogicalPlan::Dml(dml)) => dml.op.to_string().to_ascii_uppercase(),
+        Planned::Dml(_) => "DELETE".into(),
+        Planned::Command(stmt, _) => statement_name(stmt),
+        Planned::Copy(_) => "COPY".into(),
+        Planned::Unload(_) => "UNLOAD".into(),
     }
 }
 
@@ -283,29 +306,32 @@ impl Engine {
             .build();
         let ctx = SessionContext::new_with_state(state);
         let query_log = Arc::new(QueryLog::default());
-        ctx.register_catalog(
-            DATABASE,
-            Arc::new(DatabaseProvider::new(
-                catalog.clone(),
-                cluster.clone(),
-                Arc::clone(&query_log),
-            )),
-        );
+        let database = Arc::new(DatabaseProvider::new(
+            catalog.clone(),
+            cluster.clone(),
+            Arc::clone(&query_log),
+        ));
+        ctx.register_catalog(DATABASE, Arc::clone(&database) as _);
         datafusion_pg_catalog::setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
             .map_err(|e| LeaderError::DataFusion(*e))?;
         let sessions = Arc::new(SessionRegistry::default());
         functions::register_static(&ctx, Arc::clone(&sessions));
-        Ok(Engine {
+        let engine = Engine {
             sessions,
             gate: QueryGate::new(query_memory_bytes),
             query_log,
-            commits: CommitPoint::new(catalog.clone()),
             catalog,
+            database,
             cluster,
             ctx,
             parser: SqlParser::default(),
             s3: S3Config::default(),
-        })
+        };
+        // A client that disconnects in a block that wrote leaves staged segments.
+        engine
+            .sessions
+            .on_abandoned_changes(AbandonedHook(Arc::new(engine.garbage_collector())));
+        Ok(engine)
     }
 
     /// The engine with `s3` as its S3 settings (COPY and UNLOAD).
@@ -319,9 +345,31 @@ impl Engine {
         Arc::clone(&self.sessions)
     }
 
+    /// The catalog a statement of `session` reads and writes: its transaction
+    /// block's view, or the committed catalog.
+    fn catalog_of(&self, session: &Session) -> Catalog {
+        session
+            .block_catalog()
+            .unwrap_or_else(|| self.catalog.clone())
+    }
+
+    /// Where a statement of `session` commits: into its transaction block, or on its
+    /// own.
+    fn commits_of(&self, session: &Session) -> CommitPoint {
+        CommitPoint::new(self.catalog_of(session))
+    }
+
     /// A planning state for one statement of `session`.
     fn state_for(&self, session: &Session) -> SessionState {
         let mut state = self.ctx.state();
+        // In a transaction block, tables resolve in the block's view of the catalog.
+        if let Some(view) = session.block_catalog() {
+            let list = Arc::new(MemoryCatalogProviderList::new());
+            list.register_catalog(DATABASE.to_string(), Arc::new(self.database.over(view)));
+            state = SessionStateBuilder::new_from_existing(state)
+                .with_catalog_list(list)
+                .build();
+        }
         if !session.collocated_joins() {
             let rules = state
                 .physical_optimizers()
@@ -398,8 +446,15 @@ impl Engine {
         Ok((state, guard))
     }
 
-    /// Parses `sql` into statements with their Redshift attributes.
-    pub fn parse(&self, sql: &str) -> Result<Vec<Parsed>, LeaderError> {
+    /// Parses `sql`, sent by `session`, into statements with their Redshift
+    /// attributes. Text that does not parse fails the session's transaction block,
+    /// as in PostgreSQL.
+    pub fn parse(&self, session: &Session, sql: &str) -> Result<Vec<Parsed>, LeaderError> {
+        self.parse_statements(sql)
+            .inspect_err(|_| self.fail_block(session))
+    }
+
+    fn parse_statements(&self, sql: &str) -> Result<Vec<Parsed>, LeaderError> {
         let mut parsed = self.parser.parse(sql)?;
         Ok(parsed
             .statements
@@ -431,8 +486,25 @@ impl Engine {
             .collect())
     }
 
-    /// Plans one statement.
+    /// Plans one statement. In a failed transaction block only its end is planned
+    /// (25P02 otherwise); a statement that fails to plan fails its block.
     pub async fn plan(&self, session: &Session, parsed: Parsed) -> Result<Planned, LeaderError> {
+        let ends = matches!(&parsed, Parsed::Sql(stmt, _) if ends_block(stmt));
+        if session.block_failed() && !ends {
+            return Err(LeaderError::InFailedTransaction);
+        }
+        let planned = self.plan_statement(session, parsed).await;
+        if planned.is_err() {
+            self.fail_block(session);
+        }
+        planned
+    }
+
+    async fn plan_statement(
+        &self,
+        session: &Session,
+        parsed: Parsed,
+    ) -> Result<Planned, LeaderError> {
         let (stmt, attrs) = match parsed {
             Parsed::Sql(stmt, attrs) => (*stmt, attrs),
             Parsed::Copy(c) => return Ok(Planned::Copy(c)),
@@ -579,8 +651,43 @@ impl Engine {
         }
     }
 
-    /// Runs a planned statement. `text` is its SQL, for the query log.
+    /// Runs a planned statement. `text` is its SQL, for the query log. In a failed
+    /// transaction block only its end runs (25P02 otherwise); a statement that fails
+    /// fails its block.
     pub async fn execute(
+        &self,
+        session: &Session,
+        planned: &Planned,
+        params: Option<&ParamValues>,
+        interrupt: Interrupt,
+        text: &str,
+    ) -> Result<Outcome, LeaderError> {
+        let ends = matches!(planned, Planned::Command(stmt, _) if ends_block(stmt));
+        if session.block_failed() && !ends {
+            return Err(LeaderError::InFailedTransaction);
+        }
+        if session.block_read_only() && changes_something(planned) {
+            self.fail_block(session);
+            return Err(LeaderError::ReadOnlyTransaction(planned_name(planned)));
+        }
+        let outcome = self
+            .execute_statement(session, planned, params, interrupt, text)
+            .await;
+        if outcome.is_err() {
+            self.fail_block(session);
+        }
+        outcome
+    }
+
+    /// A statement of the session's open block failed: the block fails, and the
+    /// segments its changes had staged are collected.
+    pub fn fail_block(&self, session: &Session) {
+        if session.fail_block() {
+            self.collect_garbage_when_idle();
+        }
+    }
+
+    async fn execute_statement(
         &self,
         session: &Session,
         planned: &Planned,
@@ -606,9 +713,6 @@ impl Engine {
                 .start(session.user_id(), session.pid, &label, text)
         });
         session.set_current_query(entry.as_ref().map_or(0, QueryEntry::query_id));
-        if changes_something(planned) {
-            session.note_change();
-        }
         match planned {
             Planned::Empty => Ok(Outcome::Empty),
             Planned::Query(plan) => {

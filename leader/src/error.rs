@@ -59,6 +59,15 @@ pub enum LeaderError {
     /// The query was cancelled.
     #[error("canceling statement due to user request")]
     Cancelled,
+    /// A statement in the transaction block failed earlier.
+    #[error("current transaction is aborted, commands ignored until end of transaction block")]
+    InFailedTransaction,
+    /// A statement that changes something, in a READ ONLY transaction block.
+    #[error("cannot execute {0} in a read-only transaction")]
+    ReadOnlyTransaction(String),
+    /// A statement that cannot run inside a transaction block.
+    #[error("{0} cannot run inside a transaction block")]
+    InTransactionBlock(String),
     /// Storage, the catalog, or an object store (COPY's source, UNLOAD's target).
     #[error(transparent)]
     Storage(#[from] blueshift_storage::StorageError),
@@ -124,6 +133,9 @@ impl LeaderError {
             LeaderError::ComputeNode { .. } => ErrorKind::IoError,
             LeaderError::Cancelled | LeaderError::StatementTimeout => ErrorKind::QueryCanceled,
             LeaderError::NotNullViolation(_) => ErrorKind::NotNullViolation,
+            LeaderError::InFailedTransaction => ErrorKind::InFailedSqlTransaction,
+            LeaderError::InTransactionBlock(_) => ErrorKind::ActiveSqlTransaction,
+            LeaderError::ReadOnlyTransaction(_) => ErrorKind::ReadOnlySqlTransaction,
             LeaderError::DuplicateColumn(_) => ErrorKind::DuplicateColumn,
             LeaderError::DataCorrupted(_) => ErrorKind::DataCorrupted,
             LeaderError::Failure { kind, .. } => *kind,

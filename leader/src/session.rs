@@ -8,7 +8,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
+use blueshift_storage::catalog::Catalog;
+
+use blueshift_storage::StorageError;
+
 use crate::error::LeaderError;
+
+/// A session's transaction block.
+#[derive(Debug)]
+pub enum Block {
+    /// Not in a block: every statement commits on its own.
+    Idle,
+    /// BEGIN ran: statements read and write `view`, a view of the catalog that
+    /// commits at COMMIT and is dropped at ROLLBACK or when the session ends.
+    Open {
+        view: Catalog,
+        /// BEGIN READ ONLY (or SET TRANSACTION READ ONLY): changes are refused.
+        read_only: bool,
+    },
+    /// A statement in the block failed (SQLSTATE 25P02 until the block ends).
+    Failed,
+}
 
 /// The database name: a cluster has one database, `dev`.
 pub const DATABASE: &str = "dev";
@@ -25,6 +45,7 @@ pub const DEFAULT_SETTINGS: &[(&str, &str)] = &[
     ("client_encoding", "UTF8"),
     ("client_min_messages", "notice"),
     ("datestyle", "ISO, MDY"),
+    ("default_transaction_read_only", "off"),
     ("describe_field_name_in_uppercase", "off"),
     ("enable_case_sensitive_identifier", "off"),
     ("enable_collocated_joins", "on"),
@@ -39,11 +60,13 @@ pub const DEFAULT_SETTINGS: &[(&str, &str)] = &[
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
     ("timezone", "UTC"),
+    // Redshift runs every transaction serializable; the other levels map to it.
+    ("transaction_isolation", "serializable"),
     ("wlm_query_slot_count", "1"),
 ];
 
 /// Settings that are reported but cannot be changed.
-const READ_ONLY: &[&str] = &["server_encoding", "server_version"];
+const READ_ONLY: &[&str] = &["server_encoding", "server_version", "transaction_isolation"];
 
 /// One connection's session.
 #[derive(Debug)]
@@ -58,15 +81,43 @@ pub struct Session {
     cancel: Mutex<CancellationToken>,
     /// The query-log id of the statement running now (0: none), for STL_SCAN.
     current_query: AtomicU64,
-    /// Inside BEGIN ... COMMIT/ROLLBACK, and whether a statement in it changed data or
-    /// the catalog (each statement commits on its own, so a ROLLBACK cannot undo it).
-    transaction: Mutex<Option<bool>>,
+    /// The transaction block the session is in, if any.
+    transaction: Mutex<Block>,
+    /// Counts the starts and ends of transaction blocks: a statement planned under
+    /// another count planned against another view of the catalog.
+    block_generation: AtomicU64,
     /// The query id of the session's last COPY (`pg_last_copy_id()`).
     last_copy: AtomicU64,
     /// The query id of the session's last logged statement (`pg_last_query_id()`).
     last_query: AtomicU64,
     /// A COPY FROM STDIN waiting for the client's data.
     copy_in: std::sync::Mutex<Option<CopyIn>>,
+    /// Runs when the session ends in an open block that wrote something (the client
+    /// disconnected): the segments the block staged are garbage now.
+    on_abandoned_changes: std::sync::OnceLock<AbandonedHook>,
+}
+
+/// What a session runs when it ends with uncommitted changes.
+#[derive(Clone)]
+pub struct AbandonedHook(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for AbandonedHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AbandonedHook")
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // The block's view goes with the session: its changes are never committed.
+        let wrote = match &*self.block() {
+            Block::Open { view, .. } => view.has_changes(),
+            Block::Idle | Block::Failed => false,
+        };
+        if wrote && let Some(hook) = self.on_abandoned_changes.get() {
+            (hook.0)();
+        }
+    }
 }
 
 /// A COPY FROM STDIN in progress: where the client's bytes go, and the load that
@@ -81,6 +132,7 @@ fn canonical(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
     match lower.as_str() {
         "time zone" | "time_zone" => "timezone".to_string(),
+        "transaction isolation level" => "transaction_isolation".to_string(),
         _ => lower,
     }
 }
@@ -99,10 +151,12 @@ impl Session {
             ),
             cancel: Mutex::new(CancellationToken::new()),
             current_query: AtomicU64::new(0),
-            transaction: Mutex::new(None),
+            transaction: Mutex::new(Block::Idle),
+            block_generation: AtomicU64::new(0),
             last_query: AtomicU64::new(0),
             last_copy: AtomicU64::new(0),
             copy_in: std::sync::Mutex::new(None),
+            on_abandoned_changes: std::sync::OnceLock::new(),
         }
     }
 
@@ -112,26 +166,131 @@ impl Session {
         100
     }
 
-    /// BEGIN: a transaction block starts (a second BEGIN keeps the first's).
-    pub fn begin_block(&self) {
-        let mut block = self.transaction.lock().unwrap_or_else(|e| e.into_inner());
-        block.get_or_insert(false);
+    fn block(&self) -> std::sync::MutexGuard<'_, Block> {
+        // A panic elsewhere leaves the block as it was: still the session's state.
+        self.transaction.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A statement that changes data or the catalog runs: inside a block, ROLLBACK can
-    /// no longer take the block back.
-    pub fn note_change(&self) {
-        let mut block = self.transaction.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(changed) = block.as_mut() {
-            *changed = true;
+    /// Replaces the block, counting the change of view.
+    fn set_block(block: &mut Block, next: Block, generation: &AtomicU64) -> Block {
+        generation.fetch_add(1, Ordering::Relaxed);
+        std::mem::replace(block, next)
+    }
+
+    /// BEGIN: a transaction block starts, with its view of `catalog` (a second BEGIN
+    /// keeps the first's block, as PostgreSQL does). Returns whether a block started.
+    pub fn begin_block(&self, catalog: &Catalog, read_only: bool) -> bool {
+        let mut block = self.block();
+        if !matches!(*block, Block::Idle) {
+            return false;
+        }
+        let view = catalog.begin();
+        Self::set_block(
+            &mut block,
+            Block::Open { view, read_only },
+            &self.block_generation,
+        );
+        true
+    }
+
+    /// Which view of the catalog the session's statements plan against: it changes
+    /// whenever a transaction block starts or ends.
+    pub fn block_generation(&self) -> u64 {
+        self.block_generation.load(Ordering::Relaxed)
+    }
+
+    /// Sets what runs when the session ends with uncommitted changes (once).
+    pub fn on_abandoned_changes(&self, hook: AbandonedHook) {
+        let _ = self.on_abandoned_changes.set(hook);
+    }
+
+    /// Whether the session is in a transaction block (open or failed).
+    pub fn in_block(&self) -> bool {
+        !matches!(*self.block(), Block::Idle)
+    }
+
+    /// The catalog view of the open transaction block, if the session is in one.
+    pub fn block_catalog(&self) -> Option<Catalog> {
+        match &*self.block() {
+            Block::Open { view, .. } => Some(view.clone()),
+            _ => None,
         }
     }
 
-    /// COMMIT or ROLLBACK: the block ends; returns whether a statement in it changed
-    /// anything.
-    pub fn end_block(&self) -> bool {
-        let mut block = self.transaction.lock().unwrap_or_else(|e| e.into_inner());
-        block.take().unwrap_or(false)
+    /// Whether the open block is READ ONLY.
+    pub fn block_read_only(&self) -> bool {
+        matches!(
+            &*self.block(),
+            Block::Open {
+                read_only: true,
+                ..
+            }
+        )
+    }
+
+    /// SET TRANSACTION READ ONLY / READ WRITE in an open block; outside one it does
+    /// nothing (PostgreSQL warns and ignores it too).
+    pub fn set_block_read_only(&self, value: bool) {
+        if let Block::Open { read_only, .. } = &mut *self.block() {
+            *read_only = value;
+        }
+    }
+
+    /// Whether the session's block failed: statements are refused until it ends.
+    pub fn block_failed(&self) -> bool {
+        matches!(*self.block(), Block::Failed)
+    }
+
+    /// A statement in the block failed: its changes are dropped now, and the block
+    /// refuses statements until ROLLBACK (or COMMIT, which rolls back). Returns
+    /// whether the dropped changes had written anything (staged segments, now
+    /// garbage).
+    pub fn fail_block(&self) -> bool {
+        let mut block = self.block();
+        if !matches!(*block, Block::Open { .. }) {
+            return false;
+        }
+        match Self::set_block(&mut block, Block::Failed, &self.block_generation) {
+            Block::Open { view, .. } => view.has_changes(),
+            Block::Failed | Block::Idle => false,
+        }
+    }
+
+    /// COMMIT (or END): the open block's changes become visible at once, and the
+    /// block ends; returns the command tag. When the commit is refused (40001: a
+    /// concurrent transaction changed what the block read) nothing of it is kept
+    /// and the block stays failed until ROLLBACK, so the client's view of the
+    /// transaction (failed) and the session's agree. COMMIT of a failed block rolls
+    /// it back, as in PostgreSQL.
+    pub fn commit_block(&self) -> Result<&'static str, StorageError> {
+        let mut block = self.block();
+        let tag = match &*block {
+            Block::Open { view, .. } => match view.commit_transaction() {
+                Ok(()) => "COMMIT",
+                Err(e) => {
+                    Self::set_block(&mut block, Block::Failed, &self.block_generation);
+                    return Err(e);
+                }
+            },
+            Block::Failed => "ROLLBACK",
+            Block::Idle => return Ok("COMMIT"),
+        };
+        Self::set_block(&mut block, Block::Idle, &self.block_generation);
+        Ok(tag)
+    }
+
+    /// ROLLBACK (or ABORT): the block ends and its changes are dropped. Returns
+    /// whether it had written anything (whose staged segments are now garbage).
+    pub fn rollback_block(&self) -> bool {
+        let mut block = self.block();
+        if matches!(*block, Block::Idle) {
+            return false;
+        }
+        match Self::set_block(&mut block, Block::Idle, &self.block_generation) {
+            Block::Open { view, .. } => view.has_changes(),
+            // A failed block dropped its view when it failed.
+            Block::Failed | Block::Idle => false,
+        }
     }
 
     /// Records which logged statement the session runs now.
@@ -267,7 +426,11 @@ impl Session {
                 "invalid value for parameter \"{name}\": {e}"
             )));
         }
-        if name == "enable_collocated_joins" && parse_bool(value).is_none() {
+        if matches!(
+            name.as_str(),
+            "enable_collocated_joins" | "default_transaction_read_only"
+        ) && parse_bool(value).is_none()
+        {
             return Err(LeaderError::InvalidParameter(format!(
                 "parameter \"{name}\" requires a Boolean value"
             )));
@@ -313,6 +476,14 @@ impl Session {
             .ok()
             .and_then(|v| parse_bool(&v))
             .unwrap_or(true)
+    }
+
+    /// Whether blocks begin READ ONLY (`default_transaction_read_only`).
+    pub fn default_transaction_read_only(&self) -> bool {
+        self.show("default_transaction_read_only")
+            .ok()
+            .and_then(|v| parse_bool(&v))
+            .unwrap_or(false)
     }
 
     /// The statement timeout in milliseconds, 0 for none.
@@ -367,6 +538,9 @@ mod tests {
 #[derive(Debug, Default)]
 pub struct SessionRegistry {
     sessions: Mutex<HashMap<(i32, Bytes), Weak<Session>>>,
+    /// Given to every session registered: what it runs when it ends with
+    /// uncommitted changes.
+    on_abandoned_changes: std::sync::OnceLock<AbandonedHook>,
 }
 
 impl SessionRegistry {
@@ -375,8 +549,17 @@ impl SessionRegistry {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Sets what every session registered from now on runs when it ends with
+    /// uncommitted changes (once).
+    pub fn on_abandoned_changes(&self, hook: AbandonedHook) {
+        let _ = self.on_abandoned_changes.set(hook);
+    }
+
     /// Registers `session` under the backend key its client got.
     pub fn register(&self, pid: i32, secret: Bytes, session: &Arc<Session>) {
+        if let Some(hook) = self.on_abandoned_changes.get() {
+            session.on_abandoned_changes(hook.clone());
+        }
         let mut sessions = self.lock();
         sessions.retain(|_, s| s.strong_count() > 0);
         sessions.insert((pid, secret), Arc::downgrade(session));

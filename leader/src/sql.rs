@@ -63,6 +63,14 @@ impl Dialect for BlueshiftDialect {
         false
     }
 
+    /// `ABORT [WORK | TRANSACTION]` is PostgreSQL's and Redshift's ROLLBACK.
+    fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+        if parser.parse_keyword(Keyword::ABORT) {
+            return Some(parser.parse_rollback());
+        }
+        self.0.parse_statement(parser)
+    }
+
     fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
         self.0.identifier_quote_style(identifier)
     }

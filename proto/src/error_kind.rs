@@ -54,8 +54,16 @@ pub enum ErrorKind {
     CardinalityViolation,
     /// 23502: NULL into a NOT NULL column.
     NotNullViolation,
-    /// 40001: a concurrent DELETE or UPDATE changed the same rows.
+    /// 40001: a concurrent statement or transaction changed what this one read or
+    /// the rows it changes.
     SerializationFailure,
+    /// 25P02: a statement in the transaction block failed; the block refuses
+    /// statements until it ends.
+    InFailedSqlTransaction,
+    /// 25001: a statement that cannot run inside a transaction block.
+    ActiveSqlTransaction,
+    /// 25006: a statement that changes something, in a READ ONLY transaction.
+    ReadOnlySqlTransaction,
     /// 57014: a cancel request or statement_timeout stopped the statement.
     QueryCanceled,
     /// 53200: the statement needed more memory than its share.
@@ -105,6 +113,9 @@ impl ErrorKind {
         ErrorKind::CardinalityViolation,
         ErrorKind::NotNullViolation,
         ErrorKind::SerializationFailure,
+        ErrorKind::InFailedSqlTransaction,
+        ErrorKind::ActiveSqlTransaction,
+        ErrorKind::ReadOnlySqlTransaction,
         ErrorKind::QueryCanceled,
         ErrorKind::OutOfMemory,
         ErrorKind::InsufficientPrivilege,
@@ -143,6 +154,9 @@ impl ErrorKind {
             ErrorKind::CardinalityViolation => "21000",
             ErrorKind::NotNullViolation => "23502",
             ErrorKind::SerializationFailure => "40001",
+            ErrorKind::InFailedSqlTransaction => "25P02",
+            ErrorKind::ActiveSqlTransaction => "25001",
+            ErrorKind::ReadOnlySqlTransaction => "25006",
             ErrorKind::QueryCanceled => "57014",
             ErrorKind::OutOfMemory => "53200",
             ErrorKind::InsufficientPrivilege => "42501",

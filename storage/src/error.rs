@@ -51,7 +51,7 @@ pub enum StorageError {
     #[error("distribution error: {0}")]
     Distribution(String),
     /// A concurrent statement changed the rows this one read (SQLSTATE 40001).
-    #[error("serializable isolation violation on table {table}: {reason}")]
+    #[error("Serializable isolation violation on table {table}: {reason}")]
     Conflict { table: String, reason: String },
     /// Other I/O.
     #[error("I/O error: {0}")]

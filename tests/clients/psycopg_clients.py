@@ -80,4 +80,56 @@ except psycopg2.errors.SyntaxError:
 cur.execute("select count(*) from py3")
 assert cur.fetchone() == (4,), "psycopg2 count"
 conn.close()
+# psycopg2 with autocommit off (its default): every statement runs in a transaction
+# block the driver begins; rollback() takes it all back, commit() keeps it, and an
+# error aborts the block until rollback().
+conn = psycopg2.connect(dsn)
+other = psycopg2.connect(dsn)
+other.autocommit = True
+watcher = other.cursor()
+cur = conn.cursor()
+cur.execute("insert into py3 values (%s, %s)", (5, "five"))
+cur.execute("create table py2txn (id int)")
+cur.execute("insert into py2txn values (1)")
+cur.execute("select count(*) from py3")
+assert cur.fetchone() == (5,), "psycopg2 sees its own insert"
+watcher.execute("select count(*) from py3")
+assert watcher.fetchone() == (4,), "another session does not see it before commit"
+conn.rollback()
+cur.execute("select count(*) from py3")
+assert cur.fetchone() == (4,), "psycopg2 rollback took the insert back"
+watcher.execute("select count(*) from information_schema.tables where table_name = 'py2txn'")
+assert watcher.fetchone() == (0,), "psycopg2 rollback took the create table back"
+conn.rollback()
+cur.execute("insert into py3 values (%s, %s)", (5, "five"))
+try:
+    cur.execute("select * from no_such_table")
+    raise AssertionError("psycopg2: missing table must fail")
+except psycopg2.errors.UndefinedTable:
+    pass
+try:
+    cur.execute("select 1")
+    raise AssertionError("psycopg2: a failed block refuses statements")
+except psycopg2.errors.InFailedSqlTransaction:
+    pass
+conn.rollback()
+cur.execute("insert into py3 values (%s, %s)", (6, "six"))
+conn.commit()
+watcher.execute("select id from py3 where id >= 5 order by id")
+assert watcher.fetchall() == [(6,)], "psycopg2 commit kept only the committed row"
+conn.close()
+other.close()
+
+# psycopg 3 with autocommit off: a transaction() block that raises rolls back.
+with psycopg.connect(dsn) as conn:
+    try:
+        with conn.transaction():
+            conn.execute("delete from py3 where id = %s", (6,))
+            assert conn.execute("select count(*) from py3").fetchone() == (4,)
+            raise KeyError("roll back")
+    except KeyError:
+        pass
+    assert conn.execute("select count(*) from py3").fetchone() == (5,), "psycopg3 rollback"
+    conn.commit()
+
 print("psycopg clients ok")

@@ -14,7 +14,26 @@ fn expr_text(e: &ast::Expr) -> String {
     }
 }
 
+/// The access mode `modes` name (READ ONLY: true), if any; isolation levels are all
+/// serializable and change nothing.
+fn read_only_mode(modes: &[ast::TransactionMode]) -> Option<bool> {
+    modes.iter().rev().find_map(|m| match m {
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly) => Some(true),
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => Some(false),
+        ast::TransactionMode::IsolationLevel(_) => None,
+    })
+}
+
 impl Engine {
+    /// COMMIT: the session's block commits (see [`Session::commit_block`]); a
+    /// refused commit leaves its staged segments to the garbage collector.
+    pub(super) fn commit_block(&self, session: &Session) -> Result<&'static str, LeaderError> {
+        session.commit_block().map_err(|e| {
+            self.collect_garbage_when_idle();
+            e.into()
+        })
+    }
+
     pub(super) async fn command(
         &self,
         session: &Session,
@@ -34,7 +53,7 @@ impl Engine {
                         return Err(LeaderError::Unsupported(format!("CREATE SCHEMA {other}")));
                     }
                 };
-                match self.commits.create_schema(&name) {
+                match self.commits_of(session).create_schema(&name) {
                     Err(blueshift_storage::StorageError::SchemaExists(_)) if *if_not_exists => {}
                     other => other?,
                 }
@@ -50,7 +69,7 @@ impl Engine {
                 names,
                 cascade,
                 ..
-            } => self.drop(*object_type, *if_exists, names, *cascade),
+            } => self.drop(session, *object_type, *if_exists, names, *cascade),
             Statement::Set(set) => {
                 match set {
                     Set::SingleAssignment {
@@ -67,6 +86,23 @@ impl Engine {
                     Set::SetTimeZone { value, .. } => session.set("timezone", &expr_text(value))?,
                     Set::SetNames { charset_name, .. } => {
                         session.set("client_encoding", &charset_name.value)?
+                    }
+                    // Every isolation level is serializable on Redshift; the access
+                    // mode applies to the open block, or with SESSION to the blocks
+                    // the session begins from now on.
+                    Set::SetTransaction {
+                        modes,
+                        snapshot: None,
+                        session: characteristics,
+                    } => {
+                        if let Some(read_only) = read_only_mode(modes) {
+                            if *characteristics {
+                                let value = if read_only { "on" } else { "off" };
+                                session.set("default_transaction_read_only", value)?;
+                            } else {
+                                session.set_block_read_only(read_only);
+                            }
+                        }
                     }
                     other => {
                         return Err(LeaderError::Unsupported(format!("{other}")));
@@ -107,9 +143,10 @@ impl Engine {
             Statement::Truncate(t) => {
                 // Resolve every name first, so a missing table truncates none.
                 let mut ids = Vec::new();
+                let catalog = self.catalog_of(session);
                 for target in &t.table_names {
                     let (schema, table) = object_reference(&target.name)?;
-                    match self.catalog.table(&schema, &table)? {
+                    match catalog.table(&schema, &table)? {
                         Some(def) => ids.push(def.id),
                         None if t.if_exists => {}
                         None => {
@@ -119,31 +156,54 @@ impl Engine {
                         }
                     }
                 }
+                // As on Redshift, TRUNCATE commits the transaction block it runs in
+                // (and the block ends).
+                let ended_block = session.in_block();
+                self.commit_block(session)?;
                 for id in ids {
-                    self.commits.truncate(id)?;
+                    self.commits_of(session).truncate(id)?;
                 }
                 self.collect_garbage_when_idle();
-                Ok(Outcome::done("TRUNCATE TABLE"))
+                Ok(if ended_block {
+                    Outcome::ended("TRUNCATE TABLE")
+                } else {
+                    Outcome::done("TRUNCATE TABLE")
+                })
+            }
+            // VACUUM rewrites segments under every transaction's feet, so (as on
+            // Redshift and PostgreSQL) it runs only on its own.
+            Statement::Vacuum(_) if session.in_block() => {
+                Err(LeaderError::InTransactionBlock("VACUUM".into()))
             }
             Statement::Vacuum(v) => self.vacuum(session, v, interrupt).await,
             Statement::AlterTable(alter) => self.alter_table(session, alter, attrs).await,
             Statement::Analyze(a) => self.analyze(session, a, interrupt).await,
-            Statement::StartTransaction { .. } => {
-                session.begin_block();
+            Statement::StartTransaction { modes, .. } => {
+                let read_only =
+                    read_only_mode(modes).unwrap_or(session.default_transaction_read_only());
+                session.begin_block(&self.catalog, read_only);
                 Ok(Outcome::began("BEGIN"))
             }
-            Statement::Commit { .. } => {
-                session.end_block();
-                Ok(Outcome::ended("COMMIT"))
+            // Savepoints and chained transactions are not there yet: refused rather
+            // than run as a plain COMMIT or ROLLBACK of the whole block.
+            Statement::Commit { chain: true, .. } => {
+                Err(LeaderError::Unsupported("COMMIT AND CHAIN".into()))
             }
-            // Every statement commits on its own: a ROLLBACK after one that changed
-            // something cannot undo it, and says so rather than answer ROLLBACK.
-            Statement::Rollback { .. } if session.end_block() => Err(LeaderError::Unsupported(
-                "ROLLBACK of a transaction block whose statements changed data or tables \
-                 (each statement commits on its own; its changes are kept)"
-                    .into(),
-            )),
-            Statement::Rollback { .. } => Ok(Outcome::ended("ROLLBACK")),
+            Statement::Rollback { chain: true, .. } => {
+                Err(LeaderError::Unsupported("ROLLBACK AND CHAIN".into()))
+            }
+            Statement::Rollback {
+                savepoint: Some(_), ..
+            } => Err(LeaderError::Unsupported("ROLLBACK TO SAVEPOINT".into())),
+            Statement::Commit { .. } => Ok(Outcome::ended(self.commit_block(session)?)),
+            // The block's view is dropped with its changes: nothing was written to
+            // the catalog, and its staged segments become garbage.
+            Statement::Rollback { .. } => {
+                if session.rollback_block() {
+                    self.collect_garbage_when_idle();
+                }
+                Ok(Outcome::ended("ROLLBACK"))
+            }
             Statement::Discard { .. } => {
                 session.reset(None)?;
                 Ok(Outcome::done("DISCARD ALL"))

@@ -338,8 +338,12 @@ impl Engine {
     }
 
     /// The table, columns and load options of a COPY, before its source is read.
-    fn copy_spec(&self, stmt: &CopyStatement) -> Result<(TableDef, LoadSpec), LeaderError> {
-        let def = self.copy_target(stmt)?;
+    fn copy_spec(
+        &self,
+        session: &Session,
+        stmt: &CopyStatement,
+    ) -> Result<(TableDef, LoadSpec), LeaderError> {
+        let def = self.copy_target(session, stmt)?;
         let (columns, inputs) = Self::load_columns(&def, stmt.columns.as_deref())?;
         let spec = LoadSpec {
             table_id: def.id,
@@ -365,7 +369,7 @@ impl Engine {
         let CopySource::Url(url) = &stmt.source else {
             return Err(LeaderError::Unsupported("COPY FROM STDIN here".into()));
         };
-        let (def, mut spec) = self.copy_spec(stmt)?;
+        let (def, mut spec) = self.copy_spec(session, stmt)?;
         spec.store = self.s3.store_for(&stmt.auth)?;
         if url.starts_with("s3://") && spec.store.access_key_id.is_none() {
             return Err(LeaderError::InvalidParameter(
@@ -381,7 +385,7 @@ impl Engine {
         let (state, _guard) = self.admit(session, StatementKind::Copy).await?;
         let query_id = session.current_query().unwrap_or(0);
         let load = LoadRun {
-            commits: self.commits.clone(),
+            commits: self.commits_of(session),
             cluster: self.cluster.clone(),
             query_log: Arc::clone(&self.query_log),
             query_id,
@@ -448,10 +452,13 @@ impl Engine {
         stmt: &CopyStatement,
         entry: &mut Option<QueryEntry>,
     ) -> Result<Outcome, LeaderError> {
-        let (def, spec) = self.copy_spec(&CopyStatement {
-            compression: Compression::None,
-            ..stmt.clone()
-        })?;
+        let (def, spec) = self.copy_spec(
+            session,
+            &CopyStatement {
+                compression: Compression::None,
+                ..stmt.clone()
+            },
+        )?;
         let mut spec = spec;
         spec.format = match &stmt.format {
             CopyFormat::Text => LoadFormat::Text,
@@ -474,7 +481,7 @@ impl Engine {
             session.set_last_copy_id(query_id);
         }
         let load = LoadRun {
-            commits: self.commits.clone(),
+            commits: self.commits_of(session),
             cluster: self.cluster.clone(),
             query_log: Arc::clone(&self.query_log),
             query_id,
@@ -522,7 +529,11 @@ impl Engine {
         })
     }
 
-    fn copy_target(&self, stmt: &CopyStatement) -> Result<TableDef, LeaderError> {
+    fn copy_target(
+        &self,
+        session: &Session,
+        stmt: &CopyStatement,
+    ) -> Result<TableDef, LeaderError> {
         let (schema, table) = match stmt.table.as_slice() {
             [t] => ("public".to_string(), t.clone()),
             [s, t] => (s.clone(), t.clone()),
@@ -534,7 +545,7 @@ impl Engine {
                 )));
             }
         };
-        self.catalog
+        self.catalog_of(session)
             .table(&schema, &table)?
             .ok_or_else(|| blueshift_storage::StorageError::TableNotFound(table).into())
     }

@@ -22,6 +22,7 @@ use crate::sql::redshift_ddl::TableAttributes;
 impl Engine {
     pub(super) fn drop(
         &self,
+        session: &Session,
         object_type: ObjectType,
         if_exists: bool,
         names: &[ObjectName],
@@ -32,7 +33,7 @@ impl Engine {
             ObjectType::Table => {
                 for name in names {
                     let (schema, table) = object_reference(name)?;
-                    match self.commits.drop_table(&schema, &table) {
+                    match self.commits_of(session).drop_table(&schema, &table) {
                         Err(S::TableNotFound(_)) if if_exists => {}
                         Err(S::TableNotFound(_)) => {
                             return Err(S::TableNotFound(table).into());
@@ -48,18 +49,18 @@ impl Engine {
             ObjectType::Schema => {
                 for name in names {
                     let schema = name_key(name);
-                    if !self.catalog.schema_exists(&schema)? {
+                    if !self.catalog_of(session).schema_exists(&schema)? {
                         if if_exists {
                             continue;
                         }
                         return Err(S::SchemaNotFound(schema).into());
                     }
                     if cascade {
-                        for t in self.catalog.tables_in(&schema)? {
-                            self.commits.drop_table(&schema, &t.name)?;
+                        for t in self.catalog_of(session).tables_in(&schema)? {
+                            self.commits_of(session).drop_table(&schema, &t.name)?;
                         }
                     }
-                    self.commits.drop_schema(&schema)?;
+                    self.commits_of(session).drop_schema(&schema)?;
                 }
                 Ok(Outcome::done("DROP SCHEMA"))
             }
@@ -85,10 +86,10 @@ impl Engine {
             return Err(LeaderError::Unsupported(statement_name(stmt)));
         };
         let (schema, table) = resolve(&create.name)?;
-        if !self.catalog.schema_exists(&schema)? {
+        if !self.catalog_of(session).schema_exists(&schema)? {
             return Err(blueshift_storage::StorageError::SchemaNotFound(schema).into());
         }
-        if self.catalog.table(&schema, &table)?.is_some() {
+        if self.catalog_of(session).table(&schema, &table)?.is_some() {
             if create.if_not_exists {
                 return Ok(Outcome::done("CREATE TABLE"));
             }
@@ -128,7 +129,7 @@ impl Engine {
         let def = table_def(schema, table, columns, &attrs)?;
         let is_ctas = ct.query.is_some();
         if !is_ctas {
-            self.commits.create_table(def, None)?;
+            self.commits_of(session).create_table(def, None)?;
             return Ok(Outcome::done("CREATE TABLE"));
         }
         // CREATE TABLE AS: stage the rows, then create the table and its first
@@ -136,13 +137,13 @@ impl Engine {
         let (state, _guard) = self.admit(session, StatementKind::CreateTableAs).await?;
         let physical = state.create_physical_plan(&create.input).await?;
         let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
-        let sink = SliceSink::new(def.clone(), self.commits.clone(), self.cluster.clone());
+        let sink = SliceSink::new(def.clone(), self.commits_of(session), self.cluster.clone());
         let (rows, segments) = interrupt.run(sink.stage(stream)).await?;
         let version = TableVersion {
             version: 0,
             slices: segments,
         };
-        self.commits.create_table(def, Some(version))?;
+        self.commits_of(session).create_table(def, Some(version))?;
         Ok(Outcome::done_rows("SELECT", rows))
     }
 }
@@ -252,7 +253,7 @@ impl Engine {
         use blueshift_storage::StorageError as S;
         use datafusion::sql::sqlparser::ast::{AlterTableOperation as Op, RenameTableNameKind};
         let (schema, table) = object_reference(&alter.name)?;
-        let Some(def) = self.catalog.table(&schema, &table)? else {
+        let Some(def) = self.catalog_of(session).table(&schema, &table)? else {
             if alter.if_exists {
                 return Ok(Outcome::done("ALTER TABLE"));
             }
@@ -340,17 +341,18 @@ impl Engine {
             }
         }
         let altered = def;
-        self.commits.alter_table(&schema, &table, |current| {
-            // Another ALTER committed meanwhile: refuse rather than lose it.
-            if *current != original {
-                return Err(S::Conflict {
-                    table: current.qualified_name(),
-                    reason: "a concurrent ALTER TABLE changed it".into(),
-                });
-            }
-            *current = altered.clone();
-            Ok(())
-        })?;
+        self.commits_of(session)
+            .alter_table(&schema, &table, |current| {
+                // Another ALTER committed meanwhile: refuse rather than lose it.
+                if *current != original {
+                    return Err(S::Conflict {
+                        table: current.qualified_name(),
+                        reason: "a concurrent ALTER TABLE changed it".into(),
+                    });
+                }
+                *current = altered.clone();
+                Ok(())
+            })?;
         Ok(Outcome::done("ALTER TABLE"))
     }
 
@@ -367,7 +369,7 @@ impl Engine {
         let state = self.state_for(session);
         let probe = format!("CREATE TABLE blueshift_alter_probe ({column_def})");
         let stmt = self
-            .parse(&probe)?
+            .parse_statements(&probe)?
             .into_iter()
             .next()
             .and_then(|p| match p {
@@ -405,7 +407,10 @@ impl Engine {
             None => None,
         };
         let nullable = field.is_nullable();
-        if !nullable && missing_value.is_none() && self.catalog.version(def.id)?.rows() > 0 {
+        if !nullable
+            && missing_value.is_none()
+            && self.catalog_of(session).version(def.id)?.rows() > 0
+        {
             return Err(LeaderError::NotNullViolation(name));
         }
         // The value must read back as the column's type.

@@ -67,14 +67,14 @@ impl Engine {
         };
         let (schema, name) = resolve(table_name)?;
         let def = self
-            .catalog
+            .catalog_of(session)
             .table(&schema, &name)?
             .ok_or_else(|| LeaderError::Unsupported(format!("{op} on the system table {name}")))?;
-        let version = self.catalog.version(def.id)?;
+        let version = self.catalog_of(session).version(def.id)?;
         let provider = Arc::new(SliceTable::for_dml(
             def.clone(),
             version.clone(),
-            self.catalog.clone(),
+            self.catalog_of(session),
             self.cluster.clone(),
         ));
         let input = with_row_ids(input.as_ref().clone(), table_name, provider)?;
@@ -106,7 +106,8 @@ impl Engine {
                     ..TableChange::default()
                 };
                 if !change.is_empty() {
-                    self.commits.apply(def.id, &def.qualified_name(), &change)?;
+                    self.commits_of(session)
+                        .apply(def.id, &def.qualified_name(), &change)?;
                 }
                 Ok(Outcome::done_rows("DELETE", rows as u64))
             }
@@ -143,7 +144,8 @@ impl Engine {
                 });
                 let schema = Arc::new(def.arrow_schema());
                 let new_rows = Box::pin(RecordBatchStreamAdapter::new(schema, new_rows));
-                let sink = SliceSink::new(def.clone(), self.commits.clone(), self.cluster.clone());
+                let sink =
+                    SliceSink::new(def.clone(), self.commits_of(session), self.cluster.clone());
                 let (_, added) = interrupt.run(sink.stage(new_rows)).await?;
                 let ids: Vec<u64> = ids
                     .lock()
@@ -159,7 +161,8 @@ impl Engine {
                     ..TableChange::default()
                 };
                 if !change.is_empty() {
-                    self.commits.apply(def.id, &def.qualified_name(), &change)?;
+                    self.commits_of(session)
+                        .apply(def.id, &def.qualified_name(), &change)?;
                 }
                 Ok(Outcome::done_rows("UPDATE", rows as u64))
             }
@@ -407,7 +410,7 @@ impl Engine {
         })?;
         let source = provider_as_source(Arc::new(SliceTable::new(
             def,
-            self.catalog.clone(),
+            self.catalog_of(session),
             self.cluster.clone(),
         )));
         Ok(LogicalPlan::Dml(DmlStatement::new(

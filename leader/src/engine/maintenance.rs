@@ -82,7 +82,7 @@ impl Engine {
                 }
             },
         };
-        let tables = self.named_or_all_tables(stmt.table_name.as_ref())?;
+        let tables = self.named_or_all_tables(session, stmt.table_name.as_ref())?;
         let (_state, guard) = self.admit(session, StatementKind::Vacuum).await?;
         let rewrote = interrupt
             .run(async {
@@ -103,15 +103,18 @@ impl Engine {
     /// The table `name`, or every table when there is none (VACUUM, ANALYZE).
     fn named_or_all_tables(
         &self,
+        session: &Session,
         name: Option<&datafusion::sql::sqlparser::ast::ObjectName>,
     ) -> Result<Vec<TableDef>, LeaderError> {
         let Some(name) = name else {
-            return Ok(self.catalog.all_tables()?);
+            return Ok(self.catalog_of(session).all_tables()?);
         };
         let (schema, table) = object_reference(name)?;
-        Ok(vec![self.catalog.table(&schema, &table)?.ok_or(
-            blueshift_storage::StorageError::TableNotFound(table),
-        )?])
+        Ok(vec![
+            self.catalog_of(session)
+                .table(&schema, &table)?
+                .ok_or(blueshift_storage::StorageError::TableNotFound(table))?,
+        ])
     }
 
     /// Vacuums one table; returns whether it rewrote anything.
@@ -207,7 +210,11 @@ impl Engine {
         if change.is_empty() {
             return Ok(false);
         }
-        let committed = self.commits.apply(def.id, &def.qualified_name(), &change)?;
+        let committed = crate::commit::CommitPoint::new(self.catalog.clone()).apply(
+            def.id,
+            &def.qualified_name(),
+            &change,
+        )?;
         info!(
             table = %def.qualified_name(),
             version = committed.version,
@@ -264,22 +271,35 @@ impl Engine {
     /// Removes segment files no table version references, once no statement runs
     /// (in the background; a leader start does it too).
     pub(super) fn collect_garbage_when_idle(&self) {
+        (self.garbage_collector())();
+    }
+
+    /// Starts a collection of unreferenced segment files each time it is called;
+    /// each waits until no statement runs. Called outside a Tokio runtime it does
+    /// nothing (the next collection, at the latest at start-up, removes them).
+    pub fn garbage_collector(&self) -> impl Fn() + Send + Sync + 'static {
         let gate = std::sync::Arc::clone(&self.gate);
         let catalog = self.catalog.clone();
         let cluster = self.cluster.clone();
-        tokio::spawn(async move {
-            let Ok(_all) = gate.acquire_all().await else {
+        move || {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                 return;
             };
-            let result = match catalog.live_segments() {
-                Ok(live) => cluster.collect_garbage(&live).await,
-                Err(e) => Err(e.into()),
-            };
-            match result {
-                Ok(removed) => info!(removed, "removed unreferenced segment files"),
-                Err(e) => warn!("removing unreferenced segment files: {e}"),
-            }
-        });
+            let (gate, catalog, cluster) = (gate.clone(), catalog.clone(), cluster.clone());
+            runtime.spawn(async move {
+                let Ok(_all) = gate.acquire_all().await else {
+                    return;
+                };
+                let result = match catalog.live_segments() {
+                    Ok(live) => cluster.collect_garbage(&live).await,
+                    Err(e) => Err(e.into()),
+                };
+                match result {
+                    Ok(removed) => info!(removed, "removed unreferenced segment files"),
+                    Err(e) => warn!("removing unreferenced segment files: {e}"),
+                }
+            });
+        }
     }
 }
 
@@ -299,13 +319,13 @@ impl Engine {
         stmt: &datafusion::sql::sqlparser::ast::Analyze,
         interrupt: Interrupt,
     ) -> Result<Outcome, LeaderError> {
-        let tables = self.named_or_all_tables(stmt.table_name.as_ref())?;
+        let tables = self.named_or_all_tables(session, stmt.table_name.as_ref())?;
         let (state, _guard) = self.admit(session, StatementKind::Analyze).await?;
         interrupt
             .run(async {
                 for def in &tables {
-                    let stats = self.table_statistics(&state, def).await?;
-                    self.commits.put_statistics(def.id, &stats)?;
+                    let stats = self.table_statistics(session, &state, def).await?;
+                    self.commits_of(session).put_statistics(def.id, &stats)?;
                 }
                 Ok(())
             })
@@ -315,12 +335,13 @@ impl Engine {
 
     async fn table_statistics(
         &self,
+        session: &Session,
         state: &datafusion::execution::context::SessionState,
         def: &TableDef,
     ) -> Result<TableStatistics, LeaderError> {
         use arrow::array::Array;
         use arrow::datatypes::DataType;
-        let version = self.catalog.version(def.id)?;
+        let version = self.catalog_of(session).version(def.id)?;
         let mut exprs = vec!["count(*)".to_string()];
         for column in &def.columns {
             let c = quoted(&column.name);

@@ -205,7 +205,7 @@ mod tests {
     use futures::TryStreamExt;
 
     async fn run(engine: &Engine, session: &Session, sql: &str) -> Result<Outcome, LeaderError> {
-        let mut statements = engine.parse(sql)?;
+        let mut statements = engine.parse(session, sql)?;
         assert_eq!(statements.len(), 1, "{sql}");
         let planned = engine.plan(session, statements.remove(0)).await?;
         engine

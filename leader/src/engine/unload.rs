@@ -37,7 +37,7 @@ impl Engine {
         stmt: &UnloadStatement,
         interrupt: Interrupt,
     ) -> Result<Outcome, LeaderError> {
-        let mut parsed = self.parse(&stmt.query)?;
+        let mut parsed = self.parse_statements(&stmt.query)?;
         let query = match (parsed.len(), parsed.pop()) {
             (1, Some(Parsed::Sql(q, _)))
                 if matches!(*q, datafusion::sql::sqlparser::ast::Statement::Query(_)) =>

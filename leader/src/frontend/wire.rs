@@ -44,6 +44,12 @@ pub struct Prepared {
     parameter_types: Vec<Type>,
     /// The SQL text, for the query log.
     text: String,
+    /// The SQL the client sent, to plan again.
+    sql: String,
+    /// The session's block generation when it was planned: a plan made in another
+    /// transaction block (or outside one) reads another view of the catalog, so it
+    /// is planned again before it runs.
+    block_generation: u64,
 }
 
 /// The interrupt of the statement a session is about to run: a CancelRequest or its
@@ -98,7 +104,8 @@ impl QueryHandler {
         sql: &str,
         declared: &[Option<Type>],
     ) -> Result<Prepared, LeaderError> {
-        let mut statements = self.engine.parse(sql)?;
+        let block_generation = session.block_generation();
+        let mut statements = self.engine.parse(session, sql)?;
         let mut text = sql.to_string();
         let planned = match statements.len() {
             0 => Planned::Empty,
@@ -120,6 +127,8 @@ impl QueryHandler {
             planned,
             parameter_types,
             text,
+            sql: sql.to_string(),
+            block_generation,
         })
     }
 }
@@ -134,9 +143,14 @@ impl SimpleQueryHandler for QueryHandler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let session = session_of(&self.sessions, client);
-        let statements = match self.engine.parse(query) {
+        let statements = match self.engine.parse(&session, query) {
             Ok(s) => s,
-            Err(e) => return Err(e.into()),
+            // As an error response (not a failed call), so the client's transaction
+            // status shows the block the error failed.
+            Err(e) => match client_error(e, None) {
+                PgWireError::UserError(info) => return Ok(vec![Response::Error(info)]),
+                other => return Err(other),
+            },
         };
         if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
@@ -328,7 +342,20 @@ impl ExtendedQueryHandler for ExtendedHandler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let session = session_of(&self.handler.sessions, client);
-        let prepared = &portal.statement.statement;
+        let mut prepared = &portal.statement.statement;
+        // Planned in another transaction block (or outside one): plan it again
+        // against the catalog this block sees, with the types it was described with.
+        let replanned;
+        if prepared.block_generation != session.block_generation() {
+            let declared: Vec<Option<Type>> =
+                prepared.parameter_types.iter().cloned().map(Some).collect();
+            replanned = self
+                .handler
+                .prepare(&session, &prepared.sql, &declared)
+                .await
+                .map_err(|e| client_error(e, None))?;
+            prepared = &replanned;
+        }
         let types: Vec<Option<DataType>> =
             prepared.parameter_types.iter().map(arrow_type_of).collect();
         let type_refs: Vec<Option<&DataType>> = types.iter().map(|t| t.as_ref()).collect();

@@ -36,6 +36,18 @@ impl DatabaseProvider {
             in_memory: RwLock::new(HashMap::new()),
         }
     }
+
+    /// The same database over another view of the catalog (a transaction block's),
+    /// with the same system schemas.
+    pub fn over(&self, catalog: Catalog) -> Self {
+        let in_memory = self.in_memory.read().map(|m| m.clone()).unwrap_or_default();
+        DatabaseProvider {
+            catalog,
+            cluster: self.cluster.clone(),
+            query_log: Arc::clone(&self.query_log),
+            in_memory: RwLock::new(in_memory),
+        }
+    }
 }
 
 impl CatalogProvider for DatabaseProvider {

@@ -55,6 +55,9 @@ fn merged(base: Option<Vec<u8>>, merges: &[Merge]) -> Result<Vec<u8>> {
 
 type Key = (Tree, Vec<u8>);
 
+/// Keys and their values as a transaction sees them (None: removed).
+pub(crate) type Entries = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 /// A key whose committed value changed since the transaction read it.
 #[derive(Debug)]
 pub(crate) struct Changed {
@@ -201,11 +204,7 @@ impl Overlay {
 
     /// Every key this transaction writes in `tree`, with its value as the transaction
     /// sees it (None: removed).
-    pub fn written(
-        &mut self,
-        trees: &Trees,
-        tree: Tree,
-    ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+    pub fn written(&mut self, trees: &Trees, tree: Tree) -> Result<Entries> {
         let keys: Vec<Vec<u8>> = self
             .writes
             .keys()

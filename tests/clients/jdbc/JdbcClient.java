@@ -1,5 +1,6 @@
 // The PostgreSQL JDBC driver against a running Blueshift: prepared statements with
-// parameters, result metadata, and a SQLSTATE from a bad query.
+// parameters, result metadata, a SQLSTATE from a bad query, and transactions with
+// autocommit off (rollback, commit, a named statement reused across transactions).
 // Usage: java -cp postgresql.jar:. JdbcClient PORT PASSWORD
 import java.sql.*;
 
@@ -40,6 +41,35 @@ public class JdbcClient {
                 throw new AssertionError("missing table must fail");
             } catch (SQLException e) {
                 check("42P01".equals(e.getSQLState()), "SQLSTATE " + e.getSQLState());
+            }
+            // Autocommit off: the driver begins a block before each transaction's first
+            // statement. The prepared count runs more than prepareThreshold times, so
+            // one named server-side statement serves several transactions.
+            c.setAutoCommit(false);
+            try (PreparedStatement insert = c.prepareStatement("insert into jdbc_t values (?, ?)");
+                 PreparedStatement count = c.prepareStatement("select count(*) from jdbc_t")) {
+                for (int round = 0; round < 8; round++) {
+                    insert.setLong(1, 100 + round);
+                    insert.setString(2, "txn" + round);
+                    check(insert.executeUpdate() == 1, "insert in a transaction");
+                    try (ResultSet rs = count.executeQuery()) {
+                        check(rs.next() && rs.getLong(1) == 6, "round " + round + " sees its insert");
+                    }
+                    c.rollback();
+                    try (ResultSet rs = count.executeQuery()) {
+                        check(rs.next() && rs.getLong(1) == 5, "round " + round + " rolled back");
+                    }
+                    c.rollback();
+                }
+                insert.setLong(1, 200);
+                insert.setString(2, "kept");
+                insert.executeUpdate();
+                c.commit();
+            }
+            c.setAutoCommit(true);
+            try (Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("select count(*) from jdbc_t")) {
+                check(rs.next() && rs.getLong(1) == 6, "the committed row is there");
             }
         }
         System.out.println("jdbc client ok");
