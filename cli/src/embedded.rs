@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use blueshift_compute::{ComputeConfig, ComputeNode};
 use blueshift_leader::frontend::auth::AuthMethod;
+use blueshift_leader::frontend::tls::TlsSettings;
 use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::{Leader, LeaderConfig};
 use tracing::warn;
@@ -20,6 +21,8 @@ pub struct EmbeddedConfig {
     pub slices_per_node: u32,
     pub admin_password: Option<String>,
     pub auth: AuthMethod,
+    /// TLS on the PostgreSQL port.
+    pub tls: TlsSettings,
     pub s3: S3Config,
     pub query_memory_bytes: u64,
     /// Each compute node's column cache (see [`ComputeConfig::column_cache_bytes`]).
@@ -57,6 +60,7 @@ impl EmbeddedCluster {
             slices_per_node: config.slices_per_node,
             admin_password: config.admin_password,
             auth: config.auth,
+            tls: config.tls,
             s3: config.s3,
             query_memory_bytes: config.query_memory_bytes,
         })

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use blueshift_compute::{ComputeConfig, ComputeNode};
 use blueshift_leader::frontend::auth::AuthMethod;
+use blueshift_leader::frontend::tls::TlsSettings;
 use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::server::{ADMIN_USER, AdminPassword, DEFAULT_ADMIN_PASSWORD};
 use blueshift_leader::{Leader, LeaderConfig};
@@ -51,8 +52,28 @@ struct FrontEndArgs {
     /// each query's share also bounds its fragments on the compute nodes).
     #[arg(long, env = "BLUESHIFT_QUERY_MEMORY_MB", default_value_t = 4096)]
     query_memory_mb: u64,
+    /// PEM certificate chain for TLS on the PostgreSQL port (with --tls-key). Without
+    /// both, a self-signed pair is generated in the data directory at first start.
+    #[arg(long, env = "BLUESHIFT_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "BLUESHIFT_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Refuse clients that do not use TLS (SQLSTATE 28000), as Redshift's require_ssl.
+    #[arg(long, env = "BLUESHIFT_REQUIRE_SSL")]
+    require_ssl: bool,
     #[command(flatten)]
     s3: S3Args,
+}
+
+impl FrontEndArgs {
+    fn tls(&self) -> TlsSettings {
+        TlsSettings {
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+            require_ssl: self.require_ssl,
+        }
+    }
 }
 
 /// How COPY and UNLOAD reach S3.
@@ -205,6 +226,7 @@ async fn main() -> Result<()> {
                 s3: args.front.s3.config()?,
                 query_memory_bytes: args.front.query_memory_mb << 20,
                 column_cache_bytes: args.node.column_cache_mb << 20,
+                tls: args.front.tls(),
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
             })
@@ -230,6 +252,7 @@ async fn main() -> Result<()> {
                 slices_per_node: args.slices_per_node,
                 s3: args.front.s3.config()?,
                 query_memory_bytes: args.front.query_memory_mb << 20,
+                tls: args.front.tls(),
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
             })

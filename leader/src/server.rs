@@ -16,6 +16,7 @@ use crate::commit::CommitPoint;
 use crate::engine::Engine;
 use crate::error::LeaderError;
 use crate::frontend::auth::{AuthMethod, new_user};
+use crate::frontend::tls::TlsSettings;
 use crate::frontend::wire::Handlers;
 use crate::s3_config::S3Config;
 
@@ -43,6 +44,8 @@ pub struct LeaderConfig {
     pub s3: S3Config,
     /// Working memory shared by the queries running at once (WLM slots).
     pub query_memory_bytes: u64,
+    /// TLS on the PostgreSQL port.
+    pub tls: TlsSettings,
 }
 
 /// What startup did about the admin password, for the startup message.
@@ -139,7 +142,17 @@ impl Leader {
             Engine::try_new(catalog.clone(), cluster, config.query_memory_bytes)?
                 .with_s3(config.s3),
         );
-        let handlers = Arc::new(Handlers::new(engine, catalog, config.auth));
+        let tls = crate::frontend::tls::acceptor(
+            &config.tls,
+            &config.data_dir,
+            &config.listen.ip().to_string(),
+        )?;
+        let handlers = Arc::new(Handlers::new(
+            engine,
+            catalog,
+            config.auth,
+            config.tls.require_ssl,
+        ));
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let (shutdown, mut stop) = watch::channel(false);
@@ -151,8 +164,9 @@ impl Leader {
                         Ok((socket, peer)) => {
                             let _ = socket.set_nodelay(true);
                             let handlers = Arc::clone(&handlers);
+                            let tls = tls.clone();
                             tokio::spawn(async move {
-                                if let Err(e) = crate::frontend::wire::serve(socket, handlers).await {
+                                if let Err(e) = crate::frontend::wire::serve(socket, tls, handlers).await {
                                     info!("connection from {peer} ended: {e}");
                                 }
                             });

@@ -72,6 +72,8 @@ pub enum ErrorKind {
     InsufficientPrivilege,
     /// 28P01: a wrong password or unknown user.
     InvalidPassword,
+    /// 28000: the connection is not allowed (require_ssl and a clear-text client).
+    InvalidAuthorizationSpecification,
     /// 58P01: a COPY source (prefix, bucket, manifest entry) that does not exist.
     UndefinedFile,
     /// 58P02: an UNLOAD target that is not empty.
@@ -120,6 +122,7 @@ impl ErrorKind {
         ErrorKind::OutOfMemory,
         ErrorKind::InsufficientPrivilege,
         ErrorKind::InvalidPassword,
+        ErrorKind::InvalidAuthorizationSpecification,
         ErrorKind::UndefinedFile,
         ErrorKind::DuplicateFile,
         ErrorKind::IoError,
@@ -161,6 +164,7 @@ impl ErrorKind {
             ErrorKind::OutOfMemory => "53200",
             ErrorKind::InsufficientPrivilege => "42501",
             ErrorKind::InvalidPassword => "28P01",
+            ErrorKind::InvalidAuthorizationSpecification => "28000",
             ErrorKind::UndefinedFile => "58P01",
             ErrorKind::DuplicateFile => "58P02",
             ErrorKind::IoError => "58030",

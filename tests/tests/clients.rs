@@ -155,3 +155,95 @@ fn psql_copy_from_stdin() -> Result<()> {
     assert!(out.contains(" 5\n"), "nothing loaded: {out}");
     Ok(())
 }
+
+/// A CA and a server certificate for `localhost` it signed, as an operator would
+/// bring them: (ca.crt, server.crt, server.key) in `dir`.
+fn operator_certificates(dir: &Path) -> Result<(String, String, String)> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    // Distinct subjects: a server certificate named like its issuer looks self-signed.
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Blueshift test CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate()?;
+    let ca = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate()?;
+    let mut server_params = CertificateParams::new(vec!["localhost".to_string()])?;
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let server = server_params.signed_by(&server_key, &issuer)?;
+    let paths = ["ca.crt", "server.crt", "server.key"].map(|f| dir.join(f));
+    std::fs::write(&paths[0], ca.pem())?;
+    std::fs::write(&paths[1], server.pem())?;
+    std::fs::write(&paths[2], server_key.serialize_pem())?;
+    let [ca, cert, key] = paths.map(|p| p.display().to_string());
+    Ok((ca, cert, key))
+}
+
+/// `--require-ssl` with the operator's certificate: clear-text clients are refused
+/// with 28000, psql and psycopg connect with sslmode=verify-full against the
+/// operator's CA, and a client that trusts another CA refuses the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_required_and_verified_with_psql_and_psycopg() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (ca, cert, key) = operator_certificates(dir.path())?;
+    let cluster = Embedded::start_with_env(
+        &dir.path().join("data"),
+        1,
+        2,
+        &[
+            ("BLUESHIFT_TLS_CERT", cert.as_str()),
+            ("BLUESHIFT_TLS_KEY", key.as_str()),
+            ("BLUESHIFT_REQUIRE_SSL", "true"),
+        ],
+    )?;
+    // tokio-postgres without TLS: refused before the password, with 28000.
+    let e = tokio_postgres::connect(&cluster.conn_str(), tokio_postgres::NoTls)
+        .await
+        .err()
+        .context("a clear-text connection must be refused")?;
+    assert_eq!(blueshift_tests::sqlstate(&e), "28000", "{e:?}");
+
+    let conninfo = |mode: &str, root: &str| {
+        format!(
+            "host=localhost port={} user=admin dbname=dev sslmode={mode} sslrootcert={root}",
+            cluster.port
+        )
+    };
+    let psql = |conninfo: String| {
+        let mut cmd = Command::new("psql");
+        cmd.args(["-X", "-A", "-t", &conninfo, "-c", "select 'over ' || 'tls'"])
+            .env("PGPASSWORD", PASSWORD);
+        cmd
+    };
+    let refused = psql(conninfo("disable", &ca)).output()?;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("requires SSL"), "{stderr}");
+    let out = run(&mut psql(conninfo("verify-full", &ca)))?;
+    assert!(out.contains("over tls"), "{out}");
+    // A client that trusts another CA (of the same name, another key) refuses it.
+    let other = tempfile::tempdir()?;
+    let (other_ca, _, _) = operator_certificates(other.path())?;
+    let mistrusted = psql(conninfo("verify-full", &other_ca)).output()?;
+    assert!(!mistrusted.status.success());
+    let stderr = String::from_utf8_lossy(&mistrusted.stderr);
+    assert!(stderr.contains("SSL error"), "{stderr}");
+
+    let script = format!(
+        "import psycopg, psycopg2\n\
+         for connect in (psycopg.connect, psycopg2.connect):\n\
+         \x20   with connect({dsn:?}) as conn:\n\
+         \x20       cur = conn.cursor()\n\
+         \x20       cur.execute('select 42')\n\
+         \x20       assert cur.fetchone() == (42,)\n\
+         print('psycopg over tls ok')\n",
+        dsn = format!("{} password={PASSWORD}", conninfo("verify-full", &ca))
+    );
+    let out = run(Command::new("python3").args(["-c", &script]))?;
+    assert!(out.contains("psycopg over tls ok"), "{out}");
+    Ok(())
+}

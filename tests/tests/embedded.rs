@@ -35,74 +35,12 @@ async fn start_with_setup(
 async fn sql_over_the_wire() -> Result<()> {
     let (_dir, _cluster, client) = start_with_setup(2, 2).await?;
 
-    // Filters, joins (with an ALL table), GROUP BY, ORDER BY, LIMIT, subqueries.
-    assert_eq!(
-        rows(
-            &client,
-            "select id, cust, amount, odate from sales.orders where amount >= 7.25 order by id"
-        )
-        .await?,
-        table(&[
-            &["1", "a", "10.50", "2024-01-01"],
-            &["2", "b", "20.00", "2024-01-02"],
-            &["4", "c", "7.25", "2024-02-01"]
-        ])
-    );
-    assert_eq!(
-        rows(&client, "select c.region, count(*), sum(o.amount) from sales.orders o join customers c on o.cust = c.cust group by c.region order by 1").await?,
-        table(&[&["east", "3", "22.75"], &["west", "1", "20.00"]])
-    );
-    assert_eq!(
-        rows(&client, "select cust from sales.orders where amount < (select avg(amount) from sales.orders) order by 1").await?,
-        table(&[&["a"], &["a"], &["c"]])
-    );
-    assert_eq!(
-        rows(&client, "select id from sales.orders where cust in (select cust from customers where region = 'east') order by id desc limit 2").await?,
-        table(&[&["4"], &["3"]])
-    );
-    assert_eq!(
-        rows(&client, "select upper(cust), length(cust), coalesce(null, 'x'), abs(-2), round(2.567, 2), extract(year from odate) from sales.orders where id = 1").await?,
-        table(&[&["A", "1", "x", "2", "2.57", "2024"]])
-    );
-
-    // INSERT ... SELECT and CTAS with distribution attributes.
-    let n = client
-        .execute("insert into events select id, cust from sales.orders", &[])
-        .await?;
-    assert_eq!(n, 4);
+    // The SQL answers (filters, joins, subqueries, INSERT ... SELECT, CTAS, system
+    // tables) are checked in tests/slt; this test keeps what needs a 2x2 cluster's
+    // layout: placement per slice, TRUNCATE and DROP with their SQLSTATEs.
     client
         .batch_execute("create table big distkey(id) sortkey(id) as select id * 10 as id, cust from sales.orders where id > 1")
         .await?;
-    assert_eq!(
-        rows(&client, "select sum(id), count(*) from big").await?,
-        table(&[&["90", "3"]])
-    );
-    assert_eq!(
-        rows(
-            &client,
-            "select diststyle, sortkey1, tbl_rows from svv_table_info where \"table\" = 'big'"
-        )
-        .await?,
-        table(&[&["KEY(id)", "id", "3"]])
-    );
-    assert_eq!(
-        rows(&client, "select \"column\", encoding, distkey, sortkey from pg_table_def where tablename = 'orders' order by \"column\"").await?,
-        table(&[
-            &["amount", "none", "f", "0"],
-            &["cust", "zstd", "f", "0"],
-            &["id", "az64", "t", "0"],
-            &["odate", "none", "f", "1"],
-        ])
-    );
-
-    // Many rows spread over every slice of an EVEN table, counted exactly.
-    client
-        .batch_execute("create table nums (n bigint) diststyle even; insert into nums select value from generate_series(1, 10000)")
-        .await?;
-    assert_eq!(
-        rows(&client, "select count(*), sum(n), min(n), max(n) from nums").await?,
-        table(&[&["10000", "50005000", "1", "10000"]])
-    );
 
     // Placement by distribution, per slice (STV_TBL_PERM).
     client

@@ -386,13 +386,19 @@ impl ExtendedQueryHandler for ExtendedHandler {
 }
 
 /// Serves one client connection until it ends.
-pub async fn serve(socket: tokio::net::TcpStream, handlers: Arc<Handlers>) -> std::io::Result<()> {
-    pgwire::tokio::process_socket(socket, None, handlers).await
+pub async fn serve(
+    socket: tokio::net::TcpStream,
+    tls: pgwire::tokio::TlsAcceptor,
+    handlers: Arc<Handlers>,
+) -> std::io::Result<()> {
+    pgwire::tokio::process_socket(socket, Some(tls), handlers).await
 }
 
 /// Everything pgwire needs to serve one connection.
 #[derive(Debug)]
 pub struct Handlers {
+    /// Refuse clients that did not ask for TLS.
+    require_ssl: bool,
     query: Arc<QueryHandler>,
     extended: Arc<ExtendedHandler>,
     auth_source: Arc<CatalogAuthSource>,
@@ -404,8 +410,14 @@ pub struct Handlers {
 }
 
 impl Handlers {
-    /// Handlers over `engine`, authenticating with `method` against the catalog.
-    pub fn new(engine: Arc<Engine>, catalog: Catalog, method: AuthMethod) -> Self {
+    /// Handlers over `engine`, authenticating with `method` against the catalog;
+    /// with `require_ssl` only connections that use TLS get as far as that.
+    pub fn new(
+        engine: Arc<Engine>,
+        catalog: Catalog,
+        method: AuthMethod,
+        require_ssl: bool,
+    ) -> Self {
         let auth_source = CatalogAuthSource::new(catalog.clone(), method);
         let query = Arc::new(QueryHandler {
             sessions: engine.sessions(),
@@ -415,6 +427,7 @@ impl Handlers {
             handler: Arc::clone(&query),
         });
         Handlers {
+            require_ssl,
             extended: Arc::new(ExtendedHandler {
                 handler: Arc::clone(&query),
                 parser,
@@ -521,6 +534,46 @@ impl StartupHandler for CleartextStartup {
     }
 }
 
+/// The startup of a connection: with `require_ssl`, a client that did not negotiate
+/// TLS is refused before the password exchange (as Redshift's `require_ssl` and a
+/// PostgreSQL `hostssl` line do).
+pub struct SslGate {
+    exchange: Startup,
+    require_ssl: bool,
+}
+
+#[async_trait]
+impl StartupHandler for SslGate {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if self.require_ssl
+            && !client.is_secure()
+            && matches!(message, PgWireFrontendMessage::Startup(_))
+        {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_string(),
+                ErrorKind::InvalidAuthorizationSpecification
+                    .sqlstate()
+                    .to_string(),
+                format!(
+                    "the server requires SSL (require_ssl): connect with sslmode=require or \
+                     stronger; this connection from {} is not encrypted",
+                    client.socket_addr().ip()
+                ),
+            ))));
+        }
+        self.exchange.on_startup(client, message).await
+    }
+}
+
 #[async_trait]
 impl StartupHandler for Startup {
     async fn on_startup<C>(
@@ -575,7 +628,10 @@ impl PgWireServerHandlers for Handlers {
                 )
             }
         };
-        Arc::new(startup)
+        Arc::new(SslGate {
+            exchange: startup,
+            require_ssl: self.require_ssl,
+        })
     }
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
