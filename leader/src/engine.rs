@@ -679,6 +679,17 @@ impl Engine {
         outcome
     }
 
+    /// What fails `session`'s open block later: a statement whose rows meet an
+    /// error after it started.
+    pub fn block_failer(&self, session: Arc<Session>) -> impl Fn() + Send + Sync + 'static {
+        let collect = self.garbage_collector();
+        move || {
+            if session.fail_block() {
+                collect();
+            }
+        }
+    }
+
     /// A statement of the session's open block failed: the block fails, and the
     /// segments its changes had staged are collected.
     pub fn fail_block(&self, session: &Session) {

@@ -168,8 +168,10 @@ impl SimpleQueryHandler for QueryHandler {
                         .execute(&session, &planned, None, interrupt, &text)
                         .await;
                     let query = session.current_query();
-                    ran.map_err(|e| client_error(e, query))
-                        .and_then(|outcome| response(outcome, &Format::UnifiedText, query))
+                    ran.map_err(|e| client_error(e, query)).and_then(|outcome| {
+                        let failed = self.engine.block_failer(Arc::clone(&session));
+                        response(outcome, &Format::UnifiedText, query, failed)
+                    })
                 }
                 Err(e) => Err(client_error(e, None)),
             };
@@ -225,7 +227,14 @@ fn tag(done: Completion) -> Tag {
 
 /// A statement's outcome as pgwire's response, rows encoded in `format`; `query` is
 /// the statement's query id, for the errors its rows meet.
-fn response(outcome: Outcome, format: &Format, query: Option<u64>) -> PgWireResult<Response> {
+/// `failed` runs when the rows meet an error after the statement started (it fails
+/// the session's transaction block, as any failed statement does).
+fn response(
+    outcome: Outcome,
+    format: &Format,
+    query: Option<u64>,
+    failed: impl Fn() + Send + Sync + 'static,
+) -> PgWireResult<Response> {
     Ok(match outcome {
         Outcome::Empty => Response::EmptyQuery,
         Outcome::Done(done) => Response::Execution(tag(done)),
@@ -251,7 +260,10 @@ fn response(outcome: Outcome, format: &Format, query: Option<u64>) -> PgWireResu
                     let rows: Box<dyn Iterator<Item = PgWireResult<_>> + Send + Sync> = match batch
                     {
                         Ok(batch) => encode_recordbatch(Arc::clone(&row_fields), batch),
-                        Err(e) => Box::new(std::iter::once(Err(client_error(e, query)))),
+                        Err(e) => {
+                            failed();
+                            Box::new(std::iter::once(Err(client_error(e, query))))
+                        }
                     };
                     futures::stream::iter(rows)
                 })
@@ -377,10 +389,12 @@ impl ExtendedQueryHandler for ExtendedHandler {
             )
             .await;
         let query = session.current_query();
+        let failed = self.handler.engine.block_failer(Arc::clone(&session));
         response(
             ran.map_err(|e| client_error(e, query))?,
             &portal.result_column_format,
             query,
+            failed,
         )
     }
 }
