@@ -10,6 +10,7 @@ use blueshift_leader::frontend::auth::AuthMethod;
 use blueshift_leader::frontend::tls::TlsSettings;
 use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::{Leader, LeaderConfig};
+use blueshift_operators::secret::ClusterSecret;
 use tracing::warn;
 
 /// How to run `blueshift up`.
@@ -41,9 +42,13 @@ impl EmbeddedCluster {
         if config.nodes == 0 {
             anyhow::bail!("--nodes must be at least 1");
         }
+        // One secret for the leader and its nodes, generated with the data directory.
+        let secret = ClusterSecret::read_or_create(&config.data_dir.join("cluster.secret"))
+            .map_err(anyhow::Error::msg)?;
         let mut nodes = Vec::new();
         for node in 0..config.nodes {
             let compute = ComputeNode::start(ComputeConfig {
+                secret: secret.clone(),
                 node,
                 data_dir: config.data_dir.join(format!("node-{node}")),
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -54,6 +59,7 @@ impl EmbeddedCluster {
             nodes.push(compute);
         }
         let leader = Leader::start(LeaderConfig {
+            secret,
             data_dir: config.data_dir.join("leader"),
             listen: config.listen,
             compute: nodes.iter().map(|n| n.addr().to_string()).collect(),

@@ -10,6 +10,7 @@ use blueshift_leader::frontend::tls::TlsSettings;
 use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::server::{ADMIN_USER, AdminPassword, DEFAULT_ADMIN_PASSWORD};
 use blueshift_leader::{Leader, LeaderConfig};
+use blueshift_operators::secret::ClusterSecret;
 use clap::{Args, Parser, Subcommand};
 
 use crate::embedded::{EmbeddedCluster, EmbeddedConfig};
@@ -32,6 +33,23 @@ enum Command {
     Leader(LeaderArgs),
     /// Run one compute node.
     Compute(ComputeArgs),
+    /// Write a new cluster secret to FILE (if it does not exist yet), for a leader and
+    /// compute nodes started as separate processes to share.
+    ClusterSecret(ClusterSecretArgs),
+}
+
+#[derive(Args, Debug)]
+struct ClusterSecretArgs {
+    /// Where to write it (readable by its owner only).
+    file: PathBuf,
+}
+
+/// The file holding the cluster secret: the one given, else `cluster.secret` in
+/// `data_dir`.
+fn secret_file(given: &Option<PathBuf>, data_dir: &std::path::Path) -> PathBuf {
+    given
+        .clone()
+        .unwrap_or_else(|| data_dir.join("cluster.secret"))
 }
 
 #[derive(Args, Debug)]
@@ -148,6 +166,10 @@ struct LeaderArgs {
     /// Slices per compute node (for a new cluster).
     #[arg(long, default_value_t = 2)]
     slices_per_node: u32,
+    /// The cluster secret every call to a compute node carries (default
+    /// `<data-dir>/cluster.secret`, generated there when missing).
+    #[arg(long, env = "BLUESHIFT_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<PathBuf>,
     #[command(flatten)]
     front: FrontEndArgs,
 }
@@ -163,6 +185,10 @@ struct ComputeArgs {
     /// Address of the node's Flight service.
     #[arg(long, default_value = "127.0.0.1:7100")]
     listen: SocketAddr,
+    /// The cluster secret the node requires of every call, the leader's (default
+    /// `<data-dir>/cluster.secret`; it must exist: `blueshift cluster-secret FILE`).
+    #[arg(long, env = "BLUESHIFT_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<PathBuf>,
     #[command(flatten)]
     cache: NodeArgs,
 }
@@ -245,7 +271,13 @@ async fn main() -> Result<()> {
             stop_within_grace(cluster.stop()).await;
         }
         Command::Leader(args) => {
+            let secret = ClusterSecret::read_or_create(&secret_file(
+                &args.cluster_secret_file,
+                &args.data_dir,
+            ))
+            .map_err(anyhow::Error::msg)?;
             let leader = Leader::start(LeaderConfig {
+                secret,
                 data_dir: args.data_dir,
                 listen: SocketAddr::new(args.front.host, args.front.port),
                 compute: args.compute,
@@ -263,11 +295,33 @@ async fn main() -> Result<()> {
             println!("Shutting down.");
             stop_within_grace(leader.stop()).await;
         }
+        Command::ClusterSecret(args) => {
+            let existed = args.file.exists();
+            ClusterSecret::read_or_create(&args.file).map_err(anyhow::Error::msg)?;
+            if existed {
+                println!(
+                    "{} holds a cluster secret already; kept it.",
+                    args.file.display()
+                );
+            } else {
+                println!("Wrote a new cluster secret to {}.", args.file.display());
+            }
+        }
         Command::Compute(args) => {
             if args.data_dir.as_os_str().is_empty() {
                 bail!("--data-dir must not be empty");
             }
+            let file = secret_file(&args.cluster_secret_file, &args.data_dir);
+            if !file.exists() {
+                bail!(
+                    "no cluster secret at {}: give the node its leader's secret with \
+                     --cluster-secret-file (`blueshift cluster-secret FILE` makes one)",
+                    file.display()
+                );
+            }
+            let secret = ClusterSecret::read(&file).map_err(anyhow::Error::msg)?;
             let node = ComputeNode::start(ComputeConfig {
+                secret,
                 node: args.node,
                 data_dir: args.data_dir,
                 listen: args.listen,

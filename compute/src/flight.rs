@@ -41,6 +41,7 @@ use blueshift_operators::error::OperatorError;
 use blueshift_operators::exchange::ExchangeScope;
 use blueshift_operators::load::LoadExec;
 use blueshift_operators::scan::SliceScanExec;
+use blueshift_operators::secret::ClusterSecret;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -56,10 +57,10 @@ pub struct ComputeService {
 
 impl ComputeService {
     /// A service for node `node` over `store`.
-    pub fn new(node: u32, store: SliceStore) -> Self {
+    pub fn new(node: u32, store: SliceStore, secret: ClusterSecret) -> Self {
         let running: Arc<crate::running::Running> = Arc::default();
         let exchanges = ExchangeRegistry::new(Arc::clone(&running));
-        let codec = FragmentCodec::with_store(node, store.clone()).with_exchanges(
+        let codec = FragmentCodec::with_store(node, store.clone(), secret).with_exchanges(
             node,
             Arc::downgrade(&exchanges)
                 as std::sync::Weak<dyn blueshift_operators::exchange::LocalExchanges>,

@@ -13,6 +13,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::error::ComputeError;
 use crate::flight::ComputeService;
+use blueshift_operators::secret::ClusterSecret;
 
 /// How to run a compute node.
 #[derive(Clone, Debug)]
@@ -25,6 +26,9 @@ pub struct ComputeConfig {
     pub listen: SocketAddr,
     /// Bytes of decoded blocks the node keeps in memory between scans (0: none).
     pub column_cache_bytes: u64,
+    /// The cluster's secret: the node answers only calls that carry it, and sends
+    /// it with its own calls to other nodes.
+    pub secret: ClusterSecret,
 }
 
 /// A running compute node.
@@ -41,9 +45,24 @@ impl ComputeNode {
             SliceStore::open(&config.data_dir)?.with_column_cache(config.column_cache_bytes);
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let service = FlightServiceServer::new(ComputeService::new(config.node, store))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let secret = config.secret.clone();
+        // Every call, of the leader or of another node, must carry the secret.
+        let admit = move |request: tonic::Request<()>| {
+            if secret.admits(request.metadata()) {
+                Ok(request)
+            } else {
+                Err(tonic::Status::unauthenticated(
+                    "this compute node answers only its cluster's leader and nodes: \
+                     the call did not carry the cluster secret",
+                ))
+            }
+        };
+        let service = tonic::service::interceptor::InterceptedService::new(
+            FlightServiceServer::new(ComputeService::new(config.node, store, config.secret))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            admit,
+        );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         // Small Flight messages (a fragment's last batch, an action's answer) must
         // not wait for Nagle's algorithm: without TCP_NODELAY each costs ~40 ms.

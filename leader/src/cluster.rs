@@ -7,9 +7,8 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
-use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::{Action, Ticket};
-use blueshift_proto::MAX_MESSAGE_BYTES;
+use blueshift_operators::secret::{ClusterSecret, NodeClient};
 use blueshift_proto::{
     ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
     ACTION_REWRITE_SEGMENTS, Block, BlockList, BlockListRequest, CollectGarbage, ExecState,
@@ -32,6 +31,8 @@ pub struct ClusterClient {
     layout: ClusterLayout,
     nodes: Arc<Vec<Channel>>,
     addrs: Arc<Vec<String>>,
+    /// Sent with every call: compute nodes answer no call without it.
+    secret: ClusterSecret,
 }
 
 fn node_error(node: u32, addr: &str, e: impl std::fmt::Display) -> LeaderError {
@@ -62,8 +63,13 @@ fn fragment_error(node: u32, addr: &str, e: FlightError) -> DataFusionError {
 }
 
 impl ClusterClient {
-    /// Lazily connected channels to `addrs` (`host:port`), one per node of `layout`.
-    pub fn new(layout: ClusterLayout, addrs: Vec<String>) -> Result<Self, LeaderError> {
+    /// Lazily connected channels to `addrs` (`host:port`), one per node of `layout`;
+    /// every call carries `secret`.
+    pub fn new(
+        layout: ClusterLayout,
+        addrs: Vec<String>,
+        secret: ClusterSecret,
+    ) -> Result<Self, LeaderError> {
         if addrs.len() != layout.nodes as usize {
             return Err(LeaderError::Config(format!(
                 "the cluster has {} compute nodes but {} addresses were given",
@@ -89,6 +95,7 @@ impl ClusterClient {
             layout,
             nodes: Arc::new(nodes),
             addrs: Arc::new(addrs),
+            secret,
         })
     }
 
@@ -102,15 +109,15 @@ impl ClusterClient {
         self.layout
     }
 
-    fn client(&self, node: u32) -> Result<(FlightServiceClient<Channel>, &str), LeaderError> {
+    fn client(&self, node: u32) -> Result<(NodeClient, &str), LeaderError> {
         let channel = self
             .nodes
             .get(node as usize)
             .ok_or_else(|| LeaderError::Config(format!("no compute node {node}")))?;
-        let client = FlightServiceClient::new(channel.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok((client, &self.addrs[node as usize]))
+        Ok((
+            self.secret.client(channel.clone()),
+            &self.addrs[node as usize],
+        ))
     }
 
     /// Runs one partition of a fragment on `node` and streams its batches.

@@ -19,6 +19,7 @@ use crate::frontend::auth::{AuthMethod, new_user};
 use crate::frontend::tls::TlsSettings;
 use crate::frontend::wire::Handlers;
 use crate::s3_config::S3Config;
+use blueshift_operators::secret::ClusterSecret;
 
 /// The bootstrap superuser.
 pub const ADMIN_USER: &str = "admin";
@@ -46,6 +47,8 @@ pub struct LeaderConfig {
     pub query_memory_bytes: u64,
     /// TLS on the PostgreSQL port.
     pub tls: TlsSettings,
+    /// The secret every call to a compute node carries.
+    pub secret: ClusterSecret,
 }
 
 /// What startup did about the admin password, for the startup message.
@@ -129,7 +132,7 @@ impl Leader {
             }
         };
 
-        let cluster = ClusterClient::new(layout, config.compute.clone())?;
+        let cluster = ClusterClient::new(layout, config.compute.clone(), config.secret.clone())?;
         wait_for_nodes(&cluster, Duration::from_secs(30)).await?;
         // Segments staged by statements that never committed (a crash) are removed
         // before anything new is staged.

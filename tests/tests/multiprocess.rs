@@ -6,7 +6,13 @@
 use anyhow::Result;
 use blueshift_tests::{PASSWORD, Process, conn_str, connect, sqlstate};
 
-/// Starts compute node `node` on `port` (0: any free one; its ready line says which).
+/// The cluster secret file every process of the test cluster is given.
+fn secret_file(dir: &std::path::Path) -> String {
+    dir.join("cluster.secret").display().to_string()
+}
+
+/// Starts compute node `node` on `port` (0: any free one; its ready line says which),
+/// with the cluster secret in `dir`.
 fn compute(node: u32, dir: &std::path::Path, port: u16) -> Result<Process> {
     let args: Vec<String> = [
         "compute",
@@ -20,12 +26,56 @@ fn compute(node: u32, dir: &std::path::Path, port: u16) -> Result<Process> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    Process::start(&args, &[], "serving on")
+    let secret = secret_file(dir);
+    Process::start(
+        &args,
+        &[("BLUESHIFT_CLUSTER_SECRET_FILE", secret.as_str())],
+        "serving on",
+    )
+}
+
+/// The Flight code of a call to the compute node on `port` that carries `secret`
+/// (or none).
+async fn flight_call(port: u16, secret: Option<&str>) -> Result<tonic::Code> {
+    use arrow_flight::flight_service_client::FlightServiceClient;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
+        .connect()
+        .await?;
+    let mut client = FlightServiceClient::new(channel);
+    let mut request = tonic::Request::new(arrow_flight::Ticket {
+        ticket: b"not a fragment".to_vec().into(),
+    });
+    if let Some(secret) = secret {
+        request
+            .metadata_mut()
+            .insert("x-blueshift-cluster-secret", secret.parse()?);
+    }
+    Ok(match client.do_get(request).await {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn leader_and_two_compute_processes() -> Result<()> {
     let dir = tempfile::tempdir()?;
+    // A compute node without the cluster secret does not start.
+    let refused = Process::start(
+        &[
+            "compute".to_string(),
+            "--node".to_string(),
+            "0".to_string(),
+            "--data-dir".to_string(),
+            dir.path().join("lonely").display().to_string(),
+        ],
+        &[],
+        "serving on",
+    );
+    assert!(refused.is_err(), "a compute node needs the cluster secret");
+    let made = std::process::Command::new(blueshift_tests::blueshift_bin()?)
+        .args(["cluster-secret", &secret_file(dir.path())])
+        .output()?;
+    assert!(made.status.success(), "{made:?}");
     let _n0 = compute(0, dir.path(), 0)?;
     let p0 = _n0.reported_port("serving on")?;
     let n1 = compute(1, dir.path(), 0)?;
@@ -45,12 +95,28 @@ async fn leader_and_two_compute_processes() -> Result<()> {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    let secret = secret_file(dir.path());
     let leader = Process::start(
         &leader_args,
-        &[("BLUESHIFT_ADMIN_PASSWORD", PASSWORD)],
+        &[
+            ("BLUESHIFT_ADMIN_PASSWORD", PASSWORD),
+            ("BLUESHIFT_CLUSTER_SECRET_FILE", secret.as_str()),
+        ],
         "ready on",
     )?;
     let pg = leader.reported_port("ready on")?;
+
+    // A Flight client that reaches a compute node's port runs nothing without the
+    // cluster's secret; with it, the call gets as far as the ticket (a bad one here).
+    assert_eq!(flight_call(p0, None).await?, tonic::Code::Unauthenticated);
+    let wrong = "0".repeat(64);
+    assert_eq!(
+        flight_call(p0, Some(&wrong)).await?,
+        tonic::Code::Unauthenticated
+    );
+    let right = std::fs::read_to_string(&secret)?;
+    let code = flight_call(p0, Some(right.trim())).await?;
+    assert_ne!(code, tonic::Code::Unauthenticated);
 
     let client = connect(&conn_str(pg, "admin", PASSWORD)).await?;
     client

@@ -18,6 +18,7 @@ use crate::leader_rows::LeaderRowsExec;
 use crate::load::{LoadExec, LoadSpec, LoadWriteExec, WriteTarget};
 use crate::scan::{ScanSpec, SlicePartition, SliceScanExec};
 use crate::schema_bytes::{proto_err, schema_from_bytes, schema_to_bytes};
+use crate::secret::ClusterSecret;
 use crate::unload_exec::{UnloadExec, UnloadTarget};
 
 /// The first byte of an encoded extension node: which node follows.
@@ -48,16 +49,19 @@ pub struct FragmentCodec {
     broadcasts: Option<Arc<LeaderRowsData>>,
     /// The decoding node's exchanges (for exchanges it reads from itself).
     exchanges: Option<(u32, Weak<dyn LocalExchanges>)>,
+    /// The cluster secret the decoding node's calls to other nodes carry.
+    secret: Option<ClusterSecret>,
 }
 
 impl FragmentCodec {
-    /// The codec of compute node `node`: decoded scans read from `store`, and
-    /// loads write to it.
-    pub fn with_store(node: u32, store: SliceStore) -> Self {
+    /// The codec of compute node `node`: decoded scans read from `store`, loads
+    /// write to it, and calls to other nodes carry `secret`.
+    pub fn with_store(node: u32, store: SliceStore, secret: ClusterSecret) -> Self {
         FragmentCodec {
             store: Some((node, store)),
             broadcasts: Some(Arc::default()),
             exchanges: None,
+            secret: Some(secret),
         }
     }
 
@@ -73,6 +77,7 @@ impl FragmentCodec {
             store: self.store.clone(),
             broadcasts: Some(Arc::new(rows)),
             exchanges: self.exchanges.clone(),
+            secret: self.secret.clone(),
         }
     }
 }
@@ -219,9 +224,11 @@ impl PhysicalExtensionCodec for FragmentCodec {
                     .cloned()
                     .ok_or_else(|| proto_err("a load's write without its load"))?;
                 let exec = LoadWriteExec::try_new(input, target)?;
-                Ok(Arc::new(match &self.store {
-                    Some((node, store)) => exec.on_node(*node, store.clone()),
-                    None => exec,
+                Ok(Arc::new(match (&self.store, &self.secret) {
+                    (Some((node, store)), Some(secret)) => {
+                        exec.on_node(*node, store.clone(), secret.clone())
+                    }
+                    _ => exec,
                 }))
             }
             Some((&UNLOAD_TAG, rest)) => {
@@ -256,10 +263,13 @@ impl PhysicalExtensionCodec for FragmentCodec {
             }
             Some((&EXCHANGE_TAG, rest)) => {
                 let node = blueshift_proto::ExchangeNode::decode(rest).map_err(proto_err)?;
-                Ok(Arc::new(ExchangeExec::from_proto(
-                    node,
-                    self.exchanges.clone(),
-                )?))
+                let local = match (&self.exchanges, &self.secret) {
+                    (Some((here, exchanges)), Some(secret)) => {
+                        Some((*here, exchanges.clone(), secret.clone()))
+                    }
+                    _ => None,
+                };
+                Ok(Arc::new(ExchangeExec::from_proto(node, local)?))
             }
             _ => Err(proto_err("unknown extension node")),
         }

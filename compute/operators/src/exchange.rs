@@ -28,10 +28,8 @@ use arrow::datatypes::SchemaRef;
 use arrow_flight::Ticket;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
-use arrow_flight::flight_service_client::FlightServiceClient;
 use blueshift_proto::{
-    ExchangeRead, ExchangeSteps, FragmentReport, FragmentTicket, MAX_MESSAGE_BYTES, ScanStats,
-    StepStats,
+    ExchangeRead, ExchangeSteps, FragmentReport, FragmentTicket, ScanStats, StepStats,
 };
 use bytes::Bytes;
 use datafusion::common::Statistics;
@@ -48,11 +46,12 @@ use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use crate::delivery::{
     Delivery, MAX_SLICES, delivery_from_proto, delivery_to_proto, properties, whole_statistics,
 };
+use crate::secret::{ClusterSecret, NodeClient};
 
 /// How long a node keeps the rows of a reader that has not come for them.
 pub const EXPIRY: Duration = Duration::from_secs(60);
@@ -187,8 +186,9 @@ pub struct ExchangeExec {
     nonce: u64,
     pub delivery: Delivery,
     producer: Producer,
-    /// On a compute node: its number and exchanges.
-    local: Option<(u32, Weak<dyn LocalExchanges>)>,
+    /// On a compute node: its number, its exchanges, and the secret its calls to
+    /// other nodes carry.
+    local: Option<(u32, Weak<dyn LocalExchanges>, ClusterSecret)>,
     received: Arc<Received>,
     properties: Arc<PlanProperties>,
 }
@@ -275,7 +275,7 @@ impl ExchangeExec {
     /// leader, checking that a fragment decodes, with neither).
     pub fn from_proto(
         node: blueshift_proto::ExchangeNode,
-        local: Option<(u32, Weak<dyn LocalExchanges>)>,
+        local: Option<(u32, Weak<dyn LocalExchanges>, ClusterSecret)>,
     ) -> Result<Self> {
         let schema = Arc::new(crate::schema_bytes::schema_from_bytes(&node.schema)?);
         let delivery = delivery_from_proto(node.delivery.as_ref())?;
@@ -312,8 +312,8 @@ fn peer_error(node: u32, addr: &str, status: &tonic::Status) -> DataFusionError 
     DataFusionError::External(Box::new(carried))
 }
 
-/// A client of the compute node at `addr`.
-pub fn peer_client(addr: &str) -> Result<FlightServiceClient<Channel>> {
+/// A client of the compute node at `addr`, sending `secret`.
+pub fn peer_client(addr: &str, secret: &ClusterSecret) -> Result<NodeClient> {
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .map_err(|e| DataFusionError::Plan(format!("compute address {addr}: {e}")))?
         .tcp_nodelay(true)
@@ -322,9 +322,7 @@ pub fn peer_client(addr: &str) -> Result<FlightServiceClient<Channel>> {
         .http2_keep_alive_interval(Duration::from_secs(5))
         .keep_alive_timeout(Duration::from_secs(10))
         .connect_lazy();
-    Ok(FlightServiceClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    Ok(secret.client(channel))
 }
 
 impl ExchangeExec {
@@ -346,7 +344,7 @@ impl ExchangeExec {
                 .bytes
                 .fetch_add(batch.get_array_memory_size() as u64, Ordering::Relaxed);
         };
-        if let Some((here, registry)) = &self.local
+        if let Some((here, registry, _)) = &self.local
             && *here == node
         {
             let registry = registry.upgrade().ok_or_else(|| {
@@ -383,7 +381,15 @@ impl ExchangeExec {
             leader_rows: vec![],
             exchange: Some(read),
         };
-        let response = peer_client(&addr)?
+        let secret = match &self.local {
+            Some((_, _, secret)) => secret,
+            None => {
+                return Err(DataFusionError::Internal(
+                    "an exchange reads from other nodes only on a compute node".into(),
+                ));
+            }
+        };
+        let response = peer_client(&addr, secret)?
             .do_get(Ticket {
                 ticket: ticket.encode_to_vec().into(),
             })

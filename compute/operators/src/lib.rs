@@ -33,6 +33,7 @@ pub mod load;
 pub mod route;
 pub mod scan;
 pub mod schema_bytes;
+pub mod secret;
 pub mod steps;
 pub mod unload;
 pub mod unload_exec;

@@ -13,7 +13,6 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use arrow_flight::FlightDescriptor;
 use arrow_flight::encode::FlightDataEncoderBuilder;
-use arrow_flight::flight_service_client::FlightServiceClient;
 use blueshift_proto::{SegmentWritten, WriteSegment};
 use blueshift_storage::catalog::SegmentRef;
 use blueshift_storage::distribution::SliceRouter;
@@ -21,7 +20,8 @@ use datafusion::error::{DataFusionError, Result};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use prost::Message;
-use tonic::transport::Channel;
+
+use crate::secret::NodeClient;
 
 /// Rows buffered per slice before they are written as a segment (the most: see
 /// [`segment_rows`]).
@@ -143,7 +143,7 @@ impl Drop for RoutedWriter {
 /// Writes `batches` (in `schema`) as one staged segment on the node `client`
 /// reaches, with a Flight DoPut whose descriptor is `write`.
 pub async fn put_segment(
-    mut client: FlightServiceClient<Channel>,
+    mut client: NodeClient,
     write: WriteSegment,
     schema: SchemaRef,
     batches: Vec<RecordBatch>,

@@ -234,7 +234,12 @@ mod tests {
         };
         let catalog = Catalog::open(&dir, layout).expect("catalog");
         // Nothing below reaches a compute node; the channel connects lazily.
-        let cluster = ClusterClient::new(layout, vec!["127.0.0.1:9".into()]).expect("cluster");
+        let cluster = ClusterClient::new(
+            layout,
+            vec!["127.0.0.1:9".into()],
+            blueshift_operators::secret::ClusterSecret::generate(),
+        )
+        .expect("cluster");
         let engine = Engine::try_new(catalog, cluster, 64 << 20).expect("engine");
         let session = Session::new("admin", 7);
 

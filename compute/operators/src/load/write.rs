@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow_flight::flight_service_client::FlightServiceClient;
 use blueshift_proto::WriteSegment;
 use blueshift_storage::catalog::{ClusterLayout, DistStyle, SegmentRef};
 use blueshift_storage::distribution::{DistHash, SliceRouter};
@@ -33,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::route::{RoutedWriter, WriteFn, conform, put_segment, segment_rows};
-use blueshift_proto::MAX_MESSAGE_BYTES;
+use crate::secret::ClusterSecret;
 
 /// The table a COPY writes, and where its slices are.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,7 +61,7 @@ pub struct LoadWriteExec {
     file_schema: SchemaRef,
     /// Where it runs: the node's number and store. `None` on the leader, which
     /// only plans it.
-    local: Option<(u32, SliceStore)>,
+    local: Option<(u32, SliceStore, ClusterSecret)>,
     properties: Arc<PlanProperties>,
 }
 
@@ -95,9 +94,10 @@ impl LoadWriteExec {
         })
     }
 
-    /// The same node, run by compute node `node` over `store`.
-    pub fn on_node(mut self, node: u32, store: SliceStore) -> Self {
-        self.local = Some((node, store));
+    /// The same node, run by compute node `node` over `store`; its writes to other
+    /// nodes carry `secret`.
+    pub fn on_node(mut self, node: u32, store: SliceStore, secret: ClusterSecret) -> Self {
+        self.local = Some((node, store, secret));
         self
     }
 
@@ -107,7 +107,7 @@ impl LoadWriteExec {
 
     /// Writes one slice's rows: into `store` when `node` holds the slice, else by a
     /// DoPut to the node that does.
-    fn write_fn(&self, node: u32, store: SliceStore) -> Result<WriteFn> {
+    fn write_fn(&self, node: u32, store: SliceStore, secret: ClusterSecret) -> Result<WriteFn> {
         let target = Arc::clone(&self.target);
         let schema = Arc::clone(&self.file_schema);
         let peers = target
@@ -126,6 +126,7 @@ impl LoadWriteExec {
         Ok(Box::new(move |slice, batches| {
             let target = Arc::clone(&target);
             let schema = Arc::clone(&schema);
+            let secret = secret.clone();
             let holder = target.layout.node_of(slice);
             if holder == node {
                 let store = store.clone();
@@ -159,9 +160,7 @@ impl LoadWriteExec {
                     let channel = channel.ok_or_else(|| {
                         DataFusionError::Plan(format!("no compute node {holder} for slice {slice}"))
                     })?;
-                    let client = FlightServiceClient::new(channel)
-                        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+                    let client = secret.client(channel);
                     let written =
                         put_segment(client, write, schema, batches)
                             .await
@@ -266,7 +265,7 @@ impl ExecutionPlan for LoadWriteExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let Some((node, store)) = self.local.clone() else {
+        let Some((node, store, secret)) = self.local.clone() else {
             return Err(DataFusionError::Internal(
                 "a COPY's rows are written on the compute nodes".into(),
             ));
@@ -283,7 +282,7 @@ impl ExecutionPlan for LoadWriteExec {
         let mut writer = RoutedWriter::new(
             router,
             segment_rows(layout.slice_count()),
-            self.write_fn(node, store)?,
+            self.write_fn(node, store, secret)?,
         );
         let schema = Arc::clone(&self.file_schema);
         let mut builder = RecordBatchReceiverStream::builder(written_schema(), 2);
