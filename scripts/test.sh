@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs Blueshift's whole test suite on a fresh machine: installs what the tests need
-# (Python clients, the PostgreSQL JDBC driver and server), checks formatting and lints, builds
-# the blueshift binary, and runs every test. README's test command; .ci/run runs it.
+# (Python clients: psycopg 2 and 3, redshift_connector; the PostgreSQL JDBC driver and
+# server), checks formatting and lints, builds the blueshift binary, and runs every
+# test. README's test command; .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== installing test clients"
-if ! python3 -c 'import psycopg, psycopg2' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'psycopg[binary]>=3.1' 'psycopg2-binary>=2.9'
+if ! python3 -c 'import psycopg, psycopg2, redshift_connector' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'psycopg[binary]>=3.1' 'psycopg2-binary>=2.9' \
+    'redshift_connector>=2.1'
 fi
 # The JDBC driver, and the PostgreSQL 15 server the SQL tests use as an oracle.
 missing=""

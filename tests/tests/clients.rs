@@ -1,5 +1,6 @@
 //! Real client programs against the embedded cluster: psql (simple protocol and its
-//! `\d` catalog queries), psycopg 3 and psycopg2 (Python), the PostgreSQL JDBC driver.
+//! `\d` catalog queries), psycopg 3 and psycopg2 (Python), Amazon's redshift_connector,
+//! the PostgreSQL JDBC driver.
 //! `.ci/run` installs the Python packages and the JDBC driver.
 
 use std::path::Path;
@@ -84,6 +85,20 @@ fn psycopg_2_and_3() -> Result<()> {
         .arg(cluster.port.to_string())
         .arg(PASSWORD))?;
     assert!(out.contains("psycopg clients ok"), "{out}");
+    Ok(())
+}
+
+/// Amazon's Redshift Python driver logs in to a cluster started with no auth flags
+/// (SCRAM for other clients; MD5 for it, as Redshift offers).
+#[test]
+fn redshift_connector_logs_in_with_the_defaults() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 1, 2)?;
+    let out = run(Command::new("python3")
+        .arg(clients_dir().join("redshift_connector_client.py"))
+        .arg(cluster.port.to_string())
+        .arg(PASSWORD))?;
+    assert!(out.contains("redshift_connector ok"), "{out}");
     Ok(())
 }
 

@@ -416,6 +416,8 @@ pub struct Handlers {
     query: Arc<QueryHandler>,
     extended: Arc<ExtendedHandler>,
     auth_source: Arc<CatalogAuthSource>,
+    /// MD5 verifiers, for Amazon's Redshift drivers (see [`StartupGate`]).
+    md5_source: Arc<CatalogAuthSource>,
     catalog: Catalog,
     method: AuthMethod,
     connections: Arc<ConnectionManager>,
@@ -433,6 +435,7 @@ impl Handlers {
         require_ssl: bool,
     ) -> Self {
         let auth_source = CatalogAuthSource::new(catalog.clone(), method);
+        let md5_source = CatalogAuthSource::new(catalog.clone(), AuthMethod::Md5);
         let query = Arc::new(QueryHandler {
             sessions: engine.sessions(),
             engine,
@@ -448,6 +451,7 @@ impl Handlers {
             }),
             query,
             auth_source,
+            md5_source,
             catalog,
             method,
             connections: Arc::new(ConnectionManager::new()),
@@ -550,14 +554,25 @@ impl StartupHandler for CleartextStartup {
 
 /// The startup of a connection: with `require_ssl`, a client that did not negotiate
 /// TLS is refused before the password exchange (as Redshift's `require_ssl` and a
-/// PostgreSQL `hostssl` line do).
-pub struct SslGate {
+/// PostgreSQL `hostssl` line do). Amazon's Redshift drivers (redshift_connector, which
+/// dbt-redshift uses, and the Redshift JDBC driver) announce themselves with the
+/// startup parameter `client_protocol_version`; Redshift offers them MD5 (they read a
+/// SCRAM mechanism list wrongly), so when the server's exchange is SCRAM those
+/// connections get the MD5 exchange instead, checked against the stored MD5 verifier.
+pub struct StartupGate {
     exchange: Startup,
+    /// The MD5 exchange for Redshift's drivers, when `exchange` is SCRAM.
+    redshift_drivers: Option<Startup>,
+    /// Whether this connection uses `redshift_drivers`.
+    redshift_driver: std::sync::atomic::AtomicBool,
     require_ssl: bool,
 }
 
+/// The startup parameter only Amazon's Redshift drivers send.
+const REDSHIFT_DRIVER_PARAMETER: &str = "client_protocol_version";
+
 #[async_trait]
-impl StartupHandler for SslGate {
+impl StartupHandler for StartupGate {
     async fn on_startup<C>(
         &self,
         client: &mut C,
@@ -568,23 +583,31 @@ impl StartupHandler for SslGate {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        if self.require_ssl
-            && !client.is_secure()
-            && matches!(message, PgWireFrontendMessage::Startup(_))
-        {
-            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "FATAL".to_string(),
-                ErrorKind::InvalidAuthorizationSpecification
-                    .sqlstate()
-                    .to_string(),
-                format!(
-                    "the server requires SSL (require_ssl): connect with sslmode=require or \
-                     stronger; this connection from {} is not encrypted",
-                    client.socket_addr().ip()
-                ),
-            ))));
+        use std::sync::atomic::Ordering;
+        if let PgWireFrontendMessage::Startup(startup) = &message {
+            if self.require_ssl && !client.is_secure() {
+                return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "FATAL".to_string(),
+                    ErrorKind::InvalidAuthorizationSpecification
+                        .sqlstate()
+                        .to_string(),
+                    format!(
+                        "the server requires SSL (require_ssl): connect with sslmode=require or \
+                         stronger; this connection from {} is not encrypted",
+                        client.socket_addr().ip()
+                    ),
+                ))));
+            }
+            let redshift_driver = startup.parameters.contains_key(REDSHIFT_DRIVER_PARAMETER);
+            self.redshift_driver
+                .store(redshift_driver, Ordering::Relaxed);
         }
-        self.exchange.on_startup(client, message).await
+        match &self.redshift_drivers {
+            Some(md5) if self.redshift_driver.load(Ordering::Relaxed) => {
+                md5.on_startup(client, message).await
+            }
+            _ => self.exchange.on_startup(client, message).await,
+        }
     }
 }
 
@@ -642,8 +665,20 @@ impl PgWireServerHandlers for Handlers {
                 )
             }
         };
-        Arc::new(SslGate {
+        let redshift_drivers = (self.method == AuthMethod::ScramSha256).then(|| {
+            Startup::Md5(
+                Md5PasswordAuthStartupHandler::new(
+                    Arc::clone(&self.md5_source),
+                    server_parameters(),
+                )
+                .with_pid_secret_key_generator(self.pids.clone())
+                .with_connection_manager(Arc::clone(&self.connections)),
+            )
+        });
+        Arc::new(StartupGate {
             exchange: startup,
+            redshift_drivers,
+            redshift_driver: std::sync::atomic::AtomicBool::new(false),
             require_ssl: self.require_ssl,
         })
     }
