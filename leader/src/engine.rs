@@ -32,10 +32,13 @@ pub mod functions;
 mod maintenance;
 pub mod outcome;
 mod results;
+mod transaction;
 
 pub use outcome::{Completion, Outcome, Rows};
 use results::{one_column, record, text_result};
 mod unload;
+
+use transaction::{changes_something, ends_block, planned_name};
 
 use column_names::{ClientNames, client_schema};
 
@@ -155,43 +158,6 @@ fn object_reference(name: &ObjectName) -> Result<(String, String), LeaderError> 
         [schema, table] => Ok((schema.clone(), table.clone())),
         [db, schema, table] if db == DATABASE => Ok((schema.clone(), table.clone())),
         _ => Err(LeaderError::Unsupported(format!("the name {name}"))),
-    }
-}
-
-/// Whether `stmt` ends a transaction block (COMMIT, END, ROLLBACK, ABORT).
-fn ends_block(stmt: &Statement) -> bool {
-    matches!(stmt, Statement::Commit { .. } | Statement::Rollback { .. })
-}
-
-/// Whether `planned` changes table data or the catalog when it runs.
-fn changes_something(planned: &Planned) -> bool {
-    match planned {
-        Planned::Insert(_) | Planned::Dml(_) | Planned::Copy(_) => true,
-        Planned::Empty | Planned::Query(_) | Planned::Unload(_) => false,
-        Planned::Command(stmt, _) => matches!(
-            stmt.as_ref(),
-            Statement::CreateTable(_)
-                | Statement::CreateSchema { .. }
-                | Statement::Drop { .. }
-                | Statement::AlterTable(_)
-                | Statement::Truncate(_)
-                | Statement::Vacuum(_)
-                | Statement::Analyze(_)
-        ),
-    }
-}
-
-/// The statement `planned` runs, named as in its command tag.
-fn planned_name(planned: &Planned) -> String {
-    match planned {
-        Planned::Empty => String::new(),
-        Planned::Query(_) => "SELECT".into(),
-        Planned::Insert(_) => "INSERT".into(),
-        Planned::Dml(LogicalPlan::Dml(dml)) => dml.op.to_string().to_ascii_uppercase(),
-        Planned::Dml(_) => "DELETE".into(),
-        Planned::Command(stmt, _) => statement_name(stmt),
-        Planned::Copy(_) => "COPY".into(),
-        Planned::Unload(_) => "UNLOAD".into(),
     }
 }
 
@@ -345,20 +311,6 @@ impl Engine {
         Arc::clone(&self.sessions)
     }
 
-    /// The catalog a statement of `session` reads and writes: its transaction
-    /// block's view, or the committed catalog.
-    fn catalog_of(&self, session: &Session) -> Catalog {
-        session
-            .block_catalog()
-            .unwrap_or_else(|| self.catalog.clone())
-    }
-
-    /// Where a statement of `session` commits: into its transaction block, or on its
-    /// own.
-    fn commits_of(&self, session: &Session) -> CommitPoint {
-        CommitPoint::new(self.catalog_of(session))
-    }
-
     /// A planning state for one statement of `session`.
     fn state_for(&self, session: &Session) -> SessionState {
         let mut state = self.ctx.state();
@@ -490,14 +442,8 @@ impl Engine {
     /// (25P02 otherwise); a statement that fails to plan fails its block.
     pub async fn plan(&self, session: &Session, parsed: Parsed) -> Result<Planned, LeaderError> {
         let ends = matches!(&parsed, Parsed::Sql(stmt, _) if ends_block(stmt));
-        if session.block_failed() && !ends {
-            return Err(LeaderError::InFailedTransaction);
-        }
-        let planned = self.plan_statement(session, parsed).await;
-        if planned.is_err() {
-            self.fail_block(session);
-        }
-        planned
+        self.in_block(session, ends, self.plan_statement(session, parsed))
+            .await
     }
 
     async fn plan_statement(
@@ -663,39 +609,14 @@ impl Engine {
         text: &str,
     ) -> Result<Outcome, LeaderError> {
         let ends = matches!(planned, Planned::Command(stmt, _) if ends_block(stmt));
-        if session.block_failed() && !ends {
-            return Err(LeaderError::InFailedTransaction);
-        }
-        if session.block_read_only() && changes_something(planned) {
-            self.fail_block(session);
-            return Err(LeaderError::ReadOnlyTransaction(planned_name(planned)));
-        }
-        let outcome = self
-            .execute_statement(session, planned, params, interrupt, text)
-            .await;
-        if outcome.is_err() {
-            self.fail_block(session);
-        }
-        outcome
-    }
-
-    /// What fails `session`'s open block later: a statement whose rows meet an
-    /// error after it started.
-    pub fn block_failer(&self, session: Arc<Session>) -> impl Fn() + Send + Sync + 'static {
-        let collect = self.garbage_collector();
-        move || {
-            if session.fail_block() {
-                collect();
+        self.in_block(session, ends, async {
+            if session.block_read_only() && changes_something(planned) {
+                return Err(LeaderError::ReadOnlyTransaction(planned_name(planned)));
             }
-        }
-    }
-
-    /// A statement of the session's open block failed: the block fails, and the
-    /// segments its changes had staged are collected.
-    pub fn fail_block(&self, session: &Session) {
-        if session.fail_block() {
-            self.collect_garbage_when_idle();
-        }
+            self.execute_statement(session, planned, params, interrupt, text)
+                .await
+        })
+        .await
     }
 
     async fn execute_statement(

@@ -1,0 +1,296 @@
+//! The catalog's unit tests: commits, transactions and their conflicts, and
+//! catalogs written by earlier releases.
+
+use super::*;
+use crate::deletes::DeleteVector;
+
+fn table(name: &str) -> TableDef {
+    TableDef {
+        id: 0,
+        schema: "public".into(),
+        name: name.into(),
+        columns: vec![ColumnDef {
+            id: 0,
+            missing_value: None,
+            name: "a".into(),
+            data_type: DataType::Int32,
+            nullable: true,
+            declared_type: "integer".into(),
+            encoding: None,
+        }],
+        dist_style: DistStyle::Even,
+        dist_key: None,
+        sort_key: vec![],
+        sort_style: SortStyle::Compound,
+        backup: true,
+        next_column_id: 1,
+        dist_hash: DistHash::RowFormatV0,
+    }
+}
+
+#[test]
+fn tables_and_versions_survive_reopen() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let layout = ClusterLayout {
+        nodes: 2,
+        slices_per_node: 2,
+    };
+    let id = {
+        let catalog = Catalog::open(dir.path(), layout)?;
+        let def = catalog.create_table(table("t"), None)?;
+        assert!(matches!(
+            catalog.create_table(table("t"), None),
+            Err(StorageError::TableExists(_))
+        ));
+        let mut added = BTreeMap::new();
+        added.insert(3, vec![SegmentRef::new("abc".into(), 7, 100)]);
+        let v = catalog.append_segments(def.id, &added)?;
+        assert_eq!(v.version, 2);
+        def.id
+    };
+    let catalog = Catalog::open(
+        dir.path(),
+        ClusterLayout {
+            nodes: 9,
+            slices_per_node: 9,
+        },
+    )?;
+    assert_eq!(catalog.layout()?, layout, "the layout is fixed at creation");
+    assert_eq!(catalog.version(id)?.rows(), 7);
+    assert_eq!(
+        catalog.live_segments()?.get(&3),
+        Some(&vec!["abc".to_string()])
+    );
+    // A delete commits once; the same rows deleted again conflict (40001), and so
+    // does a delete from a segment that is no longer where it was read.
+    let mut change = TableChange::default();
+    change.deleted.insert(
+        (3, 0),
+        ("abc".to_string(), DeleteVector::from_positions([1, 2])),
+    );
+    assert_eq!(catalog.commit(id, "t", &change)?.rows(), 5);
+    assert!(matches!(
+        catalog.commit(id, "t", &change),
+        Err(StorageError::Conflict { .. })
+    ));
+    change.deleted.clear();
+    change
+        .deleted
+        .insert((3, 1), ("abc".into(), DeleteVector::from_positions([0])));
+    assert!(matches!(
+        catalog.commit(id, "t", &change),
+        Err(StorageError::Conflict { .. })
+    ));
+    assert_eq!(
+        catalog.version(id)?.rows(),
+        5,
+        "a refused commit changes nothing"
+    );
+    let emptied = catalog.truncate(id)?;
+    assert_eq!((emptied.version, emptied.rows()), (4, 0));
+    catalog.drop_table("public", "t")?;
+    assert!(catalog.table("public", "t")?.is_none());
+    assert!(catalog.live_segments()?.is_empty());
+    Ok(())
+}
+
+fn segments(slice: u32, name: &str, rows: u64) -> BTreeMap<u32, Vec<SegmentRef>> {
+    BTreeMap::from([(slice, vec![SegmentRef::new(name.into(), rows, 100)])])
+}
+
+#[test]
+fn a_transaction_commits_all_its_changes_at_once_or_none() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let catalog = Catalog::open(
+        dir.path(),
+        ClusterLayout {
+            nodes: 1,
+            slices_per_node: 2,
+        },
+    )?;
+    let t = catalog.create_table(table("t"), None)?;
+    let txn = catalog.begin();
+    let u = txn.create_table(table("u"), None)?;
+    txn.append_segments(u.id, &segments(0, "u1", 3))?;
+    txn.append_segments(t.id, &segments(0, "t1", 2))?;
+    // Inside, the transaction sees its own writes; outside, nothing yet.
+    assert_eq!(txn.version(u.id)?.rows(), 3);
+    assert_eq!(txn.version(t.id)?.rows(), 2);
+    assert!(catalog.table("public", "u")?.is_none());
+    assert_eq!(catalog.version(t.id)?.rows(), 0);
+    // Its segments are live while it is open: garbage collection keeps them.
+    let live = catalog.live_segments()?;
+    assert_eq!(
+        live.get(&0),
+        Some(&vec!["t1".to_string(), "u1".to_string()])
+    );
+    txn.commit_transaction()?;
+    assert_eq!(catalog.version(u.id)?.rows(), 3);
+    assert_eq!(catalog.version(t.id)?.rows(), 2);
+
+    // Dropped without a commit (ROLLBACK, a disconnect): no trace.
+    let txn = catalog.begin();
+    txn.drop_table("public", "u")?;
+    txn.append_segments(t.id, &segments(0, "t2", 5))?;
+    txn.create_schema("s")?;
+    assert!(txn.table("public", "u")?.is_none());
+    drop(txn);
+    assert!(catalog.table("public", "u")?.is_some());
+    assert!(!catalog.schema_exists("s")?);
+    assert_eq!(catalog.version(t.id)?.rows(), 2);
+    assert!(
+        !catalog
+            .live_segments()?
+            .values()
+            .flatten()
+            .any(|s| s == "t2")
+    );
+    Ok(())
+}
+
+#[test]
+fn transactions_that_read_what_another_changed_conflict() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let catalog = Catalog::open(
+        dir.path(),
+        ClusterLayout {
+            nodes: 1,
+            slices_per_node: 2,
+        },
+    )?;
+    let a = catalog.create_table(table("a"), None)?;
+    let b = catalog.create_table(table("b"), None)?;
+    // Appends alone never conflict: both land.
+    let (one, two) = (catalog.begin(), catalog.begin());
+    one.append_segments(a.id, &segments(0, "a1", 1))?;
+    two.append_segments(a.id, &segments(1, "a2", 1))?;
+    one.commit_transaction()?;
+    two.commit_transaction()?;
+    assert_eq!(catalog.version(a.id)?.rows(), 2);
+    // Write skew: each reads one table and writes the other; the second to
+    // commit read a version that changed, and commits nothing.
+    let (one, two) = (catalog.begin(), catalog.begin());
+    assert_eq!(one.version(a.id)?.rows(), 2);
+    assert_eq!(two.version(b.id)?.rows(), 0);
+    one.append_segments(b.id, &segments(0, "b1", 1))?;
+    two.append_segments(a.id, &segments(0, "a3", 1))?;
+    one.commit_transaction()?;
+    match two.commit_transaction() {
+        Err(StorageError::Conflict { table, .. }) => assert_eq!(table, "public.b"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        catalog.version(a.id)?.rows(),
+        2,
+        "the loser changed nothing"
+    );
+    assert_eq!(catalog.version(b.id)?.rows(), 1);
+    // A transaction reads the same version again, whatever commits meanwhile.
+    let reader = catalog.begin();
+    assert_eq!(reader.version(b.id)?.rows(), 1);
+    catalog.append_segments(b.id, &segments(0, "b2", 4))?;
+    assert_eq!(reader.version(b.id)?.rows(), 1);
+    reader.commit_transaction()?;
+    Ok(())
+}
+
+/// A catalog as the release before `format_version` and `dist_hash` wrote it:
+/// the same trees, no version record, table records without the field.
+fn write_catalog_of_the_previous_release(dir: &Path) -> Result<()> {
+    let db = sled::Config::new().path(dir).open()?;
+    let meta = db.open_tree("meta")?;
+    meta.insert(LAYOUT_KEY, br#"{"nodes":2,"slices_per_node":2}"#.as_slice())?;
+    db.open_tree("schemas")?
+        .insert("public", br#""public""#.as_slice())?;
+    db.open_tree("tables")?.insert(
+        "public.old",
+        br#"{"id":1,"schema":"public","name":"old","columns":[{"id":0,"name":"k","data_type":"Int64","nullable":true,"declared_type":"bigint","encoding":null}],"dist_style":"Key","dist_key":0,"sort_key":[],"sort_style":"Compound","backup":true,"next_column_id":1}"#.as_slice(),
+    )?;
+    db.open_tree("versions")?.insert(
+        1u64.to_be_bytes(),
+        br#"{"version":1,"slices":{}}"#.as_slice(),
+    )?;
+    meta.insert(NEXT_TABLE_ID_KEY, 1u64.to_be_bytes().as_slice())?;
+    db.flush()?;
+    Ok(())
+}
+
+#[test]
+fn an_existing_catalog_opens_as_version_0_with_v0_tables() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    write_catalog_of_the_previous_release(dir.path())?;
+    let layout = ClusterLayout {
+        nodes: 2,
+        slices_per_node: 2,
+    };
+    {
+        let catalog = Catalog::open(dir.path(), layout)?;
+        assert_eq!(
+            catalog.format_version()?,
+            0,
+            "a missing record is version 0"
+        );
+        let old = catalog.table("public", "old")?.expect("the old table");
+        assert_eq!(old.dist_hash, DistHash::RowFormatV0);
+        assert_eq!((old.dist_style, old.dist_key), (DistStyle::Key, Some(0)));
+        // A table created now records its hash, next to the old one.
+        let mut new = table("new");
+        new.dist_hash = DistHash::CanonicalV1;
+        catalog.create_table(new, None)?;
+    }
+    let catalog = Catalog::open(dir.path(), layout)?;
+    assert_eq!(catalog.format_version()?, 0, "opening does not upgrade it");
+    let hashes: Vec<(String, DistHash)> = catalog
+        .all_tables()?
+        .into_iter()
+        .map(|t| (t.name, t.dist_hash))
+        .collect();
+    assert_eq!(
+        hashes,
+        [
+            ("new".to_string(), DistHash::CanonicalV1),
+            ("old".to_string(), DistHash::RowFormatV0)
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_new_catalog_records_its_format_version() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let layout = ClusterLayout {
+        nodes: 1,
+        slices_per_node: 2,
+    };
+    {
+        let catalog = Catalog::open(dir.path(), layout)?;
+        assert_eq!(catalog.format_version()?, CATALOG_FORMAT_VERSION);
+        assert!(catalog.schema_exists("public")?);
+        let def = catalog.create_table(table("t"), None)?;
+        let stored = catalog
+            .trees
+            .get(Tree::Tables)
+            .get(b"public.t")?
+            .expect("the record");
+        let record: serde_json::Value = decode(b"public.t", &stored)?;
+        assert_eq!(record["dist_hash"], "RowFormatV0", "{record}");
+        assert_eq!(def.dist_hash, DistHash::RowFormatV0);
+    }
+    let catalog = Catalog::open(dir.path(), layout)?;
+    assert_eq!(catalog.format_version()?, CATALOG_FORMAT_VERSION);
+    // A catalog from a newer release is refused, not misread.
+    catalog
+        .trees
+        .get(Tree::Meta)
+        .insert(FORMAT_VERSION_KEY, encode(&2u32)?)?;
+    catalog.flush()?;
+    drop(catalog);
+    assert!(matches!(
+        Catalog::open(dir.path(), layout),
+        Err(StorageError::CatalogVersion {
+            found: 2,
+            supported: 1
+        })
+    ));
+    Ok(())
+}
