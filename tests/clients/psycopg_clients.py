@@ -131,5 +131,21 @@ with psycopg.connect(dsn) as conn:
         pass
     assert conn.execute("select count(*) from py3").fetchone() == (5,), "psycopg3 rollback"
     conn.commit()
+    # A COPY FROM STDIN that fails inside a block fails the block, as in PostgreSQL.
+    with conn.cursor() as cur:
+        try:
+            with cur.copy("copy py3copy from stdin") as copy:
+                copy.write_row(("bad", "row", None))
+            raise AssertionError("psycopg3: a bad row must fail the COPY")
+        except psycopg.errors.BadCopyFileFormat:
+            pass
+        try:
+            cur.execute("select 1")
+            raise AssertionError("psycopg3: the failed COPY fails the block")
+        except psycopg.errors.InFailedSqlTransaction:
+            pass
+    conn.rollback()
+    assert conn.execute("select count(*) from py3copy").fetchone() == (4,), "nothing loaded"
+    conn.commit()
 
 print("psycopg clients ok")

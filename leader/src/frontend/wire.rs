@@ -690,6 +690,7 @@ impl PgWireServerHandlers for Handlers {
     fn copy_handler(&self) -> Arc<impl CopyHandler> {
         Arc::new(CopyInHandler {
             sessions: self.query.engine.sessions(),
+            engine: Arc::clone(&self.query.engine),
         })
     }
 
@@ -706,6 +707,8 @@ impl PgWireServerHandlers for Handlers {
 #[derive(Debug)]
 pub struct CopyInHandler {
     sessions: Arc<SessionRegistry>,
+    /// A COPY that fails fails the session's transaction block.
+    engine: Arc<Engine>,
 }
 
 #[async_trait]
@@ -740,16 +743,14 @@ impl CopyHandler for CopyInHandler {
             .into());
         };
         drop(copy.data);
-        let rows = match copy.load.await {
-            Ok(result) => result?,
-            Err(e) => {
-                return Err(LeaderError::Failure {
-                    kind: ErrorKind::InternalError,
-                    message: format!("COPY FROM STDIN stopped: {e}"),
-                }
-                .into());
-            }
+        let loaded = match copy.load.await {
+            Ok(result) => result,
+            Err(e) => Err(LeaderError::Failure {
+                kind: ErrorKind::InternalError,
+                message: format!("COPY FROM STDIN stopped: {e}"),
+            }),
         };
+        let rows = loaded.inspect_err(|_| self.engine.fail_block(&session))?;
         client
             .send(PgWireBackendMessage::CommandComplete(
                 Tag::new("COPY").with_rows(rows as usize).into(),
@@ -768,6 +769,7 @@ impl CopyHandler for CopyInHandler {
         if let Some(copy) = session.take_copy_in() {
             copy.load.abort();
         }
+        self.engine.fail_block(&session);
         LeaderError::Failure {
             kind: ErrorKind::QueryCanceled,
             message: format!("COPY from stdin failed: {}", fail.message),
