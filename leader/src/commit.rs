@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use blueshift_storage::Result;
 use blueshift_storage::catalog::{
-    Catalog, SegmentRef, TableChange, TableDef, TableStatistics, TableVersion, UserDef,
+    Catalog, GroupDef, SegmentRef, TableChange, TableDef, TableStatistics, TableVersion, UserDef,
 };
+use blueshift_storage::catalog::access::ObjectAccess;
 
 /// Commits changes to one catalog.
 #[derive(Clone, Debug)]
@@ -25,9 +26,9 @@ impl CommitPoint {
         CommitPoint { catalog }
     }
 
-    /// CREATE SCHEMA.
-    pub fn create_schema(&self, name: &str) -> Result<()> {
-        self.catalog.create_schema(name)
+    /// CREATE SCHEMA, owned by `owner`.
+    pub fn create_schema(&self, name: &str, owner: i32) -> Result<()> {
+        self.catalog.create_schema(name, owner)
     }
 
     /// DROP SCHEMA (of an empty schema).
@@ -83,5 +84,60 @@ impl CommitPoint {
     /// A user (the bootstrap superuser).
     pub fn put_user(&self, user: &UserDef) -> Result<()> {
         self.catalog.put_user(user)
+    }
+
+    /// CREATE USER.
+    pub fn create_user(&self, user: &UserDef) -> Result<UserDef> {
+        self.catalog.create_user(user)
+    }
+
+    /// ALTER USER.
+    pub fn alter_user(
+        &self,
+        name: &str,
+        change: impl Fn(&mut UserDef) -> Result<()>,
+    ) -> Result<UserDef> {
+        self.catalog.alter_user(name, change)
+    }
+
+    /// DROP USER.
+    pub fn drop_user(&self, name: &str) -> Result<UserDef> {
+        self.catalog.drop_user(name)
+    }
+
+    /// CREATE GROUP.
+    pub fn create_group(&self, name: &str, members: &[i32]) -> Result<GroupDef> {
+        self.catalog.create_group(name, members)
+    }
+
+    /// ALTER GROUP.
+    pub fn alter_group(
+        &self,
+        name: &str,
+        change: impl Fn(&mut GroupDef) -> Result<()>,
+    ) -> Result<GroupDef> {
+        self.catalog.alter_group(name, change)
+    }
+
+    /// DROP GROUP.
+    pub fn drop_group(&self, name: &str) -> Result<GroupDef> {
+        self.catalog.drop_group(name)
+    }
+
+    /// GRANT, REVOKE or a new owner on a schema.
+    pub fn alter_schema_access(
+        &self,
+        schema: &str,
+        change: impl Fn(&mut ObjectAccess) -> Result<()>,
+    ) -> Result<ObjectAccess> {
+        self.catalog.alter_schema_access(schema, change)
+    }
+
+    /// GRANT or REVOKE on the database.
+    pub fn alter_database_access(
+        &self,
+        change: impl Fn(&mut ObjectAccess) -> Result<()>,
+    ) -> Result<ObjectAccess> {
+        self.catalog.alter_database_access(change)
     }
 }

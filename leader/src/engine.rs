@@ -22,6 +22,7 @@ use datafusion::sql::sqlparser::ast::{self, ObjectName, SchemaName, Set, Stateme
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use futures::StreamExt;
 
+mod access;
 pub mod admission;
 mod column_names;
 mod command;
@@ -31,6 +32,7 @@ mod dml;
 pub mod functions;
 mod maintenance;
 pub mod outcome;
+mod privileges;
 mod results;
 mod transaction;
 
@@ -53,6 +55,7 @@ use crate::planner::fragment::ShipFragments;
 use crate::query_log::{QueryEntry, QueryLog, QueryScope};
 use crate::s3_config::S3Config;
 use crate::session::{AbandonedHook, DATABASE, Session, SessionRegistry};
+use crate::sql::access::AccessStatement;
 use crate::sql::copy::{CopyOrUnload, CopyStatement, UnloadStatement};
 use crate::sql::redshift_ddl::TableAttributes;
 use crate::sql::{ParsedStatement, SqlParser};
@@ -74,6 +77,8 @@ pub enum Planned {
     Copy(Box<CopyStatement>),
     /// UNLOAD: returns nothing.
     Unload(Box<UnloadStatement>),
+    /// A statement about users, groups or privileges.
+    Access(Box<AccessStatement>),
 }
 
 /// A parsed statement, before planning.
@@ -84,6 +89,8 @@ pub enum Parsed {
     Sql(Box<Statement>, Option<TableAttributes>),
     Copy(Box<CopyStatement>),
     Unload(Box<UnloadStatement>),
+    /// A statement about users, groups or privileges, and its text without passwords.
+    Access(Box<AccessStatement>, String),
 }
 
 impl Parsed {
@@ -95,6 +102,7 @@ impl Parsed {
             Parsed::Sql(stmt, _) => stmt.to_string(),
             Parsed::Copy(c) => c.redacted.clone(),
             Parsed::Unload(u) => u.redacted.clone(),
+            Parsed::Access(_, redacted) => redacted.clone(),
         }
     }
 }
@@ -281,6 +289,7 @@ impl Engine {
         datafusion_pg_catalog::setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
             .map_err(|e| LeaderError::DataFusion(*e))?;
         let sessions = Arc::new(SessionRegistry::default());
+        sessions.use_catalog(catalog.clone());
         functions::register_static(&ctx, Arc::clone(&sessions));
         let engine = Engine {
             sessions,
@@ -363,7 +372,7 @@ impl Engine {
             .gate
             .admit(StatementDescription {
                 kind,
-                user: session.user.clone(),
+                user: session.current_user(),
                 query_group: session.show("query_group").unwrap_or_default(),
                 slots,
             })
@@ -417,6 +426,7 @@ impl Engine {
                     ParsedStatement::CopyOrUnload(CopyOrUnload::Copy(c)) => {
                         return Parsed::Copy(c);
                     }
+                    ParsedStatement::Access(a, redacted) => return Parsed::Access(a, redacted),
                     ParsedStatement::CopyOrUnload(CopyOrUnload::Unload(u)) => {
                         return Parsed::Unload(u);
                     }
@@ -455,6 +465,7 @@ impl Engine {
             Parsed::Sql(stmt, attrs) => (*stmt, attrs),
             Parsed::Copy(c) => return Ok(Planned::Copy(c)),
             Parsed::Unload(u) => return Ok(Planned::Unload(u)),
+            Parsed::Access(a, _) => return Ok(Planned::Access(a)),
         };
         refuse_bag_set_operations(&stmt)?;
         match &stmt {
@@ -478,6 +489,7 @@ impl Engine {
                     return Err(LeaderError::Unsupported("EXPLAIN".into()));
                 };
                 let plan = self.plan_with_datafusion(session, *statement).await?;
+                self.authorize_plan(session, &plan)?;
                 let physical = self.state_for(session).create_physical_plan(&plan).await?;
                 Ok(Planned::Query(text_result(
                     "QUERY PLAN",
@@ -516,6 +528,7 @@ impl Engine {
             | Statement::Vacuum(_)
             | Statement::Analyze(_)
             | Statement::AlterTable(_)
+            | Statement::AlterSchema(_)
             | Statement::Truncate(_) => Ok(Planned::Command(Box::new(stmt), attrs)),
             other => Err(LeaderError::Unsupported(statement_name(other))),
         }
@@ -613,6 +626,7 @@ impl Engine {
             if session.block_read_only() && changes_something(planned) {
                 return Err(LeaderError::ReadOnlyTransaction(planned_name(planned)));
             }
+            self.authorize(session, planned)?;
             self.execute_statement(session, planned, params, interrupt, text)
                 .await
         })
@@ -637,7 +651,7 @@ impl Engine {
             Planned::Command(stmt, _) => {
                 matches!(stmt.as_ref(), Statement::CreateTable(ct) if ct.query.is_some())
             }
-            Planned::Empty => false,
+            Planned::Empty | Planned::Access(_) => false,
         };
         let entry = logged.then(|| {
             let label = session.show("query_group").unwrap_or_default();
@@ -709,6 +723,10 @@ impl Engine {
             }
             Planned::Unload(stmt) => {
                 let result = self.unload(session, stmt, interrupt).await;
+                record(entry, result)
+            }
+            Planned::Access(stmt) => {
+                let result = self.access(session, stmt);
                 record(entry, result)
             }
         }

@@ -65,6 +65,9 @@ pub enum LeaderError {
     /// A statement that changes something, in a READ ONLY transaction block.
     #[error("cannot execute {0} in a read-only transaction")]
     ReadOnlyTransaction(String),
+    /// A privilege the user lacks (the message names the object and the privilege).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// A statement that cannot run inside a transaction block.
     #[error("{0} cannot run inside a transaction block")]
     InTransactionBlock(String),
@@ -135,6 +138,7 @@ impl LeaderError {
             LeaderError::NotNullViolation(_) => ErrorKind::NotNullViolation,
             LeaderError::InFailedTransaction => ErrorKind::InFailedSqlTransaction,
             LeaderError::InTransactionBlock(_) => ErrorKind::ActiveSqlTransaction,
+            LeaderError::PermissionDenied(_) => ErrorKind::InsufficientPrivilege,
             LeaderError::ReadOnlyTransaction(_) => ErrorKind::ReadOnlySqlTransaction,
             LeaderError::DuplicateColumn(_) => ErrorKind::DuplicateColumn,
             LeaderError::DataCorrupted(_) => ErrorKind::DataCorrupted,

@@ -1,6 +1,7 @@
 //! Per-connection state: who is connected and the session's settings (SET/SHOW).
 
 use std::collections::{BTreeMap, HashMap};
+use blueshift_storage::catalog::access::BOOTSTRAP_USER_ID;
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
@@ -71,8 +72,11 @@ const READ_ONLY: &[&str] = &["server_encoding", "server_version", "transaction_i
 /// One connection's session.
 #[derive(Debug)]
 pub struct Session {
-    /// The authenticated user.
+    /// The user who logged in.
     pub user: String,
+    /// Who the session's statements run as: the user who logged in, or whom a
+    /// superuser's SET SESSION AUTHORIZATION named.
+    identity: Mutex<Identity>,
     /// The backend process id the client was given (the query log's pid).
     pub pid: i32,
     settings: Mutex<BTreeMap<String, String>>,
@@ -95,6 +99,16 @@ pub struct Session {
     /// Runs when the session ends in an open block that wrote something (the client
     /// disconnected): the segments the block staged are garbage now.
     on_abandoned_changes: std::sync::OnceLock<AbandonedHook>,
+}
+
+/// The ids and name a session runs as.
+#[derive(Clone, Debug)]
+struct Identity {
+    /// The user who logged in.
+    login_id: i32,
+    /// The user statements run as.
+    id: i32,
+    name: String,
 }
 
 /// What a session runs when it ends with uncommitted changes.
@@ -142,6 +156,11 @@ impl Session {
     pub fn new(user: &str, pid: i32) -> Self {
         Session {
             user: user.to_string(),
+            identity: Mutex::new(Identity {
+                login_id: BOOTSTRAP_USER_ID,
+                id: BOOTSTRAP_USER_ID,
+                name: user.to_string(),
+            }),
             pid,
             settings: Mutex::new(
                 DEFAULT_SETTINGS
@@ -160,10 +179,46 @@ impl Session {
         }
     }
 
-    /// The user's id in system tables. The bootstrap superuser is the only user so
-    /// far; it has id 100, the id Redshift gives the first user it creates.
+    /// The session of user `id` (a new session is the first user's, 100).
+    pub fn with_user_id(self, id: i32) -> Self {
+        {
+            let mut identity = self.identity.lock().unwrap_or_else(|e| e.into_inner());
+            identity.login_id = id;
+            identity.id = id;
+        }
+        self
+    }
+
+    fn identity(&self) -> Identity {
+        self.identity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The id of the user statements run as (system tables' userid, privilege
+    /// checks).
     pub fn user_id(&self) -> i32 {
-        100
+        self.identity().id
+    }
+
+    /// The name of the user statements run as (`current_user`, `session_user`).
+    pub fn current_user(&self) -> String {
+        self.identity().name
+    }
+
+    /// The id of the user who logged in: whether SET SESSION AUTHORIZATION is allowed
+    /// depends on it, not on whom the session runs as now.
+    pub fn login_user_id(&self) -> i32 {
+        self.identity().login_id
+    }
+
+    /// SET SESSION AUTHORIZATION: statements run as user `id` called `name` (RESET:
+    /// the user who logged in).
+    pub fn set_authorization(&self, id: i32, name: &str) {
+        let mut identity = self.identity.lock().unwrap_or_else(|e| e.into_inner());
+        identity.id = id;
+        identity.name = name.to_string();
     }
 
     fn block(&self) -> std::sync::MutexGuard<'_, Block> {
@@ -541,7 +596,13 @@ pub struct SessionRegistry {
     /// Given to every session registered: what it runs when it ends with
     /// uncommitted changes.
     on_abandoned_changes: std::sync::OnceLock<AbandonedHook>,
+    /// Where new sessions find their user's id and settings.
+    catalog: std::sync::OnceLock<Catalog>,
 }
+
+/// The id a session of a user the catalog does not know runs as: no one (every
+/// privilege check then fails).
+const NO_USER: i32 = -1;
 
 impl SessionRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(i32, Bytes), Weak<Session>>> {
@@ -553,6 +614,46 @@ impl SessionRegistry {
     /// uncommitted changes (once).
     pub fn on_abandoned_changes(&self, hook: AbandonedHook) {
         let _ = self.on_abandoned_changes.set(hook);
+    }
+
+    /// Sets the catalog new sessions find their users in (once).
+    pub fn use_catalog(&self, catalog: Catalog) {
+        let _ = self.catalog.set(catalog);
+    }
+
+    /// A new session of the user `name` on backend `pid`: with its id and the
+    /// settings ALTER USER ... SET gave it. A catalog without users (an engine no
+    /// server bootstrapped) gives the first user's id.
+    pub fn open(&self, name: &str, pid: i32) -> Session {
+        let Some(catalog) = self.catalog.get() else {
+            return Session::new(name, pid);
+        };
+        match catalog.user(name) {
+            Ok(Some(user)) => {
+                let session = Session::new(name, pid).with_user_id(user.id);
+                for (setting, value) in &user.settings {
+                    if let Err(e) = session.set(setting, value) {
+                        tracing::warn!("user {name}'s default {setting} = {value}: {e}");
+                    }
+                }
+                session
+            }
+            Ok(None) if catalog.users().is_ok_and(|u| u.is_empty()) => Session::new(name, pid),
+            Ok(None) => Session::new(name, pid).with_user_id(NO_USER),
+            Err(e) => {
+                tracing::warn!("reading user {name}: {e}");
+                Session::new(name, pid).with_user_id(NO_USER)
+            }
+        }
+    }
+
+    /// How many sessions of the user `name` are open.
+    pub fn sessions_of(&self, name: &str) -> usize {
+        self.lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .filter(|s| s.user == name)
+            .count()
     }
 
     /// Registers `session` under the backend key its client got.

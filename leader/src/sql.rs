@@ -2,7 +2,9 @@
 //! the PostgreSQL grammar with the rewrites that let psql's and drivers' catalog
 //! queries run on DataFusion.
 
+pub mod access;
 pub mod copy;
+mod cursor;
 pub mod redshift_ddl;
 
 use std::collections::HashMap;
@@ -27,6 +29,9 @@ pub enum ParsedStatement {
     Sql(Box<Statement>),
     /// Redshift's COPY or UNLOAD, parsed by [`copy`].
     CopyOrUnload(CopyOrUnload),
+    /// A statement about users, groups or privileges, parsed by [`access`], with its
+    /// text without passwords.
+    Access(Box<access::AccessStatement>, String),
 }
 
 /// Statements of one query string, and the Redshift attributes of its CREATE TABLEs.
@@ -63,10 +68,23 @@ impl Dialect for BlueshiftDialect {
         false
     }
 
-    /// `ABORT [WORK | TRANSACTION]` is PostgreSQL's and Redshift's ROLLBACK.
+    /// `ABORT [WORK | TRANSACTION]` is PostgreSQL's and Redshift's ROLLBACK;
+    /// `RESET SESSION AUTHORIZATION` is `SET SESSION AUTHORIZATION DEFAULT`.
     fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
         if parser.parse_keyword(Keyword::ABORT) {
             return Some(parser.parse_rollback());
+        }
+        if parser.parse_keywords(&[Keyword::RESET, Keyword::SESSION, Keyword::AUTHORIZATION]) {
+            use datafusion::sql::sqlparser::ast::{
+                ContextModifier, Set, SetSessionAuthorizationParam,
+                SetSessionAuthorizationParamKind,
+            };
+            return Some(Ok(Statement::Set(Set::SetSessionAuthorization(
+                SetSessionAuthorizationParam {
+                    scope: ContextModifier::Session,
+                    kind: SetSessionAuthorizationParamKind::Default,
+                },
+            ))));
         }
         self.0.parse_statement(parser)
     }
@@ -270,7 +288,7 @@ impl SqlParser {
                 attributes: parsed.1,
             });
         }
-        // COPY and UNLOAD are ours: blank them (one space per character, so
+        // COPY, UNLOAD and the statements about users and privileges are ours: blank them (one space per character, so
         // positions hold) and parse the rest, then put the statements back in order.
         let mut rest = String::with_capacity(sql.len());
         let mut last = 0;
@@ -292,10 +310,16 @@ impl SqlParser {
         for (start, end, special) in ranges {
             if special {
                 let offset = sql[..start].chars().count();
-                statements.push(ParsedStatement::CopyOrUnload(copy::parse_copy_or_unload(
-                    &sql[start..end],
-                    offset,
-                )?));
+                let text = &sql[start..end];
+                let lower = text.get(..6).unwrap_or(text).to_ascii_lowercase();
+                statements.push(
+                    if lower.starts_with("copy") || lower.starts_with("unload") {
+                        ParsedStatement::CopyOrUnload(copy::parse_copy_or_unload(text, offset)?)
+                    } else {
+                        let (statement, redacted) = access::parse_access(text, offset)?;
+                        ParsedStatement::Access(Box::new(statement), redacted)
+                    },
+                );
             } else if let Some(stmt) = others.next() {
                 statements.push(ParsedStatement::Sql(Box::new(stmt)));
             }
@@ -426,6 +450,7 @@ mod tests {
                 .map(|s| match s {
                     ParsedStatement::Sql(s) => s.to_string(),
                     ParsedStatement::CopyOrUnload(c) => format!("{c:?}"),
+                    ParsedStatement::Access(a, _) => format!("{a:?}"),
                 })
                 .collect();
             let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();

@@ -34,6 +34,8 @@ pub enum ErrorKind {
     DuplicateTable,
     /// 42P06: the schema exists.
     DuplicateSchema,
+    /// 42710: a user or group of this name exists.
+    DuplicateObject,
     /// 3F000: a missing schema.
     InvalidSchemaName,
     /// 2BP01: a schema that still holds tables.
@@ -68,12 +70,15 @@ pub enum ErrorKind {
     QueryCanceled,
     /// 53200: the statement needed more memory than its share.
     OutOfMemory,
-    /// 42501: S3 refused the credentials, or an IAM role is not mapped.
+    /// 42501: a privilege the user lacks (naming the object and the privilege), S3
+    /// refused the credentials, or an IAM role is not mapped.
     InsufficientPrivilege,
     /// 28P01: a wrong password or unknown user.
     InvalidPassword,
     /// 28000: the connection is not allowed (require_ssl and a clear-text client).
     InvalidAuthorizationSpecification,
+    /// 53300: the user's CONNECTION LIMIT is reached.
+    TooManyConnections,
     /// 58P01: a COPY source (prefix, bucket, manifest entry) that does not exist.
     UndefinedFile,
     /// 58P02: an UNLOAD target that is not empty.
@@ -104,6 +109,7 @@ impl ErrorKind {
         ErrorKind::DuplicateColumn,
         ErrorKind::DuplicateTable,
         ErrorKind::DuplicateSchema,
+        ErrorKind::DuplicateObject,
         ErrorKind::InvalidSchemaName,
         ErrorKind::DependentObjectsStillExist,
         ErrorKind::DatatypeMismatch,
@@ -123,6 +129,7 @@ impl ErrorKind {
         ErrorKind::InsufficientPrivilege,
         ErrorKind::InvalidPassword,
         ErrorKind::InvalidAuthorizationSpecification,
+        ErrorKind::TooManyConnections,
         ErrorKind::UndefinedFile,
         ErrorKind::DuplicateFile,
         ErrorKind::IoError,
@@ -146,6 +153,7 @@ impl ErrorKind {
             ErrorKind::DuplicateColumn => "42701",
             ErrorKind::DuplicateTable => "42P07",
             ErrorKind::DuplicateSchema => "42P06",
+            ErrorKind::DuplicateObject => "42710",
             ErrorKind::InvalidSchemaName => "3F000",
             ErrorKind::DependentObjectsStillExist => "2BP01",
             ErrorKind::DatatypeMismatch => "42804",
@@ -165,6 +173,7 @@ impl ErrorKind {
             ErrorKind::InsufficientPrivilege => "42501",
             ErrorKind::InvalidPassword => "28P01",
             ErrorKind::InvalidAuthorizationSpecification => "28000",
+            ErrorKind::TooManyConnections => "53300",
             ErrorKind::UndefinedFile => "58P01",
             ErrorKind::DuplicateFile => "58P02",
             ErrorKind::IoError => "58030",

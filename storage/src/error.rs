@@ -34,9 +34,22 @@ pub enum StorageError {
     /// No table with this name.
     #[error("relation \"{0}\" does not exist")]
     TableNotFound(String),
-    /// A user with this name already exists, or none does.
-    #[error("role \"{0}\" does not exist")]
+    /// No user with this name.
+    #[error("user \"{0}\" does not exist")]
     UserNotFound(String),
+    /// A user with this name already exists.
+    #[error("user \"{0}\" already exists")]
+    UserExists(String),
+    /// No group with this name.
+    #[error("group \"{0}\" does not exist")]
+    GroupNotFound(String),
+    /// A group with this name already exists.
+    #[error("group \"{0}\" already exists")]
+    GroupExists(String),
+    /// A user or group that objects or privileges still depend on (DROP USER, DROP
+    /// GROUP): `what` is `user "bob"`, `objects` names each dependency.
+    #[error("{what} cannot be dropped because some objects depend on it: {}", objects.join("; "))]
+    Dependents { what: String, objects: Vec<String> },
     /// Reading or writing a segment file failed.
     #[error("segment {segment} on slice {slice}: {reason}")]
     Segment {
@@ -82,7 +95,13 @@ impl StorageError {
             StorageError::SchemaNotEmpty(_) => ErrorKind::DependentObjectsStillExist,
             StorageError::TableExists(_) => ErrorKind::DuplicateTable,
             StorageError::TableNotFound(_) => ErrorKind::UndefinedTable,
-            StorageError::UserNotFound(_) => ErrorKind::UndefinedObject,
+            StorageError::UserNotFound(_) | StorageError::GroupNotFound(_) => {
+                ErrorKind::UndefinedObject
+            }
+            StorageError::UserExists(_) | StorageError::GroupExists(_) => {
+                ErrorKind::DuplicateObject
+            }
+            StorageError::Dependents { .. } => ErrorKind::DependentObjectsStillExist,
             StorageError::SegmentCorrupt { .. } => ErrorKind::DataCorrupted,
             StorageError::Conflict { .. } => ErrorKind::SerializationFailure,
             StorageError::ObjectNotFound { .. } => ErrorKind::UndefinedFile,

@@ -3,6 +3,27 @@
 
 use super::*;
 
+/// An identifier as a name: lower case unless quoted.
+fn ident_text(i: &ast::Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+impl Engine {
+    /// The user an `OWNER TO` names.
+    fn owner_name(&self, session: &Session, owner: &ast::Owner) -> String {
+        match owner {
+            ast::Owner::Ident(i) => ident_text(i),
+            ast::Owner::CurrentRole | ast::Owner::CurrentUser | ast::Owner::SessionUser => {
+                session.current_user()
+            }
+        }
+    }
+}
+
 fn expr_text(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Value(v) => match &v.value {
@@ -53,7 +74,10 @@ impl Engine {
                         return Err(LeaderError::Unsupported(format!("CREATE SCHEMA {other}")));
                     }
                 };
-                match self.commits_of(session).create_schema(&name) {
+                match self
+                    .commits_of(session)
+                    .create_schema(&name, session.user_id())
+                {
                     Err(blueshift_storage::StorageError::SchemaExists(_)) if *if_not_exists => {}
                     other => other?,
                 }
@@ -103,6 +127,13 @@ impl Engine {
                                 session.set_block_read_only(read_only);
                             }
                         }
+                    }
+                    Set::SetSessionAuthorization(param) => {
+                        let user = match &param.kind {
+                            ast::SetSessionAuthorizationParamKind::Default => None,
+                            ast::SetSessionAuthorizationParamKind::User(u) => Some(ident_text(u)),
+                        };
+                        return self.set_authorization(session, user.as_deref());
                     }
                     other => {
                         return Err(LeaderError::Unsupported(format!("{other}")));
@@ -176,7 +207,32 @@ impl Engine {
                 Err(LeaderError::InTransactionBlock("VACUUM".into()))
             }
             Statement::Vacuum(v) => self.vacuum(session, v, interrupt).await,
+            Statement::AlterTable(alter)
+                if alter
+                    .operations
+                    .iter()
+                    .any(|o| matches!(o, ast::AlterTableOperation::OwnerTo { .. })) =>
+            {
+                let [ast::AlterTableOperation::OwnerTo { new_owner }] = alter.operations.as_slice()
+                else {
+                    return Err(LeaderError::Unsupported(
+                        "ALTER TABLE ... OWNER TO with other changes".into(),
+                    ));
+                };
+                let (schema, table) = object_reference(&alter.name)?;
+                let owner = self.owner_name(session, new_owner);
+                self.change_owner(session, &schema, Some(&table), &owner)
+            }
             Statement::AlterTable(alter) => self.alter_table(session, alter, attrs).await,
+            Statement::AlterSchema(alter) => {
+                let [ast::AlterSchemaOperation::OwnerTo { owner }] = alter.operations.as_slice()
+                else {
+                    return Err(LeaderError::Unsupported(format!("{stmt}")));
+                };
+                let schema = name_key(&alter.name);
+                let owner = self.owner_name(session, owner);
+                self.change_owner(session, &schema, None, &owner)
+            }
             Statement::Analyze(a) => self.analyze(session, a, interrupt).await,
             Statement::StartTransaction { modes, .. } => {
                 let read_only =

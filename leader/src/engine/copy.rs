@@ -529,22 +529,12 @@ impl Engine {
         })
     }
 
-    fn copy_target(
+    pub(super) fn copy_target(
         &self,
         session: &Session,
         stmt: &CopyStatement,
     ) -> Result<TableDef, LeaderError> {
-        let (schema, table) = match stmt.table.as_slice() {
-            [t] => ("public".to_string(), t.clone()),
-            [s, t] => (s.clone(), t.clone()),
-            [db, s, t] if db == crate::session::DATABASE => (s.clone(), t.clone()),
-            _ => {
-                return Err(LeaderError::Unsupported(format!(
-                    "the name {}",
-                    stmt.table.join(".")
-                )));
-            }
-        };
+        let (schema, table) = super::access::table_name(&stmt.table)?;
         self.catalog_of(session)
             .table(&schema, &table)?
             .ok_or_else(|| blueshift_storage::StorageError::TableNotFound(table).into())

@@ -126,8 +126,14 @@ impl Engine {
                 encoding: attrs.encodings.get(f.name()).cloned(),
             })
             .collect();
-        let def = table_def(schema, table, columns, &attrs)?;
+        let def = TableDef {
+            owner: session.user_id(),
+            ..table_def(schema, table, columns, &attrs)?
+        };
         let is_ctas = ct.query.is_some();
+        if is_ctas {
+            self.authorize_plan(session, &create.input)?;
+        }
         if !is_ctas {
             self.commits_of(session).create_table(def, None)?;
             return Ok(Outcome::done("CREATE TABLE"));
@@ -228,6 +234,8 @@ fn table_def(
         sort_style,
         backup: attrs.backup.unwrap_or(true),
         dist_hash,
+        owner: blueshift_storage::catalog::access::BOOTSTRAP_USER_ID,
+        acl: vec![],
     })
 }
 

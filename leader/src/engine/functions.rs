@@ -92,7 +92,7 @@ fn cancel_backend_udf(sessions: Arc<SessionRegistry>) -> datafusion::logical_exp
 /// Registers the functions whose answer depends on the session.
 pub fn register_session(state: &mut SessionState, session: &Session) {
     for name in ["current_user", "session_user", "user"] {
-        let udf = constant_udf(name, session.user.clone(), Volatility::Stable);
+        let udf = constant_udf(name, session.current_user(), Volatility::Stable);
         if let Err(e) = state.register_udf(Arc::new(udf)) {
             warn!("registering {name}: {e}");
         }

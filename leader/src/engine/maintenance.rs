@@ -82,7 +82,7 @@ impl Engine {
                 }
             },
         };
-        let tables = self.named_or_all_tables(session, stmt.table_name.as_ref())?;
+        let tables = self.named_or_all_tables(session, stmt.table_name.as_ref(), "VACUUM")?;
         let (_state, guard) = self.admit(session, StatementKind::Vacuum).await?;
         let rewrote = interrupt
             .run(async {
@@ -100,21 +100,24 @@ impl Engine {
         Ok(Outcome::done("VACUUM"))
     }
 
-    /// The table `name`, or every table when there is none (VACUUM, ANALYZE).
+    /// The table `name`, or every table when there is none, that `session` may
+    /// `what` (VACUUM, ANALYZE): its owner's.
     fn named_or_all_tables(
         &self,
         session: &Session,
         name: Option<&datafusion::sql::sqlparser::ast::ObjectName>,
+        what: &str,
     ) -> Result<Vec<TableDef>, LeaderError> {
         let Some(name) = name else {
-            return Ok(self.catalog_of(session).all_tables()?);
+            let all = self.catalog_of(session).all_tables()?;
+            return self.maintainable(session, all, false, what);
         };
         let (schema, table) = object_reference(name)?;
-        Ok(vec![
-            self.catalog_of(session)
-                .table(&schema, &table)?
-                .ok_or(blueshift_storage::StorageError::TableNotFound(table))?,
-        ])
+        let def = self
+            .catalog_of(session)
+            .table(&schema, &table)?
+            .ok_or(blueshift_storage::StorageError::TableNotFound(table))?;
+        self.maintainable(session, vec![def], true, what)
     }
 
     /// Vacuums one table; returns whether it rewrote anything.
@@ -319,7 +322,7 @@ impl Engine {
         stmt: &datafusion::sql::sqlparser::ast::Analyze,
         interrupt: Interrupt,
     ) -> Result<Outcome, LeaderError> {
-        let tables = self.named_or_all_tables(session, stmt.table_name.as_ref())?;
+        let tables = self.named_or_all_tables(session, stmt.table_name.as_ref(), "ANALYZE")?;
         let (state, _guard) = self.admit(session, StatementKind::Analyze).await?;
         interrupt
             .run(async {

@@ -11,7 +11,7 @@ pub(super) fn ends_block(stmt: &Statement) -> bool {
 /// Whether `planned` changes table data or the catalog when it runs.
 pub(super) fn changes_something(planned: &Planned) -> bool {
     match planned {
-        Planned::Insert(_) | Planned::Dml(_) | Planned::Copy(_) => true,
+        Planned::Insert(_) | Planned::Dml(_) | Planned::Copy(_) | Planned::Access(_) => true,
         Planned::Empty | Planned::Query(_) | Planned::Unload(_) => false,
         Planned::Command(stmt, _) => matches!(
             stmt.as_ref(),
@@ -19,6 +19,7 @@ pub(super) fn changes_something(planned: &Planned) -> bool {
                 | Statement::CreateSchema { .. }
                 | Statement::Drop { .. }
                 | Statement::AlterTable(_)
+                | Statement::AlterSchema(_)
                 | Statement::Truncate(_)
                 | Statement::Vacuum(_)
                 | Statement::Analyze(_)
@@ -37,6 +38,7 @@ pub(super) fn planned_name(planned: &Planned) -> String {
         Planned::Command(stmt, _) => statement_name(stmt),
         Planned::Copy(_) => "COPY".into(),
         Planned::Unload(_) => "UNLOAD".into(),
+        Planned::Access(a) => a.tag().into(),
     }
 }
 

@@ -60,6 +60,7 @@ impl Engine {
         let mut query = query;
         let names = ClientNames::alias_select_lists(&mut query);
         let logical = self.plan_with_datafusion(session, query).await?;
+        self.authorize_plan(session, &logical)?;
         let logical = names.tag(logical)?;
         // The files' header and manifest name the columns as a client sees them.
         let schema = Arc::new(client_schema(logical.schema().as_arrow()));

@@ -51,6 +51,25 @@ pub fn new_user(name: &str, password: &str, superuser: bool) -> UserDef {
         scram_salt: salt,
         scram_iterations: SCRAM_ITERATIONS as u32,
         md5_hash: md5_hex(format!("{password}{name}").as_bytes()),
+        id: blueshift_storage::catalog::access::BOOTSTRAP_USER_ID,
+        createdb: superuser,
+        password_disabled: false,
+        valid_until: None,
+        connection_limit: None,
+        settings: Default::default(),
+    }
+}
+
+/// Whether `user` may log in now: its password is not DISABLEd and not past VALID
+/// UNTIL. A user who may not fails as a wrong password does.
+pub fn may_log_in(user: &UserDef) -> bool {
+    if user.password_disabled {
+        return false;
+    }
+    match &user.valid_until {
+        None => true,
+        Some(until) => chrono::DateTime::parse_from_rfc3339(until)
+            .is_ok_and(|t| t > chrono::Utc::now()),
     }
 }
 
@@ -86,7 +105,8 @@ impl AuthSource for CatalogAuthSource {
     async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
         let name = login.user().unwrap_or_default();
         let user = match self.catalog.user(name) {
-            Ok(Some(u)) => u,
+            Ok(Some(u)) if may_log_in(&u) => u,
+            Ok(Some(_)) => return Err(auth_failed(name)),
             // An unknown user fails exactly like a wrong password.
             Ok(None) => return Err(auth_failed(name)),
             Err(e) => {

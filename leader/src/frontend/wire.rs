@@ -13,6 +13,7 @@ use pgwire::api::auth::md5pass::Md5PasswordAuthStartupHandler;
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
+use pgwire::api::PgWireConnectionState;
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
@@ -92,7 +93,7 @@ fn session_of<C: ClientInfo + ?Sized>(sessions: &SessionRegistry, client: &C) ->
     let (pid, secret) = client.pid_and_secret_key();
     let session = client
         .session_extensions()
-        .get_or_insert_with(|| Session::new(&user, pid));
+        .get_or_insert_with(|| sessions.open(&user, pid));
     sessions.register(pid, secret.to_bytes(), &session);
     session
 }
@@ -534,7 +535,7 @@ impl StartupHandler for CleartextStartup {
                 let name = client.metadata().get("user").cloned().unwrap_or_default();
                 let ok = matches!(
                     self.catalog.user(&name),
-                    Ok(Some(user)) if verify_password(&user, &pwd.password)
+                    Ok(Some(user)) if crate::frontend::auth::may_log_in(&user) && verify_password(&user, &pwd.password)
                 );
                 if !ok {
                     return Err(PgWireError::InvalidPassword(name));
@@ -558,14 +559,20 @@ impl StartupHandler for CleartextStartup {
 /// dbt-redshift uses, and the Redshift JDBC driver) announce themselves with the
 /// startup parameter `client_protocol_version`; Redshift offers them MD5 (they read a
 /// SCRAM mechanism list wrongly), so when the server's exchange is SCRAM those
-/// connections get the MD5 exchange instead, checked against the stored MD5 verifier.
+/// connections get the MD5 exchange instead, checked against the stored MD5 verifier;
+/// so do users whose password was given as an MD5 hash (they have no SCRAM
+/// verifier). A user at its CONNECTION LIMIT is refused (53300) before the exchange.
+/// Once the client is in, its session is opened, so that it counts.
 pub struct StartupGate {
     exchange: Startup,
-    /// The MD5 exchange for Redshift's drivers, when `exchange` is SCRAM.
-    redshift_drivers: Option<Startup>,
-    /// Whether this connection uses `redshift_drivers`.
-    redshift_driver: std::sync::atomic::AtomicBool,
+    /// The MD5 exchange for Redshift's drivers and MD5-only users, when `exchange`
+    /// is SCRAM.
+    md5: Option<Startup>,
+    /// Whether this connection uses `md5`.
+    use_md5: std::sync::atomic::AtomicBool,
     require_ssl: bool,
+    catalog: Catalog,
+    sessions: Arc<SessionRegistry>,
 }
 
 /// The startup parameter only Amazon's Redshift drivers send.
@@ -598,16 +605,34 @@ impl StartupHandler for StartupGate {
                     ),
                 ))));
             }
+            let name = startup.parameters.get("user").cloned().unwrap_or_default();
+            let user = self.catalog.user(&name).ok().flatten();
+            if let Some(limit) = user.as_ref().and_then(|u| u.connection_limit)
+                && self.sessions.sessions_of(&name) >= limit as usize
+            {
+                return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "FATAL".to_string(),
+                    ErrorKind::TooManyConnections.sqlstate().to_string(),
+                    format!("too many connections for user \"{name}\" (CONNECTION LIMIT {limit})"),
+                ))));
+            }
+            let md5_only = user
+                .as_ref()
+                .is_some_and(|u| u.scram_salted_password.is_empty() && !u.md5_hash.is_empty());
             let redshift_driver = startup.parameters.contains_key(REDSHIFT_DRIVER_PARAMETER);
-            self.redshift_driver
-                .store(redshift_driver, Ordering::Relaxed);
+            self.use_md5
+                .store(redshift_driver || md5_only, Ordering::Relaxed);
         }
-        match &self.redshift_drivers {
-            Some(md5) if self.redshift_driver.load(Ordering::Relaxed) => {
+        let result = match &self.md5 {
+            Some(md5) if self.use_md5.load(Ordering::Relaxed) => {
                 md5.on_startup(client, message).await
             }
             _ => self.exchange.on_startup(client, message).await,
+        };
+        if result.is_ok() && matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            session_of(&self.sessions, client);
         }
+        result
     }
 }
 
@@ -665,7 +690,7 @@ impl PgWireServerHandlers for Handlers {
                 )
             }
         };
-        let redshift_drivers = (self.method == AuthMethod::ScramSha256).then(|| {
+        let md5 = (self.method == AuthMethod::ScramSha256).then(|| {
             Startup::Md5(
                 Md5PasswordAuthStartupHandler::new(
                     Arc::clone(&self.md5_source),
@@ -677,9 +702,11 @@ impl PgWireServerHandlers for Handlers {
         });
         Arc::new(StartupGate {
             exchange: startup,
-            redshift_drivers,
-            redshift_driver: std::sync::atomic::AtomicBool::new(false),
+            md5,
+            use_md5: std::sync::atomic::AtomicBool::new(false),
             require_ssl: self.require_ssl,
+            catalog: self.catalog.clone(),
+            sessions: Arc::clone(&self.query.sessions),
         })
     }
 

@@ -51,6 +51,11 @@ pub struct SliceTable {
 }
 
 impl SliceTable {
+    /// The table's definition as it was planned.
+    pub fn def(&self) -> &TableDef {
+        &self.def
+    }
+
     /// The table `def`, read and written through `catalog` and `cluster`.
     pub fn new(def: TableDef, catalog: Catalog, cluster: ClusterClient) -> Self {
         SliceTable {

@@ -12,7 +12,7 @@ mod cursor;
 
 use super::redshift_ddl::{is_kw, tokenize, word_name};
 use crate::error::LeaderError;
-use cursor::{Cursor, syntax};
+use super::cursor::{Cursor, syntax};
 
 /// How COPY or UNLOAD reaches S3.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -106,26 +106,31 @@ pub fn starts_copy_or_unload(first: &Token) -> bool {
     is_kw(first, "copy") || is_kw(first, "unload")
 }
 
-/// Splits `sql` at top-level semicolons: each statement's byte range and first token.
+/// Splits `sql` at top-level semicolons: each statement's byte range, and whether it
+/// is one Blueshift parses itself (COPY, UNLOAD, or one about users and privileges).
 pub fn statement_ranges(sql: &str) -> Result<Vec<(usize, usize, bool)>, LeaderError> {
     let toks = tokenize(sql)?;
+    let ours = |toks: &[super::redshift_ddl::Tok]| {
+        toks.first().is_some_and(|t| starts_copy_or_unload(&t.token))
+            || super::access::starts_access_statement(toks)
+    };
     let mut out = Vec::new();
-    let mut start: Option<(usize, bool)> = None;
+    let mut first: Option<usize> = None;
     let mut end = 0;
-    for t in &toks {
+    for (i, t) in toks.iter().enumerate() {
         if t.token == Token::SemiColon {
-            if let Some((s, copy)) = start.take() {
-                out.push((s, end, copy));
+            if let Some(f) = first.take() {
+                out.push((toks[f].start, end, ours(&toks[f..i])));
             }
             continue;
         }
-        if start.is_none() {
-            start = Some((t.start, starts_copy_or_unload(&t.token)));
+        if first.is_none() {
+            first = Some(i);
         }
         end = t.end;
     }
-    if let Some((s, copy)) = start {
-        out.push((s, end, copy));
+    if let Some(f) = first {
+        out.push((toks[f].start, end, ours(&toks[f..])));
     }
     Ok(out)
 }

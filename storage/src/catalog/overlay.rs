@@ -23,11 +23,13 @@ pub(crate) enum Tree {
     Versions = 3,
     Users = 4,
     Statistics = 5,
+    Groups = 6,
+    SchemaAccess = 7,
 }
 
 /// The trees, indexed by [`Tree`].
 #[derive(Clone)]
-pub(crate) struct Trees(pub [sled::Tree; 6]);
+pub(crate) struct Trees(pub [sled::Tree; 8]);
 
 impl Trees {
     pub fn get(&self, tree: Tree) -> &sled::Tree {

@@ -25,6 +25,8 @@ fn table(name: &str) -> TableDef {
         backup: true,
         next_column_id: 1,
         dist_hash: DistHash::RowFormatV0,
+        owner: access::BOOTSTRAP_USER_ID,
+        acl: vec![],
     }
 }
 
@@ -132,7 +134,7 @@ fn a_transaction_commits_all_its_changes_at_once_or_none() -> Result<()> {
     let txn = catalog.begin();
     txn.drop_table("public", "u")?;
     txn.append_segments(t.id, &segments(0, "t2", 5))?;
-    txn.create_schema("s")?;
+    txn.create_schema("s", 100)?;
     assert!(txn.table("public", "u")?.is_none());
     drop(txn);
     assert!(catalog.table("public", "u")?.is_some());
@@ -292,5 +294,64 @@ fn a_new_catalog_records_its_format_version() -> Result<()> {
             supported: 1
         })
     ));
+    Ok(())
+}
+
+fn user(name: &str) -> UserDef {
+    UserDef {
+        name: name.into(),
+        superuser: false,
+        scram_salt: vec![],
+        scram_salted_password: vec![],
+        scram_iterations: 0,
+        md5_hash: String::new(),
+        id: 0,
+        createdb: false,
+        password_disabled: false,
+        valid_until: None,
+        connection_limit: None,
+        settings: BTreeMap::new(),
+    }
+}
+
+/// Users and groups get ids, a user who owns or may use something cannot be dropped
+/// (each object named), and a user record written before ids existed is user 100.
+#[test]
+fn users_groups_and_what_depends_on_them() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cat = Catalog::open(dir.path(), ClusterLayout { nodes: 1, slices_per_node: 1 })?;
+    let old = r#"{"name":"admin","superuser":true,"scram_salt":[],"scram_salted_password":[],"scram_iterations":4096,"md5_hash":""}"#;
+    cat.trees.get(Tree::Users).insert("admin", old.as_bytes())?;
+    assert_eq!(cat.user("admin")?.map(|u| u.id), Some(100));
+    let bob = cat.create_user(&user("bob"))?;
+    assert_eq!(bob.id, 101);
+    assert!(matches!(cat.create_user(&user("bob")), Err(StorageError::UserExists(_))));
+    let g = cat.create_group("readers", &[bob.id])?;
+    assert_eq!(cat.principal(bob.id)?.map(|p| p.groups), Some(vec![g.id]));
+    let mut t = table("t");
+    t.owner = bob.id;
+    cat.create_table(t, None)?;
+    cat.create_schema("s", 100)?;
+    cat.alter_schema_access("s", |a| {
+        access::grant(&mut a.acl, access::Grantee::Group(g.id), Privileges::USAGE, Privileges::NONE, 100);
+        Ok(())
+    })?;
+    let Err(StorageError::Dependents { objects, .. }) = cat.drop_user("bob") else {
+        panic!("bob owns a table");
+    };
+    assert_eq!(objects, vec!["owner of table public.t".to_string()]);
+    let Err(StorageError::Dependents { objects, .. }) = cat.drop_group("readers") else {
+        panic!("readers may use s");
+    };
+    assert_eq!(objects, vec!["privileges for schema s".to_string()]);
+    cat.drop_table("public", "t")?;
+    cat.alter_user("bob", |u| {
+        u.name = "robert".into();
+        Ok(())
+    })?;
+    assert!(cat.user("bob")?.is_none());
+    cat.drop_user("robert")?;
+    assert_eq!(cat.group("readers")?.map(|g| g.members), Some(vec![]));
+    assert_eq!(cat.schema_access("public")?.acl.len(), 1);
     Ok(())
 }

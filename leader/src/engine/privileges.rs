@@ -1,0 +1,264 @@
+//! The privilege checks every statement passes before it runs ([`Engine::authorize`]):
+//! SELECT on every table a query reads (through subqueries, joins and CTEs), INSERT,
+//! UPDATE or DELETE on the table a statement writes, USAGE on each table's schema,
+//! CREATE on the schema of a new table, and the owner (or the DROP, ALTER or TRUNCATE
+//! privilege) for DDL. Superusers pass every check. A failed check is 42501, naming
+//! the object and the privilege.
+
+use blueshift_storage::catalog::TableDef;
+use blueshift_storage::catalog::access::{self, Principal, Privileges};
+use datafusion::datasource::source_as_provider;
+use datafusion::logical_expr::WriteOp;
+
+use super::*;
+use crate::planner::table::SliceTable;
+
+/// The error of `who` lacking `need` on `def`.
+fn relation_denied(def: &TableDef, need: Privileges) -> LeaderError {
+    LeaderError::PermissionDenied(format!(
+        "permission denied for relation {} (needs {})",
+        def.qualified_name(),
+        need.names()
+    ))
+}
+
+/// Whether `who` owns `def` (superusers count as owners).
+pub(super) fn owns(who: &Principal, def: &TableDef) -> bool {
+    who.superuser || who.user == def.owner
+}
+
+/// The table a scan or a DML target reads or writes, if it is one of ours.
+fn slice_table(source: &Arc<dyn datafusion::logical_expr::TableSource>) -> Option<TableDef> {
+    let provider = source_as_provider(source).ok()?;
+    provider
+        .downcast_ref::<SliceTable>()
+        .map(|t| t.def().clone())
+}
+
+impl Engine {
+    /// Checks that `who` may use schema `schema` (USAGE) and has `need` on `def`, as
+    /// the catalog of `session` says now.
+    pub(super) fn check_table(
+        &self,
+        session: &Session,
+        who: &Principal,
+        def: &TableDef,
+        need: Privileges,
+    ) -> Result<(), LeaderError> {
+        if who.superuser {
+            return Ok(());
+        }
+        let catalog = self.catalog_of(session);
+        // The definition as it is now: a prepared statement's may be older than a
+        // REVOKE.
+        let def = catalog.table(&def.schema, &def.name)?.unwrap_or_else(|| def.clone());
+        self.check_schema(session, who, &def.schema, Privileges::USAGE)?;
+        let has = access::effective(def.owner, &def.acl, who, Privileges::ALL_TABLE);
+        if !has.contains(need) {
+            return Err(relation_denied(&def, need.minus(has)));
+        }
+        Ok(())
+    }
+
+    /// Checks that `who` has `need` on schema `schema`.
+    pub(super) fn check_schema(
+        &self,
+        session: &Session,
+        who: &Principal,
+        schema: &str,
+        need: Privileges,
+    ) -> Result<(), LeaderError> {
+        let a = self.catalog_of(session).schema_access(schema)?;
+        let has = access::effective(a.owner, &a.acl, who, Privileges::ALL_SCHEMA);
+        if !has.contains(need) {
+            return Err(LeaderError::PermissionDenied(format!(
+                "permission denied for schema {schema} (needs {})",
+                need.minus(has).names()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks every table `plan` reads (SELECT) and the one it writes (INSERT,
+    /// UPDATE, DELETE). The table an UPDATE or DELETE changes needs only that
+    /// privilege, not SELECT as well.
+    pub(super) fn authorize_plan(
+        &self,
+        session: &Session,
+        plan: &LogicalPlan,
+    ) -> Result<(), LeaderError> {
+        let who = self.principal(session)?;
+        if who.superuser {
+            return Ok(());
+        }
+        let mut needs: Vec<(TableDef, Privileges)> = vec![];
+        let mut target = None;
+        plan.apply_with_subqueries(|node| {
+            match node {
+                LogicalPlan::Dml(dml) => {
+                    if let Some(def) = slice_table(&dml.target) {
+                        let need = match dml.op {
+                            WriteOp::Update => Privileges::UPDATE,
+                            WriteOp::Delete => Privileges::DELETE,
+                            _ => Privileges::INSERT,
+                        };
+                        if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {
+                            target = Some(def.id);
+                        }
+                        needs.push((def, need));
+                    }
+                }
+                LogicalPlan::TableScan(scan) => {
+                    if let Some(def) = slice_table(&scan.source) {
+                        needs.push((def, Privileges::SELECT));
+                    }
+                }
+                _ => {}
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        for (def, need) in needs {
+            if need == Privileges::SELECT && Some(def.id) == target {
+                continue;
+            }
+            self.check_table(session, &who, &def, need)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that `session` may run `planned`; statements whose objects are known
+    /// only as they run (CTAS's query, UNLOAD's, VACUUM and ANALYZE of every table,
+    /// GRANT) check there.
+    pub(super) fn authorize(&self, session: &Session, planned: &Planned) -> Result<(), LeaderError> {
+        let who = self.principal(session)?;
+        if who.superuser {
+            return Ok(());
+        }
+        match planned {
+            Planned::Query(plan) | Planned::Insert(plan) | Planned::Dml(plan) => {
+                self.authorize_plan(session, plan)
+            }
+            Planned::Copy(copy) => {
+                let def = self.copy_target(session, copy)?;
+                self.check_table(session, &who, &def, Privileges::INSERT)
+            }
+            Planned::Command(stmt, _) => self.authorize_command(session, &who, stmt),
+            Planned::Unload(_) | Planned::Access(_) | Planned::Empty => Ok(()),
+        }
+    }
+
+    fn table_named(&self, session: &Session, name: &ObjectName) -> Result<TableDef, LeaderError> {
+        let (schema, table) = object_reference(name)?;
+        self.catalog_of(session)
+            .table(&schema, &table)?
+            .ok_or_else(|| blueshift_storage::StorageError::TableNotFound(table).into())
+    }
+
+    /// Checks that `who` owns the table `name` or holds `privilege` on it (`None`:
+    /// only the owner may), for `what` (a statement's name). A missing table is left
+    /// to the statement (IF EXISTS, its own error).
+    fn check_owner(
+        &self,
+        session: &Session,
+        who: &Principal,
+        name: &ObjectName,
+        privilege: Option<Privileges>,
+        what: &str,
+    ) -> Result<(), LeaderError> {
+        let Ok(def) = self.table_named(session, name) else {
+            return Ok(());
+        };
+        if owns(who, &def) {
+            return Ok(());
+        }
+        match privilege {
+            Some(p) => self.check_table(session, who, &def, p),
+            None => Err(LeaderError::PermissionDenied(format!(
+                "permission denied for relation {}: only its owner can {what} it",
+                def.qualified_name()
+            ))),
+        }
+    }
+
+    fn authorize_command(
+        &self,
+        session: &Session,
+        who: &Principal,
+        stmt: &Statement,
+    ) -> Result<(), LeaderError> {
+        match stmt {
+            Statement::CreateTable(ct) => {
+                let (schema, _) = object_reference(&ct.name)?;
+                if self.catalog_of(session).schema_exists(&schema)? {
+                    self.check_schema(session, who, &schema, Privileges::CREATE)?;
+                }
+                Ok(())
+            }
+            Statement::CreateSchema { .. } => {
+                let db = self.catalog_of(session).database_access()?;
+                let has = access::effective(db.owner, &db.acl, who, Privileges::ALL_DATABASE);
+                if !has.contains(Privileges::CREATE) {
+                    return Err(LeaderError::PermissionDenied(format!(
+                        "permission denied for database {DATABASE} (needs CREATE)"
+                    )));
+                }
+                Ok(())
+            }
+            Statement::Drop {
+                object_type: ast::ObjectType::Table,
+                names,
+                ..
+            } => names.iter().try_for_each(|n| {
+                self.check_owner(session, who, n, Some(Privileges::DROP), "DROP")
+            }),
+            Statement::Drop {
+                object_type: ast::ObjectType::Schema,
+                names,
+                ..
+            } => names.iter().try_for_each(|n| {
+                let schema = name_key(n);
+                let a = self.catalog_of(session).schema_access(&schema)?;
+                if a.owner != who.user {
+                    return Err(LeaderError::PermissionDenied(format!(
+                        "permission denied for schema {schema}: only its owner can DROP it"
+                    )));
+                }
+                Ok(())
+            }),
+            Statement::AlterTable(alter) => {
+                let owner_to = alter
+                    .operations
+                    .iter()
+                    .any(|o| matches!(o, ast::AlterTableOperation::OwnerTo { .. }));
+                if owner_to {
+                    // Superusers only: checked as it runs.
+                    return Ok(());
+                }
+                self.check_owner(session, who, &alter.name, Some(Privileges::ALTER), "ALTER")
+            }
+            Statement::Truncate(t) => t.table_names.iter().try_for_each(|n| {
+                self.check_owner(session, who, &n.name, Some(Privileges::TRUNCATE), "TRUNCATE")
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The tables VACUUM or ANALYZE of `session` may work on: the named one, which
+    /// `who` must own, or, without a name, the ones it owns (Redshift skips the rest).
+    pub(super) fn maintainable(
+        &self,
+        session: &Session,
+        tables: Vec<TableDef>,
+        named: bool,
+        what: &str,
+    ) -> Result<Vec<TableDef>, LeaderError> {
+        let who = self.principal(session)?;
+        if named && let Some(def) = tables.iter().find(|d| !owns(&who, d)) {
+            return Err(LeaderError::PermissionDenied(format!(
+                "permission denied for relation {}: only its owner can {what} it",
+                def.qualified_name()
+            )));
+        }
+        Ok(tables.into_iter().filter(|d| owns(&who, d)).collect())
+    }
+}
