@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use blueshift_storage::catalog::Catalog;
+use blueshift_storage::catalog::access::Principal;
 use datafusion::catalog::{CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, TableReference};
@@ -19,7 +20,6 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{self, ObjectName, SchemaName, Set, Statement};
-use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use futures::StreamExt;
 
 mod access;
@@ -286,7 +286,7 @@ impl Engine {
             Arc::clone(&query_log),
         ));
         ctx.register_catalog(DATABASE, Arc::clone(&database) as _);
-        datafusion_pg_catalog::setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
+        datafusion_pg_catalog::setup_pg_catalog(&ctx, DATABASE, access::CatalogRoles(catalog.clone()))
             .map_err(|e| LeaderError::DataFusion(*e))?;
         let sessions = Arc::new(SessionRegistry::default());
         sessions.use_catalog(catalog.clone());
@@ -323,14 +323,21 @@ impl Engine {
     /// A planning state for one statement of `session`.
     fn state_for(&self, session: &Session) -> SessionState {
         let mut state = self.ctx.state();
-        // In a transaction block, tables resolve in the block's view of the catalog.
-        if let Some(view) = session.block_catalog() {
-            let list = Arc::new(MemoryCatalogProviderList::new());
-            list.register_catalog(DATABASE.to_string(), Arc::new(self.database.over(view)));
-            state = SessionStateBuilder::new_from_existing(state)
-                .with_catalog_list(list)
-                .build();
-        }
+        // Tables resolve in the session's view of the catalog (its transaction
+        // block's, or the committed one), and system tables show what its user may see.
+        let viewer = self.principal(session).unwrap_or(Principal {
+            user: session.user_id(),
+            groups: vec![],
+            superuser: false,
+        });
+        let list = Arc::new(MemoryCatalogProviderList::new());
+        list.register_catalog(
+            DATABASE.to_string(),
+            Arc::new(self.database.over(self.catalog_of(session), viewer)),
+        );
+        state = SessionStateBuilder::new_from_existing(state)
+            .with_catalog_list(list)
+            .build();
         if !session.collocated_joins() {
             let rules = state
                 .physical_optimizers()
@@ -352,6 +359,7 @@ impl Engine {
             }
         }
         functions::register_session(&mut state, session);
+        functions::register_privileges(&mut state, self.catalog_of(session), session.user_id());
         state
     }
 

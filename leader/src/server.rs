@@ -111,8 +111,23 @@ impl Leader {
             )));
         }
         let admin_password = match (&config.admin_password, catalog.user(ADMIN_USER)?) {
-            (Some(pw), _) => {
-                CommitPoint::new(catalog.clone()).put_user(&new_user(ADMIN_USER, pw, true))?;
+            (Some(pw), existing) => {
+                // A new password keeps what ALTER USER gave the user (its settings,
+                // limits) and its id.
+                let fresh = new_user(ADMIN_USER, pw, true);
+                let user = match existing {
+                    Some(old) => blueshift_storage::catalog::UserDef {
+                        scram_salt: fresh.scram_salt,
+                        scram_salted_password: fresh.scram_salted_password,
+                        scram_iterations: fresh.scram_iterations,
+                        md5_hash: fresh.md5_hash,
+                        password_disabled: false,
+                        superuser: true,
+                        ..old
+                    },
+                    None => fresh,
+                };
+                CommitPoint::new(catalog.clone()).put_user(&user)?;
                 AdminPassword::Configured
             }
             (None, _) if !config.listen.ip().is_loopback() => {

@@ -200,6 +200,53 @@ fn rewrite(stmt: Statement) -> Statement {
     }
 }
 
+/// `ARRAY(SELECT e FROM ...)` (psql's `\du` has one) as the scalar subquery
+/// `(SELECT array_agg(e) FROM ...)`, which DataFusion plans; it is NULL rather than
+/// an empty array when the subquery has no rows.
+fn array_subqueries(mut stmt: Statement) -> Statement {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
+        ObjectName, SelectItem, SetExpr, VisitMut, VisitorMut,
+    };
+    use std::ops::ControlFlow;
+    struct Arrays;
+    impl VisitorMut for Arrays {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            let Expr::Function(f) = expr else {
+                return ControlFlow::Continue(());
+            };
+            if !f.name.to_string().eq_ignore_ascii_case("array") {
+                return ControlFlow::Continue(());
+            }
+            let FunctionArguments::Subquery(query) = &f.args else {
+                return ControlFlow::Continue(());
+            };
+            let mut query = query.clone();
+            let SetExpr::Select(select) = query.body.as_mut() else {
+                return ControlFlow::Continue(());
+            };
+            let [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] =
+                select.projection.as_mut_slice()
+            else {
+                return ControlFlow::Continue(());
+            };
+            let mut agg = f.clone();
+            agg.name = ObjectName::from(vec![Ident::new("array_agg")]);
+            agg.args = FunctionArguments::List(FunctionArgumentList {
+                duplicate_treatment: None,
+                args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(e.clone()))],
+                clauses: vec![],
+            });
+            *e = Expr::Function(agg);
+            *expr = Expr::Subquery(query);
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Arrays);
+    stmt
+}
+
 /// Whether `stmt` reads a `pg_catalog` or `information_schema` table (or a bare
 /// `pg_...` name, which resolves to one).
 fn reads_catalog(stmt: &Statement) -> bool {
@@ -375,7 +422,10 @@ impl SqlParser {
                 }
             }
         };
-        Ok((statements, stripped.tables))
+        Ok((
+            statements.into_iter().map(array_subqueries).collect(),
+            stripped.tables,
+        ))
     }
 }
 

@@ -10,6 +10,7 @@ use arrow::array::{
     TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use blueshift_storage::catalog::access::Principal;
 use blueshift_storage::catalog::{Catalog, DistStyle};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
@@ -23,28 +24,40 @@ use crate::session::DATABASE;
 mod exec_state;
 mod load;
 mod summary;
+mod users;
 
 /// The system table `name`, or `None` when there is no such table.
+/// `viewer` reads it: the query and load logs show a user who is not a superuser
+/// only its own rows, and PG_SHADOW is for superusers.
 pub async fn lookup(
     name: &str,
     catalog: &Catalog,
     cluster: &ClusterClient,
     query_log: &QueryLog,
+    viewer: &Principal,
 ) -> Result<Option<Arc<dyn TableProvider>>> {
-    let batch = match name {
-        "stl_query" => stl_query(query_log)?,
-        "stl_scan" => stl_scan(query_log)?,
-        "stl_load_errors" => load::stl_load_errors(query_log)?,
-        "stl_load_commits" => load::stl_load_commits(query_log)?,
-        "stv_load_state" => load::stv_load_state(query_log)?,
-        "sys_query_history" => sys_query_history(query_log)?,
-        "svl_query_summary" => summary::svl_query_summary(query_log)?,
-        "stv_slices" => stv_slices(cluster)?,
-        "pg_table_def" => pg_table_def(catalog)?,
-        "svv_table_info" => svv_table_info(catalog, cluster)?,
-        "stv_tbl_perm" => stv_tbl_perm(catalog)?,
-        "stv_blocklist" => stv_blocklist(catalog, cluster).await?,
-        "stv_exec_state" => exec_state::stv_exec_state(cluster, query_log).await?,
+    let log = match name {
+        "stl_query" => Some(stl_query(query_log)?),
+        "stl_scan" => Some(stl_scan(query_log)?),
+        "stl_load_errors" => Some(load::stl_load_errors(query_log)?),
+        "stl_load_commits" => Some(load::stl_load_commits(query_log)?),
+        "stv_load_state" => Some(load::stv_load_state(query_log)?),
+        "sys_query_history" => Some(sys_query_history(query_log)?),
+        "svl_query_summary" => Some(summary::svl_query_summary(query_log)?),
+        "stv_exec_state" => Some(exec_state::stv_exec_state(cluster, query_log).await?),
+        _ => None,
+    };
+    let batch = match (log, name) {
+        (Some(log), _) => users::visible_to(log, viewer)?,
+        (None, "pg_user") => users::pg_user(catalog)?,
+        (None, "pg_shadow") => users::pg_shadow(catalog, viewer)?,
+        (None, "pg_group") => users::pg_group(catalog)?,
+        (None, "svv_user_info") => users::svv_user_info(catalog)?,
+        (None, "stv_slices") => stv_slices(cluster)?,
+        (None, "pg_table_def") => pg_table_def(catalog)?,
+        (None, "svv_table_info") => svv_table_info(catalog, cluster)?,
+        (None, "stv_tbl_perm") => stv_tbl_perm(catalog)?,
+        (None, "stv_blocklist") => stv_blocklist(catalog, cluster).await?,
         _ => return Ok(None),
     };
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;

@@ -485,3 +485,37 @@ pub(super) fn table_name(parts: &[String]) -> Result<(String, String), LeaderErr
         _ => Err(LeaderError::Unsupported(format!("the name {}", parts.join(".")))),
     }
 }
+
+/// The catalog's users and groups as pg_catalog's roles (pg_roles, psql's `\du`):
+/// users log in, groups do not.
+#[derive(Clone, Debug)]
+pub(super) struct CatalogRoles(pub Catalog);
+
+#[async_trait::async_trait]
+impl datafusion_pg_catalog::pg_catalog::context::PgCatalogContextProvider for CatalogRoles {
+    async fn roles(&self) -> Vec<String> {
+        let users = self.0.users().unwrap_or_default().into_iter().map(|u| u.name);
+        let groups = self.0.groups().unwrap_or_default().into_iter().map(|g| g.name);
+        users.chain(groups).collect()
+    }
+
+    async fn role(&self, name: &str) -> Option<datafusion_pg_catalog::pg_catalog::context::Role> {
+        use datafusion_pg_catalog::pg_catalog::context::Role;
+        let role = |name: String, superuser: bool, login: bool, createdb: bool| Role {
+            name,
+            is_superuser: superuser,
+            can_login: login,
+            can_create_db: createdb,
+            can_create_role: superuser,
+            can_create_user: superuser,
+            can_replication: false,
+            grants: vec![],
+            inherited_roles: vec![],
+        };
+        if let Ok(Some(u)) = self.0.user(name) {
+            return Some(role(u.name, u.superuser, !u.password_disabled, u.createdb));
+        }
+        let g = self.0.group(name).ok().flatten()?;
+        Some(role(g.name, false, false, false))
+    }
+}

@@ -1,5 +1,6 @@
-//! Functions the leader answers itself: `version()`, and the session's user
-//! (`current_user`, `session_user`, `user`).
+//! Functions the leader answers itself: `version()`, the session's user
+//! (`current_user`, `session_user`, `user`), and what the catalog's privileges say
+//! (`has_table_privilege`, `has_schema_privilege`, `has_database_privilege`).
 
 use std::sync::Arc;
 
@@ -34,6 +35,9 @@ pub const LEADER_ONLY: &[&str] = &[
     "pg_cancel_backend",
     "pg_last_copy_id",
     "pg_last_query_id",
+    "has_table_privilege",
+    "has_schema_privilege",
+    "has_database_privilege",
 ];
 
 fn constant_udf(
@@ -124,6 +128,176 @@ pub fn register_session(state: &mut SessionState, session: &Session) {
             }),
         );
         if let Err(e) = state.register_udf(Arc::new(udf)) {
+            warn!("registering {name}: {e}");
+        }
+    }
+}
+
+/// `has_table_privilege([user,] table, privilege)`, `has_schema_privilege([user,]
+/// schema, privilege)` and `has_database_privilege([user,] database, privilege)`:
+/// what the catalog's ACLs give the user (the session's when none is named).
+/// `privilege` is one name or several, comma separated, each optionally `WITH GRANT
+/// OPTION`; any of them is enough, as in PostgreSQL.
+#[derive(Debug)]
+struct HasPrivilege {
+    name: &'static str,
+    signature: datafusion::logical_expr::Signature,
+    catalog: blueshift_storage::catalog::Catalog,
+    user: i32,
+}
+
+impl PartialEq for HasPrivilege {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.user == other.user
+    }
+}
+impl Eq for HasPrivilege {}
+impl std::hash::Hash for HasPrivilege {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.user.hash(state);
+    }
+}
+
+impl HasPrivilege {
+    /// Whether `user` (a name, or the session's) holds `privilege` on `object`.
+    fn check(&self, user: Option<&str>, object: &str, privilege: &str) -> Result<bool, DataFusionError> {
+        use blueshift_storage::catalog::access::{self, Privileges};
+        let failed = |e: blueshift_storage::StorageError| DataFusionError::External(Box::new(e));
+        let id = match user {
+            None => self.user,
+            Some(name) => self
+                .catalog
+                .user(name)
+                .map_err(failed)?
+                .map(|u| u.id)
+                .ok_or_else(|| DataFusionError::Plan(format!("user \"{name}\" does not exist")))?,
+        };
+        let Some(who) = self.catalog.principal(id).map_err(failed)? else {
+            return Ok(false);
+        };
+        let (owner, acl, all) = match self.name {
+            "has_table_privilege" => {
+                let lower = object.to_lowercase();
+                let (schema, table) = lower.rsplit_once('.').unwrap_or(("public", &lower));
+                let def = self
+                    .catalog
+                    .table(schema, table)
+                    .map_err(failed)?
+                    .ok_or_else(|| DataFusionError::Plan(format!("relation \"{object}\" does not exist")))?;
+                (def.owner, def.acl, Privileges::ALL_TABLE)
+            }
+            "has_schema_privilege" => {
+                let schema = object.to_lowercase();
+                if !self.catalog.schema_exists(&schema).map_err(failed)? {
+                    return Err(DataFusionError::Plan(format!("schema \"{object}\" does not exist")));
+                }
+                let a = self.catalog.schema_access(&schema).map_err(failed)?;
+                (a.owner, a.acl, Privileges::ALL_SCHEMA)
+            }
+            _ => {
+                let a = self.catalog.database_access().map_err(failed)?;
+                (a.owner, a.acl, Privileges::ALL_DATABASE)
+            }
+        };
+        let has = access::effective(owner, &acl, &who, all);
+        let grantable = access::grantable(owner, &acl, &who, all);
+        for wanted in privilege.split(',') {
+            let wanted = wanted.trim().to_uppercase();
+            let (name, option) = match wanted.strip_suffix("WITH GRANT OPTION") {
+                Some(name) => (name.trim().to_string(), true),
+                None => (wanted.clone(), false),
+            };
+            let p = Privileges::named(&name)
+                .filter(|p| all.contains(*p))
+                .ok_or_else(|| DataFusionError::Plan(format!("unrecognized privilege type: \"{name}\"")))?;
+            if (if option { grantable } else { has }).contains(p) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for HasPrivilege {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, StringArray};
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let strings: Vec<&StringArray> = arrays
+            .iter()
+            .map(|a| {
+                a.as_any().downcast_ref::<StringArray>().ok_or_else(|| {
+                    DataFusionError::Plan(format!("{} takes text arguments", self.name))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let rows = args.number_rows;
+        let mut out = BooleanArray::builder(rows);
+        for row in 0..rows {
+            let value = |i: usize| {
+                let a = strings[i];
+                let at = if a.len() == 1 { 0 } else { row };
+                (!a.is_null(at)).then(|| a.value(at))
+            };
+            let (user, object, privilege) = match strings.len() {
+                3 => (value(0), value(1), value(2)),
+                _ => (None, value(0), value(1)),
+            };
+            if strings.len() == 3 && user.is_none() {
+                out.append_null();
+                continue;
+            }
+            match (object, privilege) {
+                (Some(o), Some(p)) => out.append_value(self.check(user, o, p)?),
+                _ => out.append_null(),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// Registers the privilege functions over `catalog` for the user `user`.
+pub fn register_privileges(
+    state: &mut SessionState,
+    catalog: blueshift_storage::catalog::Catalog,
+    user: i32,
+) {
+    use datafusion::logical_expr::{Signature, TypeSignature};
+    for name in [
+        "has_table_privilege",
+        "has_schema_privilege",
+        "has_database_privilege",
+    ] {
+        let udf = HasPrivilege {
+            name,
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![DataType::Utf8, DataType::Utf8, DataType::Utf8]),
+                    TypeSignature::Exact(vec![DataType::Utf8, DataType::Utf8]),
+                ],
+                Volatility::Stable,
+            ),
+            catalog: catalog.clone(),
+            user,
+        };
+        if let Err(e) =
+            state.register_udf(Arc::new(datafusion::logical_expr::ScalarUDF::new_from_impl(udf)))
+        {
             warn!("registering {name}: {e}");
         }
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use blueshift_storage::catalog::Catalog;
+use blueshift_storage::catalog::access::Principal;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use tracing::warn;
@@ -21,6 +22,8 @@ use crate::system_tables;
 #[derive(Debug)]
 pub struct DatabaseProvider {
     catalog: Catalog,
+    /// Who reads the system tables through this provider.
+    viewer: Principal,
     cluster: ClusterClient,
     query_log: Arc<QueryLog>,
     in_memory: RwLock<HashMap<String, Arc<dyn SchemaProvider>>>,
@@ -31,18 +34,24 @@ impl DatabaseProvider {
     pub fn new(catalog: Catalog, cluster: ClusterClient, query_log: Arc<QueryLog>) -> Self {
         DatabaseProvider {
             catalog,
+            viewer: Principal {
+                user: blueshift_storage::catalog::access::BOOTSTRAP_USER_ID,
+                groups: vec![],
+                superuser: true,
+            },
             cluster,
             query_log,
             in_memory: RwLock::new(HashMap::new()),
         }
     }
 
-    /// The same database over another view of the catalog (a transaction block's),
-    /// with the same system schemas.
-    pub fn over(&self, catalog: Catalog) -> Self {
+    /// The same database over another view of the catalog (a transaction block's,
+    /// or the committed one), with the same system schemas, as `viewer` sees it.
+    pub fn over(&self, catalog: Catalog, viewer: Principal) -> Self {
         let in_memory = self.in_memory.read().map(|m| m.clone()).unwrap_or_default();
         DatabaseProvider {
             catalog,
+            viewer,
             cluster: self.cluster.clone(),
             query_log: Arc::clone(&self.query_log),
             in_memory: RwLock::new(in_memory),
@@ -71,6 +80,7 @@ impl CatalogProvider for DatabaseProvider {
         match self.catalog.schema_exists(name) {
             Ok(true) => Some(Arc::new(SchemaView {
                 name: name.to_string(),
+                viewer: self.viewer.clone(),
                 catalog: self.catalog.clone(),
                 cluster: self.cluster.clone(),
                 query_log: Arc::clone(&self.query_log),
@@ -96,6 +106,7 @@ impl CatalogProvider for DatabaseProvider {
 #[derive(Debug)]
 struct SchemaView {
     name: String,
+    viewer: Principal,
     catalog: Catalog,
     cluster: ClusterClient,
     query_log: Arc<QueryLog>,
@@ -126,8 +137,14 @@ impl SchemaProvider for SchemaView {
             ))));
         }
         if self.name == "public" {
-            return system_tables::lookup(name, &self.catalog, &self.cluster, &self.query_log)
-                .await;
+            return system_tables::lookup(
+                name,
+                &self.catalog,
+                &self.cluster,
+                &self.query_log,
+                &self.viewer,
+            )
+            .await;
         }
         Ok(None)
     }
