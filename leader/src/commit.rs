@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 
 use blueshift_storage::Result;
+use blueshift_storage::catalog::access::ObjectAccess;
 use blueshift_storage::catalog::{
     Catalog, GroupDef, SegmentRef, TableChange, TableDef, TableStatistics, TableVersion, UserDef,
 };
-use blueshift_storage::catalog::access::ObjectAccess;
 
 /// Commits changes to one catalog.
 #[derive(Clone, Debug)]

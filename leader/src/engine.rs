@@ -286,8 +286,12 @@ impl Engine {
             Arc::clone(&query_log),
         ));
         ctx.register_catalog(DATABASE, Arc::clone(&database) as _);
-        datafusion_pg_catalog::setup_pg_catalog(&ctx, DATABASE, access::CatalogRoles(catalog.clone()))
-            .map_err(|e| LeaderError::DataFusion(*e))?;
+        datafusion_pg_catalog::setup_pg_catalog(
+            &ctx,
+            DATABASE,
+            access::CatalogRoles(catalog.clone()),
+        )
+        .map_err(|e| LeaderError::DataFusion(*e))?;
         let sessions = Arc::new(SessionRegistry::default());
         sessions.use_catalog(catalog.clone());
         functions::register_static(&ctx, Arc::clone(&sessions));

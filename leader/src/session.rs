@@ -1,7 +1,7 @@
 //! Per-connection state: who is connected and the session's settings (SET/SHOW).
 
-use std::collections::{BTreeMap, HashMap};
 use blueshift_storage::catalog::access::BOOTSTRAP_USER_ID;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;

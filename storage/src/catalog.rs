@@ -788,10 +788,7 @@ impl Catalog {
                 .unwrap_or(access::BOOTSTRAP_USER_ID)
                 .max(access::BOOTSTRAP_USER_ID)
                 + 1;
-            let user = UserDef {
-                id,
-                ..user.clone()
-            };
+            let user = UserDef { id, ..user.clone() };
             tx.put(Tree::Users, user.name.as_bytes(), encode(&user)?);
             Ok(user)
         })

@@ -24,17 +24,17 @@ fn valid_until(text: &str) -> Result<String, LeaderError> {
     use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
     let parsed = DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%#z").map(|t| t.with_timezone(&Utc)))
+        .or_else(|_| {
+            DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%#z").map(|t| t.with_timezone(&Utc))
+        })
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").map(|t| t.and_utc()))
         .or_else(|_| {
             NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
         })
-        .map_err(|_| {
-            LeaderError::Failure {
-                kind: ErrorKind::InvalidDatetimeFormat,
-                message: format!("VALID UNTIL '{text}' is not a timestamp (YYYY-MM-DD [HH:MM:SS])"),
-            }
+        .map_err(|_| LeaderError::Failure {
+            kind: ErrorKind::InvalidDatetimeFormat,
+            message: format!("VALID UNTIL '{text}' is not a timestamp (YYYY-MM-DD [HH:MM:SS])"),
         })?;
     Ok(parsed.to_rfc3339())
 }
@@ -91,7 +91,11 @@ fn apply_options(user: &mut UserDef, o: &UserOptions, until: &Option<Option<Stri
 }
 
 /// The privileges a GRANT names, checked against what the object's kind has.
-fn named_privileges(names: &[String], all: Privileges, kind: &str) -> Result<Privileges, LeaderError> {
+fn named_privileges(
+    names: &[String],
+    all: Privileges,
+    kind: &str,
+) -> Result<Privileges, LeaderError> {
     if names.is_empty() {
         return Ok(all);
     }
@@ -131,7 +135,9 @@ impl Engine {
     fn superuser_for(&self, session: &Session, what: &str) -> Result<Principal, LeaderError> {
         let me = self.principal(session)?;
         if !me.superuser {
-            return Err(denied(format!("permission denied: only a superuser can {what}")));
+            return Err(denied(format!(
+                "permission denied: only a superuser can {what}"
+            )));
         }
         Ok(me)
     }
@@ -301,7 +307,11 @@ impl Engine {
         }
     }
 
-    fn grantees(&self, session: &Session, names: &[GranteeName]) -> Result<Vec<Grantee>, LeaderError> {
+    fn grantees(
+        &self,
+        session: &Session,
+        names: &[GranteeName],
+    ) -> Result<Vec<Grantee>, LeaderError> {
         let catalog = self.catalog_of(session);
         names
             .iter()
@@ -344,7 +354,11 @@ impl Engine {
             }
             for grantee in &grantees {
                 if granting {
-                    let grantable = if g.grant_option { privileges } else { Privileges::NONE };
+                    let grantable = if g.grant_option {
+                        privileges
+                    } else {
+                        Privileges::NONE
+                    };
                     access::grant(acl, *grantee, privileges, grantable, me.user);
                 } else {
                     access::revoke(acl, *grantee, privileges, g.grant_option);
@@ -361,7 +375,12 @@ impl Engine {
                         .table(&schema, &table)?
                         .ok_or_else(|| StorageError::TableNotFound(format!("{schema}.{table}")))?;
                     let mut acl = def.acl.clone();
-                    change(def.owner, &mut acl, Privileges::ALL_TABLE, &format!("relation {}", def.qualified_name()))?;
+                    change(
+                        def.owner,
+                        &mut acl,
+                        Privileges::ALL_TABLE,
+                        &format!("relation {}", def.qualified_name()),
+                    )?;
                     commits.alter_table(&schema, &table, |t| {
                         t.acl = acl.clone();
                         Ok(())
@@ -375,7 +394,12 @@ impl Engine {
                     }
                     for def in catalog.tables_in(schema)? {
                         let mut acl = def.acl.clone();
-                        change(def.owner, &mut acl, Privileges::ALL_TABLE, &format!("relation {}", def.qualified_name()))?;
+                        change(
+                            def.owner,
+                            &mut acl,
+                            Privileges::ALL_TABLE,
+                            &format!("relation {}", def.qualified_name()),
+                        )?;
                         commits.alter_table(&def.schema, &def.name, |t| {
                             t.acl = acl.clone();
                             Ok(())
@@ -390,7 +414,12 @@ impl Engine {
                         return Err(StorageError::SchemaNotFound(schema.clone()).into());
                     }
                     let mut acl = current.acl.clone();
-                    change(current.owner, &mut acl, Privileges::ALL_SCHEMA, &format!("schema {schema}"))?;
+                    change(
+                        current.owner,
+                        &mut acl,
+                        Privileges::ALL_SCHEMA,
+                        &format!("schema {schema}"),
+                    )?;
                     commits.alter_schema_access(schema, |a| {
                         a.acl = acl.clone();
                         Ok(())
@@ -407,7 +436,12 @@ impl Engine {
                     }
                     let current = catalog.database_access()?;
                     let mut acl = current.acl.clone();
-                    change(current.owner, &mut acl, Privileges::ALL_DATABASE, &format!("database {name}"))?;
+                    change(
+                        current.owner,
+                        &mut acl,
+                        Privileges::ALL_DATABASE,
+                        &format!("database {name}"),
+                    )?;
                     commits.alter_database_access(|a| {
                         a.acl = acl.clone();
                         Ok(())
@@ -482,7 +516,10 @@ pub(super) fn table_name(parts: &[String]) -> Result<(String, String), LeaderErr
         [table] => Ok(("public".to_string(), table.clone())),
         [schema, table] => Ok((schema.clone(), table.clone())),
         [db, schema, table] if db == DATABASE => Ok((schema.clone(), table.clone())),
-        _ => Err(LeaderError::Unsupported(format!("the name {}", parts.join(".")))),
+        _ => Err(LeaderError::Unsupported(format!(
+            "the name {}",
+            parts.join(".")
+        ))),
     }
 }
 
@@ -494,8 +531,18 @@ pub(super) struct CatalogRoles(pub Catalog);
 #[async_trait::async_trait]
 impl datafusion_pg_catalog::pg_catalog::context::PgCatalogContextProvider for CatalogRoles {
     async fn roles(&self) -> Vec<String> {
-        let users = self.0.users().unwrap_or_default().into_iter().map(|u| u.name);
-        let groups = self.0.groups().unwrap_or_default().into_iter().map(|g| g.name);
+        let users = self
+            .0
+            .users()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| u.name);
+        let groups = self
+            .0
+            .groups()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|g| g.name);
         users.chain(groups).collect()
     }
 

@@ -161,7 +161,12 @@ impl std::hash::Hash for HasPrivilege {
 
 impl HasPrivilege {
     /// Whether `user` (a name, or the session's) holds `privilege` on `object`.
-    fn check(&self, user: Option<&str>, object: &str, privilege: &str) -> Result<bool, DataFusionError> {
+    fn check(
+        &self,
+        user: Option<&str>,
+        object: &str,
+        privilege: &str,
+    ) -> Result<bool, DataFusionError> {
         use blueshift_storage::catalog::access::{self, Privileges};
         let failed = |e: blueshift_storage::StorageError| DataFusionError::External(Box::new(e));
         let id = match user {
@@ -184,13 +189,17 @@ impl HasPrivilege {
                     .catalog
                     .table(schema, table)
                     .map_err(failed)?
-                    .ok_or_else(|| DataFusionError::Plan(format!("relation \"{object}\" does not exist")))?;
+                    .ok_or_else(|| {
+                        DataFusionError::Plan(format!("relation \"{object}\" does not exist"))
+                    })?;
                 (def.owner, def.acl, Privileges::ALL_TABLE)
             }
             "has_schema_privilege" => {
                 let schema = object.to_lowercase();
                 if !self.catalog.schema_exists(&schema).map_err(failed)? {
-                    return Err(DataFusionError::Plan(format!("schema \"{object}\" does not exist")));
+                    return Err(DataFusionError::Plan(format!(
+                        "schema \"{object}\" does not exist"
+                    )));
                 }
                 let a = self.catalog.schema_access(&schema).map_err(failed)?;
                 (a.owner, a.acl, Privileges::ALL_SCHEMA)
@@ -210,7 +219,9 @@ impl HasPrivilege {
             };
             let p = Privileges::named(&name)
                 .filter(|p| all.contains(*p))
-                .ok_or_else(|| DataFusionError::Plan(format!("unrecognized privilege type: \"{name}\"")))?;
+                .ok_or_else(|| {
+                    DataFusionError::Plan(format!("unrecognized privilege type: \"{name}\""))
+                })?;
             if (if option { grantable } else { has }).contains(p) {
                 return Ok(true);
             }
@@ -295,9 +306,9 @@ pub fn register_privileges(
             catalog: catalog.clone(),
             user,
         };
-        if let Err(e) =
-            state.register_udf(Arc::new(datafusion::logical_expr::ScalarUDF::new_from_impl(udf)))
-        {
+        if let Err(e) = state.register_udf(Arc::new(
+            datafusion::logical_expr::ScalarUDF::new_from_impl(udf),
+        )) {
             warn!("registering {name}: {e}");
         }
     }

@@ -51,7 +51,9 @@ impl Engine {
         let catalog = self.catalog_of(session);
         // The definition as it is now: a prepared statement's may be older than a
         // REVOKE.
-        let def = catalog.table(&def.schema, &def.name)?.unwrap_or_else(|| def.clone());
+        let def = catalog
+            .table(&def.schema, &def.name)?
+            .unwrap_or_else(|| def.clone());
         self.check_schema(session, who, &def.schema, Privileges::USAGE)?;
         let has = access::effective(def.owner, &def.acl, who, Privileges::ALL_TABLE);
         if !has.contains(need) {
@@ -129,7 +131,11 @@ impl Engine {
     /// Checks that `session` may run `planned`; statements whose objects are known
     /// only as they run (CTAS's query, UNLOAD's, VACUUM and ANALYZE of every table,
     /// GRANT) check there.
-    pub(super) fn authorize(&self, session: &Session, planned: &Planned) -> Result<(), LeaderError> {
+    pub(super) fn authorize(
+        &self,
+        session: &Session,
+        planned: &Planned,
+    ) -> Result<(), LeaderError> {
         let who = self.principal(session)?;
         if who.superuser {
             return Ok(());
@@ -237,7 +243,13 @@ impl Engine {
                 self.check_owner(session, who, &alter.name, Some(Privileges::ALTER), "ALTER")
             }
             Statement::Truncate(t) => t.table_names.iter().try_for_each(|n| {
-                self.check_owner(session, who, &n.name, Some(Privileges::TRUNCATE), "TRUNCATE")
+                self.check_owner(
+                    session,
+                    who,
+                    &n.name,
+                    Some(Privileges::TRUNCATE),
+                    "TRUNCATE",
+                )
             }),
             _ => Ok(()),
         }

@@ -68,8 +68,9 @@ pub fn may_log_in(user: &UserDef) -> bool {
     }
     match &user.valid_until {
         None => true,
-        Some(until) => chrono::DateTime::parse_from_rfc3339(until)
-            .is_ok_and(|t| t > chrono::Utc::now()),
+        Some(until) => {
+            chrono::DateTime::parse_from_rfc3339(until).is_ok_and(|t| t > chrono::Utc::now())
+        }
     }
 }
 

@@ -124,7 +124,8 @@ pub(crate) fn starts_access_statement(toks: &[Tok]) -> bool {
     let kw = |i: usize, w: &str| toks.get(i).is_some_and(|t| is_kw(&t.token, w));
     kw(0, "grant")
         || kw(0, "revoke")
-        || ((kw(0, "create") || kw(0, "alter") || kw(0, "drop")) && (kw(1, "user") || kw(1, "group")))
+        || ((kw(0, "create") || kw(0, "alter") || kw(0, "drop"))
+            && (kw(1, "user") || kw(1, "group")))
 }
 
 /// Parses one statement of ours (`sql` is the statement alone; positions in errors
@@ -311,20 +312,27 @@ fn user_options(c: &mut Cursor<'_>) -> Result<UserOptions, LeaderError> {
                         c.at += 1;
                         let n = c.number("CONNECTION LIMIT")?;
                         if n != 1 {
-                            return Err(c.error("CONNECTION LIMIT must be UNLIMITED, -1 or at least 0"));
+                            return Err(
+                                c.error("CONNECTION LIMIT must be UNLIMITED, -1 or at least 0")
+                            );
                         }
                         None
                     }
-                    _ => Some(u32::try_from(c.number("CONNECTION LIMIT")?).map_err(|_| {
-                        c.error("CONNECTION LIMIT is too large")
-                    })?),
+                    _ => Some(
+                        u32::try_from(c.number("CONNECTION LIMIT")?)
+                            .map_err(|_| c.error("CONNECTION LIMIT is too large"))?,
+                    ),
                 }
             });
         } else if c.keyword("session") {
             c.expect_keyword("timeout")?;
-            return Err(LeaderError::Unsupported("CREATE USER ... SESSION TIMEOUT".into()));
+            return Err(LeaderError::Unsupported(
+                "CREATE USER ... SESSION TIMEOUT".into(),
+            ));
         } else if c.keyword("syslog") {
-            return Err(LeaderError::Unsupported("CREATE USER ... SYSLOG ACCESS".into()));
+            return Err(LeaderError::Unsupported(
+                "CREATE USER ... SYSLOG ACCESS".into(),
+            ));
         } else {
             return Ok(o);
         }
@@ -462,7 +470,9 @@ mod tests {
     use super::*;
 
     fn parse(sql: &str) -> AccessStatement {
-        parse_access(sql, 0).unwrap_or_else(|e| panic!("{sql}: {e}")).0
+        parse_access(sql, 0)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .0
     }
 
     #[test]
@@ -519,11 +529,20 @@ mod tests {
     fn passwords_follow_redshift_rules_and_are_not_printed() {
         let e = parse_access("create user bob password 'short'", 10).unwrap_err();
         assert!(e.to_string().contains("8 to 64"), "{e}");
-        assert!(matches!(e, LeaderError::Syntax { position: Some(36), .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                LeaderError::Syntax {
+                    position: Some(36),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         let e = parse_access("create user bob password 'alllowercase1'", 0).unwrap_err();
         assert!(e.to_string().contains("upper-case"), "{e}");
-        let (s, redacted) = parse_access("create user bob password 'sha256|Secret123'", 0)
-            .expect("parses");
+        let (s, redacted) =
+            parse_access("create user bob password 'sha256|Secret123'", 0).expect("parses");
         assert!(!format!("{s:?}").contains("Secret123"));
         assert_eq!(redacted, "create user bob password '***'");
     }
@@ -534,11 +553,11 @@ mod tests {
             parse("grant select, insert on table s.t, u to group g, bob with grant option"),
             AccessStatement::Grant(GrantStatement {
                 privileges: vec!["SELECT".into(), "INSERT".into()],
-                objects: GrantObjects::Tables(vec![
-                    vec!["s".into(), "t".into()],
-                    vec!["u".into()]
-                ]),
-                grantees: vec![GranteeName::Group("g".into()), GranteeName::User("bob".into())],
+                objects: GrantObjects::Tables(vec![vec!["s".into(), "t".into()], vec!["u".into()]]),
+                grantees: vec![
+                    GranteeName::Group("g".into()),
+                    GranteeName::User("bob".into())
+                ],
                 grant_option: true,
             })
         );

@@ -10,9 +10,9 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 
 mod cursor;
 
+use super::cursor::{Cursor, syntax};
 use super::redshift_ddl::{is_kw, tokenize, word_name};
 use crate::error::LeaderError;
-use super::cursor::{Cursor, syntax};
 
 /// How COPY or UNLOAD reaches S3.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -111,7 +111,8 @@ pub fn starts_copy_or_unload(first: &Token) -> bool {
 pub fn statement_ranges(sql: &str) -> Result<Vec<(usize, usize, bool)>, LeaderError> {
     let toks = tokenize(sql)?;
     let ours = |toks: &[super::redshift_ddl::Tok]| {
-        toks.first().is_some_and(|t| starts_copy_or_unload(&t.token))
+        toks.first()
+            .is_some_and(|t| starts_copy_or_unload(&t.token))
             || super::access::starts_access_statement(toks)
     };
     let mut out = Vec::new();

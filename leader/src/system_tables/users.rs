@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Int32Array, ListBuilder, RecordBatch, StringArray, Int32Builder,
+    ArrayRef, BooleanArray, Int32Array, Int32Builder, ListBuilder, RecordBatch, StringArray,
 };
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field};
@@ -72,11 +72,19 @@ fn users_batch(catalog: &Catalog, shadow: bool) -> Result<RecordBatch> {
             ),
         ],
         vec![
-            Arc::new(StringArray::from_iter_values(users.iter().map(|u| u.name.clone()))),
+            Arc::new(StringArray::from_iter_values(
+                users.iter().map(|u| u.name.clone()),
+            )),
             Arc::new(Int32Array::from_iter_values(users.iter().map(|u| u.id))),
-            Arc::new(BooleanArray::from_iter(users.iter().map(|u| Some(u.createdb)))),
-            Arc::new(BooleanArray::from_iter(users.iter().map(|u| Some(u.superuser)))),
-            Arc::new(BooleanArray::from_iter(users.iter().map(|u| Some(u.superuser)))),
+            Arc::new(BooleanArray::from_iter(
+                users.iter().map(|u| Some(u.createdb)),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                users.iter().map(|u| Some(u.superuser)),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                users.iter().map(|u| Some(u.superuser)),
+            )),
             Arc::new(StringArray::from(passwd)),
             valid_until(&users),
             useconfig(&users),
@@ -119,7 +127,9 @@ pub(super) fn pg_group(catalog: &Catalog) -> Result<RecordBatch> {
             ),
         ],
         vec![
-            Arc::new(StringArray::from_iter_values(groups.iter().map(|g| g.name.clone()))),
+            Arc::new(StringArray::from_iter_values(
+                groups.iter().map(|g| g.name.clone()),
+            )),
             Arc::new(Int32Array::from_iter_values(groups.iter().map(|g| g.id))),
             Arc::new(grolist.finish()),
         ],
@@ -144,17 +154,29 @@ pub(super) fn svv_user_info(catalog: &Catalog) -> Result<RecordBatch> {
             Field::new("external_user_id", DataType::Utf8, true),
         ],
         vec![
-            Arc::new(StringArray::from_iter_values(users.iter().map(|u| u.name.clone()))),
+            Arc::new(StringArray::from_iter_values(
+                users.iter().map(|u| u.name.clone()),
+            )),
             Arc::new(Int32Array::from_iter_values(users.iter().map(|u| u.id))),
-            Arc::new(BooleanArray::from_iter(users.iter().map(|u| Some(u.createdb)))),
-            Arc::new(BooleanArray::from_iter(users.iter().map(|u| Some(u.superuser)))),
-            Arc::new(BooleanArray::from_iter(users.iter().map(|u| Some(u.superuser)))),
+            Arc::new(BooleanArray::from_iter(
+                users.iter().map(|u| Some(u.createdb)),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                users.iter().map(|u| Some(u.superuser)),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                users.iter().map(|u| Some(u.superuser)),
+            )),
             Arc::new(StringArray::from_iter_values(users.iter().map(|u| {
                 u.connection_limit
                     .map_or_else(|| "UNLIMITED".to_string(), |l| l.to_string())
             }))),
             Arc::new(StringArray::from_iter_values(users.iter().map(|u| {
-                if u.superuser { "UNRESTRICTED" } else { "RESTRICTED" }
+                if u.superuser {
+                    "UNRESTRICTED"
+                } else {
+                    "RESTRICTED"
+                }
             }))),
             Arc::new(StringArray::from(vec![None::<String>; n])),
             Arc::new(Int32Array::from(vec![0; n])),

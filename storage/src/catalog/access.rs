@@ -82,7 +82,11 @@ impl Privileges {
     /// The privilege named `name` (upper or lower case; TEMPORARY is TEMP).
     pub fn named(name: &str) -> Option<Privileges> {
         let upper = name.to_ascii_uppercase();
-        let upper = if upper == "TEMPORARY" { "TEMP".into() } else { upper };
+        let upper = if upper == "TEMPORARY" {
+            "TEMP".into()
+        } else {
+            upper
+        };
         Privileges::NAMED
             .iter()
             .find(|(_, n, _)| *n == upper)
@@ -230,9 +234,27 @@ mod tests {
     #[test]
     fn owners_superusers_groups_and_public() {
         let mut acl = vec![];
-        grant(&mut acl, Grantee::User(101), Privileges::SELECT, Privileges::NONE, 100);
-        grant(&mut acl, Grantee::Group(100), Privileges::INSERT, Privileges::NONE, 100);
-        grant(&mut acl, Grantee::Public, Privileges::REFERENCES, Privileges::NONE, 100);
+        grant(
+            &mut acl,
+            Grantee::User(101),
+            Privileges::SELECT,
+            Privileges::NONE,
+            100,
+        );
+        grant(
+            &mut acl,
+            Grantee::Group(100),
+            Privileges::INSERT,
+            Privileges::NONE,
+            100,
+        );
+        grant(
+            &mut acl,
+            Grantee::Public,
+            Privileges::REFERENCES,
+            Privileges::NONE,
+            100,
+        );
         let all = Privileges::ALL_TABLE;
         assert_eq!(effective(100, &acl, &user(100, &[]), all), all);
         let su = Principal {
@@ -259,10 +281,16 @@ mod tests {
         let mut acl = vec![];
         let select = Privileges::SELECT;
         grant(&mut acl, Grantee::User(101), select, select, 100);
-        assert_eq!(grantable(100, &acl, &user(101, &[]), Privileges::ALL_TABLE), select);
+        assert_eq!(
+            grantable(100, &acl, &user(101, &[]), Privileges::ALL_TABLE),
+            select
+        );
         revoke(&mut acl, Grantee::User(101), select, true);
         assert!(grantable(100, &acl, &user(101, &[]), Privileges::ALL_TABLE).is_empty());
-        assert_eq!(effective(100, &acl, &user(101, &[]), Privileges::ALL_TABLE), select);
+        assert_eq!(
+            effective(100, &acl, &user(101, &[]), Privileges::ALL_TABLE),
+            select
+        );
         assert_eq!(Privileges::named("temporary"), Some(Privileges::TEMP));
         assert_eq!(select.union(Privileges::INSERT).names(), "INSERT, SELECT");
     }

@@ -319,13 +319,22 @@ fn user(name: &str) -> UserDef {
 #[test]
 fn users_groups_and_what_depends_on_them() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let cat = Catalog::open(dir.path(), ClusterLayout { nodes: 1, slices_per_node: 1 })?;
+    let cat = Catalog::open(
+        dir.path(),
+        ClusterLayout {
+            nodes: 1,
+            slices_per_node: 1,
+        },
+    )?;
     let old = r#"{"name":"admin","superuser":true,"scram_salt":[],"scram_salted_password":[],"scram_iterations":4096,"md5_hash":""}"#;
     cat.trees.get(Tree::Users).insert("admin", old.as_bytes())?;
     assert_eq!(cat.user("admin")?.map(|u| u.id), Some(100));
     let bob = cat.create_user(&user("bob"))?;
     assert_eq!(bob.id, 101);
-    assert!(matches!(cat.create_user(&user("bob")), Err(StorageError::UserExists(_))));
+    assert!(matches!(
+        cat.create_user(&user("bob")),
+        Err(StorageError::UserExists(_))
+    ));
     let g = cat.create_group("readers", &[bob.id])?;
     assert_eq!(cat.principal(bob.id)?.map(|p| p.groups), Some(vec![g.id]));
     let mut t = table("t");
@@ -333,7 +342,13 @@ fn users_groups_and_what_depends_on_them() -> Result<()> {
     cat.create_table(t, None)?;
     cat.create_schema("s", 100)?;
     cat.alter_schema_access("s", |a| {
-        access::grant(&mut a.acl, access::Grantee::Group(g.id), Privileges::USAGE, Privileges::NONE, 100);
+        access::grant(
+            &mut a.acl,
+            access::Grantee::Group(g.id),
+            Privileges::USAGE,
+            Privileges::NONE,
+            100,
+        );
         Ok(())
     })?;
     let Err(StorageError::Dependents { objects, .. }) = cat.drop_user("bob") else {
