@@ -456,7 +456,7 @@ fn grant(c: &mut Cursor<'_>, grant_option_for: bool) -> Result<GrantStatement, L
         grant_option = true;
     }
     // REVOKE ... [RESTRICT | CASCADE]: dependent grants are not tracked apart.
-    if c.keyword("restrict") || c.keyword("cascade") {}
+    let _ = c.keyword("restrict") || c.keyword("cascade");
     Ok(GrantStatement {
         privileges,
         objects,
@@ -527,7 +527,7 @@ mod tests {
 
     #[test]
     fn passwords_follow_redshift_rules_and_are_not_printed() {
-        let e = parse_access("create user bob password 'short'", 10).unwrap_err();
+        let e = parse_access("create user bob password 'short'", 10).expect_err("refused");
         assert!(e.to_string().contains("8 to 64"), "{e}");
         assert!(
             matches!(
@@ -539,7 +539,7 @@ mod tests {
             ),
             "{e:?}"
         );
-        let e = parse_access("create user bob password 'alllowercase1'", 0).unwrap_err();
+        let e = parse_access("create user bob password 'alllowercase1'", 0).expect_err("refused");
         assert!(e.to_string().contains("upper-case"), "{e}");
         let (s, redacted) =
             parse_access("create user bob password 'sha256|Secret123'", 0).expect("parses");
@@ -570,7 +570,7 @@ mod tests {
                 grant_option: true,
             })
         );
-        let e = parse_access("grant fly on t to bob", 0).unwrap_err();
+        let e = parse_access("grant fly on t to bob", 0).expect_err("refused");
         assert!(e.to_string().contains("unrecognized privilege"), "{e}");
     }
 }
