@@ -367,13 +367,26 @@ impl Engine {
             Ok::<(), LeaderError>(())
         };
         match &g.objects {
-            GrantObjects::Tables(names) => {
-                for name in names {
-                    let (schema, table) = table_name(name)?;
-                    // Checked before the change so that its error keeps its kind.
-                    let def = catalog
-                        .table(&schema, &table)?
-                        .ok_or_else(|| StorageError::TableNotFound(format!("{schema}.{table}")))?;
+            GrantObjects::Tables(_) | GrantObjects::AllTablesInSchema(_) => {
+                // Every table first, so that a missing one changes none.
+                let mut tables = vec![];
+                if let GrantObjects::Tables(names) = &g.objects {
+                    for name in names {
+                        let (schema, table) = table_name(name)?;
+                        tables.push(catalog.table(&schema, &table)?.ok_or_else(|| {
+                            StorageError::TableNotFound(format!("{schema}.{table}"))
+                        })?);
+                    }
+                }
+                if let GrantObjects::AllTablesInSchema(schemas) = &g.objects {
+                    for schema in schemas {
+                        if !catalog.schema_exists(schema)? {
+                            return Err(StorageError::SchemaNotFound(schema.clone()).into());
+                        }
+                        tables.extend(catalog.tables_in(schema)?);
+                    }
+                }
+                for def in tables {
                     let mut acl = def.acl.clone();
                     change(
                         def.owner,
@@ -381,30 +394,10 @@ impl Engine {
                         Privileges::ALL_TABLE,
                         &format!("relation {}", def.qualified_name()),
                     )?;
-                    commits.alter_table(&schema, &table, |t| {
+                    commits.alter_table(&def.schema, &def.name, |t| {
                         t.acl = acl.clone();
                         Ok(())
                     })?;
-                }
-            }
-            GrantObjects::AllTablesInSchema(schemas) => {
-                for schema in schemas {
-                    if !catalog.schema_exists(schema)? {
-                        return Err(StorageError::SchemaNotFound(schema.clone()).into());
-                    }
-                    for def in catalog.tables_in(schema)? {
-                        let mut acl = def.acl.clone();
-                        change(
-                            def.owner,
-                            &mut acl,
-                            Privileges::ALL_TABLE,
-                            &format!("relation {}", def.qualified_name()),
-                        )?;
-                        commits.alter_table(&def.schema, &def.name, |t| {
-                            t.acl = acl.clone();
-                            Ok(())
-                        })?;
-                    }
                 }
             }
             GrantObjects::Schemas(schemas) => {

@@ -152,6 +152,9 @@ impl Engine {
             }
             Statement::ShowVariable { variable } => {
                 let name = show_name(variable);
+                if name == "grants" {
+                    return Err(LeaderError::Unsupported("SHOW GRANTS".into()));
+                }
                 let batch = if name == "all" {
                     let all = session.show_all();
                     let schema = Arc::new(Schema::new(vec![

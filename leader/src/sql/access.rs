@@ -124,6 +124,7 @@ pub(crate) fn starts_access_statement(toks: &[Tok]) -> bool {
     let kw = |i: usize, w: &str| toks.get(i).is_some_and(|t| is_kw(&t.token, w));
     kw(0, "grant")
         || kw(0, "revoke")
+        || (kw(0, "alter") && kw(1, "default"))
         || ((kw(0, "create") || kw(0, "alter") || kw(0, "drop"))
             && (kw(1, "user") || kw(1, "group")))
 }
@@ -166,6 +167,12 @@ fn statement(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderError> {
             c.expect_keyword("for")?;
         }
         return grant(c, option).map(AccessStatement::Revoke);
+    }
+    if c.keyword("alter") {
+        if c.keyword("default") {
+            return Err(LeaderError::Unsupported("ALTER DEFAULT PRIVILEGES".into()));
+        }
+        c.at -= 1;
     }
     let verb = if c.keyword("create") {
         "create"
@@ -378,6 +385,11 @@ fn checked(text: &str) -> Result<Password, String> {
 
 fn grant(c: &mut Cursor<'_>, grant_option_for: bool) -> Result<GrantStatement, LeaderError> {
     let mut privileges = vec![];
+    if c.peek().is_some_and(|t| is_kw(&t.token, "role")) {
+        return Err(LeaderError::Unsupported(
+            "GRANT ROLE and REVOKE ROLE (Redshift's roles)".into(),
+        ));
+    }
     if c.keyword("all") {
         c.keyword("privileges");
     } else {

@@ -41,6 +41,22 @@ fn useconfig(users: &[UserDef]) -> ArrayRef {
     Arc::new(b.finish())
 }
 
+/// The columns every user table starts with: name, id, CREATEDB, superuser.
+fn user_columns(users: &[UserDef]) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(StringArray::from_iter_values(
+            users.iter().map(|u| u.name.clone()),
+        )),
+        Arc::new(Int32Array::from_iter_values(users.iter().map(|u| u.id))),
+        Arc::new(BooleanArray::from_iter(
+            users.iter().map(|u| Some(u.createdb)),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            users.iter().map(|u| Some(u.superuser)),
+        )),
+    ]
+}
+
 fn users_batch(catalog: &Catalog, shadow: bool) -> Result<RecordBatch> {
     let users = catalog.users().map_err(LeaderError::from)?;
     // PG_USER hides the password; PG_SHADOW shows the MD5 verifier (or nothing).
@@ -71,24 +87,17 @@ fn users_batch(catalog: &Catalog, shadow: bool) -> Result<RecordBatch> {
                 true,
             ),
         ],
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                users.iter().map(|u| u.name.clone()),
-            )),
-            Arc::new(Int32Array::from_iter_values(users.iter().map(|u| u.id))),
-            Arc::new(BooleanArray::from_iter(
-                users.iter().map(|u| Some(u.createdb)),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                users.iter().map(|u| Some(u.superuser)),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                users.iter().map(|u| Some(u.superuser)),
-            )),
-            Arc::new(StringArray::from(passwd)),
-            valid_until(&users),
-            useconfig(&users),
-        ],
+        user_columns(&users)
+            .into_iter()
+            .chain([
+                Arc::new(BooleanArray::from_iter(
+                    users.iter().map(|u| Some(u.superuser)),
+                )) as ArrayRef,
+                Arc::new(StringArray::from(passwd)),
+                valid_until(&users),
+                useconfig(&users),
+            ])
+            .collect(),
     )
 }
 
@@ -153,35 +162,28 @@ pub(super) fn svv_user_info(catalog: &Catalog) -> Result<RecordBatch> {
             Field::new("session_timeout", DataType::Int32, false),
             Field::new("external_user_id", DataType::Utf8, true),
         ],
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                users.iter().map(|u| u.name.clone()),
-            )),
-            Arc::new(Int32Array::from_iter_values(users.iter().map(|u| u.id))),
-            Arc::new(BooleanArray::from_iter(
-                users.iter().map(|u| Some(u.createdb)),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                users.iter().map(|u| Some(u.superuser)),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                users.iter().map(|u| Some(u.superuser)),
-            )),
-            Arc::new(StringArray::from_iter_values(users.iter().map(|u| {
-                u.connection_limit
-                    .map_or_else(|| "UNLIMITED".to_string(), |l| l.to_string())
-            }))),
-            Arc::new(StringArray::from_iter_values(users.iter().map(|u| {
-                if u.superuser {
-                    "UNRESTRICTED"
-                } else {
-                    "RESTRICTED"
-                }
-            }))),
-            Arc::new(StringArray::from(vec![None::<String>; n])),
-            Arc::new(Int32Array::from(vec![0; n])),
-            Arc::new(StringArray::from(vec![None::<String>; n])),
-        ],
+        user_columns(&users)
+            .into_iter()
+            .chain([
+                Arc::new(BooleanArray::from_iter(
+                    users.iter().map(|u| Some(u.superuser)),
+                )) as ArrayRef,
+                Arc::new(StringArray::from_iter_values(users.iter().map(|u| {
+                    u.connection_limit
+                        .map_or_else(|| "UNLIMITED".to_string(), |l| l.to_string())
+                }))),
+                Arc::new(StringArray::from_iter_values(users.iter().map(|u| {
+                    if u.superuser {
+                        "UNRESTRICTED"
+                    } else {
+                        "RESTRICTED"
+                    }
+                }))),
+                Arc::new(StringArray::from(vec![None::<String>; n])),
+                Arc::new(Int32Array::from(vec![0; n])),
+                Arc::new(StringArray::from(vec![None::<String>; n])),
+            ])
+            .collect(),
     )
 }
 
