@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 
 use blueshift_storage::Result;
-use blueshift_storage::catalog::access::ObjectAccess;
+use blueshift_storage::catalog::access::{AclItem, ObjectAccess};
 use blueshift_storage::catalog::{
-    Catalog, GroupDef, SegmentRef, TableChange, TableDef, TableStatistics, TableVersion, UserDef,
+    Catalog, GroupDef, RoleDef, SegmentRef, TableChange, TableDef, TableStatistics, TableVersion, UserDef,
 };
 
 /// Commits changes to one catalog.
@@ -131,6 +131,35 @@ impl CommitPoint {
         change: impl Fn(&mut ObjectAccess) -> Result<()>,
     ) -> Result<ObjectAccess> {
         self.catalog.alter_schema_access(schema, change)
+    }
+
+    /// CREATE ROLE.
+    pub fn create_role(&self, name: &str, owner: i32) -> Result<RoleDef> {
+        self.catalog.create_role(name, owner)
+    }
+
+    /// GRANT ROLE, REVOKE ROLE, ALTER ROLE.
+    pub fn alter_role(
+        &self,
+        name: &str,
+        change: impl Fn(&mut RoleDef) -> Result<()>,
+    ) -> Result<RoleDef> {
+        self.catalog.alter_role(name, change)
+    }
+
+    /// DROP ROLE.
+    pub fn drop_role(&self, name: &str, force: bool) -> Result<RoleDef> {
+        self.catalog.drop_role(name, force)
+    }
+
+    /// ALTER DEFAULT PRIVILEGES.
+    pub fn alter_default_acl(
+        &self,
+        owner: i32,
+        schema: Option<&str>,
+        change: impl Fn(&mut Vec<AclItem>) -> Result<()>,
+    ) -> Result<()> {
+        self.catalog.alter_default_acl(owner, schema, change)
     }
 
     /// GRANT or REVOKE on the database.

@@ -33,6 +33,7 @@ pub mod functions;
 mod maintenance;
 pub mod outcome;
 mod privileges;
+mod roles;
 mod results;
 mod transaction;
 
@@ -329,11 +330,9 @@ impl Engine {
         let mut state = self.ctx.state();
         // Tables resolve in the session's view of the catalog (its transaction
         // block's, or the committed one), and system tables show what its user may see.
-        let viewer = self.principal(session).unwrap_or(Principal {
-            user: session.user_id(),
-            groups: vec![],
-            superuser: false,
-        });
+        let viewer = self
+            .principal(session)
+            .unwrap_or_else(|_| Principal::alone(session.user_id()));
         let list = Arc::new(MemoryCatalogProviderList::new());
         list.register_catalog(
             DATABASE.to_string(),

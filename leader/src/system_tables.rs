@@ -22,6 +22,7 @@ use crate::query_log::{QueryLog, QueryStatus};
 use crate::session::DATABASE;
 
 mod exec_state;
+mod grants;
 mod load;
 mod summary;
 mod users;
@@ -53,6 +54,12 @@ pub async fn lookup(
         (None, "pg_shadow") => users::pg_shadow(catalog, viewer)?,
         (None, "pg_group") => users::pg_group(catalog)?,
         (None, "svv_user_info") => users::svv_user_info(catalog)?,
+        (None, "svv_relation_privileges") => grants::svv_relation_privileges(catalog, viewer)?,
+        (None, "svv_schema_privileges") => grants::svv_schema_privileges(catalog, viewer)?,
+        (None, "svv_default_privileges") => grants::svv_default_privileges(catalog, viewer)?,
+        (None, "svv_roles") => grants::svv_roles(catalog)?,
+        (None, "svv_user_grants") => grants::svv_user_grants(catalog, viewer)?,
+        (None, "svv_role_grants") => grants::svv_role_grants(catalog)?,
         (None, "stv_slices") => stv_slices(cluster)?,
         (None, "pg_table_def") => pg_table_def(catalog)?,
         (None, "svv_table_info") => svv_table_info(catalog, cluster)?,

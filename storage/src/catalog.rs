@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 pub mod access;
 mod overlay;
+mod roles;
 mod users;
 
 use access::{AclItem, ObjectAccess, Privileges, bootstrap_user_id};
@@ -205,6 +206,20 @@ pub struct UserDef {
     pub settings: BTreeMap<String, String>,
 }
 
+/// One of Redshift's roles: granted to users and to other roles (whose members then
+/// hold it too), and given privileges like a user or group. Ids from 100000.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleDef {
+    pub id: i32,
+    pub name: String,
+    /// The user who created it.
+    pub owner: i32,
+    /// The users it is granted to.
+    pub users: Vec<i32>,
+    /// The roles it is granted to.
+    pub roles: Vec<i32>,
+}
+
 /// A group of users (Redshift's CREATE GROUP; grosysid from 100).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupDef {
@@ -288,6 +303,8 @@ impl Catalog {
             db.open_tree("statistics")?,
             db.open_tree("groups")?,
             db.open_tree("schema_access")?,
+            db.open_tree("roles")?,
+            db.open_tree("default_acls")?,
         ]);
         let catalog = Catalog {
             db,

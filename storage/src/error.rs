@@ -46,6 +46,15 @@ pub enum StorageError {
     /// A group with this name already exists.
     #[error("group \"{0}\" already exists")]
     GroupExists(String),
+    /// A grant the catalog refuses (a role granted to itself).
+    #[error("{0}")]
+    InvalidGrant(String),
+    /// No role with this name.
+    #[error("role \"{0}\" does not exist")]
+    RoleNotFound(String),
+    /// A role with this name already exists.
+    #[error("role \"{0}\" already exists")]
+    RoleExists(String),
     /// A user or group that objects or privileges still depend on (DROP USER, DROP
     /// GROUP): `what` is `user "bob"`, `objects` names each dependency.
     #[error("{what} cannot be dropped because some objects depend on it: {}", objects.join("; "))]
@@ -95,13 +104,14 @@ impl StorageError {
             StorageError::SchemaNotEmpty(_) => ErrorKind::DependentObjectsStillExist,
             StorageError::TableExists(_) => ErrorKind::DuplicateTable,
             StorageError::TableNotFound(_) => ErrorKind::UndefinedTable,
-            StorageError::UserNotFound(_) | StorageError::GroupNotFound(_) => {
-                ErrorKind::UndefinedObject
-            }
-            StorageError::UserExists(_) | StorageError::GroupExists(_) => {
-                ErrorKind::DuplicateObject
-            }
+            StorageError::UserNotFound(_)
+            | StorageError::GroupNotFound(_)
+            | StorageError::RoleNotFound(_) => ErrorKind::UndefinedObject,
+            StorageError::UserExists(_)
+            | StorageError::GroupExists(_)
+            | StorageError::RoleExists(_) => ErrorKind::DuplicateObject,
             StorageError::Dependents { .. } => ErrorKind::DependentObjectsStillExist,
+            StorageError::InvalidGrant(_) => ErrorKind::InvalidParameterValue,
             StorageError::SegmentCorrupt { .. } => ErrorKind::DataCorrupted,
             StorageError::Conflict { .. } => ErrorKind::SerializationFailure,
             StorageError::ObjectNotFound { .. } => ErrorKind::UndefinedFile,

@@ -15,7 +15,7 @@ use crate::sql::access::{
     UserOptions,
 };
 
-fn denied(message: impl Into<String>) -> LeaderError {
+pub(super) fn denied(message: impl Into<String>) -> LeaderError {
     LeaderError::PermissionDenied(message.into())
 }
 
@@ -91,7 +91,7 @@ fn apply_options(user: &mut UserDef, o: &UserOptions, until: &Option<Option<Stri
 }
 
 /// The privileges a GRANT names, checked against what the object's kind has.
-fn named_privileges(
+pub(super) fn named_privileges(
     names: &[String],
     all: Privileges,
     kind: &str,
@@ -120,11 +120,7 @@ impl Engine {
         let catalog = self.catalog_of(session);
         match catalog.principal(session.user_id())? {
             Some(p) => Ok(p),
-            None if catalog.users()?.is_empty() => Ok(Principal {
-                user: session.user_id(),
-                groups: vec![],
-                superuser: true,
-            }),
+            None if catalog.users()?.is_empty() => Ok(Principal::superuser(session.user_id())),
             None => Err(LeaderError::Failure {
                 kind: ErrorKind::InvalidAuthorizationSpecification,
                 message: format!("user \"{}\" no longer exists", session.current_user()),
@@ -132,7 +128,7 @@ impl Engine {
         }
     }
 
-    fn superuser_for(&self, session: &Session, what: &str) -> Result<Principal, LeaderError> {
+    pub(super) fn superuser_for(&self, session: &Session, what: &str) -> Result<Principal, LeaderError> {
         let me = self.principal(session)?;
         if !me.superuser {
             return Err(denied(format!(
@@ -142,7 +138,7 @@ impl Engine {
         Ok(me)
     }
 
-    fn user_id(&self, session: &Session, name: &str) -> Result<i32, LeaderError> {
+    pub(super) fn user_id(&self, session: &Session, name: &str) -> Result<i32, LeaderError> {
         self.catalog_of(session)
             .user(name)?
             .map(|u| u.id)
@@ -304,10 +300,15 @@ impl Engine {
                 self.grant_or_revoke(session, g, false)?;
                 Ok(Outcome::done("REVOKE"))
             }
+            AccessStatement::CreateRole { .. }
+            | AccessStatement::AlterRole { .. }
+            | AccessStatement::DropRole { .. }
+            | AccessStatement::GrantRole { .. }
+            | AccessStatement::DefaultPrivileges { .. } => self.roles(session, stmt),
         }
     }
 
-    fn grantees(
+    pub(super) fn grantees(
         &self,
         session: &Session,
         names: &[GranteeName],
@@ -322,6 +323,10 @@ impl Engine {
                     .group(g)?
                     .map(|g| Grantee::Group(g.id))
                     .ok_or_else(|| StorageError::GroupNotFound(g.clone()).into()),
+                GranteeName::Role(r) => catalog
+                    .role(r)?
+                    .map(|r| Grantee::Role(r.id))
+                    .ok_or_else(|| StorageError::RoleNotFound(r.clone()).into()),
             })
             .collect()
     }

@@ -126,8 +126,13 @@ impl Engine {
                 encoding: attrs.encodings.get(f.name()).cloned(),
             })
             .collect();
+        // The creator owns the table; its default privileges give others theirs.
+        let acl = self
+            .catalog_of(session)
+            .initial_acl(session.user_id(), &schema)?;
         let def = TableDef {
             owner: session.user_id(),
+            acl,
             ..table_def(schema, table, columns, &attrs)?
         };
         let is_ctas = ct.query.is_some();

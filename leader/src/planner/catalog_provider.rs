@@ -34,11 +34,7 @@ impl DatabaseProvider {
     pub fn new(catalog: Catalog, cluster: ClusterClient, query_log: Arc<QueryLog>) -> Self {
         DatabaseProvider {
             catalog,
-            viewer: Principal {
-                user: blueshift_storage::catalog::access::BOOTSTRAP_USER_ID,
-                groups: vec![],
-                superuser: true,
-            },
+            viewer: Principal::superuser(blueshift_storage::catalog::access::BOOTSTRAP_USER_ID),
             cluster,
             query_log,
             in_memory: RwLock::new(HashMap::new()),

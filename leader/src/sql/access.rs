@@ -77,6 +77,14 @@ pub enum GranteeName {
     Public,
     User(String),
     Group(String),
+    Role(String),
+}
+
+/// What ALTER ROLE changes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AlterRole {
+    Rename(String),
+    Owner(String),
 }
 
 /// GRANT or REVOKE.
@@ -101,6 +109,15 @@ pub enum AccessStatement {
     DropGroup { names: Vec<String> },
     Grant(GrantStatement),
     Revoke(GrantStatement),
+    CreateRole { name: String },
+    AlterRole { name: String, change: AlterRole },
+    DropRole { name: String, force: bool },
+    /// GRANT ROLE r TO {u | ROLE r2}, or REVOKE ROLE (`granting` false); grantees
+    /// are users and roles.
+    GrantRole { roles: Vec<String>, grantees: Vec<GranteeName>, granting: bool },
+    /// ALTER DEFAULT PRIVILEGES: `users` empty means the current user, `schemas`
+    /// empty every schema; `grant.objects` is unused.
+    DefaultPrivileges { users: Vec<String>, schemas: Vec<String>, granting: bool, grant: GrantStatement },
 }
 
 impl AccessStatement {
@@ -115,6 +132,12 @@ impl AccessStatement {
             AccessStatement::DropGroup { .. } => "DROP GROUP",
             AccessStatement::Grant(_) => "GRANT",
             AccessStatement::Revoke(_) => "REVOKE",
+            AccessStatement::CreateRole { .. } => "CREATE ROLE",
+            AccessStatement::AlterRole { .. } => "ALTER ROLE",
+            AccessStatement::DropRole { .. } => "DROP ROLE",
+            AccessStatement::GrantRole { granting: true, .. } => "GRANT",
+            AccessStatement::GrantRole { .. } => "REVOKE",
+            AccessStatement::DefaultPrivileges { .. } => "ALTER DEFAULT PRIVILEGES",
         }
     }
 }
@@ -126,7 +149,7 @@ pub(crate) fn starts_access_statement(toks: &[Tok]) -> bool {
         || kw(0, "revoke")
         || (kw(0, "alter") && kw(1, "default"))
         || ((kw(0, "create") || kw(0, "alter") || kw(0, "drop"))
-            && (kw(1, "user") || kw(1, "group")))
+            && (kw(1, "user") || kw(1, "group") || kw(1, "role")))
 }
 
 /// Parses one statement of ours (`sql` is the statement alone; positions in errors
@@ -158,19 +181,21 @@ pub fn parse_access(sql: &str, offset: usize) -> Result<(AccessStatement, String
 
 fn statement(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderError> {
     if c.keyword("grant") {
-        return grant(c, false).map(AccessStatement::Grant);
+        return grant(c, true, false);
     }
     if c.keyword("revoke") {
         let option = c.keyword("grant");
         if option {
             c.expect_keyword("option")?;
             c.expect_keyword("for")?;
+        } else if c.keyword("admin") {
+            return Err(LeaderError::Unsupported("REVOKE ADMIN OPTION FOR".into()));
         }
-        return grant(c, option).map(AccessStatement::Revoke);
+        return grant(c, false, option);
     }
     if c.keyword("alter") {
         if c.keyword("default") {
-            return Err(LeaderError::Unsupported("ALTER DEFAULT PRIVILEGES".into()));
+            return default_privileges(c);
         }
         c.at -= 1;
     }
@@ -182,6 +207,9 @@ fn statement(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderError> {
         c.expect_keyword("drop")?;
         "drop"
     };
+    if c.keyword("role") {
+        return role(c, verb);
+    }
     let user = c.keyword("user");
     if !user {
         c.expect_keyword("group")?;
@@ -258,6 +286,38 @@ fn statement(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderError> {
         _ => Ok(AccessStatement::DropGroup {
             names: names(c, "a group name")?,
         }),
+    }
+}
+
+/// CREATE ROLE, ALTER ROLE, DROP ROLE, after the verb and `ROLE`.
+fn role(c: &mut Cursor<'_>, verb: &str) -> Result<AccessStatement, LeaderError> {
+    let name = c.name("a role name")?;
+    match verb {
+        "create" => {
+            if c.keyword("externalid") {
+                return Err(LeaderError::Unsupported("CREATE ROLE ... EXTERNALID".into()));
+            }
+            Ok(AccessStatement::CreateRole { name })
+        }
+        "alter" => {
+            let change = if c.keyword("rename") {
+                c.expect_keyword("to")?;
+                AlterRole::Rename(c.name("a role name")?)
+            } else if c.keyword("owner") {
+                c.expect_keyword("to")?;
+                AlterRole::Owner(c.name("a user name")?)
+            } else {
+                return Err(c.unexpected("RENAME TO or OWNER TO"));
+            };
+            Ok(AccessStatement::AlterRole { name, change })
+        }
+        _ => {
+            let force = c.keyword("force");
+            if !force {
+                c.keyword("restrict");
+            }
+            Ok(AccessStatement::DropRole { name, force })
+        }
     }
 }
 
@@ -383,34 +443,31 @@ fn checked(text: &str) -> Result<Password, String> {
     Ok(Password::Text(text.to_string()))
 }
 
-fn grant(c: &mut Cursor<'_>, grant_option_for: bool) -> Result<GrantStatement, LeaderError> {
+/// `ALL [PRIVILEGES]` (empty) or `p [, ...]`, upper case. A privilege list not
+/// followed by ON grants system privileges (Redshift's RBAC), which are refused.
+fn privilege_list(c: &mut Cursor<'_>) -> Result<Vec<String>, LeaderError> {
+    const KNOWN: &[&str] = &[
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "REFERENCES",
+        "TRUNCATE",
+        "DROP",
+        "ALTER",
+        "USAGE",
+        "CREATE",
+        "TEMP",
+        "TEMPORARY",
+    ];
     let mut privileges = vec![];
-    if c.peek().is_some_and(|t| is_kw(&t.token, "role")) {
-        return Err(LeaderError::Unsupported(
-            "GRANT ROLE and REVOKE ROLE (Redshift's roles)".into(),
-        ));
-    }
     if c.keyword("all") {
         c.keyword("privileges");
     } else {
         loop {
             let at = c.peek();
             let name = c.name("a privilege")?.to_ascii_uppercase();
-            let known = [
-                "SELECT",
-                "INSERT",
-                "UPDATE",
-                "DELETE",
-                "REFERENCES",
-                "TRUNCATE",
-                "DROP",
-                "ALTER",
-                "USAGE",
-                "CREATE",
-                "TEMP",
-                "TEMPORARY",
-            ];
-            if !known.contains(&name.as_str()) {
+            if !KNOWN.contains(&name.as_str()) {
                 return Err(super::cursor::syntax(
                     c.sql,
                     at,
@@ -423,6 +480,79 @@ fn grant(c: &mut Cursor<'_>, grant_option_for: bool) -> Result<GrantStatement, L
             }
         }
     }
+    if !c.peek().is_some_and(|t| is_kw(&t.token, "on")) {
+        return Err(LeaderError::Unsupported(
+            "GRANT and REVOKE of system privileges (CREATE USER, ... TO ROLE)".into(),
+        ));
+    }
+    Ok(privileges)
+}
+
+/// `{[USER] u | GROUP g | ROLE r | PUBLIC} [, ...]`.
+fn grantee_list(c: &mut Cursor<'_>) -> Result<Vec<GranteeName>, LeaderError> {
+    let mut grantees = vec![];
+    loop {
+        grantees.push(if c.keyword("public") {
+            GranteeName::Public
+        } else if c.keyword("group") {
+            GranteeName::Group(c.name("a group name")?)
+        } else if c.keyword("role") {
+            GranteeName::Role(c.name("a role name")?)
+        } else {
+            c.keyword("user");
+            GranteeName::User(c.name("a user name")?)
+        });
+        if !c.punct(Token::Comma) {
+            return Ok(grantees);
+        }
+    }
+}
+
+/// `WITH GRANT OPTION` (GRANT) and `RESTRICT | CASCADE` (REVOKE: dependent grants
+/// are not tracked apart).
+fn grant_tail(c: &mut Cursor<'_>, grant_option: bool) -> Result<bool, LeaderError> {
+    let mut grant_option = grant_option;
+    if c.keyword("with") {
+        c.expect_keyword("grant")?;
+        c.expect_keyword("option")?;
+        grant_option = true;
+    }
+    let _ = c.keyword("restrict") || c.keyword("cascade");
+    Ok(grant_option)
+}
+
+/// `TO` for GRANT, `FROM` for REVOKE.
+fn to_or_from(c: &mut Cursor<'_>, granting: bool) -> Result<(), LeaderError> {
+    c.expect_keyword(if granting { "to" } else { "from" })
+}
+
+fn grant(c: &mut Cursor<'_>, granting: bool, grant_option_for: bool) -> Result<AccessStatement, LeaderError> {
+    if c.keyword("role") {
+        let roles = names(c, "a role name")?;
+        to_or_from(c, granting)?;
+        let mut grantees = vec![];
+        loop {
+            grantees.push(if c.keyword("role") {
+                GranteeName::Role(c.name("a role name")?)
+            } else {
+                c.keyword("user");
+                GranteeName::User(c.name("a user name")?)
+            });
+            if !c.punct(Token::Comma) {
+                break;
+            }
+        }
+        if c.keyword("with") {
+            return Err(LeaderError::Unsupported("GRANT ROLE ... WITH ADMIN OPTION".into()));
+        }
+        let _ = c.keyword("restrict") || c.keyword("cascade");
+        return Ok(AccessStatement::GrantRole {
+            roles,
+            grantees,
+            granting,
+        });
+    }
+    let privileges = privilege_list(c)?;
     c.expect_keyword("on")?;
     let objects = if c.keyword("all") {
         c.expect_keyword("tables")?;
@@ -441,39 +571,70 @@ fn grant(c: &mut Cursor<'_>, grant_option_for: bool) -> Result<GrantStatement, L
         }
         GrantObjects::Tables(tables)
     };
-    if grant_option_for || !c.keyword("to") {
-        c.expect_keyword("from")?;
-    }
-    let mut grantees = vec![];
-    loop {
-        grantees.push(if c.keyword("public") {
-            GranteeName::Public
-        } else if c.keyword("group") {
-            GranteeName::Group(c.name("a group name")?)
-        } else {
-            if c.keyword("role") {
-                return Err(LeaderError::Unsupported("GRANT ... TO ROLE".into()));
-            }
-            c.keyword("user");
-            GranteeName::User(c.name("a user name")?)
-        });
-        if !c.punct(Token::Comma) {
-            break;
-        }
-    }
-    let mut grant_option = grant_option_for;
-    if c.keyword("with") {
-        c.expect_keyword("grant")?;
-        c.expect_keyword("option")?;
-        grant_option = true;
-    }
-    // REVOKE ... [RESTRICT | CASCADE]: dependent grants are not tracked apart.
-    let _ = c.keyword("restrict") || c.keyword("cascade");
-    Ok(GrantStatement {
+    to_or_from(c, granting)?;
+    let grantees = grantee_list(c)?;
+    let grant = GrantStatement {
         privileges,
         objects,
         grantees,
-        grant_option,
+        grant_option: grant_tail(c, grant_option_for)?,
+    };
+    Ok(if granting {
+        AccessStatement::Grant(grant)
+    } else {
+        AccessStatement::Revoke(grant)
+    })
+}
+
+/// `ALTER DEFAULT PRIVILEGES [FOR USER u, ...] [IN SCHEMA s, ...] {GRANT | REVOKE}
+/// ... ON TABLES {TO | FROM} ...`, after `ALTER DEFAULT`.
+fn default_privileges(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderError> {
+    c.expect_keyword("privileges")?;
+    let mut users = vec![];
+    let mut schemas = vec![];
+    loop {
+        if c.keyword("for") {
+            if !c.keyword("user") && !c.keyword("role") {
+                return Err(c.unexpected("USER"));
+            }
+            users.extend(names(c, "a user name")?);
+        } else if c.keyword("in") {
+            c.expect_keyword("schema")?;
+            schemas.extend(names(c, "a schema name")?);
+        } else {
+            break;
+        }
+    }
+    let granting = c.keyword("grant");
+    let mut option = false;
+    if !granting {
+        c.expect_keyword("revoke")?;
+        if c.keyword("grant") {
+            c.expect_keyword("option")?;
+            c.expect_keyword("for")?;
+            option = true;
+        }
+    }
+    let privileges = privilege_list(c)?;
+    c.expect_keyword("on")?;
+    if c.keyword("functions") || c.keyword("procedures") {
+        return Err(LeaderError::Unsupported(
+            "ALTER DEFAULT PRIVILEGES ... ON FUNCTIONS or PROCEDURES".into(),
+        ));
+    }
+    c.expect_keyword("tables")?;
+    to_or_from(c, granting)?;
+    let grantees = grantee_list(c)?;
+    Ok(AccessStatement::DefaultPrivileges {
+        users,
+        schemas,
+        granting,
+        grant: GrantStatement {
+            privileges,
+            objects: GrantObjects::Tables(vec![]),
+            grantees,
+            grant_option: grant_tail(c, option)?,
+        },
     })
 }
 

@@ -110,6 +110,8 @@ pub enum Grantee {
     Public,
     User(i32),
     Group(i32),
+    /// One of Redshift's roles (RBAC).
+    Role(i32),
 }
 
 /// One grantee's privileges on an object.
@@ -139,17 +141,48 @@ pub struct ObjectAccess {
 pub struct Principal {
     pub user: i32,
     pub groups: Vec<i32>,
+    /// The roles granted to the user, directly or through other roles.
+    pub roles: Vec<i32>,
     pub superuser: bool,
 }
 
 impl Principal {
+    /// User `user` with every privilege (a catalog no server bootstrapped has no
+    /// users to check).
+    pub fn superuser(user: i32) -> Principal {
+        Principal {
+            user,
+            groups: vec![],
+            roles: vec![],
+            superuser: true,
+        }
+    }
+
+    /// User `user` with no group or role: only what PUBLIC and `user` were given.
+    pub fn alone(user: i32) -> Principal {
+        Principal {
+            superuser: false,
+            ..Principal::superuser(user)
+        }
+    }
+
     fn is(&self, grantee: Grantee) -> bool {
         match grantee {
             Grantee::Public => true,
             Grantee::User(id) => id == self.user,
             Grantee::Group(id) => self.groups.contains(&id),
+            Grantee::Role(id) => self.roles.contains(&id),
         }
     }
+}
+
+/// ALTER DEFAULT PRIVILEGES: what tables `owner` creates (in `schema`, or in any
+/// schema when None) give others from the start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultAcl {
+    pub owner: i32,
+    pub schema: Option<String>,
+    pub acl: Vec<AclItem>,
 }
 
 /// What `who` may do with an object of `owner` and `acl`, out of `all` (the
@@ -227,6 +260,7 @@ mod tests {
         Principal {
             user: id,
             groups: groups.to_vec(),
+            roles: vec![],
             superuser: false,
         }
     }

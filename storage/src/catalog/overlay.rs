@@ -25,11 +25,13 @@ pub(crate) enum Tree {
     Statistics = 5,
     Groups = 6,
     SchemaAccess = 7,
+    Roles = 8,
+    DefaultAcls = 9,
 }
 
 /// The trees, indexed by [`Tree`].
 #[derive(Clone)]
-pub(crate) struct Trees(pub [sled::Tree; 8]);
+pub(crate) struct Trees(pub [sled::Tree; 10]);
 
 impl Trees {
     pub fn get(&self, tree: Tree) -> &sled::Tree {

@@ -370,3 +370,65 @@ fn users_groups_and_what_depends_on_them() -> Result<()> {
     assert_eq!(cat.schema_access("public")?.acl.len(), 1);
     Ok(())
 }
+
+/// Roles reach users directly and through other roles; a role cannot be granted to
+/// itself; default privileges give a new table its first ACL.
+#[test]
+fn roles_and_default_privileges() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cat = Catalog::open(
+        dir.path(),
+        ClusterLayout {
+            nodes: 1,
+            slices_per_node: 1,
+        },
+    )?;
+    let bob = cat.create_user(&user("bob"))?;
+    let reader = cat.create_role("reader", 100)?;
+    let analyst = cat.create_role("analyst", 100)?;
+    // reader is granted to analyst, analyst to bob: bob holds both.
+    cat.alter_role("reader", |r| {
+        r.roles.push(analyst.id);
+        Ok(())
+    })?;
+    cat.alter_role("analyst", |r| {
+        r.users.push(bob.id);
+        Ok(())
+    })?;
+    let mut held = cat.principal(bob.id)?.map(|p| p.roles).unwrap_or_default();
+    held.sort();
+    assert_eq!(held, vec![reader.id, analyst.id]);
+    let circle = cat.alter_role("analyst", |r| {
+        r.roles.push(reader.id);
+        Ok(())
+    });
+    assert!(
+        matches!(circle, Err(StorageError::InvalidGrant(_))),
+        "{circle:?}"
+    );
+    assert!(matches!(
+        cat.drop_role("analyst", false),
+        Err(StorageError::Dependents { .. })
+    ));
+    cat.alter_default_acl(bob.id, Some("public"), |acl| {
+        access::grant(
+            acl,
+            access::Grantee::Role(reader.id),
+            Privileges::SELECT,
+            Privileges::NONE,
+            bob.id,
+        );
+        Ok(())
+    })?;
+    let acl = cat.initial_acl(bob.id, "public")?;
+    assert_eq!(acl.len(), 1);
+    assert_eq!(acl[0].grantee, access::Grantee::Role(reader.id));
+    assert!(cat.initial_acl(bob.id, "other")?.is_empty());
+    assert!(matches!(
+        cat.drop_user("bob"),
+        Err(StorageError::Dependents { .. })
+    ));
+    cat.drop_role("analyst", true)?;
+    assert_eq!(cat.role("reader")?.map(|r| r.roles), Some(vec![]));
+    Ok(())
+}

@@ -96,6 +96,13 @@ impl Catalog {
                     tx.put(Tree::Groups, &key, encode(&group)?);
                 }
             }
+            for (key, bytes) in tx.scan(Tree::Roles, b"")? {
+                let mut role: RoleDef = decode(&key, &bytes)?;
+                if role.users.contains(&user.id) {
+                    role.users.retain(|m| *m != user.id);
+                    tx.put(Tree::Roles, &key, encode(&role)?);
+                }
+            }
             tx.remove(Tree::Users, name.as_bytes());
             Ok(user)
         })
@@ -194,6 +201,7 @@ impl Catalog {
         Ok(Some(access::Principal {
             user: id,
             groups,
+            roles: super::roles::roles_of(&self.roles()?, id),
             superuser: user.superuser,
         }))
     }
@@ -253,7 +261,7 @@ impl Catalog {
     }
 }
 
-fn decode_all<T: DeserializeOwned>(records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<T>> {
+pub(super) fn decode_all<T: DeserializeOwned>(records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<T>> {
     records.iter().map(|(k, v)| decode(k, v)).collect()
 }
 
@@ -286,9 +294,9 @@ fn default_database_access() -> ObjectAccess {
     }
 }
 
-/// What depends on a user or group: the tables and schemas `owner` owns, and the
-/// objects whose ACL names `grantee`.
-fn dependents(
+/// What depends on a user, group or role: the tables and schemas `owner` owns, the
+/// objects whose ACL names `grantee`, and default privileges of or for it.
+pub(super) fn dependents(
     tx: &mut View<'_>,
     owner: Option<i32>,
     grantee: access::Grantee,
@@ -322,6 +330,19 @@ fn dependents(
     };
     if access::mentions(&database.acl, grantee) {
         found.push("privileges for database dev".to_string());
+    }
+    for (key, bytes) in tx.scan(Tree::DefaultAcls, b"")? {
+        let default: access::DefaultAcl = decode(&key, &bytes)?;
+        let scope = default
+            .schema
+            .as_ref()
+            .map_or_else(|| "every schema".to_string(), |s| format!("schema {s}"));
+        if Some(default.owner) == owner {
+            found.push(format!("default privileges of its new tables in {scope}"));
+        }
+        if access::mentions(&default.acl, grantee) {
+            found.push(format!("default privileges for new tables in {scope}"));
+        }
     }
     Ok(found)
 }
