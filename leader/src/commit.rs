@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use blueshift_storage::Result;
 use blueshift_storage::catalog::access::{AclItem, ObjectAccess};
 use blueshift_storage::catalog::{
-    Catalog, GroupDef, RoleDef, SegmentRef, TableChange, TableDef, TableStatistics, TableVersion, UserDef,
+    Catalog, GroupDef, RoleDef, SegmentRef, TableChange, TableDef, TableStatistics, TableVersion,
+    UserDef,
 };
 
 /// Commits changes to one catalog.

@@ -33,8 +33,8 @@ pub mod functions;
 mod maintenance;
 pub mod outcome;
 mod privileges;
-mod roles;
 mod results;
+mod roles;
 mod transaction;
 
 pub use outcome::{Completion, Outcome, Rows};

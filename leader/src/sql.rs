@@ -363,8 +363,22 @@ impl SqlParser {
                     if lower.starts_with("copy") || lower.starts_with("unload") {
                         ParsedStatement::CopyOrUnload(copy::parse_copy_or_unload(text, offset)?)
                     } else {
-                        let (statement, redacted) = access::parse_access(text, offset)?;
-                        ParsedStatement::Access(Box::new(statement), redacted)
+                        match access::parse_access(text, offset)? {
+                            (access::AccessStatement::ShowGrants { query }, _) => {
+                                let mut parsed = self.parse_sql(&query)?.0;
+                                match (parsed.pop(), parsed.is_empty()) {
+                                    (Some(stmt), true) => ParsedStatement::Sql(Box::new(stmt)),
+                                    _ => {
+                                        return Err(LeaderError::Unsupported(
+                                            "this SHOW GRANTS".into(),
+                                        ));
+                                    }
+                                }
+                            }
+                            (statement, redacted) => {
+                                ParsedStatement::Access(Box::new(statement), redacted)
+                            }
+                        }
                     },
                 );
             } else if let Some(stmt) = others.next() {

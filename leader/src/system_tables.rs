@@ -56,6 +56,7 @@ pub async fn lookup(
         (None, "svv_user_info") => users::svv_user_info(catalog)?,
         (None, "svv_relation_privileges") => grants::svv_relation_privileges(catalog, viewer)?,
         (None, "svv_schema_privileges") => grants::svv_schema_privileges(catalog, viewer)?,
+        (None, "svv_database_privileges") => grants::svv_database_privileges(catalog, viewer)?,
         (None, "svv_default_privileges") => grants::svv_default_privileges(catalog, viewer)?,
         (None, "svv_roles") => grants::svv_roles(catalog)?,
         (None, "svv_user_grants") => grants::svv_user_grants(catalog, viewer)?,

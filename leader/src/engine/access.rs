@@ -128,7 +128,11 @@ impl Engine {
         }
     }
 
-    pub(super) fn superuser_for(&self, session: &Session, what: &str) -> Result<Principal, LeaderError> {
+    pub(super) fn superuser_for(
+        &self,
+        session: &Session,
+        what: &str,
+    ) -> Result<Principal, LeaderError> {
         let me = self.principal(session)?;
         if !me.superuser {
             return Err(denied(format!(
@@ -304,7 +308,8 @@ impl Engine {
             | AccessStatement::AlterRole { .. }
             | AccessStatement::DropRole { .. }
             | AccessStatement::GrantRole { .. }
-            | AccessStatement::DefaultPrivileges { .. } => self.roles(session, stmt),
+            | AccessStatement::DefaultPrivileges { .. }
+            | AccessStatement::ShowGrants { .. } => self.roles(session, stmt),
         }
     }
 

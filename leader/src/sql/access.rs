@@ -101,23 +101,61 @@ pub struct GrantStatement {
 /// A statement about users, groups or privileges.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AccessStatement {
-    CreateUser { name: String, options: UserOptions },
-    AlterUser { name: String, change: AlterUser },
-    DropUser { names: Vec<String>, if_exists: bool },
-    CreateGroup { name: String, users: Vec<String> },
-    AlterGroup { name: String, change: AlterGroup },
-    DropGroup { names: Vec<String> },
+    CreateUser {
+        name: String,
+        options: UserOptions,
+    },
+    AlterUser {
+        name: String,
+        change: AlterUser,
+    },
+    DropUser {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    CreateGroup {
+        name: String,
+        users: Vec<String>,
+    },
+    AlterGroup {
+        name: String,
+        change: AlterGroup,
+    },
+    DropGroup {
+        names: Vec<String>,
+    },
     Grant(GrantStatement),
     Revoke(GrantStatement),
-    CreateRole { name: String },
-    AlterRole { name: String, change: AlterRole },
-    DropRole { name: String, force: bool },
+    CreateRole {
+        name: String,
+    },
+    AlterRole {
+        name: String,
+        change: AlterRole,
+    },
+    DropRole {
+        name: String,
+        force: bool,
+    },
     /// GRANT ROLE r TO {u | ROLE r2}, or REVOKE ROLE (`granting` false); grantees
     /// are users and roles.
-    GrantRole { roles: Vec<String>, grantees: Vec<GranteeName>, granting: bool },
+    GrantRole {
+        roles: Vec<String>,
+        grantees: Vec<GranteeName>,
+        granting: bool,
+    },
+    /// SHOW GRANTS, as the query over the SVV_*_PRIVILEGES views that answers it.
+    ShowGrants {
+        query: String,
+    },
     /// ALTER DEFAULT PRIVILEGES: `users` empty means the current user, `schemas`
     /// empty every schema; `grant.objects` is unused.
-    DefaultPrivileges { users: Vec<String>, schemas: Vec<String>, granting: bool, grant: GrantStatement },
+    DefaultPrivileges {
+        users: Vec<String>,
+        schemas: Vec<String>,
+        granting: bool,
+        grant: GrantStatement,
+    },
 }
 
 impl AccessStatement {
@@ -138,6 +176,7 @@ impl AccessStatement {
             AccessStatement::GrantRole { granting: true, .. } => "GRANT",
             AccessStatement::GrantRole { .. } => "REVOKE",
             AccessStatement::DefaultPrivileges { .. } => "ALTER DEFAULT PRIVILEGES",
+            AccessStatement::ShowGrants { .. } => "SHOW",
         }
     }
 }
@@ -147,6 +186,7 @@ pub(crate) fn starts_access_statement(toks: &[Tok]) -> bool {
     let kw = |i: usize, w: &str| toks.get(i).is_some_and(|t| is_kw(&t.token, w));
     kw(0, "grant")
         || kw(0, "revoke")
+        || (kw(0, "show") && kw(1, "grants"))
         || (kw(0, "alter") && kw(1, "default"))
         || ((kw(0, "create") || kw(0, "alter") || kw(0, "drop"))
             && (kw(1, "user") || kw(1, "group") || kw(1, "role")))
@@ -180,6 +220,10 @@ pub fn parse_access(sql: &str, offset: usize) -> Result<(AccessStatement, String
 }
 
 fn statement(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderError> {
+    if c.keyword("show") {
+        c.expect_keyword("grants")?;
+        return show_grants(c);
+    }
     if c.keyword("grant") {
         return grant(c, true, false);
     }
@@ -289,13 +333,105 @@ fn statement(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderError> {
     }
 }
 
+/// `'text'` as an SQL literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `SHOW GRANTS ON {TABLE [s.]t | SCHEMA s | DATABASE d} [FOR {u | ROLE r | PUBLIC}]
+/// [LIMIT n]` or `SHOW GRANTS FOR {u | ROLE r | PUBLIC} [LIMIT n]`, after `SHOW
+/// GRANTS`: the rows of SVV_RELATION_PRIVILEGES, SVV_SCHEMA_PRIVILEGES and
+/// SVV_DATABASE_PRIVILEGES they name, in Redshift's SHOW GRANTS columns.
+fn show_grants(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderError> {
+    const ID: &str = "privilege_type, identity_id, identity_name, identity_type, admin_option";
+    let table = |filter: &str| {
+        format!(
+            "select 'dev' as database_name, namespace_name as schema_name, relation_name as object_name, \
+             'TABLE' as object_type, {ID} from svv_relation_privileges{filter}"
+        )
+    };
+    let schema = |filter: &str| {
+        format!(
+            "select 'dev' as database_name, namespace_name as schema_name, namespace_name as object_name, \
+             'SCHEMA' as object_type, {ID} from svv_schema_privileges{filter}"
+        )
+    };
+    let database = |filter: &str| {
+        format!(
+            "select database_name, cast(null as varchar) as schema_name, database_name as object_name, \
+             'DATABASE' as object_type, {ID} from svv_database_privileges{filter}"
+        )
+    };
+    let mut parts: Vec<String>;
+    if c.keyword("on") {
+        if c.keyword("table") {
+            let name = c.object_name()?;
+            let (s, t) = match name.as_slice() {
+                [t] => ("public".to_string(), t.clone()),
+                [s, t] | [_, s, t] => (s.clone(), t.clone()),
+                _ => return Err(c.error("SHOW GRANTS ON TABLE takes [database.][schema.]table")),
+            };
+            parts = vec![table(&format!(
+                " where namespace_name = {} and relation_name = {}",
+                literal(&s),
+                literal(&t)
+            ))];
+        } else if c.keyword("schema") {
+            let name = c.object_name()?;
+            let s = name.last().cloned().unwrap_or_default();
+            parts = vec![schema(&format!(" where namespace_name = {}", literal(&s)))];
+        } else if c.keyword("database") {
+            let d = c.name("a database name")?;
+            parts = vec![database(&format!(" where database_name = {}", literal(&d)))];
+        } else {
+            return Err(c.unexpected("TABLE, SCHEMA or DATABASE"));
+        }
+    } else {
+        parts = vec![table(""), schema(""), database("")];
+    }
+    if c.keyword("for") {
+        let (name, kind) = if c.keyword("public") {
+            ("public".to_string(), "public")
+        } else if c.keyword("role") {
+            (c.name("a role name")?, "role")
+        } else {
+            c.keyword("user");
+            (c.name("a user name")?, "user")
+        };
+        let and_where = |p: String| {
+            let join = if p.contains(" where ") {
+                " and"
+            } else {
+                " where"
+            };
+            format!(
+                "{p}{join} identity_name = {} and identity_type = '{kind}'",
+                literal(&name)
+            )
+        };
+        parts = parts.into_iter().map(and_where).collect();
+    } else if !c.peek().is_some_and(|t| is_kw(&t.token, "limit")) && parts.len() == 3 {
+        return Err(c.unexpected("ON or FOR"));
+    }
+    let mut query = format!(
+        "select * from ({}) as grants order by object_type, schema_name, object_name, identity_name, privilege_type",
+        parts.join(" union all ")
+    );
+    if c.keyword("limit") {
+        query.push_str(&format!(" limit {}", c.number("LIMIT")?));
+    }
+    Ok(AccessStatement::ShowGrants { query })
+}
+
 /// CREATE ROLE, ALTER ROLE, DROP ROLE, after the verb and `ROLE`.
 fn role(c: &mut Cursor<'_>, verb: &str) -> Result<AccessStatement, LeaderError> {
     let name = c.name("a role name")?;
     match verb {
         "create" => {
             if c.keyword("externalid") {
-                return Err(LeaderError::Unsupported("CREATE ROLE ... EXTERNALID".into()));
+                return Err(LeaderError::Unsupported(
+                    "CREATE ROLE ... EXTERNALID".into(),
+                ));
             }
             Ok(AccessStatement::CreateRole { name })
         }
@@ -526,7 +662,11 @@ fn to_or_from(c: &mut Cursor<'_>, granting: bool) -> Result<(), LeaderError> {
     c.expect_keyword(if granting { "to" } else { "from" })
 }
 
-fn grant(c: &mut Cursor<'_>, granting: bool, grant_option_for: bool) -> Result<AccessStatement, LeaderError> {
+fn grant(
+    c: &mut Cursor<'_>,
+    granting: bool,
+    grant_option_for: bool,
+) -> Result<AccessStatement, LeaderError> {
     if c.keyword("role") {
         let roles = names(c, "a role name")?;
         to_or_from(c, granting)?;
@@ -543,7 +683,9 @@ fn grant(c: &mut Cursor<'_>, granting: bool, grant_option_for: bool) -> Result<A
             }
         }
         if c.keyword("with") {
-            return Err(LeaderError::Unsupported("GRANT ROLE ... WITH ADMIN OPTION".into()));
+            return Err(LeaderError::Unsupported(
+                "GRANT ROLE ... WITH ADMIN OPTION".into(),
+            ));
         }
         let _ = c.keyword("restrict") || c.keyword("cascade");
         return Ok(AccessStatement::GrantRole {

@@ -26,19 +26,39 @@ impl Names {
     fn of(catalog: &Catalog) -> Result<Names> {
         let failed = |e| LeaderError::from(e);
         Ok(Names {
-            users: catalog.users().map_err(failed)?.into_iter().map(|u| (u.id, u.name)).collect(),
-            groups: catalog.groups().map_err(failed)?.into_iter().map(|g| (g.id, g.name)).collect(),
-            roles: catalog.roles().map_err(failed)?.into_iter().map(|r| (r.id, r.name)).collect(),
+            users: catalog
+                .users()
+                .map_err(failed)?
+                .into_iter()
+                .map(|u| (u.id, u.name))
+                .collect(),
+            groups: catalog
+                .groups()
+                .map_err(failed)?
+                .into_iter()
+                .map(|g| (g.id, g.name))
+                .collect(),
+            roles: catalog
+                .roles()
+                .map_err(failed)?
+                .into_iter()
+                .map(|r| (r.id, r.name))
+                .collect(),
         })
     }
 
     fn user(&self, id: i32) -> String {
-        self.users.get(&id).cloned().unwrap_or_else(|| id.to_string())
+        self.users
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
     }
 
     /// (id, name, type) of a grantee, as Redshift names identity types.
     fn identity(&self, grantee: Grantee) -> (i32, String, &'static str) {
-        let named = |m: &HashMap<i32, String>, id: i32| m.get(&id).cloned().unwrap_or_else(|| id.to_string());
+        let named = |m: &HashMap<i32, String>, id: i32| {
+            m.get(&id).cloned().unwrap_or_else(|| id.to_string())
+        };
         match grantee {
             Grantee::Public => (0, "public".into(), "public"),
             Grantee::User(id) => (id, named(&self.users, id), "user"),
@@ -115,7 +135,10 @@ fn grant_columns(rows: &[Grant]) -> Vec<ArrayRef> {
 }
 
 /// SVV_RELATION_PRIVILEGES: what GRANT gave on tables.
-pub(super) fn svv_relation_privileges(catalog: &Catalog, viewer: &Principal) -> Result<RecordBatch> {
+pub(super) fn svv_relation_privileges(
+    catalog: &Catalog,
+    viewer: &Principal,
+) -> Result<RecordBatch> {
     let names = Names::of(catalog)?;
     let (mut schemas, mut tables, mut rows) = (vec![], vec![], vec![]);
     for t in catalog.all_tables().map_err(LeaderError::from)? {
@@ -150,6 +173,23 @@ pub(super) fn svv_schema_privileges(catalog: &Catalog, viewer: &Principal) -> Re
     let mut fields = vec![Field::new("namespace_name", DataType::Utf8, false)];
     fields.extend(grant_fields());
     let mut columns = vec![text(schemas)];
+    columns.extend(grant_columns(&rows));
+    batch(fields, columns)
+}
+
+/// SVV_DATABASE_PRIVILEGES: what GRANT gave on the database (PUBLIC's TEMP included).
+pub(super) fn svv_database_privileges(
+    catalog: &Catalog,
+    viewer: &Principal,
+) -> Result<RecordBatch> {
+    let names = Names::of(catalog)?;
+    let access = catalog.database_access().map_err(LeaderError::from)?;
+    let rows = grants(&access.acl, &names, viewer);
+    let mut fields = vec![Field::new("database_name", DataType::Utf8, false)];
+    fields.extend(grant_fields());
+    let mut columns = vec![text(
+        rows.iter().map(|_| crate::session::DATABASE.to_string()),
+    )];
     columns.extend(grant_columns(&rows));
     batch(fields, columns)
 }
@@ -224,7 +264,11 @@ pub(super) fn svv_user_grants(catalog: &Catalog, viewer: &Principal) -> Result<R
     let names = Names::of(catalog)?;
     let mut rows: Vec<(i32, i32, String)> = vec![];
     for r in catalog.roles().map_err(LeaderError::from)? {
-        for &u in r.users.iter().filter(|&&u| viewer.superuser || u == viewer.user) {
+        for &u in r
+            .users
+            .iter()
+            .filter(|&&u| viewer.superuser || u == viewer.user)
+        {
             rows.push((u, r.id, r.name.clone()));
         }
     }
