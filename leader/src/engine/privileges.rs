@@ -27,6 +27,36 @@ pub(super) fn owns(who: &Principal, def: &TableDef) -> bool {
     who.superuser || who.user == def.owner
 }
 
+/// Whether the input of an UPDATE or DELETE reads column values: a filter or a join
+/// on them, or (UPDATE) a new value computed from them. The projection of an UPDATE
+/// that keeps a column as it is (`c AS c`) reads nothing.
+fn reads_columns(input: &LogicalPlan) -> bool {
+    use datafusion::logical_expr::Expr;
+    let keeps = |e: &Expr| match e {
+        Expr::Column(_) => true,
+        Expr::Alias(a) => matches!(a.expr.as_ref(), Expr::Column(c) if c.name == a.name),
+        _ => false,
+    };
+    let mut reads = false;
+    let _ = input.apply_with_subqueries(|node| {
+        reads = match node {
+            LogicalPlan::Filter(f) => !f.predicate.column_refs().is_empty(),
+            LogicalPlan::Join(_) | LogicalPlan::Subquery(_) => true,
+            LogicalPlan::Projection(p) => p
+                .expr
+                .iter()
+                .any(|e| !keeps(e) && !e.column_refs().is_empty()),
+            _ => false,
+        };
+        Ok(if reads {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    reads
+}
+
 /// The table a scan or a DML target reads or writes, if it is one of ours.
 fn slice_table(source: &Arc<dyn datafusion::logical_expr::TableSource>) -> Option<TableDef> {
     let provider = source_as_provider(source).ok()?;
@@ -82,8 +112,9 @@ impl Engine {
     }
 
     /// Checks every table `plan` reads (SELECT) and the one it writes (INSERT,
-    /// UPDATE, DELETE). The table an UPDATE or DELETE changes needs only that
-    /// privilege, not SELECT as well.
+    /// UPDATE, DELETE). The table an UPDATE or DELETE changes needs SELECT as well
+    /// only when the statement reads its columns (a WHERE, a join, a SET value
+    /// computed from them), as in PostgreSQL.
     pub(super) fn authorize_plan(
         &self,
         session: &Session,
@@ -104,7 +135,9 @@ impl Engine {
                             WriteOp::Delete => Privileges::DELETE,
                             _ => Privileges::INSERT,
                         };
-                        if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {
+                        if matches!(dml.op, WriteOp::Update | WriteOp::Delete)
+                            && !reads_columns(&dml.input)
+                        {
                             target = Some(def.id);
                         }
                         needs.push((def, need));
