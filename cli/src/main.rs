@@ -10,12 +10,13 @@ use blueshift_leader::frontend::tls::TlsSettings;
 use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::server::{ADMIN_USER, AdminPassword, DEFAULT_ADMIN_PASSWORD};
 use blueshift_leader::{Leader, LeaderConfig};
-use blueshift_operators::secret::ClusterSecret;
+use blueshift_operators::secret::{ClusterSecret, NodeTls};
 use clap::{Args, Parser, Subcommand};
 
 use crate::embedded::{EmbeddedCluster, EmbeddedConfig};
 
 mod embedded;
+mod node_tls;
 
 /// Blueshift: an open-source MPP columnar data warehouse that speaks Redshift.
 #[derive(Parser, Debug)]
@@ -36,6 +37,51 @@ enum Command {
     /// Write a new cluster secret to FILE (if it does not exist yet), for a leader and
     /// compute nodes started as separate processes to share.
     ClusterSecret(ClusterSecretArgs),
+    /// Write a CA and a certificate it signed into DIR (ca.pem, ca.key, node.pem,
+    /// node.key), for a leader and compute nodes on separate hosts to talk over
+    /// mutual TLS (--node-tls-ca, --node-tls-cert, --node-tls-key).
+    NodeTls(NodeTlsGenerateArgs),
+}
+
+#[derive(Args, Debug)]
+struct NodeTlsGenerateArgs {
+    /// Where to write the files (none of them may exist yet).
+    dir: PathBuf,
+    /// A host name or IP address the certificate is for, once per host (default:
+    /// localhost and 127.0.0.1).
+    #[arg(long = "host")]
+    hosts: Vec<String>,
+}
+
+/// TLS for the calls between the leader and compute nodes (all three or none).
+#[derive(Args, Debug)]
+struct NodeTlsArgs {
+    /// The cluster's CA certificate (PEM): with --node-tls-cert and --node-tls-key,
+    /// calls between the leader and compute nodes go over mutual TLS.
+    #[arg(long, env = "BLUESHIFT_NODE_TLS_CA")]
+    node_tls_ca: Option<PathBuf>,
+    /// This process's certificate chain (PEM), signed by the CA.
+    #[arg(long, env = "BLUESHIFT_NODE_TLS_CERT")]
+    node_tls_cert: Option<PathBuf>,
+    /// The private key of --node-tls-cert (PEM).
+    #[arg(long, env = "BLUESHIFT_NODE_TLS_KEY")]
+    node_tls_key: Option<PathBuf>,
+}
+
+impl NodeTlsArgs {
+    /// `secret`, with node TLS when the three files are given.
+    fn apply(&self, secret: ClusterSecret) -> Result<ClusterSecret> {
+        match (&self.node_tls_ca, &self.node_tls_cert, &self.node_tls_key) {
+            (None, None, None) => Ok(secret),
+            (Some(ca), Some(cert), Some(key)) => {
+                Ok(secret.with_tls(NodeTls::read(ca, cert, key).map_err(anyhow::Error::msg)?))
+            }
+            _ => bail!(
+                "node TLS needs --node-tls-ca, --node-tls-cert and --node-tls-key together \
+                 (`blueshift node-tls DIR` makes them)"
+            ),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -171,6 +217,8 @@ struct LeaderArgs {
     #[arg(long, env = "BLUESHIFT_CLUSTER_SECRET_FILE")]
     cluster_secret_file: Option<PathBuf>,
     #[command(flatten)]
+    node_tls: NodeTlsArgs,
+    #[command(flatten)]
     front: FrontEndArgs,
 }
 
@@ -189,6 +237,8 @@ struct ComputeArgs {
     /// `<data-dir>/cluster.secret`; it must exist: `blueshift cluster-secret FILE`).
     #[arg(long, env = "BLUESHIFT_CLUSTER_SECRET_FILE")]
     cluster_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    node_tls: NodeTlsArgs,
     #[command(flatten)]
     cache: NodeArgs,
 }
@@ -276,6 +326,7 @@ async fn main() -> Result<()> {
                 &args.data_dir,
             ))
             .map_err(anyhow::Error::msg)?;
+            let secret = args.node_tls.apply(secret)?;
             let leader = Leader::start(LeaderConfig {
                 secret,
                 data_dir: args.data_dir,
@@ -294,6 +345,22 @@ async fn main() -> Result<()> {
             shutdown_signal().await?;
             println!("Shutting down.");
             stop_within_grace(leader.stop()).await;
+        }
+        Command::NodeTls(args) => {
+            let hosts = if args.hosts.is_empty() {
+                vec!["localhost".to_string(), "127.0.0.1".to_string()]
+            } else {
+                args.hosts
+            };
+            node_tls::generate(&args.dir, &hosts)?;
+            println!(
+                "Wrote {} in {} (for {}). Give every leader and compute node \
+                 --node-tls-ca ca.pem --node-tls-cert node.pem --node-tls-key node.key; \
+                 keep ca.key to sign more.",
+                node_tls::FILES.join(", "),
+                args.dir.display(),
+                hosts.join(", ")
+            );
         }
         Command::ClusterSecret(args) => {
             let existed = args.file.exists();
@@ -320,6 +387,7 @@ async fn main() -> Result<()> {
                 );
             }
             let secret = ClusterSecret::read(&file).map_err(anyhow::Error::msg)?;
+            let secret = args.node_tls.apply(secret)?;
             let node = ComputeNode::start(ComputeConfig {
                 secret,
                 node: args.node,

@@ -46,6 +46,7 @@ impl ComputeNode {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let secret = config.secret.clone();
+        let tls = config.secret.tls().map(|t| t.server_config());
         // Every call, of the leader or of another node, must carry the secret.
         let admit = move |request: tonic::Request<()>| {
             if secret.admits(request.metadata()) {
@@ -72,13 +73,18 @@ impl ComputeNode {
             }
             socket
         });
-        let task = tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = rx.await;
-                }),
-        );
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder
+                .tls_config(tls)
+                .map_err(|e| ComputeError::Server(format!("node TLS: {e}")))?;
+        }
+        let task = tokio::spawn(builder.add_service(service).serve_with_incoming_shutdown(
+            incoming,
+            async {
+                let _ = rx.await;
+            },
+        ));
         Ok(ComputeNode {
             addr,
             shutdown: Some(tx),

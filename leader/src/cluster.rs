@@ -1,7 +1,6 @@
 //! [`ClusterClient`]: the leader's connections to its compute nodes, over Arrow Flight.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -20,7 +19,6 @@ use datafusion::error::DataFusionError;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use prost::Message;
-use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{ErrorKind, LeaderError};
 use crate::query_log::QueryScope;
@@ -29,10 +27,9 @@ use crate::query_log::QueryScope;
 #[derive(Clone, Debug)]
 pub struct ClusterClient {
     layout: ClusterLayout,
-    nodes: Arc<Vec<Channel>>,
+    /// One client per node; each sends the cluster secret with every call.
+    nodes: Arc<Vec<NodeClient>>,
     addrs: Arc<Vec<String>>,
-    /// Sent with every call: compute nodes answer no call without it.
-    secret: ClusterSecret,
 }
 
 fn node_error(node: u32, addr: &str, e: impl std::fmt::Display) -> LeaderError {
@@ -79,23 +76,12 @@ impl ClusterClient {
         }
         let nodes = addrs
             .iter()
-            .map(|a| {
-                Endpoint::from_shared(format!("http://{a}"))
-                    .map(|e| {
-                        e.connect_timeout(Duration::from_secs(5))
-                            .tcp_nodelay(true)
-                            .http2_keep_alive_interval(Duration::from_secs(5))
-                            .keep_alive_timeout(Duration::from_secs(10))
-                            .connect_lazy()
-                    })
-                    .map_err(|e| LeaderError::Config(format!("compute address {a}: {e}")))
-            })
+            .map(|a| secret.connect(a).map_err(LeaderError::Config))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ClusterClient {
             layout,
             nodes: Arc::new(nodes),
             addrs: Arc::new(addrs),
-            secret,
         })
     }
 
@@ -110,14 +96,11 @@ impl ClusterClient {
     }
 
     fn client(&self, node: u32) -> Result<(NodeClient, &str), LeaderError> {
-        let channel = self
+        let client = self
             .nodes
             .get(node as usize)
             .ok_or_else(|| LeaderError::Config(format!("no compute node {node}")))?;
-        Ok((
-            self.secret.client(channel.clone()),
-            &self.addrs[node as usize],
-        ))
+        Ok((client.clone(), &self.addrs[node as usize]))
     }
 
     /// Runs one partition of a fragment on `node` and streams its batches.

@@ -236,3 +236,135 @@ async fn sum_once_back(client: &tokio_postgres::Client) -> Option<i64> {
     }
     None
 }
+
+/// The same three processes with `--node-tls-*` from `blueshift node-tls`: queries,
+/// including one that moves rows between the compute nodes, run over mutual TLS; a
+/// compute node refuses a clear-text client, and a TLS client without a certificate
+/// from the cluster's CA, even when it holds the secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn leader_and_compute_processes_over_mutual_tls() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let certs = dir.path().join("certs");
+    let bin = blueshift_tests::blueshift_bin()?;
+    for args in [
+        vec!["cluster-secret".to_string(), secret_file(dir.path())],
+        vec!["node-tls".to_string(), certs.display().to_string()],
+    ] {
+        let made = std::process::Command::new(&bin).args(&args).output()?;
+        assert!(made.status.success(), "{made:?}");
+    }
+    let file = |f: &str| certs.join(f).display().to_string();
+    let (ca, cert, key) = (file("ca.pem"), file("node.pem"), file("node.key"));
+    let secret = secret_file(dir.path());
+    let env = [
+        ("BLUESHIFT_CLUSTER_SECRET_FILE", secret.as_str()),
+        ("BLUESHIFT_NODE_TLS_CA", ca.as_str()),
+        ("BLUESHIFT_NODE_TLS_CERT", cert.as_str()),
+        ("BLUESHIFT_NODE_TLS_KEY", key.as_str()),
+        ("BLUESHIFT_ADMIN_PASSWORD", PASSWORD),
+    ];
+    let node = |n: u32| -> Result<Process> {
+        let args: Vec<String> = [
+            "compute",
+            "--node",
+            &n.to_string(),
+            "--data-dir",
+            &dir.path().join(format!("node-{n}")).display().to_string(),
+            "--listen",
+            "127.0.0.1:0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        Process::start(&args, &env[..4], "serving on")
+    };
+    let (n0, n1) = (node(0)?, node(1)?);
+    let (p0, p1) = (
+        n0.reported_port("serving on")?,
+        n1.reported_port("serving on")?,
+    );
+    let leader_args: Vec<String> = [
+        "leader",
+        "--data-dir",
+        &dir.path().join("leader").display().to_string(),
+        "--compute",
+        &format!("127.0.0.1:{p0},127.0.0.1:{p1}"),
+        "--port",
+        "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let leader = Process::start(&leader_args, &env, "ready on")?;
+    let pg = leader.reported_port("ready on")?;
+    let client = connect(&conn_str(pg, "admin", PASSWORD)).await?;
+    client
+        .batch_execute(
+            "create table tls_t (k int distkey, v varchar(8));
+             insert into tls_t select value, 'v' || (value % 7) from generate_series(1, 1000);",
+        )
+        .await?;
+    // A join on a column that is not the DISTKEY: rows go between the nodes.
+    let row = client
+        .query_one(
+            "select count(*) from tls_t a join tls_t b on a.v = b.v where a.k <= 10",
+            &[],
+        )
+        .await?;
+    assert!(row.get::<_, i64>(0) > 0);
+
+    // Clear text: no answer a Flight client can use, secret or not.
+    let right = std::fs::read_to_string(&secret)?;
+    let clear = flight_call(p0, Some(right.trim())).await;
+    assert!(
+        matches!(
+            clear,
+            Err(_) | Ok(tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal)
+        ),
+        "a clear-text client got an answer: {clear:?}"
+    );
+    // TLS that trusts the CA but has no client certificate: refused in the handshake.
+    let no_identity = tonic::transport::Endpoint::from_shared(format!("https://127.0.0.1:{p0}"))?
+        .tls_config(tonic::transport::ClientTlsConfig::new().ca_certificate(
+            tonic::transport::Certificate::from_pem(std::fs::read_to_string(&ca)?),
+        ))?
+        .connect()
+        .await;
+    let refused = match no_identity {
+        Err(_) => true,
+        Ok(channel) => {
+            let mut client = arrow_flight::flight_service_client::FlightServiceClient::new(channel);
+            let mut request = tonic::Request::new(arrow_flight::Ticket {
+                ticket: b"not a fragment".to_vec().into(),
+            });
+            request
+                .metadata_mut()
+                .insert("x-blueshift-cluster-secret", right.trim().parse()?);
+            client.do_get(request).await.is_err_and(|s| {
+                s.code() == tonic::Code::Unavailable || s.code() == tonic::Code::Unknown
+            })
+        }
+    };
+    assert!(
+        refused,
+        "a client without the cluster's certificate got through"
+    );
+    // Partial flags are refused at start.
+    let partial = Process::start(
+        &[
+            "compute",
+            "--node",
+            "0",
+            "--data-dir",
+            &dir.path().join("x").display().to_string(),
+        ]
+        .map(String::from),
+        &env[..2],
+        "serving on",
+    );
+    assert!(
+        partial.is_err(),
+        "--node-tls-ca alone must not start a node"
+    );
+    Ok(())
+}

@@ -46,7 +46,6 @@ use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
-use tonic::transport::Endpoint;
 
 use crate::delivery::{
     Delivery, MAX_SLICES, delivery_from_proto, delivery_to_proto, properties, whole_statistics,
@@ -314,15 +313,7 @@ fn peer_error(node: u32, addr: &str, status: &tonic::Status) -> DataFusionError 
 
 /// A client of the compute node at `addr`, sending `secret`.
 pub fn peer_client(addr: &str, secret: &ClusterSecret) -> Result<NodeClient> {
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| DataFusionError::Plan(format!("compute address {addr}: {e}")))?
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5))
-        // A node that stops answering mid-stream fails the read within seconds.
-        .http2_keep_alive_interval(Duration::from_secs(5))
-        .keep_alive_timeout(Duration::from_secs(10))
-        .connect_lazy();
-    Ok(secret.client(channel))
+    secret.connect(addr).map_err(DataFusionError::Plan)
 }
 
 impl ExchangeExec {

@@ -5,6 +5,12 @@
 //!
 //! The secret is 32 random bytes, hex-encoded, kept in a file readable by its owner
 //! only (`cluster.secret` in the data directory; see docs/operations.md).
+//!
+//! Between hosts the calls can also go over TLS ([`NodeTls`]): each process holds a
+//! certificate and key signed by the cluster's CA, compute nodes accept only clients
+//! that present one (mutual TLS), and every client checks the node's certificate
+//! against the CA. Every channel to a compute node is opened by
+//! [`ClusterSecret::connect`].
 
 use std::io::Write;
 use std::path::Path;
@@ -21,14 +27,61 @@ use tonic::transport::Channel;
 /// The gRPC metadata key that carries the secret.
 pub const SECRET_METADATA_KEY: &str = "x-blueshift-cluster-secret";
 
-/// The secret shared by a cluster's leader and compute nodes.
+/// The secret shared by a cluster's leader and compute nodes, and the TLS material
+/// of calls between hosts when the cluster uses TLS.
 #[derive(Clone)]
-pub struct ClusterSecret(Arc<str>);
+pub struct ClusterSecret(Arc<str>, Option<Arc<NodeTls>>);
 
 impl std::fmt::Debug for ClusterSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never printed: a log line must not hand it out.
         f.write_str("ClusterSecret(..)")
+    }
+}
+
+/// A process's TLS material for calls between the leader and compute nodes: the
+/// cluster's CA certificate, and this process's certificate chain and key (PEM).
+pub struct NodeTls {
+    ca: String,
+    cert: String,
+    key: String,
+}
+
+impl NodeTls {
+    /// Reads the CA certificate, certificate chain and key from their PEM files.
+    pub fn read(ca: &Path, cert: &Path, key: &Path) -> Result<Self, String> {
+        let read = |what: &str, path: &Path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("reading the node TLS {what} {}: {e}", path.display()))
+                .and_then(|text| {
+                    if text.contains("-----BEGIN") {
+                        Ok(text)
+                    } else {
+                        Err(format!("the node TLS {what} {} is not PEM", path.display()))
+                    }
+                })
+        };
+        Ok(NodeTls {
+            ca: read("CA certificate", ca)?,
+            cert: read("certificate", cert)?,
+            key: read("key", key)?,
+        })
+    }
+
+    fn identity(&self) -> tonic::transport::Identity {
+        tonic::transport::Identity::from_pem(&self.cert, &self.key)
+    }
+
+    fn ca(&self) -> tonic::transport::Certificate {
+        tonic::transport::Certificate::from_pem(&self.ca)
+    }
+
+    /// What a compute node serves with: its certificate, and the CA its clients'
+    /// certificates must be signed by.
+    pub fn server_config(&self) -> tonic::transport::ServerTlsConfig {
+        tonic::transport::ServerTlsConfig::new()
+            .identity(self.identity())
+            .client_ca_root(self.ca())
     }
 }
 
@@ -46,7 +99,42 @@ impl ClusterSecret {
                     .to_string(),
             );
         }
-        Ok(ClusterSecret(Arc::from(text)))
+        Ok(ClusterSecret(Arc::from(text), None))
+    }
+
+    /// The secret, with calls between hosts over TLS with `tls`.
+    pub fn with_tls(self, tls: NodeTls) -> Self {
+        ClusterSecret(self.0, Some(Arc::new(tls)))
+    }
+
+    /// The cluster's TLS material, when calls between hosts use TLS.
+    pub fn tls(&self) -> Option<&NodeTls> {
+        self.1.as_deref()
+    }
+
+    /// A client of the compute node at `addr` (`host:port`) that sends the secret,
+    /// over TLS when the cluster uses it. The connection is made at the first call;
+    /// a node that stops answering mid-stream fails the call within seconds.
+    pub fn connect(&self, addr: &str) -> Result<NodeClient, String> {
+        use std::time::Duration;
+        use tonic::transport::{ClientTlsConfig, Endpoint};
+        let scheme = if self.1.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+            .map_err(|e| format!("compute address {addr}: {e}"))?
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(5))
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(10));
+        if let Some(tls) = &self.1 {
+            endpoint = endpoint
+                .tls_config(
+                    ClientTlsConfig::new()
+                        .ca_certificate(tls.ca())
+                        .identity(tls.identity()),
+                )
+                .map_err(|e| format!("TLS to compute node {addr}: {e}"))?;
+        }
+        Ok(self.client(endpoint.connect_lazy()))
     }
 
     /// A new random secret.
@@ -54,7 +142,7 @@ impl ClusterSecret {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        ClusterSecret(Arc::from(hex))
+        ClusterSecret(Arc::from(hex), None)
     }
 
     /// The secret in the file at `path`.
@@ -98,7 +186,7 @@ impl ClusterSecret {
     }
 
     /// A Flight client over `channel` that sends the secret with every call.
-    pub fn client(&self, channel: Channel) -> NodeClient {
+    fn client(&self, channel: Channel) -> NodeClient {
         FlightServiceClient::with_interceptor(channel, self.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)

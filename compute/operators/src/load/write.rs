@@ -29,7 +29,6 @@ use datafusion::physical_plan::{
 };
 use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use tonic::transport::{Channel, Endpoint};
 
 use crate::route::{RoutedWriter, WriteFn, conform, put_segment, segment_rows};
 use crate::secret::ClusterSecret;
@@ -113,20 +112,11 @@ impl LoadWriteExec {
         let peers = target
             .nodes
             .iter()
-            .map(|addr| {
-                Endpoint::from_shared(format!("http://{addr}"))
-                    .map(|e| {
-                        e.tcp_nodelay(true)
-                            .connect_timeout(std::time::Duration::from_secs(5))
-                            .connect_lazy()
-                    })
-                    .map_err(|e| DataFusionError::Plan(format!("compute address {addr}: {e}")))
-            })
-            .collect::<Result<Vec<Channel>>>()?;
+            .map(|addr| secret.connect(addr).map_err(DataFusionError::Plan))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Box::new(move |slice, batches| {
             let target = Arc::clone(&target);
             let schema = Arc::clone(&schema);
-            let secret = secret.clone();
             let holder = target.layout.node_of(slice);
             if holder == node {
                 let store = store.clone();
@@ -144,7 +134,7 @@ impl LoadWriteExec {
                 }
                 .boxed()
             } else {
-                let channel = peers.get(holder as usize).cloned();
+                let client = peers.get(holder as usize).cloned();
                 let addr = target
                     .nodes
                     .get(holder as usize)
@@ -157,10 +147,9 @@ impl LoadWriteExec {
                     interleaved: target.interleaved,
                 };
                 async move {
-                    let channel = channel.ok_or_else(|| {
+                    let client = client.ok_or_else(|| {
                         DataFusionError::Plan(format!("no compute node {holder} for slice {slice}"))
                     })?;
-                    let client = secret.client(channel);
                     let written =
                         put_segment(client, write, schema, batches)
                             .await
