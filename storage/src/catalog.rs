@@ -294,18 +294,21 @@ impl Catalog {
     /// schema `public`; an existing one keeps the layout it was created with.
     pub fn open(dir: &Path, layout: ClusterLayout) -> Result<Self> {
         let db = sled::Config::new().path(dir).open()?;
-        let trees = Trees([
-            db.open_tree("meta")?,
-            db.open_tree("schemas")?,
-            db.open_tree("tables")?,
-            db.open_tree("versions")?,
-            db.open_tree("users")?,
-            db.open_tree("statistics")?,
-            db.open_tree("groups")?,
-            db.open_tree("schema_access")?,
-            db.open_tree("roles")?,
-            db.open_tree("default_acls")?,
-        ]);
+        let trees = Trees(
+            [
+                db.open_tree("meta")?,
+                db.open_tree("schemas")?,
+                db.open_tree("tables")?,
+                db.open_tree("versions")?,
+                db.open_tree("users")?,
+                db.open_tree("statistics")?,
+                db.open_tree("groups")?,
+                db.open_tree("schema_access")?,
+                db.open_tree("roles")?,
+                db.open_tree("default_acls")?,
+            ],
+            Arc::default(),
+        );
         let catalog = Catalog {
             db,
             trees,
@@ -340,11 +343,12 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// A view of this catalog for a new transaction block: it reads what is committed
-    /// (each value as it first read it) and its own changes, and commits them all at
-    /// once with [`Catalog::commit_transaction`]; dropping it rolls them back.
+    /// A view of this catalog for a new transaction block: it reads the catalog as
+    /// committed at its first read (one snapshot, for every table) and its own
+    /// changes, and commits them all at once with [`Catalog::commit_transaction`];
+    /// dropping it rolls them back.
     pub fn begin(&self) -> Catalog {
-        let overlay = Arc::new(Mutex::new(Overlay::default()));
+        let overlay = Arc::new(Mutex::new(Overlay::for_block()));
         let mut open = lock(&self.open);
         open.retain(|o| o.strong_count() > 0);
         open.push(Arc::downgrade(&overlay));
@@ -372,7 +376,7 @@ impl Catalog {
         let Some(txn) = &self.transaction else {
             return Ok(());
         };
-        let overlay = std::mem::take(&mut *lock(txn));
+        let overlay = std::mem::replace(&mut *lock(txn), Overlay::for_block());
         if !overlay.wrote() {
             return Ok(());
         }
@@ -718,7 +722,7 @@ impl Catalog {
     }
 
     /// Every segment name some table version references, per slice: the committed
-    /// versions' and those of open transactions.
+    /// versions', and those open transaction blocks wrote or read.
     pub fn live_segments(&self) -> Result<BTreeMap<u32, Vec<String>>> {
         let mut versions: Vec<(Vec<u8>, Vec<u8>)> = vec![];
         for kv in self.trees.get(Tree::Versions).iter() {
@@ -728,8 +732,12 @@ impl Catalog {
         let open: Vec<Arc<Mutex<Overlay>>> =
             lock(&self.open).iter().filter_map(Weak::upgrade).collect();
         for overlay in open {
-            let written = lock(&overlay).written(&self.trees, Tree::Versions)?;
-            versions.extend(written.into_iter().filter_map(|(k, v)| Some((k, v?))));
+            let mut overlay = lock(&overlay);
+            // What the block wrote, and the versions of its snapshot, which it may
+            // still read after a concurrent VACUUM replaced them.
+            let mut seen = overlay.written(&self.trees, Tree::Versions)?;
+            seen.extend(overlay.snapshot_values(Tree::Versions));
+            versions.extend(seen.into_iter().filter_map(|(k, v)| Some((k, v?))));
         }
         let mut live: BTreeMap<u32, Vec<String>> = BTreeMap::new();
         for (k, v) in versions {

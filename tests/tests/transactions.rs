@@ -86,6 +86,16 @@ async fn other_sessions_see_a_block_at_commit_and_conflicts_fail_one() -> Result
     assert_eq!(sqlstate(&e), "40001", "{e:?}");
     a.batch_execute("rollback").await?;
     assert_eq!(rows(&a, "select count(*) from x").await?, table(&[&["4"]]));
+
+    // A block reads one snapshot, taken at its first read: a table it reads only
+    // after another session committed to it is as it was then.
+    a.batch_execute("begin read only; select count(*) from x;")
+        .await?;
+    b.batch_execute("insert into y values (7)").await?;
+    assert_eq!(rows(&a, "select count(*) from y").await?, table(&[&["2"]]));
+    assert_eq!(rows(&a, "select sum(k) from y").await?, table(&[&["31"]]));
+    a.batch_execute("commit").await?;
+    assert_eq!(rows(&a, "select count(*) from y").await?, table(&[&["3"]]));
     Ok(())
 }
 

@@ -6,9 +6,16 @@
 //! read still holds the value it first read. Appends to a table are merges, applied at
 //! commit to the table's version as it is then, so transactions that only add rows to
 //! a table never conflict. Scans (the tables of a schema) are not validated.
+//!
+//! A transaction block reads one snapshot: the whole committed catalog as it was at
+//! the block's first read ([`Overlay::for_block`]), so every table it reads, whenever
+//! it reads it, is as of that moment. The snapshot is taken between commits: every
+//! commit bumps [`Trees`]' counter before and after it applies (a sequence lock), and
+//! a snapshot whose copy saw the counter move is taken again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
@@ -29,15 +36,55 @@ pub(crate) enum Tree {
     DefaultAcls = 9,
 }
 
-/// The trees, indexed by [`Tree`].
+impl Tree {
+    const ALL: [Tree; 10] = [
+        Tree::Meta,
+        Tree::Schemas,
+        Tree::Tables,
+        Tree::Versions,
+        Tree::Users,
+        Tree::Statistics,
+        Tree::Groups,
+        Tree::SchemaAccess,
+        Tree::Roles,
+        Tree::DefaultAcls,
+    ];
+}
+
+/// The trees, indexed by [`Tree`], and the count of commits started and ended (odd
+/// while one applies).
 #[derive(Clone)]
-pub(crate) struct Trees(pub [sled::Tree; 10]);
+pub(crate) struct Trees(pub [sled::Tree; 10], pub Arc<AtomicU64>);
 
 impl Trees {
     pub fn get(&self, tree: Tree) -> &sled::Tree {
         &self.0[tree as usize]
     }
+
+    /// Every key and value of every tree, as committed at one moment between commits.
+    fn snapshot(&self) -> Result<Snapshot> {
+        loop {
+            let before = self.1.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                std::thread::yield_now();
+                continue;
+            }
+            let mut copy = Snapshot::new();
+            for tree in Tree::ALL {
+                for kv in self.get(tree).iter() {
+                    let (k, v) = kv?;
+                    copy.insert((tree, k.to_vec()), v.to_vec());
+                }
+            }
+            if self.1.load(Ordering::Acquire) == before {
+                return Ok(copy);
+            }
+        }
+    }
 }
+
+/// The committed catalog at one moment: every key of every tree.
+type Snapshot = BTreeMap<Key, Vec<u8>>;
 
 /// A change to a value, applied at commit to the value committed then.
 pub(crate) type Merge = Arc<dyn Fn(Option<&[u8]>) -> Result<Vec<u8>> + Send + Sync>;
@@ -82,14 +129,65 @@ impl From<StorageError> for CommitError {
     }
 }
 
+/// Makes the commit counter even again when the commit is over, however it ends.
+struct Even<'a>(&'a AtomicU64);
+
+impl Drop for Even<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 /// Reads and writes of one transaction.
 #[derive(Clone, Default)]
 pub(crate) struct Overlay {
     reads: BTreeMap<Key, Option<Vec<u8>>>,
     writes: BTreeMap<Key, Pending>,
+    /// A transaction block's: it reads [`Overlay::snapshot`].
+    block: bool,
+    /// The committed catalog at the block's first read.
+    snapshot: Option<Arc<Snapshot>>,
 }
 
 impl Overlay {
+    /// The overlay of a transaction block: it reads one snapshot of the catalog.
+    pub fn for_block() -> Self {
+        Overlay {
+            block: true,
+            ..Overlay::default()
+        }
+    }
+
+    /// The committed value of `key` this transaction sees: the snapshot's for a
+    /// block, the latest otherwise.
+    fn committed(&mut self, trees: &Trees, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !self.block {
+            return Ok(trees.get(tree).get(key)?.map(|v| v.to_vec()));
+        }
+        Ok(self.snapshot(trees)?.get(&(tree, key.to_vec())).cloned())
+    }
+
+    fn snapshot(&mut self, trees: &Trees) -> Result<Arc<Snapshot>> {
+        if let Some(s) = &self.snapshot {
+            return Ok(Arc::clone(s));
+        }
+        let s = Arc::new(trees.snapshot()?);
+        self.snapshot = Some(Arc::clone(&s));
+        Ok(s)
+    }
+
+    /// The values of `tree` this block's snapshot holds (segments they reference
+    /// stay live while it is open); none before its first read.
+    pub fn snapshot_values(&self, tree: Tree) -> Entries {
+        self.snapshot
+            .iter()
+            .flat_map(|s| {
+                s.range((tree, vec![])..)
+                    .take_while(move |((t, _), _)| *t == tree)
+                    .map(|((_, k), v)| (k.clone(), Some(v.clone())))
+            })
+            .collect()
+    }
     /// Whether the transaction wrote anything.
     pub fn wrote(&self) -> bool {
         !self.writes.is_empty()
@@ -108,7 +206,7 @@ impl Overlay {
         if let Some(v) = self.reads.get(&k) {
             return Ok(v.clone());
         }
-        let v = trees.get(tree).get(key)?.map(|v| v.to_vec());
+        let v = self.committed(trees, tree, key)?;
         if record {
             self.reads.insert(k, v.clone());
         }
@@ -183,12 +281,20 @@ impl Overlay {
         tree: Tree,
         prefix: &[u8],
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut keys: Vec<Vec<u8>> = trees
-            .get(tree)
-            .scan_prefix(prefix)
-            .keys()
-            .map(|k| Ok(k?.to_vec()))
-            .collect::<Result<_>>()?;
+        let mut keys: Vec<Vec<u8>> = if self.block {
+            self.snapshot(trees)?
+                .range((tree, prefix.to_vec())..)
+                .take_while(|((t, k), _)| *t == tree && k.starts_with(prefix))
+                .map(|((_, k), _)| k.clone())
+                .collect()
+        } else {
+            trees
+                .get(tree)
+                .scan_prefix(prefix)
+                .keys()
+                .map(|k| Ok(k?.to_vec()))
+                .collect::<Result<_>>()?
+        };
         keys.extend(
             self.writes
                 .keys()
@@ -227,6 +333,9 @@ impl Overlay {
     /// what was read, then applies the writes (merges to the values committed now).
     pub fn commit(&self, trees: &Trees) -> std::result::Result<(), CommitError> {
         let all: Vec<&sled::Tree> = trees.0.iter().collect();
+        // Odd while the commit applies: no snapshot is taken across it.
+        trees.1.fetch_add(1, Ordering::AcqRel);
+        let _even = Even(&trees.1);
         let result = all.as_slice().transaction(|tx| {
             for ((tree, key), seen) in &self.reads {
                 let now = tx[*tree as usize].get(key)?;

@@ -432,3 +432,34 @@ fn roles_and_default_privileges() -> Result<()> {
     assert_eq!(cat.role("reader")?.map(|r| r.roles), Some(vec![]));
     Ok(())
 }
+
+/// A transaction block reads every table as it was at its first read, also a table
+/// it reads only after another commit changed it; the segments of its snapshot stay
+/// live.
+#[test]
+fn a_block_reads_one_snapshot() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cat = Catalog::open(
+        dir.path(),
+        ClusterLayout {
+            nodes: 1,
+            slices_per_node: 1,
+        },
+    )?;
+    let a = cat.create_table(table("a"), None)?;
+    let b = cat.create_table(table("b"), None)?;
+    cat.append_segments(b.id, &segments(0, "old", 1))?;
+    let txn = cat.begin();
+    assert_eq!(txn.version(a.id)?.version, 1);
+    // Another session empties b after the block's first read.
+    cat.truncate(b.id)?;
+    assert_eq!(cat.version(b.id)?.version, 3);
+    let seen = txn.version(b.id)?;
+    assert_eq!(seen.version, 2, "the block sees b as of its first read");
+    assert_eq!(txn.tables_in("public")?.len(), 2);
+    let live = cat.live_segments()?;
+    assert_eq!(live.get(&0), Some(&vec!["old".to_string()]));
+    drop(txn);
+    assert!(cat.live_segments()?.get(&0).is_none_or(|s| s.is_empty()));
+    Ok(())
+}
