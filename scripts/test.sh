@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Runs Blueshift's whole test suite on a fresh machine: installs what the tests need
-# (Python clients: psycopg 2 and 3, redshift_connector; the PostgreSQL JDBC driver and
-# server), checks formatting and lints, builds the blueshift binary, and runs every
-# test. README's test command; .ci/run runs it.
+# (Python clients: psycopg 2 and 3, redshift_connector, asyncpg; node-postgres; the
+# PostgreSQL JDBC driver and server), checks formatting and lints, builds the
+# blueshift binary, and runs every test. README's test command; .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== installing test clients"
-if ! python3 -c 'import psycopg, psycopg2, redshift_connector' 2>/dev/null; then
+if ! python3 -c 'import psycopg, psycopg2, redshift_connector, asyncpg' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'psycopg[binary]>=3.1' 'psycopg2-binary>=2.9' \
-    'redshift_connector>=2.1'
+    'redshift_connector>=2.1' 'asyncpg>=0.29'
+fi
+# node-postgres, from the npm registry, at the versions tests/clients/node locks.
+if [ ! -d tests/clients/node/node_modules/pg ]; then
+  (cd tests/clients/node && npm ci --silent --no-audit --no-fund)
 fi
 # The JDBC driver, and the PostgreSQL 15 server the SQL tests use as an oracle.
 missing=""
@@ -20,7 +24,7 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
-for tool in psql javac java; do
+for tool in psql javac java node; do
   command -v "$tool" >/dev/null || { echo "missing $tool: install it (psql: postgresql-client, java: a JDK)" >&2; exit 1; }
 done
 

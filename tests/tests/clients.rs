@@ -1,7 +1,7 @@
 //! Real client programs against the embedded cluster: psql (simple protocol and its
 //! `\d` catalog queries), psycopg 3 and psycopg2 (Python), Amazon's redshift_connector,
-//! the PostgreSQL JDBC driver.
-//! `.ci/run` installs the Python packages and the JDBC driver.
+//! asyncpg, node-postgres, the PostgreSQL JDBC driver.
+//! `.ci/run` (scripts/test.sh) installs the Python packages, node-postgres and the JDBC driver.
 
 use std::path::Path;
 use std::process::Command;
@@ -99,6 +99,34 @@ fn redshift_connector_logs_in_with_the_defaults() -> Result<()> {
         .arg(cluster.port.to_string())
         .arg(PASSWORD))?;
     assert!(out.contains("redshift_connector ok"), "{out}");
+    Ok(())
+}
+
+/// asyncpg and node-postgres: a user logs in with its password, reads what it was
+/// granted and nothing else, a rolled-back transaction leaves nothing, and a wrong
+/// password gets 28P01.
+#[test]
+fn asyncpg_and_node_postgres() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 1, 2)?;
+    let out = run(Command::new("python3")
+        .arg(clients_dir().join("asyncpg_client.py"))
+        .arg(cluster.port.to_string())
+        .arg(PASSWORD))?;
+    assert!(out.contains("asyncpg ok"), "{out}");
+    let node = clients_dir().join("node");
+    if !node.join("node_modules/pg").exists() {
+        bail!(
+            "node-postgres is missing: npm ci in {} (scripts/test.sh does)",
+            node.display()
+        );
+    }
+    let out = run(Command::new("node")
+        .arg(node.join("client.js"))
+        .arg(cluster.port.to_string())
+        .arg(PASSWORD)
+        .current_dir(&node))?;
+    assert!(out.contains("node-postgres ok"), "{out}");
     Ok(())
 }
 
