@@ -10,7 +10,7 @@ use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use blueshift_storage::catalog::Catalog;
 use blueshift_storage::catalog::access::Principal;
-use datafusion::catalog::{CatalogProviderList, MemoryCatalogProviderList};
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, TableReference};
 use datafusion::dataframe::DataFrame;
@@ -293,6 +293,17 @@ impl Engine {
             access::CatalogRoles(catalog.clone()),
         )
         .map_err(|e| LeaderError::DataFusion(*e))?;
+        // pg_class with each table's ACL (relacl).
+        if let Some(pg_catalog) = CatalogProvider::schema(database.as_ref(), "pg_catalog") {
+            CatalogProvider::register_schema(
+                database.as_ref(),
+                "pg_catalog",
+                Arc::new(crate::planner::pg_class_acl::PgCatalogWithAcls::new(
+                    pg_catalog,
+                    catalog.clone(),
+                )),
+            )?;
+        }
         let sessions = Arc::new(SessionRegistry::default());
         sessions.use_catalog(catalog.clone());
         functions::register_static(&ctx, Arc::clone(&sessions));

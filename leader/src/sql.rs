@@ -200,6 +200,43 @@ fn rewrite(stmt: Statement) -> Statement {
     }
 }
 
+/// `information_schema.table_privileges` (which DataFusion's information_schema does
+/// not have) as Blueshift's system table of that name.
+fn table_privileges(mut stmt: Statement) -> Statement {
+    use datafusion::sql::sqlparser::ast::{Ident, ObjectName, VisitMut, VisitorMut};
+    use std::ops::ControlFlow;
+    struct Names;
+    impl VisitorMut for Names {
+        type Break = ();
+        fn pre_visit_relation(&mut self, name: &mut ObjectName) -> ControlFlow<()> {
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .filter_map(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase())
+                .collect();
+            let ours = match parts.as_slice() {
+                [schema, table] | [_, schema, table] => {
+                    schema == "information_schema" && table == "table_privileges"
+                }
+                _ => false,
+            };
+            if ours {
+                *name = ObjectName::from(vec![
+                    Ident::new("public"),
+                    Ident::with_quote(
+                        '"',
+                        crate::system_tables::INFORMATION_SCHEMA_TABLE_PRIVILEGES,
+                    ),
+                ]);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Names);
+    stmt
+}
+
 /// `ARRAY(SELECT e FROM ...)` (psql's `\du` has one) as the scalar subquery
 /// `(SELECT array_agg(e) FROM ...)`, which DataFusion plans; it is NULL rather than
 /// an empty array when the subquery has no rows.
@@ -437,7 +474,10 @@ impl SqlParser {
             }
         };
         Ok((
-            statements.into_iter().map(array_subqueries).collect(),
+            statements
+                .into_iter()
+                .map(|s| table_privileges(array_subqueries(s)))
+                .collect(),
             stripped.tables,
         ))
     }

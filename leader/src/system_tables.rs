@@ -22,7 +22,11 @@ use crate::query_log::{QueryLog, QueryStatus};
 use crate::session::DATABASE;
 
 mod exec_state;
-mod grants;
+pub(crate) mod grants;
+
+/// The name `information_schema.table_privileges` resolves to (DataFusion's own
+/// information_schema has no such table; the SQL rewrite points the name here).
+pub const INFORMATION_SCHEMA_TABLE_PRIVILEGES: &str = "information_schema.table_privileges";
 mod load;
 mod summary;
 mod users;
@@ -56,6 +60,9 @@ pub async fn lookup(
         (None, "svv_user_info") => users::svv_user_info(catalog)?,
         (None, "svv_relation_privileges") => grants::svv_relation_privileges(catalog, viewer)?,
         (None, "svv_schema_privileges") => grants::svv_schema_privileges(catalog, viewer)?,
+        (None, INFORMATION_SCHEMA_TABLE_PRIVILEGES) => {
+            grants::information_schema_table_privileges(catalog, viewer)?
+        }
         (None, "svv_database_privileges") => grants::svv_database_privileges(catalog, viewer)?,
         (None, "svv_default_privileges") => grants::svv_default_privileges(catalog, viewer)?,
         (None, "svv_roles") => grants::svv_roles(catalog)?,

@@ -16,14 +16,14 @@ use super::batch;
 use crate::error::LeaderError;
 
 /// Names of users, groups and roles by id.
-struct Names {
+pub(crate) struct Names {
     users: HashMap<i32, String>,
     groups: HashMap<i32, String>,
     roles: HashMap<i32, String>,
 }
 
 impl Names {
-    fn of(catalog: &Catalog) -> Result<Names> {
+    pub(crate) fn of(catalog: &Catalog) -> Result<Names> {
         let failed = |e| LeaderError::from(e);
         Ok(Names {
             users: catalog
@@ -66,6 +66,113 @@ impl Names {
             Grantee::Role(id) => (id, named(&self.roles, id), "role"),
         }
     }
+}
+
+/// An ACL as PostgreSQL's `relacl` shows it: `grantee=privileges/grantor` per item
+/// (the owner's own item first; PUBLIC's grantee is empty, a group's is `group g`),
+/// with the letters of [`Privileges::NAMED`]; None for an ACL GRANT never touched.
+pub(crate) fn acl_text(owner: i32, acl: &[AclItem], names: &Names) -> Option<Vec<String>> {
+    if acl.is_empty() {
+        return None;
+    }
+    let letters = |p: Privileges, option: Privileges| -> String {
+        Privileges::NAMED
+            .iter()
+            .filter(|(x, _, _)| p.contains(*x))
+            .map(|(x, _, c)| {
+                if option.contains(*x) {
+                    format!("{c}*")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let owner_name = names.user(owner);
+    let mut items = vec![format!(
+        "{owner_name}={}/{owner_name}",
+        letters(Privileges::ALL_TABLE, Privileges::NONE)
+    )];
+    for item in acl {
+        let grantee = match item.grantee {
+            Grantee::Public => String::new(),
+            Grantee::Group(_) => format!("group {}", names.identity(item.grantee).1),
+            other => names.identity(other).1,
+        };
+        items.push(format!(
+            "{grantee}={}/{}",
+            letters(item.privileges, item.grantable),
+            names.user(item.grantor)
+        ));
+    }
+    Some(items)
+}
+
+/// INFORMATION_SCHEMA.TABLE_PRIVILEGES: one row per privilege an owner holds on its
+/// tables and per privilege GRANT gave, that the viewer granted or holds (all for a
+/// superuser).
+pub(super) fn information_schema_table_privileges(
+    catalog: &Catalog,
+    viewer: &Principal,
+) -> Result<RecordBatch> {
+    let names = Names::of(catalog)?;
+    type Row = (String, String, String, String, String, bool);
+    let mut rows: Vec<Row> = vec![];
+    for t in catalog.all_tables().map_err(LeaderError::from)? {
+        let owner = AclItem {
+            grantee: Grantee::User(t.owner),
+            privileges: Privileges::ALL_TABLE,
+            grantable: Privileges::ALL_TABLE,
+            grantor: t.owner,
+        };
+        for item in std::iter::once(&owner).chain(&t.acl) {
+            if !(visible(viewer, item.grantee) || item.grantor == viewer.user) {
+                continue;
+            }
+            let grantee = names.identity(item.grantee).1;
+            for (p, privilege, _) in Privileges::NAMED {
+                if item.privileges.contains(*p) {
+                    rows.push((
+                        names.user(item.grantor),
+                        if item.grantee == Grantee::Public {
+                            "PUBLIC".into()
+                        } else {
+                            grantee.clone()
+                        },
+                        t.schema.clone(),
+                        t.name.clone(),
+                        privilege.to_string(),
+                        item.grantable.contains(*p),
+                    ));
+                }
+            }
+        }
+    }
+    batch(
+        vec![
+            Field::new("grantor", DataType::Utf8, false),
+            Field::new("grantee", DataType::Utf8, false),
+            Field::new("table_catalog", DataType::Utf8, false),
+            Field::new("table_schema", DataType::Utf8, false),
+            Field::new("table_name", DataType::Utf8, false),
+            Field::new("privilege_type", DataType::Utf8, false),
+            Field::new("is_grantable", DataType::Utf8, false),
+            Field::new("with_hierarchy", DataType::Utf8, false),
+        ],
+        vec![
+            text(rows.iter().map(|r| r.0.clone())),
+            text(rows.iter().map(|r| r.1.clone())),
+            text(rows.iter().map(|_| crate::session::DATABASE.to_string())),
+            text(rows.iter().map(|r| r.2.clone())),
+            text(rows.iter().map(|r| r.3.clone())),
+            text(rows.iter().map(|r| r.4.clone())),
+            text(
+                rows.iter()
+                    .map(|r| if r.5 { "YES" } else { "NO" }.to_string()),
+            ),
+            text(rows.iter().map(|_| "NO".to_string())),
+        ],
+    )
 }
 
 /// Whether `viewer` may see rows about `grantee`.

@@ -97,7 +97,8 @@ impl Catalog {
             };
             let role: RoleDef = decode(name.as_bytes(), &bytes)?;
             let mut objects = dependents(tx, None, access::Grantee::Role(role.id))?;
-            if !force && !(role.users.is_empty() && role.roles.is_empty()) {
+            let granted = !role.users.is_empty() || !role.roles.is_empty();
+            if granted && !force {
                 objects.push(
                     "grants of the role to users or roles (DROP ROLE ... FORCE revokes them)"
                         .into(),
