@@ -3,6 +3,63 @@
 
 use super::*;
 
+/// A user (Redshift: a database user) and its password verifiers. A verifier that is
+/// empty is not there: a user created with an MD5 hash has no SCRAM verifier, and a
+/// user whose password is DISABLEd has neither.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDef {
+    pub name: String,
+    pub superuser: bool,
+    /// SCRAM-SHA-256 salt.
+    pub scram_salt: Vec<u8>,
+    /// SCRAM-SHA-256 salted password (PBKDF2 of the password).
+    pub scram_salted_password: Vec<u8>,
+    pub scram_iterations: u32,
+    /// PostgreSQL's MD5 verifier: hex md5 of password || user name.
+    pub md5_hash: String,
+    /// The user's id (usesysid). The first user, made before ids were recorded, is 100.
+    #[serde(default = "bootstrap_user_id")]
+    pub id: i32,
+    /// CREATEDB.
+    #[serde(default)]
+    pub createdb: bool,
+    /// PASSWORD DISABLE: the user cannot log in.
+    #[serde(default)]
+    pub password_disabled: bool,
+    /// VALID UNTIL, RFC 3339: the password stops working then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    /// CONNECTION LIMIT (None: unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_limit: Option<u32>,
+    /// ALTER USER ... SET: the user's session defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
+}
+
+/// One of Redshift's roles: granted to users and to other roles (whose members then
+/// hold it too), and given privileges like a user or group. Ids from 100000.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleDef {
+    pub id: i32,
+    pub name: String,
+    /// The user who created it.
+    pub owner: i32,
+    /// The users it is granted to.
+    pub users: Vec<i32>,
+    /// The roles it is granted to.
+    pub roles: Vec<i32>,
+}
+
+/// A group of users (Redshift's CREATE GROUP; grosysid from 100).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupDef {
+    pub id: i32,
+    pub name: String,
+    /// Member user ids.
+    pub members: Vec<i32>,
+}
+
 impl Catalog {
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<UserDef>> {
