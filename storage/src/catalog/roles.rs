@@ -1,7 +1,7 @@
 //! Redshift's roles (CREATE ROLE, GRANT ROLE) and the default privileges of new
 //! tables (ALTER DEFAULT PRIVILEGES).
 
-use super::users::{decode_all, dependents};
+use super::users::{alter_named, decode_all, dependents};
 use super::*;
 use access::DefaultAcl;
 
@@ -59,31 +59,16 @@ impl Catalog {
         change: impl Fn(&mut RoleDef) -> Result<()>,
     ) -> Result<RoleDef> {
         self.write(|tx| {
-            let Some(bytes) = tx.get(Tree::Roles, name.as_bytes())? else {
-                return Err(StorageError::RoleNotFound(name.to_string()));
-            };
-            let mut role: RoleDef = decode(name.as_bytes(), &bytes)?;
-            change(&mut role)?;
-            role.users.sort_unstable();
-            role.users.dedup();
-            role.roles.sort_unstable();
-            role.roles.dedup();
-            if role.name != name {
-                if tx.get(Tree::Roles, role.name.as_bytes())?.is_some() {
-                    return Err(StorageError::RoleExists(role.name.clone()));
-                }
-                tx.remove(Tree::Roles, name.as_bytes());
-            }
-            let mut all: Vec<RoleDef> = decode_all(tx.scan(Tree::Roles, b"")?)?;
-            all.retain(|r| r.id != role.id);
-            all.push(role.clone());
+            let role: RoleDef = alter_named(tx, name, &change)?;
+            // The statement fails as a whole (and with it its transaction block), so
+            // the change above never commits when this refuses it.
+            let all: Vec<RoleDef> = decode_all(tx.scan(Tree::Roles, b"")?)?;
             if holders(&all, role.id).contains(&role.id) {
                 return Err(StorageError::InvalidGrant(format!(
                     "granting role \"{}\" would make it a member of itself",
                     role.name
                 )));
             }
-            tx.put(Tree::Roles, role.name.as_bytes(), encode(&role)?);
             Ok(role)
         })
     }

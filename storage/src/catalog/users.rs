@@ -114,21 +114,7 @@ impl Catalog {
         name: &str,
         change: impl Fn(&mut UserDef) -> Result<()>,
     ) -> Result<UserDef> {
-        self.write(|tx| {
-            let Some(bytes) = tx.get(Tree::Users, name.as_bytes())? else {
-                return Err(StorageError::UserNotFound(name.to_string()));
-            };
-            let mut user: UserDef = decode(name.as_bytes(), &bytes)?;
-            change(&mut user)?;
-            if user.name != name {
-                if tx.get(Tree::Users, user.name.as_bytes())?.is_some() {
-                    return Err(StorageError::UserExists(user.name.clone()));
-                }
-                tx.remove(Tree::Users, name.as_bytes());
-            }
-            tx.put(Tree::Users, user.name.as_bytes(), encode(&user)?);
-            Ok(user)
-        })
+        self.write(|tx| alter_named(tx, name, &change))
     }
 
     /// DROP USER: refused while the user owns a table or schema or holds a privilege
@@ -205,23 +191,7 @@ impl Catalog {
         name: &str,
         change: impl Fn(&mut GroupDef) -> Result<()>,
     ) -> Result<GroupDef> {
-        self.write(|tx| {
-            let Some(bytes) = tx.get(Tree::Groups, name.as_bytes())? else {
-                return Err(StorageError::GroupNotFound(name.to_string()));
-            };
-            let mut group: GroupDef = decode(name.as_bytes(), &bytes)?;
-            change(&mut group)?;
-            group.members.sort_unstable();
-            group.members.dedup();
-            if group.name != name {
-                if tx.get(Tree::Groups, group.name.as_bytes())?.is_some() {
-                    return Err(StorageError::GroupExists(group.name.clone()));
-                }
-                tx.remove(Tree::Groups, name.as_bytes());
-            }
-            tx.put(Tree::Groups, group.name.as_bytes(), encode(&group)?);
-            Ok(group)
-        })
+        self.write(|tx| alter_named(tx, name, &change))
     }
 
     /// DROP GROUP: refused while the group holds a privilege (each named).
@@ -316,6 +286,92 @@ impl Catalog {
             Ok(access)
         })
     }
+}
+
+/// A record kept under its name (users, groups, roles): a new name moves it.
+pub(super) trait Named: Serialize + DeserializeOwned {
+    const TREE: Tree;
+    fn name(&self) -> &str;
+    /// The error for no record called `name`.
+    fn missing(name: &str) -> StorageError;
+    /// The error for a record called `name` already there.
+    fn taken(name: &str) -> StorageError;
+    /// Puts the record in its stored form (member lists sorted, without repeats).
+    fn normalize(&mut self) {}
+}
+
+fn sorted(ids: &mut Vec<i32>) {
+    ids.sort_unstable();
+    ids.dedup();
+}
+
+impl Named for UserDef {
+    const TREE: Tree = Tree::Users;
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn missing(name: &str) -> StorageError {
+        StorageError::UserNotFound(name.to_string())
+    }
+    fn taken(name: &str) -> StorageError {
+        StorageError::UserExists(name.to_string())
+    }
+}
+
+impl Named for GroupDef {
+    const TREE: Tree = Tree::Groups;
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn missing(name: &str) -> StorageError {
+        StorageError::GroupNotFound(name.to_string())
+    }
+    fn taken(name: &str) -> StorageError {
+        StorageError::GroupExists(name.to_string())
+    }
+    fn normalize(&mut self) {
+        sorted(&mut self.members);
+    }
+}
+
+impl Named for RoleDef {
+    const TREE: Tree = Tree::Roles;
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn missing(name: &str) -> StorageError {
+        StorageError::RoleNotFound(name.to_string())
+    }
+    fn taken(name: &str) -> StorageError {
+        StorageError::RoleExists(name.to_string())
+    }
+    fn normalize(&mut self) {
+        sorted(&mut self.users);
+        sorted(&mut self.roles);
+    }
+}
+
+/// ALTER USER, GROUP or ROLE within `tx`: `change` gets the record called `name`; a
+/// new name moves it, and must be free.
+pub(super) fn alter_named<T: Named>(
+    tx: &mut View<'_>,
+    name: &str,
+    change: &impl Fn(&mut T) -> Result<()>,
+) -> Result<T> {
+    let Some(bytes) = tx.get(T::TREE, name.as_bytes())? else {
+        return Err(T::missing(name));
+    };
+    let mut record: T = decode(name.as_bytes(), &bytes)?;
+    change(&mut record)?;
+    record.normalize();
+    if record.name() != name {
+        if tx.get(T::TREE, record.name().as_bytes())?.is_some() {
+            return Err(T::taken(record.name()));
+        }
+        tx.remove(T::TREE, name.as_bytes());
+    }
+    tx.put(T::TREE, record.name().as_bytes(), encode(&record)?);
+    Ok(record)
 }
 
 pub(super) fn decode_all<T: DeserializeOwned>(records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<T>> {
