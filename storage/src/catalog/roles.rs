@@ -1,5 +1,6 @@
-//! Redshift's roles (CREATE ROLE, GRANT ROLE) and the default privileges of new
-//! tables (ALTER DEFAULT PRIVILEGES).
+//! Redshift's roles (CREATE ROLE, GRANT ROLE), the default privileges of new tables
+//! (ALTER DEFAULT PRIVILEGES), and what privilege checks see of a user (its groups
+//! and roles: [`Catalog::principal`]).
 
 use super::users::{alter_named, decode_all, dependents};
 use super::*;
@@ -14,6 +15,26 @@ fn default_acl_key(owner: i32, schema: Option<&str>) -> Vec<u8> {
 }
 
 impl Catalog {
+    /// The user `id` as privilege checks see it; None when there is no such user
+    /// (dropped while a session of it ran).
+    pub fn principal(&self, id: i32) -> Result<Option<access::Principal>> {
+        let Some(user) = self.user_by_id(id)? else {
+            return Ok(None);
+        };
+        let groups = self
+            .groups()?
+            .into_iter()
+            .filter(|g| g.members.contains(&id))
+            .map(|g| g.id)
+            .collect();
+        Ok(Some(access::Principal {
+            user: id,
+            groups,
+            roles: roles_of(&self.roles()?, id),
+            superuser: user.superuser,
+        }))
+    }
+
     /// Every role, by name.
     pub fn roles(&self) -> Result<Vec<RoleDef>> {
         self.scan(Tree::Roles, b"")

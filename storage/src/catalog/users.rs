@@ -213,26 +213,6 @@ impl Catalog {
         })
     }
 
-    /// The user `id` as privilege checks see it; None when there is no such user
-    /// (dropped while a session of it ran).
-    pub fn principal(&self, id: i32) -> Result<Option<access::Principal>> {
-        let Some(user) = self.user_by_id(id)? else {
-            return Ok(None);
-        };
-        let groups = self
-            .groups()?
-            .into_iter()
-            .filter(|g| g.members.contains(&id))
-            .map(|g| g.id)
-            .collect();
-        Ok(Some(access::Principal {
-            user: id,
-            groups,
-            roles: super::roles::roles_of(&self.roles()?, id),
-            superuser: user.superuser,
-        }))
-    }
-
     /// A schema's owner and ACL. Schemas made before owners were recorded belong to
     /// the first user; `public` lets everyone use it and create in it (Redshift).
     pub fn schema_access(&self, schema: &str) -> Result<ObjectAccess> {
