@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use blueshift_storage::Result;
 use blueshift_storage::catalog::access::{AclItem, ObjectAccess};
 use blueshift_storage::catalog::{
-    Catalog, GroupDef, RoleDef, SegmentRef, TableChange, TableDef, TableStatistics, TableVersion,
-    UserDef,
+    Catalog, CommentTarget, GroupDef, RoleDef, SegmentRef, TableChange, TableDef, TableStatistics,
+    TableVersion, UserDef, ViewDef,
 };
 
 /// Commits changes to one catalog.
@@ -52,9 +52,34 @@ impl CommitPoint {
         self.catalog.alter_table(schema, name, change)
     }
 
-    /// DROP TABLE.
-    pub fn drop_table(&self, schema: &str, name: &str) -> Result<TableDef> {
-        self.catalog.drop_table(schema, name)
+    /// DROP TABLE [CASCADE].
+    pub fn drop_table(&self, schema: &str, name: &str, cascade: bool) -> Result<TableDef> {
+        self.catalog.drop_table(schema, name, cascade)
+    }
+
+    /// CREATE [OR REPLACE] VIEW.
+    pub fn create_view(&self, def: ViewDef, replace: bool) -> Result<ViewDef> {
+        self.catalog.create_view(def, replace)
+    }
+
+    /// DROP VIEW [CASCADE]: the dropped views.
+    pub fn drop_view(&self, schema: &str, name: &str, cascade: bool) -> Result<Vec<ViewDef>> {
+        self.catalog.drop_view(schema, name, cascade)
+    }
+
+    /// ALTER VIEW, GRANT and REVOKE on a view.
+    pub fn alter_view(
+        &self,
+        schema: &str,
+        name: &str,
+        change: impl Fn(&mut ViewDef) -> Result<()>,
+    ) -> Result<ViewDef> {
+        self.catalog.alter_view(schema, name, change)
+    }
+
+    /// COMMENT ON.
+    pub fn set_comment(&self, target: &CommentTarget, text: Option<&str>) -> Result<()> {
+        self.catalog.set_comment(target, text)
     }
 
     /// INSERT or COPY: staged segments become part of the table.

@@ -36,6 +36,7 @@ mod privileges;
 mod results;
 mod roles;
 mod transaction;
+mod views;
 
 pub use outcome::{Completion, Outcome, Rows};
 use results::{one_column, record, text_result};
@@ -455,6 +456,11 @@ impl Engine {
                 };
                 let attrs = match &stmt {
                     Statement::CreateTable(ct) => parsed.attributes.remove(&name_key(&ct.name)),
+                    Statement::CreateView(cv) => parsed.attributes.remove(&format!(
+                        "{}{}",
+                        crate::sql::redshift_ddl::VIEW_KEY,
+                        name_key(&cv.name)
+                    )),
                     Statement::AlterTable(alter) => parsed
                         .attributes
                         .get(&format!(
@@ -538,6 +544,7 @@ impl Engine {
                 Ok(Planned::Dml(plan))
             }
             Statement::CreateTable(_)
+            | Statement::CreateView(_)
             | Statement::CreateSchema { .. }
             | Statement::Drop { .. }
             | Statement::Set(_)
@@ -562,6 +569,7 @@ impl Engine {
         stmt: Statement,
     ) -> Result<LogicalPlan, LeaderError> {
         let state = self.state_for(session);
+        self.prepare_views(&state, &stmt, &mut vec![]).await?;
         Ok(state
             .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
             .await?)

@@ -2,8 +2,8 @@
 //! that their slice-local parts run on the compute nodes.
 //!
 //! ```text
-//!  catalog_provider, table   the catalog's tables as DataFusion tables (SliceTable),
-//!                            INSERT's writer (SliceSink)
+//!  catalog_provider, table,  the catalog's tables as DataFusion tables (SliceTable),
+//!  views                     INSERT's writer (SliceSink), views (ViewProvider)
 //!  explain, summary          EXPLAIN in Redshift's words; SVL_QUERY_SUMMARY rows
 //!  collocate                 placement: joins and aggregations on the slices
 //!                            (DS_DIST_NONE, DS_BCAST_INNER, DS_DIST_INNER/OUTER/BOTH)
@@ -26,3 +26,4 @@ pub mod pg_class_acl;
 pub mod semi_join;
 pub mod summary;
 pub mod table;
+pub mod views;

@@ -36,6 +36,10 @@ pub enum ErrorKind {
     DuplicateSchema,
     /// 42710: a user or group of this name exists.
     DuplicateObject,
+    /// 42809: a statement for one kind of object names another (DROP TABLE of a view).
+    WrongObjectType,
+    /// 42P17: a definition that refers to itself (a view reading itself).
+    InvalidObjectDefinition,
     /// 3F000: a missing schema.
     InvalidSchemaName,
     /// 2BP01: a schema that still holds tables.
@@ -110,6 +114,8 @@ impl ErrorKind {
         ErrorKind::DuplicateTable,
         ErrorKind::DuplicateSchema,
         ErrorKind::DuplicateObject,
+        ErrorKind::WrongObjectType,
+        ErrorKind::InvalidObjectDefinition,
         ErrorKind::InvalidSchemaName,
         ErrorKind::DependentObjectsStillExist,
         ErrorKind::DatatypeMismatch,
@@ -154,6 +160,8 @@ impl ErrorKind {
             ErrorKind::DuplicateTable => "42P07",
             ErrorKind::DuplicateSchema => "42P06",
             ErrorKind::DuplicateObject => "42710",
+            ErrorKind::WrongObjectType => "42809",
+            ErrorKind::InvalidObjectDefinition => "42P17",
             ErrorKind::InvalidSchemaName => "3F000",
             ErrorKind::DependentObjectsStillExist => "2BP01",
             ErrorKind::DatatypeMismatch => "42804",

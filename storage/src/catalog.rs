@@ -14,11 +14,15 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, Weak};
 
 pub mod access;
+mod comments;
 mod overlay;
 mod roles;
 mod users;
+mod views;
 
+pub use comments::{Comment, CommentTarget};
 pub use users::{GroupDef, RoleDef, UserDef};
+pub use views::{Materialized, ViewColumn, ViewDef};
 
 use access::{AclItem, ObjectAccess, Privileges, bootstrap_user_id};
 use overlay::{Changed, CommitError, Merge, Overlay, Tree, Trees};
@@ -251,6 +255,8 @@ impl Catalog {
                 db.open_tree("schema_access")?,
                 db.open_tree("roles")?,
                 db.open_tree("default_acls")?,
+                db.open_tree("views")?,
+                db.open_tree("comments")?,
             ],
             Arc::default(),
         );
@@ -475,14 +481,15 @@ impl Catalog {
             if tx.get(Tree::Schemas, name.as_bytes())?.is_none() {
                 return Err(StorageError::SchemaNotFound(name.to_string()));
             }
-            if !tx
-                .scan(Tree::Tables, format!("{name}.").as_bytes())?
-                .is_empty()
+            let prefix = format!("{name}.");
+            if !tx.scan(Tree::Tables, prefix.as_bytes())?.is_empty()
+                || !tx.scan(Tree::Views, prefix.as_bytes())?.is_empty()
             {
                 return Err(StorageError::SchemaNotEmpty(name.to_string()));
             }
             tx.remove(Tree::Schemas, name.as_bytes());
             tx.remove(Tree::SchemaAccess, name.as_bytes());
+            comments::remove_schema(tx, name);
             Ok(())
         })
     }
@@ -530,7 +537,8 @@ impl Catalog {
             if tx.get(Tree::Schemas, def.schema.as_bytes())?.is_none() {
                 return Err(StorageError::SchemaNotFound(def.schema.clone()));
             }
-            if tx.get(Tree::Tables, &key)?.is_some() {
+            if tx.get(Tree::Tables, &key)?.is_some() || views::is_view(tx, &def.schema, &def.name)?
+            {
                 return Err(StorageError::TableExists(qualified.clone()));
             }
             tx.put(Tree::Tables, &key, def_bytes.clone());
@@ -542,7 +550,9 @@ impl Catalog {
     }
 
     /// Changes a table's definition (ALTER TABLE): `change` gets the current
-    /// definition. A new name moves the table; the new name must be free.
+    /// definition. A new name moves the table; the new name must be free. A table
+    /// that regular views read keeps its name and columns (columns may be added):
+    /// the views name them.
     pub fn alter_table(
         &self,
         schema: &str,
@@ -554,11 +564,19 @@ impl Catalog {
             let Some(bytes) = tx.get(Tree::Tables, &key)? else {
                 return Err(StorageError::TableNotFound(format!("{schema}.{name}")));
             };
-            let mut def: TableDef = decode(&key, &bytes)?;
+            let old: TableDef = decode(&key, &bytes)?;
+            let mut def = old.clone();
             change(&mut def)?;
             let new_key = table_key(&def.schema, &def.name);
+            let kept = |c: &ColumnDef| def.columns.iter().any(|n| n.id == c.id && n.name == c.name);
+            if new_key != key || !old.columns.iter().all(kept) {
+                let what = format!("table {}", old.qualified_name());
+                views::drop_dependents(tx, &what, &old.qualified_name(), false)?;
+            }
             if new_key != key {
-                if tx.get(Tree::Tables, &new_key)?.is_some() {
+                if tx.get(Tree::Tables, &new_key)?.is_some()
+                    || views::is_view(tx, &def.schema, &def.name)?
+                {
                     return Err(StorageError::TableExists(def.qualified_name()));
                 }
                 tx.remove(Tree::Tables, &key);
@@ -568,18 +586,22 @@ impl Catalog {
         })
     }
 
-    /// Drops a table and its versions; its segments become garbage.
-    pub fn drop_table(&self, schema: &str, name: &str) -> Result<TableDef> {
+    /// Drops a table and its versions; its segments become garbage. Views that read
+    /// it are dropped with it (`cascade`), or keep it from being dropped. A
+    /// materialized view's table goes with its view only.
+    pub fn drop_table(&self, schema: &str, name: &str, cascade: bool) -> Result<TableDef> {
         let key = table_key(schema, name);
         self.write(|tx| {
             let def: TableDef = match tx.get(Tree::Tables, &key)? {
                 Some(v) => decode(&key, &v)?,
                 None => return Err(StorageError::TableNotFound(format!("{schema}.{name}"))),
             };
-            let id_key = def.id.to_be_bytes();
-            tx.remove(Tree::Tables, &key);
-            tx.remove(Tree::Versions, &id_key);
-            tx.remove(Tree::Statistics, &id_key);
+            let what = format!("table {schema}.{name}");
+            views::drop_dependents(tx, &what, &def.qualified_name(), cascade)?;
+            // A materialized view dropped with it took its own table along.
+            if tx.get(Tree::Tables, &key)?.is_some() {
+                remove_table(tx, schema, name)?;
+            }
             Ok(def)
         })
     }
@@ -717,6 +739,21 @@ impl Catalog {
             Ok(())
         })
     }
+}
+
+/// Removes table `schema.name`, its versions, statistics and comments.
+fn remove_table(tx: &mut View<'_>, schema: &str, name: &str) -> Result<TableDef> {
+    let key = table_key(schema, name);
+    let def: TableDef = match tx.get(Tree::Tables, &key)? {
+        Some(v) => decode(&key, &v)?,
+        None => return Err(StorageError::TableNotFound(format!("{schema}.{name}"))),
+    };
+    let id_key = def.id.to_be_bytes();
+    tx.remove(Tree::Tables, &key);
+    tx.remove(Tree::Versions, &id_key);
+    tx.remove(Tree::Statistics, &id_key);
+    comments::remove_all(tx, def.id)?;
+    Ok(def)
 }
 
 /// A write's access to the view it writes: the transaction's, or a statement's own.

@@ -34,6 +34,9 @@ pub enum StorageError {
     /// No table with this name.
     #[error("relation \"{0}\" does not exist")]
     TableNotFound(String),
+    /// A definition the catalog refuses (a replacing view that drops a column).
+    #[error("{0}")]
+    InvalidDefinition(String),
     /// No user with this name.
     #[error("user \"{0}\" does not exist")]
     UserNotFound(String),
@@ -111,6 +114,7 @@ impl StorageError {
             | StorageError::GroupExists(_)
             | StorageError::RoleExists(_) => ErrorKind::DuplicateObject,
             StorageError::Dependents { .. } => ErrorKind::DependentObjectsStillExist,
+            StorageError::InvalidDefinition(_) => ErrorKind::InvalidTableDefinition,
             StorageError::InvalidGrant(_) => ErrorKind::InvalidParameterValue,
             StorageError::SegmentCorrupt { .. } => ErrorKind::DataCorrupted,
             StorageError::Conflict { .. } => ErrorKind::SerializationFailure,

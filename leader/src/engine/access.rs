@@ -378,14 +378,31 @@ impl Engine {
         };
         match &g.objects {
             GrantObjects::Tables(_) | GrantObjects::AllTablesInSchema(_) => {
-                // Every table first, so that a missing one changes none.
-                let mut tables = vec![];
+                // Every table and view first, so that a missing one changes none:
+                // (schema, name, owner, ACL, whether a view).
+                let mut relations = vec![];
+                let table = |def: blueshift_storage::catalog::TableDef| {
+                    (def.schema, def.name, def.owner, def.acl, false)
+                };
+                let view = |def: blueshift_storage::catalog::ViewDef| {
+                    (def.schema, def.name, def.owner, def.acl, true)
+                };
                 if let GrantObjects::Tables(names) = &g.objects {
                     for name in names {
-                        let (schema, table) = table_name(name)?;
-                        tables.push(catalog.table(&schema, &table)?.ok_or_else(|| {
-                            StorageError::TableNotFound(format!("{schema}.{table}"))
-                        })?);
+                        let (schema, name) = table_name(name)?;
+                        match (
+                            catalog.table(&schema, &name)?,
+                            catalog.view(&schema, &name)?,
+                        ) {
+                            (Some(def), _) => relations.push(table(def)),
+                            (None, Some(def)) => relations.push(view(def)),
+                            (None, None) => {
+                                return Err(StorageError::TableNotFound(format!(
+                                    "{schema}.{name}"
+                                ))
+                                .into());
+                            }
+                        }
                     }
                 }
                 if let GrantObjects::AllTablesInSchema(schemas) = &g.objects {
@@ -393,21 +410,29 @@ impl Engine {
                         if !catalog.schema_exists(schema)? {
                             return Err(StorageError::SchemaNotFound(schema.clone()).into());
                         }
-                        tables.extend(catalog.tables_in(schema)?);
+                        relations.extend(catalog.tables_in(schema)?.into_iter().map(table));
+                        relations.extend(catalog.views_in(schema)?.into_iter().map(view));
                     }
                 }
-                for def in tables {
-                    let mut acl = def.acl.clone();
+                for (schema, name, owner, acl, is_view) in relations {
+                    let mut acl = acl;
                     change(
-                        def.owner,
+                        owner,
                         &mut acl,
                         Privileges::ALL_TABLE,
-                        &format!("relation {}", def.qualified_name()),
+                        &format!("relation {schema}.{name}"),
                     )?;
-                    commits.alter_table(&def.schema, &def.name, |t| {
-                        t.acl = acl.clone();
-                        Ok(())
-                    })?;
+                    if is_view {
+                        commits.alter_view(&schema, &name, |v| {
+                            v.acl = acl.clone();
+                            Ok(())
+                        })?;
+                    } else {
+                        commits.alter_table(&schema, &name, |t| {
+                            t.acl = acl.clone();
+                            Ok(())
+                        })?;
+                    }
                 }
             }
             GrantObjects::Schemas(schemas) => {
@@ -467,6 +492,13 @@ impl Engine {
         let id = self.user_id(session, owner)?;
         let commits = self.commits_of(session);
         match table {
+            Some(table) if self.catalog_of(session).view(schema, table)?.is_some() => {
+                commits.alter_view(schema, table, |v| {
+                    v.owner = id;
+                    Ok(())
+                })?;
+                Ok(Outcome::done("ALTER TABLE"))
+            }
             Some(table) => {
                 commits.alter_table(schema, table, |t| {
                     t.owner = id;

@@ -94,6 +94,7 @@ impl Engine {
                 cascade,
                 ..
             } => self.drop(session, *object_type, *if_exists, names, *cascade),
+            Statement::CreateView(create) => self.create_view(session, create, attrs).await,
             Statement::Set(set) => {
                 match set {
                     Set::SingleAssignment {

@@ -30,10 +30,17 @@ impl Engine {
     ) -> Result<Outcome, LeaderError> {
         use blueshift_storage::StorageError as S;
         match object_type {
+            ObjectType::View | ObjectType::MaterializedView => {
+                self.drop_views(session, object_type, if_exists, names, cascade)
+            }
             ObjectType::Table => {
                 for name in names {
                     let (schema, table) = object_reference(name)?;
-                    match self.commits_of(session).drop_table(&schema, &table) {
+                    self.refuse_view(session, &schema, &table, "DROP TABLE", "DROP VIEW")?;
+                    match self
+                        .commits_of(session)
+                        .drop_table(&schema, &table, cascade)
+                    {
                         Err(S::TableNotFound(_)) if if_exists => {}
                         Err(S::TableNotFound(_)) => {
                             return Err(S::TableNotFound(table).into());
@@ -56,8 +63,18 @@ impl Engine {
                         return Err(S::SchemaNotFound(schema).into());
                     }
                     if cascade {
+                        for v in self.catalog_of(session).views_in(&schema)? {
+                            // An earlier view's CASCADE may have dropped it.
+                            match self.commits_of(session).drop_view(&schema, &v.name, true) {
+                                Err(S::TableNotFound(_)) => {}
+                                other => {
+                                    other?;
+                                }
+                            }
+                        }
                         for t in self.catalog_of(session).tables_in(&schema)? {
-                            self.commits_of(session).drop_table(&schema, &t.name)?;
+                            self.commits_of(session)
+                                .drop_table(&schema, &t.name, true)?;
                         }
                     }
                     self.commits_of(session).drop_schema(&schema)?;
@@ -79,6 +96,7 @@ impl Engine {
             return Err(LeaderError::Unsupported(statement_name(stmt)));
         };
         let state = self.state_for(session);
+        self.prepare_views(&state, stmt, &mut vec![]).await?;
         let plan = state
             .statement_to_plan(DfStatement::Statement(Box::new(stmt.clone())))
             .await?;

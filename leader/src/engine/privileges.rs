@@ -12,6 +12,7 @@ use datafusion::logical_expr::WriteOp;
 
 use super::*;
 use crate::planner::table::SliceTable;
+use crate::planner::views::ViewProvider;
 
 /// The error of `who` lacking `need` on `def`.
 fn relation_denied(def: &TableDef, need: Privileges) -> LeaderError {
@@ -115,16 +116,30 @@ impl Engine {
     /// UPDATE, DELETE). The table an UPDATE or DELETE changes needs SELECT as well
     /// only when the statement reads its columns (a WHERE, a join, a SET value
     /// computed from them), as in PostgreSQL.
+    ///
+    /// A view needs SELECT (and USAGE on its schema); what the view reads is checked
+    /// as its owner, as in PostgreSQL and Redshift.
     pub(super) fn authorize_plan(
         &self,
         session: &Session,
         plan: &LogicalPlan,
     ) -> Result<(), LeaderError> {
         let who = self.principal(session)?;
+        self.authorize_plan_as(session, &who, plan, 0)
+    }
+
+    fn authorize_plan_as(
+        &self,
+        session: &Session,
+        who: &Principal,
+        plan: &LogicalPlan,
+        depth: usize,
+    ) -> Result<(), LeaderError> {
         if who.superuser {
             return Ok(());
         }
         let mut needs: Vec<(TableDef, Privileges)> = vec![];
+        let mut views: Vec<Arc<dyn datafusion::catalog::TableProvider>> = vec![];
         let mut target = None;
         plan.apply_with_subqueries(|node| {
             match node {
@@ -146,6 +161,10 @@ impl Engine {
                 LogicalPlan::TableScan(scan) => {
                     if let Some(def) = slice_table(&scan.source) {
                         needs.push((def, Privileges::SELECT));
+                    } else if let Ok(provider) = source_as_provider(&scan.source)
+                        && provider.downcast_ref::<ViewProvider>().is_some()
+                    {
+                        views.push(provider);
                     }
                 }
                 _ => {}
@@ -156,7 +175,30 @@ impl Engine {
             if need == Privileges::SELECT && Some(def.id) == target {
                 continue;
             }
-            self.check_table(session, &who, &def, need)?;
+            self.check_table(session, who, &def, need)?;
+        }
+        for provider in views {
+            let Some(view) = provider.downcast_ref::<ViewProvider>() else {
+                continue;
+            };
+            let def = view.def();
+            self.check_schema(session, who, &def.schema, Privileges::USAGE)?;
+            let has = access::effective(def.owner, &def.acl, who, Privileges::ALL_TABLE);
+            if !has.contains(Privileges::SELECT) {
+                return Err(LeaderError::PermissionDenied(format!(
+                    "permission denied for relation {} (needs SELECT)",
+                    def.qualified_name()
+                )));
+            }
+            if let Some(plan) = view.plan()
+                && depth < 32
+            {
+                let owner = self
+                    .catalog_of(session)
+                    .principal(def.owner)?
+                    .unwrap_or_else(|| Principal::alone(def.owner));
+                self.authorize_plan_as(session, &owner, plan, depth + 1)?;
+            }
         }
         Ok(())
     }
@@ -233,6 +275,40 @@ impl Engine {
                 }
                 Ok(())
             }
+            Statement::CreateView(cv) => {
+                let (schema, name) = object_reference(&cv.name)?;
+                let catalog = self.catalog_of(session);
+                if catalog.schema_exists(&schema)? {
+                    self.check_schema(session, who, &schema, Privileges::CREATE)?;
+                }
+                match catalog.view(&schema, &name)? {
+                    Some(v) if cv.or_replace && v.owner != who.user => {
+                        Err(LeaderError::PermissionDenied(format!(
+                            "permission denied for relation {}: only its owner can replace it",
+                            v.qualified_name()
+                        )))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Statement::Drop {
+                object_type: ast::ObjectType::View | ast::ObjectType::MaterializedView,
+                names,
+                ..
+            } => names.iter().try_for_each(|n| {
+                let (schema, name) = object_reference(n)?;
+                let Some(v) = self.catalog_of(session).view(&schema, &name)? else {
+                    return Ok(());
+                };
+                let has = access::effective(v.owner, &v.acl, who, Privileges::ALL_TABLE);
+                if v.owner != who.user && !has.contains(Privileges::DROP) {
+                    return Err(LeaderError::PermissionDenied(format!(
+                        "permission denied for relation {}: only its owner can DROP it",
+                        v.qualified_name()
+                    )));
+                }
+                Ok(())
+            }),
             Statement::CreateSchema { .. } => {
                 let db = self.catalog_of(session).database_access()?;
                 let has = access::effective(db.owner, &db.acl, who, Privileges::ALL_DATABASE);

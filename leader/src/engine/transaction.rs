@@ -16,6 +16,8 @@ pub(super) fn changes_something(planned: &Planned) -> bool {
         Planned::Command(stmt, _) => matches!(
             stmt.as_ref(),
             Statement::CreateTable(_)
+                | Statement::CreateView(_)
+                | Statement::Comment { .. }
                 | Statement::CreateSchema { .. }
                 | Statement::Drop { .. }
                 | Statement::AlterTable(_)

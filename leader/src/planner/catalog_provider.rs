@@ -15,6 +15,7 @@ use tracing::warn;
 use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
 use crate::planner::table::SliceTable;
+use crate::planner::views::{PlannedViews, ViewProvider};
 use crate::query_log::QueryLog;
 use crate::system_tables;
 
@@ -27,6 +28,8 @@ pub struct DatabaseProvider {
     cluster: ClusterClient,
     query_log: Arc<QueryLog>,
     in_memory: RwLock<HashMap<String, Arc<dyn SchemaProvider>>>,
+    /// The views the statement planned over this provider reads, planned.
+    views: PlannedViews,
 }
 
 impl DatabaseProvider {
@@ -38,7 +41,18 @@ impl DatabaseProvider {
             cluster,
             query_log,
             in_memory: RwLock::new(HashMap::new()),
+            views: PlannedViews::default(),
         }
+    }
+
+    /// The catalog this provider reads.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The views planned for the statement this provider serves.
+    pub fn planned_views(&self) -> &PlannedViews {
+        &self.views
     }
 
     /// The same database over another view of the catalog (a transaction block's,
@@ -51,6 +65,7 @@ impl DatabaseProvider {
             cluster: self.cluster.clone(),
             query_log: Arc::clone(&self.query_log),
             in_memory: RwLock::new(in_memory),
+            views: PlannedViews::default(),
         }
     }
 }
@@ -80,6 +95,7 @@ impl CatalogProvider for DatabaseProvider {
                 catalog: self.catalog.clone(),
                 cluster: self.cluster.clone(),
                 query_log: Arc::clone(&self.query_log),
+                views: self.views.clone(),
             })),
             _ => None,
         }
@@ -106,14 +122,22 @@ struct SchemaView {
     catalog: Catalog,
     cluster: ClusterClient,
     query_log: Arc<QueryLog>,
+    views: PlannedViews,
 }
 
 #[async_trait]
 impl SchemaProvider for SchemaView {
     fn table_names(&self) -> Vec<String> {
-        match self.catalog.tables_in(&self.name) {
-            Ok(tables) => tables.into_iter().map(|t| t.name).collect(),
-            Err(e) => {
+        let tables = self.catalog.tables_in(&self.name);
+        let views = self.catalog.views_in(&self.name);
+        match (tables, views) {
+            (Ok(tables), Ok(views)) => {
+                let mut names: Vec<String> = tables.into_iter().map(|t| t.name).collect();
+                names.extend(views.into_iter().map(|v| v.name));
+                names.sort();
+                names
+            }
+            (Err(e), _) | (_, Err(e)) => {
                 warn!("listing tables of {}: {e}", self.name);
                 vec![]
             }
@@ -132,6 +156,16 @@ impl SchemaProvider for SchemaView {
                 self.cluster.clone(),
             ))));
         }
+        if let Some(view) = self.views.get(&self.name, name) {
+            return Ok(Some(view));
+        }
+        if let Some(def) = self
+            .catalog
+            .view(&self.name, name)
+            .map_err(LeaderError::from)?
+        {
+            return Ok(Some(Arc::new(ViewProvider::unplanned(def))));
+        }
         if self.name == "public" {
             return system_tables::lookup(
                 name,
@@ -147,5 +181,6 @@ impl SchemaProvider for SchemaView {
 
     fn table_exist(&self, name: &str) -> bool {
         matches!(self.catalog.table(&self.name, name), Ok(Some(_)))
+            || matches!(self.catalog.view(&self.name, name), Ok(Some(_)))
     }
 }

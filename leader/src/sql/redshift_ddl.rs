@@ -46,6 +46,10 @@ pub struct TableAttributes {
     pub backup: Option<bool>,
     /// Column name → declared encoding.
     pub encodings: HashMap<String, String>,
+    /// A view's `WITH NO SCHEMA BINDING`.
+    pub late_binding: bool,
+    /// A materialized view's `AUTO REFRESH YES | NO`.
+    pub auto_refresh: Option<bool>,
 }
 
 /// SQL with Redshift table attributes blanked out, and the attributes of each
@@ -147,6 +151,16 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
             let end = parse_create_tail(&toks, j, &mut attrs, &mut blank)?;
             tables.insert(name, attrs);
             i = end;
+        } else if let Some((materialized, at)) = view_keyword(&toks, i) {
+            let (name, after) = table_name(&toks, at);
+            let mut attrs = TableAttributes::default();
+            if materialized {
+                parse_create_tail(&toks, after, &mut attrs, &mut blank)?;
+            } else {
+                attrs.late_binding = lift_no_schema_binding(&toks, after, &mut blank);
+            }
+            tables.insert(format!("{VIEW_KEY}{name}"), attrs);
+            i = stmt_start;
         } else if is_kw(&toks[i].token, "alter")
             && toks.get(i + 1).is_some_and(|t| is_kw(&t.token, "table"))
         {
@@ -206,6 +220,57 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
 /// The key of the column encodings of a string's `ALTER TABLE <name> ADD COLUMN`s in
 /// [`Stripped::tables`]: this prefix, then the name.
 pub const ALTER_KEY: &str = "alter:";
+
+/// The key of a `CREATE VIEW`'s attributes in [`Stripped::tables`]: this prefix,
+/// then the view's name.
+pub const VIEW_KEY: &str = "view:";
+
+/// Whether `CREATE [OR REPLACE] [MATERIALIZED] VIEW` starts at `i`: whether it is
+/// materialized, and where the name begins.
+fn view_keyword(toks: &[Tok], i: usize) -> Option<(bool, usize)> {
+    let kw = |j: usize, w: &str| toks.get(j).is_some_and(|t| is_kw(&t.token, w));
+    if !kw(i, "create") {
+        return None;
+    }
+    let mut j = i + 1;
+    if kw(j, "or") && kw(j + 1, "replace") {
+        j += 2;
+    }
+    let materialized = kw(j, "materialized");
+    if materialized {
+        j += 1;
+    }
+    kw(j, "view").then_some((materialized, j + 1))
+}
+
+/// Blanks a view's closing `WITH NO SCHEMA BINDING` (the statement's last words,
+/// outside parentheses) and says whether it was there.
+fn lift_no_schema_binding(toks: &[Tok], from: usize, blank: &mut Vec<(usize, usize)>) -> bool {
+    let mut depth = 0i32;
+    let mut end = from;
+    while end < toks.len() {
+        match toks[end].token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::SemiColon if depth <= 0 => break,
+            _ => {}
+        }
+        end += 1;
+    }
+    let words = ["with", "no", "schema", "binding"];
+    if end < from + words.len() {
+        return false;
+    }
+    let start = end - words.len();
+    let found = words
+        .iter()
+        .enumerate()
+        .all(|(k, w)| is_kw(&toks[start + k].token, w));
+    if found {
+        blank.push((toks[start].start, toks[end - 1].end));
+    }
+    found
+}
 
 /// A table name (`word (. word)*`) at `j`, and the index after it.
 fn table_name(toks: &[Tok], mut j: usize) -> (String, usize) {
@@ -406,6 +471,15 @@ fn parse_create_tail(
                 blank.push((start, toks[next - 1].end));
                 j = next;
             }
+        } else if is_kw(t, "auto") && toks.get(j + 1).is_some_and(|t| is_kw(&t.token, "refresh")) {
+            let yes = match toks.get(j + 2).map(|t| &t.token) {
+                Some(v) if is_kw(v, "yes") => true,
+                Some(v) if is_kw(v, "no") => false,
+                _ => return Err(attr_error("AUTO REFRESH must be YES or NO")),
+            };
+            attrs.auto_refresh = Some(yes);
+            blank.push((start, toks[j + 2].end));
+            j += 3;
         } else if is_kw(t, "encode") && toks.get(j + 1).is_some_and(|t| is_kw(&t.token, "auto")) {
             blank.push((start, toks[j + 1].end));
             j += 2;
@@ -446,6 +520,21 @@ mod tests {
         assert_eq!(a.dist_key.as_deref(), Some("x"));
         assert_eq!(a.sort_key, vec!["y"]);
         assert!(out.sql.contains("as select 1 as x"));
+        Ok(())
+    }
+
+    #[test]
+    fn view_attributes_are_lifted() -> Result<(), LeaderError> {
+        let sql = "create or replace view s.v as select (1) with no schema binding; \
+                   create materialized view mv backup no distkey(a) auto refresh yes as select 1 as a";
+        let out = strip_table_attributes(sql)?;
+        assert!(out.tables["view:s.v"].late_binding);
+        let mv = &out.tables["view:mv"];
+        assert_eq!(mv.auto_refresh, Some(true));
+        assert_eq!(mv.dist_key.as_deref(), Some("a"));
+        assert_eq!(mv.backup, Some(false));
+        assert!(!out.sql.contains("binding") && !out.sql.contains("refresh"));
+        assert!(out.sql.contains("as select (1)") && out.sql.contains("as select 1 as a"));
         Ok(())
     }
 

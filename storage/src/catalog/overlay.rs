@@ -34,10 +34,12 @@ pub(crate) enum Tree {
     SchemaAccess = 7,
     Roles = 8,
     DefaultAcls = 9,
+    Views = 10,
+    Comments = 11,
 }
 
 impl Tree {
-    const ALL: [Tree; 10] = [
+    const ALL: [Tree; 12] = [
         Tree::Meta,
         Tree::Schemas,
         Tree::Tables,
@@ -48,13 +50,15 @@ impl Tree {
         Tree::SchemaAccess,
         Tree::Roles,
         Tree::DefaultAcls,
+        Tree::Views,
+        Tree::Comments,
     ];
 }
 
 /// The trees, indexed by [`Tree`], and the count of commits started and ended (odd
 /// while one applies).
 #[derive(Clone)]
-pub(crate) struct Trees(pub [sled::Tree; 10], pub Arc<AtomicU64>);
+pub(crate) struct Trees(pub [sled::Tree; 12], pub Arc<AtomicU64>);
 
 impl Trees {
     pub fn get(&self, tree: Tree) -> &sled::Tree {

@@ -90,7 +90,7 @@ fn tables_and_versions_survive_reopen() -> Result<()> {
     );
     let emptied = catalog.truncate(id)?;
     assert_eq!((emptied.version, emptied.rows()), (4, 0));
-    catalog.drop_table("public", "t")?;
+    catalog.drop_table("public", "t", false)?;
     assert!(catalog.table("public", "t")?.is_none());
     assert!(catalog.live_segments()?.is_empty());
     Ok(())
@@ -132,7 +132,7 @@ fn a_transaction_commits_all_its_changes_at_once_or_none() -> Result<()> {
 
     // Dropped without a commit (ROLLBACK, a disconnect): no trace.
     let txn = catalog.begin();
-    txn.drop_table("public", "u")?;
+    txn.drop_table("public", "u", false)?;
     txn.append_segments(t.id, &segments(0, "t2", 5))?;
     txn.create_schema("s", 100)?;
     assert!(txn.table("public", "u")?.is_none());
@@ -359,7 +359,7 @@ fn users_groups_and_what_depends_on_them() -> Result<()> {
         panic!("readers may use s");
     };
     assert_eq!(objects, vec!["privileges for schema s".to_string()]);
-    cat.drop_table("public", "t")?;
+    cat.drop_table("public", "t", false)?;
     cat.alter_user("bob", |u| {
         u.name = "robert".into();
         Ok(())
@@ -461,5 +461,99 @@ fn a_block_reads_one_snapshot() -> Result<()> {
     assert_eq!(live.get(&0), Some(&vec!["old".to_string()]));
     drop(txn);
     assert!(cat.live_segments()?.get(&0).is_none_or(|s| s.is_empty()));
+    Ok(())
+}
+
+fn view(name: &str, reads: &[&str], columns: &[(&str, DataType)]) -> ViewDef {
+    ViewDef {
+        id: 0,
+        schema: "public".into(),
+        name: name.into(),
+        query: "select 1".into(),
+        column_names: vec![],
+        columns: columns
+            .iter()
+            .map(|(n, t)| ViewColumn {
+                name: n.to_string(),
+                data_type: t.clone(),
+            })
+            .collect(),
+        late_binding: false,
+        depends_on: reads.iter().map(|r| r.to_string()).collect(),
+        owner: access::BOOTSTRAP_USER_ID,
+        acl: vec![],
+        materialized: None,
+    }
+}
+
+/// Views share the tables' namespace, keep the tables they read from being dropped,
+/// renamed or losing columns, and go with them on CASCADE, with their comments.
+#[test]
+fn views_depend_on_what_they_read() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let layout = ClusterLayout {
+        nodes: 1,
+        slices_per_node: 1,
+    };
+    let cat = Catalog::open(dir.path(), layout)?;
+    let t = cat.create_table(table("t"), None)?;
+    let v = cat.create_view(view("v", &["public.t"], &[("a", DataType::Int32)]), false)?;
+    cat.create_view(view("w", &["public.v"], &[("a", DataType::Int32)]), false)?;
+    assert!(v.id > t.id, "one id space");
+    assert!(matches!(
+        cat.create_view(view("t", &[], &[]), true),
+        Err(StorageError::TableExists(_))
+    ));
+    assert!(matches!(
+        cat.create_table(table("v"), None),
+        Err(StorageError::TableExists(_))
+    ));
+    assert!(matches!(
+        cat.create_view(view("v", &[], &[]), false),
+        Err(StorageError::TableExists(_))
+    ));
+    // OR REPLACE keeps the id; it may add columns but not drop or retype them.
+    let two = [("a", DataType::Int32), ("b", DataType::Utf8)];
+    let replaced = cat.create_view(view("v", &["public.t"], &two), true)?;
+    assert_eq!(replaced.id, v.id);
+    assert!(matches!(
+        cat.create_view(view("v", &["public.t"], &[("a", DataType::Int64)]), true),
+        Err(StorageError::InvalidDefinition(_))
+    ));
+    let e = cat
+        .drop_table("public", "t", false)
+        .expect_err("views read it");
+    assert!(
+        e.to_string()
+            .contains("view public.v depends on table public.t"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("view public.w"), "{e}");
+    let e = cat
+        .alter_table("public", "t", |d| {
+            d.name = "t2".into();
+            Ok(())
+        })
+        .expect_err("renaming a table views read");
+    assert!(matches!(e, StorageError::Dependents { .. }), "{e}");
+    cat.alter_table("public", "t", |d| {
+        d.columns.push(ColumnDef {
+            id: 1,
+            name: "b".into(),
+            ..d.columns[0].clone()
+        });
+        Ok(())
+    })?;
+    cat.set_comment(
+        &CommentTarget::Relation {
+            id: v.id,
+            column: None,
+        },
+        Some("the view"),
+    )?;
+    assert_eq!(cat.comments()?.len(), 1);
+    cat.drop_table("public", "t", true)?;
+    assert!(cat.all_views()?.is_empty(), "CASCADE drops both views");
+    assert!(cat.comments()?.is_empty(), "and their comments");
     Ok(())
 }
