@@ -24,8 +24,10 @@ use futures::StreamExt;
 
 mod access;
 pub mod admission;
+mod catalog_functions;
 mod column_names;
 mod command;
+mod comments;
 mod copy;
 mod ddl;
 mod dml;
@@ -294,17 +296,6 @@ impl Engine {
             access::CatalogRoles(catalog.clone()),
         )
         .map_err(|e| LeaderError::DataFusion(*e))?;
-        // pg_class with each table's ACL (relacl).
-        if let Some(pg_catalog) = CatalogProvider::schema(database.as_ref(), "pg_catalog") {
-            CatalogProvider::register_schema(
-                database.as_ref(),
-                "pg_catalog",
-                Arc::new(crate::planner::pg_class_acl::PgCatalogWithAcls::new(
-                    pg_catalog,
-                    catalog.clone(),
-                )),
-            )?;
-        }
         let sessions = Arc::new(SessionRegistry::default());
         sessions.use_catalog(catalog.clone());
         functions::register_static(&ctx, Arc::clone(&sessions));
@@ -375,6 +366,7 @@ impl Engine {
         }
         functions::register_session(&mut state, session);
         functions::register_privileges(&mut state, self.catalog_of(session), session.user_id());
+        catalog_functions::register(&mut state, &self.catalog_of(session));
         state
     }
 
@@ -545,6 +537,7 @@ impl Engine {
             }
             Statement::CreateTable(_)
             | Statement::CreateView(_)
+            | Statement::Comment { .. }
             | Statement::CreateSchema { .. }
             | Statement::Drop { .. }
             | Statement::Set(_)

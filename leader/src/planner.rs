@@ -22,7 +22,7 @@ pub mod explain;
 pub mod fragment;
 pub mod join_order;
 pub mod locality;
-pub mod pg_class_acl;
+pub mod pg_catalog;
 pub mod semi_join;
 pub mod summary;
 pub mod table;

@@ -201,7 +201,8 @@ fn rewrite(stmt: Statement) -> Statement {
 }
 
 /// `information_schema.table_privileges` (which DataFusion's information_schema does
-/// not have) as Blueshift's system table of that name.
+/// not have) and `information_schema.views` (which has other columns there) as
+/// Blueshift's system tables of those names.
 fn table_privileges(mut stmt: Statement) -> Statement {
     use datafusion::sql::sqlparser::ast::{Ident, ObjectName, VisitMut, VisitorMut};
     use std::ops::ControlFlow;
@@ -216,24 +217,88 @@ fn table_privileges(mut stmt: Statement) -> Statement {
                 .map(|i| i.value.to_ascii_lowercase())
                 .collect();
             let ours = match parts.as_slice() {
-                [schema, table] | [_, schema, table] => {
-                    schema == "information_schema" && table == "table_privileges"
+                [schema, table] | [_, schema, table] if schema == "information_schema" => {
+                    crate::system_tables::INFORMATION_SCHEMA_TABLES
+                        .iter()
+                        .find(|t| t.strip_prefix("information_schema.") == Some(table))
                 }
-                _ => false,
+                _ => None,
             };
-            if ours {
-                *name = ObjectName::from(vec![
-                    Ident::new("public"),
-                    Ident::with_quote(
-                        '"',
-                        crate::system_tables::INFORMATION_SCHEMA_TABLE_PRIVILEGES,
-                    ),
-                ]);
+            if let Some(ours) = ours {
+                *name = ObjectName::from(vec![Ident::new("public"), Ident::with_quote('"', *ours)]);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    /// `FROM pg_catalog.unnest(...)` (psql's `\d+` has one) as `FROM unnest(...)`:
+    /// DataFusion finds table functions by their bare names.
+    struct TableFunctions;
+    impl VisitorMut for TableFunctions {
+        type Break = ();
+        fn pre_visit_table_factor(
+            &mut self,
+            factor: &mut datafusion::sql::sqlparser::ast::TableFactor,
+        ) -> ControlFlow<()> {
+            if let datafusion::sql::sqlparser::ast::TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            } = factor
+                && name.0.len() == 2
+                && name.0[0]
+                    .as_ident()
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_catalog"))
+            {
+                name.0.remove(0);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    /// psql's `\d+` adds a table's TOAST options to its options,
+    /// `c.reloptions || array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x)`;
+    /// tables here have no TOAST table, so that is `c.reloptions`.
+    struct ToastOptions;
+    impl VisitorMut for ToastOptions {
+        type Break = ();
+        fn post_visit_expr(
+            &mut self,
+            expr: &mut datafusion::sql::sqlparser::ast::Expr,
+        ) -> ControlFlow<()> {
+            use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr};
+            if let Expr::BinaryOp {
+                left,
+                op: BinaryOperator::StringConcat,
+                right,
+            } = expr
+                && right.to_string().contains("unnest(tc.reloptions)")
+            {
+                *expr = left.as_ref().clone();
+                return ControlFlow::Continue(());
+            }
+            // `polroles <> '{0}'` (`\dp`): an oid array against an array literal,
+            // compared as text.
+            if let Expr::BinaryOp { left, right, .. } = expr
+                && left.to_string().ends_with("polroles")
+                && let Expr::Value(v) = right.as_mut()
+                && let datafusion::sql::sqlparser::ast::Value::SingleQuotedString(text) =
+                    &mut v.value
+                && text.starts_with('{')
+            {
+                *text = text.trim_matches(|c| c == '{' || c == '}').to_string();
+                let text = format!("array_to_string({left}, ',')");
+                if let Ok(call) = Parser::new(&BlueshiftDialect::default())
+                    .try_with_sql(&text)
+                    .and_then(|mut p| p.parse_expr())
+                {
+                    **left = call;
+                }
             }
             ControlFlow::Continue(())
         }
     }
     let _ = stmt.visit(&mut Names);
+    let _ = stmt.visit(&mut ToastOptions);
+    let _ = stmt.visit(&mut TableFunctions);
     stmt
 }
 

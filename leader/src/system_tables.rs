@@ -27,7 +27,15 @@ pub(crate) mod grants;
 /// The name `information_schema.table_privileges` resolves to (DataFusion's own
 /// information_schema has no such table; the SQL rewrite points the name here).
 pub const INFORMATION_SCHEMA_TABLE_PRIVILEGES: &str = "information_schema.table_privileges";
+/// The name `information_schema.views` resolves to (DataFusion's has other columns).
+pub const INFORMATION_SCHEMA_VIEWS: &str = "information_schema.views";
+/// The information_schema tables Blueshift answers itself.
+pub const INFORMATION_SCHEMA_TABLES: &[&str] = &[
+    INFORMATION_SCHEMA_TABLE_PRIVILEGES,
+    INFORMATION_SCHEMA_VIEWS,
+];
 mod load;
+pub mod pg_types;
 mod summary;
 mod users;
 
@@ -63,6 +71,7 @@ pub async fn lookup(
         (None, INFORMATION_SCHEMA_TABLE_PRIVILEGES) => {
             grants::information_schema_table_privileges(catalog, viewer)?
         }
+        (None, INFORMATION_SCHEMA_VIEWS) => information_schema_views(catalog, viewer)?,
         (None, "svv_database_privileges") => grants::svv_database_privileges(catalog, viewer)?,
         (None, "svv_default_privileges") => grants::svv_default_privileges(catalog, viewer)?,
         (None, "svv_roles") => grants::svv_roles(catalog)?,
@@ -77,6 +86,40 @@ pub async fn lookup(
     };
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
     Ok(Some(Arc::new(table)))
+}
+
+/// INFORMATION_SCHEMA.VIEWS: the views the viewer owns or holds a privilege on
+/// (every view for a superuser), with their definitions as `pg_get_viewdef` gives
+/// them. Views are not updatable.
+fn information_schema_views(catalog: &Catalog, viewer: &Principal) -> Result<RecordBatch> {
+    use blueshift_storage::catalog::access::{self, Privileges};
+    let views: Vec<_> = catalog
+        .all_views()
+        .map_err(LeaderError::from)?
+        .into_iter()
+        .filter(|v| !access::effective(v.owner, &v.acl, viewer, Privileges::ALL_TABLE).is_empty())
+        .collect();
+    let text = |f: &dyn Fn(&blueshift_storage::catalog::ViewDef) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(views.iter().map(f)))
+    };
+    let mut fields = vec![];
+    let mut columns = vec![];
+    for (name, values) in [
+        ("table_catalog", text(&|_| DATABASE.to_string())),
+        ("table_schema", text(&|v| v.schema.clone())),
+        ("table_name", text(&|v| v.name.clone())),
+        ("view_definition", text(&pg_types::view_definition)),
+        ("check_option", text(&|_| "NONE".to_string())),
+        ("is_updatable", text(&|_| "NO".to_string())),
+        ("is_insertable_into", text(&|_| "NO".to_string())),
+        ("is_trigger_updatable", text(&|_| "NO".to_string())),
+        ("is_trigger_deletable", text(&|_| "NO".to_string())),
+        ("is_trigger_insertable_into", text(&|_| "NO".to_string())),
+    ] {
+        fields.push(Field::new(name, DataType::Utf8, true));
+        columns.push(values);
+    }
+    batch(fields, columns)
 }
 
 fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
@@ -236,7 +279,7 @@ fn stl_scan(log: &QueryLog) -> Result<RecordBatch> {
                 scans.iter().map(|s| s.stats.end_micros),
             )),
             Arc::new(Int32Array::from(vec![2; scans.len()])),
-            int64(&|s| s.table_id),
+            int64(&|s| pg_types::relation_oid(s.table_id) as u64),
             Arc::new(StringArray::from_iter_values(
                 scans.iter().map(|s| &s.stats.table_name),
             )),
@@ -338,7 +381,7 @@ fn pg_table_def(catalog: &Catalog) -> Result<RecordBatch> {
             schema.push(t.schema.clone());
             table.push(t.name.clone());
             column.push(c.name.clone());
-            ty.push(c.declared_type.clone());
+            ty.push(pg_types::pg_type(&c.declared_type, &c.data_type).name);
             enc.push(c.encoding.clone().unwrap_or_else(|| "none".into()));
             distkey.push(t.dist_key == Some(i));
             sortkey.push(
@@ -385,7 +428,7 @@ fn stv_tbl_perm(catalog: &Catalog) -> Result<RecordBatch> {
         let version = catalog.version(t.id).map_err(LeaderError::from)?;
         for (s, segments) in &version.slices {
             slice.push(*s as i32);
-            id.push(t.id as i64);
+            id.push(i64::from(pg_types::relation_oid(t.id)));
             name.push(t.name.clone());
             rows.push(segments.iter().map(|g| g.rows as i64).sum::<i64>());
             sorted.push(
@@ -495,7 +538,8 @@ async fn stv_blocklist(catalog: &Catalog, cluster: &ClusterClient) -> Result<Rec
                 rows.iter().map(|(_, col, ..)| *col as i32),
             )),
             Arc::new(Int64Array::from_iter_values(
-                rows.iter().map(|(b, ..)| b.table_id as i64),
+                rows.iter()
+                    .map(|(b, ..)| i64::from(pg_types::relation_oid(b.table_id))),
             )),
             Arc::new(Int32Array::from_iter_values(
                 rows.iter().map(|(_, _, n, _)| *n),
@@ -538,7 +582,7 @@ fn svv_table_info(catalog: &Catalog, cluster: &ClusterClient) -> Result<RecordBa
     for t in &tables {
         let version = catalog.version(t.id).map_err(LeaderError::from)?;
         schema.push(t.schema.clone());
-        id.push(t.id as i64);
+        id.push(i64::from(pg_types::relation_oid(t.id)));
         name.push(t.name.clone());
         dist.push(match (t.dist_style, t.dist_key) {
             (DistStyle::Key, Some(k)) => format!("KEY({})", t.columns[k].name),

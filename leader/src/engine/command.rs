@@ -95,6 +95,12 @@ impl Engine {
                 ..
             } => self.drop(session, *object_type, *if_exists, names, *cascade),
             Statement::CreateView(create) => self.create_view(session, create, attrs).await,
+            Statement::Comment {
+                object_type,
+                object_name,
+                comment,
+                if_exists: false,
+            } => self.comment(session, object_type, object_name, comment.as_deref()),
             Statement::Set(set) => {
                 match set {
                     Set::SingleAssignment {

@@ -38,6 +38,14 @@ pub const LEADER_ONLY: &[&str] = &[
     "has_table_privilege",
     "has_schema_privilege",
     "has_database_privilege",
+    "pg_get_userbyid",
+    "pg_get_viewdef",
+    "obj_description",
+    "col_description",
+    "format_encoding",
+    "pg_relation_size",
+    "pg_table_size",
+    "pg_total_relation_size",
 ];
 
 fn constant_udf(
@@ -185,14 +193,16 @@ impl HasPrivilege {
             "has_table_privilege" => {
                 let lower = object.to_lowercase();
                 let (schema, table) = lower.rsplit_once('.').unwrap_or(("public", &lower));
-                let def = self
-                    .catalog
-                    .table(schema, table)
-                    .map_err(failed)?
-                    .ok_or_else(|| {
-                        DataFusionError::Plan(format!("relation \"{object}\" does not exist"))
-                    })?;
-                (def.owner, def.acl, Privileges::ALL_TABLE)
+                let missing =
+                    || DataFusionError::Plan(format!("relation \"{object}\" does not exist"));
+                match self.catalog.table(schema, table).map_err(failed)? {
+                    Some(def) => (def.owner, def.acl, Privileges::ALL_TABLE),
+                    None => {
+                        let view = self.catalog.view(schema, table).map_err(failed)?;
+                        let view = view.ok_or_else(missing)?;
+                        (view.owner, view.acl, Privileges::ALL_TABLE)
+                    }
+                }
             }
             "has_schema_privilege" => {
                 let schema = object.to_lowercase();

@@ -14,6 +14,7 @@ use tracing::warn;
 
 use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
+use crate::planner::pg_catalog::PgCatalog;
 use crate::planner::table::SliceTable;
 use crate::planner::views::{PlannedViews, ViewProvider};
 use crate::query_log::QueryLog;
@@ -86,6 +87,13 @@ impl CatalogProvider for DatabaseProvider {
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if let Some(s) = self.in_memory.read().ok()?.get(name) {
+            if name == "pg_catalog" {
+                // Its tables about relations read this provider's catalog.
+                return Some(Arc::new(PgCatalog::new(
+                    Arc::clone(s),
+                    self.catalog.clone(),
+                )));
+            }
             return Some(Arc::clone(s));
         }
         match self.catalog.schema_exists(name) {

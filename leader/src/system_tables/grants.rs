@@ -47,7 +47,7 @@ impl Names {
         })
     }
 
-    fn user(&self, id: i32) -> String {
+    pub(crate) fn user(&self, id: i32) -> String {
         self.users
             .get(&id)
             .cloned()

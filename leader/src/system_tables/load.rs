@@ -58,9 +58,9 @@ pub(super) fn stl_load_errors(log: &QueryLog) -> Result<RecordBatch> {
             Arc::new(Int32Array::from_iter_values(
                 errors.iter().map(|e| e.error.slice as i32),
             )),
-            Arc::new(Int64Array::from_iter_values(
-                errors.iter().map(|e| e.error.table_id as i64),
-            )),
+            Arc::new(Int64Array::from_iter_values(errors.iter().map(|e| {
+                i64::from(super::pg_types::relation_oid(e.error.table_id))
+            }))),
             Arc::new(TimestampMicrosecondArray::from_iter_values(
                 errors.iter().map(|e| session(e.query_id).1),
             )),

@@ -1,0 +1,401 @@
+//! Functions catalog queries call, answered from the statement's catalog:
+//! `pg_get_userbyid`, `pg_get_viewdef`, `obj_description`, `col_description` and
+//! Redshift's `format_encoding` (scalar functions), and Redshift's
+//! `pg_get_late_binding_view_cols()` (a table function).
+//!
+//! Relations and schemas are named by the oids pg_catalog shows
+//! (`system_tables::pg_types`).
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use blueshift_storage::catalog::{Catalog, CommentTarget, ViewDef};
+use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::{MemTable, TableType};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::FunctionRegistry;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use tracing::warn;
+
+use crate::system_tables::pg_types::{
+    ENCODING_NUMBERS, from_arrow, namespace_oid, relation_id, view_definition,
+};
+
+type RowFn = Arc<dyn Fn(&Catalog, &[ScalarValue]) -> Result<ScalarValue> + Send + Sync>;
+
+/// A scalar function computed row by row over the catalog.
+struct CatalogFunction {
+    name: &'static str,
+    signature: Signature,
+    returns: DataType,
+    catalog: Catalog,
+    row: RowFn,
+}
+
+impl std::fmt::Debug for CatalogFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for CatalogFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for CatalogFunction {}
+impl std::hash::Hash for CatalogFunction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for CatalogFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(self.returns.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let mut out = Vec::with_capacity(args.number_rows);
+        for row in 0..args.number_rows {
+            let values = arrays
+                .iter()
+                .map(|a| ScalarValue::try_from_array(a, if a.len() == 1 { 0 } else { row }))
+                .collect::<Result<Vec<_>>>()?;
+            let value = if values.iter().any(ScalarValue::is_null) {
+                ScalarValue::try_from(&self.returns)?
+            } else {
+                (self.row)(&self.catalog, &values)?.cast_to(&self.returns)?
+            };
+            out.push(value);
+        }
+        if out.is_empty() {
+            return Ok(ColumnarValue::Array(arrow::array::new_empty_array(
+                &self.returns,
+            )));
+        }
+        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+    }
+}
+
+fn storage(e: blueshift_storage::StorageError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+fn as_i64(v: &ScalarValue) -> Option<i64> {
+    match v.cast_to(&DataType::Int64).ok()? {
+        ScalarValue::Int64(v) => v,
+        _ => None,
+    }
+}
+
+fn as_text(v: &ScalarValue) -> Option<String> {
+    match v.cast_to(&DataType::Utf8).ok()? {
+        ScalarValue::Utf8(v) => v,
+        _ => None,
+    }
+}
+
+/// The view an oid or a (possibly qualified) name names.
+fn view_named(catalog: &Catalog, arg: &ScalarValue) -> Result<Option<ViewDef>> {
+    if let Some(oid) = as_i64(arg).filter(|_| !matches!(arg, ScalarValue::Utf8(_))) {
+        let Some(id) = relation_id(oid) else {
+            return Ok(None);
+        };
+        let views = catalog.all_views().map_err(storage)?;
+        return Ok(views.into_iter().find(|v| v.id == id));
+    }
+    let name = as_text(arg).unwrap_or_default().to_lowercase();
+    let (schema, view) = name.rsplit_once('.').unwrap_or(("public", &name));
+    catalog.view(schema, view).map_err(storage)
+}
+
+/// The comment on relation `oid` (or its column `column`, 1-based).
+fn relation_comment(catalog: &Catalog, oid: i64, column: Option<i64>) -> Result<ScalarValue> {
+    let Some(id) = relation_id(oid) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    let column = match column {
+        None => None,
+        Some(n) => {
+            let position = usize::try_from(n - 1).ok();
+            let table = catalog
+                .all_tables()
+                .map_err(storage)?
+                .into_iter()
+                .find(|t| t.id == id);
+            match (table, position) {
+                (Some(t), Some(p)) => match t.columns.get(p) {
+                    Some(c) => Some(c.id),
+                    None => return Ok(ScalarValue::Utf8(None)),
+                },
+                (None, Some(p)) => Some(p as u32),
+                (_, None) => return Ok(ScalarValue::Utf8(None)),
+            }
+        }
+    };
+    let comment = catalog
+        .comment(&CommentTarget::Relation { id, column })
+        .map_err(storage)?;
+    Ok(ScalarValue::Utf8(comment))
+}
+
+/// The bytes of the segments of table `oid` (0 for a view or an unknown oid).
+fn relation_bytes(catalog: &Catalog, oid: i64) -> Result<i64> {
+    let Some(id) = relation_id(oid) else {
+        return Ok(0);
+    };
+    let Ok(version) = catalog.version(id) else {
+        return Ok(0);
+    };
+    let bytes: u64 = version.slices.values().flatten().map(|s| s.bytes).sum();
+    Ok(i64::try_from(bytes).unwrap_or(i64::MAX))
+}
+
+/// PostgreSQL's `pg_size_pretty`: bytes, kB, MB, GB, TB, rounded, 1024 apart.
+fn size_pretty(bytes: i64) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB"];
+    let mut size = bytes;
+    let mut unit = 0;
+    // PostgreSQL moves to the next unit at 10 * 1024 of the current one.
+    while size.abs() >= 10 * 1024 && unit + 1 < units.len() {
+        size = (size + if size < 0 { -512 } else { 512 }) / 1024;
+        unit += 1;
+    }
+    format!("{size} {}", units[unit])
+}
+
+fn signature(shapes: Vec<Vec<DataType>>) -> Signature {
+    Signature::one_of(
+        shapes.into_iter().map(TypeSignature::Exact).collect(),
+        Volatility::Stable,
+    )
+}
+
+/// Registers the catalog functions over `catalog` in `state`.
+pub fn register(state: &mut SessionState, catalog: &Catalog) {
+    use DataType::{Boolean, Int32, Int64, Utf8};
+    let functions: Vec<(&'static str, Signature, RowFn)> = vec![
+        (
+            "pg_get_userbyid",
+            signature(vec![vec![Int64], vec![Int32]]),
+            Arc::new(|catalog, args| {
+                let id = as_i64(&args[0]).unwrap_or(0);
+                let user = i32::try_from(id)
+                    .ok()
+                    .map(|id| catalog.user_by_id(id))
+                    .transpose()
+                    .map_err(storage)?
+                    .flatten();
+                Ok(ScalarValue::Utf8(Some(match user {
+                    Some(u) => u.name,
+                    None => format!("unknown (OID={id})"),
+                })))
+            }),
+        ),
+        (
+            "pg_get_viewdef",
+            signature(vec![
+                vec![Int64],
+                vec![Int64, Boolean],
+                vec![Utf8],
+                vec![Utf8, Boolean],
+            ]),
+            Arc::new(|catalog, args| {
+                Ok(ScalarValue::Utf8(
+                    view_named(catalog, &args[0])?.map(|v| view_definition(&v)),
+                ))
+            }),
+        ),
+        (
+            "obj_description",
+            signature(vec![vec![Int64], vec![Int64, Utf8]]),
+            Arc::new(|catalog, args| {
+                let oid = as_i64(&args[0]).unwrap_or(0);
+                let class = args.get(1).and_then(as_text).unwrap_or_default();
+                if class == "pg_namespace" {
+                    let schemas = catalog.schemas().map_err(storage)?;
+                    let Some(name) = schemas
+                        .into_iter()
+                        .find(|s| i64::from(namespace_oid(s)) == oid)
+                    else {
+                        return Ok(ScalarValue::Utf8(None));
+                    };
+                    let comment = catalog
+                        .comment(&CommentTarget::Schema(name))
+                        .map_err(storage)?;
+                    return Ok(ScalarValue::Utf8(comment));
+                }
+                relation_comment(catalog, oid, None)
+            }),
+        ),
+        (
+            "col_description",
+            signature(vec![vec![Int64, Int64]]),
+            Arc::new(|catalog, args| {
+                let oid = as_i64(&args[0]).unwrap_or(0);
+                relation_comment(catalog, oid, as_i64(&args[1]))
+            }),
+        ),
+        (
+            "format_encoding",
+            signature(vec![vec![Int64]]),
+            Arc::new(|_, args| {
+                let n = as_i64(&args[0]).unwrap_or(-1);
+                Ok(ScalarValue::Utf8(
+                    ENCODING_NUMBERS
+                        .iter()
+                        .find(|(k, _)| i64::from(*k) == n)
+                        .map(|(_, name)| name.to_string()),
+                ))
+            }),
+        ),
+    ];
+    let sizes: Vec<(&'static str, Signature, RowFn)> = [
+        "pg_relation_size",
+        "pg_table_size",
+        "pg_total_relation_size",
+    ]
+    .into_iter()
+    .map(|name| {
+        let row: RowFn = Arc::new(|catalog: &Catalog, args: &[ScalarValue]| {
+            Ok(ScalarValue::Int64(Some(relation_bytes(
+                catalog,
+                as_i64(&args[0]).unwrap_or(0),
+            )?)))
+        });
+        (name, signature(vec![vec![Int64], vec![Int32]]), row)
+    })
+    .collect();
+    let pretty: RowFn = Arc::new(|_, args| {
+        Ok(ScalarValue::Utf8(Some(size_pretty(
+            as_i64(&args[0]).unwrap_or(0),
+        ))))
+    });
+    let typed = functions
+        .into_iter()
+        .map(|(n, s, r)| (n, s, r, Utf8))
+        .chain(sizes.into_iter().map(|(n, s, r)| (n, s, r, Int64)))
+        .chain([("pg_size_pretty", signature(vec![vec![Int64]]), pretty, Utf8)]);
+    for (name, signature, row, returns) in typed {
+        let udf = CatalogFunction {
+            name,
+            signature,
+            returns,
+            catalog: catalog.clone(),
+            row,
+        };
+        if let Err(e) = state.register_udf(Arc::new(ScalarUDF::new_from_impl(udf))) {
+            warn!("registering {name}: {e}");
+        }
+    }
+    state.register_udtf(
+        "pg_get_late_binding_view_cols",
+        Arc::new(LateBindingViewColumns(catalog.clone())),
+    );
+}
+
+/// `pg_get_late_binding_view_cols()`: the columns of every late-binding view, as
+/// they resolve now (view_schema, view_name, col_name, col_type, col_num).
+#[derive(Debug)]
+struct LateBindingViewColumns(Catalog);
+
+impl TableFunctionImpl for LateBindingViewColumns {
+    fn call(&self, _args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
+        Ok(Arc::new(LateBindingColumnsTable(self.0.clone())))
+    }
+}
+
+#[derive(Debug)]
+struct LateBindingColumnsTable(Catalog);
+
+fn late_binding_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("view_schema", DataType::Utf8, false),
+        Field::new("view_name", DataType::Utf8, false),
+        Field::new("col_name", DataType::Utf8, false),
+        Field::new("col_type", DataType::Utf8, false),
+        Field::new("col_num", DataType::Int32, false),
+    ]))
+}
+
+#[async_trait]
+impl TableProvider for LateBindingColumnsTable {
+    fn schema(&self) -> SchemaRef {
+        late_binding_schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let session_state = state
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .ok_or_else(|| {
+                DataFusionError::Internal("pg_get_late_binding_view_cols needs a session".into())
+            })?;
+        let mut rows: Vec<(String, String, String, String, i32)> = vec![];
+        for v in self.0.all_views().map_err(storage)? {
+            if !v.late_binding {
+                continue;
+            }
+            // A view whose tables are gone has no columns now; it is left out.
+            let Ok(plan) = session_state.create_logical_plan(&v.query).await else {
+                continue;
+            };
+            for (i, field) in plan.schema().fields().iter().enumerate() {
+                let name = v.column_names.get(i).unwrap_or(field.name()).clone();
+                rows.push((
+                    v.schema.clone(),
+                    v.name.clone(),
+                    name,
+                    from_arrow(field.data_type()).name,
+                    i as i32 + 1,
+                ));
+            }
+        }
+        let text = |f: fn(&(String, String, String, String, i32)) -> &String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+        };
+        let batch = RecordBatch::try_new(
+            late_binding_schema(),
+            vec![
+                text(|r| &r.0),
+                text(|r| &r.1),
+                text(|r| &r.2),
+                text(|r| &r.3),
+                Arc::new(arrow::array::Int32Array::from_iter_values(
+                    rows.iter().map(|r| r.4),
+                )),
+            ],
+        )?;
+        MemTable::try_new(late_binding_schema(), vec![vec![batch]])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
