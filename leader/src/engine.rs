@@ -276,6 +276,11 @@ impl Engine {
                 Arc::clone(&ship),
             )))
             .with_physical_optimizer_rule(ship)
+            .with_analyzer_rules(
+                std::iter::once(Arc::new(crate::planner::views::InlineViews) as _)
+                    .chain(datafusion::optimizer::Analyzer::new().rules)
+                    .collect(),
+            )
             .with_optimizer_rule(Arc::new(crate::planner::join_order::SinkFilteredJoins))
             .with_optimizer_rule(Arc::new(crate::planner::semi_join::PushSemiJoinDown))
             .with_optimizer_rule(Arc::new(

@@ -196,11 +196,11 @@ async fn alter_table_without_rewriting_segments() -> Result<()> {
         )
         .await?,
         table(&[
-            &["id", "int", "none"],
-            &["label", "varchar(10)", "none"],
-            &["price", "decimal(8,2)", "none"],
-            &["note", "varchar(20)", "zstd"],
-            &["qty", "int", "none"],
+            &["id", "integer", "none"],
+            &["label", "character varying(10)", "none"],
+            &["price", "numeric(8,2)", "none"],
+            &["note", "character varying(20)", "zstd"],
+            &["qty", "integer", "none"],
         ])
     );
     client

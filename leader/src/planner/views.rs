@@ -2,12 +2,13 @@
 //!
 //! Before a statement is planned, the engine plans the query of every view it reads
 //! (and of the views those read) and registers the plans with the statement's
-//! catalog ([`PlannedViews`]); the view then resolves to its plan, which DataFusion's
-//! analyzer inlines where the view is named. Outside a statement's planning (the
-//! catalog listings of pg_class and information_schema) a view resolves to its
-//! definition alone: its recorded columns, and no plan.
+//! catalog ([`PlannedViews`]). The statement's plan keeps a scan of the view, so that
+//! the privilege checks see it (SELECT on the view; what the view reads is checked as
+//! the view's owner); the [`InlineViews`] analyzer rule puts the view's plan in its
+//! place before the plan is optimized. Outside a statement's planning (the catalog
+//! listings of pg_class and information_schema) a view resolves to its definition
+//! alone: its recorded columns, and no plan.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -16,9 +17,14 @@ use async_trait::async_trait;
 use blueshift_storage::catalog::ViewDef;
 use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Column;
+use datafusion::common::tree_node::Transformed;
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::TableType;
+use datafusion::datasource::source_as_provider;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
 /// A view: its definition, and its plan once the engine planned it for a statement.
@@ -75,10 +81,6 @@ impl TableProvider for ViewProvider {
         TableType::View
     }
 
-    fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
-        self.planned.as_ref().and_then(|t| t.get_logical_plan())
-    }
-
     fn get_table_definition(&self) -> Option<&str> {
         Some(&self.def.query)
     }
@@ -97,6 +99,60 @@ impl TableProvider for ViewProvider {
                 self.def.qualified_name()
             ))),
         }
+    }
+}
+
+/// Puts each planned view's plan where the plan scans the view (as DataFusion's plan
+/// builder inlines a view whose plan it is given), views inside views too.
+#[derive(Debug, Default)]
+pub struct InlineViews;
+
+/// `plan` with its view scans replaced by the views' plans.
+fn inline(plan: LogicalPlan) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| {
+        let LogicalPlan::TableScan(scan) = &node else {
+            return Ok(Transformed::no(node));
+        };
+        let Ok(provider) = source_as_provider(&scan.source) else {
+            return Ok(Transformed::no(node));
+        };
+        let Some(view_plan) = provider
+            .downcast_ref::<ViewProvider>()
+            .and_then(ViewProvider::plan)
+        else {
+            return Ok(Transformed::no(node));
+        };
+        if !scan.filters.is_empty() {
+            return Err(DataFusionError::Internal(format!(
+                "a scan of view {} with filters before the views were inlined",
+                scan.table_name
+            )));
+        }
+        let sub_plan = inline(view_plan.clone())?;
+        let builder = match &scan.projection {
+            Some(projection) => {
+                let columns: Vec<Expr> = projection
+                    .iter()
+                    .map(|i| Expr::Column(Column::from(sub_plan.schema().qualified_field(*i))))
+                    .collect();
+                LogicalPlanBuilder::from(sub_plan).project(columns)?
+            }
+            None => LogicalPlanBuilder::from(sub_plan),
+        };
+        Ok(Transformed::yes(
+            builder.alias(scan.table_name.clone())?.build()?,
+        ))
+    })
+    .map(|t| t.data)
+}
+
+impl AnalyzerRule for InlineViews {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        inline(plan)
+    }
+
+    fn name(&self) -> &str {
+        "inline_views"
     }
 }
 
