@@ -182,7 +182,7 @@ impl Rows {
 
     fn default_of(field: &Field) -> Result<ScalarValue> {
         if field.is_nullable() {
-            return Ok(ScalarValue::try_from(field.data_type())?);
+            return ScalarValue::try_from(field.data_type());
         }
         Ok(match field.data_type() {
             DataType::Boolean => ScalarValue::Boolean(Some(false)),

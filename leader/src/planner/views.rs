@@ -156,9 +156,12 @@ impl AnalyzerRule for InlineViews {
     }
 }
 
+/// Planned views by schema and name.
+type ViewsByName = HashMap<(String, String), Arc<ViewProvider>>;
+
 /// The views planned for one statement, by schema and name.
 #[derive(Debug, Default, Clone)]
-pub struct PlannedViews(Arc<RwLock<HashMap<(String, String), Arc<ViewProvider>>>>);
+pub struct PlannedViews(Arc<RwLock<ViewsByName>>);
 
 impl PlannedViews {
     /// The planned view `schema.name`, if planned.
