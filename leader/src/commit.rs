@@ -77,6 +77,18 @@ impl CommitPoint {
         self.catalog.alter_view(schema, name, change)
     }
 
+    /// ALTER TABLE ... RENAME TO of a table or view; `follow` rewrites the views that
+    /// read it.
+    pub fn rename_relation(
+        &self,
+        schema: &str,
+        old: &str,
+        new: &str,
+        follow: impl Fn(&ViewDef) -> Result<ViewDef>,
+    ) -> Result<()> {
+        self.catalog.rename_relation(schema, old, new, follow)
+    }
+
     /// COMMENT ON.
     pub fn set_comment(&self, target: &CommentTarget, text: Option<&str>) -> Result<()> {
         self.catalog.set_comment(target, text)

@@ -23,21 +23,66 @@ use crate::session::DATABASE;
 
 mod exec_state;
 pub(crate) mod grants;
+mod information_schema;
 
 /// The name `information_schema.table_privileges` resolves to (DataFusion's own
 /// information_schema has no such table; the SQL rewrite points the name here).
 pub const INFORMATION_SCHEMA_TABLE_PRIVILEGES: &str = "information_schema.table_privileges";
 /// The name `information_schema.views` resolves to (DataFusion's has other columns).
 pub const INFORMATION_SCHEMA_VIEWS: &str = "information_schema.views";
+/// The name `information_schema.columns` resolves to (DataFusion's gives Arrow types).
+pub const INFORMATION_SCHEMA_COLUMNS: &str = "information_schema.columns";
 /// The information_schema tables Blueshift answers itself.
 pub const INFORMATION_SCHEMA_TABLES: &[&str] = &[
     INFORMATION_SCHEMA_TABLE_PRIVILEGES,
     INFORMATION_SCHEMA_VIEWS,
+    INFORMATION_SCHEMA_COLUMNS,
 ];
 mod load;
 pub mod pg_types;
 mod summary;
 mod users;
+
+/// The system tables [`lookup`] answers (keep the two in step).
+pub const SYSTEM_TABLES: &[&str] = &[
+    "stl_query",
+    "stl_scan",
+    "stl_load_errors",
+    "stl_load_commits",
+    "stv_load_state",
+    "sys_query_history",
+    "svl_query_summary",
+    "stv_exec_state",
+    "pg_user",
+    "pg_shadow",
+    "pg_group",
+    "svv_user_info",
+    "svv_relation_privileges",
+    "svv_schema_privileges",
+    "svv_database_privileges",
+    "svv_default_privileges",
+    "svv_roles",
+    "svv_user_grants",
+    "svv_role_grants",
+    "stv_slices",
+    "pg_table_def",
+    "svv_table_info",
+    "stv_tbl_perm",
+    "stv_blocklist",
+    "svv_external_schemas",
+    "svv_external_tables",
+    "svv_external_columns",
+];
+
+/// Whether `name` is a system table or one of pg_catalog's.
+pub fn is_system_table(name: &str) -> bool {
+    SYSTEM_TABLES.contains(&name)
+        || datafusion_pg_catalog::pg_catalog::PG_CATALOG_TABLES.contains(&name)
+        || name == "pg_tables"
+        || name == "pg_views"
+        || name == "pg_roles"
+        || name == "pg_settings"
+}
 
 /// The system table `name`, or `None` when there is no such table.
 /// `viewer` reads it: the query and load logs show a user who is not a superuser
@@ -71,7 +116,8 @@ pub async fn lookup(
         (None, INFORMATION_SCHEMA_TABLE_PRIVILEGES) => {
             grants::information_schema_table_privileges(catalog, viewer)?
         }
-        (None, INFORMATION_SCHEMA_VIEWS) => information_schema_views(catalog, viewer)?,
+        (None, INFORMATION_SCHEMA_VIEWS) => information_schema::views(catalog, viewer)?,
+        (None, INFORMATION_SCHEMA_COLUMNS) => information_schema::columns(catalog, viewer)?,
         (None, "svv_database_privileges") => grants::svv_database_privileges(catalog, viewer)?,
         (None, "svv_default_privileges") => grants::svv_default_privileges(catalog, viewer)?,
         (None, "svv_roles") => grants::svv_roles(catalog)?,
@@ -82,44 +128,13 @@ pub async fn lookup(
         (None, "svv_table_info") => svv_table_info(catalog, cluster)?,
         (None, "stv_tbl_perm") => stv_tbl_perm(catalog)?,
         (None, "stv_blocklist") => stv_blocklist(catalog, cluster).await?,
-        _ => return Ok(None),
+        (None, name) => match information_schema::svv_external(name) {
+            Some(empty) => empty?,
+            None => return Ok(None),
+        },
     };
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
     Ok(Some(Arc::new(table)))
-}
-
-/// INFORMATION_SCHEMA.VIEWS: the views the viewer owns or holds a privilege on
-/// (every view for a superuser), with their definitions as `pg_get_viewdef` gives
-/// them. Views are not updatable.
-fn information_schema_views(catalog: &Catalog, viewer: &Principal) -> Result<RecordBatch> {
-    use blueshift_storage::catalog::access::{self, Privileges};
-    let views: Vec<_> = catalog
-        .all_views()
-        .map_err(LeaderError::from)?
-        .into_iter()
-        .filter(|v| !access::effective(v.owner, &v.acl, viewer, Privileges::ALL_TABLE).is_empty())
-        .collect();
-    let text = |f: &dyn Fn(&blueshift_storage::catalog::ViewDef) -> String| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(views.iter().map(f)))
-    };
-    let mut fields = vec![];
-    let mut columns = vec![];
-    for (name, values) in [
-        ("table_catalog", text(&|_| DATABASE.to_string())),
-        ("table_schema", text(&|v| v.schema.clone())),
-        ("table_name", text(&|v| v.name.clone())),
-        ("view_definition", text(&pg_types::view_definition)),
-        ("check_option", text(&|_| "NONE".to_string())),
-        ("is_updatable", text(&|_| "NO".to_string())),
-        ("is_insertable_into", text(&|_| "NO".to_string())),
-        ("is_trigger_updatable", text(&|_| "NO".to_string())),
-        ("is_trigger_deletable", text(&|_| "NO".to_string())),
-        ("is_trigger_insertable_into", text(&|_| "NO".to_string())),
-    ] {
-        fields.push(Field::new(name, DataType::Utf8, true));
-        columns.push(values);
-    }
-    batch(fields, columns)
 }
 
 fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {

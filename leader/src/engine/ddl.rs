@@ -4,7 +4,6 @@
 use super::outcome::Outcome;
 use std::collections::HashMap;
 
-use arrow_pg::datatypes::into_pg_type;
 use blueshift_storage::catalog::{ColumnDef, DistStyle, SortStyle, TableDef, TableVersion};
 use blueshift_storage::distribution::DistHash;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
@@ -136,10 +135,10 @@ impl Engine {
                 name: f.name().clone(),
                 data_type: f.data_type().clone(),
                 nullable: f.is_nullable() || ct.query.is_some(),
+                // A CTAS column has its values' type: `numeric(10,2)` keeps its
+                // precision and scale.
                 declared_type: declared.get(f.name()).cloned().unwrap_or_else(|| {
-                    into_pg_type(f.data_type())
-                        .map(|t| t.name().to_string())
-                        .unwrap_or_else(|_| f.data_type().to_string())
+                    crate::system_tables::pg_types::from_arrow(f.data_type()).name
                 }),
                 encoding: attrs.encodings.get(f.name()).cloned(),
             })
@@ -284,6 +283,29 @@ impl Engine {
         use blueshift_storage::StorageError as S;
         use datafusion::sql::sqlparser::ast::{AlterTableOperation as Op, RenameTableNameKind};
         let (schema, table) = object_reference(&alter.name)?;
+        // RENAME TO alone, of a table or a view: the views that read it follow it.
+        if let [Op::RenameTable { table_name }] = alter.operations.as_slice() {
+            let (RenameTableNameKind::To(name) | RenameTableNameKind::As(name)) = table_name;
+            let (new_schema, new_name) = object_reference(name)?;
+            if name.0.len() > 1 && new_schema != schema {
+                return Err(LeaderError::Unsupported(
+                    "ALTER TABLE ... RENAME TO another schema".into(),
+                ));
+            }
+            let catalog = self.catalog_of(session);
+            if catalog.table(&schema, &table)?.is_none() && catalog.view(&schema, &table)?.is_none()
+            {
+                if alter.if_exists {
+                    return Ok(Outcome::done("ALTER TABLE"));
+                }
+                return Err(S::TableNotFound(table).into());
+            }
+            self.commits_of(session)
+                .rename_relation(&schema, &table, &new_name, |view| {
+                    self.follow_rename(view, &schema, &table, &new_name)
+                })?;
+            return Ok(Outcome::done("ALTER TABLE"));
+        }
         let Some(def) = self.catalog_of(session).table(&schema, &table)? else {
             if alter.if_exists {
                 return Ok(Outcome::done("ALTER TABLE"));

@@ -191,8 +191,20 @@ impl HasPrivilege {
         };
         let (owner, acl, all) = match self.name {
             "has_table_privilege" => {
-                let lower = object.to_lowercase();
-                let (schema, table) = lower.rsplit_once('.').unwrap_or(("public", &lower));
+                let (schema, table) = relation_name(object).ok_or_else(|| {
+                    DataFusionError::Plan(format!("invalid relation name \"{object}\""))
+                })?;
+                let (schema, table) = (schema.as_str(), table.as_str());
+                // System tables and pg_catalog's: every user may read them (the rows
+                // a user may not see are left out).
+                if matches!(schema, "public" | "pg_catalog")
+                    && crate::system_tables::is_system_table(table)
+                    && self.catalog.table(schema, table).map_err(failed)?.is_none()
+                {
+                    return Ok(privilege
+                        .split(',')
+                        .all(|p| p.trim().eq_ignore_ascii_case("select")));
+                }
                 let missing =
                     || DataFusionError::Plan(format!("relation \"{object}\" does not exist"));
                 match self.catalog.table(schema, table).map_err(failed)? {
@@ -237,6 +249,32 @@ impl HasPrivilege {
             }
         }
         Ok(false)
+    }
+}
+
+/// The schema and name of a relation named as SQL names it (`t`, `s.t`,
+/// `"dev"."s"."T"`): quoted parts keep their case, others fold to lower case.
+fn relation_name(text: &str) -> Option<(String, String)> {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let name = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_object_name(false))
+        .ok()?;
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident())
+        .map(|i| match i.quote_style {
+            Some(_) => i.value.clone(),
+            None => i.value.to_lowercase(),
+        })
+        .collect();
+    match parts.as_slice() {
+        [t] => Some(("public".into(), t.clone())),
+        [s, t] => Some((s.clone(), t.clone())),
+        [db, s, t] if db == crate::session::DATABASE => Some((s.clone(), t.clone())),
+        _ => None,
     }
 }
 

@@ -312,6 +312,54 @@ impl Engine {
         Ok(Outcome::done(tag))
     }
 
+    /// `view`, which reads `schema.old`, reading `schema.new` instead (a rename it
+    /// follows, as PostgreSQL's views follow their tables).
+    pub(super) fn follow_rename(
+        &self,
+        view: &ViewDef,
+        schema: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<ViewDef, StorageError> {
+        use datafusion::sql::sqlparser::ast::{Ident, VisitMut, VisitorMut};
+        use std::ops::ControlFlow;
+        struct Rename<'a>(&'a str, &'a str, &'a str);
+        impl VisitorMut for Rename<'_> {
+            type Break = ();
+            fn pre_visit_relation(&mut self, name: &mut ObjectName) -> ControlFlow<()> {
+                if let Ok((s, n)) = object_reference(name)
+                    && s == self.0
+                    && n == self.1
+                    && let Some(last) = name.0.last_mut()
+                {
+                    *last = datafusion::sql::sqlparser::ast::ObjectNamePart::Identifier(
+                        Ident::with_quote('"', self.2),
+                    );
+                }
+                ControlFlow::Continue(())
+            }
+        }
+        let mut query = self
+            .parse_view_query(&view.query)
+            .map_err(|e| StorageError::InvalidDefinition(e.to_string()))?;
+        let _ = query.visit(&mut Rename(schema, old, new));
+        let Statement::Query(query) = query else {
+            return Err(StorageError::InvalidDefinition(format!(
+                "view {} is not a query",
+                view.qualified_name()
+            )));
+        };
+        let old_name = format!("{schema}.{old}");
+        let mut followed = view.clone();
+        followed.query = query.to_string();
+        for d in &mut followed.depends_on {
+            if *d == old_name {
+                *d = format!("{schema}.{new}");
+            }
+        }
+        Ok(followed)
+    }
+
     /// Refuses `statement` (for tables) on a view, pointing to `instead`.
     pub(super) fn refuse_view(
         &self,

@@ -14,7 +14,7 @@ use tracing::warn;
 
 use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
-use crate::planner::pg_catalog::PgCatalog;
+use crate::planner::pg_catalog::{PgCatalog, SystemTables};
 use crate::planner::table::SliceTable;
 use crate::planner::views::{PlannedViews, ViewProvider};
 use crate::query_log::QueryLog;
@@ -89,9 +89,15 @@ impl CatalogProvider for DatabaseProvider {
         if let Some(s) = self.in_memory.read().ok()?.get(name) {
             if name == "pg_catalog" {
                 // Its tables about relations read this provider's catalog.
+                let system = SystemTables {
+                    cluster: self.cluster.clone(),
+                    query_log: Arc::clone(&self.query_log),
+                    viewer: self.viewer.clone(),
+                };
                 return Some(Arc::new(PgCatalog::new(
                     Arc::clone(s),
                     self.catalog.clone(),
+                    Some(system),
                 )));
             }
             return Some(Arc::clone(s));

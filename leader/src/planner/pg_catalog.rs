@@ -32,7 +32,11 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 
+use blueshift_storage::catalog::access::Principal;
+
+use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
+use crate::query_log::QueryLog;
 use crate::system_tables::grants::{Names, acl_text};
 use crate::system_tables::pg_types::{
     encoding_number, from_arrow, namespace_oid, pg_type, relation_oid,
@@ -63,13 +67,31 @@ const PG_NAMESPACE_OID: i64 = 2615;
 pub struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
     catalog: Catalog,
+    /// Redshift's system tables, which are in pg_catalog too (`pg_catalog.svv_table_info`).
+    system: Option<SystemTables>,
+}
+
+/// What the system tables are built from, and who reads them.
+#[derive(Debug, Clone)]
+pub struct SystemTables {
+    pub cluster: ClusterClient,
+    pub query_log: Arc<QueryLog>,
+    pub viewer: Principal,
 }
 
 impl PgCatalog {
     /// `inner` (the crate's pg_catalog) with its tables about relations answered
-    /// from `catalog`.
-    pub fn new(inner: Arc<dyn SchemaProvider>, catalog: Catalog) -> Self {
-        PgCatalog { inner, catalog }
+    /// from `catalog`, and Redshift's system tables from `system`.
+    pub fn new(
+        inner: Arc<dyn SchemaProvider>,
+        catalog: Catalog,
+        system: Option<SystemTables>,
+    ) -> Self {
+        PgCatalog {
+            inner,
+            catalog,
+            system,
+        }
     }
 }
 
@@ -81,7 +103,19 @@ impl SchemaProvider for PgCatalog {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let Some(table) = self.inner.table(name).await? else {
-            return Ok(None);
+            return match &self.system {
+                Some(s) => {
+                    crate::system_tables::lookup(
+                        name,
+                        &self.catalog,
+                        &s.cluster,
+                        &s.query_log,
+                        &s.viewer,
+                    )
+                    .await
+                }
+                None => Ok(None),
+            };
         };
         if !REPLACED.contains(&name) {
             return Ok(Some(table));

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{AclItem, bootstrap_user_id};
 use super::overlay::Tree;
-use super::{Catalog, View, decode, encode, table_key};
+use super::{Catalog, TableDef, View, decode, encode, table_key};
 use crate::error::{Result, StorageError};
 
 /// One column of a view, as the view resolved when it was made.
@@ -235,6 +235,47 @@ impl Catalog {
             remove_view(tx, &view)?;
             dropped.insert(0, view);
             Ok(dropped)
+        })
+    }
+
+    /// ALTER TABLE ... RENAME TO of a table or a view, within its schema: the views
+    /// that read it follow it, each rewritten by `follow` (which gets the view as it
+    /// was and returns it naming the new name), in the same commit.
+    pub fn rename_relation(
+        &self,
+        schema: &str,
+        old: &str,
+        new: &str,
+        follow: impl Fn(&ViewDef) -> Result<ViewDef>,
+    ) -> Result<()> {
+        let old_key = table_key(schema, old);
+        let new_key = table_key(schema, new);
+        let old_name = format!("{schema}.{old}");
+        self.write(|tx| {
+            if tx.get(Tree::Tables, &new_key)?.is_some() || tx.get(Tree::Views, &new_key)?.is_some()
+            {
+                return Err(StorageError::TableExists(format!("{schema}.{new}")));
+            }
+            if let Some(bytes) = tx.get(Tree::Tables, &old_key)? {
+                let mut def: TableDef = decode(&old_key, &bytes)?;
+                def.name = new.to_string();
+                tx.remove(Tree::Tables, &old_key);
+                tx.put(Tree::Tables, &new_key, encode(&def)?);
+            } else if let Some(bytes) = tx.get(Tree::Views, &old_key)? {
+                let mut view: ViewDef = decode(&old_key, &bytes)?;
+                view.name = new.to_string();
+                tx.remove(Tree::Views, &old_key);
+                tx.put(Tree::Views, &new_key, encode(&view)?);
+            } else {
+                return Err(StorageError::TableNotFound(old_name.clone()));
+            }
+            for (key, bytes) in tx.scan(Tree::Views, b"")? {
+                let view: ViewDef = decode(&key, &bytes)?;
+                if view.depends_on.contains(&old_name) {
+                    tx.put(Tree::Views, &key, encode(&follow(&view)?)?);
+                }
+            }
+            Ok(())
         })
     }
 
