@@ -35,8 +35,10 @@ pub mod functions;
 mod maintenance;
 pub mod outcome;
 mod privileges;
+mod regexp;
 mod results;
 mod roles;
+mod temp_tables;
 mod transaction;
 mod views;
 
@@ -319,6 +321,7 @@ impl Engine {
         engine
             .sessions
             .on_abandoned_changes(AbandonedHook(Arc::new(engine.garbage_collector())));
+        engine.manage_temp_tables();
         Ok(engine)
     }
 
@@ -493,6 +496,17 @@ impl Engine {
             Parsed::Access(a, _) => return Ok(Planned::Access(a)),
         };
         refuse_bag_set_operations(&stmt)?;
+        let mut stmt = stmt;
+        if matches!(
+            stmt,
+            Statement::Query(_)
+                | Statement::Explain { .. }
+                | Statement::Insert(_)
+                | Statement::Update(_)
+                | Statement::Delete(_)
+        ) {
+            self.qualify_temp_tables(session, &mut stmt)?;
+        }
         match &stmt {
             Statement::Query(_) => {
                 let mut stmt = stmt;
@@ -619,7 +633,21 @@ impl Engine {
     /// The result columns of a planned statement (empty for commands without rows).
     pub fn result_schema(&self, planned: &Planned) -> Arc<Schema> {
         match planned {
-            Planned::Query(p) => Arc::new(client_schema(p.schema().as_arrow())),
+            // As the analyzer leaves it: a UNION's columns take the type both
+            // sides coerce to, which the rows will have.
+            Planned::Query(p) => {
+                let state = self.ctx.state();
+                let analyzed = state.analyzer().execute_and_check(
+                    p.clone(),
+                    state.config_options(),
+                    |_, _| {},
+                );
+                let schema = match &analyzed {
+                    Ok(a) => a.schema().as_arrow().clone(),
+                    Err(_) => p.schema().as_arrow().clone(),
+                };
+                Arc::new(client_schema(&schema))
+            }
             Planned::Command(stmt, _) => match stmt.as_ref() {
                 Statement::ShowVariable { variable } => {
                     let name = show_name(variable);

@@ -99,7 +99,25 @@ pub struct Session {
     /// Runs when the session ends in an open block that wrote something (the client
     /// disconnected): the segments the block staged are garbage now.
     on_abandoned_changes: std::sync::OnceLock<AbandonedHook>,
+    /// Whether the session made temporary tables (dropped when it ends).
+    made_temp_tables: std::sync::atomic::AtomicBool,
+    /// Drops a session's temporary tables when it ends (gets its pid).
+    on_end_with_temp_tables: std::sync::OnceLock<TempTablesHook>,
 }
+
+/// What a session that made temporary tables runs when it ends: drops the schema
+/// of its temporary tables (given the session's pid).
+#[derive(Clone)]
+pub struct TempTablesHook(pub Arc<dyn Fn(i32) + Send + Sync>);
+
+impl std::fmt::Debug for TempTablesHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TempTablesHook")
+    }
+}
+
+/// The prefix of the schemas that hold sessions' temporary tables.
+pub const TEMP_SCHEMA_PREFIX: &str = "pg_temp_";
 
 /// The ids and name a session runs as.
 #[derive(Clone, Debug)]
@@ -130,6 +148,13 @@ impl Drop for Session {
         };
         if wrote && let Some(hook) = self.on_abandoned_changes.get() {
             (hook.0)();
+        }
+        if self
+            .made_temp_tables
+            .load(std::sync::atomic::Ordering::Acquire)
+            && let Some(hook) = self.on_end_with_temp_tables.get()
+        {
+            (hook.0)(self.pid);
         }
     }
 }
@@ -176,7 +201,21 @@ impl Session {
             last_copy: AtomicU64::new(0),
             copy_in: std::sync::Mutex::new(None),
             on_abandoned_changes: std::sync::OnceLock::new(),
+            made_temp_tables: std::sync::atomic::AtomicBool::new(false),
+            on_end_with_temp_tables: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The schema of the session's temporary tables, `pg_temp_<pid>`: unqualified
+    /// names find its tables before `public`'s.
+    pub fn temp_schema(&self) -> String {
+        format!("{TEMP_SCHEMA_PREFIX}{}", self.pid)
+    }
+
+    /// Records that the session made a temporary table (dropped when it ends).
+    pub fn made_temp_table(&self) {
+        self.made_temp_tables
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// The session of user `id` (a new session is the first user's, 100).
@@ -596,6 +635,9 @@ pub struct SessionRegistry {
     /// Given to every session registered: what it runs when it ends with
     /// uncommitted changes.
     on_abandoned_changes: std::sync::OnceLock<AbandonedHook>,
+    /// Given to every session registered: what it runs when it ends having made
+    /// temporary tables.
+    on_end_with_temp_tables: std::sync::OnceLock<TempTablesHook>,
     /// Where new sessions find their user's id and settings.
     catalog: std::sync::OnceLock<Catalog>,
 }
@@ -614,6 +656,12 @@ impl SessionRegistry {
     /// uncommitted changes (once).
     pub fn on_abandoned_changes(&self, hook: AbandonedHook) {
         let _ = self.on_abandoned_changes.set(hook);
+    }
+
+    /// Sets what every session registered from now on that made temporary tables
+    /// runs when it ends (once).
+    pub fn on_end_with_temp_tables(&self, hook: TempTablesHook) {
+        let _ = self.on_end_with_temp_tables.set(hook);
     }
 
     /// Sets the catalog new sessions find their users in (once).
@@ -660,6 +708,9 @@ impl SessionRegistry {
     pub fn register(&self, pid: i32, secret: Bytes, session: &Arc<Session>) {
         if let Some(hook) = self.on_abandoned_changes.get() {
             session.on_abandoned_changes(hook.clone());
+        }
+        if let Some(hook) = self.on_end_with_temp_tables.get() {
+            let _ = session.on_end_with_temp_tables.set(hook.clone());
         }
         let mut sessions = self.lock();
         sessions.retain(|_, s| s.strong_count() > 0);

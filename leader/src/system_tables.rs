@@ -594,7 +594,38 @@ fn svv_table_info(catalog: &Catalog, cluster: &ClusterClient) -> Result<RecordBa
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut size, mut rows, mut visible, mut unsorted, mut stats_off, mut skew) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut encoded, mut max_varchar, mut sort1_enc, mut sort_num) =
+        (vec![], vec![], vec![], vec![]);
     for t in &tables {
+        // Redshift's `encoded`: Y when a column has an encoding, with AUTO(ENCODE)
+        // when every column's is chosen automatically (no ENCODE).
+        let explicit = t
+            .columns
+            .iter()
+            .filter_map(|c| c.encoding.as_deref())
+            .any(|e| e != "raw" && e != "auto");
+        let auto = t.columns.iter().all(|c| c.encoding.is_none());
+        encoded.push(match (explicit, auto) {
+            (_, true) => "Y, AUTO(ENCODE)",
+            (true, false) => "Y",
+            (false, false) => "N",
+        });
+        max_varchar.push(
+            t.columns
+                .iter()
+                .map(|c| pg_types::pg_type(&c.declared_type, &c.data_type))
+                .filter(|ty| matches!(ty.oid, 1042 | 1043) && ty.typmod >= 4)
+                .map(|ty| ty.typmod - 4)
+                .max()
+                .unwrap_or(0),
+        );
+        sort1_enc.push(t.sort_key.first().map(|&k| {
+            t.columns[k]
+                .encoding
+                .clone()
+                .unwrap_or_else(|| "none".to_string())
+        }));
+        sort_num.push(t.sort_key.len() as i32);
         let version = catalog.version(t.id).map_err(LeaderError::from)?;
         schema.push(t.schema.clone());
         id.push(i64::from(pg_types::relation_oid(t.id)));
@@ -646,32 +677,59 @@ fn svv_table_info(catalog: &Catalog, cluster: &ClusterClient) -> Result<RecordBa
             _ => None,
         });
     }
+    let n = tables.len();
+    let nulls = |ty: &DataType| arrow::array::new_null_array(ty, n);
+    let decimal = DataType::Decimal128(19, 2);
+    // Redshift's columns, in its order; pct_used, skew_sortkey1, risk_event,
+    // vacuum_sort_benefit and create_time are not measured here (NULL).
     batch(
         vec![
+            Field::new("database", DataType::Utf8, false),
             Field::new("schema", DataType::Utf8, false),
             Field::new("table_id", DataType::Int64, false),
             Field::new("table", DataType::Utf8, false),
+            Field::new("encoded", DataType::Utf8, false),
             Field::new("diststyle", DataType::Utf8, false),
             Field::new("sortkey1", DataType::Utf8, true),
+            Field::new("max_varchar", DataType::Int32, false),
+            Field::new("sortkey1_enc", DataType::Utf8, true),
+            Field::new("sortkey_num", DataType::Int32, false),
             Field::new("size", DataType::Int64, false),
-            Field::new("tbl_rows", DataType::Int64, false),
-            Field::new("estimated_visible_rows", DataType::Int64, false),
+            Field::new("pct_used", DataType::Decimal128(10, 4), true),
+            Field::new("empty", DataType::Int64, false),
             Field::new("unsorted", DataType::Decimal128(5, 2), true),
             Field::new("stats_off", DataType::Decimal128(5, 2), false),
-            Field::new("skew_rows", DataType::Decimal128(19, 2), true),
+            Field::new("tbl_rows", DataType::Int64, false),
+            Field::new("skew_sortkey1", decimal.clone(), true),
+            Field::new("skew_rows", decimal.clone(), true),
+            Field::new("estimated_visible_rows", DataType::Int64, false),
+            Field::new("risk_event", DataType::Utf8, true),
+            Field::new("vacuum_sort_benefit", decimal.clone(), true),
+            timestamp_field("create_time", true),
         ],
         vec![
+            Arc::new(StringArray::from(vec![DATABASE; n])),
             Arc::new(StringArray::from(schema)),
             Arc::new(Int64Array::from(id)),
             Arc::new(StringArray::from(name)),
+            Arc::new(StringArray::from(encoded)),
             Arc::new(StringArray::from(dist)),
             Arc::new(StringArray::from(sort1)),
+            Arc::new(Int32Array::from(max_varchar)),
+            Arc::new(StringArray::from(sort1_enc)),
+            Arc::new(Int32Array::from(sort_num)),
             Arc::new(Int64Array::from(size)),
-            Arc::new(Int64Array::from(rows)),
-            Arc::new(Int64Array::from(visible)),
+            nulls(&DataType::Decimal128(10, 4)),
+            Arc::new(Int64Array::from(vec![0; n])),
             numeric(unsorted, 5)?,
             numeric(stats_off.into_iter().map(Some).collect(), 5)?,
+            Arc::new(Int64Array::from(rows)),
+            nulls(&decimal),
             numeric(skew, 19)?,
+            Arc::new(Int64Array::from(visible)),
+            nulls(&DataType::Utf8),
+            nulls(&decimal),
+            nulls(&DataType::Timestamp(TimeUnit::Microsecond, None)),
         ],
     )
 }

@@ -186,7 +186,7 @@ impl Engine {
                 let mut ids = Vec::new();
                 let catalog = self.catalog_of(session);
                 for target in &t.table_names {
-                    let (schema, table) = object_reference(&target.name)?;
+                    let (schema, table) = self.relation_name(session, &target.name)?;
                     match catalog.table(&schema, &table)? {
                         Some(def) => ids.push(def.id),
                         None if t.if_exists => {}

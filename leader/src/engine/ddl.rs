@@ -34,7 +34,7 @@ impl Engine {
             }
             ObjectType::Table => {
                 for name in names {
-                    let (schema, table) = object_reference(name)?;
+                    let (schema, table) = self.relation_name(session, name)?;
                     self.refuse_view(session, &schema, &table, "DROP TABLE", "DROP VIEW")?;
                     match self
                         .commits_of(session)
@@ -96,13 +96,29 @@ impl Engine {
         };
         let state = self.state_for(session);
         self.prepare_views(&state, stmt, &mut vec![]).await?;
+        // DataFusion plans the columns (and a CTAS's query); where a temporary
+        // table goes is ours.
+        let mut planned = ct.clone();
+        planned.temporary = false;
+        if let Some(query) = planned.query.take() {
+            let mut query = Statement::Query(query);
+            self.qualify_temp_tables(session, &mut query)?;
+            if let Statement::Query(query) = query {
+                planned.query = Some(query);
+            }
+        }
         let plan = state
-            .statement_to_plan(DfStatement::Statement(Box::new(stmt.clone())))
+            .statement_to_plan(DfStatement::Statement(Box::new(Statement::CreateTable(
+                planned,
+            ))))
             .await?;
         let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan else {
             return Err(LeaderError::Unsupported(statement_name(stmt)));
         };
-        let (schema, table) = resolve(&create.name)?;
+        let (mut schema, table) = resolve(&create.name)?;
+        if ct.temporary {
+            schema = self.temp_schema_for(session, &ct.name)?;
+        }
         if !self.catalog_of(session).schema_exists(&schema)? {
             return Err(blueshift_storage::StorageError::SchemaNotFound(schema).into());
         }
@@ -282,7 +298,7 @@ impl Engine {
     ) -> Result<Outcome, LeaderError> {
         use blueshift_storage::StorageError as S;
         use datafusion::sql::sqlparser::ast::{AlterTableOperation as Op, RenameTableNameKind};
-        let (schema, table) = object_reference(&alter.name)?;
+        let (schema, table) = self.relation_name(session, &alter.name)?;
         // RENAME TO alone, of a table or a view: the views that read it follow it.
         if let [Op::RenameTable { table_name }] = alter.operations.as_slice() {
             let (RenameTableNameKind::To(name) | RenameTableNameKind::As(name)) = table_name;

@@ -36,7 +36,7 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::StreamExt;
 
-use super::{Engine, object_reference, resolve};
+use super::{Engine, resolve};
 use crate::engine::admission::StatementKind;
 use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
@@ -330,7 +330,7 @@ impl Engine {
                 "UPDATE of something other than a table".into(),
             ));
         };
-        let (schema, table) = object_reference(name)?;
+        let (schema, table) = self.relation_name(session, name)?;
         let def = self
             .catalog
             .table(&schema, &table)?

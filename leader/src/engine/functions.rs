@@ -46,6 +46,8 @@ pub const LEADER_ONLY: &[&str] = &[
     "pg_relation_size",
     "pg_table_size",
     "pg_total_relation_size",
+    "pg_size_pretty",
+    "regexp_substr",
 ];
 
 fn constant_udf(
@@ -74,6 +76,7 @@ pub fn register_static(ctx: &SessionContext, sessions: Arc<SessionRegistry>) {
         Volatility::Immutable,
     ));
     ctx.register_udf(cancel_backend_udf(sessions));
+    ctx.register_udf(super::regexp::regexp_substr());
 }
 
 /// `pg_cancel_backend(pid)`: cancels the running statement of the session with that

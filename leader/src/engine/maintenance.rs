@@ -26,7 +26,7 @@ use blueshift_storage::catalog::{
 use datafusion::sql::sqlparser::ast::{VacuumStatement, Value};
 use tracing::{info, warn};
 
-use super::{Engine, object_reference};
+use super::Engine;
 use crate::engine::admission::StatementKind;
 use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
@@ -112,7 +112,7 @@ impl Engine {
             let all = self.catalog_of(session).all_tables()?;
             return self.maintainable(session, all, false, what);
         };
-        let (schema, table) = object_reference(name)?;
+        let (schema, table) = self.relation_name(session, name)?;
         let def = self
             .catalog_of(session)
             .table(&schema, &table)?

@@ -229,7 +229,7 @@ impl Engine {
     }
 
     fn table_named(&self, session: &Session, name: &ObjectName) -> Result<TableDef, LeaderError> {
-        let (schema, table) = object_reference(name)?;
+        let (schema, table) = self.relation_name(session, name)?;
         self.catalog_of(session)
             .table(&schema, &table)?
             .ok_or_else(|| blueshift_storage::StorageError::TableNotFound(table).into())
@@ -268,6 +268,8 @@ impl Engine {
         stmt: &Statement,
     ) -> Result<(), LeaderError> {
         match stmt {
+            // A temporary table goes in the session's own schema.
+            Statement::CreateTable(ct) if ct.temporary => Ok(()),
             Statement::CreateTable(ct) => {
                 let (schema, _) = object_reference(&ct.name)?;
                 if self.catalog_of(session).schema_exists(&schema)? {

@@ -37,6 +37,7 @@ use blueshift_storage::catalog::access::Principal;
 use crate::cluster::ClusterClient;
 use crate::error::LeaderError;
 use crate::query_log::QueryLog;
+use crate::session::TEMP_SCHEMA_PREFIX;
 use crate::system_tables::grants::{Names, acl_text};
 use crate::system_tables::pg_types::{
     encoding_number, from_arrow, namespace_oid, pg_type, relation_oid,
@@ -413,7 +414,11 @@ impl CatalogTable {
                         "relnamespace" => int(namespace_oid(&t.schema).into()),
                         "relowner" => int(t.owner.into()),
                         "relkind" => text("r"),
-                        "relpersistence" => text("p"),
+                        "relpersistence" => text(if t.schema.starts_with(TEMP_SCHEMA_PREFIX) {
+                            "t"
+                        } else {
+                            "p"
+                        }),
                         "relnatts" => int(t.columns.len() as i64),
                         "reltuples" => Some(ScalarValue::Float64(Some(rows_now))),
                         "relpages" => int(1),
