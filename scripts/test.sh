@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Blueshift's whole test suite on a fresh machine: installs what the tests need
-# (Python clients: psycopg 2 and 3, redshift_connector, asyncpg; node-postgres; the
+# (Python clients: psycopg 2 and 3, redshift_connector, asyncpg; dbt-core and
+# dbt-redshift; node-postgres; the
 # PostgreSQL JDBC driver and server), checks formatting and lints, builds the
 # blueshift binary, and runs every test. README's test command; .ci/run runs it.
 set -euo pipefail
@@ -10,6 +11,14 @@ echo "== installing test clients"
 if ! python3 -c 'import psycopg, psycopg2, redshift_connector, asyncpg' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'psycopg[binary]>=3.1' 'psycopg2-binary>=2.9' \
     'redshift_connector>=2.1' 'asyncpg>=0.29'
+fi
+# dbt-core and dbt-redshift 1.9 (later releases fetch a parser from outside the
+# package registry), in a virtualenv of their own: tests/tests/clients.rs runs dbt.
+if [ ! -x target/dbt-venv/bin/dbt ]; then
+  rm -rf target/dbt-venv
+  python3 -m venv target/dbt-venv
+  target/dbt-venv/bin/pip install --quiet --disable-pip-version-check 'dbt-core~=1.9.0' \
+    'dbt-redshift~=1.9.0'
 fi
 # node-postgres, from the npm registry, at the versions tests/clients/node locks.
 if [ ! -d tests/clients/node/node_modules/pg ]; then

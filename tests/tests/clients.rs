@@ -290,3 +290,96 @@ async fn tls_required_and_verified_with_psql_and_psycopg() -> Result<()> {
     assert!(out.contains("psycopg over tls ok"), "{out}");
     Ok(())
 }
+
+/// Copies directory `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// dbt-core with dbt-redshift 1.9 (scripts/test.sh installs them in
+/// target/dbt-venv) builds tests/clients/dbt: a seed, a view, a table with a
+/// DISTKEY and SORTKEY, an incremental model run twice (its second run goes through
+/// a temporary table), a late-binding view, data tests, descriptions persisted as
+/// comments, and `dbt docs generate`'s catalog.
+#[test]
+fn dbt_redshift_builds_a_project() -> Result<()> {
+    let dbt = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/dbt-venv/bin/dbt"
+    ));
+    if !dbt.exists() {
+        bail!("{} is missing: scripts/test.sh installs dbt", dbt.display());
+    }
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(&dir.path().join("cluster"), 1, 2)?;
+    let project = dir.path().join("project");
+    copy_dir(&clients_dir().join("dbt"), &project)?;
+    std::fs::write(
+        project.join("profiles.yml"),
+        format!(
+            "blueshift_dbt:\n  target: dev\n  outputs:\n    dev:\n      type: redshift\n      \
+             host: 127.0.0.1\n      port: {}\n      user: admin\n      password: {PASSWORD}\n      \
+             dbname: dev\n      schema: dbt_test\n      threads: 1\n      sslmode: disable\n      \
+             ra3_node: true\n",
+            cluster.port
+        ),
+    )?;
+    for command in [
+        &["seed"][..],
+        &["run"],
+        &["run"],
+        &["test"],
+        &["docs", "generate"],
+    ] {
+        let out = run(Command::new(dbt)
+            .args(["--no-use-colors", "--no-version-check"])
+            .args(command)
+            .current_dir(&project)
+            .env("DBT_PROFILES_DIR", &project)
+            .env("DO_NOT_TRACK", "1"))?;
+        assert!(
+            out.contains("Completed successfully") || out.contains("Catalog written"),
+            "{out}"
+        );
+    }
+    let out = psql(
+        &cluster,
+        "select count(*), count(distinct id), sum(amount) from dbt_test.orders_incremental;
+         select diststyle, sortkey1, tbl_rows from svv_table_info where \"table\" = 'orders_table';
+         select col_name, col_type from pg_get_late_binding_view_cols() cols(view_schema name, view_name name, col_name name, col_type varchar, col_num int) where view_name = 'orders_late' order by col_num;
+         select obj_description('dbt_test.orders_table'::regclass), col_description('dbt_test.orders_table'::regclass, 1);",
+    )?;
+    for expected in [
+        "5 |     5 | 138.84",
+        "KEY(id)   | id       |        5",
+        "id       | integer",
+        "name     | character varying(20)",
+        "Orders, distributed and sorted on id | The order's id",
+    ] {
+        assert!(out.contains(expected), "{expected} in:\n{out}");
+    }
+    let catalog = std::fs::read_to_string(project.join("target/catalog.json"))?;
+    let catalog: serde_json::Value = serde_json::from_str(&catalog)?;
+    let table = &catalog["nodes"]["model.blueshift_dbt.orders_table"];
+    assert_eq!(table["metadata"]["type"], "BASE TABLE", "{table}");
+    assert_eq!(
+        table["columns"]["amount"]["type"], "numeric(10,2)",
+        "{table}"
+    );
+    assert_eq!(table["stats"]["diststyle"]["value"], "KEY(id)", "{table}");
+    assert_eq!(
+        catalog["nodes"]["model.blueshift_dbt.orders_late"]["metadata"]["type"],
+        "LATE BINDING VIEW"
+    );
+    Ok(())
+}

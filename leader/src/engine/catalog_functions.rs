@@ -26,7 +26,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use tracing::warn;
 
 use crate::system_tables::pg_types::{
-    ENCODING_NUMBERS, from_arrow, namespace_oid, relation_id, view_definition,
+    ENCODING_NUMBERS, from_arrow, namespace_oid, pg_type, relation_id, view_definition,
 };
 
 type RowFn = Arc<dyn Fn(&Catalog, &[ScalarValue]) -> Result<ScalarValue> + Send + Sync>;
@@ -368,13 +368,18 @@ impl TableProvider for LateBindingColumnsTable {
             let Ok(plan) = session_state.create_logical_plan(&v.query).await else {
                 continue;
             };
-            for (i, field) in plan.schema().fields().iter().enumerate() {
+            let declared = crate::planner::views::declared_types(&plan);
+            for (i, (field, declared)) in plan.schema().fields().iter().zip(declared).enumerate() {
                 let name = v.column_names.get(i).unwrap_or(field.name()).clone();
+                let ty = match declared {
+                    Some(d) => pg_type(&d, field.data_type()),
+                    None => from_arrow(field.data_type()),
+                };
                 rows.push((
                     v.schema.clone(),
                     v.name.clone(),
                     name,
-                    from_arrow(field.data_type()).name,
+                    ty.name,
                     i as i32 + 1,
                 ));
             }

@@ -61,17 +61,18 @@ impl Engine {
                 }
             }
             CommentObject::Column => {
-                let (relation_name, column) = match key.rsplit_once('.') {
-                    Some((r, c)) => (r.to_string(), c.to_string()),
-                    None => {
+                let parts: Vec<String> = key.split('.').map(str::to_string).collect();
+                let (schema, relation, column) = match parts.as_slice() {
+                    [t, c] => ("public".to_string(), t.clone(), c.clone()),
+                    [s, t, c] => (s.clone(), t.clone(), c.clone()),
+                    [db, s, t, c] if db == crate::session::DATABASE => {
+                        (s.clone(), t.clone(), c.clone())
+                    }
+                    _ => {
                         return Err(LeaderError::InvalidParameter(format!(
                             "column name \"{key}\" must be qualified by its table"
                         )));
                     }
-                };
-                let (schema, relation) = match relation_name.rsplit_once('.') {
-                    Some((s, r)) => (s.to_string(), r.to_string()),
-                    None => ("public".to_string(), relation_name),
                 };
                 let missing = || LeaderError::Failure {
                     kind: ErrorKind::UndefinedColumn,

@@ -141,6 +141,8 @@ impl Engine {
                 (name, c.data_type.to_string().to_lowercase())
             })
             .collect();
+        // A CTAS column that shows a table's column as it is keeps its declared type.
+        let from_query = crate::planner::views::declared_types(&create.input);
         let columns: Vec<ColumnDef> = input_schema
             .fields()
             .iter()
@@ -153,9 +155,13 @@ impl Engine {
                 nullable: f.is_nullable() || ct.query.is_some(),
                 // A CTAS column has its values' type: `numeric(10,2)` keeps its
                 // precision and scale.
-                declared_type: declared.get(f.name()).cloned().unwrap_or_else(|| {
-                    crate::system_tables::pg_types::from_arrow(f.data_type()).name
-                }),
+                declared_type: declared
+                    .get(f.name())
+                    .cloned()
+                    .or_else(|| from_query.get(i).cloned().flatten())
+                    .unwrap_or_else(|| {
+                        crate::system_tables::pg_types::from_arrow(f.data_type()).name
+                    }),
                 encoding: attrs.encodings.get(f.name()).cloned(),
             })
             .collect();

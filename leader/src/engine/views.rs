@@ -236,13 +236,16 @@ impl Engine {
             let plan = self
                 .plan_view_query(&state, query.clone(), &def.column_names)
                 .await?;
+            let declared = crate::planner::views::declared_types(&plan);
             def.columns = plan
                 .schema()
                 .fields()
                 .iter()
-                .map(|f| ViewColumn {
+                .zip(declared)
+                .map(|(f, declared_type)| ViewColumn {
                     name: f.name().clone(),
                     data_type: f.data_type().clone(),
+                    declared_type,
                 })
                 .collect();
             for reference in relations(&state, &query)? {

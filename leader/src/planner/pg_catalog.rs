@@ -39,9 +39,7 @@ use crate::error::LeaderError;
 use crate::query_log::QueryLog;
 use crate::session::TEMP_SCHEMA_PREFIX;
 use crate::system_tables::grants::{Names, acl_text};
-use crate::system_tables::pg_types::{
-    encoding_number, from_arrow, namespace_oid, pg_type, relation_oid,
-};
+use crate::system_tables::pg_types::{encoding_number, namespace_oid, pg_type, relation_oid};
 
 /// The pg_catalog tables this module answers.
 const REPLACED: &[&str] = &[
@@ -491,7 +489,8 @@ impl CatalogTable {
                 }
                 for v in &views {
                     for (i, col) in v.columns.iter().enumerate() {
-                        let ty = from_arrow(&col.data_type);
+                        let declared = col.declared_type.as_deref().unwrap_or_default();
+                        let ty = pg_type(declared, &col.data_type);
                         attribute(
                             &mut rows,
                             relation_oid(v.id),

@@ -27,6 +27,8 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::planner::table::SliceTable;
+
 /// A view: its definition, and its plan once the engine planned it for a statement.
 #[derive(Debug)]
 pub struct ViewProvider {
@@ -158,6 +160,58 @@ impl AnalyzerRule for InlineViews {
 
 /// Planned views by schema and name.
 type ViewsByName = HashMap<(String, String), Arc<ViewProvider>>;
+
+/// The declared type of each result column of `plan` that shows a table's (or a
+/// view's) column as it is, through projections, aliases, filters, sorts, limits and
+/// joins; None for a computed column.
+pub fn declared_types(plan: &LogicalPlan) -> Vec<Option<String>> {
+    (0..plan.schema().fields().len())
+        .map(|i| declared_type(plan, i))
+        .collect()
+}
+
+fn declared_type(plan: &LogicalPlan, i: usize) -> Option<String> {
+    use datafusion::logical_expr::{Distinct, JoinType};
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let Expr::Column(column) = p.expr.get(i)?.clone().unalias_nested().data else {
+                return None;
+            };
+            let index = p.input.schema().index_of_column(&column).ok()?;
+            declared_type(&p.input, index)
+        }
+        LogicalPlan::SubqueryAlias(a) => declared_type(&a.input, i),
+        LogicalPlan::Filter(f) => declared_type(&f.input, i),
+        LogicalPlan::Sort(s) => declared_type(&s.input, i),
+        LogicalPlan::Limit(l) => declared_type(&l.input, i),
+        LogicalPlan::Distinct(Distinct::All(input)) => declared_type(input, i),
+        LogicalPlan::Join(j)
+            if matches!(
+                j.join_type,
+                JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full
+            ) =>
+        {
+            let left = j.left.schema().fields().len();
+            if i < left {
+                declared_type(&j.left, i)
+            } else {
+                declared_type(&j.right, i - left)
+            }
+        }
+        LogicalPlan::TableScan(scan) => {
+            let name = scan.projected_schema.field(i).name().clone();
+            let provider = source_as_provider(&scan.source).ok()?;
+            if let Some(table) = provider.downcast_ref::<SliceTable>() {
+                let column = table.def().columns.iter().find(|c| c.name == name)?;
+                return Some(column.declared_type.clone());
+            }
+            let view = provider.downcast_ref::<ViewProvider>()?;
+            let column = view.def().columns.iter().find(|c| c.name == name)?;
+            column.declared_type.clone()
+        }
+        _ => None,
+    }
+}
 
 /// The views planned for one statement, by schema and name.
 #[derive(Debug, Default, Clone)]

@@ -207,14 +207,49 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
         }
     }
     let mut out = sql.to_string();
+    let mut replace: Vec<(usize, usize, String)> = vec![];
     for (start, end) in blank {
         let spaces: String = out[start..end]
             .chars()
             .map(|c| if c == '\n' { '\n' } else { ' ' })
             .collect();
-        out.replace_range(start..end, &spaces);
+        replace.push((start, end, spaces));
+    }
+    replace.extend(comment_strings(&toks));
+    // From the end, so that earlier ranges stay where they were.
+    replace.sort_by_key(|(start, ..)| std::cmp::Reverse(*start));
+    for (start, end, text) in replace {
+        out.replace_range(start..end, &text);
     }
     Ok(Stripped { sql: out, tables })
+}
+
+/// The dollar-quoted strings of `COMMENT ON ... IS $$text$$` statements (dbt writes
+/// them; sqlparser takes only a quoted string there) as single-quoted strings padded
+/// to the same length, so positions hold. A string whose doubled quotes would not
+/// fit is left as it is.
+fn comment_strings(toks: &[Tok]) -> Vec<(usize, usize, String)> {
+    let mut out = vec![];
+    let mut statement_start = true;
+    let mut in_comment = false;
+    for t in toks {
+        if statement_start {
+            in_comment = is_kw(&t.token, "comment");
+        }
+        statement_start = matches!(t.token, Token::SemiColon);
+        if let (true, Token::DollarQuotedString(s)) = (in_comment, &t.token) {
+            let quoted = format!("'{}'", s.value.replace('\'', "''"));
+            let width = t.end - t.start;
+            if quoted.len() <= width {
+                out.push((
+                    t.start,
+                    t.end,
+                    format!("{quoted}{}", " ".repeat(width - quoted.len())),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The key of the column encodings of a string's `ALTER TABLE <name> ADD COLUMN`s in
@@ -535,6 +570,20 @@ mod tests {
         assert_eq!(mv.backup, Some(false));
         assert!(!out.sql.contains("binding") && !out.sql.contains("refresh"));
         assert!(out.sql.contains("as select (1)") && out.sql.contains("as select 1 as a"));
+        Ok(())
+    }
+
+    #[test]
+    fn dollar_quoted_comments_become_quoted_strings() -> Result<(), LeaderError> {
+        let sql = "comment on table t is $x$it's$x$; select $$a$$";
+        let out = strip_table_attributes(sql)?;
+        assert_eq!(out.sql.len(), sql.len());
+        assert!(
+            out.sql.starts_with("comment on table t is 'it''s'"),
+            "{}",
+            out.sql
+        );
+        assert!(out.sql.ends_with("select $$a$$"), "{}", out.sql);
         Ok(())
     }
 

@@ -158,7 +158,7 @@ pub(super) fn columns(catalog: &Catalog, viewer: &Principal) -> Result<RecordBat
                 name: c.name.clone(),
                 position: i as i32 + 1,
                 nullable: true,
-                ty: pg_types::from_arrow(&c.data_type),
+                ty: pg_types::pg_type(c.declared_type.as_deref().unwrap_or_default(), &c.data_type),
             });
         }
     }

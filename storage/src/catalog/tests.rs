@@ -476,6 +476,7 @@ fn view(name: &str, reads: &[&str], columns: &[(&str, DataType)]) -> ViewDef {
             .map(|(n, t)| ViewColumn {
                 name: n.to_string(),
                 data_type: t.clone(),
+                declared_type: None,
             })
             .collect(),
         late_binding: false,

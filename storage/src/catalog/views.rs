@@ -20,6 +20,10 @@ use crate::error::{Result, StorageError};
 pub struct ViewColumn {
     pub name: String,
     pub data_type: DataType,
+    /// The type the column it shows was declared with (`varchar(20)`), when it
+    /// shows a table's column as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_type: Option<String>,
 }
 
 /// What makes a view materialized.
