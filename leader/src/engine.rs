@@ -33,6 +33,7 @@ mod ddl;
 mod dml;
 pub mod functions;
 mod maintenance;
+mod materialized;
 pub mod outcome;
 mod privileges;
 mod regexp;
@@ -85,6 +86,8 @@ pub enum Planned {
     Unload(Box<UnloadStatement>),
     /// A statement about users, groups or privileges.
     Access(Box<AccessStatement>),
+    /// REFRESH MATERIALIZED VIEW.
+    Refresh(ObjectName),
 }
 
 /// A parsed statement, before planning.
@@ -97,6 +100,8 @@ pub enum Parsed {
     Unload(Box<UnloadStatement>),
     /// A statement about users, groups or privileges, and its text without passwords.
     Access(Box<AccessStatement>, String),
+    /// REFRESH MATERIALIZED VIEW.
+    Refresh(ObjectName),
 }
 
 impl Parsed {
@@ -109,6 +114,7 @@ impl Parsed {
             Parsed::Copy(c) => c.redacted.clone(),
             Parsed::Unload(u) => u.redacted.clone(),
             Parsed::Access(_, redacted) => redacted.clone(),
+            Parsed::Refresh(name) => format!("REFRESH MATERIALIZED VIEW {name}"),
         }
     }
 }
@@ -450,6 +456,7 @@ impl Engine {
                         return Parsed::Copy(c);
                     }
                     ParsedStatement::Access(a, redacted) => return Parsed::Access(a, redacted),
+                    ParsedStatement::Refresh(name) => return Parsed::Refresh(name),
                     ParsedStatement::CopyOrUnload(CopyOrUnload::Unload(u)) => {
                         return Parsed::Unload(u);
                     }
@@ -494,6 +501,7 @@ impl Engine {
             Parsed::Copy(c) => return Ok(Planned::Copy(c)),
             Parsed::Unload(u) => return Ok(Planned::Unload(u)),
             Parsed::Access(a, _) => return Ok(Planned::Access(a)),
+            Parsed::Refresh(name) => return Ok(Planned::Refresh(name)),
         };
         refuse_bag_set_operations(&stmt)?;
         let mut stmt = stmt;
@@ -703,7 +711,8 @@ impl Engine {
             | Planned::Insert(_)
             | Planned::Dml(_)
             | Planned::Copy(_)
-            | Planned::Unload(_) => true,
+            | Planned::Unload(_)
+            | Planned::Refresh(_) => true,
             Planned::Command(stmt, _) => {
                 matches!(stmt.as_ref(), Statement::CreateTable(ct) if ct.query.is_some())
             }
@@ -783,6 +792,10 @@ impl Engine {
             }
             Planned::Access(stmt) => {
                 let result = self.access(session, stmt);
+                record(entry, result)
+            }
+            Planned::Refresh(name) => {
+                let result = self.refresh(session, name, interrupt).await;
                 record(entry, result)
             }
         }

@@ -9,7 +9,7 @@ pub mod redshift_ddl;
 
 use std::collections::HashMap;
 
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{ObjectName, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::dialect::{Dialect, Precedence};
 use datafusion::sql::sqlparser::keywords::Keyword;
@@ -32,6 +32,46 @@ pub enum ParsedStatement {
     /// A statement about users, groups or privileges, parsed by [`access`], with its
     /// text without passwords.
     Access(Box<access::AccessStatement>, String),
+    /// `REFRESH MATERIALIZED VIEW name` (which sqlparser does not parse).
+    Refresh(ObjectName),
+}
+
+/// Whether the statement whose tokens start with `toks` is `REFRESH MATERIALIZED VIEW`.
+pub(crate) fn starts_refresh(toks: &[redshift_ddl::Tok]) -> bool {
+    ["refresh", "materialized", "view"]
+        .iter()
+        .enumerate()
+        .all(|(i, w)| {
+            toks.get(i)
+                .is_some_and(|t| redshift_ddl::is_kw(&t.token, w))
+        })
+}
+
+/// `REFRESH MATERIALIZED VIEW name` (`text` is the statement alone, `offset` its
+/// position in characters).
+fn parse_refresh(text: &str, offset: usize) -> Result<ObjectName, LeaderError> {
+    let dialect = BlueshiftDialect::default();
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(text)
+        .map_err(|e| syntax_error(text, e))?;
+    for keyword in [Keyword::REFRESH, Keyword::MATERIALIZED, Keyword::VIEW] {
+        parser
+            .expect_keyword_is(keyword)
+            .map_err(|e| syntax_error(text, e))?;
+    }
+    let name = parser
+        .parse_object_name(false)
+        .map_err(|e| syntax_error(text, e))?;
+    if parser.peek_token().token != datafusion::sql::sqlparser::tokenizer::Token::EOF {
+        return Err(LeaderError::Syntax {
+            message: format!(
+                "syntax error at or near \"{}\" (expected the end of REFRESH MATERIALIZED VIEW)",
+                parser.peek_token().token
+            ),
+            position: Some(offset + 1),
+        });
+    }
+    Ok(name)
 }
 
 /// Statements of one query string, and the Redshift attributes of its CREATE TABLEs.
@@ -464,6 +504,8 @@ impl SqlParser {
                 statements.push(
                     if lower.starts_with("copy") || lower.starts_with("unload") {
                         ParsedStatement::CopyOrUnload(copy::parse_copy_or_unload(text, offset)?)
+                    } else if lower.starts_with("refres") {
+                        ParsedStatement::Refresh(parse_refresh(text, offset)?)
                     } else {
                         match access::parse_access(text, offset)? {
                             (access::AccessStatement::ShowGrants { query }, _) => {
@@ -620,6 +662,7 @@ mod tests {
                     ParsedStatement::Sql(s) => s.to_string(),
                     ParsedStatement::CopyOrUnload(c) => format!("{c:?}"),
                     ParsedStatement::Access(a, _) => format!("{a:?}"),
+                    ParsedStatement::Refresh(name) => format!("REFRESH {name}"),
                 })
                 .collect();
             let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();

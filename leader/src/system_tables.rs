@@ -69,6 +69,7 @@ pub const SYSTEM_TABLES: &[&str] = &[
     "svv_table_info",
     "stv_tbl_perm",
     "stv_blocklist",
+    "svv_mv_info",
     "svv_external_schemas",
     "svv_external_tables",
     "svv_external_columns",
@@ -121,6 +122,7 @@ pub async fn lookup(
         (None, "svv_database_privileges") => grants::svv_database_privileges(catalog, viewer)?,
         (None, "svv_default_privileges") => grants::svv_default_privileges(catalog, viewer)?,
         (None, "svv_roles") => grants::svv_roles(catalog)?,
+        (None, "svv_mv_info") => information_schema::svv_mv_info(catalog)?,
         (None, "svv_user_grants") => grants::svv_user_grants(catalog, viewer)?,
         (None, "svv_role_grants") => grants::svv_role_grants(catalog)?,
         (None, "stv_slices") => stv_slices(cluster)?,
@@ -590,13 +592,26 @@ async fn stv_blocklist(catalog: &Catalog, cluster: &ClusterClient) -> Result<Rec
 /// skew_rows (rows on the fullest slice over rows on the emptiest; NULL when empty).
 fn svv_table_info(catalog: &Catalog, cluster: &ClusterClient) -> Result<RecordBatch> {
     let tables = catalog.all_tables().map_err(LeaderError::from)?;
+    // A materialized view is listed by its name too, with its table's figures (as
+    // Redshift does, and dbt reads).
+    let mut entries: Vec<(String, &blueshift_storage::catalog::TableDef)> =
+        tables.iter().map(|t| (t.name.clone(), t)).collect();
+    for v in catalog.all_views().map_err(LeaderError::from)? {
+        if let Some(m) = &v.materialized
+            && let Some(t) = tables
+                .iter()
+                .find(|t| t.schema == v.schema && t.name == m.table)
+        {
+            entries.push((v.name.clone(), t));
+        }
+    }
     let (mut schema, mut id, mut name, mut dist, mut sort1) =
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut size, mut rows, mut visible, mut unsorted, mut stats_off, mut skew) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut encoded, mut max_varchar, mut sort1_enc, mut sort_num) =
         (vec![], vec![], vec![], vec![]);
-    for t in &tables {
+    for (shown, t) in &entries {
         // Redshift's `encoded`: Y when a column has an encoding, with AUTO(ENCODE)
         // when every column's is chosen automatically (no ENCODE).
         let explicit = t
@@ -629,7 +644,7 @@ fn svv_table_info(catalog: &Catalog, cluster: &ClusterClient) -> Result<RecordBa
         let version = catalog.version(t.id).map_err(LeaderError::from)?;
         schema.push(t.schema.clone());
         id.push(i64::from(pg_types::relation_oid(t.id)));
-        name.push(t.name.clone());
+        name.push(shown.clone());
         dist.push(match (t.dist_style, t.dist_key) {
             (DistStyle::Key, Some(k)) => format!("KEY({})", t.columns[k].name),
             (style, _) => style.name().to_string(),
@@ -677,7 +692,7 @@ fn svv_table_info(catalog: &Catalog, cluster: &ClusterClient) -> Result<RecordBa
             _ => None,
         });
     }
-    let n = tables.len();
+    let n = entries.len();
     let nulls = |ty: &DataType| arrow::array::new_null_array(ty, n);
     let decimal = DataType::Decimal128(19, 2);
     // Redshift's columns, in its order; pct_used, skew_sortkey1, risk_event,

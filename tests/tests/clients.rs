@@ -309,8 +309,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 /// dbt-core with dbt-redshift 1.9 (scripts/test.sh installs them in
 /// target/dbt-venv) builds tests/clients/dbt: a seed, a view, a table with a
 /// DISTKEY and SORTKEY, an incremental model run twice (its second run goes through
-/// a temporary table), a late-binding view, data tests, descriptions persisted as
-/// comments, and `dbt docs generate`'s catalog.
+/// a temporary table), a late-binding view, a materialized view (refreshed by the
+/// second run), data tests, descriptions persisted as comments, and
+/// `dbt docs generate`'s catalog.
 #[test]
 fn dbt_redshift_builds_a_project() -> Result<()> {
     let dbt = Path::new(concat!(
@@ -346,7 +347,8 @@ fn dbt_redshift_builds_a_project() -> Result<()> {
             .args(command)
             .current_dir(&project)
             .env("DBT_PROFILES_DIR", &project)
-            .env("DO_NOT_TRACK", "1"))?;
+            .env("DO_NOT_TRACK", "1")
+            .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"))?;
         assert!(
             out.contains("Completed successfully") || out.contains("Catalog written"),
             "{out}"
@@ -357,7 +359,9 @@ fn dbt_redshift_builds_a_project() -> Result<()> {
         "select count(*), count(distinct id), sum(amount) from dbt_test.orders_incremental;
          select diststyle, sortkey1, tbl_rows from svv_table_info where \"table\" = 'orders_table';
          select col_name, col_type from pg_get_late_binding_view_cols() cols(view_schema name, view_name name, col_name name, col_type varchar, col_num int) where view_name = 'orders_late' order by col_num;
-         select obj_description('dbt_test.orders_table'::regclass), col_description('dbt_test.orders_table'::regclass, 1);",
+         select obj_description('dbt_test.orders_table'::regclass), col_description('dbt_test.orders_table'::regclass, 1);
+         select count(*), sum(amount) from dbt_test.orders_mv;
+         select name, is_stale from svv_mv_info;",
     )?;
     for expected in [
         "5 |     5 | 138.84",
@@ -365,6 +369,8 @@ fn dbt_redshift_builds_a_project() -> Result<()> {
         "id       | integer",
         "name     | character varying(20)",
         "Orders, distributed and sorted on id | The order's id",
+        "5 | 138.84",
+        "orders_mv | f",
     ] {
         assert!(out.contains(expected), "{expected} in:\n{out}");
     }
@@ -380,6 +386,10 @@ fn dbt_redshift_builds_a_project() -> Result<()> {
     assert_eq!(
         catalog["nodes"]["model.blueshift_dbt.orders_late"]["metadata"]["type"],
         "LATE BINDING VIEW"
+    );
+    assert_eq!(
+        catalog["nodes"]["model.blueshift_dbt.orders_mv"]["metadata"]["type"],
+        "MATERIALIZED VIEW"
     );
     Ok(())
 }

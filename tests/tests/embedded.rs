@@ -460,3 +460,32 @@ async fn wait_until_running(conn: &str, prefix: &str) -> Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// A query string of more queries than WLM has slots (5 by default) answers every
+/// one of them: each runs to its end before the next starts. (They once each held
+/// a slot until the client read the string's results, and the sixth waited forever.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_string_of_many_queries_answers_them_all() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 1, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute("create table many (k int); insert into many values (1), (2)")
+        .await?;
+    let sql: String = (1..=8)
+        .map(|n| format!("select count(*) + {n} from many;"))
+        .collect();
+    let answers: Vec<String> = client
+        .simple_query(&sql)
+        .await?
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, (3..=10).map(|n| n.to_string()).collect::<Vec<_>>());
+    // And the server still answers afterwards.
+    assert_eq!(rows(&client, "select 1").await?, table(&[&["1"]]));
+    Ok(())
+}

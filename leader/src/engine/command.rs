@@ -94,6 +94,10 @@ impl Engine {
                 cascade,
                 ..
             } => self.drop(session, *object_type, *if_exists, names, *cascade),
+            Statement::CreateView(create) if create.materialized => {
+                self.create_materialized_view(session, create, attrs, interrupt)
+                    .await
+            }
             Statement::CreateView(create) => self.create_view(session, create, attrs).await,
             Statement::Comment {
                 object_type,

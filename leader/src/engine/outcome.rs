@@ -8,8 +8,8 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::ExecutionPlan;
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 
 use super::admission::SlotGuard;
 use crate::error::{ErrorKind, LeaderError};
@@ -143,6 +143,24 @@ impl Rows {
         err
     }
 
+    /// The rows read to their end and held in memory: the statement ends (in the
+    /// query log too) and releases its WLM slot now. The front end does this for
+    /// each statement of a query string but the last, so the string's statements
+    /// run one after another: with every earlier statement's rows still to read
+    /// (and its slot held), a string of more queries than there are slots would
+    /// wait for a slot forever.
+    pub async fn buffered(self) -> Result<Rows, LeaderError> {
+        let schema = Arc::clone(&self.schema);
+        let batches: Vec<RecordBatch> = self.into_stream().try_collect().await?;
+        Ok(Rows::new(
+            schema,
+            futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
+            None,
+            None,
+            None,
+        ))
+    }
+
     /// The rows, batch by batch. Each batch counts in the query log; the end of the
     /// stream (or its first error) records how the statement ended and what its
     /// steps did; the WLM slot is released when the stream is dropped.
@@ -202,7 +220,6 @@ mod tests {
     use arrow::array::{Int64Array, StringArray};
     use blueshift_storage::catalog::Catalog;
     use blueshift_storage::distribution::ClusterLayout;
-    use futures::TryStreamExt;
 
     async fn run(engine: &Engine, session: &Session, sql: &str) -> Result<Outcome, LeaderError> {
         let mut statements = engine.parse(session, sql)?;

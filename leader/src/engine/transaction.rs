@@ -11,7 +11,11 @@ pub(super) fn ends_block(stmt: &Statement) -> bool {
 /// Whether `planned` changes table data or the catalog when it runs.
 pub(super) fn changes_something(planned: &Planned) -> bool {
     match planned {
-        Planned::Insert(_) | Planned::Dml(_) | Planned::Copy(_) | Planned::Access(_) => true,
+        Planned::Insert(_)
+        | Planned::Dml(_)
+        | Planned::Copy(_)
+        | Planned::Access(_)
+        | Planned::Refresh(_) => true,
         Planned::Empty | Planned::Query(_) | Planned::Unload(_) => false,
         Planned::Command(stmt, _) => matches!(
             stmt.as_ref(),
@@ -41,6 +45,7 @@ pub(super) fn planned_name(planned: &Planned) -> String {
         Planned::Copy(_) => "COPY".into(),
         Planned::Unload(_) => "UNLOAD".into(),
         Planned::Access(a) => a.tag().into(),
+        Planned::Refresh(_) => "REFRESH MATERIALIZED VIEW".into(),
     }
 }
 

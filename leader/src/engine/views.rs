@@ -87,7 +87,16 @@ impl Engine {
         def: &ViewDef,
         stack: &mut Vec<String>,
     ) -> Result<LogicalPlan, LeaderError> {
-        let query = self.parse_view_query(&def.query)?;
+        // A materialized view reads the table that holds its rows.
+        let text = match &def.materialized {
+            Some(m) => format!(
+                "SELECT * FROM \"{}\".\"{}\"",
+                def.schema.replace('"', "\"\""),
+                m.table.replace('"', "\"\"")
+            ),
+            None => def.query.clone(),
+        };
+        let query = self.parse_view_query(&text)?;
         self.prepare_views(state, &query, stack).await?;
         let plan = self
             .plan_view_query(state, query, &def.column_names)
@@ -122,7 +131,7 @@ impl Engine {
     }
 
     /// A view's query text, parsed.
-    fn parse_view_query(&self, text: &str) -> Result<Statement, LeaderError> {
+    pub(super) fn parse_view_query(&self, text: &str) -> Result<Statement, LeaderError> {
         match self.parse_statements(text)?.as_slice() {
             [Parsed::Sql(stmt, _)] if matches!(stmt.as_ref(), Statement::Query(_)) => {
                 Ok(stmt.as_ref().clone())

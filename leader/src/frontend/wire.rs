@@ -161,16 +161,27 @@ impl SimpleQueryHandler for QueryHandler {
         }
         let mut responses = Vec::with_capacity(statements.len());
         let single = statements.len() == 1;
-        for parsed in statements {
+        let count = statements.len();
+        for (n, parsed) in statements.into_iter().enumerate() {
             // The log shows what the client sent when it sent one statement.
             let text = parsed.log_text(query, single);
             let result = match self.engine.plan(&session, parsed).await {
                 Ok(planned) => {
                     let interrupt = interrupt_for(&session);
-                    let ran = self
+                    let mut ran = self
                         .engine
                         .execute(&session, &planned, None, interrupt, &text)
                         .await;
+                    // Every statement but the last runs to its end before the next
+                    // starts (Rows::buffered says why).
+                    if n + 1 < count
+                        && let Ok(Outcome::Rows(rows)) = ran
+                    {
+                        ran = rows.buffered().await.map(Outcome::Rows);
+                        if ran.is_err() {
+                            self.engine.block_failer(Arc::clone(&session))();
+                        }
+                    }
                     let query = session.current_query();
                     ran.map_err(|e| client_error(e, query)).and_then(|outcome| {
                         let failed = self.engine.block_failer(Arc::clone(&session));

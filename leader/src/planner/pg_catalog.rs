@@ -39,7 +39,9 @@ use crate::error::LeaderError;
 use crate::query_log::QueryLog;
 use crate::session::TEMP_SCHEMA_PREFIX;
 use crate::system_tables::grants::{Names, acl_text};
-use crate::system_tables::pg_types::{encoding_number, namespace_oid, pg_type, relation_oid};
+use crate::system_tables::pg_types::{
+    encoding_number, namespace_oid, pg_type, relation_oid, view_definition,
+};
 
 /// The pg_catalog tables this module answers.
 const REPLACED: &[&str] = &[
@@ -530,7 +532,7 @@ impl CatalogTable {
                         "schemaname" => text(&v.schema),
                         "viewname" => text(&v.name),
                         "viewowner" => text(names.user(v.owner)),
-                        "definition" => text(&v.query),
+                        "definition" => text(view_definition(v)),
                         _ => None,
                     })?;
                 }

@@ -114,6 +114,7 @@ pub fn statement_ranges(sql: &str) -> Result<Vec<(usize, usize, bool)>, LeaderEr
         toks.first()
             .is_some_and(|t| starts_copy_or_unload(&t.token))
             || super::access::starts_access_statement(toks)
+            || super::starts_refresh(toks)
     };
     let mut out = Vec::new();
     let mut first: Option<usize> = None;

@@ -297,3 +297,51 @@ pub(super) fn svv_external(name: &str) -> Option<Result<RecordBatch>> {
         .collect();
     Some(batch(fields, arrays))
 }
+
+/// SVV_MV_INFO: each materialized view, whether it is stale (a table it reads has a
+/// newer version than it read at its last refresh), its state (0: refreshed by a
+/// full recompute) and its AUTO REFRESH (`f`: refreshed by REFRESH only).
+pub(super) fn svv_mv_info(catalog: &Catalog) -> Result<RecordBatch> {
+    let failed = |e| LeaderError::from(e);
+    let names = super::grants::Names::of(catalog)?;
+    let mut rows: Vec<(String, String, String, bool)> = vec![];
+    for v in catalog.all_views().map_err(failed)? {
+        let Some(m) = &v.materialized else { continue };
+        let mut stale = false;
+        for (key, version) in &m.refreshed {
+            let Some((schema, name)) = key.split_once('.') else {
+                continue;
+            };
+            stale |= match catalog.table(schema, name).map_err(failed)? {
+                Some(def) => catalog.version(def.id).map_err(failed)?.version != *version,
+                None => true,
+            };
+        }
+        rows.push((v.schema.clone(), names.user(v.owner), v.name.clone(), stale));
+    }
+    let text = |f: &dyn Fn(&(String, String, String, bool)) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+    };
+    batch(
+        vec![
+            Field::new("database_name", DataType::Utf8, false),
+            Field::new("schema_name", DataType::Utf8, false),
+            Field::new("user_name", DataType::Utf8, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("is_stale", DataType::Utf8, false),
+            Field::new("state", DataType::Int32, false),
+            Field::new("autorewrite", DataType::Utf8, false),
+            Field::new("autorefresh", DataType::Utf8, false),
+        ],
+        vec![
+            text(&|_| DATABASE.to_string()),
+            text(&|r| r.0.clone()),
+            text(&|r| r.1.clone()),
+            text(&|r| r.2.clone()),
+            text(&|r| if r.3 { "t" } else { "f" }.to_string()),
+            Arc::new(Int32Array::from(vec![0; rows.len()])),
+            text(&|_| "f".to_string()),
+            text(&|_| "f".to_string()),
+        ],
+    )
+}

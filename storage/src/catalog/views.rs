@@ -33,6 +33,10 @@ pub struct Materialized {
     pub table: String,
     /// AUTO REFRESH YES: refreshed after the tables it reads change.
     pub auto_refresh: bool,
+    /// The version of each table it reads (`schema.name`) when it was last
+    /// refreshed: it is stale when one has changed since.
+    #[serde(default)]
+    pub refreshed: std::collections::BTreeMap<String, u64>,
 }
 
 /// A view's definition.

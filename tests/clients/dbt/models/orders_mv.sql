@@ -1,0 +1,2 @@
+{{ config(materialized='materialized_view', dist='id', sort=['id']) }}
+select id, amount from {{ ref('raw_orders') }}
