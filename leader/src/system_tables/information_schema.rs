@@ -304,7 +304,9 @@ pub(super) fn svv_external(name: &str) -> Option<Result<RecordBatch>> {
 pub(super) fn svv_mv_info(catalog: &Catalog) -> Result<RecordBatch> {
     let failed = |e| LeaderError::from(e);
     let names = super::grants::Names::of(catalog)?;
-    let mut rows: Vec<(String, String, String, bool)> = vec![];
+    /// (schema, owner, name, stale)
+    type MvRow = (String, String, String, bool);
+    let mut rows: Vec<MvRow> = vec![];
     for v in catalog.all_views().map_err(failed)? {
         let Some(m) = &v.materialized else { continue };
         let mut stale = false;
@@ -319,7 +321,7 @@ pub(super) fn svv_mv_info(catalog: &Catalog) -> Result<RecordBatch> {
         }
         rows.push((v.schema.clone(), names.user(v.owner), v.name.clone(), stale));
     }
-    let text = |f: &dyn Fn(&(String, String, String, bool)) -> String| -> ArrayRef {
+    let text = |f: &dyn Fn(&MvRow) -> String| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
     };
     batch(
