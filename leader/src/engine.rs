@@ -25,6 +25,7 @@ use futures::StreamExt;
 mod access;
 pub mod admission;
 mod catalog_functions;
+mod checks;
 mod column_names;
 mod command;
 mod comments;
@@ -47,6 +48,7 @@ pub use outcome::{Completion, Outcome, Rows};
 use results::{one_column, record, text_result};
 mod unload;
 
+use checks::refuse_bag_set_operations;
 use transaction::{changes_something, ends_block, planned_name};
 
 use column_names::{ClientNames, client_schema};
@@ -196,49 +198,6 @@ fn statement_name(stmt: &Statement) -> String {
         _ => 1,
     };
     words[..n.min(words.len())].join(" ").to_ascii_uppercase()
-}
-
-/// Refuses INTERSECT ALL and EXCEPT ALL anywhere in `stmt`. Redshift has neither, and
-/// DataFusion 55 answers them as semi and anti joins that keep every copy of a left
-/// row that matches (or does not), not the counts the standard asks for: refusing
-/// them is better than a wrong answer.
-fn refuse_bag_set_operations(stmt: &Statement) -> Result<(), LeaderError> {
-    use datafusion::sql::sqlparser::ast::{SetExpr, SetOperator, SetQuantifier, Visit, Visitor};
-    use std::ops::ControlFlow;
-    struct Find;
-    fn bag(body: &SetExpr) -> Option<&'static str> {
-        let SetExpr::SetOperation {
-            left,
-            op,
-            set_quantifier,
-            right,
-        } = body
-        else {
-            return None;
-        };
-        let all = matches!(
-            set_quantifier,
-            SetQuantifier::All | SetQuantifier::AllByName
-        );
-        match op {
-            SetOperator::Intersect if all => Some("INTERSECT ALL"),
-            SetOperator::Except | SetOperator::Minus if all => Some("EXCEPT ALL"),
-            _ => bag(left).or_else(|| bag(right)),
-        }
-    }
-    impl Visitor for Find {
-        type Break = &'static str;
-        fn pre_visit_query(&mut self, query: &ast::Query) -> ControlFlow<&'static str> {
-            match bag(&query.body) {
-                Some(name) => ControlFlow::Break(name),
-                None => ControlFlow::Continue(()),
-            }
-        }
-    }
-    match stmt.visit(&mut Find) {
-        ControlFlow::Break(name) => Err(LeaderError::Unsupported(name.to_string())),
-        ControlFlow::Continue(()) => Ok(()),
-    }
 }
 
 /// The setting `SHOW` names: the words of a multi-word name (`SHOW TIME ZONE`) joined

@@ -72,26 +72,12 @@ impl ScalarUDFImpl for CatalogFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let mut out = Vec::with_capacity(args.number_rows);
-        for row in 0..args.number_rows {
-            let values = arrays
-                .iter()
-                .map(|a| ScalarValue::try_from_array(a, if a.len() == 1 { 0 } else { row }))
-                .collect::<Result<Vec<_>>>()?;
-            let value = if values.iter().any(ScalarValue::is_null) {
-                ScalarValue::try_from(&self.returns)?
-            } else {
-                (self.row)(&self.catalog, &values)?.cast_to(&self.returns)?
-            };
-            out.push(value);
-        }
-        if out.is_empty() {
-            return Ok(ColumnarValue::Array(arrow::array::new_empty_array(
-                &self.returns,
-            )));
-        }
-        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+        super::functions::row_by_row(&args, &self.returns, |values| {
+            if values.iter().any(ScalarValue::is_null) {
+                return ScalarValue::try_from(&self.returns);
+            }
+            (self.row)(&self.catalog, values)
+        })
     }
 }
 

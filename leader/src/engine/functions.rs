@@ -364,3 +364,27 @@ pub fn register_privileges(
         }
     }
 }
+
+/// Evaluates a scalar function row by row: `row` gets each row's arguments (an
+/// argument of one row repeats for every row) and gives a value of type `returns`.
+pub(super) fn row_by_row(
+    args: &datafusion::logical_expr::ScalarFunctionArgs,
+    returns: &DataType,
+    row: impl Fn(&[ScalarValue]) -> datafusion::error::Result<ScalarValue>,
+) -> datafusion::error::Result<ColumnarValue> {
+    let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+    let mut out = Vec::with_capacity(args.number_rows);
+    for n in 0..args.number_rows {
+        let values = arrays
+            .iter()
+            .map(|a| ScalarValue::try_from_array(a, if a.len() == 1 { 0 } else { n }))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        out.push(row(&values)?.cast_to(returns)?);
+    }
+    if out.is_empty() {
+        return Ok(ColumnarValue::Array(
+            datafusion::arrow::array::new_empty_array(returns),
+        ));
+    }
+    Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+}

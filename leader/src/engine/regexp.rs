@@ -5,8 +5,6 @@
 //! first subexpression's match instead of the whole match, `p` (Perl syntax, which
 //! is the syntax here anyway).
 
-use std::sync::Arc;
-
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
@@ -128,23 +126,9 @@ impl ScalarUDFImpl for RegexpSubstr {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let mut out = Vec::with_capacity(args.number_rows);
-        for row in 0..args.number_rows {
-            let values = arrays
-                .iter()
-                .map(|a| ScalarValue::try_from_array(a, if a.len() == 1 { 0 } else { row }))
-                .collect::<Result<Vec<_>>>()?;
-            out.push(ScalarValue::Utf8(substr(&values)?));
-        }
-        if out.is_empty() {
-            return Ok(ColumnarValue::Array(
-                datafusion::arrow::array::new_empty_array(&DataType::Utf8),
-            ));
-        }
-        Ok(ColumnarValue::Array(Arc::new(ScalarValue::iter_to_array(
-            out,
-        )?)))
+        super::functions::row_by_row(&args, &DataType::Utf8, |values| {
+            Ok(ScalarValue::Utf8(substr(values)?))
+        })
     }
 }
 
