@@ -271,6 +271,7 @@ impl Engine {
         let sessions = Arc::new(SessionRegistry::default());
         sessions.use_catalog(catalog.clone());
         functions::register_static(&ctx, Arc::clone(&sessions));
+        ctx.register_udf(regexp::regexp_substr());
         let engine = Engine {
             sessions,
             gate: QueryGate::new(query_memory_bytes),

@@ -76,7 +76,6 @@ pub fn register_static(ctx: &SessionContext, sessions: Arc<SessionRegistry>) {
         Volatility::Immutable,
     ));
     ctx.register_udf(cancel_backend_udf(sessions));
-    ctx.register_udf(super::regexp::regexp_substr());
 }
 
 /// `pg_cancel_backend(pid)`: cancels the running statement of the session with that
