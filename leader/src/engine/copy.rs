@@ -534,8 +534,13 @@ impl Engine {
         session: &Session,
         stmt: &CopyStatement,
     ) -> Result<TableDef, LeaderError> {
-        let (schema, table) = super::access::table_name(&stmt.table)?;
-        self.catalog_of(session)
+        let (mut schema, table) = super::access::table_name(&stmt.table)?;
+        let catalog = self.catalog_of(session);
+        // An unqualified name is the session's temporary table when it has one.
+        if stmt.table.len() == 1 && catalog.table(&session.temp_schema(), &table)?.is_some() {
+            schema = session.temp_schema();
+        }
+        catalog
             .table(&schema, &table)?
             .ok_or_else(|| blueshift_storage::StorageError::TableNotFound(table).into())
     }
