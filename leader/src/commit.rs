@@ -42,14 +42,16 @@ impl CommitPoint {
         self.catalog.create_table(def, version)
     }
 
-    /// ALTER TABLE: `change` gets the current definition.
+    /// ALTER TABLE: `change` gets the current definition; `cascade` drops the
+    /// foreign keys that reference a key it drops.
     pub fn alter_table(
         &self,
         schema: &str,
         name: &str,
+        cascade: bool,
         change: impl Fn(&mut TableDef) -> Result<()>,
     ) -> Result<TableDef> {
-        self.catalog.alter_table(schema, name, change)
+        self.catalog.alter_table(schema, name, cascade, change)
     }
 
     /// DROP TABLE [CASCADE].

@@ -29,6 +29,7 @@ mod checks;
 mod column_names;
 mod command;
 mod comments;
+mod constraints;
 mod copy;
 mod ddl;
 mod dml;
@@ -142,6 +143,11 @@ impl std::fmt::Debug for Engine {
 }
 
 /// The catalog key of a table name as written: quoted parts kept, others lower-cased.
+/// `name` as a quoted SQL identifier.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 fn name_key(name: &ObjectName) -> String {
     name.0
         .iter()

@@ -3,6 +3,7 @@
 //! queries run on DataFusion.
 
 pub mod access;
+mod catalog_queries;
 pub mod copy;
 mod cursor;
 pub mod redshift_ddl;
@@ -583,7 +584,7 @@ impl SqlParser {
         Ok((
             statements
                 .into_iter()
-                .map(|s| table_privileges(array_subqueries(s)))
+                .map(|s| table_privileges(array_subqueries(catalog_queries::rewrite(s))))
                 .collect(),
             stripped.tables,
         ))

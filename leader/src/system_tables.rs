@@ -21,6 +21,7 @@ use crate::error::LeaderError;
 use crate::query_log::{QueryLog, QueryStatus};
 use crate::session::DATABASE;
 
+pub mod constraints;
 mod exec_state;
 pub(crate) mod grants;
 mod information_schema;
@@ -37,6 +38,10 @@ pub const INFORMATION_SCHEMA_TABLES: &[&str] = &[
     INFORMATION_SCHEMA_TABLE_PRIVILEGES,
     INFORMATION_SCHEMA_VIEWS,
     INFORMATION_SCHEMA_COLUMNS,
+    "information_schema.table_constraints",
+    "information_schema.key_column_usage",
+    "information_schema.referential_constraints",
+    "information_schema.constraint_column_usage",
 ];
 mod load;
 pub mod pg_types;
@@ -130,8 +135,10 @@ pub async fn lookup(
         (None, "svv_table_info") => svv_table_info(catalog, cluster)?,
         (None, "stv_tbl_perm") => stv_tbl_perm(catalog)?,
         (None, "stv_blocklist") => stv_blocklist(catalog, cluster).await?,
-        (None, name) => match information_schema::svv_external(name) {
-            Some(empty) => empty?,
+        (None, name) => match information_schema::svv_external(name)
+            .or_else(|| constraints::lookup(name, catalog, viewer))
+        {
+            Some(rows) => rows?,
             None => return Ok(None),
         },
     };

@@ -44,6 +44,8 @@ pub enum ErrorKind {
     InvalidSchemaName,
     /// 2BP01: a schema that still holds tables.
     DependentObjectsStillExist,
+    /// 42830: a foreign key that references no primary key or unique constraint.
+    InvalidForeignKey,
     /// 42804: a type mismatch.
     DatatypeMismatch,
     /// 42883: an unknown function.
@@ -118,6 +120,7 @@ impl ErrorKind {
         ErrorKind::InvalidObjectDefinition,
         ErrorKind::InvalidSchemaName,
         ErrorKind::DependentObjectsStillExist,
+        ErrorKind::InvalidForeignKey,
         ErrorKind::DatatypeMismatch,
         ErrorKind::UndefinedFunction,
         ErrorKind::InvalidTextRepresentation,
@@ -164,6 +167,7 @@ impl ErrorKind {
             ErrorKind::InvalidObjectDefinition => "42P17",
             ErrorKind::InvalidSchemaName => "3F000",
             ErrorKind::DependentObjectsStillExist => "2BP01",
+            ErrorKind::InvalidForeignKey => "42830",
             ErrorKind::DatatypeMismatch => "42804",
             ErrorKind::UndefinedFunction => "42883",
             ErrorKind::InvalidTextRepresentation => "22P02",

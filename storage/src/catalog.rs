@@ -15,17 +15,19 @@ use std::sync::{Arc, Mutex, Weak};
 
 pub mod access;
 mod comments;
+mod constraints;
 mod overlay;
 mod roles;
 mod users;
 mod views;
 
 pub use comments::{Comment, CommentTarget};
+pub use constraints::{Constraint, ConstraintKind};
 pub use users::{GroupDef, RoleDef, UserDef};
 pub use views::{Materialized, ViewColumn, ViewDef};
 
 use access::{AclItem, ObjectAccess, Privileges, bootstrap_user_id};
-use overlay::{Changed, CommitError, Merge, Overlay, Tree, Trees};
+use overlay::{Changed, CommitError, Merge, Overlay, Tree, Trees, View};
 
 pub use crate::distribution::{ClusterLayout, DistHash, DistStyle};
 use crate::encoding::ENCODING_METADATA_KEY;
@@ -95,6 +97,9 @@ pub struct TableDef {
     /// What GRANT gave others on the table.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acl: Vec<AclItem>,
+    /// PRIMARY KEY, UNIQUE and FOREIGN KEY constraints (stored, not enforced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<Constraint>,
 }
 
 /// The hash of tables whose records have no `dist_hash`.
@@ -521,6 +526,7 @@ impl Catalog {
         version: Option<TableVersion>,
     ) -> Result<TableDef> {
         def.id = self.db.generate_id()? + 1;
+        constraints::refer_to_itself(&mut def);
         let key = table_key(&def.schema, &def.name);
         let id_key = def.id.to_be_bytes();
         let mut version = version.unwrap_or_default();
@@ -552,11 +558,13 @@ impl Catalog {
     /// Changes a table's definition (ALTER TABLE): `change` gets the current
     /// definition. A new name moves the table; the new name must be free. A table
     /// that regular views read keeps its name and columns (columns may be added):
-    /// the views name them.
+    /// the views name them. A key that other tables' foreign keys reference is
+    /// dropped only with `cascade`, which drops them.
     pub fn alter_table(
         &self,
         schema: &str,
         name: &str,
+        cascade: bool,
         change: impl Fn(&mut TableDef) -> Result<()>,
     ) -> Result<TableDef> {
         let key = table_key(schema, name);
@@ -567,6 +575,7 @@ impl Catalog {
             let old: TableDef = decode(&key, &bytes)?;
             let mut def = old.clone();
             change(&mut def)?;
+            constraints::on_alter(tx, &old, &mut def, cascade)?;
             let new_key = table_key(&def.schema, &def.name);
             let kept = |c: &ColumnDef| def.columns.iter().any(|n| n.id == c.id && n.name == c.name);
             if new_key != key || !old.columns.iter().all(kept) {
@@ -598,6 +607,7 @@ impl Catalog {
             };
             let what = format!("table {schema}.{name}");
             views::drop_dependents(tx, &what, &def.qualified_name(), cascade)?;
+            constraints::on_drop(tx, &def, cascade)?;
             // A materialized view dropped with it took its own table along.
             if tx.get(Tree::Tables, &key)?.is_some() {
                 remove_table(tx, schema, name)?;
@@ -754,34 +764,6 @@ fn remove_table(tx: &mut View<'_>, schema: &str, name: &str) -> Result<TableDef>
     tx.remove(Tree::Statistics, &id_key);
     comments::remove_all(tx, def.id)?;
     Ok(def)
-}
-
-/// A write's access to the view it writes: the transaction's, or a statement's own.
-struct View<'a> {
-    overlay: &'a mut Overlay,
-    trees: &'a Trees,
-}
-
-impl View<'_> {
-    fn get(&mut self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.overlay.get(self.trees, tree, key)
-    }
-
-    fn scan(&mut self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.overlay.scan(self.trees, tree, prefix)
-    }
-
-    fn put(&mut self, tree: Tree, key: &[u8], value: Vec<u8>) {
-        self.overlay.put(tree, key, value)
-    }
-
-    fn remove(&mut self, tree: Tree, key: &[u8]) {
-        self.overlay.remove(tree, key)
-    }
-
-    fn merge(&mut self, tree: Tree, key: &[u8], merge: Merge) -> Result<()> {
-        self.overlay.merge(tree, key, merge)
-    }
 }
 
 #[cfg(test)]

@@ -428,7 +428,7 @@ impl Engine {
                             Ok(())
                         })?;
                     } else {
-                        commits.alter_table(&schema, &name, |t| {
+                        commits.alter_table(&schema, &name, false, |t| {
                             t.acl = acl.clone();
                             Ok(())
                         })?;
@@ -500,7 +500,7 @@ impl Engine {
                 Ok(Outcome::done("ALTER TABLE"))
             }
             Some(table) => {
-                commits.alter_table(schema, table, |t| {
+                commits.alter_table(schema, table, false, |t| {
                     t.owner = id;
                     Ok(())
                 })?;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
-use blueshift_storage::catalog::{Catalog, CommentTarget, ViewDef};
+use blueshift_storage::catalog::{Catalog, CommentTarget, Constraint, TableDef, ViewDef};
 use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::{MemTable, TableType};
@@ -25,6 +25,8 @@ use datafusion::logical_expr::{
 use datafusion::physical_plan::ExecutionPlan;
 use tracing::warn;
 
+use crate::session::TEMP_SCHEMA_PREFIX;
+use crate::system_tables::constraints;
 use crate::system_tables::pg_types::{
     ENCODING_NUMBERS, from_arrow, namespace_oid, pg_type, relation_id, view_definition,
 };
@@ -114,6 +116,24 @@ fn view_named(catalog: &Catalog, arg: &ScalarValue) -> Result<Option<ViewDef>> {
 }
 
 /// The comment on relation `oid` (or its column `column`, 1-based).
+/// The constraint whose oid is `arg`: every table, the index of its table, and it.
+fn constraint_by_oid(
+    catalog: &Catalog,
+    arg: &ScalarValue,
+) -> Result<Option<(Vec<TableDef>, usize, Constraint)>> {
+    let Some(id) = as_i64(arg).and_then(relation_id) else {
+        return Ok(None);
+    };
+    let tables = catalog.all_tables().map_err(storage)?;
+    let found = tables.iter().enumerate().find_map(|(i, t)| {
+        t.constraints
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| (i, c.clone()))
+    });
+    Ok(found.map(|(i, c)| (tables, i, c)))
+}
+
 fn relation_comment(catalog: &Catalog, oid: i64, column: Option<i64>) -> Result<ScalarValue> {
     let Some(id) = relation_id(oid) else {
         return Ok(ScalarValue::Utf8(None));
@@ -208,6 +228,97 @@ pub fn register(state: &mut SessionState, catalog: &Catalog) {
                 Ok(ScalarValue::Utf8(
                     view_named(catalog, &args[0])?.map(|v| view_definition(&v)),
                 ))
+            }),
+        ),
+        (
+            "pg_get_constraintdef",
+            signature(vec![vec![Int64], vec![Int64, Boolean]]),
+            Arc::new(|catalog, args| {
+                let found = constraint_by_oid(catalog, &args[0])?;
+                Ok(ScalarValue::Utf8(found.map(|(tables, t, c)| {
+                    constraints::constraint_definition(&tables, &tables[t], &c)
+                })))
+            }),
+        ),
+        (
+            // A regclass as PostgreSQL prints it: the relation's name, qualified
+            // outside `public` (catalog queries' `conrelid::regclass`).
+            "regclassout",
+            signature(vec![vec![Int64]]),
+            Arc::new(|catalog, args| {
+                let oid = as_i64(&args[0]).unwrap_or(0);
+                if oid == 0 {
+                    return Ok(ScalarValue::Utf8(Some("-".into())));
+                }
+                let Some(id) = relation_id(oid) else {
+                    return Ok(ScalarValue::Utf8(Some(oid.to_string())));
+                };
+                let tables = catalog.all_tables().map_err(storage)?;
+                let views = catalog.all_views().map_err(storage)?;
+                let named = tables
+                    .iter()
+                    .find(|t| t.id == id)
+                    .map(|t| (t.schema.clone(), t.name.clone()))
+                    .or_else(|| {
+                        views
+                            .iter()
+                            .find(|v| v.id == id)
+                            .map(|v| (v.schema.clone(), v.name.clone()))
+                    })
+                    .or_else(|| {
+                        tables.iter().find_map(|t| {
+                            let c = t.constraints.iter().find(|c| c.id == id)?;
+                            Some((t.schema.clone(), c.name.clone()))
+                        })
+                    });
+                Ok(ScalarValue::Utf8(Some(match named {
+                    Some((schema, name))
+                        if schema == "public" || schema.starts_with(TEMP_SCHEMA_PREFIX) =>
+                    {
+                        constraints::quote_ident(&name)
+                    }
+                    Some((schema, name)) => format!(
+                        "{}.{}",
+                        constraints::quote_ident(&schema),
+                        constraints::quote_ident(&name)
+                    ),
+                    None => oid.to_string(),
+                })))
+            }),
+        ),
+        (
+            // Blueshift has no triggers (pg_trigger is empty): psql's `\d` names
+            // the function all the same.
+            "pg_get_triggerdef",
+            signature(vec![vec![Int64], vec![Int64, Boolean]]),
+            Arc::new(|_, _| Ok(ScalarValue::Utf8(None))),
+        ),
+        (
+            "pg_get_indexdef",
+            signature(vec![vec![Int64], vec![Int64, Int64, Boolean]]),
+            Arc::new(|catalog, args| {
+                // A primary key or unique constraint is its index here.
+                let found = constraint_by_oid(catalog, &args[0])?;
+                Ok(ScalarValue::Utf8(found.and_then(|(tables, t, c)| {
+                    let table = &tables[t];
+                    let column = as_i64(args.get(1)?).unwrap_or(0);
+                    let names: Vec<String> = c
+                        .columns
+                        .iter()
+                        .filter_map(|id| table.columns.iter().find(|x| x.id == *id))
+                        .map(|x| constraints::quote_ident(&x.name))
+                        .collect();
+                    if column > 0 {
+                        return names.get(column as usize - 1).cloned();
+                    }
+                    Some(format!(
+                        "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
+                        constraints::quote_ident(&c.name),
+                        constraints::quote_ident(&table.schema),
+                        constraints::quote_ident(&table.name),
+                        names.join(", ")
+                    ))
+                })))
             }),
         ),
         (

@@ -100,6 +100,8 @@ impl Engine {
         // table goes is ours.
         let mut planned = ct.clone();
         planned.temporary = false;
+        let keys =
+            super::constraints::take_constraints(&mut planned.columns, &mut planned.constraints)?;
         if let Some(query) = planned.query.take() {
             let mut query = Statement::Query(query);
             self.qualify_temp_tables(session, &mut query)?;
@@ -169,11 +171,12 @@ impl Engine {
         let acl = self
             .catalog_of(session)
             .initial_acl(session.user_id(), &schema)?;
-        let def = TableDef {
+        let mut def = TableDef {
             owner: session.user_id(),
             acl,
             ..table_def(schema, table, columns, &attrs)?
         };
+        self.add_constraints(session, &mut def, keys, true)?;
         let is_ctas = ct.query.is_some();
         if is_ctas {
             self.authorize_plan(session, &create.input)?;
@@ -280,6 +283,7 @@ fn table_def(
         dist_hash,
         owner: blueshift_storage::catalog::access::BOOTSTRAP_USER_ID,
         acl: vec![],
+        constraints: vec![],
     })
 }
 
@@ -336,6 +340,7 @@ impl Engine {
         };
         let original = def.clone();
         let mut def = def;
+        let mut cascade = false;
         for operation in &alter.operations {
             match operation {
                 Op::AddColumn {
@@ -350,10 +355,39 @@ impl Engine {
                         }
                         return Err(LeaderError::DuplicateColumn(name));
                     }
-                    let mut column = self.new_column(session, &def, column_def, name).await?;
+                    let mut column_def = column_def.clone();
+                    let declared = super::constraints::take_column_constraints(&mut column_def)?;
+                    let mut column = self.new_column(session, &def, &column_def, name).await?;
                     column.encoding = attrs.and_then(|a| a.encodings.get(&column.name).cloned());
                     def.next_column_id = def.next_column_id.max(column.id) + 1;
                     def.columns.push(column);
+                    self.add_constraints(session, &mut def, declared, false)?;
+                }
+                Op::AddConstraint { constraint, .. } => {
+                    let declared = super::constraints::declared_one(constraint)?;
+                    self.add_constraints(session, &mut def, vec![declared], false)?;
+                }
+                Op::DropConstraint {
+                    if_exists,
+                    name,
+                    drop_behavior,
+                } => {
+                    let name = ident_name(name);
+                    let before = def.constraints.len();
+                    def.constraints.retain(|c| c.name != name);
+                    if def.constraints.len() == before && !*if_exists {
+                        return Err(LeaderError::Failure {
+                            kind: crate::error::ErrorKind::UndefinedObject,
+                            message: format!(
+                                "constraint \"{name}\" of relation \"{}\" does not exist",
+                                def.name
+                            ),
+                        });
+                    }
+                    cascade |= matches!(
+                        drop_behavior,
+                        Some(datafusion::sql::sqlparser::ast::DropBehavior::Cascade)
+                    );
                 }
                 Op::DropColumn {
                     column_names,
@@ -417,7 +451,7 @@ impl Engine {
         }
         let altered = def;
         self.commits_of(session)
-            .alter_table(&schema, &table, |current| {
+            .alter_table(&schema, &table, cascade, |current| {
                 // Another ALTER committed meanwhile: refuse rather than lose it.
                 if *current != original {
                     return Err(S::Conflict {

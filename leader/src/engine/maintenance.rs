@@ -17,6 +17,7 @@
 //! the version before the VACUUM never loses a file.
 
 use super::outcome::Outcome;
+use super::quoted;
 use blueshift_operators::FragmentCodec;
 use blueshift_operators::scan::{ScanSpec, SlicePartition, SliceScanExec};
 use blueshift_proto::RewriteSegments;
@@ -304,11 +305,6 @@ impl Engine {
             });
         }
     }
-}
-
-/// `name` as a quoted SQL identifier.
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 impl Engine {

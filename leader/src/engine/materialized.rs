@@ -22,11 +22,6 @@ pub(super) fn backing_table(view: &str) -> String {
     format!("mv_tbl__{view}__0")
 }
 
-/// A name as SQL quotes it.
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// The version of each table in `reads` (`schema.name`) now.
 fn versions(catalog: &Catalog, reads: &[String]) -> Result<BTreeMap<String, u64>, LeaderError> {
     let mut out = BTreeMap::new();

@@ -43,6 +43,8 @@ use crate::system_tables::pg_types::{
     encoding_number, namespace_oid, pg_type, relation_oid, view_definition,
 };
 
+mod keys;
+
 /// The pg_catalog tables this module answers.
 const REPLACED: &[&str] = &[
     "pg_database",
@@ -53,6 +55,8 @@ const REPLACED: &[&str] = &[
     "pg_tables",
     "pg_views",
     "pg_description",
+    "pg_constraint",
+    "pg_index",
 ];
 
 /// The schemas whose tables are the crate's: pg_catalog's own.
@@ -131,6 +135,9 @@ impl SchemaProvider for PgCatalog {
         // ACLs are arrays, as psql's `array_to_string` reads them; so are a row
         // security policy's roles (there are no policies: `\dp` reads the table).
         for f in &mut fields {
+            if keys::is_int2_array(name, f.name()) {
+                *f = Field::new(f.name(), keys::int2_array(), true);
+            }
             if f.name() == "nspacl" || f.name() == "attacl" {
                 *f = Field::new(f.name(), list.clone(), true);
             }
@@ -408,8 +415,11 @@ impl CatalogTable {
                         .flatten()
                         .map_or(0.0, |s| s.rows as f64);
                     let acl = acl_list(acl_text(t.owner, &t.acl, &names));
+                    let (has_index, has_triggers) = keys::flags(t, &tables);
                     rows.push(|c| match c {
                         "oid" | "relfilenode" => int(oid.into()),
+                        "relhasindex" => flag(has_index),
+                        "relhastriggers" => flag(has_triggers),
                         "relname" => text(&t.name),
                         "relnamespace" => int(namespace_oid(&t.schema).into()),
                         "relowner" => int(t.owner.into()),
@@ -428,6 +438,7 @@ impl CatalogTable {
                         _ => None,
                     })?;
                 }
+                keys::index_relations(&mut rows, &tables)?;
                 for v in &views {
                     let acl = acl_list(acl_text(v.owner, &v.acl, &names));
                     rows.push(|c| match c {
@@ -571,6 +582,8 @@ impl CatalogTable {
                     })?;
                 }
             }
+            "pg_constraint" => keys::constraints(&mut rows, &tables)?,
+            "pg_index" => keys::indexes(&mut rows, &tables)?,
             _ => {}
         }
         rows.finish()

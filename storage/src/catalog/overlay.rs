@@ -384,3 +384,31 @@ impl Overlay {
         })
     }
 }
+
+/// A write's access to the view it writes: the transaction's, or a statement's own.
+pub(super) struct View<'a> {
+    pub(super) overlay: &'a mut Overlay,
+    pub(super) trees: &'a Trees,
+}
+
+impl View<'_> {
+    pub(super) fn get(&mut self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.overlay.get(self.trees, tree, key)
+    }
+
+    pub(super) fn scan(&mut self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.overlay.scan(self.trees, tree, prefix)
+    }
+
+    pub(super) fn put(&mut self, tree: Tree, key: &[u8], value: Vec<u8>) {
+        self.overlay.put(tree, key, value)
+    }
+
+    pub(super) fn remove(&mut self, tree: Tree, key: &[u8]) {
+        self.overlay.remove(tree, key)
+    }
+
+    pub(super) fn merge(&mut self, tree: Tree, key: &[u8], merge: Merge) -> Result<()> {
+        self.overlay.merge(tree, key, merge)
+    }
+}

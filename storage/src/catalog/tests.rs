@@ -27,6 +27,7 @@ fn table(name: &str) -> TableDef {
         dist_hash: DistHash::RowFormatV0,
         owner: access::BOOTSTRAP_USER_ID,
         acl: vec![],
+        constraints: vec![],
     }
 }
 
@@ -531,13 +532,13 @@ fn views_depend_on_what_they_read() -> Result<()> {
     );
     assert!(e.to_string().contains("view public.w"), "{e}");
     let e = cat
-        .alter_table("public", "t", |d| {
+        .alter_table("public", "t", false, |d| {
             d.name = "t2".into();
             Ok(())
         })
         .expect_err("renaming a table views read");
     assert!(matches!(e, StorageError::Dependents { .. }), "{e}");
-    cat.alter_table("public", "t", |d| {
+    cat.alter_table("public", "t", false, |d| {
         d.columns.push(ColumnDef {
             id: 1,
             name: "b".into(),

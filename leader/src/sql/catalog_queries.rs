@@ -1,0 +1,198 @@
+//! Rewrites of what catalog queries (psql's `\d`, drivers') send that DataFusion
+//! cannot plan as written, each exact for Blueshift's catalog:
+//!
+//! - a select-list `expr::regclass`, and `expr::regclass::text` anywhere, is the
+//!   relation's name, as PostgreSQL prints a regclass (`regclassout(expr)`);
+//!   elsewhere a regclass stays its oid;
+//! - `pg_partition_ancestors(rel)` is `rel` alone: no table here is partitioned, and
+//!   a scalar subquery that lists a trigger's partition ancestors (psql's `\d`) is
+//!   NULL: no trigger has a parent.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, Query, SelectItem, SetExpr, Statement, TableFactor,
+    Value, Visit, VisitMut, Visitor, VisitorMut,
+};
+
+/// The last part of `name`, lower-cased (`pg_catalog.regclass` is `regclass`).
+fn last_part(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn is_regclass(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Custom(name, _) if last_part(name) == "regclass")
+        || data_type.to_string().eq_ignore_ascii_case("regclass")
+}
+
+fn call(name: &str, arg: Expr) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+/// The only argument of a call `f(arg)`.
+fn only_argument(args: &FunctionArguments) -> Option<&Expr> {
+    let FunctionArguments::List(list) = args else {
+        return None;
+    };
+    match list.args.as_slice() {
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => Some(e),
+        _ => None,
+    }
+}
+
+/// Whether `query` reads `pg_partition_ancestors(...)` in a FROM clause.
+fn reads_partition_ancestors(query: &Query) -> bool {
+    struct Finder(bool);
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            } = factor
+                && last_part(name) == "pg_partition_ancestors"
+            {
+                self.0 = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut finder = Finder(false);
+    let _ = query.visit(&mut finder);
+    finder.0
+}
+
+struct Rewrites;
+
+impl VisitorMut for Rewrites {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::Function(f) if last_part(&f.name) == "pg_partition_ancestors" => {
+                if let Some(arg) = only_argument(&f.args) {
+                    *expr = Expr::Cast {
+                        kind: datafusion::sql::sqlparser::ast::CastKind::DoubleColon,
+                        expr: Box::new(arg.clone()),
+                        data_type: DataType::Custom(
+                            ObjectName::from(vec![Ident::new("regclass")]),
+                            vec![],
+                        ),
+                        format: None,
+                        array: false,
+                    };
+                }
+            }
+            // `x::regclass::text` is the relation's name.
+            Expr::Cast {
+                expr: inner,
+                data_type,
+                ..
+            } if data_type.to_string().eq_ignore_ascii_case("text")
+                || data_type
+                    .to_string()
+                    .eq_ignore_ascii_case("pg_catalog.text") =>
+            {
+                if let Expr::Cast {
+                    expr: operand,
+                    data_type: to,
+                    ..
+                } = inner.as_ref()
+                    && is_regclass(to)
+                    && !matches!(operand.as_ref(), Expr::Value(_))
+                {
+                    *expr = call("regclassout", operand.as_ref().clone());
+                }
+            }
+            Expr::Subquery(query) if reads_partition_ancestors(query) => {
+                *expr = Expr::Value(Value::Null.into());
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        let SetExpr::Select(select) = query.body.as_mut() else {
+            return ControlFlow::Continue(());
+        };
+        for item in &mut select.projection {
+            let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item
+            else {
+                continue;
+            };
+            if let Expr::Cast {
+                expr: inner,
+                data_type,
+                ..
+            } = e
+                && is_regclass(data_type)
+                && !matches!(inner.as_ref(), Expr::Value(_))
+            {
+                *e = call("regclassout", inner.as_ref().clone());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `stmt` with the rewrites above, when it reads the catalog.
+pub(crate) fn rewrite(mut stmt: Statement) -> Statement {
+    if !super::reads_catalog(&stmt) {
+        return stmt;
+    }
+    let _ = VisitMut::visit(&mut stmt, &mut Rewrites);
+    stmt
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sql::{ParsedStatement, SqlParser};
+
+    fn rewritten(sql: &str) -> String {
+        let parsed = SqlParser::default().parse(sql).expect(sql);
+        let ParsedStatement::Sql(stmt) = &parsed.statements[0] else {
+            panic!("{sql}: not SQL");
+        };
+        stmt.to_string()
+    }
+
+    /// psql's `\d` queries: a regclass in the select list shows its name; partition
+    /// ancestors are the relation itself, and a trigger's parent is NULL.
+    #[test]
+    fn psql_describe_queries_plan() {
+        let text = rewritten(
+            "SELECT conname, conrelid::pg_catalog.regclass AS ontable FROM pg_catalog.pg_constraint c \
+             WHERE confrelid IN (SELECT pg_catalog.pg_partition_ancestors('100003') \
+             UNION ALL VALUES ('100003'::pg_catalog.regclass))",
+        );
+        assert!(text.contains("regclassout(conrelid) AS ontable"), "{text}");
+        assert!(!text.contains("pg_partition_ancestors"), "{text}");
+        let text = rewritten(
+            "SELECT t.tgname, CASE WHEN t.tgparentid != 0 THEN (SELECT u.tgrelid::pg_catalog.regclass \
+             FROM pg_catalog.pg_trigger AS u, pg_catalog.pg_partition_ancestors(t.tgrelid) WITH ORDINALITY AS a(relid, depth) \
+             WHERE u.tgname = t.tgname ORDER BY a.depth LIMIT 1) END AS parent FROM pg_catalog.pg_trigger t",
+        );
+        assert!(!text.contains("pg_partition_ancestors"), "{text}");
+    }
+}

@@ -1,0 +1,281 @@
+//! Table constraints as the catalog lists them: `pg_get_constraintdef`'s text and
+//! information_schema's TABLE_CONSTRAINTS, KEY_COLUMN_USAGE,
+//! REFERENTIAL_CONSTRAINTS and CONSTRAINT_COLUMN_USAGE, with PostgreSQL's columns.
+//! A user who is not a superuser sees the constraints of the tables it owns or
+//! holds a privilege on.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field};
+use blueshift_storage::catalog::access::{self, Principal, Privileges};
+use blueshift_storage::catalog::{Catalog, Constraint, ConstraintKind, TableDef};
+use datafusion::error::Result;
+
+use super::batch;
+use crate::error::LeaderError;
+use crate::session::DATABASE;
+
+/// An identifier as PostgreSQL prints it: quoted unless lower case and plain.
+pub fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+fn column_name(t: &TableDef, id: u32) -> String {
+    t.columns
+        .iter()
+        .find(|c| c.id == id)
+        .map_or_else(|| format!("#{id}"), |c| c.name.clone())
+}
+
+/// A constraint as `pg_get_constraintdef` shows it: `PRIMARY KEY (a, b)`,
+/// `UNIQUE (b)`, `FOREIGN KEY (x) REFERENCES u(a)` (the referenced table
+/// schema-qualified outside `public`).
+pub fn constraint_definition(tables: &[TableDef], table: &TableDef, c: &Constraint) -> String {
+    let names = |t: &TableDef, ids: &[u32]| {
+        ids.iter()
+            .map(|id| quote_ident(&column_name(t, *id)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let own = names(table, &c.columns);
+    match &c.kind {
+        ConstraintKind::PrimaryKey => format!("PRIMARY KEY ({own})"),
+        ConstraintKind::Unique => format!("UNIQUE ({own})"),
+        ConstraintKind::ForeignKey { table: id, columns } => {
+            let Some(target) = tables.iter().find(|t| t.id == *id) else {
+                return format!("FOREIGN KEY ({own})");
+            };
+            let name = if target.schema == "public" {
+                quote_ident(&target.name)
+            } else {
+                format!(
+                    "{}.{}",
+                    quote_ident(&target.schema),
+                    quote_ident(&target.name)
+                )
+            };
+            format!(
+                "FOREIGN KEY ({own}) REFERENCES {name}({})",
+                names(target, columns)
+            )
+        }
+    }
+}
+
+/// The key (primary or unique) of `target` that foreign key `columns` references.
+pub fn referenced_key<'a>(target: &'a TableDef, columns: &[u32]) -> Option<&'a Constraint> {
+    target.constraints.iter().find(|c| {
+        matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
+            && c.columns.len() == columns.len()
+            && c.columns.iter().all(|x| columns.contains(x))
+    })
+}
+
+/// Information_schema table `name` (TABLE_CONSTRAINTS, KEY_COLUMN_USAGE,
+/// REFERENTIAL_CONSTRAINTS or CONSTRAINT_COLUMN_USAGE), or `None`.
+pub(super) fn lookup(
+    name: &str,
+    catalog: &Catalog,
+    viewer: &Principal,
+) -> Option<Result<RecordBatch>> {
+    const TABLES: &[&str] = &[
+        "information_schema.table_constraints",
+        "information_schema.key_column_usage",
+        "information_schema.referential_constraints",
+        "information_schema.constraint_column_usage",
+    ];
+    TABLES.contains(&name).then(|| build(name, catalog, viewer))
+}
+
+fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatch> {
+    let all = catalog.all_tables().map_err(LeaderError::from)?;
+    let visible = all
+        .iter()
+        .filter(|t| !access::effective(t.owner, &t.acl, viewer, Privileges::ALL_TABLE).is_empty());
+    let db = || Some(DATABASE.to_string());
+    let s = |v: &str| Some(v.to_string());
+    let n = |v: usize| Some((v + 1).to_string());
+    let mut rows: Vec<Vec<Option<String>>> = vec![];
+    let columns: &[(&str, bool)] = match name {
+        "information_schema.table_constraints" => {
+            for t in visible {
+                for c in &t.constraints {
+                    let ty = match c.kind {
+                        ConstraintKind::PrimaryKey => "PRIMARY KEY",
+                        ConstraintKind::Unique => "UNIQUE",
+                        ConstraintKind::ForeignKey { .. } => "FOREIGN KEY",
+                    };
+                    let nulls = (!matches!(c.kind, ConstraintKind::ForeignKey { .. }))
+                        .then(|| "YES".to_string());
+                    rows.push(vec![
+                        db(),
+                        s(&t.schema),
+                        s(&c.name),
+                        db(),
+                        s(&t.schema),
+                        s(&t.name),
+                        s(ty),
+                        s("NO"),
+                        s("NO"),
+                        s("YES"),
+                        nulls,
+                    ]);
+                }
+            }
+            &[
+                ("constraint_catalog", false),
+                ("constraint_schema", false),
+                ("constraint_name", false),
+                ("table_catalog", false),
+                ("table_schema", false),
+                ("table_name", false),
+                ("constraint_type", false),
+                ("is_deferrable", false),
+                ("initially_deferred", false),
+                ("enforced", false),
+                ("nulls_distinct", false),
+            ]
+        }
+        "information_schema.key_column_usage" => {
+            for t in visible {
+                for c in &t.constraints {
+                    let referenced = match &c.kind {
+                        ConstraintKind::ForeignKey { table, columns } => all
+                            .iter()
+                            .find(|x| x.id == *table)
+                            .and_then(|x| referenced_key(x, columns))
+                            .map(|k| (columns, k)),
+                        _ => None,
+                    };
+                    for (i, id) in c.columns.iter().enumerate() {
+                        let position = referenced.and_then(|(to, key)| {
+                            let target = to.get(i)?;
+                            key.columns.iter().position(|k| k == target).and_then(n)
+                        });
+                        rows.push(vec![
+                            db(),
+                            s(&t.schema),
+                            s(&c.name),
+                            db(),
+                            s(&t.schema),
+                            s(&t.name),
+                            s(&column_name(t, *id)),
+                            n(i),
+                            position,
+                        ]);
+                    }
+                }
+            }
+            &[
+                ("constraint_catalog", false),
+                ("constraint_schema", false),
+                ("constraint_name", false),
+                ("table_catalog", false),
+                ("table_schema", false),
+                ("table_name", false),
+                ("column_name", false),
+                ("ordinal_position", true),
+                ("position_in_unique_constraint", true),
+            ]
+        }
+        "information_schema.referential_constraints" => {
+            for t in visible {
+                for c in &t.constraints {
+                    let ConstraintKind::ForeignKey { table, columns } = &c.kind else {
+                        continue;
+                    };
+                    let target = all.iter().find(|x| x.id == *table);
+                    let key = target.and_then(|x| referenced_key(x, columns));
+                    rows.push(vec![
+                        db(),
+                        s(&t.schema),
+                        s(&c.name),
+                        db(),
+                        target.map(|x| x.schema.clone()),
+                        key.map(|k| k.name.clone()),
+                        s("NONE"),
+                        s("NO ACTION"),
+                        s("NO ACTION"),
+                    ]);
+                }
+            }
+            &[
+                ("constraint_catalog", false),
+                ("constraint_schema", false),
+                ("constraint_name", false),
+                ("unique_constraint_catalog", false),
+                ("unique_constraint_schema", false),
+                ("unique_constraint_name", false),
+                ("match_option", false),
+                ("update_rule", false),
+                ("delete_rule", false),
+            ]
+        }
+        _ => {
+            // CONSTRAINT_COLUMN_USAGE: the columns a constraint uses, a foreign key's
+            // being those it references.
+            for t in visible {
+                for c in &t.constraints {
+                    let (table, ids) = match &c.kind {
+                        ConstraintKind::ForeignKey { table, columns } => {
+                            match all.iter().find(|x| x.id == *table) {
+                                Some(x) => (x, columns),
+                                None => continue,
+                            }
+                        }
+                        _ => (t, &c.columns),
+                    };
+                    for id in ids {
+                        rows.push(vec![
+                            db(),
+                            s(&table.schema),
+                            s(&table.name),
+                            s(&column_name(table, *id)),
+                            db(),
+                            s(&t.schema),
+                            s(&c.name),
+                        ]);
+                    }
+                }
+            }
+            &[
+                ("table_catalog", false),
+                ("table_schema", false),
+                ("table_name", false),
+                ("column_name", false),
+                ("constraint_catalog", false),
+                ("constraint_schema", false),
+                ("constraint_name", false),
+            ]
+        }
+    };
+    let mut fields = vec![];
+    let mut arrays: Vec<ArrayRef> = vec![];
+    for (i, (column, number)) in columns.iter().enumerate() {
+        let values = rows.iter().map(|r| r.get(i).cloned().flatten());
+        if *number {
+            fields.push(Field::new(*column, DataType::Int32, true));
+            arrays.push(Arc::new(
+                values
+                    .map(|v| v.and_then(|v| v.parse::<i32>().ok()))
+                    .collect::<Int32Array>(),
+            ));
+        } else {
+            fields.push(Field::new(*column, DataType::Utf8, true));
+            arrays.push(Arc::new(values.collect::<StringArray>()));
+        }
+    }
+    batch(fields, arrays)
+}
