@@ -556,6 +556,7 @@ impl Engine {
     ) -> Result<LogicalPlan, LeaderError> {
         let state = self.state_for(session);
         self.prepare_views(&state, &stmt, &mut vec![]).await?;
+        self.prepare_defaults(&state, &stmt)?;
         Ok(state
             .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
             .await?)

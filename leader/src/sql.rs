@@ -509,14 +509,12 @@ impl SqlParser {
                         ParsedStatement::Refresh(parse_refresh(text, offset)?)
                     } else {
                         match access::parse_access(text, offset)? {
-                            (access::AccessStatement::ShowGrants { query }, _) => {
+                            (access::AccessStatement::Show { query }, _) => {
                                 let mut parsed = self.parse_sql(&query)?.0;
                                 match (parsed.pop(), parsed.is_empty()) {
                                     (Some(stmt), true) => ParsedStatement::Sql(Box::new(stmt)),
                                     _ => {
-                                        return Err(LeaderError::Unsupported(
-                                            "this SHOW GRANTS".into(),
-                                        ));
+                                        return Err(LeaderError::Unsupported("this SHOW".into()));
                                     }
                                 }
                             }

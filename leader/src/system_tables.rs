@@ -25,6 +25,7 @@ pub mod constraints;
 mod exec_state;
 pub(crate) mod grants;
 mod information_schema;
+mod svv_catalog;
 
 /// The name `information_schema.table_privileges` resolves to (DataFusion's own
 /// information_schema has no such table; the SQL rewrite points the name here).
@@ -78,6 +79,19 @@ pub const SYSTEM_TABLES: &[&str] = &[
     "svv_external_schemas",
     "svv_external_tables",
     "svv_external_columns",
+    "svv_redshift_databases",
+    "svv_all_schemas",
+    "svv_redshift_schemas",
+    "svv_tables",
+    "svv_all_tables",
+    "svv_redshift_tables",
+    "svv_columns",
+    "svv_all_columns",
+    "svv_redshift_columns",
+    "show_tables",
+    "show_columns",
+    "show_primary_keys",
+    "show_foreign_keys",
 ];
 
 /// Whether `name` is a system table or one of pg_catalog's.
@@ -137,6 +151,7 @@ pub async fn lookup(
         (None, "stv_blocklist") => stv_blocklist(catalog, cluster).await?,
         (None, name) => match information_schema::svv_external(name)
             .or_else(|| constraints::lookup(name, catalog, viewer))
+            .or_else(|| svv_catalog::lookup(name, catalog, viewer))
         {
             Some(rows) => rows?,
             None => return Ok(None),

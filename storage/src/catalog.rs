@@ -61,6 +61,10 @@ pub struct ColumnDef {
     /// of segments written before the column existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_value: Option<String>,
+    /// The column's DEFAULT, as SQL text: what an INSERT or COPY that leaves the
+    /// column out gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
 }
 
 /// A table's definition.

@@ -309,7 +309,7 @@ impl Engine {
             | AccessStatement::DropRole { .. }
             | AccessStatement::GrantRole { .. }
             | AccessStatement::DefaultPrivileges { .. }
-            | AccessStatement::ShowGrants { .. } => self.roles(session, stmt),
+            | AccessStatement::Show { .. } => self.roles(session, stmt),
         }
     }
 

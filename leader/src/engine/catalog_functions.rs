@@ -287,6 +287,37 @@ pub fn register(state: &mut SessionState, catalog: &Catalog) {
             }),
         ),
         (
+            // What SHOW TABLE answers: the table's CREATE TABLE statement.
+            "show_table_ddl",
+            signature(vec![vec![Utf8, Utf8]]),
+            Arc::new(|catalog, args| {
+                let schema = as_text(&args[0]).unwrap_or_default();
+                let name = as_text(&args[1]).unwrap_or_default();
+                let tables = catalog.all_tables().map_err(storage)?;
+                let Some(t) = tables.iter().find(|t| t.schema == schema && t.name == name) else {
+                    return Err(storage(blueshift_storage::StorageError::TableNotFound(
+                        format!("{schema}.{name}"),
+                    )));
+                };
+                Ok(ScalarValue::Utf8(Some(constraints::table_ddl(&tables, t))))
+            }),
+        ),
+        (
+            // What SHOW VIEW answers: the view's definition.
+            "show_view_ddl",
+            signature(vec![vec![Utf8, Utf8]]),
+            Arc::new(|catalog, args| {
+                let schema = as_text(&args[0]).unwrap_or_default();
+                let name = as_text(&args[1]).unwrap_or_default();
+                match catalog.view(&schema, &name).map_err(storage)? {
+                    Some(v) => Ok(ScalarValue::Utf8(Some(view_definition(&v)))),
+                    None => Err(storage(blueshift_storage::StorageError::TableNotFound(
+                        format!("{schema}.{name}"),
+                    ))),
+                }
+            }),
+        ),
+        (
             // Blueshift has no triggers (pg_trigger is empty): psql's `\d` names
             // the function all the same.
             "pg_get_triggerdef",

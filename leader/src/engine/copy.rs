@@ -338,13 +338,14 @@ impl Engine {
     }
 
     /// The table, columns and load options of a COPY, before its source is read.
-    fn copy_spec(
+    async fn copy_spec(
         &self,
         session: &Session,
         stmt: &CopyStatement,
     ) -> Result<(TableDef, LoadSpec), LeaderError> {
         let def = self.copy_target(session, stmt)?;
-        let (columns, inputs) = Self::load_columns(&def, stmt.columns.as_deref())?;
+        let (mut columns, inputs) = Self::load_columns(&def, stmt.columns.as_deref())?;
+        self.fill_defaults(&def, &mut columns).await?;
         let spec = LoadSpec {
             table_id: def.id,
             table_name: def.qualified_name(),
@@ -369,7 +370,7 @@ impl Engine {
         let CopySource::Url(url) = &stmt.source else {
             return Err(LeaderError::Unsupported("COPY FROM STDIN here".into()));
         };
-        let (def, mut spec) = self.copy_spec(session, stmt)?;
+        let (def, mut spec) = self.copy_spec(session, stmt).await?;
         spec.store = self.s3.store_for(&stmt.auth)?;
         if url.starts_with("s3://") && spec.store.access_key_id.is_none() {
             return Err(LeaderError::InvalidParameter(
@@ -452,13 +453,15 @@ impl Engine {
         stmt: &CopyStatement,
         entry: &mut Option<QueryEntry>,
     ) -> Result<Outcome, LeaderError> {
-        let (def, spec) = self.copy_spec(
-            session,
-            &CopyStatement {
-                compression: Compression::None,
-                ..stmt.clone()
-            },
-        )?;
+        let (def, spec) = self
+            .copy_spec(
+                session,
+                &CopyStatement {
+                    compression: Compression::None,
+                    ..stmt.clone()
+                },
+            )
+            .await?;
         let mut spec = spec;
         spec.format = match &stmt.format {
             CopyFormat::Text => LoadFormat::Text,

@@ -131,6 +131,18 @@ impl Engine {
             return Err(blueshift_storage::StorageError::TableExists(table).into());
         }
         let input_schema = create.input.schema().as_arrow().clone();
+        let defaults: HashMap<String, String> = ct
+            .columns
+            .iter()
+            .filter_map(|c| {
+                c.options.iter().find_map(|o| match &o.option {
+                    datafusion::sql::sqlparser::ast::ColumnOption::Default(e) => {
+                        Some((ident_name(&c.name), e.to_string()))
+                    }
+                    _ => None,
+                })
+            })
+            .collect();
         let declared: HashMap<String, String> = ct
             .columns
             .iter()
@@ -152,6 +164,7 @@ impl Engine {
             .map(|(i, f)| ColumnDef {
                 id: i as u32,
                 missing_value: None,
+                default: defaults.get(f.name()).cloned(),
                 name: f.name().clone(),
                 data_type: f.data_type().clone(),
                 nullable: f.is_nullable() || ct.query.is_some(),
@@ -501,18 +514,9 @@ impl Engine {
             ColumnOption::Default(expr) => Some(expr.clone()),
             _ => None,
         });
-        let missing_value = match default {
-            Some(expr) => {
-                let sql = format!("SELECT CAST(({expr}) AS VARCHAR)");
-                let batches = self.ctx.sql(&sql).await?.collect().await?;
-                batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
-                    let column = b.column(0);
-                    let strings = column
-                        .as_any()
-                        .downcast_ref::<arrow::array::StringArray>()?;
-                    arrow::array::Array::is_valid(strings, 0).then(|| strings.value(0).to_string())
-                })
-            }
+        let default_text = default.as_ref().map(|e| e.to_string());
+        let missing_value = match &default_text {
+            Some(expr) => self.default_value(expr).await?,
             None => None,
         };
         let nullable = field.is_nullable();
@@ -534,7 +538,40 @@ impl Engine {
             declared_type: column_def.data_type.to_string().to_lowercase(),
             encoding: None,
             missing_value,
+            default: default_text,
         })
+    }
+}
+
+impl Engine {
+    /// The value of DEFAULT `expr` (SQL text) as text, evaluated now; `None` for NULL.
+    pub(super) async fn default_value(&self, expr: &str) -> Result<Option<String>, LeaderError> {
+        let sql = format!("SELECT CAST(({expr}) AS VARCHAR)");
+        let batches = self.ctx.sql(&sql).await?.collect().await?;
+        Ok(batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
+            let column = b.column(0);
+            let strings = column
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()?;
+            arrow::array::Array::is_valid(strings, 0).then(|| strings.value(0).to_string())
+        }))
+    }
+
+    /// The columns a load's column list leaves out take their DEFAULT, evaluated
+    /// once for the load.
+    pub(super) async fn fill_defaults(
+        &self,
+        def: &TableDef,
+        columns: &mut [blueshift_operators::load::LoadColumn],
+    ) -> Result<(), LeaderError> {
+        for (column, c) in columns.iter_mut().zip(&def.columns) {
+            if column.input.is_none()
+                && let Some(expr) = &c.default
+            {
+                column.default = self.default_value(expr).await?;
+            }
+        }
+        Ok(())
     }
 }
 

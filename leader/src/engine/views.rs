@@ -80,6 +80,47 @@ impl Engine {
         Ok(())
     }
 
+    /// Plans the column DEFAULTs of the tables `stmt` names, so that an INSERT that
+    /// leaves a column out gives it its default.
+    pub(super) fn prepare_defaults(
+        &self,
+        state: &SessionState,
+        stmt: &Statement,
+    ) -> Result<(), LeaderError> {
+        if !matches!(stmt, Statement::Insert(_)) {
+            return Ok(());
+        }
+        let Some(catalog_provider) = provider(state) else {
+            return Ok(());
+        };
+        let any: &dyn std::any::Any = catalog_provider.as_ref();
+        let Some(database) = any.downcast_ref::<DatabaseProvider>() else {
+            return Ok(());
+        };
+        for reference in relations(state, stmt)? {
+            let Ok((schema, name)) = resolve(&reference) else {
+                continue;
+            };
+            let Some(def) = database.catalog().table(&schema, &name)? else {
+                continue;
+            };
+            let mut defaults = crate::planner::views::ColumnDefaults::new();
+            for c in &def.columns {
+                if let Some(text) = &c.default {
+                    let expr =
+                        state.create_logical_expr(text, &datafusion::common::DFSchema::empty())?;
+                    defaults.insert(c.name.clone(), expr);
+                }
+            }
+            if !defaults.is_empty() {
+                database
+                    .planned_views()
+                    .insert_defaults(&schema, &name, defaults);
+            }
+        }
+        Ok(())
+    }
+
     /// The plan of view `def`'s query, its columns named as the view names them.
     async fn plan_view(
         &self,

@@ -164,11 +164,11 @@ impl SchemaProvider for SchemaView {
             .table(&self.name, name)
             .map_err(LeaderError::from)?
         {
-            return Ok(Some(Arc::new(SliceTable::new(
-                def,
-                self.catalog.clone(),
-                self.cluster.clone(),
-            ))));
+            let defaults = self.views.defaults(&def.schema, &def.name);
+            return Ok(Some(Arc::new(
+                SliceTable::new(def, self.catalog.clone(), self.cluster.clone())
+                    .with_defaults(defaults),
+            )));
         }
         if let Some(view) = self.views.get(&self.name, name) {
             return Ok(Some(view));

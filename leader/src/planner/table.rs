@@ -48,6 +48,8 @@ pub struct SliceTable {
     cluster: ClusterClient,
     /// For DELETE and UPDATE: the version every scan reads, and the row-id column.
     dml_version: Option<TableVersion>,
+    /// The columns' DEFAULT expressions, planned (for INSERT).
+    defaults: crate::planner::views::ColumnDefaults,
 }
 
 impl SliceTable {
@@ -64,7 +66,15 @@ impl SliceTable {
             catalog,
             cluster,
             dml_version: None,
+            defaults: Default::default(),
         }
+    }
+
+    /// The table with its columns' DEFAULTs planned, which an INSERT that leaves
+    /// a column out gives it.
+    pub fn with_defaults(mut self, defaults: crate::planner::views::ColumnDefaults) -> Self {
+        self.defaults = defaults;
+        self
     }
 
     /// The table as DELETE and UPDATE read it: always at `version`, with the
@@ -82,6 +92,7 @@ impl SliceTable {
             catalog,
             cluster,
             dml_version: Some(version),
+            defaults: Default::default(),
         }
     }
 }
@@ -94,6 +105,10 @@ impl TableProvider for SliceTable {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.defaults.get(column)
     }
 
     async fn scan(

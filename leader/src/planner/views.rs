@@ -213,9 +213,16 @@ fn declared_type(plan: &LogicalPlan, i: usize) -> Option<String> {
     }
 }
 
-/// The views planned for one statement, by schema and name.
+/// A table's column defaults, planned: column name → expression.
+pub type ColumnDefaults = HashMap<String, datafusion::logical_expr::Expr>;
+
+/// The views planned for one statement, by schema and name, and the column defaults
+/// of the tables it inserts into.
 #[derive(Debug, Default, Clone)]
-pub struct PlannedViews(Arc<RwLock<ViewsByName>>);
+pub struct PlannedViews(
+    Arc<RwLock<ViewsByName>>,
+    Arc<RwLock<HashMap<(String, String), ColumnDefaults>>>,
+);
 
 impl PlannedViews {
     /// The planned view `schema.name`, if planned.
@@ -225,6 +232,22 @@ impl PlannedViews {
             .ok()?
             .get(&(schema.to_string(), name.to_string()))
             .cloned()
+    }
+
+    /// The planned column defaults of table `schema.name` (none when not planned).
+    pub fn defaults(&self, schema: &str, name: &str) -> ColumnDefaults {
+        self.1
+            .read()
+            .ok()
+            .and_then(|m| m.get(&(schema.to_string(), name.to_string())).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Registers the planned column defaults of table `schema.name`.
+    pub fn insert_defaults(&self, schema: &str, name: &str, defaults: ColumnDefaults) {
+        if let Ok(mut map) = self.1.write() {
+            map.insert((schema.to_string(), name.to_string()), defaults);
+        }
     }
 
     /// Registers a planned view.

@@ -11,6 +11,7 @@ use super::redshift_ddl::{Tok, is_kw, tokenize};
 use crate::error::LeaderError;
 
 mod grants;
+mod show;
 use grants::{default_privileges, grant, show_grants};
 
 /// A password as CREATE USER or ALTER USER gives it.
@@ -148,8 +149,9 @@ pub enum AccessStatement {
         grantees: Vec<GranteeName>,
         granting: bool,
     },
-    /// SHOW GRANTS, as the query over the SVV_*_PRIVILEGES views that answers it.
-    ShowGrants {
+    /// SHOW GRANTS and the SHOW commands of [`show`], as the query over the catalog
+    /// views that answers it.
+    Show {
         query: String,
     },
     /// ALTER DEFAULT PRIVILEGES: `users` empty means the current user, `schemas`
@@ -180,7 +182,7 @@ impl AccessStatement {
             AccessStatement::GrantRole { granting: true, .. } => "GRANT",
             AccessStatement::GrantRole { .. } => "REVOKE",
             AccessStatement::DefaultPrivileges { .. } => "ALTER DEFAULT PRIVILEGES",
-            AccessStatement::ShowGrants { .. } => "SHOW",
+            AccessStatement::Show { .. } => "SHOW",
         }
     }
 }
@@ -190,7 +192,7 @@ pub(crate) fn starts_access_statement(toks: &[Tok]) -> bool {
     let kw = |i: usize, w: &str| toks.get(i).is_some_and(|t| is_kw(&t.token, w));
     kw(0, "grant")
         || kw(0, "revoke")
-        || (kw(0, "show") && kw(1, "grants"))
+        || (kw(0, "show") && (kw(1, "grants") || show::WORDS.iter().any(|w| kw(1, w))))
         || (kw(0, "alter") && kw(1, "default"))
         || ((kw(0, "create") || kw(0, "alter") || kw(0, "drop"))
             && (kw(1, "user") || kw(1, "group") || kw(1, "role")))
@@ -225,8 +227,10 @@ pub fn parse_access(sql: &str, offset: usize) -> Result<(AccessStatement, String
 
 fn statement(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderError> {
     if c.keyword("show") {
-        c.expect_keyword("grants")?;
-        return show_grants(c);
+        if c.keyword("grants") {
+            return show_grants(c);
+        }
+        return show::show_catalog(c);
     }
     if c.keyword("grant") {
         return grant(c, true, false);

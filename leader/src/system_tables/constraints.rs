@@ -4,15 +4,12 @@
 //! A user who is not a superuser sees the constraints of the tables it owns or
 //! holds a privilege on.
 
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field};
+use arrow::array::RecordBatch;
 use blueshift_storage::catalog::access::{self, Principal, Privileges};
 use blueshift_storage::catalog::{Catalog, Constraint, ConstraintKind, TableDef};
 use datafusion::error::Result;
 
-use super::batch;
+use super::svv_catalog::{Kind, text_rows};
 use crate::error::LeaderError;
 use crate::session::DATABASE;
 
@@ -95,6 +92,8 @@ pub(super) fn lookup(
         "information_schema.key_column_usage",
         "information_schema.referential_constraints",
         "information_schema.constraint_column_usage",
+        "show_primary_keys",
+        "show_foreign_keys",
     ];
     TABLES.contains(&name).then(|| build(name, catalog, viewer))
 }
@@ -190,6 +189,83 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
                 ("position_in_unique_constraint", true),
             ]
         }
+        "show_primary_keys" => {
+            for t in visible {
+                for c in t
+                    .constraints
+                    .iter()
+                    .filter(|c| c.kind == ConstraintKind::PrimaryKey)
+                {
+                    for (i, id) in c.columns.iter().enumerate() {
+                        rows.push(vec![
+                            db(),
+                            s(&t.schema),
+                            s(&t.name),
+                            s(&c.name),
+                            s(&column_name(t, *id)),
+                            n(i),
+                        ]);
+                    }
+                }
+            }
+            &[
+                ("database_name", false),
+                ("schema_name", false),
+                ("table_name", false),
+                ("pk_name", false),
+                ("column_name", false),
+                ("key_seq", true),
+            ]
+        }
+        "show_foreign_keys" => {
+            // Redshift leaves the rules and deferrability empty (drivers read NO
+            // ACTION and NOT DEFERRABLE).
+            for t in visible {
+                for c in &t.constraints {
+                    let ConstraintKind::ForeignKey { table, columns } = &c.kind else {
+                        continue;
+                    };
+                    let Some(target) = all.iter().find(|x| x.id == *table) else {
+                        continue;
+                    };
+                    let key = referenced_key(target, columns).map(|k| k.name.clone());
+                    for (i, (from, to)) in c.columns.iter().zip(columns).enumerate() {
+                        rows.push(vec![
+                            db(),
+                            s(&target.schema),
+                            s(&target.name),
+                            s(&column_name(target, *to)),
+                            db(),
+                            s(&t.schema),
+                            s(&t.name),
+                            s(&column_name(t, *from)),
+                            n(i),
+                            s(&c.name),
+                            key.clone(),
+                            None,
+                            None,
+                            None,
+                        ]);
+                    }
+                }
+            }
+            &[
+                ("pk_database_name", false),
+                ("pk_schema_name", false),
+                ("pk_table_name", false),
+                ("pk_column_name", false),
+                ("fk_database_name", false),
+                ("fk_schema_name", false),
+                ("fk_table_name", false),
+                ("fk_column_name", false),
+                ("key_seq", true),
+                ("fk_name", false),
+                ("pk_name", false),
+                ("update_rule", true),
+                ("delete_rule", true),
+                ("deferrability", true),
+            ]
+        }
         "information_schema.referential_constraints" => {
             for t in visible {
                 for c in &t.constraints {
@@ -261,21 +337,64 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
             ]
         }
     };
-    let mut fields = vec![];
-    let mut arrays: Vec<ArrayRef> = vec![];
-    for (i, (column, number)) in columns.iter().enumerate() {
-        let values = rows.iter().map(|r| r.get(i).cloned().flatten());
-        if *number {
-            fields.push(Field::new(*column, DataType::Int32, true));
-            arrays.push(Arc::new(
-                values
-                    .map(|v| v.and_then(|v| v.parse::<i32>().ok()))
-                    .collect::<Int32Array>(),
-            ));
-        } else {
-            fields.push(Field::new(*column, DataType::Utf8, true));
-            arrays.push(Arc::new(values.collect::<StringArray>()));
-        }
+    let columns: Vec<(&str, Kind)> = columns
+        .iter()
+        .map(|(name, number)| (*name, if *number { Kind::Int } else { Kind::Text }))
+        .collect();
+    text_rows(&columns, &rows)
+}
+
+/// A table's CREATE TABLE statement as Redshift's `SHOW TABLE` gives it: a line per
+/// column (declared type, NOT NULL, ENCODE, DISTKEY), its constraints, then its
+/// distribution, sort key and BACKUP NO.
+pub fn table_ddl(tables: &[TableDef], t: &TableDef) -> String {
+    use blueshift_storage::catalog::{DistStyle, SortStyle};
+    let mut lines: Vec<String> = t
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let ty = super::pg_types::pg_type(&c.declared_type, &c.data_type).name;
+            let mut line = format!("{} {ty}", quote_ident(&c.name));
+            if !c.nullable {
+                line.push_str(" NOT NULL");
+            }
+            if let Some(e) = &c.encoding {
+                line.push_str(&format!(" ENCODE {e}"));
+            }
+            if t.dist_style == DistStyle::Key && t.dist_key == Some(i) {
+                line.push_str(" distkey");
+            }
+            line
+        })
+        .collect();
+    lines.extend(
+        t.constraints
+            .iter()
+            .map(|c| constraint_definition(tables, t, c)),
+    );
+    let mut ddl = format!(
+        "CREATE TABLE {}.{} (\n{}\n)\n",
+        quote_ident(&t.schema),
+        quote_ident(&t.name),
+        lines.join(",\n")
+    );
+    if !t.backup {
+        ddl.push_str("BACKUP NO ");
     }
-    batch(fields, arrays)
+    ddl.push_str(&format!("DISTSTYLE {}", t.dist_style.name()));
+    if !t.sort_key.is_empty() {
+        let style = match t.sort_style {
+            SortStyle::Compound => "",
+            SortStyle::Interleaved => "INTERLEAVED ",
+        };
+        let keys: Vec<String> = t
+            .sort_key
+            .iter()
+            .map(|&k| quote_ident(&t.columns[k].name))
+            .collect();
+        ddl.push_str(&format!(" {style}SORTKEY ( {} )", keys.join(", ")));
+    }
+    ddl.push(';');
+    ddl
 }

@@ -56,13 +56,14 @@ struct ColumnRow {
     name: String,
     position: i32,
     nullable: bool,
+    default: Option<String>,
     ty: PgType,
 }
 
 /// What information_schema names a type by (`data_type`, `udt_name`), and its sizes:
 /// (character_maximum_length, numeric_precision, numeric_precision_radix,
 /// numeric_scale, datetime_precision).
-fn describe(ty: &PgType) -> (&'static str, &'static str, [Option<i32>; 5]) {
+pub(super) fn describe(ty: &PgType) -> (&'static str, &'static str, [Option<i32>; 5]) {
     let modifier = ty.typmod - 4;
     match ty.oid {
         1043 => (
@@ -143,6 +144,7 @@ pub(super) fn columns(catalog: &Catalog, viewer: &Principal) -> Result<RecordBat
                 name: c.name.clone(),
                 position: i as i32 + 1,
                 nullable: c.nullable,
+                default: c.default.clone(),
                 ty: pg_types::pg_type(&c.declared_type, &c.data_type),
             });
         }
@@ -158,6 +160,7 @@ pub(super) fn columns(catalog: &Catalog, viewer: &Principal) -> Result<RecordBat
                 name: c.name.clone(),
                 position: i as i32 + 1,
                 nullable: true,
+                default: None,
                 ty: pg_types::pg_type(c.declared_type.as_deref().unwrap_or_default(), &c.data_type),
             });
         }
@@ -200,7 +203,11 @@ pub(super) fn columns(catalog: &Catalog, viewer: &Principal) -> Result<RecordBat
         DataType::Int32,
         int(&|r| Some(r.position)),
     );
-    add("column_default", DataType::Utf8, text(&|_| None));
+    add(
+        "column_default",
+        DataType::Utf8,
+        text(&|r| r.default.clone()),
+    );
     add(
         "is_nullable",
         DataType::Utf8,

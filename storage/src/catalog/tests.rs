@@ -12,6 +12,7 @@ fn table(name: &str) -> TableDef {
         columns: vec![ColumnDef {
             id: 0,
             missing_value: None,
+            default: None,
             name: "a".into(),
             data_type: DataType::Int32,
             nullable: true,

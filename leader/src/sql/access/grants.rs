@@ -3,7 +3,7 @@
 use super::*;
 
 /// `'text'` as an SQL literal.
-fn literal(text: &str) -> String {
+pub(super) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
@@ -89,7 +89,7 @@ pub(super) fn show_grants(c: &mut Cursor<'_>) -> Result<AccessStatement, LeaderE
     if c.keyword("limit") {
         query.push_str(&format!(" limit {}", c.number("LIMIT")?));
     }
-    Ok(AccessStatement::ShowGrants { query })
+    Ok(AccessStatement::Show { query })
 }
 
 /// `ALL [PRIVILEGES]` (empty) or `p [, ...]`, upper case. A privilege list not
