@@ -34,6 +34,7 @@ mod copy;
 mod ddl;
 mod dml;
 pub mod functions;
+mod lateral_alias;
 mod maintenance;
 mod materialized;
 pub mod outcome;
@@ -250,9 +251,13 @@ impl Engine {
             )))
             .with_physical_optimizer_rule(ship)
             .with_analyzer_rules(
-                std::iter::once(Arc::new(crate::planner::views::InlineViews) as _)
-                    .chain(datafusion::optimizer::Analyzer::new().rules)
-                    .collect(),
+                [
+                    Arc::new(crate::planner::views::InlineViews) as _,
+                    Arc::new(crate::planner::scalar_subquery::AggregateScalarSubqueries) as _,
+                ]
+                .into_iter()
+                .chain(datafusion::optimizer::Analyzer::new().rules)
+                .collect(),
             )
             .with_optimizer_rule(Arc::new(crate::planner::join_order::SinkFilteredJoins))
             .with_optimizer_rule(Arc::new(crate::planner::semi_join::PushSemiJoinDown))
@@ -557,9 +562,21 @@ impl Engine {
         let state = self.state_for(session);
         self.prepare_views(&state, &stmt, &mut vec![]).await?;
         self.prepare_defaults(&state, &stmt)?;
-        Ok(state
-            .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
-            .await?)
+        let mut stmt = stmt;
+        let mut tries = 0;
+        loop {
+            let planned = state
+                .statement_to_plan(DfStatement::Statement(Box::new(stmt.clone())))
+                .await;
+            // Redshift's lateral column aliases, where no column has the name.
+            match planned {
+                Err(e) if tries < 8 => match lateral_alias::missing_column(&e) {
+                    Some(name) if lateral_alias::substitute(&mut stmt, &name) => tries += 1,
+                    _ => return Err(e.into()),
+                },
+                other => return Ok(other?),
+            }
+        }
     }
 
     /// The parameter types the planner inferred for a planned statement, `$1`

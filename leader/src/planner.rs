@@ -23,6 +23,7 @@ pub mod fragment;
 pub mod join_order;
 pub mod locality;
 pub mod pg_catalog;
+pub mod scalar_subquery;
 pub mod semi_join;
 pub mod summary;
 pub mod table;

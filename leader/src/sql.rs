@@ -6,6 +6,7 @@ pub mod access;
 mod catalog_queries;
 pub mod copy;
 mod cursor;
+mod like_escape;
 pub mod redshift_ddl;
 
 use std::collections::HashMap;
@@ -582,7 +583,11 @@ impl SqlParser {
         Ok((
             statements
                 .into_iter()
-                .map(|s| table_privileges(array_subqueries(catalog_queries::rewrite(s))))
+                .map(|s| {
+                    table_privileges(array_subqueries(catalog_queries::rewrite(
+                        like_escape::rewrite(s),
+                    )))
+                })
                 .collect(),
             stripped.tables,
         ))

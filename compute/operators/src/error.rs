@@ -93,8 +93,13 @@ pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
     if text.contains("Correlated scalar subquery must be aggregated") {
         return (
             ErrorKind::FeatureNotSupported,
-            "a correlated subquery in the select list that is not an aggregate is not supported"
-                .to_string(),
+            "this correlated scalar subquery is not supported".to_string(),
+        );
+    }
+    if text.contains("does not support logical expression ScalarSubquery") {
+        return (
+            ErrorKind::FeatureNotSupported,
+            "a correlated scalar subquery with ORDER BY or LIMIT is not supported".to_string(),
         );
     }
     if text.contains("non-nullable but contains null") {
