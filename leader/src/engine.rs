@@ -33,6 +33,7 @@ mod constraints;
 mod copy;
 mod ddl;
 mod dml;
+mod expand_array;
 pub mod functions;
 mod lateral_alias;
 mod maintenance;
@@ -283,6 +284,7 @@ impl Engine {
         sessions.use_catalog(catalog.clone());
         functions::register_static(&ctx, Arc::clone(&sessions));
         ctx.register_udf(regexp::regexp_substr());
+        ctx.register_udf(expand_array::expand_array());
         let engine = Engine {
             sessions,
             gate: QueryGate::new(query_memory_bytes),

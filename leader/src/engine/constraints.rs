@@ -14,6 +14,10 @@ use super::Engine;
 use crate::error::{ErrorKind, LeaderError};
 use crate::session::{Session, TEMP_SCHEMA_PREFIX};
 
+/// The most columns a key has (PostgreSQL's INDEX_MAX_KEYS; pg_settings'
+/// `max_index_keys`, which drivers read).
+const MAX_KEY_COLUMNS: usize = 32;
+
 /// A constraint as written, its names not yet resolved.
 #[derive(Debug, Clone)]
 pub(super) struct Declared {
@@ -190,6 +194,11 @@ impl Engine {
                 .iter()
                 .map(|c| column_id(def, c, "named in key"))
                 .collect::<Result<Vec<_>, _>>()?;
+            if columns.len() > MAX_KEY_COLUMNS {
+                return Err(LeaderError::InvalidDefinition(format!(
+                    "a key has at most {MAX_KEY_COLUMNS} columns"
+                )));
+            }
             let kind = match &d.kind {
                 DeclaredKind::PrimaryKey => {
                     if def

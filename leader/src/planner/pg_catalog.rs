@@ -57,6 +57,7 @@ const REPLACED: &[&str] = &[
     "pg_description",
     "pg_constraint",
     "pg_index",
+    "pg_settings",
 ];
 
 /// The schemas whose tables are the crate's: pg_catalog's own.
@@ -308,6 +309,25 @@ fn acl_list(items: Option<Vec<String>>) -> Option<ScalarValue> {
     )))
 }
 
+/// PostgreSQL's oids of the catalogs whose oids drivers compare with
+/// (`classoid = 'pg_class'::regclass`); the crate numbers its relations itself.
+const CATALOG_OIDS: &[(&str, i64)] = &[
+    ("pg_type", 1247),
+    ("pg_attribute", 1249),
+    ("pg_proc", 1255),
+    ("pg_class", PG_CLASS_OID),
+    ("pg_database", 1262),
+    ("pg_am", 2601),
+    ("pg_attrdef", 2604),
+    ("pg_constraint", 2606),
+    ("pg_depend", 2608),
+    ("pg_description", 2609),
+    ("pg_index", 2610),
+    ("pg_inherits", 2611),
+    ("pg_namespace", PG_NAMESPACE_OID),
+    ("pg_trigger", 2620),
+];
+
 /// What the crate's pg_class says of pg_catalog's and information_schema's tables:
 /// their rows, and the oids of those relations.
 struct SystemRelations {
@@ -336,6 +356,24 @@ impl SystemRelations {
             namespaces,
             class: crate_rows(inner, "pg_class", state).await?,
         })
+    }
+
+    /// The crate's oid of each catalog in [`CATALOG_OIDS`] → PostgreSQL's.
+    fn remapped(&self) -> Result<HashMap<i64, i64>> {
+        let mut out = HashMap::new();
+        for (b, i, ns, oid) in self.each()? {
+            if ns != "pg_catalog" {
+                continue;
+            }
+            let names = column(b, "relname", &DataType::Utf8)?;
+            let Some(names) = names.as_any().downcast_ref::<StringArray>() else {
+                continue;
+            };
+            if let Some((_, pg)) = CATALOG_OIDS.iter().find(|(n, _)| *n == names.value(i)) {
+                out.insert(oid, *pg);
+            }
+        }
+        Ok(out)
     }
 
     /// Each system relation of the crate's pg_class: (batch, row, namespace name, oid).
@@ -402,9 +440,14 @@ impl CatalogTable {
             }
             "pg_class" => {
                 let system = SystemRelations::read(&self.inner, state).await?;
-                for (b, i, ns, _) in system.each()? {
+                let remapped = system.remapped()?;
+                for (b, i, ns, oid) in system.each()? {
                     let namespace = ScalarValue::Int64(Some(namespace_oid(&ns).into()));
-                    rows.push_from(b, i, &HashMap::from([("relnamespace", namespace)]))?;
+                    let mut changed = HashMap::from([("relnamespace", namespace)]);
+                    if let Some(pg) = remapped.get(&oid) {
+                        changed.insert("oid", ScalarValue::Int64(Some(*pg)));
+                    }
+                    rows.push_from(b, i, &changed)?;
                 }
                 for t in &tables {
                     let oid = relation_oid(t.id);
@@ -459,14 +502,20 @@ impl CatalogTable {
             "pg_attribute" => {
                 let system = SystemRelations::read(&self.inner, state).await?;
                 let oids: HashSet<i64> = system.each()?.into_iter().map(|r| r.3).collect();
+                let remapped = system.remapped()?;
                 for b in crate_rows(&self.inner, "pg_attribute", state).await? {
                     let relids = column(&b, "attrelid", &DataType::Int64)?;
                     let Some(relids) = relids.as_any().downcast_ref::<Int64Array>() else {
                         continue;
                     };
                     for i in 0..b.num_rows() {
-                        if oids.contains(&relids.value(i)) {
-                            rows.push_from(&b, i, &HashMap::new())?;
+                        let relid = relids.value(i);
+                        if oids.contains(&relid) {
+                            let mut changed = HashMap::new();
+                            if let Some(pg) = remapped.get(&relid) {
+                                changed.insert("attrelid", ScalarValue::Int64(Some(*pg)));
+                            }
+                            rows.push_from(&b, i, &changed)?;
                         }
                     }
                 }
@@ -578,6 +627,52 @@ impl CatalogTable {
                         "classoid" => int(classoid),
                         "objsubid" => int(subid),
                         "description" => text(&comment.text),
+                        _ => None,
+                    })?;
+                }
+            }
+            "pg_settings" => {
+                for b in crate_rows(&self.inner, "pg_settings", state).await? {
+                    for i in 0..b.num_rows() {
+                        rows.push_from(&b, i, &HashMap::new())?;
+                    }
+                }
+                // The fixed settings drivers read (pgjdbc reads max_index_keys).
+                for (name, setting, vartype, desc) in [
+                    (
+                        "max_index_keys",
+                        "32",
+                        "integer",
+                        "Shows the maximum number of index keys.",
+                    ),
+                    (
+                        "max_identifier_length",
+                        "127",
+                        "integer",
+                        "Shows the maximum identifier length.",
+                    ),
+                    (
+                        "server_encoding",
+                        "UTF8",
+                        "string",
+                        "Shows the server (database) character set encoding.",
+                    ),
+                    (
+                        "server_version",
+                        crate::session::SERVER_VERSION,
+                        "string",
+                        "Shows the server version.",
+                    ),
+                ] {
+                    rows.push(|c| match c {
+                        "name" => text(name),
+                        "setting" | "reset_val" | "boot_val" => text(setting),
+                        "category" => text("Preset Options"),
+                        "short_desc" => text(desc),
+                        "context" => text("internal"),
+                        "vartype" => text(vartype),
+                        "source" => text("default"),
+                        "pending_restart" => flag(false),
                         _ => None,
                     })?;
                 }

@@ -4,6 +4,8 @@
 //! - a select-list `expr::regclass`, and `expr::regclass::text` anywhere, is the
 //!   relation's name, as PostgreSQL prints a regclass (`regclassout(expr)`);
 //!   elsewhere a regclass stays its oid;
+//! - `information_schema._pg_expandarray(a)` is `unnest(_pg_expandarray(a))`;
+//! - `(composite).field` is `get_field(composite, 'field')`;
 //! - `pg_partition_ancestors(rel)` is `rel` alone: no table here is partitioned, and
 //!   a scalar subquery that lists a trigger's partition ancestors (psql's `\d`) is
 //!   NULL: no trigger has a parent.
@@ -11,7 +13,7 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    AccessExpr, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
     FunctionArguments, Ident, ObjectName, Query, SelectItem, SetExpr, Statement, TableFactor,
     Value, Visit, VisitMut, Visitor, VisitorMut,
 };
@@ -82,6 +84,43 @@ fn reads_partition_ancestors(query: &Query) -> bool {
     finder.0
 }
 
+/// `n.nspname = current_schema()` as `n.nspname IN ('pg_catalog', current_schema())`.
+struct CatalogFirst;
+
+impl VisitorMut for CatalogFirst {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::BinaryOp {
+            left,
+            op: datafusion::sql::sqlparser::ast::BinaryOperator::Eq,
+            right,
+        } = expr
+            && left.to_string().eq_ignore_ascii_case("n.nspname")
+            && right.to_string().eq_ignore_ascii_case("current_schema()")
+        {
+            *expr = Expr::InList {
+                expr: left.clone(),
+                list: vec![
+                    Expr::Value(Value::SingleQuotedString("pg_catalog".into()).into()),
+                    right.as_ref().clone(),
+                ],
+                negated: false,
+            };
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The function a `'name'::regproc` lookup (`SELECT oid FROM pg_catalog.pg_proc
+/// WHERE proname = 'name'`) names, without its schema.
+fn regproc_name(query: &Query) -> Option<String> {
+    let text = query.to_string();
+    let at = text.find("pg_proc WHERE proname = '")? + "pg_proc WHERE proname = '".len();
+    let name = text[at..].split('\'').next()?;
+    Some(name.rsplit('.').next().unwrap_or(name).to_string())
+}
+
 struct Rewrites;
 
 impl VisitorMut for Rewrites {
@@ -124,6 +163,48 @@ impl VisitorMut for Rewrites {
                     *expr = call("regclassout", operand.as_ref().clone());
                 }
             }
+            // `information_schema._pg_expandarray(a)`, a set-returning function, as
+            // the unnest of the array of its rows.
+            Expr::Function(f) if last_part(&f.name) == "_pg_expandarray" => {
+                if let Some(arg) = only_argument(&f.args) {
+                    *expr = call("unnest", call("_pg_expandarray", arg.clone()));
+                }
+            }
+            // `(composite).field`: the field of a struct.
+            Expr::CompoundFieldAccess { root, access_chain }
+                if matches!(root.as_ref(), Expr::Nested(_))
+                    && matches!(
+                        access_chain.as_slice(),
+                        [AccessExpr::Dot(Expr::Identifier(_))]
+                    ) =>
+            {
+                if let [AccessExpr::Dot(Expr::Identifier(field))] = access_chain.as_slice() {
+                    let Expr::Nested(inner) = root.as_ref() else {
+                        return ControlFlow::Continue(());
+                    };
+                    let mut get = call("get_field", inner.as_ref().clone());
+                    if let Expr::Function(f) = &mut get
+                        && let FunctionArguments::List(list) = &mut f.args
+                    {
+                        list.args
+                            .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(
+                                Value::SingleQuotedString(field.value.to_lowercase()).into(),
+                            ))));
+                    }
+                    *expr = get;
+                }
+            }
+            // `typinput = 'pg_catalog.array_in'::regproc` (pgjdbc's type cache): the
+            // catalog's regproc columns hold the function's name.
+            Expr::BinaryOp { left, right, .. }
+                if left.to_string().to_ascii_lowercase().ends_with("typinput") =>
+            {
+                if let Expr::Subquery(q) = right.as_ref()
+                    && let Some(name) = regproc_name(q)
+                {
+                    **right = Expr::Value(Value::SingleQuotedString(name).into());
+                }
+            }
             Expr::Subquery(query) if reads_partition_ancestors(query) => {
                 *expr = Expr::Value(Value::Null.into());
             }
@@ -133,6 +214,11 @@ impl VisitorMut for Rewrites {
     }
 
     fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        // `'name'::regclass` (the compatibility parser's lookup by `parse_ident`)
+        // finds an unqualified name in pg_catalog too, as PostgreSQL's search does.
+        if query.to_string().contains("parse_ident(") {
+            let _ = VisitMut::visit(query, &mut CatalogFirst);
+        }
         let SetExpr::Select(select) = query.body.as_mut() else {
             return ControlFlow::Continue(());
         };

@@ -1,6 +1,7 @@
 // The PostgreSQL JDBC driver against a running Blueshift: prepared statements with
 // parameters, result metadata, a SQLSTATE from a bad query, and transactions with
-// autocommit off (rollback, commit, a named statement reused across transactions).
+// autocommit off (rollback, commit, a named statement reused across transactions),
+// and DatabaseMetaData's tables, columns, keys, foreign keys and indexes.
 // Usage: java -cp postgresql.jar:. JdbcClient PORT PASSWORD
 import java.sql.*;
 
@@ -71,7 +72,60 @@ public class JdbcClient {
                  ResultSet rs = s.executeQuery("select count(*) from jdbc_t")) {
                 check(rs.next() && rs.getLong(1) == 6, "the committed row is there");
             }
+            metadata(c);
         }
         System.out.println("jdbc client ok");
+    }
+
+    /** The rows of `rs`, each as its `columns` joined by spaces. */
+    static String rows(ResultSet rs, String... columns) throws SQLException {
+        StringBuilder out = new StringBuilder();
+        try (rs) {
+            while (rs.next()) {
+                for (int i = 0; i < columns.length; i++) {
+                    out.append(i == 0 ? "" : " ").append(rs.getString(columns[i]));
+                }
+                out.append(";");
+            }
+        }
+        return out.toString();
+    }
+
+    static void expect(String got, String want, String what) {
+        check(got.equals(want), what + ": got " + got + ", want " + want);
+    }
+
+    // DatabaseMetaData: the catalog queries BI tools run through pgjdbc (tables with
+    // comments, columns with declared sizes, keys, foreign keys both ways, indexes,
+    // the type cache).
+    static void metadata(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("create schema jdbc_meta");
+            s.execute("create table jdbc_meta.parent (id int primary key, code varchar(8) unique, amount decimal(10,2))");
+            s.execute("create table jdbc_meta.child (pid int references jdbc_meta.parent, code varchar(8), "
+                    + "foreign key (code) references jdbc_meta.parent (code))");
+            s.execute("comment on table jdbc_meta.parent is 'the parents'");
+        }
+        DatabaseMetaData m = c.getMetaData();
+        expect(rows(m.getTables(null, "jdbc_meta", "%", new String[] {"TABLE"}),
+                        "TABLE_NAME", "TABLE_TYPE", "REMARKS"),
+                "child TABLE null;parent TABLE the parents;", "getTables");
+        expect(rows(m.getColumns(null, "jdbc_meta", "parent", "%"),
+                        "COLUMN_NAME", "TYPE_NAME", "COLUMN_SIZE", "DECIMAL_DIGITS", "IS_NULLABLE"),
+                "id int4 10 0 NO;code varchar 8 0 YES;amount numeric 10 2 YES;", "getColumns");
+        expect(rows(m.getPrimaryKeys(null, "jdbc_meta", "parent"), "COLUMN_NAME", "KEY_SEQ", "PK_NAME"),
+                "id 1 parent_pkey;", "getPrimaryKeys");
+        String keys = "parent code child code child_code_fkey parent_code_key;"
+                + "parent id child pid child_pid_fkey parent_pkey;";
+        String[] keyColumns = {"PKTABLE_NAME", "PKCOLUMN_NAME", "FKTABLE_NAME", "FKCOLUMN_NAME", "FK_NAME", "PK_NAME"};
+        expect(rows(m.getImportedKeys(null, "jdbc_meta", "child"), keyColumns), keys, "getImportedKeys");
+        expect(rows(m.getExportedKeys(null, "jdbc_meta", "parent"), keyColumns), keys, "getExportedKeys");
+        expect(rows(m.getIndexInfo(null, "jdbc_meta", "parent", true, false),
+                        "INDEX_NAME", "NON_UNIQUE", "COLUMN_NAME"),
+                "parent_code_key f code;parent_pkey f id;", "getIndexInfo");
+        check(rows(m.getTypeInfo(), "TYPE_NAME").contains("int4;"), "getTypeInfo lists int4");
+        try (Statement s = c.createStatement()) {
+            s.execute("drop schema jdbc_meta cascade");
+        }
     }
 }

@@ -11,6 +11,7 @@ use datafusion::common::ScalarValue;
 use datafusion::error::Result;
 
 use super::{Rows, flag, int, text};
+use crate::system_tables::constraints::referenced_key;
 use crate::system_tables::pg_types::{namespace_oid, relation_oid};
 
 /// The btree access method's oid (`pg_am`), an index's `relam`.
@@ -59,17 +60,19 @@ pub(super) fn flags(table: &TableDef, tables: &[TableDef]) -> (bool, bool) {
 pub(super) fn constraints(rows: &mut Rows, tables: &[TableDef]) -> Result<()> {
     for t in tables {
         for c in &t.constraints {
-            let (confrelid, confkey) = match &c.kind {
+            // A key's index is itself; a foreign key's, the key it references.
+            let (confrelid, confkey, index) = match &c.kind {
                 ConstraintKind::ForeignKey { table, columns } => {
                     let target = tables.iter().find(|x| x.id == *table);
+                    let key = target.and_then(|x| referenced_key(x, columns));
                     (
                         int(relation_oid(*table).into()),
                         target.and_then(|x| attnums(x, columns)),
+                        key.map_or(0, |k| relation_oid(k.id)),
                     )
                 }
-                _ => (int(0), None),
+                _ => (int(0), None, relation_oid(c.id)),
             };
-            let index = if is_index(c) { relation_oid(c.id) } else { 0 };
             let fk = !is_index(c);
             rows.push(|col| match col {
                 "oid" => int(relation_oid(c.id).into()),
@@ -106,6 +109,11 @@ pub(super) fn indexes(rows: &mut Rows, tables: &[TableDef]) -> Result<()> {
                 }
                 "indisprimary" => flag(c.kind == ConstraintKind::PrimaryKey),
                 "indkey" => attnums(t, &c.columns),
+                // Ascending, NULLS LAST: no option bits.
+                "indoption" => Some(ScalarValue::List(ScalarValue::new_list_nullable(
+                    &vec![ScalarValue::Int16(Some(0)); c.columns.len()],
+                    &DataType::Int16,
+                ))),
                 _ => None,
             })?;
         }
@@ -139,7 +147,7 @@ pub(super) fn index_relations(rows: &mut Rows, tables: &[TableDef]) -> Result<()
 pub(super) fn is_int2_array(table: &str, column: &str) -> bool {
     matches!(
         (table, column),
-        ("pg_constraint", "conkey" | "confkey") | ("pg_index", "indkey")
+        ("pg_constraint", "conkey" | "confkey") | ("pg_index", "indkey" | "indoption")
     )
 }
 
