@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Blueshift's whole test suite on a fresh machine: installs what the tests need
-# (Python clients: psycopg 2 and 3, redshift_connector, asyncpg; dbt-core and
+# (Python clients: psycopg 2 and 3, redshift_connector, asyncpg, SQLAlchemy with
+# sqlalchemy-redshift, pandas; dbt-core and
 # dbt-redshift; node-postgres; the
 # PostgreSQL JDBC driver and server), checks formatting and lints, builds the
 # blueshift binary, and runs every test. README's test command; .ci/run runs it.
@@ -8,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== installing test clients"
-if ! python3 -c 'import psycopg, psycopg2, redshift_connector, asyncpg' 2>/dev/null; then
+if ! python3 -c 'import psycopg, psycopg2, redshift_connector, asyncpg, sqlalchemy_redshift, pandas' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'psycopg[binary]>=3.1' 'psycopg2-binary>=2.9' \
-    'redshift_connector>=2.1' 'asyncpg>=0.29'
+    'redshift_connector>=2.1' 'asyncpg>=0.29' 'sqlalchemy~=2.0.0' 'sqlalchemy-redshift>=1.0' 'pandas>=2'
 fi
 # dbt-core and dbt-redshift 1.9 (later releases fetch a parser from outside the
 # package registry), in a virtualenv of their own: tests/tests/clients.rs runs dbt.

@@ -6,8 +6,8 @@ pub mod access;
 mod catalog_queries;
 pub mod copy;
 mod cursor;
-mod like_escape;
 pub mod redshift_ddl;
+mod redshift_exprs;
 
 use std::collections::HashMap;
 
@@ -585,7 +585,7 @@ impl SqlParser {
                 .into_iter()
                 .map(|s| {
                     table_privileges(array_subqueries(catalog_queries::rewrite(
-                        like_escape::rewrite(s),
+                        redshift_exprs::rewrite(s),
                     )))
                 })
                 .collect(),

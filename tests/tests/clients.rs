@@ -102,6 +102,20 @@ fn redshift_connector_logs_in_with_the_defaults() -> Result<()> {
     Ok(())
 }
 
+/// SQLAlchemy's reflection through sqlalchemy-redshift's dialect (tables, views,
+/// columns, keys, comments) and pandas reading and writing tables.
+#[test]
+fn sqlalchemy_redshift_and_pandas() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(dir.path(), 1, 2)?;
+    let out = run(Command::new("python3")
+        .arg(clients_dir().join("sqlalchemy_client.py"))
+        .arg(cluster.port.to_string())
+        .arg(PASSWORD))?;
+    assert!(out.contains("sqlalchemy ok"), "{out}");
+    Ok(())
+}
+
 /// asyncpg and node-postgres: a user logs in with its password, reads what it was
 /// granted and nothing else, a rolled-back transaction leaves nothing, and a wrong
 /// password gets 28P01.

@@ -318,6 +318,12 @@ pub fn register(state: &mut SessionState, catalog: &Catalog) {
             }),
         ),
         (
+            // `adbin` (pg_attrdef) holds a default's SQL text: it is the expression.
+            "pg_get_expr",
+            signature(vec![vec![Utf8, Int64], vec![Utf8, Int64, Boolean]]),
+            Arc::new(|_, args| Ok(ScalarValue::Utf8(as_text(&args[0])))),
+        ),
+        (
             // Blueshift has no triggers (pg_trigger is empty): psql's `\d` names
             // the function all the same.
             "pg_get_triggerdef",
@@ -434,10 +440,29 @@ pub fn register(state: &mut SessionState, catalog: &Catalog) {
             warn!("registering {name}: {e}");
         }
     }
+    state.register_udtf("current_database", Arc::new(CurrentDatabase));
     state.register_udtf(
         "pg_get_late_binding_view_cols",
         Arc::new(LateBindingViewColumns(catalog.clone())),
     );
+}
+
+/// `FROM current_database()` (redshift_connector's `get_catalogs`): one row, the
+/// database's name, in the column `current_database`.
+#[derive(Debug)]
+struct CurrentDatabase;
+
+impl TableFunctionImpl for CurrentDatabase {
+    fn call(&self, _args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "current_database",
+            DataType::Utf8,
+            false,
+        )]));
+        let names: ArrayRef = Arc::new(StringArray::from(vec![crate::session::DATABASE]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![names])?;
+        Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+    }
 }
 
 /// `pg_get_late_binding_view_cols()`: the columns of every late-binding view, as

@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, Query, SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
+    Expr, Ident, Select, SelectItem, Statement, VisitMut, VisitorMut,
 };
 
 /// The unqualified column name a planning error says is missing.
@@ -71,10 +71,14 @@ struct Lateral<'a> {
 impl VisitorMut for Lateral<'_> {
     type Break = ();
 
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-        let SetExpr::Select(select) = query.body.as_mut() else {
-            return ControlFlow::Continue(());
-        };
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        self.select(select);
+        ControlFlow::Continue(())
+    }
+}
+
+impl Lateral<'_> {
+    fn select(&mut self, select: &mut Select) {
         let mut alias: Option<Expr> = None;
         for item in &mut select.projection {
             match item {
@@ -97,7 +101,6 @@ impl VisitorMut for Lateral<'_> {
         if let (Some(with), Some(selection)) = (&alias, select.selection.as_mut()) {
             self.done |= replace(selection, self.name, with);
         }
-        ControlFlow::Continue(())
     }
 }
 

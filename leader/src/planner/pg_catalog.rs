@@ -58,6 +58,7 @@ const REPLACED: &[&str] = &[
     "pg_constraint",
     "pg_index",
     "pg_settings",
+    "pg_attrdef",
 ];
 
 /// The schemas whose tables are the crate's: pg_catalog's own.
@@ -151,12 +152,17 @@ impl SchemaProvider for PgCatalog {
             "pg_class" => fields.extend([
                 Field::new("relacl", list.clone(), true),
                 Field::new("reloptions", list, true),
+                Field::new("reldiststyle", DataType::Int32, true),
             ]),
             "pg_attribute" => fields.extend([
                 Field::new("attisdistkey", DataType::Boolean, false),
                 Field::new("attsortkeyord", DataType::Int32, false),
                 Field::new("attencodingtype", DataType::Int16, false),
             ]),
+            // Redshift's (PostgreSQL 8's) pg_attrdef has the default's text.
+            "pg_attrdef" if !fields.iter().any(|f| f.name() == "adsrc") => {
+                fields.push(Field::new("adsrc", DataType::Utf8, true));
+            }
             "pg_views" => {
                 fields = ["schemaname", "viewname", "viewowner", "definition"]
                     .iter()
@@ -462,6 +468,13 @@ impl CatalogTable {
                     rows.push(|c| match c {
                         "oid" | "relfilenode" => int(oid.into()),
                         "relhasindex" => flag(has_index),
+                        // Redshift's: 0 EVEN, 1 KEY, 8 ALL, 11 AUTO (stored as EVEN).
+                        "reldiststyle" => int(match t.dist_style {
+                            DistStyle::Even => 0,
+                            DistStyle::Key => 1,
+                            DistStyle::All => 8,
+                            DistStyle::Auto => 11,
+                        }),
                         "relhastriggers" => flag(has_triggers),
                         "relname" => text(&t.name),
                         "relnamespace" => int(namespace_oid(&t.schema).into()),
@@ -539,6 +552,7 @@ impl CatalogTable {
                             !col.nullable,
                             |c| match c {
                                 "atthasmissing" => flag(col.missing_value.is_some()),
+                                "atthasdef" => flag(col.default.is_some()),
                                 "attisdistkey" => flag(distkey),
                                 "attsortkeyord" => int(sort_order),
                                 "attencodingtype" => {
@@ -549,6 +563,7 @@ impl CatalogTable {
                         )?;
                     }
                 }
+                keys::index_attributes(&mut rows, &tables)?;
                 for v in &views {
                     for (i, col) in v.columns.iter().enumerate() {
                         let declared = col.declared_type.as_deref().unwrap_or_default();
@@ -675,6 +690,21 @@ impl CatalogTable {
                         "pending_restart" => flag(false),
                         _ => None,
                     })?;
+                }
+            }
+            // A column's DEFAULT: `adbin` holds its SQL text, which `pg_get_expr`
+            // gives back.
+            "pg_attrdef" => {
+                for t in &tables {
+                    for (i, c) in t.columns.iter().enumerate() {
+                        let Some(default) = &c.default else { continue };
+                        rows.push(|col| match col {
+                            "adrelid" => int(relation_oid(t.id).into()),
+                            "adnum" => int(i as i64 + 1),
+                            "adbin" | "adsrc" => text(default),
+                            _ => None,
+                        })?;
+                    }
                 }
             }
             "pg_constraint" => keys::constraints(&mut rows, &tables)?,

@@ -14,8 +14,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, Query, SelectItem, SetExpr, Statement, TableFactor,
-    Value, Visit, VisitMut, Visitor, VisitorMut,
+    FunctionArguments, Ident, ObjectName, Query, Select, SelectItem, Statement, TableFactor, Value,
+    Visit, VisitMut, Visitor, VisitorMut,
 };
 
 /// The last part of `name`, lower-cased (`pg_catalog.regclass` is `regclass`).
@@ -219,9 +219,10 @@ impl VisitorMut for Rewrites {
         if query.to_string().contains("parse_ident(") {
             let _ = VisitMut::visit(query, &mut CatalogFirst);
         }
-        let SetExpr::Select(select) = query.body.as_mut() else {
-            return ControlFlow::Continue(());
-        };
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
         for item in &mut select.projection {
             let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item
             else {

@@ -12,7 +12,7 @@ use datafusion::error::Result;
 
 use super::{Rows, flag, int, text};
 use crate::system_tables::constraints::referenced_key;
-use crate::system_tables::pg_types::{namespace_oid, relation_oid};
+use crate::system_tables::pg_types::{namespace_oid, pg_type, relation_oid};
 
 /// The btree access method's oid (`pg_am`), an index's `relam`.
 const BTREE_OID: i64 = 403;
@@ -138,6 +138,31 @@ pub(super) fn index_relations(rows: &mut Rows, tables: &[TableDef]) -> Result<()
                 "relreplident" => text("n"),
                 _ => None,
             })?;
+        }
+    }
+    Ok(())
+}
+
+/// pg_attribute's rows for the keys' indexes: a key's columns, numbered in key
+/// order (the Amazon Redshift drivers' primary key query reads them).
+pub(super) fn index_attributes(rows: &mut Rows, tables: &[TableDef]) -> Result<()> {
+    for t in tables {
+        for c in t.constraints.iter().filter(|c| is_index(c)) {
+            for (k, id) in c.columns.iter().enumerate() {
+                let Some(col) = t.columns.iter().find(|x| x.id == *id) else {
+                    continue;
+                };
+                let ty = pg_type(&col.declared_type, &col.data_type);
+                super::attribute(
+                    rows,
+                    relation_oid(c.id),
+                    k,
+                    &col.name,
+                    &ty,
+                    !col.nullable,
+                    |_| None,
+                )?;
+            }
         }
     }
     Ok(())
