@@ -49,7 +49,8 @@ pub mod pg_types;
 mod summary;
 mod users;
 
-/// The system tables [`lookup`] answers (keep the two in step).
+/// The system tables [`lookup`] answers itself (keep the two in step); the catalog
+/// views of `svv_catalog` and `constraints` are theirs.
 pub const SYSTEM_TABLES: &[&str] = &[
     "stl_query",
     "stl_scan",
@@ -79,24 +80,13 @@ pub const SYSTEM_TABLES: &[&str] = &[
     "svv_external_schemas",
     "svv_external_tables",
     "svv_external_columns",
-    "svv_redshift_databases",
-    "svv_all_schemas",
-    "svv_redshift_schemas",
-    "svv_tables",
-    "svv_all_tables",
-    "svv_redshift_tables",
-    "svv_columns",
-    "svv_all_columns",
-    "svv_redshift_columns",
-    "show_tables",
-    "show_columns",
-    "show_primary_keys",
-    "show_foreign_keys",
 ];
 
 /// Whether `name` is a system table or one of pg_catalog's.
 pub fn is_system_table(name: &str) -> bool {
     SYSTEM_TABLES.contains(&name)
+        || svv_catalog::TABLES.contains(&name)
+        || constraints::TABLES.contains(&name)
         || datafusion_pg_catalog::pg_catalog::PG_CATALOG_TABLES.contains(&name)
         || name == "pg_tables"
         || name == "pg_views"
@@ -149,10 +139,13 @@ pub async fn lookup(
         (None, "svv_table_info") => svv_table_info(catalog, cluster)?,
         (None, "stv_tbl_perm") => stv_tbl_perm(catalog)?,
         (None, "stv_blocklist") => stv_blocklist(catalog, cluster).await?,
-        (None, name) => match information_schema::svv_external(name)
-            .or_else(|| constraints::lookup(name, catalog, viewer))
-            .or_else(|| svv_catalog::lookup(name, catalog, viewer))
-        {
+        (None, name) if constraints::TABLES.contains(&name) => {
+            constraints::build(name, catalog, viewer)?
+        }
+        (None, name) if svv_catalog::TABLES.contains(&name) => {
+            svv_catalog::build(name, catalog, viewer)?
+        }
+        (None, name) => match information_schema::svv_external(name) {
             Some(rows) => rows?,
             None => return Ok(None),
         },

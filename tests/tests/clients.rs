@@ -76,44 +76,37 @@ fn psql_walkthrough() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn psycopg_2_and_3() -> Result<()> {
+/// Runs Python client `script` against a new cluster of `nodes` nodes; it prints
+/// `ok` when every check passed.
+fn python_client(script: &str, nodes: u32, ok: &str) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let cluster = Embedded::start(dir.path(), 2, 2)?;
+    let cluster = Embedded::start(dir.path(), nodes, 2)?;
     let out = run(Command::new("python3")
-        .arg(clients_dir().join("psycopg_clients.py"))
+        .arg(clients_dir().join(script))
         .arg(cluster.port.to_string())
         .arg(PASSWORD))?;
-    assert!(out.contains("psycopg clients ok"), "{out}");
+    assert!(out.contains(ok), "{out}");
     Ok(())
 }
 
+#[test]
+fn psycopg_2_and_3() -> Result<()> {
+    python_client("psycopg_clients.py", 2, "psycopg clients ok")
+}
+
 /// Amazon's Redshift Python driver logs in to a cluster started with no auth flags
-/// (SCRAM for other clients; MD5 for it, as Redshift offers).
+/// (SCRAM for other clients; MD5 for it, as Redshift offers), and lists the catalog
+/// through its metadata calls.
 #[test]
 fn redshift_connector_logs_in_with_the_defaults() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let cluster = Embedded::start(dir.path(), 1, 2)?;
-    let out = run(Command::new("python3")
-        .arg(clients_dir().join("redshift_connector_client.py"))
-        .arg(cluster.port.to_string())
-        .arg(PASSWORD))?;
-    assert!(out.contains("redshift_connector ok"), "{out}");
-    Ok(())
+    python_client("redshift_connector_client.py", 1, "redshift_connector ok")
 }
 
 /// SQLAlchemy's reflection through sqlalchemy-redshift's dialect (tables, views,
 /// columns, keys, comments) and pandas reading and writing tables.
 #[test]
 fn sqlalchemy_redshift_and_pandas() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let cluster = Embedded::start(dir.path(), 1, 2)?;
-    let out = run(Command::new("python3")
-        .arg(clients_dir().join("sqlalchemy_client.py"))
-        .arg(cluster.port.to_string())
-        .arg(PASSWORD))?;
-    assert!(out.contains("sqlalchemy ok"), "{out}");
-    Ok(())
+    python_client("sqlalchemy_client.py", 1, "sqlalchemy ok")
 }
 
 /// asyncpg and node-postgres: a user logs in with its password, reads what it was

@@ -31,6 +31,20 @@ fn relations(state: &SessionState, stmt: &Statement) -> Result<Vec<TableReferenc
     Ok(state.resolve_table_references(&DfStatement::Statement(Box::new(stmt.clone())))?)
 }
 
+/// The relations `stmt` names, as (schema, name).
+fn named(state: &SessionState, stmt: &Statement) -> Result<Vec<(String, String)>, LeaderError> {
+    Ok(relations(state, stmt)?
+        .iter()
+        .filter_map(|r| resolve(r).ok())
+        .collect())
+}
+
+/// Blueshift's catalog provider, as `provider` is.
+fn database(provider: &Arc<dyn CatalogProvider>) -> Option<&DatabaseProvider> {
+    let any: &dyn std::any::Any = provider.as_ref();
+    any.downcast_ref::<DatabaseProvider>()
+}
+
 /// The per-statement catalog of `state`.
 fn provider(state: &SessionState) -> Option<Arc<dyn CatalogProvider>> {
     state.catalog_list().catalog(DATABASE)
@@ -49,14 +63,10 @@ impl Engine {
         let Some(catalog_provider) = provider(state) else {
             return Ok(());
         };
-        let any: &dyn std::any::Any = catalog_provider.as_ref();
-        let Some(database) = any.downcast_ref::<DatabaseProvider>() else {
+        let Some(database) = database(&catalog_provider) else {
             return Ok(());
         };
-        for reference in relations(state, stmt)? {
-            let Ok((schema, name)) = resolve(&reference) else {
-                continue;
-            };
+        for (schema, name) in named(state, stmt)? {
             if database.planned_views().get(&schema, &name).is_some() {
                 continue;
             }
@@ -93,14 +103,10 @@ impl Engine {
         let Some(catalog_provider) = provider(state) else {
             return Ok(());
         };
-        let any: &dyn std::any::Any = catalog_provider.as_ref();
-        let Some(database) = any.downcast_ref::<DatabaseProvider>() else {
+        let Some(database) = database(&catalog_provider) else {
             return Ok(());
         };
-        for reference in relations(state, stmt)? {
-            let Ok((schema, name)) = resolve(&reference) else {
-                continue;
-            };
+        for (schema, name) in named(state, stmt)? {
             let Some(def) = database.catalog().table(&schema, &name)? else {
                 continue;
             };

@@ -39,6 +39,9 @@ use crate::error::LeaderError;
 
 static NEXT_EVEN_START: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
+/// A table's column defaults, planned: column name → expression.
+pub type ColumnDefaults = std::collections::HashMap<String, Expr>;
+
 /// A Blueshift table.
 #[derive(Debug, Clone)]
 pub struct SliceTable {
@@ -49,7 +52,7 @@ pub struct SliceTable {
     /// For DELETE and UPDATE: the version every scan reads, and the row-id column.
     dml_version: Option<TableVersion>,
     /// The columns' DEFAULT expressions, planned (for INSERT).
-    defaults: crate::planner::views::ColumnDefaults,
+    defaults: ColumnDefaults,
 }
 
 impl SliceTable {
@@ -72,7 +75,7 @@ impl SliceTable {
 
     /// The table with its columns' DEFAULTs planned, which an INSERT that leaves
     /// a column out gives it.
-    pub fn with_defaults(mut self, defaults: crate::planner::views::ColumnDefaults) -> Self {
+    pub fn with_defaults(mut self, defaults: ColumnDefaults) -> Self {
         self.defaults = defaults;
         self
     }

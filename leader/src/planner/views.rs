@@ -213,8 +213,7 @@ fn declared_type(plan: &LogicalPlan, i: usize) -> Option<String> {
     }
 }
 
-/// A table's column defaults, planned: column name → expression.
-pub type ColumnDefaults = HashMap<String, datafusion::logical_expr::Expr>;
+pub use crate::planner::table::ColumnDefaults;
 
 /// The views planned for one statement, by schema and name, and the column defaults
 /// of the tables it inserts into.

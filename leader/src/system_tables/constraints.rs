@@ -80,25 +80,44 @@ pub fn referenced_key<'a>(target: &'a TableDef, columns: &[u32]) -> Option<&'a C
     })
 }
 
-/// Information_schema table `name` (TABLE_CONSTRAINTS, KEY_COLUMN_USAGE,
-/// REFERENTIAL_CONSTRAINTS or CONSTRAINT_COLUMN_USAGE), or `None`.
-pub(super) fn lookup(
-    name: &str,
-    catalog: &Catalog,
-    viewer: &Principal,
-) -> Option<Result<RecordBatch>> {
-    const TABLES: &[&str] = &[
-        "information_schema.table_constraints",
-        "information_schema.key_column_usage",
-        "information_schema.referential_constraints",
-        "information_schema.constraint_column_usage",
-        "show_primary_keys",
-        "show_foreign_keys",
-    ];
-    TABLES.contains(&name).then(|| build(name, catalog, viewer))
+/// The tables this module answers: information_schema's, and what SHOW
+/// CONSTRAINTS reads.
+pub(super) const TABLES: &[&str] = &[
+    "information_schema.table_constraints",
+    "information_schema.key_column_usage",
+    "information_schema.referential_constraints",
+    "information_schema.constraint_column_usage",
+    "show_primary_keys",
+    "show_foreign_keys",
+];
+
+/// The first columns of TABLE_CONSTRAINTS and KEY_COLUMN_USAGE.
+const CONSTRAINT_AND_TABLE: &[(&str, bool)] = &[
+    ("constraint_catalog", false),
+    ("constraint_schema", false),
+    ("constraint_name", false),
+    ("table_catalog", false),
+    ("table_schema", false),
+    ("table_name", false),
+];
+
+/// The foreign keys of `tables`: (table, constraint, referenced table id, referenced
+/// column ids).
+fn foreign_keys<'a>(
+    tables: impl Iterator<Item = &'a TableDef>,
+) -> impl Iterator<Item = (&'a TableDef, &'a Constraint, u64, &'a [u32])> {
+    tables.flat_map(|t| {
+        t.constraints.iter().filter_map(move |c| match &c.kind {
+            ConstraintKind::ForeignKey { table, columns } => {
+                Some((t, c, *table, columns.as_slice()))
+            }
+            _ => None,
+        })
+    })
 }
 
-fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatch> {
+/// Table `name` of [`TABLES`].
+pub(super) fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatch> {
     let all = catalog.all_tables().map_err(LeaderError::from)?;
     let visible = all
         .iter()
@@ -106,8 +125,19 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
     let db = || Some(DATABASE.to_string());
     let s = |v: &str| Some(v.to_string());
     let n = |v: usize| Some((v + 1).to_string());
+    // The constraint's and its table's catalog, schema and name.
+    let constraint_and_table = |t: &TableDef, c: &Constraint| {
+        vec![
+            db(),
+            s(&t.schema),
+            s(&c.name),
+            db(),
+            s(&t.schema),
+            s(&t.name),
+        ]
+    };
     let mut rows: Vec<Vec<Option<String>>> = vec![];
-    let columns: &[(&str, bool)] = match name {
+    let columns: Vec<(&str, bool)> = match name {
         "information_schema.table_constraints" => {
             for t in visible {
                 for c in &t.constraints {
@@ -118,34 +148,22 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
                     };
                     let nulls = (!matches!(c.kind, ConstraintKind::ForeignKey { .. }))
                         .then(|| "YES".to_string());
-                    rows.push(vec![
-                        db(),
-                        s(&t.schema),
-                        s(&c.name),
-                        db(),
-                        s(&t.schema),
-                        s(&t.name),
-                        s(ty),
-                        s("NO"),
-                        s("NO"),
-                        s("YES"),
-                        nulls,
-                    ]);
+                    let mut row = constraint_and_table(t, c);
+                    row.extend([s(ty), s("NO"), s("NO"), s("YES"), nulls]);
+                    rows.push(row);
                 }
             }
-            &[
-                ("constraint_catalog", false),
-                ("constraint_schema", false),
-                ("constraint_name", false),
-                ("table_catalog", false),
-                ("table_schema", false),
-                ("table_name", false),
-                ("constraint_type", false),
-                ("is_deferrable", false),
-                ("initially_deferred", false),
-                ("enforced", false),
-                ("nulls_distinct", false),
+            [
+                CONSTRAINT_AND_TABLE,
+                &[
+                    ("constraint_type", false),
+                    ("is_deferrable", false),
+                    ("initially_deferred", false),
+                    ("enforced", false),
+                    ("nulls_distinct", false),
+                ],
             ]
+            .concat()
         }
         "information_schema.key_column_usage" => {
             for t in visible {
@@ -163,31 +181,21 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
                             let target = to.get(i)?;
                             key.columns.iter().position(|k| k == target).and_then(n)
                         });
-                        rows.push(vec![
-                            db(),
-                            s(&t.schema),
-                            s(&c.name),
-                            db(),
-                            s(&t.schema),
-                            s(&t.name),
-                            s(&column_name(t, *id)),
-                            n(i),
-                            position,
-                        ]);
+                        let mut row = constraint_and_table(t, c);
+                        row.extend([s(&column_name(t, *id)), n(i), position]);
+                        rows.push(row);
                     }
                 }
             }
-            &[
-                ("constraint_catalog", false),
-                ("constraint_schema", false),
-                ("constraint_name", false),
-                ("table_catalog", false),
-                ("table_schema", false),
-                ("table_name", false),
-                ("column_name", false),
-                ("ordinal_position", true),
-                ("position_in_unique_constraint", true),
+            [
+                CONSTRAINT_AND_TABLE,
+                &[
+                    ("column_name", false),
+                    ("ordinal_position", true),
+                    ("position_in_unique_constraint", true),
+                ],
             ]
+            .concat()
         }
         "show_primary_keys" => {
             for t in visible {
@@ -208,7 +216,7 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
                     }
                 }
             }
-            &[
+            vec![
                 ("database_name", false),
                 ("schema_name", false),
                 ("table_name", false),
@@ -220,36 +228,20 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
         "show_foreign_keys" => {
             // Redshift leaves the rules and deferrability empty (drivers read NO
             // ACTION and NOT DEFERRABLE).
-            for t in visible {
-                for c in &t.constraints {
-                    let ConstraintKind::ForeignKey { table, columns } = &c.kind else {
-                        continue;
-                    };
-                    let Some(target) = all.iter().find(|x| x.id == *table) else {
-                        continue;
-                    };
-                    let key = referenced_key(target, columns).map(|k| k.name.clone());
-                    for (i, (from, to)) in c.columns.iter().zip(columns).enumerate() {
-                        rows.push(vec![
-                            db(),
-                            s(&target.schema),
-                            s(&target.name),
-                            s(&column_name(target, *to)),
-                            db(),
-                            s(&t.schema),
-                            s(&t.name),
-                            s(&column_name(t, *from)),
-                            n(i),
-                            s(&c.name),
-                            key.clone(),
-                            None,
-                            None,
-                            None,
-                        ]);
-                    }
+            for (t, c, table, columns) in foreign_keys(visible) {
+                let Some(target) = all.iter().find(|x| x.id == table) else {
+                    continue;
+                };
+                let key = referenced_key(target, columns).map(|k| k.name.clone());
+                for (i, (from, to)) in c.columns.iter().zip(columns).enumerate() {
+                    let (pk_schema, pk_table) = (s(&target.schema), s(&target.name));
+                    let mut row = vec![db(), pk_schema, pk_table, s(&column_name(target, *to))];
+                    row.extend([db(), s(&t.schema), s(&t.name), s(&column_name(t, *from))]);
+                    row.extend([n(i), s(&c.name), key.clone(), None, None, None]);
+                    rows.push(row);
                 }
             }
-            &[
+            vec![
                 ("pk_database_name", false),
                 ("pk_schema_name", false),
                 ("pk_table_name", false),
@@ -267,27 +259,22 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
             ]
         }
         "information_schema.referential_constraints" => {
-            for t in visible {
-                for c in &t.constraints {
-                    let ConstraintKind::ForeignKey { table, columns } = &c.kind else {
-                        continue;
-                    };
-                    let target = all.iter().find(|x| x.id == *table);
-                    let key = target.and_then(|x| referenced_key(x, columns));
-                    rows.push(vec![
-                        db(),
-                        s(&t.schema),
-                        s(&c.name),
-                        db(),
-                        target.map(|x| x.schema.clone()),
-                        key.map(|k| k.name.clone()),
-                        s("NONE"),
-                        s("NO ACTION"),
-                        s("NO ACTION"),
-                    ]);
-                }
+            for (t, c, table, columns) in foreign_keys(visible) {
+                let target = all.iter().find(|x| x.id == table);
+                let key = target.and_then(|x| referenced_key(x, columns));
+                rows.push(vec![
+                    db(),
+                    s(&t.schema),
+                    s(&c.name),
+                    db(),
+                    target.map(|x| x.schema.clone()),
+                    key.map(|k| k.name.clone()),
+                    s("NONE"),
+                    s("NO ACTION"),
+                    s("NO ACTION"),
+                ]);
             }
-            &[
+            vec![
                 ("constraint_catalog", false),
                 ("constraint_schema", false),
                 ("constraint_name", false),
@@ -326,7 +313,7 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
                     }
                 }
             }
-            &[
+            vec![
                 ("table_catalog", false),
                 ("table_schema", false),
                 ("table_name", false),
@@ -338,8 +325,8 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
         }
     };
     let columns: Vec<(&str, Kind)> = columns
-        .iter()
-        .map(|(name, number)| (*name, if *number { Kind::Int } else { Kind::Text }))
+        .into_iter()
+        .map(|(name, number)| (name, if number { Kind::Int } else { Kind::Text }))
         .collect();
     text_rows(&columns, &rows)
 }

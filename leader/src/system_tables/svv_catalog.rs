@@ -226,29 +226,23 @@ fn relations(catalog: &Catalog, viewer: &Principal) -> Result<Vec<Relation>> {
     Ok(out)
 }
 
-/// The catalog view `name`, or `None` when it is not one of this module's.
-pub(super) fn lookup(
-    name: &str,
-    catalog: &Catalog,
-    viewer: &Principal,
-) -> Option<Result<RecordBatch>> {
-    const TABLES: &[&str] = &[
-        "svv_redshift_databases",
-        "svv_all_schemas",
-        "svv_redshift_schemas",
-        "svv_tables",
-        "svv_all_tables",
-        "svv_redshift_tables",
-        "show_tables",
-        "svv_columns",
-        "svv_all_columns",
-        "svv_redshift_columns",
-        "show_columns",
-    ];
-    TABLES.contains(&name).then(|| build(name, catalog, viewer))
-}
+/// The catalog views this module answers.
+pub(super) const TABLES: &[&str] = &[
+    "svv_redshift_databases",
+    "svv_all_schemas",
+    "svv_redshift_schemas",
+    "svv_tables",
+    "svv_all_tables",
+    "svv_redshift_tables",
+    "show_tables",
+    "svv_columns",
+    "svv_all_columns",
+    "svv_redshift_columns",
+    "show_columns",
+];
 
-fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatch> {
+/// The catalog view `name`, one of [`TABLES`].
+pub(super) fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatch> {
     use Kind::{Bool, Int, Text};
     let s = |v: &str| Some(v.to_string());
     let n = |v: i64| Some(v.to_string());
@@ -300,141 +294,93 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
         return text_rows(&columns, &rows);
     }
     let relations = relations(catalog, viewer)?;
-    let table_type = |r: &Relation| s(if r.view { "VIEW" } else { "TABLE" });
     if name.ends_with("_tables") {
+        const ALL: &[(&str, Kind)] = &[
+            ("database_name", Text),
+            ("schema_name", Text),
+            ("table_name", Text),
+            ("table_type", Text),
+            ("table_acl", Text),
+            ("remarks", Text),
+        ];
         for r in &relations {
-            rows.push(match name {
-                "svv_tables" => vec![
+            if name == "svv_tables" {
+                let ty = if r.view { "VIEW" } else { "BASE TABLE" };
+                rows.push(vec![
                     db(),
                     s(&r.schema),
                     s(&r.name),
-                    s(if r.view { "VIEW" } else { "BASE TABLE" }),
+                    s(ty),
                     r.remarks.clone(),
-                ],
-                "svv_all_tables" => vec![
-                    db(),
-                    s(&r.schema),
-                    s(&r.name),
-                    table_type(r),
-                    r.acl.clone(),
-                    r.remarks.clone(),
-                ],
-                "svv_redshift_tables" => vec![
-                    db(),
-                    s(&r.schema),
-                    s(&r.name),
-                    table_type(r),
-                    r.acl.clone(),
-                    r.remarks.clone(),
-                    s(&r.owner),
-                ],
-                _ => vec![
-                    db(),
-                    s(&r.schema),
-                    s(&r.name),
-                    table_type(r),
-                    r.acl.clone(),
-                    r.remarks.clone(),
-                    s(&r.owner),
-                    None,
-                    None,
-                    r.dist_style.clone(),
-                    s(r.subtype),
-                ],
-            });
+                ]);
+                continue;
+            }
+            // SVV_ALL_TABLES' columns, and after them SVV_REDSHIFT_TABLES' owner
+            // or SHOW TABLES' columns.
+            let ty = if r.view { "VIEW" } else { "TABLE" };
+            let mut row = vec![
+                db(),
+                s(&r.schema),
+                s(&r.name),
+                s(ty),
+                r.acl.clone(),
+                r.remarks.clone(),
+            ];
+            match name {
+                "svv_redshift_tables" => row.push(s(&r.owner)),
+                "show_tables" => {
+                    row.extend([s(&r.owner), None, None, r.dist_style.clone(), s(r.subtype)])
+                }
+                _ => {}
+            }
+            rows.push(row);
         }
-        let columns: &[(&str, Kind)] = match name {
-            "svv_tables" => &[
+        let columns: Vec<(&str, Kind)> = match name {
+            "svv_tables" => vec![
                 ("table_catalog", Text),
                 ("table_schema", Text),
                 ("table_name", Text),
                 ("table_type", Text),
                 ("remarks", Text),
             ],
-            "svv_all_tables" => &[
-                ("database_name", Text),
-                ("schema_name", Text),
-                ("table_name", Text),
-                ("table_type", Text),
-                ("table_acl", Text),
-                ("remarks", Text),
-            ],
-            "svv_redshift_tables" => &[
-                ("database_name", Text),
-                ("schema_name", Text),
-                ("table_name", Text),
-                ("table_type", Text),
-                ("table_acl", Text),
-                ("remarks", Text),
-                ("table_owner", Text),
-            ],
-            _ => &[
-                ("database_name", Text),
-                ("schema_name", Text),
-                ("table_name", Text),
-                ("table_type", Text),
-                ("table_acl", Text),
-                ("remarks", Text),
-                ("owner", Text),
-                ("last_altered_time", Text),
-                ("last_modified_time", Text),
-                ("dist_style", Text),
-                ("table_subtype", Text),
-            ],
+            "svv_redshift_tables" => [ALL, &[("table_owner", Text)]].concat(),
+            "show_tables" => [
+                ALL,
+                &[
+                    ("owner", Text),
+                    ("last_altered_time", Text),
+                    ("last_modified_time", Text),
+                    ("dist_style", Text),
+                    ("table_subtype", Text),
+                ],
+            ]
+            .concat(),
+            _ => ALL.to_vec(),
         };
-        return text_rows(columns, &rows);
+        return text_rows(&columns, &rows);
     }
     for r in &relations {
         for (i, c) in r.columns.iter().enumerate() {
             let (data_type, _, sizes) = describe(&c.ty);
             let size = |k: usize| sizes[k].map(|v| v.to_string());
+            let (schema, table, column) = (s(&r.schema), s(&r.name), s(&c.name));
             let position = n(i as i64 + 1);
             let nullable = s(if c.nullable { "YES" } else { "NO" });
-            rows.push(match name {
-                "svv_columns" => vec![
-                    db(),
-                    s(&r.schema),
-                    s(&r.name),
-                    s(&c.name),
-                    position,
-                    c.default.clone(),
-                    nullable,
-                    s(data_type),
-                    size(0),
-                    size(1),
-                    size(2),
-                    size(3),
-                    size(4),
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    c.remarks.clone(),
-                ],
-                "svv_all_columns" => vec![
-                    db(),
-                    s(&r.schema),
-                    s(&r.name),
-                    s(&c.name),
-                    position,
-                    c.default.clone(),
-                    nullable,
-                    s(data_type),
-                    size(0),
-                    size(1),
-                    size(3),
-                    c.remarks.clone(),
-                ],
+            let row = match name {
+                // information_schema.columns' columns and the remarks.
+                "svv_columns" => {
+                    let mut row = vec![db(), schema, table, column, position];
+                    row.extend([c.default.clone(), nullable, s(data_type)]);
+                    row.extend((0..5).map(size));
+                    row.extend(vec![None; 9]);
+                    row.push(c.remarks.clone());
+                    row
+                }
                 "svv_redshift_columns" => vec![
                     db(),
-                    s(&r.schema),
-                    s(&r.name),
-                    s(&c.name),
+                    schema,
+                    table,
+                    column,
                     position,
                     s(&c.ty.name),
                     c.default.clone(),
@@ -445,102 +391,97 @@ fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result<RecordBatc
                     None,
                     c.remarks.clone(),
                 ],
-                _ => vec![
-                    db(),
-                    s(&r.schema),
-                    s(&r.name),
-                    s(&c.name),
-                    position,
-                    c.default.clone(),
-                    nullable,
-                    s(data_type),
-                    size(0),
-                    size(1),
-                    size(3),
-                    c.remarks.clone(),
-                    (c.sortkey != 0).then(|| r.sort_style.unwrap_or_default().to_string()),
-                    n(c.sortkey.into()),
-                    c.distkey.then(|| "1".to_string()),
-                    c.encoding.clone(),
-                    matches!(c.ty.oid, 1042 | 1043 | 25).then(|| "default".to_string()),
-                ],
-            });
+                // SVV_ALL_COLUMNS' columns, and after them SHOW COLUMNS'.
+                _ => {
+                    let mut row = vec![db(), schema, table, column, position];
+                    row.extend([c.default.clone(), nullable, s(data_type)]);
+                    row.extend([size(0), size(1), size(3), c.remarks.clone()]);
+                    if name == "show_columns" {
+                        let sort_type = r.sort_style.unwrap_or_default().to_string();
+                        row.extend([
+                            (c.sortkey != 0).then_some(sort_type),
+                            n(c.sortkey.into()),
+                            c.distkey.then(|| "1".to_string()),
+                            c.encoding.clone(),
+                            matches!(c.ty.oid, 1042 | 1043 | 25).then(|| "default".to_string()),
+                        ]);
+                    }
+                    row
+                }
+            };
+            rows.push(row);
         }
     }
-    let columns: &[(&str, Kind)] = match name {
-        "svv_columns" => &[
-            ("table_catalog", Text),
-            ("table_schema", Text),
-            ("table_name", Text),
-            ("column_name", Text),
-            ("ordinal_position", Int),
-            ("column_default", Text),
-            ("is_nullable", Text),
-            ("data_type", Text),
-            ("character_maximum_length", Int),
-            ("numeric_precision", Int),
-            ("numeric_precision_radix", Int),
-            ("numeric_scale", Int),
-            ("datetime_precision", Int),
-            ("interval_type", Text),
-            ("interval_precision", Text),
-            ("character_set_catalog", Text),
-            ("character_set_schema", Text),
-            ("character_set_name", Text),
-            ("collation_catalog", Text),
-            ("collation_schema", Text),
-            ("collation_name", Text),
-            ("domain_name", Text),
-            ("remarks", Text),
-        ],
-        "svv_all_columns" => &[
-            ("database_name", Text),
-            ("schema_name", Text),
-            ("table_name", Text),
-            ("column_name", Text),
-            ("ordinal_position", Int),
-            ("column_default", Text),
-            ("is_nullable", Text),
-            ("data_type", Text),
-            ("character_maximum_length", Int),
-            ("numeric_precision", Int),
-            ("numeric_scale", Int),
-            ("remarks", Text),
-        ],
-        "svv_redshift_columns" => &[
-            ("database_name", Text),
-            ("schema_name", Text),
-            ("table_name", Text),
-            ("column_name", Text),
-            ("ordinal_position", Int),
-            ("data_type", Text),
-            ("column_default", Text),
-            ("is_nullable", Text),
-            ("encoding", Text),
-            ("distkey", Bool),
-            ("sortkey", Int),
-            ("column_acl", Text),
-            ("remarks", Text),
-        ],
-        _ => &[
-            ("database_name", Text),
-            ("schema_name", Text),
-            ("table_name", Text),
-            ("column_name", Text),
-            ("ordinal_position", Int),
-            ("column_default", Text),
-            ("is_nullable", Text),
-            ("data_type", Text),
-            ("character_maximum_length", Int),
-            ("numeric_precision", Int),
-            ("numeric_scale", Int),
-            ("remarks", Text),
-            ("sort_key_type", Text),
-            ("sort_key", Int),
-            ("dist_key", Int),
-            ("encoding", Text),
-            ("collation", Text),
-        ],
+    const NAMED: &[(&str, Kind)] = &[
+        ("column_name", Text),
+        ("ordinal_position", Int),
+        ("column_default", Text),
+        ("is_nullable", Text),
+        ("data_type", Text),
+        ("character_maximum_length", Int),
+        ("numeric_precision", Int),
+    ];
+    const ALL: &[(&str, Kind)] = &[
+        ("database_name", Text),
+        ("schema_name", Text),
+        ("table_name", Text),
+    ];
+    let columns: Vec<(&str, Kind)> = match name {
+        "svv_columns" => [
+            &[
+                ("table_catalog", Text),
+                ("table_schema", Text),
+                ("table_name", Text),
+            ],
+            NAMED,
+            &[
+                ("numeric_precision_radix", Int),
+                ("numeric_scale", Int),
+                ("datetime_precision", Int),
+                ("interval_type", Text),
+                ("interval_precision", Text),
+                ("character_set_catalog", Text),
+                ("character_set_schema", Text),
+                ("character_set_name", Text),
+                ("collation_catalog", Text),
+                ("collation_schema", Text),
+                ("collation_name", Text),
+                ("domain_name", Text),
+                ("remarks", Text),
+            ],
+        ]
+        .concat(),
+        "svv_redshift_columns" => [
+            ALL,
+            &[
+                ("column_name", Text),
+                ("ordinal_position", Int),
+                ("data_type", Text),
+                ("column_default", Text),
+                ("is_nullable", Text),
+                ("encoding", Text),
+                ("distkey", Bool),
+                ("sortkey", Int),
+                ("column_acl", Text),
+                ("remarks", Text),
+            ],
+        ]
+        .concat(),
+        "show_columns" => [
+            ALL,
+            NAMED,
+            &[
+                ("numeric_scale", Int),
+                ("remarks", Text),
+                ("sort_key_type", Text),
+                ("sort_key", Int),
+                ("dist_key", Int),
+                ("encoding", Text),
+                ("collation", Text),
+            ],
+        ]
+        .concat(),
+        _ => [ALL, NAMED, &[("numeric_scale", Int), ("remarks", Text)]].concat(),
     };
-    text_rows(columns, &rows)
+    text_rows(&columns, &rows)
 }
