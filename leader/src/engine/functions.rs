@@ -36,6 +36,7 @@ pub const LEADER_ONLY: &[&str] = &[
     "pg_last_copy_id",
     "pg_last_query_id",
     "has_table_privilege",
+    "has_any_column_privilege",
     "has_schema_privilege",
     "has_database_privilege",
     "pg_get_userbyid",
@@ -191,8 +192,44 @@ impl HasPrivilege {
         let Some(who) = self.catalog.principal(id).map_err(failed)? else {
             return Ok(false);
         };
+        let only_select = || {
+            privilege
+                .split(',')
+                .all(|p| p.trim().eq_ignore_ascii_case("select"))
+        };
+        // An object named by its oid (`has_table_privilege(c.oid, 'SELECT')`).
+        let by_oid = object.parse::<i64>().ok();
+        let named;
+        let object = match (by_oid, self.name) {
+            (Some(oid), "has_schema_privilege") => {
+                match self.schema_named(oid).map_err(failed)? {
+                    Some(name) => {
+                        named = name;
+                        named.as_str()
+                    }
+                    // pg_catalog and information_schema: everyone may use them.
+                    None => return Ok(privilege.trim().eq_ignore_ascii_case("usage")),
+                }
+            }
+            (Some(oid), "has_database_privilege") => {
+                named = oid.to_string();
+                named.as_str()
+            }
+            (Some(oid), _) => match self.relation_named(oid).map_err(failed)? {
+                Some(name) => {
+                    named = name;
+                    named.as_str()
+                }
+                // The catalog's own relations: every user may read them.
+                None => return Ok(only_select()),
+            },
+            (None, _) => object,
+        };
         let (owner, acl, all) = match self.name {
-            "has_table_privilege" => {
+            "has_schema_privilege" if matches!(object, "pg_catalog" | "information_schema") => {
+                return Ok(privilege.trim().eq_ignore_ascii_case("usage"));
+            }
+            "has_table_privilege" | "has_any_column_privilege" => {
                 let (schema, table) = relation_name(object).ok_or_else(|| {
                     DataFusionError::Plan(format!("invalid relation name \"{object}\""))
                 })?;
@@ -203,9 +240,7 @@ impl HasPrivilege {
                     && crate::system_tables::is_system_table(table)
                     && self.catalog.table(schema, table).map_err(failed)?.is_none()
                 {
-                    return Ok(privilege
-                        .split(',')
-                        .all(|p| p.trim().eq_ignore_ascii_case("select")));
+                    return Ok(only_select());
                 }
                 let missing =
                     || DataFusionError::Plan(format!("relation \"{object}\" does not exist"));
@@ -251,6 +286,35 @@ impl HasPrivilege {
             }
         }
         Ok(false)
+    }
+}
+
+impl HasPrivilege {
+    /// The schema whose pg_namespace oid is `oid`, when it is one of the catalog's.
+    fn schema_named(&self, oid: i64) -> Result<Option<String>, blueshift_storage::StorageError> {
+        use crate::system_tables::pg_types::namespace_oid;
+        Ok(self
+            .catalog
+            .schemas()?
+            .into_iter()
+            .find(|s| i64::from(namespace_oid(s)) == oid))
+    }
+
+    /// The table or view whose pg_class oid is `oid`, as `"schema"."name"`.
+    fn relation_named(&self, oid: i64) -> Result<Option<String>, blueshift_storage::StorageError> {
+        let Some(id) = crate::system_tables::pg_types::relation_id(oid) else {
+            return Ok(None);
+        };
+        let quote = super::quoted;
+        let tables = self.catalog.all_tables()?;
+        if let Some(t) = tables.iter().find(|t| t.id == id) {
+            return Ok(Some(format!("{}.{}", quote(&t.schema), quote(&t.name))));
+        }
+        let views = self.catalog.all_views()?;
+        Ok(views
+            .iter()
+            .find(|v| v.id == id)
+            .map(|v| format!("{}.{}", quote(&v.schema), quote(&v.name))))
     }
 }
 
@@ -341,6 +405,7 @@ pub fn register_privileges(
     use datafusion::logical_expr::{Signature, TypeSignature};
     for name in [
         "has_table_privilege",
+        "has_any_column_privilege",
         "has_schema_privilege",
         "has_database_privilege",
     ] {
