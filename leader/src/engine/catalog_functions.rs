@@ -28,7 +28,8 @@ use tracing::warn;
 use crate::session::TEMP_SCHEMA_PREFIX;
 use crate::system_tables::constraints;
 use crate::system_tables::pg_types::{
-    ENCODING_NUMBERS, from_arrow, namespace_oid, pg_type, relation_id, view_definition,
+    ENCODING_NUMBERS, from_arrow, namespace_oid, pg_type, relation_id, relation_oid,
+    view_definition,
 };
 
 type RowFn = Arc<dyn Fn(&Catalog, &[ScalarValue]) -> Result<ScalarValue> + Send + Sync>;
@@ -418,6 +419,21 @@ pub fn register(state: &mut SessionState, catalog: &Catalog) {
         (name, signature(vec![vec![Int64], vec![Int32]]), row)
     })
     .collect();
+    // The database's size: the bytes of every table's segments.
+    let database_size: RowFn = Arc::new(|catalog: &Catalog, args: &[ScalarValue]| {
+        if let ScalarValue::Utf8(Some(name)) = &args[0]
+            && name != crate::session::DATABASE
+        {
+            return Err(DataFusionError::Plan(format!(
+                "database \"{name}\" does not exist"
+            )));
+        }
+        let mut total: i64 = 0;
+        for t in catalog.all_tables().map_err(storage)? {
+            total = total.saturating_add(relation_bytes(catalog, relation_oid(t.id).into())?);
+        }
+        Ok(ScalarValue::Int64(Some(total)))
+    });
     let pretty: RowFn = Arc::new(|_, args| {
         Ok(ScalarValue::Utf8(Some(size_pretty(
             as_i64(&args[0]).unwrap_or(0),
@@ -427,7 +443,13 @@ pub fn register(state: &mut SessionState, catalog: &Catalog) {
         .into_iter()
         .map(|(n, s, r)| (n, s, r, Utf8))
         .chain(sizes.into_iter().map(|(n, s, r)| (n, s, r, Int64)))
-        .chain([("pg_size_pretty", signature(vec![vec![Int64]]), pretty, Utf8)]);
+        .chain([("pg_size_pretty", signature(vec![vec![Int64]]), pretty, Utf8)])
+        .chain([(
+            "pg_database_size",
+            signature(vec![vec![Int64], vec![Utf8]]),
+            database_size,
+            Int64,
+        )]);
     for (name, signature, row, returns) in typed {
         let udf = CatalogFunction {
             name,

@@ -416,8 +416,16 @@ impl CatalogTable {
         match self.name.as_str() {
             "pg_database" => {
                 let owner = self.catalog.database_access().map_err(failed)?.owner;
+                // The cluster has one database.
                 for b in crate_rows(&self.inner, "pg_database", state).await? {
+                    let names = column(&b, "datname", &DataType::Utf8)?;
+                    let Some(names) = names.as_any().downcast_ref::<StringArray>() else {
+                        continue;
+                    };
                     for i in 0..b.num_rows() {
+                        if names.value(i) != crate::session::DATABASE {
+                            continue;
+                        }
                         let dba = ScalarValue::Int64(Some(owner.into()));
                         rows.push_from(&b, i, &HashMap::from([("datdba", dba)]))?;
                     }
