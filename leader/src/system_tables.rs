@@ -92,6 +92,7 @@ pub fn is_system_table(name: &str) -> bool {
         || name == "pg_views"
         || name == "pg_roles"
         || name == "pg_settings"
+        || name == "pg_proc_info"
 }
 
 /// The system table `name`, or `None` when there is no such table.

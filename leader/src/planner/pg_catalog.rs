@@ -109,7 +109,13 @@ impl SchemaProvider for PgCatalog {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let Some(table) = self.inner.table(name).await? else {
+        // Redshift's PG_PROC_INFO: pg_proc with its oid as a column, `prooid`.
+        let source = if name == "pg_proc_info" {
+            "pg_proc"
+        } else {
+            name
+        };
+        let Some(table) = self.inner.table(source).await? else {
             return match &self.system {
                 Some(s) => {
                     crate::system_tables::lookup(
@@ -124,7 +130,7 @@ impl SchemaProvider for PgCatalog {
                 None => Ok(None),
             };
         };
-        if !REPLACED.contains(&name) {
+        if !REPLACED.contains(&name) && name != "pg_proc_info" {
             return Ok(Some(table));
         }
         let mut fields: Vec<Field> = table
@@ -154,6 +160,10 @@ impl SchemaProvider for PgCatalog {
                 Field::new("reloptions", list, true),
                 Field::new("reldiststyle", DataType::Int32, true),
             ]),
+            "pg_proc_info" => {
+                let oid = fields.iter().find(|f| f.name() == "oid").cloned();
+                fields.extend(oid.map(|f| f.with_name("prooid")));
+            }
             "pg_attribute" => fields.extend([
                 Field::new("attisdistkey", DataType::Boolean, false),
                 Field::new("attsortkeyord", DataType::Int32, false),
@@ -712,6 +722,18 @@ impl CatalogTable {
                             "adbin" | "adsrc" => text(default),
                             _ => None,
                         })?;
+                    }
+                }
+            }
+            "pg_proc_info" => {
+                for b in crate_rows(&self.inner, "pg_proc", state).await? {
+                    let oids = column(&b, "oid", &DataType::Int64)?;
+                    let Some(oids) = oids.as_any().downcast_ref::<Int64Array>() else {
+                        continue;
+                    };
+                    for i in 0..b.num_rows() {
+                        let oid = ScalarValue::Int64(Some(oids.value(i)));
+                        rows.push_from(&b, i, &HashMap::from([("prooid", oid)]))?;
                     }
                 }
             }
