@@ -367,6 +367,29 @@ fn array_subqueries(mut stmt: Statement) -> Statement {
                 return ControlFlow::Continue(());
             };
             let mut query = query.clone();
+            let element = match query.body.as_ref() {
+                SetExpr::Select(select) => match select.projection.as_slice() {
+                    [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] => {
+                        e.clone()
+                    }
+                    _ => return ControlFlow::Continue(()),
+                },
+                _ => return ControlFlow::Continue(()),
+            };
+            // The subquery's ORDER BY orders the array (`ORDER BY 1` is the element).
+            let mut clauses = vec![];
+            if let Some(order) = query.order_by.take()
+                && let datafusion::sql::sqlparser::ast::OrderByKind::Expressions(mut keys) =
+                    order.kind
+            {
+                for key in &mut keys {
+                    if key.expr.to_string() == "1" {
+                        key.expr = element.clone();
+                    }
+                }
+                clauses
+                    .push(datafusion::sql::sqlparser::ast::FunctionArgumentClause::OrderBy(keys));
+            }
             let SetExpr::Select(select) = query.body.as_mut() else {
                 return ControlFlow::Continue(());
             };
@@ -380,7 +403,7 @@ fn array_subqueries(mut stmt: Statement) -> Statement {
             agg.args = FunctionArguments::List(FunctionArgumentList {
                 duplicate_treatment: None,
                 args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(e.clone()))],
-                clauses: vec![],
+                clauses,
             });
             *e = Expr::Function(agg);
             *expr = Expr::Subquery(query);

@@ -63,6 +63,23 @@ fn psql_walkthrough() -> Result<()> {
     assert!(out.contains("orders"), "{out}");
     let out = psql(&cluster, r"\d sales.orders")?;
     assert!(out.contains("amount") && out.contains("id"), "{out}");
+    // Keys and foreign keys in `\d`, privileges in `\dp`.
+    psql(
+        &cluster,
+        "create table sales.customers (id int primary key, email varchar(40) unique);
+         alter table sales.orders add foreign key (id) references sales.customers;
+         create user clerk password 'Clerk123';
+         grant select on sales.orders to clerk;",
+    )?;
+    let out = psql(&cluster, r"\d sales.customers")?;
+    assert!(
+        out.contains("\"customers_pkey\" PRIMARY KEY, btree (id)")
+            && out.contains("\"customers_email_key\" UNIQUE CONSTRAINT, btree (email)")
+            && out.contains("TABLE \"sales.orders\" CONSTRAINT \"orders_id_fkey\""),
+        "{out}"
+    );
+    let out = psql(&cluster, r"\dp sales.orders")?;
+    assert!(out.contains("clerk=r/admin"), "{out}");
     // A bad statement fails with psql's exit code and the server's message.
     let e = psql(&cluster, "select * from nope").expect_err("missing table");
     assert!(

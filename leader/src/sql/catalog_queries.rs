@@ -6,6 +6,7 @@
 //!   elsewhere a regclass stays its oid;
 //! - `information_schema._pg_expandarray(a)` is `unnest(_pg_expandarray(a))`;
 //! - `(composite).field` is `get_field(composite, 'field')`;
+//! - a list of pg_policy's rows (`\dp`) is NULL: there are no policies;
 //! - `pg_partition_ancestors(rel)` is `rel` alone: no table here is partitioned, and
 //!   a scalar subquery that lists a trigger's partition ancestors (psql's `\d`) is
 //!   NULL: no trigger has a parent.
@@ -58,6 +59,24 @@ fn only_argument(args: &FunctionArguments) -> Option<&Expr> {
         [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => Some(e),
         _ => None,
     }
+}
+
+/// Whether `query` reads pg_policy.
+fn reads_policies(query: &Query) -> bool {
+    struct Finder(bool);
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_relation(&mut self, name: &ObjectName) -> ControlFlow<()> {
+            if last_part(name) == "pg_policy" {
+                self.0 = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut finder = Finder(false);
+    let _ = query.visit(&mut finder);
+    finder.0
 }
 
 /// Whether `query` reads `pg_partition_ancestors(...)` in a FROM clause.
@@ -204,6 +223,25 @@ impl VisitorMut for Rewrites {
                 {
                     **right = Expr::Value(Value::SingleQuotedString(name).into());
                 }
+            }
+            // `ARRAY(SELECT ... FROM pg_policy ...)` (psql's `\dp`): there is no
+            // row-level security, so no policy; the list is a NULL text[].
+            Expr::Function(f)
+                if last_part(&f.name) == "array"
+                    && matches!(&f.args, FunctionArguments::Subquery(q) if reads_policies(q)) =>
+            {
+                *expr = Expr::Cast {
+                    kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
+                    expr: Box::new(Expr::Value(Value::Null.into())),
+                    data_type: DataType::Array(
+                        datafusion::sql::sqlparser::ast::ArrayElemTypeDef::SquareBracket(
+                            Box::new(DataType::Text),
+                            None,
+                        ),
+                    ),
+                    format: None,
+                    array: false,
+                };
             }
             Expr::Subquery(query) if reads_partition_ancestors(query) => {
                 *expr = Expr::Value(Value::Null.into());
