@@ -61,46 +61,26 @@ fn only_argument(args: &FunctionArguments) -> Option<&Expr> {
     }
 }
 
-/// Whether `query` reads pg_policy.
-fn reads_policies(query: &Query) -> bool {
-    struct Finder(bool);
-    impl Visitor for Finder {
-        type Break = ();
-        fn pre_visit_relation(&mut self, name: &ObjectName) -> ControlFlow<()> {
-            if last_part(name) == "pg_policy" {
-                self.0 = true;
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut finder = Finder(false);
-    let _ = query.visit(&mut finder);
-    finder.0
-}
-
-/// Whether `query` reads `pg_partition_ancestors(...)` in a FROM clause.
-fn reads_partition_ancestors(query: &Query) -> bool {
-    struct Finder(bool);
-    impl Visitor for Finder {
+/// Whether `query` reads relation `relation` in a FROM clause, as a table
+/// (`function` false) or a table function (`function` true).
+fn reads(query: &Query, relation: &str, function: bool) -> bool {
+    struct Finder<'a>(&'a str, bool, bool);
+    impl Visitor for Finder<'_> {
         type Break = ();
         fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
-            if let TableFactor::Table {
-                name,
-                args: Some(_),
-                ..
-            } = factor
-                && last_part(name) == "pg_partition_ancestors"
+            if let TableFactor::Table { name, args, .. } = factor
+                && last_part(name) == self.0
+                && args.is_some() == self.1
             {
-                self.0 = true;
+                self.2 = true;
                 return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
         }
     }
-    let mut finder = Finder(false);
+    let mut finder = Finder(relation, function, false);
     let _ = query.visit(&mut finder);
-    finder.0
+    finder.2
 }
 
 /// `n.nspname = current_schema()` as `n.nspname IN ('pg_catalog', current_schema())`.
@@ -228,7 +208,7 @@ impl VisitorMut for Rewrites {
             // row-level security, so no policy; the list is a NULL text[].
             Expr::Function(f)
                 if last_part(&f.name) == "array"
-                    && matches!(&f.args, FunctionArguments::Subquery(q) if reads_policies(q)) =>
+                    && matches!(&f.args, FunctionArguments::Subquery(q) if reads(q, "pg_policy", false)) =>
             {
                 *expr = Expr::Cast {
                     kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
@@ -243,7 +223,7 @@ impl VisitorMut for Rewrites {
                     array: false,
                 };
             }
-            Expr::Subquery(query) if reads_partition_ancestors(query) => {
+            Expr::Subquery(query) if reads(query, "pg_partition_ancestors", true) => {
                 *expr = Expr::Value(Value::Null.into());
             }
             _ => {}
