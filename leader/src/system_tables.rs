@@ -59,6 +59,7 @@ pub const SYSTEM_TABLES: &[&str] = &[
     "stv_load_state",
     "sys_query_history",
     "svl_query_summary",
+    "sys_query_detail",
     "stv_exec_state",
     "pg_user",
     "pg_shadow",
@@ -113,6 +114,7 @@ pub async fn lookup(
         "stv_load_state" => Some(load::stv_load_state(query_log)?),
         "sys_query_history" => Some(sys_query_history(query_log)?),
         "svl_query_summary" => Some(summary::svl_query_summary(query_log)?),
+        "sys_query_detail" => Some(summary::sys_query_detail(query_log)?),
         "stv_exec_state" => Some(exec_state::stv_exec_state(cluster, query_log).await?),
         _ => None,
     };

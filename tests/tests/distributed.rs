@@ -296,6 +296,33 @@ async fn query_summary_shows_steps_and_rows_moved() -> Result<()> {
     // The join's hash table held memory; the scans none.
     assert!(number(&steps[2], 5) > 0, "{steps:?}");
     assert_eq!(number(&steps[0], 5), 0, "{steps:?}");
+    // SYS_QUERY_DETAIL has the same steps (of the same query run again), the scans
+    // naming their tables by oid.
+    rows(
+        &client,
+        "select f.g, count(*) from fact f join fact2 f2 on f.k = f2.k group by f.g",
+    )
+    .await?;
+    let detail = rows(
+        &client,
+        "select d.segment_id, d.step_id, d.step_name, d.output_rows, c.relname \
+         from sys_query_detail d left join pg_class c on c.oid = d.table_id \
+         where d.query_id = pg_last_query_id() order by 1, 2",
+    )
+    .await?;
+    assert_eq!(detail.len(), steps.len(), "{detail:?}");
+    for (d, s) in detail.iter().zip(&steps) {
+        assert_eq!((&d[0], &d[1]), (&s[0], &s[1]), "{detail:?}");
+        assert!(s[2].starts_with(d[2].as_str()), "{detail:?}");
+    }
+    let mut scanned: Vec<&str> = detail[..2].iter().map(|r| r[4].as_str()).collect();
+    scanned.sort();
+    assert_eq!(scanned, ["fact", "fact2"], "{detail:?}");
+    assert_eq!(
+        number(&detail[0], 3) + number(&detail[1], 3),
+        12 + 8,
+        "{detail:?}"
+    );
 
     // A small inner table is broadcast: every slice gets all of its rows.
     rows(
