@@ -262,6 +262,7 @@ fn table_privileges(mut stmt: Statement) -> Statement {
                 [schema, table] | [_, schema, table] if schema == "information_schema" => {
                     crate::system_tables::INFORMATION_SCHEMA_TABLES
                         .iter()
+                        .chain(crate::system_tables::constraints::TABLES)
                         .find(|t| t.strip_prefix("information_schema.") == Some(table))
                 }
                 _ => None,

@@ -34,15 +34,12 @@ pub const INFORMATION_SCHEMA_TABLE_PRIVILEGES: &str = "information_schema.table_
 pub const INFORMATION_SCHEMA_VIEWS: &str = "information_schema.views";
 /// The name `information_schema.columns` resolves to (DataFusion's gives Arrow types).
 pub const INFORMATION_SCHEMA_COLUMNS: &str = "information_schema.columns";
-/// The information_schema tables Blueshift answers itself.
+/// The information_schema tables Blueshift answers itself (with the constraint
+/// views of [`constraints::TABLES`]).
 pub const INFORMATION_SCHEMA_TABLES: &[&str] = &[
     INFORMATION_SCHEMA_TABLE_PRIVILEGES,
     INFORMATION_SCHEMA_VIEWS,
     INFORMATION_SCHEMA_COLUMNS,
-    "information_schema.table_constraints",
-    "information_schema.key_column_usage",
-    "information_schema.referential_constraints",
-    "information_schema.constraint_column_usage",
 ];
 mod load;
 pub mod pg_types;

@@ -22,7 +22,7 @@ mod users;
 mod views;
 
 pub use comments::{Comment, CommentTarget};
-pub use constraints::{Constraint, ConstraintKind};
+pub use constraints::{Constraint, ConstraintKind, MAX_KEY_COLUMNS};
 pub use users::{GroupDef, RoleDef, UserDef};
 pub use views::{Materialized, ViewColumn, ViewDef};
 

@@ -5,7 +5,7 @@
 //! foreign key references the primary key or a unique constraint of a table. A
 //! primary key's columns are NOT NULL when CREATE TABLE declares it.
 
-use blueshift_storage::catalog::{Catalog, Constraint, ConstraintKind, TableDef};
+use blueshift_storage::catalog::{Catalog, Constraint, ConstraintKind, MAX_KEY_COLUMNS, TableDef};
 use datafusion::sql::sqlparser::ast::{
     ColumnDef as AstColumn, ColumnOption, Expr, Ident, ObjectName, TableConstraint,
 };
@@ -13,10 +13,6 @@ use datafusion::sql::sqlparser::ast::{
 use super::Engine;
 use crate::error::{ErrorKind, LeaderError};
 use crate::session::{Session, TEMP_SCHEMA_PREFIX};
-
-/// The most columns a key has (PostgreSQL's INDEX_MAX_KEYS; pg_settings'
-/// `max_index_keys`, which drivers read).
-const MAX_KEY_COLUMNS: usize = 32;
 
 /// A constraint as written, its names not yet resolved.
 #[derive(Debug, Clone)]

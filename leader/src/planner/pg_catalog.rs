@@ -671,10 +671,11 @@ impl CatalogTable {
                     }
                 }
                 // The fixed settings drivers read (pgjdbc reads max_index_keys).
+                let max_keys = blueshift_storage::catalog::MAX_KEY_COLUMNS.to_string();
                 for (name, setting, vartype, desc) in [
                     (
                         "max_index_keys",
-                        "32",
+                        max_keys.as_str(),
                         "integer",
                         "Shows the maximum number of index keys.",
                     ),

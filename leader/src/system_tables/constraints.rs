@@ -82,7 +82,7 @@ pub fn referenced_key<'a>(target: &'a TableDef, columns: &[u32]) -> Option<&'a C
 
 /// The tables this module answers: information_schema's, and what SHOW
 /// CONSTRAINTS reads.
-pub(super) const TABLES: &[&str] = &[
+pub const TABLES: &[&str] = &[
     "information_schema.table_constraints",
     "information_schema.key_column_usage",
     "information_schema.referential_constraints",

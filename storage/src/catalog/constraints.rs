@@ -11,6 +11,10 @@ use super::overlay::Tree;
 use super::{Catalog, TableDef, View, decode, encode};
 use crate::error::{Result, StorageError};
 
+/// The most columns a key has (PostgreSQL's INDEX_MAX_KEYS; pg_settings'
+/// `max_index_keys`, which drivers read).
+pub const MAX_KEY_COLUMNS: usize = 32;
+
 /// One constraint of a table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Constraint {
