@@ -123,13 +123,26 @@ fn slt_files() -> Result<Vec<PathBuf>> {
 /// A runner for one file: a new connection to `conn`, the records of `label`.
 fn runner(conn: &str, label: &str) -> Runner<Connection, impl MakeConnection<Conn = Connection>> {
     let conn = conn.to_string();
+    let owned_label = label.to_string();
     let mut runner = Runner::new(move || {
         let conn = conn.clone();
+        let label = owned_label.clone();
         async move {
             let client = connect(&conn).await.map_err(|e| ServerError {
                 message: format!("connecting: {e:#}"),
                 sqlstate: None,
             })?;
+            if label == "postgres" {
+                // Redshift's float output (15 significant digits), which Blueshift's
+                // sessions start with.
+                client
+                    .batch_execute("set extra_float_digits = 0")
+                    .await
+                    .map_err(|e| ServerError {
+                        message: format!("setting extra_float_digits: {e}"),
+                        sqlstate: None,
+                    })?;
+            }
             Ok(Connection { client })
         }
     });

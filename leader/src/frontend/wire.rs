@@ -39,7 +39,9 @@ use crate::session::{SERVER_VERSION, Session, SessionRegistry};
 use blueshift_storage::catalog::Catalog;
 
 mod startup;
+mod text_output;
 pub use startup::{CleartextStartup, Startup, StartupGate};
+use text_output::TextStyle;
 
 /// A prepared statement: the plan and its parameter types.
 #[derive(Debug, Clone)]
@@ -185,7 +187,13 @@ impl SimpleQueryHandler for QueryHandler {
                     let query = session.current_query();
                     ran.map_err(|e| client_error(e, query)).and_then(|outcome| {
                         let failed = self.engine.block_failer(Arc::clone(&session));
-                        response(outcome, &Format::UnifiedText, query, failed)
+                        response(
+                            outcome,
+                            &Format::UnifiedText,
+                            text_style(&session),
+                            query,
+                            failed,
+                        )
                     })
                 }
                 Err(e) => Err(client_error(e, None)),
@@ -247,6 +255,7 @@ fn tag(done: Completion) -> Tag {
 fn response(
     outcome: Outcome,
     format: &Format,
+    style: TextStyle,
     query: Option<u64>,
     failed: impl Fn() + Send + Sync + 'static,
 ) -> PgWireResult<Response> {
@@ -274,7 +283,10 @@ fn response(
                 .map(move |batch| {
                     let rows: Box<dyn Iterator<Item = PgWireResult<_>> + Send + Sync> = match batch
                     {
-                        Ok(batch) => encode_recordbatch(Arc::clone(&row_fields), batch),
+                        Ok(batch) => encode_recordbatch(
+                            Arc::clone(&row_fields),
+                            text_output::pg_text(batch, &row_fields, &style),
+                        ),
                         Err(e) => {
                             failed();
                             Box::new(std::iter::once(Err(client_error(e, query))))
@@ -286,6 +298,12 @@ fn response(
             Response::Query(QueryResponse::new(fields, encoded))
         }
     })
+}
+
+/// How `session`'s settings say its text output looks.
+fn text_style(session: &Session) -> TextStyle {
+    let setting = |name: &str| session.show(name).unwrap_or_default();
+    TextStyle::new(&setting("extra_float_digits"), &setting("timezone"))
 }
 
 /// Parses statements for the extended protocol.
@@ -408,6 +426,7 @@ impl ExtendedQueryHandler for ExtendedHandler {
         response(
             ran.map_err(|e| client_error(e, query))?,
             &portal.result_column_format,
+            text_style(&session),
             query,
             failed,
         )
