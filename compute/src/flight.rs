@@ -66,6 +66,7 @@ impl ComputeService {
                 as std::sync::Weak<dyn blueshift_operators::exchange::LocalExchanges>,
         );
         let ctx = SessionContext::new();
+        blueshift_operators::functions::register(&ctx);
         let producer_codec = codec.clone();
         let producer_ctx = ctx.clone();
         exchanges.set_decoder(Box::new(move |bytes, scope| {

@@ -283,6 +283,7 @@ impl Engine {
         let sessions = Arc::new(SessionRegistry::default());
         sessions.use_catalog(catalog.clone());
         functions::register_static(&ctx, Arc::clone(&sessions));
+        blueshift_operators::functions::register(&ctx);
         ctx.register_udf(regexp::regexp_substr());
         ctx.register_udf(expand_array::expand_array());
         let engine = Engine {

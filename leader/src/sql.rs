@@ -8,6 +8,7 @@ pub mod copy;
 mod cursor;
 pub mod redshift_ddl;
 mod redshift_exprs;
+mod redshift_functions;
 
 use std::collections::HashMap;
 
@@ -609,7 +610,7 @@ impl SqlParser {
                 .into_iter()
                 .map(|s| {
                     table_privileges(array_subqueries(catalog_queries::rewrite(
-                        redshift_exprs::rewrite(s),
+                        redshift_functions::rewrite(redshift_exprs::rewrite(s)),
                     )))
                 })
                 .collect(),

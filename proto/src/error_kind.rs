@@ -54,6 +54,8 @@ pub enum ErrorKind {
     InvalidTextRepresentation,
     /// 22007: a malformed date or time.
     InvalidDatetimeFormat,
+    /// 22008: a date or time out of range.
+    DatetimeFieldOverflow,
     /// 22012: division by zero.
     DivisionByZero,
     /// 22003: a number out of its type's range.
@@ -125,6 +127,7 @@ impl ErrorKind {
         ErrorKind::UndefinedFunction,
         ErrorKind::InvalidTextRepresentation,
         ErrorKind::InvalidDatetimeFormat,
+        ErrorKind::DatetimeFieldOverflow,
         ErrorKind::DivisionByZero,
         ErrorKind::NumericValueOutOfRange,
         ErrorKind::CardinalityViolation,
@@ -172,6 +175,7 @@ impl ErrorKind {
             ErrorKind::UndefinedFunction => "42883",
             ErrorKind::InvalidTextRepresentation => "22P02",
             ErrorKind::InvalidDatetimeFormat => "22007",
+            ErrorKind::DatetimeFieldOverflow => "22008",
             ErrorKind::DivisionByZero => "22012",
             ErrorKind::NumericValueOutOfRange => "22003",
             ErrorKind::CardinalityViolation => "21000",

@@ -23,6 +23,10 @@ pub enum OperatorError {
     /// UNLOAD could not encode its rows into a file.
     #[error("UNLOAD: {0}")]
     Encode(String),
+    /// A function's argument or result is not valid (a datepart it does not
+    /// take, text that does not match a format, a result out of range).
+    #[error("{message}")]
+    Value { kind: ErrorKind, message: String },
 }
 
 impl OperatorError {
@@ -33,6 +37,7 @@ impl OperatorError {
             OperatorError::SegmentRead { .. } => ErrorKind::DataCorrupted,
             OperatorError::Store(s) => s.kind(),
             OperatorError::Encode(_) => ErrorKind::IoError,
+            OperatorError::Value { kind, .. } => *kind,
         }
     }
 }

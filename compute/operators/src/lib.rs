@@ -28,6 +28,7 @@ pub mod codec;
 pub mod delivery;
 pub mod error;
 pub mod exchange;
+pub mod functions;
 pub mod leader_rows;
 pub mod load;
 pub mod route;

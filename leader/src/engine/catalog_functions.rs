@@ -75,7 +75,7 @@ impl ScalarUDFImpl for CatalogFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        super::functions::row_by_row(&args, &self.returns, |values| {
+        blueshift_operators::functions::row_by_row(&args, &self.returns, |values| {
             if values.iter().any(ScalarValue::is_null) {
                 return ScalarValue::try_from(&self.returns);
             }

@@ -142,6 +142,49 @@ pub fn register_session(state: &mut SessionState, session: &Session) {
             warn!("registering {name}: {e}");
         }
     }
+    let user_id = session.user_id();
+    let current_user_id = create_udf(
+        "current_user_id",
+        vec![],
+        DataType::Int32,
+        Volatility::Stable,
+        Arc::new(move |_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(user_id))))
+        }),
+    );
+    if let Err(e) = state.register_udf(Arc::new(current_user_id)) {
+        warn!("registering current_user_id: {e}");
+    }
+    if let Err(e) = state.register_udf(Arc::new(current_setting_udf(session))) {
+        warn!("registering current_setting: {e}");
+    }
+}
+
+/// `current_setting(name)`: the session's setting, as SHOW gives it; an unknown
+/// name is 42704, as in PostgreSQL.
+fn current_setting_udf(session: &Session) -> datafusion::logical_expr::ScalarUDF {
+    let settings: std::collections::BTreeMap<String, String> =
+        session.show_all().into_iter().collect();
+    create_udf(
+        "current_setting",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            blueshift_operators::functions::row_by_row_values(args, &DataType::Utf8, |values| {
+                let name = match &values[0] {
+                    ScalarValue::Utf8(Some(n)) => n.trim().to_ascii_lowercase(),
+                    _ => return Ok(ScalarValue::Utf8(None)),
+                };
+                match settings.get(&name) {
+                    Some(v) => Ok(ScalarValue::Utf8(Some(v.clone()))),
+                    None => Err(DataFusionError::External(Box::new(
+                        crate::error::LeaderError::UnknownSetting(name),
+                    ))),
+                }
+            })
+        }),
+    )
 }
 
 /// `has_table_privilege([user,] table, privilege)`, `has_schema_privilege([user,]
@@ -427,28 +470,4 @@ pub fn register_privileges(
             warn!("registering {name}: {e}");
         }
     }
-}
-
-/// Evaluates a scalar function row by row: `row` gets each row's arguments (an
-/// argument of one row repeats for every row) and gives a value of type `returns`.
-pub(super) fn row_by_row(
-    args: &datafusion::logical_expr::ScalarFunctionArgs,
-    returns: &DataType,
-    row: impl Fn(&[ScalarValue]) -> datafusion::error::Result<ScalarValue>,
-) -> datafusion::error::Result<ColumnarValue> {
-    let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-    let mut out = Vec::with_capacity(args.number_rows);
-    for n in 0..args.number_rows {
-        let values = arrays
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, if a.len() == 1 { 0 } else { n }))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
-        out.push(row(&values)?.cast_to(returns)?);
-    }
-    if out.is_empty() {
-        return Ok(ColumnarValue::Array(
-            datafusion::arrow::array::new_empty_array(returns),
-        ));
-    }
-    Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
 }

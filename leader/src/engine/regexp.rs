@@ -126,7 +126,7 @@ impl ScalarUDFImpl for RegexpSubstr {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        super::functions::row_by_row(&args, &DataType::Utf8, |values| {
+        blueshift_operators::functions::row_by_row(&args, &DataType::Utf8, |values| {
             Ok(ScalarValue::Utf8(substr(values)?))
         })
     }

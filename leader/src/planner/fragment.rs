@@ -65,7 +65,9 @@ impl fmt::Debug for ShipFragments {
 impl ShipFragments {
     /// The rule for `cluster`; `leader_only_functions` must run on the leader.
     pub fn new(cluster: ClusterClient, leader_only_functions: &[&str]) -> Self {
+        // What a compute node registers (ComputeService::new).
         let defaults = SessionContext::new();
+        blueshift_operators::functions::register(&defaults);
         ShipFragments {
             cluster,
             compute_functions: defaults.clone(),

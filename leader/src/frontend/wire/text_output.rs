@@ -95,10 +95,7 @@ fn to_text(array: &dyn Array, style: &TextStyle) -> Option<StringArray> {
         }
         DataType::Timestamp(unit, zone) => {
             let micros = timestamp_micros(array, *unit)?;
-            let target = match zone {
-                Some(_) => Some(style.time_zone.unwrap_or_else(utc)),
-                None => None,
-            };
+            let target = zone.as_ref().map(|_| style.time_zone.unwrap_or_else(utc));
             strings(array, |i| {
                 let us = micros(i);
                 match target {
@@ -348,14 +345,14 @@ mod tests {
     #[test]
     fn times_print_without_trailing_zeros() {
         let t = chrono::NaiveDate::from_ymd_opt(2023, 11, 14)
-            .unwrap()
+            .expect("valid")
             .and_hms_micro_opt(23, 3, 19, 500_000)
-            .unwrap();
+            .expect("valid");
         assert_eq!(timestamp_text(&t), "2023-11-14 23:03:19.5");
         let t = chrono::NaiveDate::from_ymd_opt(2023, 11, 14)
-            .unwrap()
+            .expect("valid")
             .and_hms_opt(23, 3, 19)
-            .unwrap();
+            .expect("valid");
         assert_eq!(timestamp_text(&t), "2023-11-14 23:03:19");
         assert_eq!(offset_text(0), "+00");
         assert_eq!(offset_text(-8 * 3600), "-08");
