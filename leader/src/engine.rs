@@ -237,6 +237,9 @@ impl Engine {
             .with_target_partitions(slices);
         config.options_mut().sql_parser.map_string_types_to_utf8view = false;
         config.options_mut().sql_parser.enable_ident_normalization = true;
+        // `12624.00` is a NUMERIC(7,2), as in PostgreSQL and Redshift (DataFusion's
+        // default reads it as a DOUBLE PRECISION).
+        config.options_mut().sql_parser.parse_float_as_decimal = true;
         config
             .options_mut()
             .execution

@@ -527,6 +527,31 @@ impl ScalarUDFImpl for DateFunction {
         })
     }
 
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> Result<datafusion::arrow::datatypes::FieldRef> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        let mut returns = self.return_type(&types)?;
+        // TRUNC of a DECIMAL has the scale of its places, as in PostgreSQL
+        // (`trunc(111.86)` is 111, `trunc(111.86, 1)` 111.8).
+        if let (Kind::Trunc, DataType::Decimal128(p, s)) = (self.kind, &returns) {
+            let scale = match args.scalar_arguments.get(1) {
+                None => 0,
+                Some(Some(places)) => integer(places)?.unwrap_or(0).clamp(0, *s as i64) as i8,
+                Some(None) => *s,
+            };
+            returns = DataType::Decimal128(*p, scale);
+        }
+        Ok(std::sync::Arc::new(
+            datafusion::arrow::datatypes::Field::new(self.name(), returns, true),
+        ))
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let returns = args.return_field.data_type().clone();
         row_by_row(&args, &returns, |values| self.row(values))
