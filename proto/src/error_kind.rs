@@ -56,6 +56,8 @@ pub enum ErrorKind {
     InvalidDatetimeFormat,
     /// 22008: a date or time out of range.
     DatetimeFieldOverflow,
+    /// 22001: a string longer than its column's declared length.
+    StringDataRightTruncation,
     /// 22012: division by zero.
     DivisionByZero,
     /// 22003: a number out of its type's range.
@@ -128,6 +130,7 @@ impl ErrorKind {
         ErrorKind::InvalidTextRepresentation,
         ErrorKind::InvalidDatetimeFormat,
         ErrorKind::DatetimeFieldOverflow,
+        ErrorKind::StringDataRightTruncation,
         ErrorKind::DivisionByZero,
         ErrorKind::NumericValueOutOfRange,
         ErrorKind::CardinalityViolation,
@@ -176,6 +179,7 @@ impl ErrorKind {
             ErrorKind::InvalidTextRepresentation => "22P02",
             ErrorKind::InvalidDatetimeFormat => "22007",
             ErrorKind::DatetimeFieldOverflow => "22008",
+            ErrorKind::StringDataRightTruncation => "22001",
             ErrorKind::DivisionByZero => "22012",
             ErrorKind::NumericValueOutOfRange => "22003",
             ErrorKind::CardinalityViolation => "21000",

@@ -36,34 +36,6 @@ mod split;
 
 use split::{needs_range_check, ranges_line_up, split_files};
 
-/// The declared byte length of a CHAR/VARCHAR column (`varchar(20)` → 20;
-/// Redshift's defaults: VARCHAR 256, CHAR 1).
-pub(crate) fn declared_bytes(declared: &str) -> Option<usize> {
-    let t = declared.trim().to_ascii_lowercase();
-    let (base, args) = match t.split_once('(') {
-        Some((b, a)) => (
-            b.trim().to_string(),
-            Some(a.trim_end_matches(')').trim().to_string()),
-        ),
-        None => (t.clone(), None),
-    };
-    let varying = matches!(
-        base.as_str(),
-        "varchar" | "character varying" | "nvarchar" | "text"
-    );
-    let fixed = matches!(base.as_str(), "char" | "character" | "nchar" | "bpchar");
-    if !(varying || fixed) {
-        return None;
-    }
-    match args {
-        Some(a) if a == "max" => Some(65535),
-        Some(a) => a.parse().ok(),
-        None if base == "text" => Some(256),
-        None if varying => Some(256),
-        None => Some(1),
-    }
-}
-
 #[derive(Deserialize)]
 struct Manifest {
     entries: Vec<ManifestEntry>,
@@ -153,7 +125,7 @@ impl Engine {
                 name: c.name.clone(),
                 data_type: c.data_type.clone(),
                 nullable: c.nullable,
-                max_bytes: declared_bytes(&c.declared_type),
+                max_bytes: c.max_bytes(),
                 input: None,
                 default: c.missing_value.clone(),
             })
@@ -761,6 +733,7 @@ mod tests {
 
     #[test]
     fn declared_lengths() {
+        use blueshift_storage::catalog::declared_bytes;
         assert_eq!(declared_bytes("varchar(20)"), Some(20));
         assert_eq!(declared_bytes("character varying"), Some(256));
         assert_eq!(declared_bytes("char"), Some(1));

@@ -399,7 +399,7 @@ impl SliceSink {
         let mut writer = RoutedWriter::new(router, SEGMENT_ROWS, self.write_fn());
         let mut rows = 0u64;
         while let Some(batch) = data.next().await {
-            let batch = conform(&batch?, &self.schema)?;
+            let batch = conform(&batch?, &self.schema, &self.def)?;
             rows += batch.num_rows() as u64;
             writer.push(&batch).await?;
         }
@@ -409,8 +409,14 @@ impl SliceSink {
 }
 
 /// Gives `batch` the table's exact schema (field names and nullability), so segment
-/// files of a table all share one schema.
-fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, LeaderError> {
+/// files of a table all share one schema, and checks its values fit their columns:
+/// NOT NULL, and a CHAR/VARCHAR's bytes (a value longer only by trailing spaces
+/// loses them, as in PostgreSQL; else 22001).
+fn conform(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    def: &TableDef,
+) -> Result<RecordBatch, LeaderError> {
     if batch.schema().fields().len() != schema.fields().len() {
         return Err(LeaderError::InvalidDefinition(format!(
             "INSERT has {} columns but the table has {}",
@@ -418,13 +424,62 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Leade
             schema.fields().len()
         )));
     }
-    let columns = cast_columns(batch, schema)?;
+    let mut columns = cast_columns(batch, schema)?;
     for (col, field) in columns.iter().zip(schema.fields()) {
         if !field.is_nullable() && col.null_count() > 0 {
             return Err(LeaderError::NotNullViolation(field.name().clone()));
         }
     }
+    for (col, column) in columns.iter_mut().zip(&def.columns) {
+        if let Some(max) = column.max_bytes()
+            && let Some(fitted) = fit_strings(col, max, &column.declared_type)?
+        {
+            *col = fitted;
+        }
+    }
     RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| LeaderError::DataFusion(e.into()))
+}
+
+/// `array`'s strings cut to `max` bytes where only trailing spaces are past it
+/// (None when every value fits); an error naming the type when more is.
+fn fit_strings(
+    array: &datafusion::arrow::array::ArrayRef,
+    max: usize,
+    declared: &str,
+) -> Result<Option<datafusion::arrow::array::ArrayRef>, LeaderError> {
+    use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+    let Some(strings) = array.as_string_opt::<i32>() else {
+        return Ok(None);
+    };
+    if strings.iter().flatten().all(|s| s.len() <= max) {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(strings.len());
+    for value in strings.iter() {
+        out.push(match value {
+            Some(s) if s.len() > max => {
+                if s.trim_end_matches(' ').len() > max {
+                    return Err(LeaderError::Failure {
+                        kind: crate::error::ErrorKind::StringDataRightTruncation,
+                        message: format!(
+                            "value too long for type {}({max})",
+                            if declared.trim().to_ascii_lowercase().contains("char")
+                                && !declared.to_ascii_lowercase().contains("var")
+                            {
+                                "character"
+                            } else {
+                                "character varying"
+                            }
+                        ),
+                    });
+                }
+                Some(&s[..max])
+            }
+            other => other,
+        });
+    }
+    let fitted: StringArray = out.into_iter().collect();
+    Ok(Some(Arc::new(fitted) as ArrayRef).filter(|a| a.len() == array.len()))
 }
 
 impl DisplayAs for SliceSink {
