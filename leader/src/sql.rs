@@ -9,6 +9,7 @@ mod cursor;
 pub mod redshift_ddl;
 mod redshift_exprs;
 mod redshift_functions;
+mod redshift_types;
 
 use std::collections::HashMap;
 
@@ -610,7 +611,9 @@ impl SqlParser {
                 .into_iter()
                 .map(|s| {
                     table_privileges(array_subqueries(catalog_queries::rewrite(
-                        redshift_functions::rewrite(redshift_exprs::rewrite(s)),
+                        redshift_functions::rewrite(redshift_types::rewrite(
+                            redshift_exprs::rewrite(s),
+                        )),
                     )))
                 })
                 .collect(),

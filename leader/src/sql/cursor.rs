@@ -105,9 +105,15 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// One character, as COPY's DELIMITER, QUOTE and ESCAPE take it: itself, or a
+    /// backslash escape as Redshift reads them there (`'\t'`, `'\n'`, `'\r'`,
+    /// `'\\'`, octal `'\001'`, hex `'\x01'`).
     pub(crate) fn single_char(&mut self, what: &str) -> Result<char, LeaderError> {
         let at = self.peek();
         let s = self.string(what)?;
+        if let Some(c) = escaped_char(&s) {
+            return Ok(c);
+        }
         let mut chars = s.chars();
         match (chars.next(), chars.next()) {
             (Some(c), None) => Ok(c),
@@ -179,5 +185,43 @@ impl<'a> Cursor<'a> {
             }
         }
         out
+    }
+}
+
+/// The character a backslash escape names (`\t`, `\001`, `\x01`), if `s` is one.
+fn escaped_char(s: &str) -> Option<char> {
+    let rest = s.strip_prefix('\\')?;
+    match rest {
+        "t" => Some('\t'),
+        "n" => Some('\n'),
+        "r" => Some('\r'),
+        "\\" => Some('\\'),
+        "'" => Some('\''),
+        _ => {
+            let code = if let Some(hex) = rest.strip_prefix('x').or_else(|| rest.strip_prefix('X'))
+            {
+                u32::from_str_radix(hex, 16).ok()?
+            } else if (1..=3).contains(&rest.len())
+                && rest.chars().all(|c| ('0'..='7').contains(&c))
+            {
+                u32::from_str_radix(rest, 8).ok()?
+            } else {
+                return None;
+            };
+            char::from_u32(code).filter(|c| c.is_ascii())
+        }
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    #[test]
+    fn copy_takes_escaped_delimiters() {
+        use super::escaped_char;
+        assert_eq!(escaped_char("\\t"), Some('\t'));
+        assert_eq!(escaped_char("\\001"), Some('\u{1}'));
+        assert_eq!(escaped_char("\\x7c"), Some('|'));
+        assert_eq!(escaped_char("\\q"), None);
+        assert_eq!(escaped_char("t"), None);
     }
 }

@@ -1,0 +1,119 @@
+//! Redshift's type names that DataFusion does not plan, as the ones it does:
+//! `CHARACTER(n)`, `NCHAR(n)` and `BPCHAR(n)` are `CHAR(n)` (`BPCHAR` alone is
+//! `CHAR(256)`, as in Redshift), `CHARACTER VARYING(n)`, `CHAR VARYING(n)` and
+//! `NVARCHAR(n)` are `VARCHAR(n)`, `DEC(p, s)` is `DECIMAL(p, s)`, `VARBYTE(n)`,
+//! `VARBINARY(n)` and `BINARY VARYING(n)` are `BYTEA`. In CREATE TABLE, ALTER TABLE
+//! ADD COLUMN and casts.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    AlterTableOperation, CharacterLength, ColumnDef, DataType as SqlType, Expr, Statement,
+    VisitMut, VisitorMut,
+};
+
+fn length(args: &[String]) -> Option<CharacterLength> {
+    match args.first() {
+        Some(a) if a.eq_ignore_ascii_case("max") => Some(CharacterLength::Max),
+        Some(a) => a
+            .trim()
+            .parse()
+            .ok()
+            .map(|length| CharacterLength::IntegerLength { length, unit: None }),
+        None => None,
+    }
+}
+
+/// `t` as a type DataFusion plans, where Redshift names it otherwise.
+fn normalize(t: &mut SqlType) {
+    let replacement = match t {
+        SqlType::Character(n) => SqlType::Char(*n),
+        SqlType::CharacterVarying(n) | SqlType::CharVarying(n) | SqlType::Nvarchar(n) => {
+            SqlType::Varchar(*n)
+        }
+        SqlType::Dec(info) => SqlType::Decimal(*info),
+        SqlType::Varbinary(_) => SqlType::Bytea,
+        SqlType::Custom(name, args) => {
+            let name = name.to_string().to_ascii_lowercase();
+            match name.as_str() {
+                "nchar" => SqlType::Char(length(args)),
+                "bpchar" => SqlType::Char(length(args).or(Some(CharacterLength::IntegerLength {
+                    length: 256,
+                    unit: None,
+                }))),
+                "varbyte" | "binary varying" => SqlType::Bytea,
+                _ => return,
+            }
+        }
+        _ => return,
+    };
+    *t = replacement;
+}
+
+fn normalize_column(column: &mut ColumnDef) {
+    normalize(&mut column.data_type);
+}
+
+struct Types;
+
+impl VisitorMut for Types {
+    type Break = ();
+
+    fn pre_visit_statement(&mut self, stmt: &mut Statement) -> ControlFlow<()> {
+        match stmt {
+            Statement::CreateTable(ct) => ct.columns.iter_mut().for_each(normalize_column),
+            Statement::AlterTable(alter) => {
+                for op in &mut alter.operations {
+                    if let AlterTableOperation::AddColumn { column_def, .. } = op {
+                        normalize_column(column_def);
+                    }
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Cast { data_type, .. } = expr {
+            normalize(data_type);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `stmt` with Redshift's type names as DataFusion's.
+pub(crate) fn rewrite(mut stmt: Statement) -> Statement {
+    let _ = stmt.visit(&mut Types);
+    stmt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn rewritten(sql: &str) -> String {
+        let stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .expect(sql)
+            .remove(0);
+        rewrite(stmt).to_string()
+    }
+
+    #[test]
+    fn redshift_types_become_datafusion_types() {
+        assert_eq!(
+            rewritten(
+                "create table t (a character(3), b nchar(2), c bpchar, d character varying(10), \
+                 e nvarchar(5), f dec(10,2), g varbyte(8))"
+            ),
+            "CREATE TABLE t (a CHAR(3), b CHAR(2), c CHAR(256), d VARCHAR(10), e VARCHAR(5), \
+             f DECIMAL(10,2), g BYTEA)"
+        );
+        assert_eq!(
+            rewritten("select cast(x as character varying(4)), y::dec(5,1) from t"),
+            "SELECT CAST(x AS VARCHAR(4)), y::DECIMAL(5,1) FROM t"
+        );
+    }
+}
