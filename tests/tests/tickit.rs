@@ -126,7 +126,7 @@ fn files() -> Vec<(String, String)> {
                 "{}|{}|{}|{}|{}|{}|2008|{}\n",
                 FIRST_DATEID + i as u32,
                 d.format("%Y-%m-%d"),
-                d.format("%a").to_string().to_uppercase()[..2].to_string(),
+                &d.format("%a").to_string().to_uppercase()[..2],
                 d.iso_week().week(),
                 d.format("%b").to_string().to_uppercase(),
                 (d.month0() / 3) + 1,
