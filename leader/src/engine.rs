@@ -261,6 +261,7 @@ impl Engine {
                 ]
                 .into_iter()
                 .chain(datafusion::optimizer::Analyzer::new().rules)
+                .chain([Arc::new(crate::planner::datetime_literals::DatetimeLiterals) as _])
                 .collect(),
             )
             .with_optimizer_rule(Arc::new(crate::planner::join_order::SinkFilteredJoins))

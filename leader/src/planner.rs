@@ -11,6 +11,8 @@
 //!  locality                  where a slice-by-slice plan's rows are
 //!  join_order, semi_join,    logical rules: joins ordered by filtered size, semi joins
 //!  aggregate_keys            pushed down, grouped subqueries filtered by join keys
+//!  scalar_subquery,          analyzer rules: correlated scalar subqueries aggregated,
+//!  datetime_literals         Redshift's date and time literals read
 //! ```
 //!
 //! Modules import only those listed below them; the logical rules stand apart.
@@ -18,6 +20,7 @@
 pub mod aggregate_keys;
 pub mod catalog_provider;
 pub mod collocate;
+pub mod datetime_literals;
 pub mod explain;
 pub mod fragment;
 pub mod join_order;

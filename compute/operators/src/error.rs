@@ -131,6 +131,20 @@ pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
         DataFusionError::ArrowError(a, _) => match a.as_ref() {
             // PostgreSQL: 22007 for a malformed date or time, 22P02 for other text.
             arrow::error::ArrowError::CastError(m) | arrow::error::ArrowError::ParseError(m)
+                if input_syntax_message(m).is_some() =>
+            {
+                let message = input_syntax_message(m).unwrap_or_default();
+                let kind = if ["date", "time", "timestamp"]
+                    .iter()
+                    .any(|t| message.contains(&format!("type {t}:")))
+                {
+                    ErrorKind::InvalidDatetimeFormat
+                } else {
+                    ErrorKind::InvalidTextRepresentation
+                };
+                return (kind, message);
+            }
+            arrow::error::ArrowError::CastError(m) | arrow::error::ArrowError::ParseError(m)
                 if ["Date", "Time", "timestamp", "date"]
                     .iter()
                     .any(|t| m.contains(&format!(" {t}")))
@@ -142,7 +156,9 @@ pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
             arrow::error::ArrowError::CastError(_) | arrow::error::ArrowError::ParseError(_) => {
                 ErrorKind::InvalidTextRepresentation
             }
-            arrow::error::ArrowError::DivideByZero => ErrorKind::DivisionByZero,
+            arrow::error::ArrowError::DivideByZero => {
+                return (ErrorKind::DivisionByZero, "division by zero".to_string());
+            }
             arrow::error::ArrowError::ArithmeticOverflow(_) => ErrorKind::NumericValueOutOfRange,
             _ => ErrorKind::InternalError,
         },
@@ -184,6 +200,40 @@ pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
         _ => ErrorKind::InternalError,
     };
     (kind, text)
+}
+
+/// Arrow's words for text a cast could not read ("Cannot cast string 'x' to value
+/// of Int32 type", "Error parsing timestamp from 'x': ...") as PostgreSQL's:
+/// `invalid input syntax for type integer: "x"`.
+fn input_syntax_message(m: &str) -> Option<String> {
+    let (value, arrow_type) = if let Some(rest) = m
+        .split_once("Cannot cast string '")
+        .or_else(|| m.split_once("Cannot cast value '"))
+        .map(|(_, r)| r)
+    {
+        let (value, rest) = rest.rsplit_once("' to value of ")?;
+        (value, rest)
+    } else {
+        let rest = m.split_once("Error parsing timestamp from '")?.1;
+        let (value, _) = rest.split_once('\'')?;
+        (value, "Timestamp")
+    };
+    let pg = [
+        ("Int16", "smallint"),
+        ("Int32", "integer"),
+        ("Int64", "bigint"),
+        ("Float32", "real"),
+        ("Float64", "double precision"),
+        ("Decimal", "numeric"),
+        ("Boolean", "boolean"),
+        ("Date", "date"),
+        ("Timestamp", "timestamp"),
+        ("Time", "time"),
+    ]
+    .iter()
+    .find(|(a, _)| arrow_type.starts_with(a))
+    .map(|(_, p)| *p)?;
+    Some(format!("invalid input syntax for type {pg}: \"{value}\""))
 }
 
 /// DataFusion says "table 'dev.public.x' not found"; PostgreSQL says relation "x"

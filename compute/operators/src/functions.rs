@@ -19,6 +19,7 @@ use crate::error::OperatorError;
 use blueshift_proto::error_kind::ErrorKind;
 
 pub mod datetime;
+pub mod datetime_input;
 pub mod json;
 pub mod template;
 
