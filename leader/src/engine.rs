@@ -35,6 +35,7 @@ mod ddl;
 mod dml;
 mod expand_array;
 pub mod functions;
+mod insert_values;
 mod lateral_alias;
 mod maintenance;
 mod materialized;
@@ -568,8 +569,8 @@ impl Engine {
     ) -> Result<LogicalPlan, LeaderError> {
         let state = self.state_for(session);
         self.prepare_views(&state, &stmt, &mut vec![]).await?;
+        let mut stmt = self.complete_insert(session, stmt)?;
         self.prepare_defaults(&state, &stmt)?;
-        let mut stmt = stmt;
         let mut tries = 0;
         loop {
             let planned = state

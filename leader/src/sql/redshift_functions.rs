@@ -13,7 +13,8 @@
 //!   matches NULL; `DATE_CMP(a, b)` and the other `*_CMP` functions are -1, 0 or 1;
 //! - `LISTAGG(x [, delimiter]) WITHIN GROUP (ORDER BY ...)` is `STRING_AGG` with
 //!   that order; `RATIO_TO_REPORT(x) OVER (...)` is `x / SUM(x) OVER (...)`;
-//! - `SELECT TOP n` is `LIMIT n`.
+//! - `SELECT TOP n` is `LIMIT n`; `SELECT ... INTO t FROM ...` is `CREATE TABLE t
+//!   AS SELECT ... FROM ...`.
 
 use std::ops::ControlFlow;
 
@@ -347,8 +348,37 @@ impl VisitorMut for Functions {
     }
 }
 
+/// `SELECT ... INTO [TEMP] [TABLE] t FROM ...` as `CREATE [TEMP] TABLE t AS SELECT
+/// ... FROM ...`.
+fn select_into(stmt: Statement) -> Statement {
+    let Statement::Query(mut query) = stmt else {
+        return stmt;
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return Statement::Query(query);
+    };
+    let Some(into) = select.into.take() else {
+        return Statement::Query(query);
+    };
+    let temp = if into.temporary { "TEMP " } else { "" };
+    let sql = format!("CREATE {temp}TABLE {} AS {query}", into.name);
+    match datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        &sql,
+    ) {
+        Ok(mut parsed) if parsed.len() == 1 => parsed.remove(0),
+        _ => {
+            if let SetExpr::Select(select) = query.body.as_mut() {
+                select.into = Some(into);
+            }
+            Statement::Query(query)
+        }
+    }
+}
+
 /// `stmt` with Redshift's function calls in DataFusion's terms.
-pub(crate) fn rewrite(mut stmt: Statement) -> Statement {
+pub(crate) fn rewrite(stmt: Statement) -> Statement {
+    let mut stmt = select_into(stmt);
     let _ = stmt.visit(&mut Functions);
     stmt
 }
@@ -393,6 +423,10 @@ mod tests {
             rewritten("select getdate(), sysdate, len(s) from t"),
             "SELECT CAST(date_trunc('second', now()) AS TIMESTAMP), CAST(now() AS TIMESTAMP), \
              length(s) FROM t"
+        );
+        assert_eq!(
+            rewritten("select a, b into temp t2 from t where a > 1"),
+            "CREATE TEMPORARY TABLE t2 AS SELECT a, b FROM t WHERE a > 1"
         );
         assert_eq!(
             rewritten("select date_cmp(a, b) from t"),
