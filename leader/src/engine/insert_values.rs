@@ -99,7 +99,7 @@ impl Engine {
         let targets: Vec<String> = if insert.columns.is_empty() {
             all.clone()
         } else {
-            insert.columns.iter().map(|c| name_key(c)).collect()
+            insert.columns.iter().map(name_key).collect()
         };
         for row in &mut values.rows {
             for (value, column) in row.content.iter_mut().zip(&targets) {
