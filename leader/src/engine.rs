@@ -31,6 +31,7 @@ mod command;
 mod comments;
 mod constraints;
 mod copy;
+mod create_like;
 mod ddl;
 mod dml;
 mod expand_array;

@@ -91,6 +91,8 @@ impl Engine {
         attrs: TableAttributes,
         interrupt: Interrupt,
     ) -> Result<Outcome, LeaderError> {
+        let (expanded, attrs) = self.expand_like(session, stmt, attrs)?;
+        let stmt = &expanded;
         let Statement::CreateTable(ct) = stmt else {
             return Err(LeaderError::Unsupported(statement_name(stmt)));
         };

@@ -216,6 +216,7 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
         replace.push((start, end, spaces));
     }
     replace.extend(comment_strings(&toks));
+    replace.extend(approximate_aggregates(&toks));
     // From the end, so that earlier ranges stay where they were.
     replace.sort_by_key(|(start, ..)| std::cmp::Reverse(*start));
     for (start, end, text) in replace {
@@ -247,6 +248,39 @@ fn comment_strings(toks: &[Tok]) -> Vec<(usize, usize, String)> {
                     format!("{quoted}{}", " ".repeat(width - quoted.len())),
                 ));
             }
+        }
+    }
+    out
+}
+
+/// Redshift's `APPROXIMATE COUNT(DISTINCT x)` as `approx_distinct(x)` (HyperLogLog)
+/// and `APPROXIMATE PERCENTILE_DISC(p)` as `approx_percentile_cont(p)` (t-digest),
+/// padded to the same length, so positions hold.
+fn approximate_aggregates(toks: &[Tok]) -> Vec<(usize, usize, String)> {
+    let mut out = vec![];
+    for (i, t) in toks.iter().enumerate() {
+        if !is_kw(&t.token, "approximate") {
+            continue;
+        }
+        let kw = |j: usize, w: &str| toks.get(j).is_some_and(|t| is_kw(&t.token, w));
+        let paren = |j: usize| {
+            toks.get(j)
+                .is_some_and(|t| matches!(t.token, Token::LParen))
+        };
+        let (last, with) = if kw(i + 1, "count") && paren(i + 2) && kw(i + 3, "distinct") {
+            (&toks[i + 3], "approx_distinct(")
+        } else if kw(i + 1, "percentile_disc") {
+            (&toks[i + 1], "approx_percentile_cont")
+        } else {
+            continue;
+        };
+        let width = last.end - t.start;
+        if with.len() <= width {
+            out.push((
+                t.start,
+                last.end,
+                format!("{with}{}", " ".repeat(width - with.len())),
+            ));
         }
     }
     out
