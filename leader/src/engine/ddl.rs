@@ -120,7 +120,8 @@ impl Engine {
             return Err(LeaderError::Unsupported(statement_name(stmt)));
         };
         let (mut schema, table) = resolve(&create.name)?;
-        if ct.temporary {
+        // A `#name` table is temporary, as on Redshift.
+        if ct.temporary || table.starts_with('#') {
             schema = self.temp_schema_for(session, &ct.name)?;
         }
         if !self.catalog_of(session).schema_exists(&schema)? {

@@ -115,8 +115,39 @@ pub(crate) fn tokenize(sql: &str) -> Result<Vec<Tok>, LeaderError> {
         .collect())
 }
 
+/// Redshift's temporary table names (`#name`: `#` right before a word) as quoted
+/// identifiers (`"#name"`), which CREATE TABLE makes temporary.
+fn quote_sharp_names(sql: &str) -> Result<std::borrow::Cow<'_, str>, LeaderError> {
+    if !sql.contains('#') {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    let toks = tokenize(sql)?;
+    let mut names: Vec<(usize, usize, String)> = vec![];
+    for pair in toks.windows(2) {
+        if let (Token::Sharp, Token::Word(w)) = (&pair[0].token, &pair[1].token)
+            && pair[0].end == pair[1].start
+            && w.quote_style.is_none()
+        {
+            names.push((
+                pair[0].start,
+                pair[1].end,
+                format!("\"#{}\"", w.value.to_lowercase()),
+            ));
+        }
+    }
+    if names.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    let mut out = sql.to_string();
+    for (start, end, name) in names.into_iter().rev() {
+        out.replace_range(start..end, &name);
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 /// Lifts Redshift table attributes out of every `CREATE TABLE` in `sql`.
 pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
+    let sql = &*quote_sharp_names(sql)?;
     let toks = tokenize(sql)?;
     let mut blank: Vec<(usize, usize)> = Vec::new();
     let mut tables = HashMap::new();
