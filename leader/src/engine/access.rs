@@ -388,8 +388,13 @@ impl Engine {
                     (def.schema, def.name, def.owner, def.acl, true)
                 };
                 if let GrantObjects::Tables(names) = &g.objects {
-                    for name in names {
-                        let (schema, name) = table_name(name)?;
+                    for parts in names {
+                        let (mut schema, name) = table_name(parts)?;
+                        if parts.len() == 1
+                            && let Some(found) = self.unqualified_schema(session, &name)?
+                        {
+                            schema = found;
+                        }
                         match (
                             catalog.table(&schema, &name)?,
                             catalog.view(&schema, &name)?,

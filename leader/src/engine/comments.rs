@@ -38,7 +38,7 @@ impl Engine {
                 CommentTarget::Schema(key)
             }
             CommentObject::Table | CommentObject::View | CommentObject::MaterializedView => {
-                let (schema, relation) = object_reference(name)?;
+                let (schema, relation) = self.relation_name(session, name)?;
                 match (
                     catalog.table(&schema, &relation)?,
                     catalog.view(&schema, &relation)?,

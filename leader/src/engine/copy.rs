@@ -511,9 +511,11 @@ impl Engine {
     ) -> Result<TableDef, LeaderError> {
         let (mut schema, table) = super::access::table_name(&stmt.table)?;
         let catalog = self.catalog_of(session);
-        // An unqualified name is the session's temporary table when it has one.
-        if stmt.table.len() == 1 && catalog.table(&session.temp_schema(), &table)?.is_some() {
-            schema = session.temp_schema();
+        // An unqualified name: the session's temporary table, or search_path's.
+        if stmt.table.len() == 1
+            && let Some(found) = self.unqualified_schema(session, &table)?
+        {
+            schema = found;
         }
         catalog
             .table(&schema, &table)?

@@ -91,7 +91,12 @@ impl Engine {
         attrs: TableAttributes,
         interrupt: Interrupt,
     ) -> Result<Outcome, LeaderError> {
-        let (expanded, attrs) = self.expand_like(session, stmt, attrs)?;
+        let (mut expanded, attrs) = self.expand_like(session, stmt, attrs)?;
+        if let Statement::CreateTable(ct) = &mut expanded
+            && !ct.temporary
+        {
+            self.qualify_created(session, &mut ct.name)?;
+        }
         let stmt = &expanded;
         let Statement::CreateTable(ct) = stmt else {
             return Err(LeaderError::Unsupported(statement_name(stmt)));

@@ -56,6 +56,15 @@ impl Engine {
                 &Statement::CreateView(create.clone()),
             )));
         }
+        // Its name and the names its query reads, as search_path finds them now.
+        let mut create = create.clone();
+        self.qualify_created(session, &mut create.name)?;
+        let mut query = Statement::Query(create.query.clone());
+        self.qualify_temp_tables(session, &mut query)?;
+        if let Statement::Query(q) = query {
+            create.query = q;
+        }
+        let create = &create;
         let (schema, name) = object_reference(&create.name)?;
         let catalog = self.catalog_of(session);
         if catalog.table(&schema, &name)?.is_some() || catalog.view(&schema, &name)?.is_some() {
@@ -143,7 +152,7 @@ impl Engine {
         name: &ObjectName,
         interrupt: Interrupt,
     ) -> Result<Outcome, LeaderError> {
-        let (schema, view) = object_reference(name)?;
+        let (schema, view) = self.relation_name(session, name)?;
         let catalog = self.catalog_of(session);
         // PostgreSQL's SQLSTATE for a relation that is not a materialized view.
         let not_materialized = || LeaderError::Failure {

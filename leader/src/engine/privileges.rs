@@ -301,7 +301,7 @@ impl Engine {
                 names,
                 ..
             } => names.iter().try_for_each(|n| {
-                let (schema, name) = object_reference(n)?;
+                let (schema, name) = self.relation_name(session, n)?;
                 let Some(v) = self.catalog_of(session).view(&schema, &name)? else {
                     return Ok(());
                 };

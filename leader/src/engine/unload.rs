@@ -58,6 +58,7 @@ impl Engine {
             ));
         }
         let mut query = query;
+        self.qualify_temp_tables(session, &mut query)?;
         let names = ClientNames::alias_select_lists(&mut query);
         let logical = self.plan_with_datafusion(session, query).await?;
         self.authorize_plan(session, &logical)?;

@@ -249,13 +249,20 @@ impl Engine {
                 &Statement::CreateView(create.clone()),
             )));
         }
-        let (schema, name) = object_reference(&create.name)?;
+        let mut view_name = create.name.clone();
+        self.qualify_created(session, &mut view_name)?;
+        let (schema, name) = object_reference(&view_name)?;
         let catalog = self.catalog_of(session);
         if !catalog.schema_exists(&schema)? {
             return Err(StorageError::SchemaNotFound(schema).into());
         }
         let late_binding = attrs.is_some_and(|a| a.late_binding);
-        let query = Statement::Query(create.query.clone());
+        // A regular view reads what its names find now (search_path), as in
+        // PostgreSQL; its text keeps those names qualified.
+        let mut query = Statement::Query(create.query.clone());
+        if !late_binding {
+            self.qualify_temp_tables(session, &mut query)?;
+        }
         let column_names: Vec<String> = create
             .columns
             .iter()
@@ -267,7 +274,10 @@ impl Engine {
             id: 0,
             schema,
             name,
-            query: create.query.to_string(),
+            query: match &query {
+                Statement::Query(q) => q.to_string(),
+                other => other.to_string(),
+            },
             column_names,
             columns: vec![],
             late_binding,
@@ -341,7 +351,7 @@ impl Engine {
             "DROP VIEW"
         };
         for name in names {
-            let (schema, view) = object_reference(name)?;
+            let (schema, view) = self.relation_name(session, name)?;
             let catalog = self.catalog_of(session);
             match catalog.view(&schema, &view)? {
                 Some(def) if def.materialized.is_some() != materialized => {
