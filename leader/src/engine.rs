@@ -242,6 +242,7 @@ impl Engine {
         // `12624.00` is a NUMERIC(7,2), as in PostgreSQL and Redshift (DataFusion's
         // default reads it as a DOUBLE PRECISION).
         config.options_mut().sql_parser.parse_float_as_decimal = true;
+        config.options_mut().execution.time_zone = Some("+00:00".into());
         config
             .options_mut()
             .execution
