@@ -40,6 +40,7 @@ mod insert_values;
 mod lateral_alias;
 mod maintenance;
 mod materialized;
+mod merge;
 pub mod outcome;
 mod privileges;
 mod regexp;
@@ -559,7 +560,8 @@ impl Engine {
             | Statement::Analyze(_)
             | Statement::AlterTable(_)
             | Statement::AlterSchema(_)
-            | Statement::Truncate(_) => Ok(Planned::Command(Box::new(stmt), attrs)),
+            | Statement::Truncate(_)
+            | Statement::Merge(_) => Ok(Planned::Command(Box::new(stmt), attrs)),
             other => Err(LeaderError::Unsupported(statement_name(other))),
         }
     }

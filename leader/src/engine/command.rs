@@ -248,6 +248,9 @@ impl Engine {
                 self.change_owner(session, &schema, None, &owner)
             }
             Statement::Analyze(a) => self.analyze(session, a, interrupt).await,
+            // Boxed: MERGE's future holds its steps' plans (too large for the stack
+            // of every statement otherwise).
+            Statement::Merge(merge) => Box::pin(self.merge(session, merge, interrupt)).await,
             Statement::StartTransaction { modes, .. } => {
                 let read_only =
                     read_only_mode(modes).unwrap_or(session.default_transaction_read_only());
