@@ -96,6 +96,17 @@ impl Engine {
                 .map(|c| ObjectName::from(vec![Ident::new(c.clone())]))
                 .collect();
         }
+        let target_count = if insert.columns.is_empty() {
+            all.len()
+        } else {
+            insert.columns.len()
+        };
+        if width > target_count {
+            return Err(LeaderError::Syntax {
+                message: "INSERT has more expressions than target columns".into(),
+                position: None,
+            });
+        }
         let targets: Vec<String> = if insert.columns.is_empty() {
             all.clone()
         } else {
