@@ -101,6 +101,9 @@ impl Engine {
         let Statement::CreateTable(ct) = stmt else {
             return Err(LeaderError::Unsupported(statement_name(stmt)));
         };
+        for column in &ct.columns {
+            refuse_column_options(column)?;
+        }
         let state = self.state_for(session);
         self.prepare_views(&state, stmt, &mut vec![]).await?;
         // DataFusion plans the columns (and a CTAS's query); where a temporary
@@ -496,6 +499,7 @@ impl Engine {
         name: String,
     ) -> Result<ColumnDef, LeaderError> {
         use datafusion::sql::sqlparser::ast::ColumnOption;
+        refuse_column_options(column_def)?;
         let state = self.state_for(session);
         let probe = format!("CREATE TABLE blueshift_alter_probe ({column_def})");
         let stmt = self
@@ -586,4 +590,29 @@ impl Engine {
 fn column_not_found(name: &str) -> LeaderError {
     datafusion::common::unqualified_field_not_found(name, &datafusion::common::DFSchema::empty())
         .into()
+}
+
+/// Column options Blueshift does not have yet, refused (0A000) rather than ignored:
+/// an identity or generated column would otherwise be NULL in every row.
+pub(super) fn refuse_column_options(
+    column: &datafusion::sql::sqlparser::ast::ColumnDef,
+) -> Result<(), LeaderError> {
+    use datafusion::sql::sqlparser::ast::ColumnOption;
+    for option in &column.options {
+        let what = match &option.option {
+            ColumnOption::Identity(_) => "an IDENTITY column",
+            ColumnOption::Generated { .. } => "a GENERATED column",
+            ColumnOption::Check(_) => "a CHECK constraint",
+            ColumnOption::Materialized(_)
+            | ColumnOption::Ephemeral(_)
+            | ColumnOption::Alias(_)
+            | ColumnOption::OnUpdate(_) => "a computed column",
+            _ => continue,
+        };
+        return Err(LeaderError::Unsupported(format!(
+            "{what} (column \"{}\")",
+            column.name.value
+        )));
+    }
+    Ok(())
 }
