@@ -622,6 +622,19 @@ impl SqlParser {
     }
 }
 
+/// `sql`'s first statement, as PostgreSQL's grammar reads it, after `rewrite`
+/// (the rewrite modules' tests).
+#[cfg(test)]
+pub(crate) fn rewritten_by(sql: &str, rewrite: fn(Statement) -> Statement) -> String {
+    let stmt = Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        sql,
+    )
+    .expect(sql)
+    .remove(0);
+    rewrite(stmt).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,6 +129,16 @@ pub(crate) fn arity(function: &str, expected: &str, got: usize) -> DataFusionErr
     ))
 }
 
+/// The field a function returns (`return_field_from_args`' answer).
+pub(crate) fn returned_field(
+    name: &str,
+    returns: DataType,
+) -> Result<datafusion::arrow::datatypes::FieldRef> {
+    Ok(Arc::new(datafusion::arrow::datatypes::Field::new(
+        name, returns, true,
+    )))
+}
+
 pub(crate) fn udf(f: impl datafusion::logical_expr::ScalarUDFImpl + 'static) -> ScalarUDF {
     ScalarUDF::new_from_shared_impl(Arc::new(f))
 }

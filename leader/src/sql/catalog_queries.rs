@@ -14,9 +14,8 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, Query, Select, SelectItem, Statement, TableFactor, Value,
-    Visit, VisitMut, Visitor, VisitorMut,
+    AccessExpr, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
+    Query, Select, SelectItem, Statement, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 
 /// The last part of `name`, lower-cased (`pg_catalog.regclass` is `regclass`).
@@ -34,20 +33,7 @@ fn is_regclass(data_type: &DataType) -> bool {
 }
 
 fn call(name: &str, arg: Expr) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
+    super::redshift_functions::call(name, vec![arg])
 }
 
 /// The only argument of a call `f(arg)`.

@@ -35,7 +35,7 @@ fn number(n: i64) -> Expr {
     Expr::Value(Value::Number(n.to_string(), false).into())
 }
 
-fn call(name: &str, args: Vec<Expr>) -> Expr {
+pub(super) fn call(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,
@@ -386,14 +386,9 @@ pub(crate) fn rewrite(stmt: Statement) -> Statement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> String {
-        let stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .expect(sql)
-            .remove(0);
-        rewrite(stmt).to_string()
+        crate::sql::rewritten_by(sql, rewrite)
     }
 
     #[test]

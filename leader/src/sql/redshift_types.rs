@@ -91,14 +91,9 @@ pub(crate) fn rewrite(mut stmt: Statement) -> Statement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> String {
-        let stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .expect(sql)
-            .remove(0);
-        rewrite(stmt).to_string()
+        crate::sql::rewritten_by(sql, rewrite)
     }
 
     #[test]

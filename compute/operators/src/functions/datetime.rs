@@ -547,9 +547,7 @@ impl ScalarUDFImpl for DateFunction {
             };
             returns = DataType::Decimal128(*p, scale);
         }
-        Ok(std::sync::Arc::new(
-            datafusion::arrow::datatypes::Field::new(self.name(), returns, true),
-        ))
+        super::returned_field(self.name(), returns)
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

@@ -180,15 +180,7 @@ pub fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
         }
     }
     let date = date_of(&numbers, month_word)?;
-    let (mut hour, minute, second, micro) = time.unwrap_or((0, 0, 0, 0));
-    if let Some(pm) = pm {
-        if hour == 0 || hour > 12 {
-            return None;
-        }
-        hour = hour % 12 + if pm { 12 } else { 0 };
-    }
-    let time = NaiveTime::from_hms_micro_opt(hour, minute, second, micro)?;
-    Some(date.and_time(time))
+    Some(date.and_time(clock(time.unwrap_or((0, 0, 0, 0)), pm)?))
 }
 
 fn is_weekday(word: &str) -> bool {
@@ -251,13 +243,19 @@ pub fn parse_time(text: &str) -> Option<NaiveTime> {
             _ => return None,
         }
     }
-    let (mut hour, minute, second, micro) = time?;
-    if let Some(pm) = pm {
-        if hour == 0 || hour > 12 {
-            return None;
-        }
-        hour = hour % 12 + if pm { 12 } else { 0 };
-    }
+    clock(time?, pm)
+}
+
+/// A time of day from its fields, on the 12-hour clock when `pm` says AM or PM.
+fn clock(
+    (hour, minute, second, micro): (u32, u32, u32, u32),
+    pm: Option<bool>,
+) -> Option<NaiveTime> {
+    let hour = match pm {
+        Some(_) if hour == 0 || hour > 12 => return None,
+        Some(pm) => hour % 12 + if pm { 12 } else { 0 },
+        None => hour,
+    };
     NaiveTime::from_hms_micro_opt(hour, minute, second, micro)
 }
 

@@ -261,9 +261,7 @@ impl ScalarUDFImpl for TemplateFunction {
             };
             returns = DataType::Decimal128(38, scale);
         }
-        Ok(std::sync::Arc::new(
-            datafusion::arrow::datatypes::Field::new(self.name(), returns, true),
-        ))
+        super::returned_field(self.name(), returns)
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

@@ -99,6 +99,16 @@ fn round(int: &str, frac: &str, places: usize) -> (String, String) {
     (int, text[split..].to_string())
 }
 
+/// The sign before a number's first digit when the template places none: `-`, or a
+/// blank for a positive number (nothing with FM).
+fn leading_sign(negative: bool, fill: bool) -> &'static str {
+    match (negative, fill) {
+        (true, _) => "-",
+        (false, false) => " ",
+        (false, true) => "",
+    }
+}
+
 /// The number `-`?`int`.`frac` in `template`'s form.
 pub(super) fn format(template: &str, negative: bool, int: &str, frac: &str) -> String {
     let t = parse(template);
@@ -149,11 +159,7 @@ pub(super) fn format(template: &str, negative: bool, int: &str, frac: &str) -> S
                 match c {
                     Some(c) => {
                         if !started && !explicit_sign {
-                            if negative {
-                                out.push('-');
-                            } else if !t.fill {
-                                out.push(' ');
-                            }
+                            out.push_str(leading_sign(negative, t.fill));
                         }
                         started = true;
                         out.push(c);
@@ -174,11 +180,7 @@ pub(super) fn format(template: &str, negative: bool, int: &str, frac: &str) -> S
             }
             Item::Point => {
                 if !started && !explicit_sign {
-                    if negative {
-                        out.push('-');
-                    } else if !t.fill {
-                        out.push(' ');
-                    }
+                    out.push_str(leading_sign(negative, t.fill));
                     started = true;
                 }
                 after_point = true;
