@@ -280,12 +280,51 @@ fn delete_vectors(
     Ok(Deleted { vectors, rows })
 }
 
+/// `expr` with the columns qualified by `from` qualified by `to` instead.
+pub(super) fn requalify(expr: &ast::Expr, from: &str, to: &ast::ObjectName) -> ast::Expr {
+    use ast::{VisitMut, VisitorMut};
+    struct Rename<'a>(&'a str, &'a ast::ObjectName);
+    impl VisitorMut for Rename<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut ast::Expr) -> std::ops::ControlFlow<()> {
+            if let ast::Expr::CompoundIdentifier(parts) = e
+                && parts.len() == 2
+                && parts[0].value.eq_ignore_ascii_case(self.0)
+            {
+                let mut idents: Vec<ast::Ident> = self
+                    .1
+                    .0
+                    .iter()
+                    .filter_map(|p| p.as_ident().cloned())
+                    .collect();
+                idents.push(parts[1].clone());
+                *e = ast::Expr::CompoundIdentifier(idents);
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut out = expr.clone();
+    let _ = VisitMut::visit(&mut out, &mut Rename(from, to));
+    out
+}
+
 /// Redshift's `DELETE FROM t USING u WHERE cond` as `DELETE FROM t WHERE EXISTS
-/// (SELECT 1 FROM u WHERE cond)`, which DataFusion plans as a semi join.
+/// (SELECT 1 FROM u WHERE cond)`, which DataFusion plans as a semi join; and `DELETE
+/// FROM t AS a WHERE a.x ...` as `DELETE FROM t WHERE t.x ...` (DataFusion's DELETE
+/// takes no alias).
 pub(super) fn delete_using_as_exists(stmt: Statement) -> Statement {
+    use datafusion::sql::sqlparser::ast::{FromTable, TableFactor};
     let Statement::Delete(mut delete) = stmt else {
         return stmt;
     };
+    if let FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) = &mut delete.from
+        && let [only] = tables.as_mut_slice()
+        && let TableFactor::Table { name, alias, .. } = &mut only.relation
+        && let Some(alias) = alias.take()
+        && let Some(selection) = &delete.selection
+    {
+        delete.selection = Some(requalify(selection, &alias.name.value, name));
+    }
     let Some(using) = delete.using.take() else {
         return Statement::Delete(delete);
     };

@@ -6,10 +6,10 @@
 //! matches. The tag is `MERGE n`, the rows changed and inserted.
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, Merge, MergeAction, MergeClauseKind, MergeInsertKind, TableFactor, VisitMut,
-    VisitorMut,
+    Expr, Merge, MergeAction, MergeClauseKind, MergeInsertKind, TableFactor,
 };
 
+use super::dml::requalify;
 use super::*;
 
 /// `name [AS alias]` of a MERGE's target or source, and the name its columns are
@@ -29,33 +29,6 @@ fn relation(factor: &TableFactor, what: &str) -> Result<(String, String), Leader
             "MERGE with {what} {other}"
         ))),
     }
-}
-
-/// `expr` with the columns qualified by `from` qualified by `to` instead.
-fn requalify(expr: &Expr, from: &str, to: &ObjectName) -> Expr {
-    struct Rename<'a>(&'a str, &'a ObjectName);
-    impl VisitorMut for Rename<'_> {
-        type Break = ();
-        fn pre_visit_expr(&mut self, e: &mut Expr) -> std::ops::ControlFlow<()> {
-            if let Expr::CompoundIdentifier(parts) = e
-                && parts.len() == 2
-                && parts[0].value.eq_ignore_ascii_case(self.0)
-            {
-                let mut idents: Vec<Ident> = self
-                    .1
-                    .0
-                    .iter()
-                    .filter_map(|p| p.as_ident().cloned())
-                    .collect();
-                idents.push(parts[1].clone());
-                *e = Expr::CompoundIdentifier(idents);
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-    }
-    let mut out = expr.clone();
-    let _ = out.visit(&mut Rename(from, to));
-    out
 }
 
 /// The statements `merge` means, in the order they run.
