@@ -3,12 +3,12 @@
 //! DEFAULTs only with INCLUDING DEFAULTS, and its DISTSTYLE, DISTKEY and SORTKEY
 //! unless the statement gives its own. Constraints are not copied.
 
-use blueshift_storage::catalog::{DistStyle, SortStyle, TableDef};
+use blueshift_storage::catalog::{DistStyle, TableDef};
 use datafusion::sql::sqlparser::ast::{CreateTableLikeDefaults, CreateTableLikeKind};
 
 use super::*;
 use crate::sql::redshift_ddl::TableAttributes;
-use crate::system_tables::constraints::quote_ident;
+use crate::system_tables::constraints::{quote_ident, sort_key_clause};
 
 /// The column list and attributes of a table like `parent`, as CREATE TABLE text.
 fn like_text(parent: &TableDef, defaults: bool) -> String {
@@ -41,17 +41,9 @@ fn like_text(parent: &TableDef, defaults: bool) -> String {
         (DistStyle::Even, _) => attrs.push_str(" DISTSTYLE EVEN"),
         _ => {}
     }
-    if !parent.sort_key.is_empty() {
-        let style = match parent.sort_style {
-            SortStyle::Interleaved => "INTERLEAVED",
-            SortStyle::Compound => "COMPOUND",
-        };
-        let keys: Vec<String> = parent
-            .sort_key
-            .iter()
-            .map(|&k| quote_ident(&parent.columns[k].name))
-            .collect();
-        attrs.push_str(&format!(" {style} SORTKEY({})", keys.join(", ")));
+    if let Some(sort_key) = sort_key_clause(parent) {
+        attrs.push(' ');
+        attrs.push_str(&sort_key);
     }
     format!("({}){attrs}", columns.join(", "))
 }

@@ -6,7 +6,7 @@
 
 use arrow::array::RecordBatch;
 use blueshift_storage::catalog::access::{self, Principal, Privileges};
-use blueshift_storage::catalog::{Catalog, Constraint, ConstraintKind, TableDef};
+use blueshift_storage::catalog::{Catalog, Constraint, ConstraintKind, SortStyle, TableDef};
 use datafusion::error::Result;
 
 use super::svv_catalog::{Kind, text_rows};
@@ -335,7 +335,7 @@ pub(super) fn build(name: &str, catalog: &Catalog, viewer: &Principal) -> Result
 /// column (declared type, NOT NULL, ENCODE, DISTKEY), its constraints, then its
 /// distribution, sort key and BACKUP NO.
 pub fn table_ddl(tables: &[TableDef], t: &TableDef) -> String {
-    use blueshift_storage::catalog::{DistStyle, SortStyle};
+    use blueshift_storage::catalog::DistStyle;
     let mut lines: Vec<String> = t
         .columns
         .iter()
@@ -370,18 +370,28 @@ pub fn table_ddl(tables: &[TableDef], t: &TableDef) -> String {
         ddl.push_str("BACKUP NO ");
     }
     ddl.push_str(&format!("DISTSTYLE {}", t.dist_style.name()));
-    if !t.sort_key.is_empty() {
-        let style = match t.sort_style {
-            SortStyle::Compound => "",
-            SortStyle::Interleaved => "INTERLEAVED ",
-        };
-        let keys: Vec<String> = t
-            .sort_key
-            .iter()
-            .map(|&k| quote_ident(&t.columns[k].name))
-            .collect();
-        ddl.push_str(&format!(" {style}SORTKEY ( {} )", keys.join(", ")));
+    if let Some(sort_key) = sort_key_clause(t) {
+        ddl.push(' ');
+        ddl.push_str(&sort_key);
     }
     ddl.push(';');
     ddl
+}
+
+/// `t`'s sort key as DDL (`SORTKEY ( a, b )`, `INTERLEAVED SORTKEY ( a )`), if
+/// it has one.
+pub fn sort_key_clause(t: &TableDef) -> Option<String> {
+    if t.sort_key.is_empty() {
+        return None;
+    }
+    let style = match t.sort_style {
+        SortStyle::Compound => "",
+        SortStyle::Interleaved => "INTERLEAVED ",
+    };
+    let keys: Vec<String> = t
+        .sort_key
+        .iter()
+        .map(|&k| quote_ident(&t.columns[k].name))
+        .collect();
+    Some(format!("{style}SORTKEY ( {} )", keys.join(", ")))
 }
