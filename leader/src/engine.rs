@@ -36,6 +36,7 @@ mod ddl;
 mod dml;
 mod expand_array;
 pub mod functions;
+mod identity;
 mod insert_values;
 mod lateral_alias;
 mod maintenance;
@@ -43,7 +44,6 @@ mod materialized;
 mod merge;
 pub mod outcome;
 mod privileges;
-mod regexp;
 mod results;
 mod roles;
 mod temp_tables;
@@ -54,7 +54,6 @@ pub use outcome::{Completion, Outcome, Rows};
 use results::{one_column, record, text_result};
 mod unload;
 
-use checks::refuse_bag_set_operations;
 use transaction::{changes_something, ends_block, planned_name};
 
 use column_names::{ClientNames, client_schema};
@@ -262,10 +261,11 @@ impl Engine {
                 [
                     Arc::new(crate::planner::views::InlineViews) as _,
                     Arc::new(crate::planner::scalar_subquery::AggregateScalarSubqueries) as _,
+                    Arc::new(crate::planner::integer_arithmetic::IntegerLiterals) as _,
                 ]
                 .into_iter()
                 .chain(datafusion::optimizer::Analyzer::new().rules)
-                .chain([Arc::new(crate::planner::datetime_literals::DatetimeLiterals) as _])
+                .chain(crate::planner::after_coercion())
                 .collect(),
             )
             .with_optimizer_rule(Arc::new(crate::planner::join_order::SinkFilteredJoins))
@@ -290,9 +290,8 @@ impl Engine {
         .map_err(|e| LeaderError::DataFusion(*e))?;
         let sessions = Arc::new(SessionRegistry::default());
         sessions.use_catalog(catalog.clone());
-        functions::register_static(&ctx, Arc::clone(&sessions));
+        functions::register_static(&ctx, Arc::clone(&sessions), &catalog);
         blueshift_operators::functions::register(&ctx);
-        ctx.register_udf(regexp::regexp_substr());
         ctx.register_udf(expand_array::expand_array());
         let engine = Engine {
             sessions,
@@ -485,7 +484,7 @@ impl Engine {
             Parsed::Access(a, _) => return Ok(Planned::Access(a)),
             Parsed::Refresh(name) => return Ok(Planned::Refresh(name)),
         };
-        refuse_bag_set_operations(&stmt)?;
+        checks::refuse_bag_set_operations(&stmt)?;
         let mut stmt = stmt;
         if matches!(
             stmt,

@@ -12,7 +12,8 @@
 //!  join_order, semi_join,    logical rules: joins ordered by filtered size, semi joins
 //!  aggregate_keys            pushed down, grouped subqueries filtered by join keys
 //!  scalar_subquery,          analyzer rules: correlated scalar subqueries aggregated,
-//!  datetime_literals         Redshift's date and time literals read
+//!  datetime_literals,        Redshift's date and time literals read, integer
+//!  integer_arithmetic        arithmetic typed and checked as PostgreSQL's
 //! ```
 //!
 //! Modules import only those listed below them; the logical rules stand apart.
@@ -23,6 +24,7 @@ pub mod collocate;
 pub mod datetime_literals;
 pub mod explain;
 pub mod fragment;
+pub mod integer_arithmetic;
 pub mod join_order;
 pub mod locality;
 pub mod pg_catalog;
@@ -31,3 +33,12 @@ pub mod semi_join;
 pub mod summary;
 pub mod table;
 pub mod views;
+
+/// The analyzer rules that run after DataFusion's (type coercion among them).
+pub fn after_coercion() -> Vec<std::sync::Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>>
+{
+    vec![
+        std::sync::Arc::new(datetime_literals::DatetimeLiterals),
+        std::sync::Arc::new(integer_arithmetic::CheckedArithmetic),
+    ]
+}

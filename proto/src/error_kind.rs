@@ -46,6 +46,8 @@ pub enum ErrorKind {
     DependentObjectsStillExist,
     /// 42830: a foreign key that references no primary key or unique constraint.
     InvalidForeignKey,
+    /// 428C9: a value given to a column that takes only generated ones (IDENTITY).
+    GeneratedAlways,
     /// 42804: a type mismatch.
     DatatypeMismatch,
     /// 42883: an unknown function.
@@ -125,6 +127,7 @@ impl ErrorKind {
         ErrorKind::InvalidSchemaName,
         ErrorKind::DependentObjectsStillExist,
         ErrorKind::InvalidForeignKey,
+        ErrorKind::GeneratedAlways,
         ErrorKind::DatatypeMismatch,
         ErrorKind::UndefinedFunction,
         ErrorKind::InvalidTextRepresentation,
@@ -174,6 +177,7 @@ impl ErrorKind {
             ErrorKind::InvalidSchemaName => "3F000",
             ErrorKind::DependentObjectsStillExist => "2BP01",
             ErrorKind::InvalidForeignKey => "42830",
+            ErrorKind::GeneratedAlways => "428C9",
             ErrorKind::DatatypeMismatch => "42804",
             ErrorKind::UndefinedFunction => "42883",
             ErrorKind::InvalidTextRepresentation => "22P02",

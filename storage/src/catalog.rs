@@ -17,6 +17,7 @@ pub mod access;
 mod comments;
 mod constraints;
 mod declared;
+mod identity;
 mod overlay;
 mod roles;
 mod users;
@@ -25,6 +26,7 @@ mod views;
 pub use comments::{Comment, CommentTarget};
 pub use constraints::{Constraint, ConstraintKind, MAX_KEY_COLUMNS};
 pub use declared::declared_bytes;
+pub use identity::Identity;
 pub use users::{GroupDef, RoleDef, UserDef};
 pub use views::{Materialized, ViewColumn, ViewDef};
 
@@ -67,6 +69,9 @@ pub struct ColumnDef {
     /// column out gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// An IDENTITY column's seed and step: INSERT gives it the next values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
 }
 
 /// A table's definition.

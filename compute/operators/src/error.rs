@@ -129,6 +129,14 @@ pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
         DataFusionError::ResourcesExhausted(_) => ErrorKind::OutOfMemory,
         DataFusionError::NotImplemented(_) => ErrorKind::FeatureNotSupported,
         DataFusionError::ArrowError(a, _) => match a.as_ref() {
+            arrow::error::ArrowError::CastError(m)
+            | arrow::error::ArrowError::ParseError(m)
+            | arrow::error::ArrowError::InvalidArgumentError(m)
+                if out_of_range_message(m).is_some() =>
+            {
+                let message = out_of_range_message(m).unwrap_or_default();
+                return (ErrorKind::NumericValueOutOfRange, message);
+            }
             // PostgreSQL: 22007 for a malformed date or time, 22P02 for other text.
             arrow::error::ArrowError::CastError(m) | arrow::error::ArrowError::ParseError(m)
                 if input_syntax_message(m).is_some() =>
@@ -205,6 +213,43 @@ pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
 /// Arrow's words for text a cast could not read ("Cannot cast string 'x' to value
 /// of Int32 type", "Error parsing timestamp from 'x': ...") as PostgreSQL's:
 /// `invalid input syntax for type integer: "x"`.
+/// PostgreSQL's words for a value that does not fit its type (22003), from Arrow's:
+/// "Can't cast value 3000000000 to type Int32" is `integer out of range`, text that
+/// is a number too large `value "3000000000" is out of range for type integer`, and a
+/// DECIMAL's too many digits `numeric field overflow`.
+fn out_of_range_message(m: &str) -> Option<String> {
+    let integer = |arrow_type: &str| {
+        [
+            ("Int16", "smallint"),
+            ("Int32", "integer"),
+            ("Int64", "bigint"),
+        ]
+        .iter()
+        .find(|(a, _)| arrow_type.trim().starts_with(a))
+        .map(|(_, p)| *p)
+    };
+    if let Some((_, rest)) = m.split_once("Can't cast value ") {
+        let (_, to) = rest.split_once(" to type ")?;
+        return Some(format!("{} out of range", integer(to)?));
+    }
+    if let Some((_, rest)) = m.split_once(" is out of range ") {
+        return Some(format!("{} out of range", integer(rest)?));
+    }
+    if m.contains("too large to store in a Decimal") || m.contains("Overflowing on") {
+        return Some("numeric field overflow".to_string());
+    }
+    let rest = m.split_once("Cannot cast string '")?.1;
+    let (value, to) = rest.rsplit_once("' to value of ")?;
+    let digits = value.trim().trim_start_matches(['-', '+']);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(format!(
+        "value \"{value}\" is out of range for type {}",
+        integer(to)?
+    ))
+}
+
 fn input_syntax_message(m: &str) -> Option<String> {
     let (value, arrow_type) = if let Some(rest) = m
         .split_once("Cannot cast string '")

@@ -1,4 +1,6 @@
-//! Redshift's scalar functions that DataFusion lacks or answers otherwise: date and
+//! Redshift's scalar functions that DataFusion lacks or answers otherwise: integer
+//! arithmetic that fails on overflow ([`arithmetic`]), the regular-expression
+//! functions with Redshift's arguments ([`regexp`]), SHA1 and CRC32 ([`string`]), date and
 //! time arithmetic ([`datetime`]: DATEADD, DATEDIFF, ADD_MONTHS, LAST_DAY,
 //! MONTHS_BETWEEN, NEXT_DAY, TRUNC), the JSON functions ([`json`]), and TO_CHAR /
 //! TO_DATE / TO_TIMESTAMP with PostgreSQL's format templates ([`template`]).
@@ -18,9 +20,12 @@ use datafusion::prelude::SessionContext;
 use crate::error::OperatorError;
 use blueshift_proto::error_kind::ErrorKind;
 
+pub mod arithmetic;
 pub mod datetime;
 pub mod datetime_input;
 pub mod json;
+pub mod regexp;
+pub mod string;
 pub mod template;
 
 pub use datetime::canonical_datepart;
@@ -28,7 +33,10 @@ pub use datetime::canonical_datepart;
 /// Every function of this module.
 pub fn all() -> Vec<ScalarUDF> {
     let mut out = datetime::functions();
+    out.extend(arithmetic::functions());
     out.extend(json::functions());
+    out.extend(string::functions());
+    out.extend(regexp::functions());
     out.extend(template::functions());
     out
 }

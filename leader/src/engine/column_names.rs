@@ -25,8 +25,9 @@ use datafusion::common::Column;
 use datafusion::common::metadata::FieldMetadata;
 use datafusion::logical_expr::{Expr as PlanExpr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::sqlparser::ast::{
-    DataType, ExactNumberInfo, Expr, Ident, OrderBy, OrderByKind, Query, Select, SelectItem,
-    SetExpr, Statement, TimezoneInfo, TrimWhereField, VisitMut, VisitorMut, visit_expressions,
+    DataType, ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
+    Ident, OrderBy, OrderByKind, Query, Select, SelectItem, SetExpr, Statement, TimezoneInfo,
+    TrimWhereField, VisitMut, VisitorMut, visit_expressions,
 };
 
 use crate::error::LeaderError;
@@ -284,6 +285,14 @@ fn figure_name(expr: &Expr) -> Option<(String, Strength)> {
     match expr {
         Expr::Identifier(ident) => Some((normalize(ident), Strength::Strong)),
         Expr::CompoundIdentifier(parts) => parts.last().map(|p| (normalize(p), Strength::Strong)),
+        // The function a cast to VARCHAR(n) wraps its operand in is not a name.
+        Expr::Function(f) if is_varchar_fit(f) => match &f.args {
+            FunctionArguments::List(list) => match list.args.first() {
+                Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(inner))) => figure_name(inner),
+                _ => None,
+            },
+            _ => None,
+        },
         Expr::Function(f) => f
             .name
             .0
@@ -324,6 +333,14 @@ fn figure_name(expr: &Expr) -> Option<(String, Strength)> {
         }),
         _ => None,
     }
+}
+
+fn is_varchar_fit(f: &Function) -> bool {
+    f.name
+        .0
+        .last()
+        .and_then(|part| part.as_ident())
+        .is_some_and(|i| i.value == blueshift_operators::functions::string::VARCHAR_FIT)
 }
 
 /// The name of the first column of a scalar subquery.

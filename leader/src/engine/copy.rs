@@ -316,6 +316,7 @@ impl Engine {
         stmt: &CopyStatement,
     ) -> Result<(TableDef, LoadSpec), LeaderError> {
         let def = self.copy_target(session, stmt)?;
+        super::identity::check_copy(&def, stmt.options.explicit_ids)?;
         let (mut columns, inputs) = Self::load_columns(&def, stmt.columns.as_deref())?;
         self.fill_defaults(&def, &mut columns).await?;
         let spec = LoadSpec {

@@ -1,6 +1,6 @@
 //! `CREATE TABLE t (LIKE parent [INCLUDING | EXCLUDING DEFAULTS])`, as Redshift
 //! makes it: the parent's column names, declared types, NOT NULL and ENCODE, its
-//! DEFAULTs only with INCLUDING DEFAULTS, and its DISTSTYLE, DISTKEY and SORTKEY
+//! DEFAULTs and IDENTITY columns only with INCLUDING DEFAULTS, and its DISTSTYLE, DISTKEY and SORTKEY
 //! unless the statement gives its own. Constraints are not copied.
 
 use blueshift_storage::catalog::{DistStyle, TableDef};
@@ -8,7 +8,7 @@ use datafusion::sql::sqlparser::ast::{CreateTableLikeDefaults, CreateTableLikeKi
 
 use super::*;
 use crate::sql::redshift_ddl::TableAttributes;
-use crate::system_tables::constraints::{quote_ident, sort_key_clause};
+use crate::system_tables::constraints::{identity_clause, quote_ident, sort_key_clause};
 
 /// The column list and attributes of a table like `parent`, as CREATE TABLE text.
 fn like_text(parent: &TableDef, defaults: bool) -> String {
@@ -22,6 +22,9 @@ fn like_text(parent: &TableDef, defaults: bool) -> String {
             }
             if let (true, Some(d)) = (defaults, &c.default) {
                 text.push_str(&format!(" DEFAULT {d}"));
+            }
+            if let (true, Some(i)) = (defaults, &c.identity) {
+                text.push_str(&identity_clause(i));
             }
             if let Some(e) = &c.encoding {
                 text.push_str(&format!(" ENCODE {e}"));
@@ -100,6 +103,7 @@ impl Engine {
             merged.sort_key = inherited.sort_key;
             merged.sort_style = inherited.sort_style;
         }
+        merged.identities.extend(inherited.identities);
         for (column, encoding) in inherited.encodings {
             merged.encodings.entry(column).or_insert(encoding);
         }

@@ -176,9 +176,12 @@ impl Engine {
                 id: i as u32,
                 missing_value: None,
                 default: defaults.get(f.name()).cloned(),
+                identity: attrs.identities.get(f.name()).copied(),
                 name: f.name().clone(),
                 data_type: f.data_type().clone(),
-                nullable: f.is_nullable() || ct.query.is_some(),
+                // An IDENTITY column is NOT NULL, as on Redshift.
+                nullable: (f.is_nullable() || ct.query.is_some())
+                    && !attrs.identities.contains_key(f.name()),
                 // A CTAS column has its values' type: `numeric(10,2)` keeps its
                 // precision and scale.
                 declared_type: declared
@@ -191,6 +194,7 @@ impl Engine {
                 encoding: attrs.encodings.get(f.name()).cloned(),
             })
             .collect();
+        check_identities(&columns, &attrs)?;
         // The creator owns the table; its default privileges give others theirs.
         let acl = self
             .catalog_of(session)
@@ -551,6 +555,7 @@ impl Engine {
             encoding: None,
             missing_value,
             default: default_text,
+            identity: None,
         })
     }
 }
@@ -585,6 +590,31 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// IDENTITY columns as Redshift allows them: of INTEGER or BIGINT, without a
+/// DEFAULT, in a table that names its columns.
+fn check_identities(columns: &[ColumnDef], attrs: &TableAttributes) -> Result<(), LeaderError> {
+    for name in attrs.identities.keys() {
+        let Some(c) = columns.iter().find(|c| &c.name == name) else {
+            return Err(column_not_found(name));
+        };
+        if !matches!(
+            c.data_type,
+            arrow::datatypes::DataType::Int32 | arrow::datatypes::DataType::Int64
+        ) {
+            return Err(LeaderError::InvalidDefinition(format!(
+                "the IDENTITY column \"{name}\" must be INTEGER or BIGINT, not {}",
+                c.declared_type
+            )));
+        }
+        if c.default.is_some() {
+            return Err(LeaderError::InvalidDefinition(format!(
+                "the IDENTITY column \"{name}\" cannot have a DEFAULT"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn column_not_found(name: &str) -> LeaderError {

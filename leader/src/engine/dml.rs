@@ -399,6 +399,7 @@ impl Engine {
                 )
                 .into());
             }
+            super::identity::check_targets(&def, std::slice::from_ref(&column), |_| true)?;
             assigned.insert(column, assignment.value.to_string());
         }
         let select_list = def

@@ -48,7 +48,7 @@ pub const LEADER_ONLY: &[&str] = &[
     "pg_table_size",
     "pg_total_relation_size",
     "pg_size_pretty",
-    "regexp_substr",
+    super::identity::NEXT,
 ];
 
 fn constant_udf(
@@ -70,7 +70,12 @@ fn constant_udf(
 }
 
 /// Registers the functions that are the same for every session.
-pub fn register_static(ctx: &SessionContext, sessions: Arc<SessionRegistry>) {
+pub fn register_static(
+    ctx: &SessionContext,
+    sessions: Arc<SessionRegistry>,
+    catalog: &blueshift_storage::catalog::Catalog,
+) {
+    ctx.register_udf(super::identity::udf(catalog.clone()));
     ctx.register_udf(constant_udf(
         "version",
         version_string(),

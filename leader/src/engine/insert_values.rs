@@ -2,7 +2,8 @@
 //! `INSERT INTO t DEFAULT VALUES`, `DEFAULT` in a VALUES row (the column's DEFAULT,
 //! or NULL), and VALUES rows shorter than the table without a column list (the
 //! first N columns, as PostgreSQL and Redshift take them; the rest get their
-//! DEFAULTs).
+//! DEFAULTs). An IDENTITY column's DEFAULT is its next value, and a plain IDENTITY
+//! column takes no other (`super::identity`).
 
 use datafusion::sql::sqlparser::ast::{Expr, Ident, SetExpr, TableObject, Value};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -23,6 +24,9 @@ impl Engine {
         session: &Session,
         stmt: Statement,
     ) -> Result<Statement, LeaderError> {
+        if let Statement::Update(update) = &stmt {
+            self.check_update(session, update)?;
+        }
         let Statement::Insert(mut insert) = stmt else {
             return Ok(stmt);
         };
@@ -38,7 +42,7 @@ impl Engine {
                 .columns
                 .iter()
                 .find(|c| c.name == column)
-                .and_then(|c| c.default.clone());
+                .and_then(|c| super::identity::insert_default(c, def.id));
             match text {
                 Some(text) => Parser::new(&PostgreSqlDialect {})
                     .try_with_sql(&text)
@@ -79,6 +83,13 @@ impl Engine {
             return Ok(Statement::Insert(insert));
         };
         let SetExpr::Values(values) = source.body.as_mut() else {
+            // INSERT ... SELECT gives every target column a value.
+            let targets: Vec<String> = if insert.columns.is_empty() {
+                all
+            } else {
+                insert.columns.iter().map(name_key).collect()
+            };
+            super::identity::check_targets(&def, &targets, |_| true)?;
             return Ok(Statement::Insert(insert));
         };
         let width = values
@@ -112,6 +123,12 @@ impl Engine {
         } else {
             insert.columns.iter().map(name_key).collect()
         };
+        super::identity::check_targets(&def, &targets, |i| {
+            values
+                .rows
+                .iter()
+                .any(|r| r.content.get(i).is_some_and(|v| !is_default(v)))
+        })?;
         for row in &mut values.rows {
             for (value, column) in row.content.iter_mut().zip(&targets) {
                 if is_default(value) {
@@ -120,5 +137,37 @@ impl Engine {
             }
         }
         Ok(Statement::Insert(insert))
+    }
+
+    /// Refuses an UPDATE that sets a plain IDENTITY column.
+    fn check_update(
+        &self,
+        session: &Session,
+        update: &datafusion::sql::sqlparser::ast::Update,
+    ) -> Result<(), LeaderError> {
+        use datafusion::sql::sqlparser::ast::{AssignmentTarget, TableFactor};
+        let TableFactor::Table { name, .. } = &update.table.relation else {
+            return Ok(());
+        };
+        let (schema, table) = resolve(&TableReference::from(name_key(name)))?;
+        let Some(def) = self.catalog_of(session).table(&schema, &table)? else {
+            return Ok(());
+        };
+        let targets: Vec<String> = update
+            .assignments
+            .iter()
+            .filter_map(|a| match &a.target {
+                AssignmentTarget::ColumnName(c) => {
+                    c.0.last()
+                        .and_then(|p| p.as_ident())
+                        .map(|i| match i.quote_style {
+                            Some(_) => i.value.clone(),
+                            None => i.value.to_lowercase(),
+                        })
+                }
+                AssignmentTarget::Tuple(_) => None,
+            })
+            .collect();
+        super::identity::check_targets(&def, &targets, |_| true)
     }
 }

@@ -129,8 +129,9 @@ impl Engine {
                         .parse_statements(sql)?
                         .pop()
                         .ok_or_else(|| LeaderError::Unsupported(format!("MERGE step {sql}")))?;
-                    let planned = self.plan(session, parsed).await?;
-                    // Boxed: a step is a statement, and a statement may be a MERGE.
+                    // Boxed, planning and running: a step is a statement (and a statement
+                    // may be a MERGE), whose futures would otherwise all sit on the stack.
+                    let planned = Box::pin(self.plan(session, parsed)).await?;
                     let done =
                         Box::pin(self.execute(session, &planned, None, Interrupt::never(), sql))
                             .await?;

@@ -217,7 +217,7 @@ mod tests {
     use crate::interrupt::Interrupt;
     use crate::query_log::QueryStatus;
     use crate::session::Session;
-    use arrow::array::{Int64Array, StringArray};
+    use arrow::array::{Int32Array, StringArray};
     use blueshift_storage::catalog::Catalog;
     use blueshift_storage::distribution::ClusterLayout;
 
@@ -304,7 +304,8 @@ mod tests {
             .await
             .expect("should succeed");
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
-        let answer = batches[0].column(0).as_any().downcast_ref::<Int64Array>();
+        // `40 + 2` is INTEGER arithmetic, as in PostgreSQL.
+        let answer = batches[0].column(0).as_any().downcast_ref::<Int32Array>();
         assert_eq!(answer.map(|a| a.value(0)), Some(42));
         let tag = batches[0].column(1).as_any().downcast_ref::<StringArray>();
         assert_eq!(tag.map(|a| a.value(0)), Some("x"));

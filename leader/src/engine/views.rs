@@ -112,9 +112,9 @@ impl Engine {
             };
             let mut defaults = crate::planner::views::ColumnDefaults::new();
             for c in &def.columns {
-                if let Some(text) = &c.default {
+                if let Some(text) = super::identity::insert_default(c, def.id) {
                     let expr =
-                        state.create_logical_expr(text, &datafusion::common::DFSchema::empty())?;
+                        state.create_logical_expr(&text, &datafusion::common::DFSchema::empty())?;
                     defaults.insert(c.name.clone(), expr);
                 }
             }

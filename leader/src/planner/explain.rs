@@ -104,7 +104,7 @@ fn width(schema: &Schema) -> usize {
 
 /// An expression as Redshift users read it: columns by name, without positions.
 fn expr_text(expr: &Arc<dyn PhysicalExpr>) -> String {
-    let text = expr.to_string();
+    let text = operators_shown(expr).to_string();
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -117,6 +117,33 @@ fn expr_text(expr: &Arc<dyn PhysicalExpr>) -> String {
         }
     }
     out
+}
+
+/// `expr` with the overflow-checked integer functions shown as the operators they
+/// stand for (`a + 1`, not `checked_plus(a, 1)`).
+fn operators_shown(expr: &Arc<dyn PhysicalExpr>) -> Arc<dyn PhysicalExpr> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::physical_expr::ScalarFunctionExpr;
+    use datafusion::physical_expr::expressions::BinaryExpr;
+    let shown = Arc::clone(expr).transform_up(|e| {
+        let operator = e.downcast_ref::<ScalarFunctionExpr>().and_then(|f| {
+            let op = blueshift_operators::functions::arithmetic::CHECKED
+                .into_iter()
+                .find(|op| {
+                    blueshift_operators::functions::arithmetic::function_name(*op) == Some(f.name())
+                })?;
+            match f.args() {
+                [a, b] => Some(Arc::new(BinaryExpr::new(Arc::clone(a), op, Arc::clone(b)))
+                    as Arc<dyn PhysicalExpr>),
+                _ => None,
+            }
+        });
+        Ok(match operator {
+            Some(binary) => Transformed::yes(binary),
+            None => Transformed::no(e),
+        })
+    });
+    shown.map(|t| t.data).unwrap_or_else(|_| Arc::clone(expr))
 }
 
 /// Steps that print nothing of their own: their input shows instead.

@@ -570,7 +570,9 @@ impl CatalogTable {
                             !col.nullable,
                             |c| match c {
                                 "atthasmissing" => flag(col.missing_value.is_some()),
-                                "atthasdef" => flag(col.default.is_some()),
+                                "atthasdef" => {
+                                    flag(col.default.is_some() || col.identity.is_some())
+                                }
                                 "attisdistkey" => flag(distkey),
                                 "attsortkeyord" => int(sort_order),
                                 "attencodingtype" => {
@@ -712,15 +714,18 @@ impl CatalogTable {
                 }
             }
             // A column's DEFAULT: `adbin` holds its SQL text, which `pg_get_expr`
-            // gives back.
+            // gives back; an IDENTITY column's is Redshift's `"identity"(...)`.
             "pg_attrdef" => {
                 for t in &tables {
                     for (i, c) in t.columns.iter().enumerate() {
-                        let Some(default) = &c.default else { continue };
+                        let oid = relation_oid(t.id);
+                        let Some(default) = c.shown_default(oid as u32, i) else {
+                            continue;
+                        };
                         rows.push(|col| match col {
-                            "adrelid" => int(relation_oid(t.id).into()),
+                            "adrelid" => int(oid.into()),
                             "adnum" => int(i as i64 + 1),
-                            "adbin" | "adsrc" => text(default),
+                            "adbin" | "adsrc" => text(&default),
                             _ => None,
                         })?;
                     }

@@ -318,7 +318,8 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
             "fillrecord" => options.fill_record = true,
             "trimblanks" => options.trim_blanks = true,
             "noload" => options.no_load = true,
-            "acceptanydate" | "explicit_ids" | "roundec" | "ignoreblanklines" => {}
+            "explicit_ids" => options.explicit_ids = true,
+            "acceptanydate" | "roundec" | "ignoreblanklines" => {}
             "compupdate" | "statupdate" => {
                 c.switch();
             }

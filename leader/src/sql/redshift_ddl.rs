@@ -8,12 +8,14 @@
 
 use std::collections::HashMap;
 
-use blueshift_storage::catalog::{DistStyle, SortStyle};
+use blueshift_storage::catalog::{DistStyle, Identity, SortStyle};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::LeaderError;
+
+mod identity;
 
 /// Redshift's column encodings (ENCODE), all accepted.
 pub const ENCODINGS: &[&str] = &[
@@ -50,6 +52,8 @@ pub struct TableAttributes {
     pub late_binding: bool,
     /// A materialized view's `AUTO REFRESH YES | NO`.
     pub auto_refresh: Option<bool>,
+    /// Column name → its `IDENTITY(seed, step)`.
+    pub identities: HashMap<String, Identity>,
 }
 
 /// SQL with Redshift table attributes blanked out, and the attributes of each
@@ -178,7 +182,6 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
             }
             let (name, after) = table_name(&toks, j);
             j = after;
-            refuse_identity(&toks, j)?;
             let mut attrs = TableAttributes::default();
             let end = parse_create_tail(&toks, j, &mut attrs, &mut blank)?;
             tables.insert(name, attrs);
@@ -216,6 +219,11 @@ pub fn strip_table_attributes(sql: &str) -> Result<Stripped, LeaderError> {
                 } else if is_kw(t, "encode") {
                     lift_encoding(&toks, j, column.as_deref(), attrs, &mut blank)?;
                     j += 1;
+                } else if identity::identity_clause(&toks, j)?.is_some() {
+                    // As on Redshift: an IDENTITY column comes only with its table.
+                    return Err(LeaderError::Unsupported(
+                        "ALTER TABLE ADD COLUMN with IDENTITY".into(),
+                    ));
                 }
                 j += 1;
             }
@@ -283,20 +291,6 @@ fn comment_strings(toks: &[Tok]) -> Vec<(usize, usize, String)> {
         }
     }
     out
-}
-
-/// `IDENTITY(seed, step)` in the statement from `from`: not supported yet, and
-/// said so (0A000) rather than as a syntax error.
-fn refuse_identity(toks: &[Tok], from: usize) -> Result<(), LeaderError> {
-    for pair in toks[from.min(toks.len())..].windows(2) {
-        if matches!(pair[0].token, Token::SemiColon) {
-            break;
-        }
-        if is_kw(&pair[0].token, "identity") && matches!(pair[1].token, Token::LParen) {
-            return Err(LeaderError::Unsupported("an IDENTITY column".into()));
-        }
-    }
-    Ok(())
 }
 
 /// Redshift's `APPROXIMATE COUNT(DISTINCT x)` as `approx_distinct(x)` (HyperLogLog)
@@ -513,6 +507,13 @@ fn parse_create_tail(
                 } else if is_kw(t, "encode") {
                     lift_encoding(toks, j, column.as_deref(), attrs, blank)?;
                     j += 2;
+                    continue;
+                } else if let Some((identity, last)) = identity::identity_clause(toks, j)? {
+                    if let Some(c) = &column {
+                        attrs.identities.insert(c.clone(), identity);
+                    }
+                    blank.push((toks[j].start, toks[last].end));
+                    j = last + 1;
                     continue;
                 } else if is_kw(t, "distkey") {
                     attrs.dist_key = column.clone();

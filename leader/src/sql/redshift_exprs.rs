@@ -158,21 +158,6 @@ impl VisitorMut for Escapes {
                     ]);
                 }
             }
-            // Redshift's two-argument REGEXP_REPLACE removes every match.
-            Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("regexp_replace") => {
-                if let datafusion::sql::sqlparser::ast::FunctionArguments::List(list) = &mut f.args
-                    && list.args.len() == 2
-                {
-                    for extra in ["", "g"] {
-                        list.args
-                            .push(datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
-                                datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(
-                                    Expr::Value(Value::SingleQuotedString(extra.into()).into()),
-                                ),
-                            ));
-                    }
-                }
-            }
             _ => {}
         }
         let (Expr::Like {

@@ -3,13 +3,15 @@
 //! `CHAR(256)`, as in Redshift), `CHARACTER VARYING(n)`, `CHAR VARYING(n)` and
 //! `NVARCHAR(n)` are `VARCHAR(n)`, `DEC(p, s)` is `DECIMAL(p, s)`, `VARBYTE(n)`,
 //! `VARBINARY(n)` and `BINARY VARYING(n)` are `BYTEA`. In CREATE TABLE, ALTER TABLE
-//! ADD COLUMN and casts.
+//! ADD COLUMN and casts. A cast to `VARCHAR(n)` or `CHAR(n)` also cuts its text to n
+//! bytes (`varchar_fit`), as Redshift's does; DataFusion's casts keep no length.
 
 use std::ops::ControlFlow;
 
+use blueshift_operators::functions::string::VARCHAR_FIT;
 use datafusion::sql::sqlparser::ast::{
-    AlterTableOperation, CharacterLength, ColumnDef, DataType as SqlType, Expr, Statement,
-    VisitMut, VisitorMut,
+    AlterTableOperation, CastKind, CharacterLength, ColumnDef, DataType as SqlType, Expr,
+    Statement, Value, VisitMut, VisitorMut,
 };
 
 fn length(args: &[String]) -> Option<CharacterLength> {
@@ -75,7 +77,25 @@ impl VisitorMut for Types {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if let Expr::Cast { data_type, .. } = expr {
+        if let Expr::Cast {
+            data_type,
+            expr: inner,
+            kind: CastKind::Cast | CastKind::DoubleColon,
+            ..
+        } = expr
+        {
+            normalize(data_type);
+            // A cast to VARCHAR(n) or CHAR(n) cuts the text to n bytes.
+            if let SqlType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
+            | SqlType::Char(Some(CharacterLength::IntegerLength { length, .. })) = data_type
+            {
+                let value = std::mem::replace(inner.as_mut(), Expr::value(Value::Null));
+                **inner = super::redshift_functions::call(
+                    VARCHAR_FIT,
+                    vec![value, Expr::value(Value::Number(length.to_string(), false))],
+                );
+            }
+        } else if let Expr::Cast { data_type, .. } = expr {
             normalize(data_type);
         }
         ControlFlow::Continue(())
@@ -107,8 +127,9 @@ mod tests {
              f DECIMAL(10,2), g BYTEA)"
         );
         assert_eq!(
-            rewritten("select cast(x as character varying(4)), y::dec(5,1) from t"),
-            "SELECT CAST(x AS VARCHAR(4)), y::DECIMAL(5,1) FROM t"
+            rewritten("select cast(x as character varying(4)), y::dec(5,1), z::char(2) from t"),
+            "SELECT CAST(varchar_fit(x, 4) AS VARCHAR(4)), y::DECIMAL(5,1), \
+             varchar_fit(z, 2)::CHAR(2) FROM t"
         );
     }
 }

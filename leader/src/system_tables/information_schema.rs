@@ -144,7 +144,7 @@ pub(super) fn columns(catalog: &Catalog, viewer: &Principal) -> Result<RecordBat
                 name: c.name.clone(),
                 position: i as i32 + 1,
                 nullable: c.nullable,
-                default: c.default.clone(),
+                default: c.shown_default(pg_types::relation_oid(t.id) as u32, i),
                 ty: pg_types::pg_type(&c.declared_type, &c.data_type),
             });
         }

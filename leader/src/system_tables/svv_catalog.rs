@@ -154,7 +154,7 @@ fn relations(catalog: &Catalog, viewer: &Principal) -> Result<Vec<Relation>> {
                 name: c.name.clone(),
                 ty: pg_type(&c.declared_type, &c.data_type),
                 nullable: c.nullable,
-                default: c.default.clone(),
+                default: c.shown_default(super::pg_types::relation_oid(t.id) as u32, i),
                 encoding: Some(c.encoding.clone().unwrap_or_else(|| "none".into())),
                 distkey: t.dist_style == DistStyle::Key && t.dist_key == Some(i),
                 sortkey: t.sort_key.iter().position(|k| *k == i).map_or(0, |p| {

@@ -99,6 +99,9 @@ pub struct LoadOptions {
     /// `\b`, `\f` and `\v` are control characters, and a `\.` line ends the data.
     #[serde(default)]
     pub postgres_text: bool,
+    /// EXPLICIT_IDS: the data holds the values of the table's IDENTITY columns.
+    #[serde(default)]
+    pub explicit_ids: bool,
 }
 
 impl Default for LoadOptions {
@@ -120,6 +123,7 @@ impl Default for LoadOptions {
             max_error: 0,
             no_load: false,
             postgres_text: false,
+            explicit_ids: false,
         }
     }
 }

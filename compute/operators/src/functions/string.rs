@@ -1,0 +1,170 @@
+//! Redshift's string functions that DataFusion lacks: `SHA1` / `FUNC_SHA1` / `SHA` (the
+//! digest as 40 hex digits), `CRC32` (CRC-32C, as Redshift's, as 8 hex digits), and
+//! `varchar_fit`, which a cast to `VARCHAR(n)` or `CHAR(n)` becomes: the text cut to
+//! at most n bytes (Redshift's lengths are bytes), never inside a character.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, StringBuilder};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::common::cast::as_string_array;
+use datafusion::error::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
+};
+use sha1::Digest;
+
+use super::{arity, integer, invalid, row_by_row, text, udf};
+
+/// The name of the function a cast to a character type with a length becomes.
+pub const VARCHAR_FIT: &str = "varchar_fit";
+
+#[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
+enum Kind {
+    Sha1,
+    Crc32,
+    VarcharFit,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct StringFunction {
+    kind: Kind,
+    aliases: Vec<String>,
+    signature: Signature,
+}
+
+/// The functions of this module.
+pub fn functions() -> Vec<ScalarUDF> {
+    let text = || TypeSignature::Exact(vec![DataType::Utf8]);
+    vec![
+        udf(StringFunction {
+            kind: Kind::Sha1,
+            aliases: vec!["func_sha1".to_string(), "sha".to_string()],
+            signature: Signature::one_of(vec![text()], Volatility::Immutable),
+        }),
+        udf(StringFunction {
+            kind: Kind::Crc32,
+            aliases: vec![],
+            signature: Signature::one_of(vec![text()], Volatility::Immutable),
+        }),
+        udf(StringFunction {
+            kind: Kind::VarcharFit,
+            aliases: vec![],
+            signature: Signature::one_of(
+                vec![TypeSignature::Exact(vec![DataType::Utf8, DataType::Int64])],
+                Volatility::Immutable,
+            ),
+        }),
+    ]
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `s` cut to at most `bytes` bytes, at a character boundary.
+pub fn fit(s: &str, bytes: usize) -> &str {
+    if s.len() <= bytes {
+        return s;
+    }
+    let mut end = bytes;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl StringFunction {
+    fn fit_column(&self, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [value, length] = args.args.as_slice() else {
+            return Err(arity(VARCHAR_FIT, "2 arguments", args.args.len()));
+        };
+        let ColumnarValue::Scalar(length) = length else {
+            return Err(invalid(VARCHAR_FIT, "the length must be a constant"));
+        };
+        let bytes = integer(length)?
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| invalid(VARCHAR_FIT, "the length must be a positive integer"))?;
+        match value {
+            ColumnarValue::Scalar(s) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(
+                text(s)?.map(|s| fit(&s, bytes).to_string()),
+            ))),
+            ColumnarValue::Array(a) => {
+                let a = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
+                let strings = as_string_array(&a)?;
+                let mut out = StringBuilder::with_capacity(strings.len(), bytes * strings.len());
+                for s in strings.iter() {
+                    out.append_option(s.map(|s| fit(s, bytes)));
+                }
+                Ok(ColumnarValue::Array(Arc::new(out.finish())))
+            }
+        }
+    }
+}
+
+impl ScalarUDFImpl for StringFunction {
+    fn name(&self) -> &str {
+        match self.kind {
+            Kind::Sha1 => "sha1",
+            Kind::Crc32 => "crc32",
+            Kind::VarcharFit => VARCHAR_FIT,
+        }
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        match self.kind {
+            Kind::VarcharFit => self.fit_column(&args),
+            Kind::Sha1 => row_by_row(&args, &DataType::Utf8, |v| {
+                Ok(ScalarValue::Utf8(
+                    text(&v[0])?.map(|s| hex(&sha1::Sha1::digest(s.as_bytes()))),
+                ))
+            }),
+            Kind::Crc32 => row_by_row(&args, &DataType::Utf8, |v| {
+                Ok(ScalarValue::Utf8(
+                    text(&v[0])?.map(|s| format!("{:08x}", crc32c::crc32c(s.as_bytes()))),
+                ))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_redshifts() {
+        // The Redshift reference's example: SELECT CRC32('Amazon Redshift') is f2726906;
+        // the SHA-1 digest is coreutils' `printf 'Amazon Redshift' | sha1sum`.
+        assert_eq!(
+            format!("{:08x}", crc32c::crc32c(b"Amazon Redshift")),
+            "f2726906"
+        );
+        assert_eq!(
+            hex(&sha1::Sha1::digest(b"Amazon Redshift")),
+            "eeac5ed1e11cda66032c30ad77b25071b5487f55"
+        );
+    }
+
+    #[test]
+    fn fit_cuts_at_a_character() {
+        assert_eq!(fit("abcdef", 3), "abc");
+        assert_eq!(fit("ab", 3), "ab");
+        assert_eq!(fit("aé", 2), "a");
+        assert_eq!(fit("aé", 3), "aé");
+    }
+}
