@@ -6,6 +6,7 @@ pub mod access;
 mod catalog_queries;
 pub mod copy;
 mod cursor;
+mod redshift_dateparts;
 pub mod redshift_ddl;
 mod redshift_exprs;
 mod redshift_functions;

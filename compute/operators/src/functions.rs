@@ -1,6 +1,7 @@
 //! Redshift's scalar functions that DataFusion lacks or answers otherwise: integer
 //! arithmetic that fails on overflow ([`arithmetic`]), the regular-expression
-//! functions with Redshift's arguments ([`regexp`]), SHA1 and CRC32 ([`string`]), date and
+//! functions with Redshift's arguments ([`regexp`]), SHA1 and CRC32 ([`string`]),
+//! the PERCENTILE_DISC aggregate ([`percentile`]), date and
 //! time arithmetic ([`datetime`]: DATEADD, DATEDIFF, ADD_MONTHS, LAST_DAY,
 //! MONTHS_BETWEEN, NEXT_DAY, TRUNC), the JSON functions ([`json`]), and TO_CHAR /
 //! TO_DATE / TO_TIMESTAMP with PostgreSQL's format templates ([`template`]).
@@ -24,6 +25,8 @@ pub mod arithmetic;
 pub mod datetime;
 pub mod datetime_input;
 pub mod json;
+pub mod named;
+pub mod percentile;
 pub mod regexp;
 pub mod string;
 pub mod template;
@@ -36,18 +39,23 @@ pub fn all() -> Vec<ScalarUDF> {
     out.extend(arithmetic::functions());
     out.extend(json::functions());
     out.extend(string::functions());
+    out.extend(named::functions());
     out.extend(regexp::functions());
     out.extend(template::functions());
     out
 }
 
-/// Registers [`all`] in `ctx`, replacing DataFusion's functions of the same names
+/// Registers [`all`] and the aggregates of [`percentile`] in `ctx`, replacing DataFusion's functions of the same names
 /// with their aliases (DataFusion's `to_char` is also `date_format`: left
 /// registered, a later copy of the state could bring it back under its name).
 pub fn register(ctx: &SessionContext) {
     for f in all() {
         ctx.deregister_udf(f.name());
         ctx.register_udf(f);
+    }
+    for f in percentile::aggregates() {
+        ctx.deregister_udaf(f.name());
+        ctx.register_udaf(f);
     }
 }
 

@@ -285,6 +285,25 @@ fn figure_name(expr: &Expr) -> Option<(String, Strength)> {
     match expr {
         Expr::Identifier(ident) => Some((normalize(ident), Strength::Strong)),
         Expr::CompoundIdentifier(parts) => parts.last().map(|p| (normalize(p), Strength::Strong)),
+        // A rewritten Redshift function keeps its name (`column_named`).
+        Expr::Function(f)
+            if function_is(f, blueshift_operators::functions::named::COLUMN_NAMED) =>
+        {
+            match &f.args {
+                FunctionArguments::List(list) => match list.args.first() {
+                    Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))) => {
+                        match &v.value {
+                            datafusion::sql::sqlparser::ast::Value::SingleQuotedString(n) => {
+                                strong(n)
+                            }
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
         // The function a cast to VARCHAR(n) wraps its operand in is not a name.
         Expr::Function(f) if is_varchar_fit(f) => match &f.args {
             FunctionArguments::List(list) => match list.args.first() {
@@ -336,11 +355,15 @@ fn figure_name(expr: &Expr) -> Option<(String, Strength)> {
 }
 
 fn is_varchar_fit(f: &Function) -> bool {
+    function_is(f, blueshift_operators::functions::string::VARCHAR_FIT)
+}
+
+fn function_is(f: &Function, name: &str) -> bool {
     f.name
         .0
         .last()
         .and_then(|part| part.as_ident())
-        .is_some_and(|i| i.value == blueshift_operators::functions::string::VARCHAR_FIT)
+        .is_some_and(|i| i.value == name)
 }
 
 /// The name of the first column of a scalar subquery.

@@ -222,6 +222,14 @@ impl VisitorMut for Functions {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Extract {
+            field, expr: inner, ..
+        } = expr
+            && let Some(special) = super::redshift_dateparts::date_part(&field.to_string(), inner)
+        {
+            *expr = super::redshift_dateparts::named("extract", special);
+            return ControlFlow::Continue(());
+        }
         if let Expr::Identifier(id) = expr
             && id.quote_style.is_none()
             && id.value.eq_ignore_ascii_case("sysdate")
@@ -261,6 +269,35 @@ impl VisitorMut for Functions {
                 {
                     datepart_arg(first, map);
                 }
+                // The parts Redshift answers otherwise (century, decade, ...).
+                let special = match (name.as_str(), arg_exprs(f).as_slice()) {
+                    ("dateadd" | "datediff", _) => None,
+                    (part_function, [Expr::Value(v), x]) => match &v.value {
+                        Value::SingleQuotedString(part) if part_function == "date_trunc" => {
+                            super::redshift_dateparts::date_trunc(part, x)
+                        }
+                        Value::SingleQuotedString(part) => {
+                            super::redshift_dateparts::date_part(part, x)
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some(special) = special {
+                    *expr = super::redshift_dateparts::named(&name, special);
+                }
+            }
+            // MOD(a, b) is a % b.
+            "mod" if arg_exprs(f).len() == 2 && plain_args(f).is_some() => {
+                let args = arg_exprs(f);
+                *expr = super::redshift_dateparts::named(
+                    "mod",
+                    Expr::Nested(Box::new(Expr::BinaryOp {
+                        left: Box::new(args[0].clone()),
+                        op: BinaryOperator::Modulo,
+                        right: Box::new(args[1].clone()),
+                    })),
+                );
             }
             "getdate" if arg_exprs(f).is_empty() => {
                 *expr = cast(
@@ -313,6 +350,36 @@ impl VisitorMut for Functions {
                 let args = arg_exprs(f);
                 if args.len() == 2 && plain_args(f).is_some() {
                     *expr = compare(args[0].clone(), args[1].clone());
+                }
+            }
+            // PERCENTILE_CONT / PERCENTILE_DISC (p) WITHIN GROUP (ORDER BY x) OVER
+            // (...): DataFusion takes the window form as percentile_cont(x, p).
+            "percentile_cont" | "percentile_disc"
+                if f.over.is_some() && f.within_group.len() == 1 && arg_exprs(f).len() == 1 =>
+            {
+                let order = &f.within_group[0];
+                let descending = order.options.asc == Some(false);
+                // Descending order is the complement fraction for PERCENTILE_CONT; a
+                // descending PERCENTILE_DISC window is left to DataFusion to refuse.
+                if !descending || name == "percentile_cont" {
+                    let fraction = arg_exprs(f)[0].clone();
+                    let fraction = if descending {
+                        Expr::BinaryOp {
+                            left: Box::new(number(1)),
+                            op: BinaryOperator::Minus,
+                            right: Box::new(fraction),
+                        }
+                    } else {
+                        fraction
+                    };
+                    let value = order.expr.clone();
+                    f.within_group.clear();
+                    if let FunctionArguments::List(list) = &mut f.args {
+                        list.args = vec![
+                            FunctionArg::Unnamed(FunctionArgExpr::Expr(value)),
+                            FunctionArg::Unnamed(FunctionArgExpr::Expr(fraction)),
+                        ];
+                    }
                 }
             }
             "listagg" => {

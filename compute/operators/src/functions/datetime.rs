@@ -5,7 +5,8 @@
 //! number's type).
 //!
 //! Dateparts are named as Redshift names them, with its abbreviations
-//! ([`canonical_datepart`]). Weeks start on Monday, as DATE_TRUNC's do.
+//! ([`canonical_datepart`]). Weeks start on Monday, as DATE_TRUNC's do. DATEADD
+//! and DATEDIFF also take TIMEs (DATEADD's result wraps past midnight).
 
 use std::str::FromStr;
 
@@ -97,6 +98,34 @@ pub fn functions() -> Vec<ScalarUDF> {
 
 /// Timestamps are handled in microseconds without a zone.
 const TS: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
+
+/// Times of day (DATEADD and DATEDIFF of a TIME), in microseconds.
+const TIME: DataType = DataType::Time64(TimeUnit::Microsecond);
+
+fn is_time(t: &DataType) -> bool {
+    matches!(t, DataType::Time32(_) | DataType::Time64(_))
+}
+
+/// A TIME's or a timestamp's moment: a TIME is taken on 1970-01-01.
+fn moment(v: &ScalarValue) -> Result<Option<NaiveDateTime>> {
+    if is_time(&v.data_type()) {
+        return match v.cast_to(&TIME)? {
+            ScalarValue::Time64Microsecond(Some(us)) => {
+                Ok(DateTime::from_timestamp_micros(us).map(|t| t.naive_utc()))
+            }
+            _ => Ok(None),
+        };
+    }
+    timestamp(v)
+}
+
+/// The time of day of `t`, as a TIME (DATEADD of a TIME wraps past midnight).
+fn time_value(t: Option<NaiveDateTime>) -> ScalarValue {
+    ScalarValue::Time64Microsecond(t.map(|t| {
+        let midnight = t.date().and_hms_opt(0, 0, 0).unwrap_or(t);
+        (t - midnight).num_microseconds().unwrap_or(0)
+    }))
+}
 
 fn is_temporal(t: &DataType) -> bool {
     matches!(
@@ -191,11 +220,21 @@ fn dateadd(part: &str, n: i64, t: NaiveDateTime) -> Result<NaiveDateTime> {
                 )
             })
     };
+    // Whole years from February 29 land on March 1 of a year without one, as
+    // Redshift's DATEADD does (`dateadd(year, 1, '2016-02-29')` is 2017-03-01).
+    let years = |y: i64| {
+        let out = months(y)?;
+        Ok(if (t.month(), t.day(), out.day()) == (2, 29, 28) {
+            out + TimeDelta::days(1)
+        } else {
+            out
+        })
+    };
     match part {
-        "millennium" => months(12_000),
-        "century" => months(1_200),
-        "decade" => months(120),
-        "year" => months(12),
+        "millennium" => years(12_000),
+        "century" => years(1_200),
+        "decade" => years(120),
+        "year" => years(12),
         "quarter" => months(3),
         "month" => months(1),
         "week" => micros(7 * 86_400_000_000),
@@ -330,20 +369,30 @@ impl DateFunction {
         let name = self.name();
         Ok(match self.kind {
             Kind::DateAdd => {
+                let of_time = is_time(&args[2].data_type());
                 let (Some(part), Some(n), Some(t)) = (
                     datepart(name, &args[0])?,
                     integer(&args[1])?,
-                    timestamp(&args[2])?,
+                    moment(&args[2])?,
                 ) else {
-                    return timestamp_value(name, None);
+                    return Ok(if of_time {
+                        time_value(None)
+                    } else {
+                        timestamp_value(name, None)?
+                    });
                 };
-                timestamp_value(name, Some(dateadd(part, n, t)?))?
+                let out = dateadd(part, n, t)?;
+                if of_time {
+                    time_value(Some(out))
+                } else {
+                    timestamp_value(name, Some(out))?
+                }
             }
             Kind::DateDiff => {
                 let (Some(part), Some(a), Some(b)) = (
                     datepart(name, &args[0])?,
-                    timestamp(&args[1])?,
-                    timestamp(&args[2])?,
+                    moment(&args[1])?,
+                    moment(&args[2])?,
                 ) else {
                     return Ok(ScalarValue::Int64(None));
                 };
@@ -454,12 +503,21 @@ impl ScalarUDFImpl for DateFunction {
         };
         Ok(match self.kind {
             Kind::DateAdd => {
-                want(3, "3 arguments (datepart, interval, date or timestamp)")?;
-                vec![DataType::Utf8, DataType::Int64, TS]
+                want(
+                    3,
+                    "3 arguments (datepart, interval, date, time or timestamp)",
+                )?;
+                let t = if is_time(&args[2]) { TIME } else { TS };
+                vec![DataType::Utf8, DataType::Int64, t]
             }
             Kind::DateDiff => {
                 want(3, "3 arguments (datepart, start, end)")?;
-                vec![DataType::Utf8, TS, TS]
+                let t = if is_time(&args[1]) && is_time(&args[2]) {
+                    TIME
+                } else {
+                    TS
+                };
+                vec![DataType::Utf8, t.clone(), t]
             }
             Kind::AddMonths => {
                 want(2, "2 arguments (date or timestamp, months)")?;
@@ -515,6 +573,7 @@ impl ScalarUDFImpl for DateFunction {
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         Ok(match self.kind {
+            Kind::DateAdd if args.get(2).is_some_and(is_time) => TIME,
             Kind::DateAdd | Kind::AddMonths | Kind::ConvertTimezone => TS,
             Kind::DateDiff => DataType::Int64,
             Kind::LastDay | Kind::NextDay => DataType::Date32,

@@ -1,4 +1,5 @@
-//! Redshift's string functions that DataFusion lacks: `SHA1` / `FUNC_SHA1` / `SHA` (the
+//! Redshift's string functions that DataFusion lacks or answers otherwise:
+//! `QUOTE_IDENT` and `QUOTE_LITERAL` (PostgreSQL's), `SHA1` / `FUNC_SHA1` / `SHA` (the
 //! digest as 40 hex digits), `CRC32` (CRC-32C, as Redshift's, as 8 hex digits), and
 //! `varchar_fit`, which a cast to `VARCHAR(n)` or `CHAR(n)` becomes: the text cut to
 //! at most n bytes (Redshift's lengths are bytes), never inside a character.
@@ -26,6 +27,183 @@ enum Kind {
     Sha1,
     Crc32,
     VarcharFit,
+    QuoteIdent,
+    QuoteLiteral,
+}
+
+/// The keywords PostgreSQL's QUOTE_IDENT quotes (its reserved, column-name and
+/// type-or-function-name keywords; unreserved ones need no quotes).
+const QUOTED_KEYWORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "bigint",
+    "binary",
+    "bit",
+    "boolean",
+    "both",
+    "case",
+    "cast",
+    "char",
+    "character",
+    "check",
+    "coalesce",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "dec",
+    "decimal",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "fetch",
+    "float",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "greatest",
+    "group",
+    "grouping",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "inout",
+    "int",
+    "integer",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "least",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "national",
+    "natural",
+    "nchar",
+    "none",
+    "normalize",
+    "not",
+    "notnull",
+    "null",
+    "nullif",
+    "numeric",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "out",
+    "outer",
+    "overlaps",
+    "overlay",
+    "placing",
+    "position",
+    "precision",
+    "primary",
+    "real",
+    "references",
+    "returning",
+    "right",
+    "row",
+    "select",
+    "session_user",
+    "setof",
+    "similar",
+    "smallint",
+    "some",
+    "substring",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "trailing",
+    "treat",
+    "trim",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "varchar",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// `name` as PostgreSQL's QUOTE_IDENT gives it: in double quotes (doubled inside)
+/// unless it is a lower-case name that needs none.
+pub fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+        && !QUOTED_KEYWORDS.contains(&name);
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// `value` as PostgreSQL's QUOTE_LITERAL gives it: in single quotes (doubled
+/// inside), as an `E'...'` string with doubled backslashes when it has any.
+pub fn quote_literal(value: &str) -> String {
+    let quoted = value.replace('\'', "''");
+    if value.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -48,6 +226,16 @@ pub fn functions() -> Vec<ScalarUDF> {
             kind: Kind::Crc32,
             aliases: vec![],
             signature: Signature::one_of(vec![text()], Volatility::Immutable),
+        }),
+        udf(StringFunction {
+            kind: Kind::QuoteIdent,
+            aliases: vec![],
+            signature: Signature::one_of(vec![text()], Volatility::Immutable),
+        }),
+        udf(StringFunction {
+            kind: Kind::QuoteLiteral,
+            aliases: vec![],
+            signature: Signature::any(1, Volatility::Immutable),
         }),
         udf(StringFunction {
             kind: Kind::VarcharFit,
@@ -110,6 +298,8 @@ impl ScalarUDFImpl for StringFunction {
             Kind::Sha1 => "sha1",
             Kind::Crc32 => "crc32",
             Kind::VarcharFit => VARCHAR_FIT,
+            Kind::QuoteIdent => "quote_ident",
+            Kind::QuoteLiteral => "quote_literal",
         }
     }
 
@@ -132,6 +322,12 @@ impl ScalarUDFImpl for StringFunction {
                 Ok(ScalarValue::Utf8(
                     text(&v[0])?.map(|s| hex(&sha1::Sha1::digest(s.as_bytes()))),
                 ))
+            }),
+            Kind::QuoteIdent => row_by_row(&args, &DataType::Utf8, |v| {
+                Ok(ScalarValue::Utf8(text(&v[0])?.map(|s| quote_ident(&s))))
+            }),
+            Kind::QuoteLiteral => row_by_row(&args, &DataType::Utf8, |v| {
+                Ok(ScalarValue::Utf8(text(&v[0])?.map(|s| quote_literal(&s))))
             }),
             Kind::Crc32 => row_by_row(&args, &DataType::Utf8, |v| {
                 Ok(ScalarValue::Utf8(
@@ -158,6 +354,17 @@ mod tests {
             hex(&sha1::Sha1::digest(b"Amazon Redshift")),
             "eeac5ed1e11cda66032c30ad77b25071b5487f55"
         );
+    }
+
+    #[test]
+    fn quoting_is_postgresqls() {
+        assert_eq!(quote_ident("cat"), "cat");
+        assert_eq!(quote_ident("\"CAT\""), "\"\"\"CAT\"\"\"");
+        assert_eq!(quote_ident("Cat"), "\"Cat\"");
+        assert_eq!(quote_ident("select"), "\"select\"");
+        assert_eq!(quote_ident("name"), "name");
+        assert_eq!(quote_literal("'CAT'"), "'''CAT'''");
+        assert_eq!(quote_literal("a\\b"), "E'a\\\\b'");
     }
 
     #[test]

@@ -131,7 +131,16 @@ impl TemplateFunction {
                 let t: NaiveDateTime = match template {
                     Some(template) => {
                         let tokens = datetime_template::parse(&template);
-                        datetime_template::read(&tokens, &input).map_err(|e| {
+                        // TO_DATE's third argument, is_strict: by default (FALSE)
+                        // a day past the month's end carries over, as on Redshift.
+                        let strict = match args.get(2) {
+                            Some(v) => matches!(
+                                v.cast_to(&DataType::Boolean)?,
+                                ScalarValue::Boolean(Some(true))
+                            ),
+                            None => false,
+                        };
+                        datetime_template::read(&tokens, &input, strict).map_err(|e| {
                             let kind = if e.contains("out of range") {
                                 ErrorKind::DatetimeFieldOverflow
                             } else {
@@ -206,11 +215,16 @@ impl ScalarUDFImpl for TemplateFunction {
 
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
         let name = self.name();
-        let (min, what) = match self.kind {
-            Kind::ToChar | Kind::ToNumber => (2, "2 arguments (a value and a format)"),
-            _ => (1, "1 or 2 arguments (a string [, a format])"),
+        let (min, max, what) = match self.kind {
+            Kind::ToChar | Kind::ToNumber => (2, 2, "2 arguments (a value and a format)"),
+            Kind::ToDate => (
+                1,
+                3,
+                "1 to 3 arguments (a string [, a format [, is_strict]])",
+            ),
+            Kind::ToTimestamp => (1, 2, "1 or 2 arguments (a string [, a format])"),
         };
-        if args.len() < min || args.len() > 2 {
+        if args.len() < min || args.len() > max {
             return Err(arity(name, what, args.len()));
         }
         let first = match (self.kind, &args[0]) {
@@ -235,8 +249,11 @@ impl ScalarUDFImpl for TemplateFunction {
             _ => DataType::Utf8,
         };
         let mut out = vec![first];
-        if args.len() == 2 {
+        if args.len() >= 2 {
             out.push(DataType::Utf8);
+        }
+        if args.len() == 3 {
+            out.push(DataType::Boolean);
         }
         Ok(out)
     }

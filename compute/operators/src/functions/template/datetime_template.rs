@@ -396,8 +396,10 @@ pub(super) fn format(tokens: &[Token], t: &NaiveDateTime, zoned: bool) -> String
 
 /// Reads `input` as `tokens` describe it (TO_DATE, TO_TIMESTAMP). Separators need
 /// not match: each literal character of the template skips one character of the
-/// input, and spaces before a field are skipped.
-pub(super) fn read(tokens: &[Token], input: &str) -> Result<NaiveDateTime, String> {
+/// input, and spaces before a field are skipped. Unless `strict`, a day past its
+/// month's end carries into the next month (TO_DATE's `is_strict` FALSE: June 31
+/// is July 1).
+pub(super) fn read(tokens: &[Token], input: &str, strict: bool) -> Result<NaiveDateTime, String> {
     let chars: Vec<char> = input.chars().collect();
     let mut i = 0;
     let (mut year, mut month, mut day) = (None::<i64>, 1u32, 1u32);
@@ -521,7 +523,13 @@ pub(super) fn read(tokens: &[Token], input: &str) -> Result<NaiveDateTime, Strin
         NaiveDate::from_yo_opt(year.unwrap_or(1970) as i32, doy)
     } else {
         let y = year.unwrap_or(1) as i32;
-        NaiveDate::from_ymd_opt(y, month, day)
+        match NaiveDate::from_ymd_opt(y, month, day) {
+            None if !strict && (29..=31).contains(&day) => NaiveDate::from_ymd_opt(y, month, 1)
+                .and_then(|first| {
+                    first.checked_add_signed(chrono::TimeDelta::days(day as i64 - 1))
+                }),
+            other => other,
+        }
     }
     .ok_or_else(|| {
         format!(
@@ -608,7 +616,7 @@ mod tests {
 
     #[test]
     fn reads_as_postgresql() {
-        let read = |s: &str, template: &str| read(&parse(template), s).expect(s);
+        let read = |s: &str, template: &str| read(&parse(template), s, true).expect(s);
         assert_eq!(read("05 Dec 2000", "DD Mon YYYY"), t("2000-12-05 00:00:00"));
         assert_eq!(read("2000/12/05", "YYYY-MM-DD"), t("2000-12-05 00:00:00"));
         assert_eq!(read("20001205", "YYYYMMDD"), t("2000-12-05 00:00:00"));
@@ -616,8 +624,14 @@ mod tests {
             read("04/08/2013 12:05:09 PM", "MM/DD/YYYY HH12:MI:SS PM"),
             t("2013-04-08 12:05:09")
         );
-        let bad = |s: &str, template: &str| super::read(&parse(template), s).expect_err("fails");
+        let bad =
+            |s: &str, template: &str| super::read(&parse(template), s, true).expect_err("fails");
         assert!(bad("2000-13-01", "YYYY-MM-DD").contains("out of range"));
+        assert!(bad("20010631", "YYYYMMDD").contains("out of range"));
+        assert_eq!(
+            super::read(&parse("YYYYMMDD"), "20010631", false).expect("lenient"),
+            t("2001-07-01 00:00:00")
+        );
         assert!(bad("x", "YYYY").contains("\"YYYY\""));
     }
 }

@@ -2,7 +2,8 @@
 //! digit, zero kept), `.` or `D` (the decimal point), `,` or `G` (a group
 //! separator), `S` (the sign, at either end), `MI` (a minus, blank when
 //! positive), `PL` / `SG`, `PR` (negative in angle brackets), `L` (the currency
-//! symbol, `$`), `FM` (no padding); other characters are copied.
+//! symbol, `$`), `RN` (Roman numerals), `FM` (no padding); other characters are
+//! copied.
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Item {
@@ -111,7 +112,11 @@ fn leading_sign(negative: bool, fill: bool) -> &'static str {
 
 /// The number `-`?`int`.`frac` in `template`'s form.
 pub(super) fn format(template: &str, negative: bool, int: &str, frac: &str) -> String {
+    if let Some(roman) = roman_format(template, negative, int, frac) {
+        return roman;
+    }
     let t = parse(template);
+    let brackets = t.items.contains(&Item::Brackets);
     let point = t.items.iter().position(|i| *i == Item::Point);
     let is_digit = |i: &Item| matches!(i, Item::Nine | Item::Zero);
     let int_slots = t.items[..point.unwrap_or(t.items.len())]
@@ -158,8 +163,8 @@ pub(super) fn format(template: &str, negative: bool, int: &str, frac: &str) -> S
                 };
                 match c {
                     Some(c) => {
-                        if !started && !explicit_sign {
-                            out.push_str(leading_sign(negative, t.fill));
+                        if !started {
+                            out.push_str(opening(negative, t.fill, brackets, explicit_sign));
                         }
                         started = true;
                         out.push(c);
@@ -179,8 +184,8 @@ pub(super) fn format(template: &str, negative: bool, int: &str, frac: &str) -> S
                 frac_seen += 1;
             }
             Item::Point => {
-                if !started && !explicit_sign {
-                    out.push_str(leading_sign(negative, t.fill));
+                if !started {
+                    out.push_str(opening(negative, t.fill, brackets, explicit_sign));
                     started = true;
                 }
                 after_point = true;
@@ -203,7 +208,11 @@ pub(super) fn format(template: &str, negative: bool, int: &str, frac: &str) -> S
             }),
             Item::Plus => out.push_str(if negative { "" } else { "+" }),
             Item::PlusMinus => out.push(if negative { '-' } else { '+' }),
-            Item::Brackets => {}
+            Item::Brackets => out.push_str(match (negative, t.fill) {
+                (true, _) => ">",
+                (false, false) => " ",
+                (false, true) => "",
+            }),
             Item::Currency => out.push('$'),
             Item::Char(c) => out.push(*c),
         }
@@ -224,19 +233,72 @@ pub(super) fn format(template: &str, negative: bool, int: &str, frac: &str) -> S
             trimmed += 1;
         }
     }
-    if t.items.contains(&Item::Brackets) {
-        // The brackets go around the number, inside its padding.
-        let k = out.len() - out.trim_start().len();
-        let (pad, number) = out.split_at(k);
-        out = if negative {
-            format!("{pad}<{number}>")
-        } else if t.fill {
-            out.clone()
-        } else {
-            format!("{pad} {number} ")
-        };
+    out
+}
+
+/// What goes before a number's first digit: `PR`'s `<` (or a blank), the sign
+/// when the template places none, or nothing.
+fn opening(negative: bool, fill: bool, brackets: bool, explicit_sign: bool) -> &'static str {
+    if brackets {
+        match (negative, fill) {
+            (true, _) => "<",
+            (false, false) => " ",
+            (false, true) => "",
+        }
+    } else if explicit_sign {
+        ""
+    } else {
+        leading_sign(negative, fill)
+    }
+}
+
+/// `n` in Roman numerals (1 to 3999), as `RN` writes it.
+fn roman(mut n: u32) -> String {
+    const NUMERALS: [(u32, &str); 13] = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ];
+    let mut out = String::new();
+    for (value, numeral) in NUMERALS {
+        while n >= value {
+            out.push_str(numeral);
+            n -= value;
+        }
     }
     out
+}
+
+/// A template with `RN` (Roman numerals): the number rounded to an integer, in
+/// upper or lower case as `RN` or `rn`, right-aligned in 15 characters unless FM;
+/// `#`s outside 1 to 3999, as PostgreSQL.
+fn roman_format(template: &str, negative: bool, int: &str, frac: &str) -> Option<String> {
+    let at = template.find("RN").or_else(|| template.find("rn"))?;
+    let fill = template.to_ascii_uppercase().contains("FM");
+    let (int, _) = round(int, frac, 0);
+    let n: u32 = if int.is_empty() {
+        0
+    } else {
+        int.parse().unwrap_or(0)
+    };
+    let text = if negative || !(1..=3999).contains(&n) {
+        "#".repeat(15)
+    } else if &template[at..at + 2] == "rn" {
+        roman(n).to_lowercase()
+    } else {
+        roman(n)
+    };
+    Some(if fill { text } else { format!("{text:>15}") })
 }
 
 /// The number of fraction digits `template` has.
@@ -309,6 +371,9 @@ mod tests {
         assert_eq!(f("999S", "-125"), "125-");
         assert_eq!(f("999MI", "125"), "125 ");
         assert_eq!(f("999PR", "-12"), " <12>");
+        assert_eq!(f("$999D99PR", "-125.88"), "$<125.88>");
+        assert_eq!(f("RN", "125"), "           CXXV");
+        assert_eq!(f("FMrn", "1994"), "mcmxciv");
         assert_eq!(f("L999", "12"), "$  12");
         assert_eq!(f("99.99", "9.999"), " 10.00");
     }
