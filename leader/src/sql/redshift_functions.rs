@@ -126,6 +126,57 @@ fn date_part_name(part: &'static str) -> &'static str {
     }
 }
 
+/// Aggregate functions whose arguments [`name_cast_arguments`] names.
+const AGGREGATES: &[&str] = &[
+    "sum",
+    "avg",
+    "count",
+    "min",
+    "max",
+    "median",
+    "stddev",
+    "stddev_samp",
+    "stddev_pop",
+    "variance",
+    "var_samp",
+    "var_pop",
+    "listagg",
+    "string_agg",
+    "array_agg",
+    "bool_and",
+    "bool_or",
+    "bit_and",
+    "bit_or",
+    "approx_distinct",
+    "any_value",
+    "first_value",
+    "last_value",
+];
+
+/// DataFusion names `sum(x::bigint)` as it names `sum(x)` (a cast is transparent in
+/// a column's name), and two aggregates or windows of one name are refused. An
+/// argument with a cast in it goes under its own text (`column_named`, which the
+/// planner removes), so `sum(x), sum(x::bigint)` are two columns, as in PostgreSQL.
+fn name_cast_arguments(f: &mut Function) {
+    let Some(args) = plain_args(f) else {
+        return;
+    };
+    for arg in args.iter_mut() {
+        let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg else {
+            continue;
+        };
+        let mut has_cast = false;
+        let _ = datafusion::sql::sqlparser::ast::visit_expressions(e, |inner| {
+            has_cast |= matches!(inner, Expr::Cast { .. });
+            ControlFlow::<()>::Continue(())
+        });
+        if has_cast {
+            let label = e.to_string();
+            *e = super::redshift_dateparts::named(&label, e.clone());
+        }
+    }
+}
+
 const CMP_FUNCTIONS: &[&str] = &[
     "date_cmp",
     "date_cmp_timestamp",
@@ -251,6 +302,9 @@ impl VisitorMut for Functions {
             return ControlFlow::Continue(());
         }
         let name = f.name.to_string().to_ascii_lowercase();
+        if f.over.is_some() || AGGREGATES.contains(&name.as_str()) {
+            name_cast_arguments(f);
+        }
         let rename = |f: &mut Function, to: &str| {
             f.name = ObjectName::from(vec![Ident::new(to)]);
         };

@@ -5,6 +5,7 @@
 //! `VARBINARY(n)` and `BINARY VARYING(n)` are `BYTEA`. In CREATE TABLE, ALTER TABLE
 //! ADD COLUMN and casts. A cast to `VARCHAR(n)` or `CHAR(n)` also cuts its text to n
 //! bytes (`varchar_fit`), as Redshift's does; DataFusion's casts keep no length.
+//! Interval text takes Redshift's commas between parts (`'3 hours, 35 minutes'`).
 
 use std::ops::ControlFlow;
 
@@ -77,6 +78,27 @@ impl VisitorMut for Types {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        // Redshift's interval text may separate its parts with commas ('3 hours, 35
+        // minutes'), in an INTERVAL literal or a cast to INTERVAL.
+        let interval_text = match expr {
+            Expr::Interval(interval) => Some(interval.value.as_mut()),
+            Expr::Cast {
+                data_type: SqlType::Interval { .. },
+                expr: inner,
+                ..
+            } => Some(inner.as_mut()),
+            _ => None,
+        };
+        if let Some(Expr::Value(v)) = interval_text
+            && let Value::SingleQuotedString(text) = &mut v.value
+            && text.contains(',')
+        {
+            *text = text
+                .replace(',', " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
         if let Expr::Cast {
             data_type,
             expr: inner,
