@@ -1,7 +1,8 @@
 //! Redshift's type names that DataFusion does not plan, as the ones it does:
 //! `CHARACTER(n)`, `NCHAR(n)` and `BPCHAR(n)` are `CHAR(n)` (`BPCHAR` alone is
 //! `CHAR(256)`, as in Redshift), `CHARACTER VARYING(n)`, `CHAR VARYING(n)` and
-//! `NVARCHAR(n)` are `VARCHAR(n)`, `DEC(p, s)` is `DECIMAL(p, s)`, `VARBYTE(n)`,
+//! `NVARCHAR(n)` are `VARCHAR(n)`, `DEC(p, s)` is `DECIMAL(p, s)` (and `DECIMAL` /
+//! `NUMERIC` without a precision `DECIMAL(18, 0)`, as Redshift's), `VARBYTE(n)`,
 //! `VARBINARY(n)` and `BINARY VARYING(n)` are `BYTEA`. In CREATE TABLE, ALTER TABLE
 //! ADD COLUMN and casts. A cast to `VARCHAR(n)` or `CHAR(n)` also cuts its text to n
 //! bytes (`varchar_fit`), as Redshift's does; DataFusion's casts keep no length.
@@ -11,8 +12,8 @@ use std::ops::ControlFlow;
 
 use blueshift_operators::functions::string::VARCHAR_FIT;
 use datafusion::sql::sqlparser::ast::{
-    AlterTableOperation, CastKind, CharacterLength, ColumnDef, DataType as SqlType, Expr,
-    Statement, Value, VisitMut, VisitorMut,
+    AlterTableOperation, CastKind, CharacterLength, ColumnDef, DataType as SqlType,
+    ExactNumberInfo, Expr, Statement, Value, VisitMut, VisitorMut,
 };
 
 fn length(args: &[String]) -> Option<CharacterLength> {
@@ -34,7 +35,19 @@ fn normalize(t: &mut SqlType) {
         SqlType::CharacterVarying(n) | SqlType::CharVarying(n) | SqlType::Nvarchar(n) => {
             SqlType::Varchar(*n)
         }
-        SqlType::Dec(info) => SqlType::Decimal(*info),
+        // Redshift's DECIMAL / NUMERIC without a precision is DECIMAL(18, 0); with a
+        // precision alone, its scale is 0.
+        SqlType::Dec(info) | SqlType::Decimal(info) | SqlType::Numeric(info) => {
+            let info = match info {
+                ExactNumberInfo::None => ExactNumberInfo::PrecisionAndScale(18, 0),
+                ExactNumberInfo::Precision(p) => ExactNumberInfo::PrecisionAndScale(*p, 0),
+                other => *other,
+            };
+            if matches!(t, SqlType::Decimal(i) | SqlType::Numeric(i) if *i == info) {
+                return;
+            }
+            SqlType::Decimal(info)
+        }
         SqlType::Varbinary(_) => SqlType::Bytea,
         SqlType::Custom(name, args) => {
             let name = name.to_string().to_ascii_lowercase();
