@@ -262,6 +262,7 @@ impl Engine {
                     Arc::new(crate::planner::views::InlineViews) as _,
                     Arc::new(crate::planner::scalar_subquery::AggregateScalarSubqueries) as _,
                     Arc::new(crate::planner::integer_arithmetic::IntegerLiterals) as _,
+                    Arc::new(crate::planner::datetime_literals::DateIntervals) as _,
                 ]
                 .into_iter()
                 .chain(datafusion::optimizer::Analyzer::new().rules)

@@ -3,6 +3,7 @@
 //! queries run on DataFusion.
 
 pub mod access;
+mod ast_build;
 mod catalog_queries;
 pub mod copy;
 mod cursor;
@@ -11,6 +12,7 @@ pub mod redshift_ddl;
 mod redshift_exprs;
 mod redshift_functions;
 mod redshift_types;
+mod similar_to;
 
 use std::collections::HashMap;
 

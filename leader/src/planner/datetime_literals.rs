@@ -85,3 +85,76 @@ impl AnalyzerRule for DatetimeLiterals {
         "datetime_literals"
     }
 }
+
+/// The analyzer rule (before type coercion) that keeps the time of `date +
+/// interval`: DataFusion's DATE plus an interval with hours, minutes or seconds is a
+/// DATE, dropping them (`date '2008-12-31' + interval '1 second'` was
+/// `2008-12-31`); as in PostgreSQL and Redshift the date is a TIMESTAMP then.
+#[derive(Debug, Default)]
+pub struct DateIntervals;
+
+/// Whether `e` is an interval literal with a part shorter than a day.
+fn sub_day_interval(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) => v.nanoseconds != 0,
+        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => v.milliseconds != 0,
+        Expr::Negative(inner) => sub_day_interval(inner),
+        _ => false,
+    }
+}
+
+impl AnalyzerRule for DateIntervals {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        use datafusion::logical_expr::{BinaryExpr, ExprSchemable, Operator};
+        use datafusion::optimizer::utils::NamePreserver;
+        plan.transform_up_with_subqueries(|node| {
+            let mut schema = datafusion::common::DFSchema::empty();
+            for input in node.inputs() {
+                schema.merge(input.schema());
+            }
+            let names = NamePreserver::new(&node);
+            node.map_expressions(|e| {
+                let saved = names.save(&e);
+                let done = e.transform_up(|e| {
+                    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &e else {
+                        return Ok(Transformed::no(e));
+                    };
+                    let is_date = |x: &Expr| {
+                        matches!(x.get_type(&schema), Ok(DataType::Date32 | DataType::Date64))
+                    };
+                    let timestamp = |x: &Expr| {
+                        Expr::Cast(Cast::new(
+                            Box::new(x.clone()),
+                            DataType::Timestamp(TimeUnit::Microsecond, None),
+                        ))
+                    };
+                    let rewritten = match op {
+                        Operator::Plus | Operator::Minus
+                            if is_date(left) && sub_day_interval(right) =>
+                        {
+                            Some(BinaryExpr::new(
+                                Box::new(timestamp(left)),
+                                *op,
+                                right.clone(),
+                            ))
+                        }
+                        Operator::Plus if sub_day_interval(left) && is_date(right) => Some(
+                            BinaryExpr::new(left.clone(), *op, Box::new(timestamp(right))),
+                        ),
+                        _ => None,
+                    };
+                    Ok(match rewritten {
+                        Some(b) => Transformed::yes(Expr::BinaryExpr(b)),
+                        None => Transformed::no(e),
+                    })
+                })?;
+                Ok(done.update_data(|e| saved.restore(e)))
+            })
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "date_intervals"
+    }
+}

@@ -33,7 +33,7 @@ fn is_regclass(data_type: &DataType) -> bool {
 }
 
 fn call(name: &str, arg: Expr) -> Expr {
-    super::redshift_functions::call(name, vec![arg])
+    super::ast_build::call(name, vec![arg])
 }
 
 /// The only argument of a call `f(arg)`.

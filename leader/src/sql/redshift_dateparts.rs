@@ -7,14 +7,10 @@
 //! - DATE_TRUNC to a `decade`, `century` or `millennium` is the first day of it
 //!   (2020 truncated to its millennium is 2001-01-01).
 
-use datafusion::sql::sqlparser::ast::{BinaryOperator, DataType as SqlType, Expr, Value};
+use datafusion::sql::sqlparser::ast::{BinaryOperator, DataType as SqlType, Expr};
 
-use super::redshift_functions::call;
+use super::ast_build::{call, cast, number, string};
 use blueshift_operators::functions::canonical_datepart;
-
-fn number(n: i64) -> Expr {
-    Expr::value(Value::Number(n.to_string(), false))
-}
 
 fn op(left: Expr, op: BinaryOperator, right: Expr) -> Expr {
     Expr::Nested(Box::new(Expr::BinaryOp {
@@ -24,23 +20,10 @@ fn op(left: Expr, op: BinaryOperator, right: Expr) -> Expr {
     }))
 }
 
-fn cast(e: Expr, to: SqlType) -> Expr {
-    Expr::Cast {
-        kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
-        expr: Box::new(e),
-        data_type: to,
-        array: false,
-        format: None,
-    }
-}
-
 /// `date_part(part, x)` as a BIGINT.
 fn part_of(part: &str, x: Expr) -> Expr {
     cast(
-        call(
-            "date_part",
-            vec![Expr::value(Value::SingleQuotedString(part.into())), x],
-        ),
+        call("date_part", vec![string(part), x]),
         SqlType::BigInt(None),
     )
 }
@@ -68,14 +51,6 @@ fn start_year(part: &str, x: Expr) -> Option<Expr> {
         BinaryOperator::Plus,
         number(offset),
     ))
-}
-
-/// `e` under the result column name `name` (`column_named`).
-pub(super) fn named(name: &str, e: Expr) -> Expr {
-    call(
-        blueshift_operators::functions::named::COLUMN_NAMED,
-        vec![Expr::value(Value::SingleQuotedString(name.into())), e],
-    )
 }
 
 /// DATE_PART(`part`, `x`) where Redshift's answer needs more than DataFusion's.

@@ -119,7 +119,23 @@ impl VisitorMut for Escapes {
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         use datafusion::sql::sqlparser::ast::{BinaryOperator, UnaryOperator};
+        super::similar_to::rewrite(expr);
         match expr {
+            // PostgreSQL's and Redshift's `|/ x` and `||/ x`: SQRT and CBRT.
+            Expr::UnaryOp {
+                op: op @ (UnaryOperator::PGSquareRoot | UnaryOperator::PGCubeRoot),
+                expr: operand,
+            } => {
+                let function = if matches!(op, UnaryOperator::PGSquareRoot) {
+                    "sqrt"
+                } else {
+                    "cbrt"
+                };
+                *expr = super::ast_build::named(
+                    "?column?",
+                    super::ast_build::call(function, vec![operand.as_ref().clone()]),
+                );
+            }
             Expr::BinaryOp {
                 left,
                 op: BinaryOperator::And | BinaryOperator::Or,

@@ -18,52 +18,14 @@
 
 use std::ops::ControlFlow;
 
+use super::ast_build::{call, cast, number, string};
 use blueshift_operators::functions::canonical_datepart;
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CaseWhen, CastKind, DataType as SqlType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident,
-    LimitClause, ObjectName, Query, SetExpr, Statement, TimezoneInfo, TopQuantity, Value, VisitMut,
-    VisitorMut,
+    BinaryOperator, CaseWhen, DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentClause, FunctionArguments, Ident, LimitClause, ObjectName, Query, SetExpr,
+    Statement, TimezoneInfo, TopQuantity, Value, VisitMut, VisitorMut,
 };
-
-fn string(s: &str) -> Expr {
-    Expr::Value(Value::SingleQuotedString(s.to_string()).into())
-}
-
-fn number(n: i64) -> Expr {
-    Expr::Value(Value::Number(n.to_string(), false).into())
-}
-
-pub(super) fn call(name: &str, args: Vec<Expr>) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-                .collect(),
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
-}
-
-fn cast(expr: Expr, data_type: SqlType) -> Expr {
-    Expr::Cast {
-        kind: CastKind::Cast,
-        expr: Box::new(expr),
-        data_type,
-        array: false,
-        format: None,
-    }
-}
 
 fn timestamp_type() -> SqlType {
     SqlType::Timestamp(None, TimezoneInfo::None)
@@ -172,7 +134,7 @@ fn name_cast_arguments(f: &mut Function) {
         });
         if has_cast {
             let label = e.to_string();
-            *e = super::redshift_dateparts::named(&label, e.clone());
+            *e = super::ast_build::named(&label, e.clone());
         }
     }
 }
@@ -278,7 +240,7 @@ impl VisitorMut for Functions {
         } = expr
             && let Some(special) = super::redshift_dateparts::date_part(&field.to_string(), inner)
         {
-            *expr = super::redshift_dateparts::named("extract", special);
+            *expr = super::ast_build::named("extract", special);
             return ControlFlow::Continue(());
         }
         if let Expr::Identifier(id) = expr
@@ -338,13 +300,13 @@ impl VisitorMut for Functions {
                     _ => None,
                 };
                 if let Some(special) = special {
-                    *expr = super::redshift_dateparts::named(&name, special);
+                    *expr = super::ast_build::named(&name, special);
                 }
             }
             // MOD(a, b) is a % b.
             "mod" if arg_exprs(f).len() == 2 && plain_args(f).is_some() => {
                 let args = arg_exprs(f);
-                *expr = super::redshift_dateparts::named(
+                *expr = super::ast_build::named(
                     "mod",
                     Expr::Nested(Box::new(Expr::BinaryOp {
                         left: Box::new(args[0].clone()),
@@ -403,7 +365,24 @@ impl VisitorMut for Functions {
             cmp if CMP_FUNCTIONS.contains(&cmp) => {
                 let args = arg_exprs(f);
                 if args.len() == 2 && plain_args(f).is_some() {
-                    *expr = compare(args[0].clone(), args[1].clone());
+                    // INTERVAL_CMP of text compares the intervals the text means.
+                    let interval = |e: &Expr| {
+                        if cmp == "interval_cmp" {
+                            cast(
+                                e.clone(),
+                                SqlType::Interval {
+                                    fields: None,
+                                    precision: None,
+                                },
+                            )
+                        } else {
+                            e.clone()
+                        }
+                    };
+                    *expr = super::ast_build::named(
+                        cmp,
+                        compare(interval(&args[0]), interval(&args[1])),
+                    );
                 }
             }
             // PERCENTILE_CONT / PERCENTILE_DISC (p) WITHIN GROUP (ORDER BY x) OVER
@@ -546,7 +525,7 @@ mod tests {
         );
         assert_eq!(
             rewritten("select date_cmp(a, b) from t"),
-            "SELECT CASE WHEN a < b THEN -1 WHEN a > b THEN 1 WHEN a = b THEN 0 END FROM t"
+            "SELECT column_named('date_cmp', CASE WHEN a < b THEN -1 WHEN a > b THEN 1 WHEN a = b THEN 0 END) FROM t"
         );
     }
 }

@@ -125,7 +125,7 @@ impl VisitorMut for Types {
             | SqlType::Char(Some(CharacterLength::IntegerLength { length, .. })) = data_type
             {
                 let value = std::mem::replace(inner.as_mut(), Expr::value(Value::Null));
-                **inner = super::redshift_functions::call(
+                **inner = super::ast_build::call(
                     VARCHAR_FIT,
                     vec![value, Expr::value(Value::Number(length.to_string(), false))],
                 );

@@ -13,21 +13,8 @@ use super::svv_catalog::{Kind, text_rows};
 use crate::error::LeaderError;
 use crate::session::DATABASE;
 
-/// An identifier as PostgreSQL prints it: quoted unless lower case and plain.
-pub fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
+/// An identifier as PostgreSQL prints it (quoted unless it needs no quotes).
+pub use blueshift_operators::functions::string::quote_ident;
 
 fn column_name(t: &TableDef, id: u32) -> String {
     t.columns

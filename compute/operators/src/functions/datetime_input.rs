@@ -179,6 +179,15 @@ pub fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
             } => time = Some((hour, minute, second, micro)),
         }
     }
+    // 20080215 040506: the time as HHMMSS digits after the date's.
+    if time.is_none()
+        && let [d, t] = numbers.as_slice()
+        && d.len() == 8
+        && t.len() == 6
+    {
+        time = Some(hhmmss(t)?);
+        numbers.truncate(1);
+    }
     let date = date_of(&numbers, month_word)?;
     Some(date.and_time(clock(time.unwrap_or((0, 0, 0, 0)), pm)?))
 }
@@ -205,6 +214,16 @@ fn date_of(numbers: &[String], month_word: Option<u32>) -> Option<NaiveDate> {
             n[4..6].parse().ok()?,
             n[6..].parse().ok()?,
         ),
+        // 080605 (YYMMDD)
+        ([n], None) if n.len() == 6 => NaiveDate::from_ymd_opt(
+            year_of(&n[..2])?,
+            n[2..4].parse().ok()?,
+            n[4..].parse().ok()?,
+        ),
+        // 2008.157 (the year and the day of the year)
+        ([y, doy], None) if y.len() == 4 && doy.len() == 3 => {
+            NaiveDate::from_yo_opt(y.parse().ok()?, doy.parse().ok()?)
+        }
         // Jun 5, 2008 / 5 Jun 2008 / 2008-Jun-05
         ([a, b], Some(month)) => {
             let (day, year) = if a.len() >= 3 { (b, a) } else { (a, b) };
@@ -240,10 +259,24 @@ pub fn parse_time(text: &str) -> Option<NaiveTime> {
                 micro,
             } => time = Some((hour, minute, second, micro)),
             Token::Word(w) if w == "am" || w == "pm" => pm = Some(w == "pm"),
+            // 040506 (HHMMSS) and 0405 (HHMM)
+            Token::Number(n) if (n.len() == 6 || n.len() == 4) && time.is_none() => {
+                time = Some(hhmmss(&format!("{n:0<6}"))?)
+            }
             _ => return None,
         }
     }
     clock(time?, pm)
+}
+
+/// The fields of a time written as HHMMSS digits.
+fn hhmmss(digits: &str) -> Option<(u32, u32, u32, u32)> {
+    Some((
+        digits.get(..2)?.parse().ok()?,
+        digits.get(2..4)?.parse().ok()?,
+        digits.get(4..6)?.parse().ok()?,
+        0,
+    ))
 }
 
 /// A time of day from its fields, on the 12-hour clock when `pm` says AM or PM.
@@ -301,5 +334,15 @@ mod tests {
         assert_eq!(parse_timestamp("hello"), None);
         assert_eq!(parse_time("04:05 PM"), NaiveTime::from_hms_opt(16, 5, 0));
         assert_eq!(parse_time("12:00 AM"), NaiveTime::from_hms_opt(0, 0, 0));
+        // The reference's digits-only forms.
+        assert_eq!(parse_timestamp("080215"), Some(ts("2008-02-15 00:00:00")));
+        assert_eq!(parse_timestamp("2008.366"), Some(ts("2008-12-31 00:00:00")));
+        assert_eq!(
+            parse_timestamp("20080215 040506"),
+            Some(ts("2008-02-15 04:05:06"))
+        );
+        assert_eq!(parse_time("040506"), NaiveTime::from_hms_opt(4, 5, 6));
+        assert_eq!(parse_time("046006"), None);
+        assert_eq!(parse_time("1205"), NaiveTime::from_hms_opt(12, 5, 0));
     }
 }

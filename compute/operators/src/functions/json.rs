@@ -4,8 +4,8 @@
 //! `IS_VALID_JSON`, `IS_VALID_JSON_ARRAY` and `CAN_JSON_PARSE`.
 //!
 //! Invalid JSON is an error (22023 names the function) unless `null_if_invalid` is
-//! true; a path that leads nowhere gives the empty string, as Redshift's does; a
-//! JSON null gives NULL.
+//! true; a path that leads nowhere, a NULL key and a JSON null give NULL, as the
+//! reference says. IS_VALID_JSON takes objects; arrays are IS_VALID_JSON_ARRAY's.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
@@ -96,29 +96,34 @@ impl JsonFunction {
                     }
                     _ => (&args[1..], false),
                 };
+                // A NULL key gives NULL, whatever the JSON.
+                let Some(keys) = keys
+                    .iter()
+                    .map(text)
+                    .collect::<Result<Option<Vec<String>>>>()?
+                else {
+                    return Ok(ScalarValue::Utf8(None));
+                };
                 let Some(mut v) = self.parse(&json, null_if_invalid)? else {
                     return Ok(ScalarValue::Utf8(None));
                 };
                 for key in keys {
-                    let Some(key) = text(key)? else {
-                        return Ok(ScalarValue::Utf8(None));
-                    };
                     v = match v {
                         Value::Object(mut map) => match map.remove(&key) {
                             Some(next) => next,
-                            None => return Ok(ScalarValue::Utf8(Some(String::new()))),
+                            None => return Ok(ScalarValue::Utf8(None)),
                         },
-                        _ => return Ok(ScalarValue::Utf8(Some(String::new()))),
+                        _ => return Ok(ScalarValue::Utf8(None)),
                     };
                 }
                 ScalarValue::Utf8(as_text(&v))
             }
             Kind::ExtractArrayElementText => {
                 let null_if_invalid = flag(args.get(2))?;
-                let Some(v) = self.parse(&json, null_if_invalid)? else {
+                let Some(pos) = integer(&args[1])? else {
                     return Ok(ScalarValue::Utf8(None));
                 };
-                let Some(pos) = integer(&args[1])? else {
+                let Some(v) = self.parse(&json, null_if_invalid)? else {
                     return Ok(ScalarValue::Utf8(None));
                 };
                 match v {
@@ -141,9 +146,10 @@ impl JsonFunction {
                     Some(_) => return Err(invalid(name, "the JSON value is not an array")),
                 }
             }
+            // An array is valid JSON for IS_VALID_JSON_ARRAY, not for IS_VALID_JSON.
             Kind::IsValid => ScalarValue::Boolean(Some(matches!(
                 serde_json::from_str::<Value>(&json),
-                Ok(Value::Object(_) | Value::Array(_))
+                Ok(Value::Object(_))
             ))),
             Kind::IsValidArray => ScalarValue::Boolean(Some(matches!(
                 serde_json::from_str::<Value>(&json),
@@ -244,7 +250,7 @@ mod tests {
         );
         assert_eq!(
             call(Kind::ExtractPathText, &[json, s("nope")]).expect("valid"),
-            s("")
+            ScalarValue::Utf8(None)
         );
         let bad = s(r#"{"f2":{"f3":1},"f4":{"f5":99,"f6":"star"}"#);
         assert!(call(Kind::ExtractPathText, &[bad.clone(), s("f4")]).is_err());
@@ -269,8 +275,13 @@ mod tests {
             call(Kind::ArrayLength, &[array]).expect("valid"),
             ScalarValue::Int32(Some(3))
         );
+        // An array is IS_VALID_JSON_ARRAY's, not IS_VALID_JSON's.
         assert_eq!(
             call(Kind::IsValid, &[s("[1]")]).expect("valid"),
+            ScalarValue::Boolean(Some(false))
+        );
+        assert_eq!(
+            call(Kind::IsValid, &[s(r#"{"a":[1]}"#)]).expect("valid"),
             ScalarValue::Boolean(Some(true))
         );
         assert_eq!(
