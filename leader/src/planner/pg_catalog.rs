@@ -570,9 +570,7 @@ impl CatalogTable {
                             !col.nullable,
                             |c| match c {
                                 "atthasmissing" => flag(col.missing_value.is_some()),
-                                "atthasdef" => {
-                                    flag(col.default.is_some() || col.identity.is_some())
-                                }
+                                "atthasdef" => flag(col.shown_default(0, 0).is_some()),
                                 "attisdistkey" => flag(distkey),
                                 "attsortkeyord" => int(sort_order),
                                 "attencodingtype" => {
@@ -713,17 +711,12 @@ impl CatalogTable {
                     })?;
                 }
             }
-            // A column's DEFAULT: `adbin` holds its SQL text, which `pg_get_expr`
-            // gives back; an IDENTITY column's is Redshift's `"identity"(...)`.
+            // DEFAULTs as SQL text in `adbin` (`"identity"(...)` for IDENTITY columns).
             "pg_attrdef" => {
                 for t in &tables {
-                    for (i, c) in t.columns.iter().enumerate() {
-                        let oid = relation_oid(t.id);
-                        let Some(default) = c.shown_default(oid as u32, i) else {
-                            continue;
-                        };
+                    for (i, default) in t.shown_defaults(relation_oid(t.id) as u32) {
                         rows.push(|col| match col {
-                            "adrelid" => int(oid.into()),
+                            "adrelid" => int(relation_oid(t.id).into()),
                             "adnum" => int(i as i64 + 1),
                             "adbin" | "adsrc" => text(&default),
                             _ => None,

@@ -54,6 +54,18 @@ impl ColumnDef {
     }
 }
 
+impl super::TableDef {
+    /// The columns' DEFAULTs as the catalog shows them (by column index), for a
+    /// table whose oid is `table_oid`.
+    pub fn shown_defaults(&self, table_oid: u32) -> Vec<(usize, String)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.shown_default(table_oid, i).map(|d| (i, d)))
+            .collect()
+    }
+}
+
 fn counter_key(table_id: u64, column_id: u32) -> Vec<u8> {
     let mut key = table_id.to_be_bytes().to_vec();
     key.extend_from_slice(&column_id.to_be_bytes());
