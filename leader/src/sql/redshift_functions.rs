@@ -303,6 +303,17 @@ impl VisitorMut for Functions {
                     *expr = super::ast_build::named(&name, special);
                 }
             }
+            // FNV_HASH of an integer literal hashes an INTEGER, as on Redshift.
+            "fnv_hash" => {
+                if let Some(args) = plain_args(f)
+                    && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) = args.first_mut()
+                    && let Expr::Value(v) = &*e
+                    && let Value::Number(n, _) = &v.value
+                    && n.parse::<i32>().is_ok()
+                {
+                    *e = cast(e.clone(), SqlType::Int(None));
+                }
+            }
             // MOD(a, b) is a % b.
             "mod" if arg_exprs(f).len() == 2 && plain_args(f).is_some() => {
                 let args = arg_exprs(f);

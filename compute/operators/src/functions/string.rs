@@ -1,5 +1,6 @@
 //! Redshift's string functions that DataFusion lacks or answers otherwise:
-//! `QUOTE_IDENT` and `QUOTE_LITERAL` (PostgreSQL's), `SHA1` / `FUNC_SHA1` / `SHA` (the
+//! `QUOTE_IDENT` and `QUOTE_LITERAL` (PostgreSQL's), `FNV_HASH` (64-bit FNV-1a of
+//! the value's bytes), `SHA1` / `FUNC_SHA1` / `SHA` (the
 //! digest as 40 hex digits), `CRC32` (CRC-32C, as Redshift's, as 8 hex digits), and
 //! `varchar_fit`, which a cast to `VARCHAR(n)` or `CHAR(n)` becomes: the text cut to
 //! at most n bytes (Redshift's lengths are bytes), never inside a character.
@@ -18,6 +19,7 @@ use datafusion::logical_expr::{
 use sha1::Digest;
 
 use super::{arity, integer, invalid, row_by_row, text, udf};
+use blueshift_proto::error_kind::ErrorKind;
 
 /// The name of the function a cast to a character type with a length becomes.
 pub const VARCHAR_FIT: &str = "varchar_fit";
@@ -29,6 +31,39 @@ enum Kind {
     VarcharFit,
     QuoteIdent,
     QuoteLiteral,
+    FnvHash,
+}
+
+/// FNV-1a (64 bits) of `bytes`, from the hash state `seed`.
+pub fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
+    bytes.iter().fold(seed, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// FNV-1a's starting state.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The bytes FNV_HASH hashes for `v`, as Redshift's: an integer's little-endian
+/// bytes in its own width, a string's UTF-8 bytes (the forms the reference's
+/// examples confirm; other types are refused rather than guessed).
+fn fnv_bytes(v: &ScalarValue) -> Result<Option<Vec<u8>>> {
+    Ok(match v {
+        ScalarValue::Int16(n) => n.map(|n| n.to_le_bytes().to_vec()),
+        ScalarValue::Int32(n) => n.map(|n| n.to_le_bytes().to_vec()),
+        ScalarValue::Int64(n) => n.map(|n| n.to_le_bytes().to_vec()),
+        ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s) => {
+            s.as_ref().map(|s| s.as_bytes().to_vec())
+        }
+        ScalarValue::Null => None,
+        other => {
+            return Err(super::value_error(
+                ErrorKind::FeatureNotSupported,
+                "fnv_hash",
+                format!("a value of type {} is not supported", other.data_type()),
+            ));
+        }
+    })
 }
 
 /// The keywords PostgreSQL's QUOTE_IDENT quotes (its reserved, column-name and
@@ -238,6 +273,14 @@ pub fn functions() -> Vec<ScalarUDF> {
             signature: Signature::any(1, Volatility::Immutable),
         }),
         udf(StringFunction {
+            kind: Kind::FnvHash,
+            aliases: vec![],
+            signature: Signature::one_of(
+                vec![TypeSignature::Any(1), TypeSignature::Any(2)],
+                Volatility::Immutable,
+            ),
+        }),
+        udf(StringFunction {
             kind: Kind::VarcharFit,
             aliases: vec![],
             signature: Signature::one_of(
@@ -300,6 +343,7 @@ impl ScalarUDFImpl for StringFunction {
             Kind::VarcharFit => VARCHAR_FIT,
             Kind::QuoteIdent => "quote_ident",
             Kind::QuoteLiteral => "quote_literal",
+            Kind::FnvHash => "fnv_hash",
         }
     }
 
@@ -312,7 +356,10 @@ impl ScalarUDFImpl for StringFunction {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
+        Ok(match self.kind {
+            Kind::FnvHash => DataType::Int64,
+            _ => DataType::Utf8,
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -321,6 +368,20 @@ impl ScalarUDFImpl for StringFunction {
             Kind::Sha1 => row_by_row(&args, &DataType::Utf8, |v| {
                 Ok(ScalarValue::Utf8(
                     text(&v[0])?.map(|s| hex(&sha1::Sha1::digest(s.as_bytes()))),
+                ))
+            }),
+            // FNV_HASH(value [, seed]): the seed is an earlier FNV_HASH, the state the
+            // hash goes on from.
+            Kind::FnvHash => row_by_row(&args, &DataType::Int64, |v| {
+                let seed = match v.get(1) {
+                    Some(seed) => match integer(seed)? {
+                        Some(s) => s as u64,
+                        None => return Ok(ScalarValue::Int64(None)),
+                    },
+                    None => FNV_OFFSET,
+                };
+                Ok(ScalarValue::Int64(
+                    fnv_bytes(&v[0])?.map(|bytes| fnv1a(&bytes, seed) as i64),
                 ))
             }),
             Kind::QuoteIdent => row_by_row(&args, &DataType::Utf8, |v| {
@@ -353,6 +414,26 @@ mod tests {
         assert_eq!(
             hex(&sha1::Sha1::digest(b"Amazon Redshift")),
             "eeac5ed1e11cda66032c30ad77b25071b5487f55"
+        );
+    }
+
+    #[test]
+    fn fnv_hash_is_redshifts() {
+        // The reference's examples: fnv_hash(1) (an INTEGER), of a SMALLINT and a
+        // BIGINT 1, of text, and chained with a seed.
+        let hash = |v: ScalarValue| {
+            fnv1a(&fnv_bytes(&v).expect("bytes").expect("a value"), FNV_OFFSET) as i64
+        };
+        assert_eq!(hash(ScalarValue::Int32(Some(1))), -5968735742475085980);
+        assert_eq!(hash(ScalarValue::Int16(Some(1))), 589727492704079044);
+        assert_eq!(hash(ScalarValue::Int64(Some(1))), -8517097267634966620);
+        assert_eq!(
+            hash(ScalarValue::Utf8(Some("abcd".into()))),
+            -281581062704388899
+        );
+        assert_eq!(
+            fnv1a(b"cd", fnv1a(b"ab", FNV_OFFSET)) as i64,
+            -281581062704388899
         );
     }
 
