@@ -28,6 +28,8 @@ pub struct EmbeddedConfig {
     pub query_memory_bytes: u64,
     /// Each compute node's column cache (see [`ComputeConfig::column_cache_bytes`]).
     pub column_cache_bytes: u64,
+    /// The spill limit of the leader and of each compute node.
+    pub spill_limit_bytes: u64,
 }
 
 /// A leader and its compute nodes in one process, talking Flight over loopback.
@@ -53,6 +55,7 @@ impl EmbeddedCluster {
                 data_dir: config.data_dir.join(format!("node-{node}")),
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 column_cache_bytes: config.column_cache_bytes,
+                spill_limit_bytes: config.spill_limit_bytes,
             })
             .await
             .with_context(|| format!("compute node {node}"))?;
@@ -69,6 +72,7 @@ impl EmbeddedCluster {
             tls: config.tls,
             s3: config.s3,
             query_memory_bytes: config.query_memory_bytes,
+            spill_limit_bytes: config.spill_limit_bytes,
         })
         .await?;
         Ok(EmbeddedCluster { leader, nodes })

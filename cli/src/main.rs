@@ -185,6 +185,20 @@ struct NodeArgs {
 }
 
 #[derive(Args, Debug)]
+struct SpillArgs {
+    /// Temporary files a process's queries may hold at once when they spill, in GiB
+    /// (in `spill/` under its data directory, emptied at start).
+    #[arg(long, env = "BLUESHIFT_SPILL_LIMIT_GB", default_value_t = 100)]
+    spill_limit_gb: u64,
+}
+
+impl SpillArgs {
+    fn bytes(&self) -> u64 {
+        self.spill_limit_gb.saturating_mul(1 << 30)
+    }
+}
+
+#[derive(Args, Debug)]
 struct UpArgs {
     /// Where the cluster keeps its state.
     #[arg(long, default_value = "./blueshift-data")]
@@ -199,6 +213,8 @@ struct UpArgs {
     front: FrontEndArgs,
     #[command(flatten)]
     node: NodeArgs,
+    #[command(flatten)]
+    spill: SpillArgs,
 }
 
 #[derive(Args, Debug)]
@@ -220,6 +236,8 @@ struct LeaderArgs {
     node_tls: NodeTlsArgs,
     #[command(flatten)]
     front: FrontEndArgs,
+    #[command(flatten)]
+    spill: SpillArgs,
 }
 
 #[derive(Args, Debug)]
@@ -241,6 +259,8 @@ struct ComputeArgs {
     node_tls: NodeTlsArgs,
     #[command(flatten)]
     cache: NodeArgs,
+    #[command(flatten)]
+    spill: SpillArgs,
 }
 
 fn print_connect(addr: SocketAddr, admin: AdminPassword) {
@@ -302,6 +322,7 @@ async fn main() -> Result<()> {
                 s3: args.front.s3.config()?,
                 query_memory_bytes: args.front.query_memory_mb << 20,
                 column_cache_bytes: args.node.column_cache_mb << 20,
+                spill_limit_bytes: args.spill.bytes(),
                 tls: args.front.tls(),
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
@@ -335,6 +356,7 @@ async fn main() -> Result<()> {
                 slices_per_node: args.slices_per_node,
                 s3: args.front.s3.config()?,
                 query_memory_bytes: args.front.query_memory_mb << 20,
+                spill_limit_bytes: args.spill.bytes(),
                 tls: args.front.tls(),
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
@@ -394,6 +416,7 @@ async fn main() -> Result<()> {
                 data_dir: args.data_dir,
                 listen: args.listen,
                 column_cache_bytes: args.cache.column_cache_mb << 20,
+                spill_limit_bytes: args.spill.bytes(),
             })
             .await
             .context("starting the compute node")?;

@@ -57,7 +57,13 @@ pub struct ComputeService {
 
 impl ComputeService {
     /// A service for node `node` over `store`.
-    pub fn new(node: u32, store: SliceStore, secret: ClusterSecret) -> Self {
+    /// Its queries run in `runtime` (where they spill).
+    pub fn new(
+        node: u32,
+        store: SliceStore,
+        secret: ClusterSecret,
+        runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    ) -> Self {
         let running: Arc<crate::running::Running> = Arc::default();
         let exchanges = ExchangeRegistry::new(Arc::clone(&running));
         let codec = FragmentCodec::with_store(node, store.clone(), secret).with_exchanges(
@@ -65,7 +71,7 @@ impl ComputeService {
             Arc::downgrade(&exchanges)
                 as std::sync::Weak<dyn blueshift_operators::exchange::LocalExchanges>,
         );
-        let ctx = SessionContext::new();
+        let ctx = SessionContext::new_with_config_rt(Default::default(), runtime);
         blueshift_operators::functions::register(&ctx);
         let producer_codec = codec.clone();
         let producer_ctx = ctx.clone();

@@ -26,6 +26,9 @@ pub struct ComputeConfig {
     pub listen: SocketAddr,
     /// Bytes of decoded blocks the node keeps in memory between scans (0: none).
     pub column_cache_bytes: u64,
+    /// Bytes of temporary files the node's queries may hold at once (they spill in
+    /// `<data_dir>/spill`).
+    pub spill_limit_bytes: u64,
     /// The cluster's secret: the node answers only calls that carry it, and sends
     /// it with its own calls to other nodes.
     pub secret: ClusterSecret,
@@ -43,6 +46,9 @@ impl ComputeNode {
     pub async fn start(config: ComputeConfig) -> Result<Self, ComputeError> {
         let store =
             SliceStore::open(&config.data_dir)?.with_column_cache(config.column_cache_bytes);
+        let runtime =
+            blueshift_operators::spill::runtime(&config.data_dir, config.spill_limit_bytes)
+                .map_err(|e| ComputeError::Server(format!("spill directory: {e}")))?;
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let secret = config.secret.clone();
@@ -59,7 +65,7 @@ impl ComputeNode {
             }
         };
         let service = tonic::service::interceptor::InterceptedService::new(
-            FlightServiceServer::new(ComputeService::new(config.node, store, config.secret))
+            FlightServiceServer::new(ComputeService::new(config.node, store, config.secret, runtime))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
             admit,

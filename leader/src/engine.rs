@@ -226,11 +226,13 @@ fn show_name(variable: &[ast::Ident]) -> String {
 
 impl Engine {
     /// An engine over `catalog`, running fragments on `cluster`.
-    /// `query_memory_bytes` is the working memory the queries running at once share.
+    /// `query_memory_bytes` is the working memory the queries running at once share;
+    /// `runtime` is where they spill.
     pub fn try_new(
         catalog: Catalog,
         cluster: ClusterClient,
         query_memory_bytes: u64,
+        runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     ) -> Result<Self, LeaderError> {
         let slices = cluster.layout().slice_count().max(1) as usize;
         let mut config = SessionConfig::new()
@@ -251,6 +253,7 @@ impl Engine {
         let ship = Arc::new(ShipFragments::new(cluster.clone(), functions::LEADER_ONLY));
         let state = SessionStateBuilder::new()
             .with_config(config)
+            .with_runtime_env(runtime)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(CollocateJoins::new(
                 cluster.layout(),

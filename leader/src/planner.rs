@@ -8,6 +8,8 @@
 //!  collocate                 placement: joins and aggregations on the slices
 //!                            (DS_DIST_NONE, DS_BCAST_INNER, DS_DIST_INNER/OUTER/BOTH)
 //!  fragment                  shipping: fragments sent to the compute nodes
+//!  merge_join                joins that spill: hash joins as sort-merge joins,
+//!                            for a query planned again after running out of memory
 //!  locality                  where a slice-by-slice plan's rows are
 //!  join_order, semi_join,    logical rules: joins ordered by filtered size, semi joins
 //!  aggregate_keys            pushed down, grouped subqueries filtered by join keys
@@ -27,6 +29,7 @@ pub mod fragment;
 pub mod integer_arithmetic;
 pub mod join_order;
 pub mod locality;
+pub mod merge_join;
 pub mod pg_catalog;
 pub mod scalar_subquery;
 pub mod semi_join;

@@ -45,6 +45,9 @@ pub struct LeaderConfig {
     pub s3: S3Config,
     /// Working memory shared by the queries running at once (WLM slots).
     pub query_memory_bytes: u64,
+    /// Bytes of temporary files the leader's queries may hold at once (they spill in
+    /// `<data_dir>/spill`).
+    pub spill_limit_bytes: u64,
     /// TLS on the PostgreSQL port.
     pub tls: TlsSettings,
     /// The secret every call to a compute node carries.
@@ -157,7 +160,12 @@ impl Leader {
         }
 
         let engine = Arc::new(
-            Engine::try_new(catalog.clone(), cluster, config.query_memory_bytes)?
+            Engine::try_new(
+                catalog.clone(),
+                cluster,
+                config.query_memory_bytes,
+                blueshift_operators::spill::runtime(&config.data_dir, config.spill_limit_bytes)?,
+            )?
                 .with_s3(config.s3),
         );
         let tls = crate::frontend::tls::acceptor(

@@ -82,6 +82,8 @@ pub enum ErrorKind {
     QueryCanceled,
     /// 53200: the statement needed more memory than its share.
     OutOfMemory,
+    /// 53100: the statement's temporary files reached the spill limit.
+    DiskFull,
     /// 42501: a privilege the user lacks (naming the object and the privilege), S3
     /// refused the credentials, or an IAM role is not mapped.
     InsufficientPrivilege,
@@ -144,6 +146,7 @@ impl ErrorKind {
         ErrorKind::ReadOnlySqlTransaction,
         ErrorKind::QueryCanceled,
         ErrorKind::OutOfMemory,
+        ErrorKind::DiskFull,
         ErrorKind::InsufficientPrivilege,
         ErrorKind::InvalidPassword,
         ErrorKind::InvalidAuthorizationSpecification,
@@ -194,6 +197,7 @@ impl ErrorKind {
             ErrorKind::ReadOnlySqlTransaction => "25006",
             ErrorKind::QueryCanceled => "57014",
             ErrorKind::OutOfMemory => "53200",
+            ErrorKind::DiskFull => "53100",
             ErrorKind::InsufficientPrivilege => "42501",
             ErrorKind::InvalidPassword => "28P01",
             ErrorKind::InvalidAuthorizationSpecification => "28000",

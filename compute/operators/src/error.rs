@@ -49,7 +49,7 @@ pub fn status(kind: ErrorKind, message: impl Into<String>) -> tonic::Status {
     let message = message.into();
     let code = match kind {
         ErrorKind::DataCorrupted => tonic::Code::DataLoss,
-        ErrorKind::OutOfMemory => tonic::Code::ResourceExhausted,
+        ErrorKind::OutOfMemory | ErrorKind::DiskFull => tonic::Code::ResourceExhausted,
         ErrorKind::QueryCanceled => tonic::Code::Cancelled,
         ErrorKind::UndefinedFile => tonic::Code::NotFound,
         ErrorKind::InsufficientPrivilege => tonic::Code::PermissionDenied,
@@ -89,6 +89,9 @@ pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
         }
     }
     let text = e.strip_backtrace().to_string();
+    if text.contains("spilling process has exceeded the allowable limit") {
+        return (ErrorKind::DiskFull, crate::spill::limit_message(&text));
+    }
     if text.contains("Scalar subquery returned more than one row") {
         return (
             ErrorKind::CardinalityViolation,
@@ -126,7 +129,9 @@ pub fn kind_of(e: &DataFusionError) -> (ErrorKind, String) {
             | SchemaError::DuplicateUnqualifiedField { .. } => ErrorKind::DuplicateColumn,
         },
         DataFusionError::SQL(_, _) => ErrorKind::SyntaxError,
-        DataFusionError::ResourcesExhausted(_) => ErrorKind::OutOfMemory,
+        DataFusionError::ResourcesExhausted(m) => {
+            return (ErrorKind::OutOfMemory, memory_message(m));
+        }
         DataFusionError::NotImplemented(_) => ErrorKind::FeatureNotSupported,
         DataFusionError::ArrowError(a, _) => match a.as_ref() {
             arrow::error::ArrowError::CastError(m)
@@ -328,5 +333,69 @@ mod tests {
             kind_of(&store),
             (ErrorKind::UndefinedFile, "'s3://b/k' does not exist".into())
         );
+    }
+}
+
+/// A memory error in words a user can act on: the step that needed more, what it
+/// asked for, the query's budget where it ran, and how to give it more. DataFusion's
+/// words: `Failed to allocate additional 409.6 KB for ExternalSorterMerge[2] with 0.0
+/// B already allocated for this reservation - 233.9 KB remain available for the total
+/// memory pool: fair(pool_size: 1638.4 KB)`.
+pub fn memory_message(datafusion: &str) -> String {
+    let between = |after: &str, before: &str| {
+        let start = datafusion.find(after)? + after.len();
+        let len = datafusion[start..].find(before)?;
+        Some(datafusion[start..start + len].trim().to_string())
+    };
+    let (Some(asked), Some(consumer)) = (
+        between("allocate additional ", " for "),
+        between(" for ", " with "),
+    ) else {
+        return format!("out of memory: {datafusion}");
+    };
+    let operator = consumer.split('[').next().unwrap_or_default();
+    let step = match operator {
+        o if o.starts_with("ExternalSorter") || o.starts_with("Sort") => "sort",
+        o if o.starts_with("HashJoin") => "hash join",
+        o if o.starts_with("SMJ") => "merge join",
+        o if o.starts_with("GroupedHashAggregate") || o.contains("Aggregate") => "aggregate",
+        o if o.starts_with("Repartition") => "repartition",
+        o if o.contains("Window") => "window",
+        _ => "step",
+    };
+    let budget = between("pool_size: ", ")")
+        .map(|b| format!(" of the query's {b} budget here"))
+        .unwrap_or_default();
+    format!(
+        "out of memory in a {step} ({operator}): it needed {asked} more{budget}; \
+         give the query more memory with SET wlm_query_slot_count (more of its WLM queue's \
+         slots) or a larger --query-memory-mb"
+    )
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::memory_message;
+
+    #[test]
+    fn memory_errors_name_the_step_the_budget_and_the_settings() {
+        let m = memory_message(
+            "Failed to allocate additional 409.6 KB for ExternalSorterMerge[2] with 0.0 B \
+             already allocated for this reservation - 233.9 KB remain available for the total \
+             memory pool: fair(pool_size: 1638.4 KB)",
+        );
+        assert_eq!(
+            m,
+            "out of memory in a sort (ExternalSorterMerge): it needed 409.6 KB more of the \
+             query's 1638.4 KB budget here; give the query more memory with SET \
+             wlm_query_slot_count (more of its WLM queue's slots) or a larger --query-memory-mb"
+        );
+        let m = memory_message(
+            "Failed to allocate additional 265.1 MB for HashJoinInput[3] with 73.6 MB already \
+             allocated for this reservation - 131.2 MB remain available for the total memory \
+             pool: fair(pool_size: 800.0 MB)",
+        );
+        assert!(m.starts_with("out of memory in a hash join (HashJoinInput)"), "{m}");
+        assert_eq!(memory_message("odd"), "out of memory: odd");
     }
 }

@@ -35,6 +35,7 @@ pub mod route;
 pub mod scan;
 pub mod schema_bytes;
 pub mod secret;
+pub mod spill;
 pub mod steps;
 pub mod unload;
 pub mod unload_exec;

@@ -99,9 +99,30 @@ pub(super) fn record_failure(entry: QueryEntry, err: &LeaderError) {
 pub struct Rows {
     schema: SchemaRef,
     stream: BoxStream<'static, Result<RecordBatch, DataFusionError>>,
-    plan: Option<Arc<dyn ExecutionPlan>>,
+    plan: Option<RunningPlan>,
     entry: Option<QueryEntry>,
     guard: Option<SlotGuard>,
+}
+
+/// The plan a statement's rows come from: the one it started with, or the one it
+/// was planned again with.
+#[derive(Clone, Debug)]
+pub struct RunningPlan(Arc<std::sync::Mutex<Arc<dyn ExecutionPlan>>>);
+
+impl RunningPlan {
+    pub fn new(plan: Arc<dyn ExecutionPlan>) -> Self {
+        RunningPlan(Arc::new(std::sync::Mutex::new(plan)))
+    }
+
+    /// The plan now.
+    pub fn get(&self) -> Arc<dyn ExecutionPlan> {
+        Arc::clone(&self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Runs `plan` from now on.
+    pub fn replace(&self, plan: Arc<dyn ExecutionPlan>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = plan;
+    }
 }
 
 impl std::fmt::Debug for Rows {
@@ -116,7 +137,7 @@ impl Rows {
     pub(super) fn new(
         schema: SchemaRef,
         stream: BoxStream<'static, Result<RecordBatch, DataFusionError>>,
-        plan: Option<Arc<dyn ExecutionPlan>>,
+        plan: Option<RunningPlan>,
         entry: Option<QueryEntry>,
         guard: Option<SlotGuard>,
     ) -> Self {
@@ -174,7 +195,7 @@ impl Rows {
         } = self;
         let steps = move |entry: &QueryEntry| {
             if let Some(plan) = &plan {
-                entry.record_steps(crate::planner::summary::summarize(plan));
+                entry.record_steps(crate::planner::summary::summarize(&plan.get()));
             }
         };
         futures::stream::unfold(
@@ -257,7 +278,7 @@ mod tests {
             blueshift_operators::secret::ClusterSecret::generate(),
         )
         .expect("cluster");
-        let engine = Engine::try_new(catalog, cluster, 64 << 20).expect("engine");
+        let engine = Engine::try_new(catalog, cluster, 64 << 20, Default::default()).expect("engine");
         let session = Session::new("admin", 7);
 
         let (edge, c) = completion(

@@ -2,7 +2,10 @@
 //! handed over as [`Rows`], which record the statement in the query log (STL_QUERY,
 //! and the steps of SVL_QUERY_SUMMARY) when they end.
 
-use super::outcome::{Rows, record_failure};
+use super::outcome::{Rows, RunningPlan, record_failure};
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
+use futures::stream::BoxStream;
 use super::*;
 
 pub(super) fn one_column(name: &str, values: Vec<String>) -> Result<RecordBatch, LeaderError> {
@@ -33,21 +36,31 @@ impl Engine {
     ) -> Result<Outcome, LeaderError> {
         let schema = Arc::new(client_schema(df.schema().as_arrow()));
         let (state, logical) = df.into_parts();
-        let plan = match state.create_physical_plan(&logical).await {
-            Ok(p) => p,
-            Err(e) => return record(entry, Err(e.into())),
+        let (plan, stream) = match start(&state, &logical).await {
+            Ok(started) => started,
+            Err(e) => return record(entry, Err(e)),
         };
-        let stream = match datafusion::physical_plan::execute_stream(
-            Arc::clone(&plan),
-            Arc::new(datafusion::execution::TaskContext::from(&state)),
-        ) {
-            Ok(s) => interrupt.guard(s),
-            Err(e) => return record(entry, Err(e.into())),
+        let running = RunningPlan::new(plan);
+        // A hash join that outgrew the query's memory before any row was sent: the
+        // query runs again with merge joins, which spill.
+        let again = {
+            let running = running.clone();
+            let query = entry.as_ref().map_or(0, QueryEntry::query_id);
+            move || async move {
+                tracing::info!(
+                    query,
+                    "a hash join ran out of the query's memory: planned again with merge joins"
+                );
+                let (plan, stream) = start(&with_merge_joins(&state), &logical).await?;
+                running.replace(plan);
+                Ok(stream)
+            }
         };
+        let stream = retry_on_join_memory(stream, again);
         Ok(Outcome::Rows(Rows::new(
             schema,
-            stream.boxed(),
-            Some(plan),
+            interrupt.guard(stream).boxed(),
+            Some(running),
             entry,
             guard,
         )))
@@ -72,4 +85,77 @@ pub(super) fn record<T>(
         }
     }
     result
+}
+
+/// `logical` planned and started in `state`.
+async fn start(
+    state: &SessionState,
+    logical: &LogicalPlan,
+) -> Result<(Arc<dyn ExecutionPlan>, SendableRecordBatchStream), LeaderError> {
+    let plan = state.create_physical_plan(logical).await?;
+    let stream = datafusion::physical_plan::execute_stream(
+        Arc::clone(&plan),
+        Arc::new(datafusion::execution::TaskContext::from(state)),
+    )?;
+    Ok((plan, stream))
+}
+
+/// `state` planning joins as sort-merge joins.
+fn with_merge_joins(state: &SessionState) -> SessionState {
+    let mut config = state.config().clone();
+    config
+        .options_mut()
+        .extensions
+        .insert(crate::planner::merge_join::JoinOptions { merge_joins: true });
+    SessionStateBuilder::new_from_existing(state.clone())
+        .with_config(config)
+        .build()
+}
+
+/// Whether `err` is a hash join's build side outgrowing the query's memory (on the
+/// leader or, as the node's message, on a compute node).
+fn hash_join_out_of_memory(err: &DataFusionError) -> bool {
+    err.to_string().contains("HashJoinInput")
+}
+
+/// The rows of `first`; or, if its first item is a hash join's memory error, the
+/// rows of the stream `again` starts. Once a batch has gone out, errors pass.
+fn retry_on_join_memory<F, Fut>(
+    first: SendableRecordBatchStream,
+    again: F,
+) -> BoxStream<'static, Result<RecordBatch, DataFusionError>>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<SendableRecordBatchStream, LeaderError>> + Send,
+{
+    enum State<F> {
+        First(SendableRecordBatchStream, F),
+        Then(SendableRecordBatchStream),
+        Done,
+    }
+    futures::stream::unfold(State::First(first, again), |state| async move {
+        match state {
+            State::First(mut stream, again) => match stream.next().await {
+                Some(Err(e)) if hash_join_out_of_memory(&e) => {
+                    // The first attempt's memory goes back before the second starts.
+                    drop(stream);
+                    match again().await {
+                        Ok(mut stream) => {
+                            let item = stream.next().await?;
+                            Some((item, State::Then(stream)))
+                        }
+                        Err(e) => Some((Err(e.into()), State::Done)),
+                    }
+                }
+                Some(item) => Some((item, State::Then(stream))),
+                None => None,
+            },
+            State::Then(mut stream) => {
+                let item = stream.next().await?;
+                Some((item, State::Then(stream)))
+            }
+            State::Done => None,
+        }
+    })
+    .boxed()
 }

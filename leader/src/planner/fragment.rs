@@ -42,6 +42,7 @@ use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 
 use crate::cluster::ClusterClient;
+use crate::planner::merge_join::{JoinOptions, merge_joins};
 use crate::query_log::QueryScope;
 use crate::query_log::steps::FragmentStats;
 
@@ -192,15 +193,16 @@ impl PhysicalOptimizerRule for ShipFragments {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
+        config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let merge = JoinOptions::wanted(config);
         // A broadcast's input runs on the leader, apart from the plan around it: ship
         // its own slice-local parts first.
         let plan = plan
             .transform_up(|node| match node.downcast_ref::<LeaderRowsExec>() {
                 Some(broadcast) => match broadcast.input() {
                     Some(input) => {
-                        let shipped = self.optimize(Arc::clone(input), _config)?;
+                        let shipped = self.optimize(Arc::clone(input), config)?;
                         Ok(Transformed::yes(
                             Arc::new(broadcast.with_input(shipped)) as Arc<dyn ExecutionPlan>
                         ))
@@ -216,6 +218,11 @@ impl PhysicalOptimizerRule for ShipFragments {
                     || LoadExec::find(&node).is_some()
                     || distributed_slices(&node).is_some();
                 if reads_slices && self.slice_local(&node) && self.decodes_on_compute(&node) {
+                    let node = if merge {
+                        merge_joins(node, false)?
+                    } else {
+                        node
+                    };
                     let remote = RemoteFragmentExec::try_new(node, self.cluster.clone())?;
                     Ok(Transformed::new(
                         Arc::new(remote) as Arc<dyn ExecutionPlan>,
@@ -227,6 +234,12 @@ impl PhysicalOptimizerRule for ShipFragments {
                 }
             })?
             .data;
+        // What runs on the leader joins by merging too.
+        let plan = if merge {
+            merge_joins(plan, true)?
+        } else {
+            plan
+        };
         // Rows that one fragment makes on the compute nodes for another's slices go
         // between the nodes, apart from the leader.
         plan.transform_down(|node| {
