@@ -6,6 +6,7 @@
 //!
 //! Usage: tpch_bench [--sf 1] [--nodes 1] [--slices-per-node 2] [--runs 3]
 //!                   [--data DIR] [--binary PATH] [--no-duckdb]
+//!                   [--no-analyze] [--query-memory-mb N]
 //!
 //! The data is kept in `--data` (default `target/tpch-sf<sf>`) and reused.
 //! Each query runs once to warm up, then `--runs` times; the median is reported.
@@ -24,6 +25,10 @@ struct Args {
     runs: usize,
     data: Option<PathBuf>,
     duckdb: bool,
+    /// ANALYZE after loading (the planner then has the tables' statistics).
+    analyze: bool,
+    /// The cluster's `--query-memory-mb`, if not its default.
+    query_memory_mb: Option<String>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -34,6 +39,8 @@ fn parse_args() -> Result<Args> {
         runs: 3,
         data: None,
         duckdb: true,
+        analyze: true,
+        query_memory_mb: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -49,6 +56,8 @@ fn parse_args() -> Result<Args> {
                 use_blueshift_bin(std::fs::canonicalize(&path).unwrap_or(path));
             }
             "--no-duckdb" => args.duckdb = false,
+            "--no-analyze" => args.analyze = false,
+            "--query-memory-mb" => args.query_memory_mb = Some(value()?),
             other => bail!("unknown argument {other} (see the usage in the source's header)"),
         }
     }
@@ -100,28 +109,39 @@ struct Timing {
     reference: Option<std::result::Result<(), String>>,
     moved: u64,
     moved_ignoring_keys: u64,
+    /// Steps of the last run that spilled (SVL_QUERY_SUMMARY's is_diskbased).
+    disk_based: u64,
 }
 
 /// Rows the session's previous query moved: what the slices sent to the leader, and
 /// what was broadcast or redistributed to the slices (by the leader or between the
-/// compute nodes).
-async fn rows_moved(client: &tokio_postgres::Client) -> Result<u64> {
-    let moved = rows(
+/// compute nodes); and how many of its steps spilled to disk.
+async fn steps_of_last_query(client: &tokio_postgres::Client) -> Result<(u64, u64)> {
+    let found = rows(
         client,
-        "select coalesce(sum(rows), 0) from svl_query_summary \
-         where query = pg_last_query_id() and label in ('return', 'bcast', 'dist')",
+        "select coalesce(sum(case when label in ('return', 'bcast', 'dist') then rows end), 0), \
+         count(case when is_diskbased = 't' then 1 end) \
+         from svl_query_summary where query = pg_last_query_id()",
     )
     .await?;
-    Ok(moved
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
+    let value = |i: usize| {
+        found
+            .first()
+            .and_then(|r| r.get(i))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((value(0), value(1)))
 }
 
 async fn run_blueshift(args: &Args, data: &Path) -> Result<Vec<Timing>> {
     let dir = tempfile::tempdir()?;
-    let cluster = Embedded::start(dir.path(), args.nodes, args.slices)?;
+    let env: Vec<(&str, &str)> = args
+        .query_memory_mb
+        .iter()
+        .map(|mb| ("BLUESHIFT_QUERY_MEMORY_MB", mb.as_str()))
+        .collect();
+    let cluster = Embedded::start_with_env(dir.path(), args.nodes, args.slices, &env)?;
     let client = connect(&cluster.conn_str()).await?;
     client.batch_execute(tpch::SCHEMA).await?;
     let started = Instant::now();
@@ -135,11 +155,14 @@ async fn run_blueshift(args: &Args, data: &Path) -> Result<Vec<Timing>> {
             .await
             .with_context(|| format!("loading {table}"))?;
     }
-    client.batch_execute("analyze").await?;
+    if args.analyze {
+        client.batch_execute("analyze").await?;
+    }
     eprintln!(
-        "Blueshift ({} node(s) x {} slices): loaded and analyzed in {:.1} s",
+        "Blueshift ({} node(s) x {} slices): loaded{} in {:.1} s",
         args.nodes,
         args.slices,
+        if args.analyze { " and analyzed" } else { "" },
         started.elapsed().as_secs_f64()
     );
     let mut timings = Vec::new();
@@ -157,22 +180,27 @@ async fn run_blueshift(args: &Args, data: &Path) -> Result<Vec<Timing>> {
         }
         times.sort();
         let median = times[times.len() / 2];
-        let moved = rows_moved(&client).await?;
+        let (moved, disk_based) = steps_of_last_query(&client).await?;
         client
             .batch_execute("set enable_collocated_joins to off")
             .await?;
         rows(&client, query).await?;
-        let moved_ignoring_keys = rows_moved(&client).await?;
+        let (moved_ignoring_keys, _) = steps_of_last_query(&client).await?;
         client
             .batch_execute("set enable_collocated_joins to on")
             .await?;
-        eprintln!("Q{:02} {:>9.1} ms", i + 1, median.as_secs_f64() * 1e3);
+        eprintln!(
+            "Q{:02} {:>9.1} ms, {disk_based} disk-based steps",
+            i + 1,
+            median.as_secs_f64() * 1e3
+        );
         timings.push(Timing {
             median,
             answer,
             reference,
             moved,
             moved_ignoring_keys,
+            disk_based,
         });
     }
     Ok(timings)
@@ -292,7 +320,7 @@ fn report(args: &Args, blueshift: &[Timing], duckdb: Option<&DuckDb>) {
         args.sf, args.nodes, args.slices, args.runs
     );
     println!(
-        "query  blueshift_ms  duckdb_ms  ratio      rows_moved  ignoring_keys  same_as_duckdb  tpch_answer"
+        "query  blueshift_ms  duckdb_ms  ratio      rows_moved  ignoring_keys  disk_steps  same_as_duckdb  tpch_answer"
     );
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut problems = Vec::new();
@@ -323,11 +351,12 @@ fn report(args: &Args, blueshift: &[Timing], duckdb: Option<&DuckDb>) {
             None => ("-".into(), "-".into(), "-".into()),
         };
         println!(
-            "Q{:02}  {:>12.1}  {theirs:>9}  {ratio:>5}  {:>14}  {:>13}  {same:>14}  {reference}",
+            "Q{:02}  {:>12.1}  {theirs:>9}  {ratio:>5}  {:>14}  {:>13}  {:>10}  {same:>14}  {reference}",
             i + 1,
             ms(t.median),
             t.moved,
-            t.moved_ignoring_keys
+            t.moved_ignoring_keys,
+            t.disk_based
         );
     }
     let geomean = |xs: &mut dyn Iterator<Item = f64>| {
