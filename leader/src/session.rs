@@ -165,6 +165,8 @@ impl Drop for Session {
 pub struct CopyIn {
     pub data: tokio::sync::mpsc::Sender<bytes::Bytes>,
     pub load: tokio::task::JoinHandle<Result<u64, LeaderError>>,
+    /// The table to analyze when the load has rows (STATUPDATE).
+    pub analyze: Option<blueshift_storage::catalog::TableDef>,
 }
 
 fn canonical(name: &str) -> String {

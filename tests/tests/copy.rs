@@ -457,6 +457,9 @@ async fn copy_from_stdin_protocol() -> Result<()> {
     )
     .await?;
     assert_eq!(n, 3);
+    // A COPY into an empty table analyzes it (Redshift's STATUPDATE default).
+    let stats_off = "select stats_off from svv_table_info where \"table\" = 's'";
+    assert_eq!(rows(&client, stats_off).await?, [["0.00"]]);
     let n = copy_in(
         &client,
         "copy s (name, id) from stdin with (format csv, header true)",
@@ -464,6 +467,8 @@ async fn copy_from_stdin_protocol() -> Result<()> {
     )
     .await?;
     assert_eq!(n, 2);
+    // Into a table with rows, it does not: 3 analyzed rows of 5.
+    assert_ne!(rows(&client, stats_off).await?, [["0.00"]]);
     assert_eq!(
         rows(&client, "select id, name, day from s order by id").await?,
         table(&[
@@ -500,16 +505,47 @@ async fn copy_from_stdin_protocol() -> Result<()> {
     );
     let n = copy_in(
         &client,
-        "copy s from stdin maxerror 1",
+        "copy s from stdin maxerror 1 statupdate on",
         "6\tsix\t2024-01-06\nseven\tx\t\\N\n",
     )
     .await?;
     assert_eq!(n, 1);
+    // STATUPDATE ON analyzes whatever the table held.
+    assert_eq!(rows(&client, stats_off).await?, [["0.00"]]);
     // The session still works after all of that.
     assert_eq!(
         rows(&client, "select count(*) from s").await?,
         table(&[&["6"]])
     );
+    Ok(())
+}
+
+/// COPY from files analyzes a table it loads when the table was empty, unless
+/// STATUPDATE OFF; STATUPDATE ON always. The statistics belong to the COPY's
+/// transaction: a ROLLBACK takes them back with the rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_updates_statistics_as_statupdate_says() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start(&dir.path().join("data"), 1, 2)?;
+    let client = connect(&cluster.conn_str()).await?;
+    let file = dir.path().join("rows.txt");
+    std::fs::write(&file, "1|one\n2|two\n3|three\n")?;
+    let from = format!("from 'file://{}' delimiter '|'", file.display());
+    client
+        .batch_execute("create table a (k int, v varchar(8)); create table b (like a); create table c (like a)")
+        .await?;
+    let stats_off = |t: &str| format!("select stats_off from svv_table_info where \"table\" = '{t}'");
+    client.batch_execute(&format!("copy a {from}")).await?;
+    assert_eq!(rows(&client, &stats_off("a")).await?, [["0.00"]]);
+    client.batch_execute(&format!("copy b {from} statupdate off")).await?;
+    assert_eq!(rows(&client, &stats_off("b")).await?, [["100.00"]]);
+    client.batch_execute(&format!("copy b {from} statupdate on")).await?;
+    assert_eq!(rows(&client, &stats_off("b")).await?, [["0.00"]]);
+    client
+        .batch_execute(&format!("begin; copy c {from}; rollback"))
+        .await?;
+    assert_eq!(rows(&client, "select count(*) from c").await?, [["0"]]);
+    assert_eq!(rows(&client, &stats_off("c")).await?, [["100.00"]]);
     Ok(())
 }
 

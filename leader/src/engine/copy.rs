@@ -357,6 +357,7 @@ impl Engine {
         let mut check_ranges = needs_range_check(&split, &spec.format);
         spec.partitions = Self::assign_files(split, self.cluster.layout().slice_count());
         let (state, _guard) = self.admit(session, StatementKind::Copy).await?;
+        let analyze = self.analyzes_after_load(session, stmt, &def)?;
         let query_id = session.current_query().unwrap_or(0);
         let load = LoadRun {
             commits: self.commits_of(session),
@@ -392,12 +393,32 @@ impl Engine {
             session.set_last_copy_id(query_id);
         }
         match result {
-            Ok(rows) => Ok(Outcome::done_rows("COPY", rows.unwrap_or(0))),
+            Ok(rows) => {
+                let rows = rows.unwrap_or(0);
+                if analyze && rows > 0 {
+                    self.analyze_loaded(session, &state, &def).await;
+                }
+                Ok(Outcome::done_rows("COPY", rows))
+            }
             Err(e) => {
                 self.collect_garbage_when_idle();
                 Err(e)
             }
         }
+    }
+
+    /// Whether a COPY into `def` analyzes it after loading: STATUPDATE ON, or no
+    /// STATUPDATE and a table empty before the load (Redshift's rule).
+    fn analyzes_after_load(
+        &self,
+        session: &Session,
+        stmt: &CopyStatement,
+        def: &TableDef,
+    ) -> Result<bool, LeaderError> {
+        Ok(match stmt.stat_update {
+            Some(on) => on,
+            None => self.catalog_of(session).version(def.id)?.rows() == 0,
+        })
     }
 
     /// The plan of a COPY from files: each slice's loader on the compute nodes,
@@ -452,6 +473,9 @@ impl Engine {
         let reader: Reader = Box::pin(tokio_util::io::StreamReader::new(bytes));
         let exec = Arc::new(LoadExec::from_reader(spec.clone(), reader));
         let (state, guard) = self.admit(session, StatementKind::Copy).await?;
+        let analyze = self
+            .analyzes_after_load(session, stmt, &def)?
+            .then(|| def.clone());
         let query_id = session.current_query().unwrap_or(0);
         if query_id != 0 {
             session.set_last_copy_id(query_id);
@@ -486,7 +510,11 @@ impl Engine {
             );
             super::record(entry, result)
         });
-        session.start_copy_in(crate::session::CopyIn { data, load: task });
+        session.start_copy_in(crate::session::CopyIn {
+            data,
+            load: task,
+            analyze,
+        });
         Ok(Outcome::CopyIn { columns })
     }
 

@@ -332,6 +332,34 @@ impl Engine {
         Ok(Outcome::done("ANALYZE"))
     }
 
+    /// The ANALYZE a COPY runs on the table it loaded (STATUPDATE ON, or a COPY into
+    /// an empty table without STATUPDATE), in the COPY's transaction and slot. A
+    /// failure is logged, not raised: the rows are loaded either way.
+    pub(super) async fn analyze_loaded(
+        &self,
+        session: &Session,
+        state: &datafusion::execution::context::SessionState,
+        def: &TableDef,
+    ) {
+        let analyzed = async {
+            let stats = self.table_statistics(session, state, def).await?;
+            self.commits_of(session).put_statistics(def.id, &stats)?;
+            Ok::<(), LeaderError>(())
+        };
+        match analyzed.await {
+            Ok(()) => info!(table = %def.name, "COPY analyzed the table it loaded"),
+            Err(e) => warn!(table = %def.name, "COPY's ANALYZE of the table it loaded: {e}"),
+        }
+    }
+
+    /// [`Engine::analyze_loaded`] after a COPY FROM STDIN, which gave its slot back.
+    pub async fn analyze_after_copy_in(&self, session: &Session, def: &TableDef) {
+        match self.admit(session, StatementKind::Analyze).await {
+            Ok((state, _guard)) => self.analyze_loaded(session, &state, def).await,
+            Err(e) => warn!(table = %def.name, "COPY's ANALYZE of the table it loaded: {e}"),
+        }
+    }
+
     async fn table_statistics(
         &self,
         session: &Session,

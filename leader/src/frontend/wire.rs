@@ -641,6 +641,9 @@ impl CopyHandler for CopyInHandler {
             }),
         };
         let rows = loaded.inspect_err(|_| self.engine.fail_block(&session))?;
+        if let Some(def) = copy.analyze.as_ref().filter(|_| rows > 0) {
+            self.engine.analyze_after_copy_in(&session, def).await;
+        }
         client
             .send(PgWireBackendMessage::CommandComplete(
                 Tag::new("COPY").with_rows(rows as usize).into(),

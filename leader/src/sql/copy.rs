@@ -72,6 +72,9 @@ pub struct CopyStatement {
     pub compression: Compression,
     pub manifest: bool,
     pub options: LoadOptions,
+    /// STATUPDATE: ON analyzes the table after the load, OFF never; without it
+    /// (`None`), the load analyzes a table that was empty.
+    pub stat_update: Option<bool>,
     /// The statement with secrets replaced, for STL_QUERY.
     pub redacted: String,
 }
@@ -185,6 +188,7 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
     };
     let stdin = source == CopySource::Stdin;
     let mut options = LoadOptions::default();
+    let mut stat_update = None;
     let mut auth = Authorization::default();
     let mut format = CopyFormat::Text;
     let mut quote = None;
@@ -320,9 +324,11 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
             "noload" => options.no_load = true,
             "explicit_ids" => options.explicit_ids = true,
             "acceptanydate" | "roundec" | "ignoreblanklines" => {}
-            "compupdate" | "statupdate" => {
+            "compupdate" => {
                 c.switch();
             }
+            // A bare STATUPDATE is ON.
+            "statupdate" => stat_update = Some(c.switch().unwrap_or(true)),
             "encoding" => {
                 c.keyword("as");
                 let e = c.name("an encoding")?;
@@ -411,6 +417,7 @@ fn parse_copy(c: &mut Cursor<'_>) -> Result<CopyStatement, LeaderError> {
         compression,
         manifest,
         options,
+        stat_update,
         redacted: c.redacted(),
     })
 }
@@ -563,6 +570,16 @@ mod tests {
         assert_eq!(c.compression, Compression::Gzip);
         assert_eq!(c.auth.iam_role.as_deref(), Some("default"));
         assert_eq!(c.auth.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn statupdate_is_on_off_or_left_to_the_table() {
+        let with = |options: &str| copy(&format!("copy t from 's3://b/p' iam_role default {options}"));
+        assert_eq!(with("").stat_update, None);
+        assert_eq!(with("statupdate on compupdate off").stat_update, Some(true));
+        assert_eq!(with("statupdate").stat_update, Some(true));
+        assert_eq!(with("statupdate false").stat_update, Some(false));
+        assert_eq!(with("compupdate on statupdate off").stat_update, Some(false));
     }
 
     #[test]
