@@ -65,9 +65,14 @@ impl ComputeNode {
             }
         };
         let service = tonic::service::interceptor::InterceptedService::new(
-            FlightServiceServer::new(ComputeService::new(config.node, store, config.secret, runtime))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            FlightServiceServer::new(ComputeService::new(
+                config.node,
+                store,
+                config.secret,
+                runtime,
+            ))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
             admit,
         );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

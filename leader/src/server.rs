@@ -166,7 +166,7 @@ impl Leader {
                 config.query_memory_bytes,
                 blueshift_operators::spill::runtime(&config.data_dir, config.spill_limit_bytes)?,
             )?
-                .with_s3(config.s3),
+            .with_s3(config.s3),
         );
         let tls = crate::frontend::tls::acceptor(
             &config.tls,

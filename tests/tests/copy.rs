@@ -534,12 +534,17 @@ async fn copy_updates_statistics_as_statupdate_says() -> Result<()> {
     client
         .batch_execute("create table a (k int, v varchar(8)); create table b (like a); create table c (like a)")
         .await?;
-    let stats_off = |t: &str| format!("select stats_off from svv_table_info where \"table\" = '{t}'");
+    let stats_off =
+        |t: &str| format!("select stats_off from svv_table_info where \"table\" = '{t}'");
     client.batch_execute(&format!("copy a {from}")).await?;
     assert_eq!(rows(&client, &stats_off("a")).await?, [["0.00"]]);
-    client.batch_execute(&format!("copy b {from} statupdate off")).await?;
+    client
+        .batch_execute(&format!("copy b {from} statupdate off"))
+        .await?;
     assert_eq!(rows(&client, &stats_off("b")).await?, [["100.00"]]);
-    client.batch_execute(&format!("copy b {from} statupdate on")).await?;
+    client
+        .batch_execute(&format!("copy b {from} statupdate on"))
+        .await?;
     assert_eq!(rows(&client, &stats_off("b")).await?, [["0.00"]]);
     client
         .batch_execute(&format!("begin; copy c {from}; rollback"))

@@ -51,7 +51,11 @@ async fn small_budgets_spill_or_fail_with_53200() -> Result<()> {
 
     // A hash join's table cannot spill: a join that outgrows the budget runs again
     // as a merge join, whose sorts spill. On the compute nodes (collocated)...
-    let joined = rows(&client, "select count(*) from big x join big2 y on x.a = y.a").await?;
+    let joined = rows(
+        &client,
+        "select count(*) from big x join big2 y on x.a = y.a",
+    )
+    .await?;
     assert_eq!(joined, [[ROWS.to_string()]]);
     let steps = rows(
         &client,
@@ -64,12 +68,20 @@ async fn small_budgets_spill_or_fail_with_53200() -> Result<()> {
     // A join that cannot run even so (every slice sorts the whole broadcast input,
     // in 1.6 MiB) fails with 53200 naming the step, the budget and what to change.
     let err = client
-        .simple_query("select count(*) from big x join big2 y on x.b = 'row ' || cast(y.c / 2 as varchar)")
+        .simple_query(
+            "select count(*) from big x join big2 y on x.b = 'row ' || cast(y.c / 2 as varchar)",
+        )
         .await
         .expect_err("the join should not fit");
     assert_eq!(sqlstate(&err), "53200", "{err:?}");
     let message = format!("{err:?}");
-    for words in ["compute node", "out of memory in a sort", "budget here", "wlm_query_slot_count", "--query-memory-mb"] {
+    for words in [
+        "compute node",
+        "out of memory in a sort",
+        "budget here",
+        "wlm_query_slot_count",
+        "--query-memory-mb",
+    ] {
         assert!(message.contains(words), "{words}: {message}");
     }
 

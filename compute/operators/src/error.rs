@@ -395,7 +395,10 @@ mod memory_tests {
              allocated for this reservation - 131.2 MB remain available for the total memory \
              pool: fair(pool_size: 800.0 MB)",
         );
-        assert!(m.starts_with("out of memory in a hash join (HashJoinInput)"), "{m}");
+        assert!(
+            m.starts_with("out of memory in a hash join (HashJoinInput)"),
+            "{m}"
+        );
         assert_eq!(memory_message("odd"), "out of memory: odd");
     }
 }

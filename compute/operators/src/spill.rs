@@ -55,7 +55,10 @@ mod tests {
         std::fs::write(left.join("x.arrow"), b"left over").expect("file");
         let runtime = runtime(dir.path(), 1 << 20).expect("runtime");
         assert!(!left.exists());
-        let file = runtime.disk_manager.create_tmp_file("test").expect("temp file");
+        let file = runtime
+            .disk_manager
+            .create_tmp_file("test")
+            .expect("temp file");
         let path = file.path().expect("a file on disk");
         assert!(path.starts_with(dir.path().join(SPILL_DIR)), "{path:?}");
         assert_eq!(runtime.disk_manager.max_temp_directory_size(), 1 << 20);

@@ -278,7 +278,8 @@ mod tests {
             blueshift_operators::secret::ClusterSecret::generate(),
         )
         .expect("cluster");
-        let engine = Engine::try_new(catalog, cluster, 64 << 20, Default::default()).expect("engine");
+        let engine =
+            Engine::try_new(catalog, cluster, 64 << 20, Default::default()).expect("engine");
         let session = Session::new("admin", 7);
 
         let (edge, c) = completion(

@@ -3,10 +3,10 @@
 //! and the steps of SVL_QUERY_SUMMARY) when they end.
 
 use super::outcome::{Rows, RunningPlan, record_failure};
+use super::*;
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use futures::stream::BoxStream;
-use super::*;
 
 pub(super) fn one_column(name: &str, values: Vec<String>) -> Result<RecordBatch, LeaderError> {
     let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, false)]));

@@ -111,10 +111,7 @@ fn merge_join(
             .iter()
             .map(|&i| {
                 let name = schema.field(i).name().clone();
-                (
-                    Arc::new(Column::new(&name, i)) as PhysicalExprRef,
-                    name,
-                )
+                (Arc::new(Column::new(&name, i)) as PhysicalExprRef, name)
             })
             .collect::<Vec<_>>();
         plan = Arc::new(ProjectionExec::try_new(columns, plan)?);
@@ -174,8 +171,11 @@ mod tests {
                     .filter(|v| v.rem_euclid(partitions as i32) == p as i32)
                     .collect();
                 vec![
-                    RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int32Array::from(mine))])
-                        .expect("batch"),
+                    RecordBatch::try_new(
+                        Arc::clone(&schema),
+                        vec![Arc::new(Int32Array::from(mine))],
+                    )
+                    .expect("batch"),
                 ]
             })
             .collect::<Vec<_>>();
@@ -199,7 +199,11 @@ mod tests {
     }
 
     fn join(mode: PartitionMode, join_type: JoinType, partitions: usize) -> HashJoinExec {
-        let left_partitions = if mode == PartitionMode::CollectLeft { 1 } else { partitions };
+        let left_partitions = if mode == PartitionMode::CollectLeft {
+            1
+        } else {
+            partitions
+        };
         let left = table("a", &[1, 2, 2, 3, 5], left_partitions);
         let right = table("b", &[2, 3, 3, 4, 6, 7], partitions);
         let on = vec![(
@@ -236,9 +240,7 @@ mod tests {
                 JoinType::RightSemi,
                 JoinType::RightAnti,
             ] {
-                if mode == PartitionMode::CollectLeft
-                    && matches!(join_type, JoinType::Full)
-                {
+                if mode == PartitionMode::CollectLeft && matches!(join_type, JoinType::Full) {
                     continue;
                 }
                 let hash: Arc<dyn ExecutionPlan> = Arc::new(join(mode, join_type, partitions));

@@ -574,12 +574,19 @@ mod tests {
 
     #[test]
     fn statupdate_is_on_off_or_left_to_the_table() {
-        let with = |options: &str| copy(&format!("copy t from 's3://b/p' iam_role default {options}"));
+        let with = |options: &str| {
+            copy(&format!(
+                "copy t from 's3://b/p' iam_role default {options}"
+            ))
+        };
         assert_eq!(with("").stat_update, None);
         assert_eq!(with("statupdate on compupdate off").stat_update, Some(true));
         assert_eq!(with("statupdate").stat_update, Some(true));
         assert_eq!(with("statupdate false").stat_update, Some(false));
-        assert_eq!(with("compupdate on statupdate off").stat_update, Some(false));
+        assert_eq!(
+            with("compupdate on statupdate off").stat_update,
+            Some(false)
+        );
     }
 
     #[test]

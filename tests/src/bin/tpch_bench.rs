@@ -6,7 +6,7 @@
 //!
 //! Usage: tpch_bench [--sf 1] [--nodes 1] [--slices-per-node 2] [--runs 3]
 //!                   [--data DIR] [--binary PATH] [--no-duckdb]
-//!                   [--no-analyze] [--query-memory-mb N]
+//!                   [--no-analyze] [--query-memory-mb N] [--placement-only]
 //!
 //! The data is kept in `--data` (default `target/tpch-sf<sf>`) and reused.
 //! Each query runs once to warm up, then `--runs` times; the median is reported.
@@ -29,6 +29,9 @@ struct Args {
     analyze: bool,
     /// The cluster's `--query-memory-mb`, if not its default.
     query_memory_mb: Option<String>,
+    /// Run each query once more with `enable_collocated_joins` off, for the rows
+    /// it would move.
+    placement_off: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -41,6 +44,7 @@ fn parse_args() -> Result<Args> {
         duckdb: true,
         analyze: true,
         query_memory_mb: None,
+        placement_off: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,6 +61,7 @@ fn parse_args() -> Result<Args> {
             }
             "--no-duckdb" => args.duckdb = false,
             "--no-analyze" => args.analyze = false,
+            "--placement-only" => args.placement_off = false,
             "--query-memory-mb" => args.query_memory_mb = Some(value()?),
             other => bail!("unknown argument {other} (see the usage in the source's header)"),
         }
@@ -181,14 +186,19 @@ async fn run_blueshift(args: &Args, data: &Path) -> Result<Vec<Timing>> {
         times.sort();
         let median = times[times.len() / 2];
         let (moved, disk_based) = steps_of_last_query(&client).await?;
-        client
-            .batch_execute("set enable_collocated_joins to off")
-            .await?;
-        rows(&client, query).await?;
-        let (moved_ignoring_keys, _) = steps_of_last_query(&client).await?;
-        client
-            .batch_execute("set enable_collocated_joins to on")
-            .await?;
+        let moved_ignoring_keys = if args.placement_off {
+            client
+                .batch_execute("set enable_collocated_joins to off")
+                .await?;
+            rows(&client, query).await?;
+            let (moved_ignoring_keys, _) = steps_of_last_query(&client).await?;
+            client
+                .batch_execute("set enable_collocated_joins to on")
+                .await?;
+            moved_ignoring_keys
+        } else {
+            0
+        };
         eprintln!(
             "Q{:02} {:>9.1} ms, {disk_based} disk-based steps",
             i + 1,
