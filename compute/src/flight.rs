@@ -82,6 +82,12 @@ impl ComputeService {
                 &task_ctx,
                 &producer_codec,
             )?;
+            let task_ctx = blueshift_operators::spill::share_sort_memory(
+                task_ctx,
+                &plan,
+                scope.memory_bytes,
+                false,
+            );
             Ok((plan, task_ctx))
         }));
         ComputeService {
@@ -250,6 +256,12 @@ impl FlightService for ComputeService {
             &self.codec.with_leader_rows(broadcasts),
         )
         .map_err(|e| Status::invalid_argument(format!("bad fragment: {e}")))?;
+        let task_ctx = blueshift_operators::spill::share_sort_memory(
+            task_ctx,
+            &plan,
+            scope.memory_bytes,
+            false,
+        );
         let partition = ticket.partition as usize;
         let partitions = plan.properties().partitioning.partition_count();
         if partition >= partitions {

@@ -20,7 +20,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{self, ObjectName, SchemaName, Set, Statement};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 mod access;
 pub mod admission;
@@ -750,8 +750,13 @@ impl Engine {
                         None => plan.clone(),
                     };
                     let (state, _guard) = self.admit(session, StatementKind::Insert).await?;
-                    let df = DataFrame::new(state, plan);
-                    let batches = interrupt.run(async { Ok(df.collect().await?) }).await?;
+                    let query = session.current_query().unwrap_or(0);
+                    let batches = interrupt
+                        .run(async {
+                            let (_, stream) = results::start_spilling(state, plan, query).await?;
+                            Ok(stream.try_collect::<Vec<_>>().await?)
+                        })
+                        .await?;
                     let rows = batches
                         .first()
                         .and_then(|b| b.column_by_name("count"))

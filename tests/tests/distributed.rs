@@ -215,10 +215,11 @@ const QUERIES: &[(&str, Option<&str>)] = &[
         "select k from fact where k not in (select k from fact2 where k is not null) order by 1",
         None,
     ),
-    // Joins over joins: collocated below, then with the ALL table.
+    // Joins over joins: collocated below, then with the ALL table, on the slices
+    // too (the first label is the upper join's).
     (
         "select f.k, f2.w, d.name from fact f join fact2 f2 on f.k = f2.k join dim_all d on d.k = f.k order by 1, 2, 3",
-        Some("DS_DIST_NONE"),
+        Some("DS_DIST_ALL_NONE"),
     ),
     (
         "select f2.k, count(*) from fact f join fact2 f2 on f.k = f2.k join fact_big b on b.w = f2.k group by f2.k order by 1",

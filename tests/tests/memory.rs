@@ -65,6 +65,19 @@ async fn small_budgets_spill_or_fail_with_53200() -> Result<()> {
     )
     .await?;
     assert_ne!(steps[0][0], "0", "no merge join ran: {steps:?}");
+    // So does the join of a CREATE TABLE AS and of an INSERT ... SELECT, which commit
+    // nothing before they end.
+    client
+        .batch_execute("create table joined as select x.a, y.c from big x join big2 y on x.a = y.a")
+        .await?;
+    client
+        .batch_execute("insert into joined select x.a, y.c from big x join big2 y on x.a = y.a")
+        .await?;
+    assert_eq!(
+        rows(&client, "select count(*), count(distinct a) from joined").await?,
+        [[(2 * ROWS).to_string(), ROWS.to_string()]]
+    );
+
     // A join that cannot run even so (every slice sorts the whole broadcast input,
     // in 1.6 MiB) fails with 53200 naming the step, the budget and what to change.
     let err = client

@@ -216,8 +216,9 @@ impl Engine {
         // CREATE TABLE AS: stage the rows, then create the table and its first
         // version in one catalog transaction.
         let (state, _guard) = self.admit(session, StatementKind::CreateTableAs).await?;
-        let physical = state.create_physical_plan(&create.input).await?;
-        let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
+        let query = session.current_query().unwrap_or(0);
+        let (_, stream) =
+            super::results::start_spilling(state, create.input.as_ref().clone(), query).await?;
         let sink = SliceSink::new(def.clone(), self.commits_of(session), self.cluster.clone());
         let (rows, segments) = interrupt.run(sink.stage(stream)).await?;
         let version = TableVersion {

@@ -191,8 +191,8 @@ impl Engine {
         self.authorize_plan_as(session, &owner, &plan, 0)?;
         let refreshed = versions(&catalog, &def.depends_on[1..])?;
         let (state, _guard) = self.admit(session, StatementKind::CreateTableAs).await?;
-        let physical = state.create_physical_plan(&plan).await?;
-        let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
+        let query = session.current_query().unwrap_or(0);
+        let (_, stream) = super::results::start_spilling(state, plan, query).await?;
         // Outside a transaction block the replacement is a block of its own.
         let block = (!catalog.in_transaction()).then(|| catalog.begin());
         let commits = match &block {

@@ -36,27 +36,11 @@ impl Engine {
     ) -> Result<Outcome, LeaderError> {
         let schema = Arc::new(client_schema(df.schema().as_arrow()));
         let (state, logical) = df.into_parts();
-        let (plan, stream) = match start(&state, &logical).await {
+        let query = entry.as_ref().map_or(0, QueryEntry::query_id);
+        let (running, stream) = match start_spilling(state, logical, query).await {
             Ok(started) => started,
             Err(e) => return record(entry, Err(e)),
         };
-        let running = RunningPlan::new(plan);
-        // A hash join that outgrew the query's memory before any row was sent: the
-        // query runs again with merge joins, which spill.
-        let again = {
-            let running = running.clone();
-            let query = entry.as_ref().map_or(0, QueryEntry::query_id);
-            move || async move {
-                tracing::info!(
-                    query,
-                    "a hash join ran out of the query's memory: planned again with merge joins"
-                );
-                let (plan, stream) = start(&with_merge_joins(&state), &logical).await?;
-                running.replace(plan);
-                Ok(stream)
-            }
-        };
-        let stream = retry_on_join_memory(stream, again);
         Ok(Outcome::Rows(Rows::new(
             schema,
             interrupt.guard(stream).boxed(),
@@ -87,16 +71,54 @@ pub(super) fn record<T>(
     result
 }
 
+/// `logical` planned and started in `state`, with its plan. A hash join that
+/// outgrows the statement's memory before its first batch comes out (a query's first
+/// row, or the end of an INSERT or CREATE TABLE AS, which commit nothing until then)
+/// makes the statement run again, planned with merge joins, which spill.
+pub(super) async fn start_spilling(
+    state: SessionState,
+    logical: LogicalPlan,
+    query: u64,
+) -> Result<(RunningPlan, SendableRecordBatchStream), LeaderError> {
+    let (plan, stream) = start(&state, &logical).await?;
+    let schema = stream.schema();
+    let running = RunningPlan::new(plan);
+    let again = {
+        let running = running.clone();
+        move || async move {
+            tracing::info!(
+                query,
+                "a hash join ran out of the query's memory: planned again with merge joins"
+            );
+            let (plan, stream) = start(&with_merge_joins(&state), &logical).await?;
+            running.replace(plan);
+            Ok(stream)
+        }
+    };
+    let stream = retry_on_join_memory(stream, again);
+    Ok((
+        running,
+        Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream)),
+    ))
+}
+
 /// `logical` planned and started in `state`.
 async fn start(
     state: &SessionState,
     logical: &LogicalPlan,
 ) -> Result<(Arc<dyn ExecutionPlan>, SendableRecordBatchStream), LeaderError> {
     let plan = state.create_physical_plan(logical).await?;
-    let stream = datafusion::physical_plan::execute_stream(
-        Arc::clone(&plan),
+    let budget = state
+        .config()
+        .get_extension::<QueryScope>()
+        .map_or(0, |s| s.memory_bytes);
+    let context = blueshift_operators::spill::share_sort_memory(
         Arc::new(datafusion::execution::TaskContext::from(state)),
-    )?;
+        &plan,
+        budget,
+        true,
+    );
+    let stream = datafusion::physical_plan::execute_stream(Arc::clone(&plan), context)?;
     Ok((plan, stream))
 }
 

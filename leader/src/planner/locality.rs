@@ -18,6 +18,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::expressions::Column;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
@@ -174,6 +175,7 @@ pub fn locality(plan: &Arc<dyn ExecutionPlan>) -> Option<Locality> {
         return Some(inner.through(exprs.len(), |o| column_index(exprs[o])));
     }
     if plan.is::<LocalLimitExec>()
+        || plan.is::<CooperativeExec>()
         || plan
             .downcast_ref::<SortExec>()
             .is_some_and(|s| s.preserve_partitioning())
@@ -341,6 +343,8 @@ pub fn per_partition_step(plan: &Arc<dyn ExecutionPlan>) -> bool {
     plan.is::<FilterExec>()
         || plan.is::<ProjectionExec>()
         || plan.is::<LocalLimitExec>()
+        // Only yields to the scheduler now and then (DataFusion puts it over scans).
+        || plan.is::<CooperativeExec>()
         || plan
             .downcast_ref::<SortExec>()
             .is_some_and(|s| s.preserve_partitioning())

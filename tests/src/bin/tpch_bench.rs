@@ -6,7 +6,8 @@
 //!
 //! Usage: tpch_bench [--sf 1] [--nodes 1] [--slices-per-node 2] [--runs 3]
 //!                   [--data DIR] [--binary PATH] [--no-duckdb]
-//!                   [--no-analyze] [--query-memory-mb N] [--placement-only]
+//!                   [--no-analyze] [--statupdate-off] [--query-memory-mb N]
+//!                   [--placement-only]
 //!
 //! The data is kept in `--data` (default `target/tpch-sf<sf>`) and reused.
 //! Each query runs once to warm up, then `--runs` times; the median is reported.
@@ -27,6 +28,8 @@ struct Args {
     duckdb: bool,
     /// ANALYZE after loading (the planner then has the tables' statistics).
     analyze: bool,
+    /// COPY with STATUPDATE OFF: no statistics unless `analyze`.
+    statupdate_off: bool,
     /// The cluster's `--query-memory-mb`, if not its default.
     query_memory_mb: Option<String>,
     /// Run each query once more with `enable_collocated_joins` off, for the rows
@@ -43,6 +46,7 @@ fn parse_args() -> Result<Args> {
         data: None,
         duckdb: true,
         analyze: true,
+        statupdate_off: false,
         query_memory_mb: None,
         placement_off: true,
     };
@@ -61,6 +65,7 @@ fn parse_args() -> Result<Args> {
             }
             "--no-duckdb" => args.duckdb = false,
             "--no-analyze" => args.analyze = false,
+            "--statupdate-off" => args.statupdate_off = true,
             "--placement-only" => args.placement_off = false,
             "--query-memory-mb" => args.query_memory_mb = Some(value()?),
             other => bail!("unknown argument {other} (see the usage in the source's header)"),
@@ -154,8 +159,13 @@ async fn run_blueshift(args: &Args, data: &Path) -> Result<Vec<Timing>> {
         let prefix = std::fs::canonicalize(data)?.join(format!("{table}.tbl"));
         client
             .batch_execute(&format!(
-                "copy {table} from 'file://{}' delimiter '|'",
-                prefix.display()
+                "copy {table} from 'file://{}' delimiter '|'{}",
+                prefix.display(),
+                if args.statupdate_off {
+                    " statupdate off"
+                } else {
+                    ""
+                }
             ))
             .await
             .with_context(|| format!("loading {table}"))?;
