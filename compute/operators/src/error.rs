@@ -366,8 +366,9 @@ pub fn memory_message(datafusion: &str) -> String {
     let budget = between("pool_size: ", ")")
         .map(|b| format!(" of the query's {b} budget here"))
         .unwrap_or_default();
+    let article = if step.starts_with('a') { "an" } else { "a" };
     format!(
-        "out of memory in a {step} ({operator}): it needed {asked} more{budget}; \
+        "out of memory in {article} {step} ({operator}): it needed {asked} more{budget}; \
          give the query more memory with SET wlm_query_slot_count (more of its WLM queue's \
          slots) or a larger --query-memory-mb"
     )

@@ -85,14 +85,18 @@ pub(super) async fn start_spilling(
     let running = RunningPlan::new(plan);
     let again = {
         let running = running.clone();
-        move || async move {
-            tracing::info!(
-                query,
-                "a hash join ran out of the query's memory: planned again with merge joins"
-            );
-            let (plan, stream) = start(&with_merge_joins(&state), &logical).await?;
-            running.replace(plan);
-            Ok(stream)
+        move |attempt: u32| {
+            let (state, logical, running) = (state.clone(), logical.clone(), running.clone());
+            async move {
+                tracing::info!(
+                    query,
+                    attempt,
+                    "a hash join ran out of the query's memory: planned again with merge joins"
+                );
+                let (plan, stream) = start(&with_merge_joins(&state, attempt), &logical).await?;
+                running.replace(plan);
+                Ok(stream)
+            }
         }
     };
     let stream = retry_on_join_memory(stream, again);
@@ -122,13 +126,23 @@ async fn start(
     Ok((plan, stream))
 }
 
-/// `state` planning joins as sort-merge joins.
-fn with_merge_joins(state: &SessionState) -> SessionState {
+/// `state` planning joins as sort-merge joins: at the first `attempt`, those whose
+/// build side is not estimated at under an eighth of a slice's share of the memory;
+/// at the next, all of them.
+fn with_merge_joins(state: &SessionState, attempt: u32) -> SessionState {
     let mut config = state.config().clone();
+    let budget = config
+        .get_extension::<QueryScope>()
+        .map_or(0, |s| s.memory_bytes);
+    let slices = config.options().execution.target_partitions.max(1) as u64;
+    let keep_hash_below_bytes = if attempt <= 1 { budget / slices / 8 } else { 0 };
     config
         .options_mut()
         .extensions
-        .insert(crate::planner::merge_join::JoinOptions { merge_joins: true });
+        .insert(crate::planner::merge_join::JoinOptions {
+            merge_joins: true,
+            keep_hash_below_bytes,
+        });
     SessionStateBuilder::new_from_existing(state.clone())
         .with_config(config)
         .build()
@@ -140,43 +154,48 @@ fn hash_join_out_of_memory(err: &DataFusionError) -> bool {
     err.to_string().contains("HashJoinInput")
 }
 
-/// The rows of `first`; or, if its first item is a hash join's memory error, the
-/// rows of the stream `again` starts. Once a batch has gone out, errors pass.
+/// How many times a statement is planned again for its hash joins' memory.
+const MERGE_JOIN_ATTEMPTS: u32 = 2;
+
+/// The rows of `first`; or, while its first item is a hash join's memory error, the
+/// rows of the stream `again(attempt)` starts (attempts 1 and 2). Once a batch has
+/// gone out, errors pass.
 fn retry_on_join_memory<F, Fut>(
     first: SendableRecordBatchStream,
     again: F,
 ) -> BoxStream<'static, Result<RecordBatch, DataFusionError>>
 where
-    F: FnOnce() -> Fut + Send + 'static,
+    F: Fn(u32) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<SendableRecordBatchStream, LeaderError>> + Send,
 {
     enum State<F> {
-        First(SendableRecordBatchStream, F),
+        First(SendableRecordBatchStream, F, u32),
         Then(SendableRecordBatchStream),
         Done,
     }
-    futures::stream::unfold(State::First(first, again), |state| async move {
-        match state {
-            State::First(mut stream, again) => match stream.next().await {
-                Some(Err(e)) if hash_join_out_of_memory(&e) => {
-                    // The first attempt's memory goes back before the second starts.
-                    drop(stream);
-                    match again().await {
-                        Ok(mut stream) => {
-                            let item = stream.next().await?;
-                            Some((item, State::Then(stream)))
-                        }
-                        Err(e) => Some((Err(e.into()), State::Done)),
-                    }
-                }
-                Some(item) => Some((item, State::Then(stream))),
-                None => None,
-            },
+    futures::stream::unfold(State::First(first, again, 0), |state| async move {
+        let (mut stream, again, mut attempt) = match state {
+            State::First(stream, again, attempt) => (stream, again, attempt),
             State::Then(mut stream) => {
                 let item = stream.next().await?;
-                Some((item, State::Then(stream)))
+                return Some((item, State::Then(stream)));
             }
-            State::Done => None,
+            State::Done => return None,
+        };
+        loop {
+            match stream.next().await {
+                Some(Err(e)) if hash_join_out_of_memory(&e) && attempt < MERGE_JOIN_ATTEMPTS => {
+                    // The attempt's memory goes back before the next starts.
+                    drop(stream);
+                    attempt += 1;
+                    match again(attempt).await {
+                        Ok(next) => stream = next,
+                        Err(e) => return Some((Err(e.into()), State::Done)),
+                    }
+                }
+                Some(item) => return Some((item, State::Then(stream))),
+                None => return None,
+            }
         }
     })
     .boxed()

@@ -195,7 +195,7 @@ impl PhysicalOptimizerRule for ShipFragments {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let merge = JoinOptions::wanted(config);
+        let merge = JoinOptions::wanted(config).cloned();
         // A broadcast's input runs on the leader, apart from the plan around it: ship
         // its own slice-local parts first.
         let plan = plan
@@ -218,10 +218,9 @@ impl PhysicalOptimizerRule for ShipFragments {
                     || LoadExec::find(&node).is_some()
                     || distributed_slices(&node).is_some();
                 if reads_slices && self.slice_local(&node) && self.decodes_on_compute(&node) {
-                    let node = if merge {
-                        merge_joins(node, false)?
-                    } else {
-                        node
+                    let node = match &merge {
+                        Some(options) => merge_joins(node, false, options)?,
+                        None => node,
                     };
                     let remote = RemoteFragmentExec::try_new(node, self.cluster.clone())?;
                     Ok(Transformed::new(
@@ -235,10 +234,9 @@ impl PhysicalOptimizerRule for ShipFragments {
             })?
             .data;
         // What runs on the leader joins by merging too.
-        let plan = if merge {
-            merge_joins(plan, true)?
-        } else {
-            plan
+        let plan = match &merge {
+            Some(options) => merge_joins(plan, true, options)?,
+            None => plan,
         };
         // Rows that one fragment makes on the compute nodes for another's slices go
         // between the nodes, apart from the leader.

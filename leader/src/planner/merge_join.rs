@@ -31,6 +31,9 @@ datafusion::common::extensions_options! {
     pub struct JoinOptions {
         /// Sort-merge joins, which spill, in place of hash joins.
         pub merge_joins: bool, default = false
+        /// ... but for the hash joins whose build side is estimated at fewer bytes
+        /// per partition than this (0: every hash join becomes a merge join).
+        pub keep_hash_below_bytes: u64, default = 0
     }
 }
 
@@ -39,12 +42,12 @@ impl ConfigExtension for JoinOptions {
 }
 
 impl JoinOptions {
-    /// Whether `config` asks for merge joins.
-    pub fn wanted(config: &ConfigOptions) -> bool {
+    /// The options in `config`, if it asks for merge joins.
+    pub fn wanted(config: &ConfigOptions) -> Option<&JoinOptions> {
         config
             .extensions
             .get::<JoinOptions>()
-            .is_some_and(|o| o.merge_joins)
+            .filter(|o| o.merge_joins)
     }
 }
 
@@ -56,17 +59,50 @@ impl JoinOptions {
 pub fn merge_joins(
     plan: Arc<dyn ExecutionPlan>,
     may_repartition: bool,
+    options: &JoinOptions,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         let Some(join) = node.downcast_ref::<HashJoinExec>() else {
             return Ok(Transformed::no(node));
         };
+        if small_build_side(join, options.keep_hash_below_bytes) {
+            return Ok(Transformed::no(node));
+        }
         Ok(match merge_join(join, may_repartition)? {
             Some(merged) => Transformed::yes(merged),
             None => Transformed::no(node),
         })
     })
     .map(|t| t.data)
+}
+
+/// Whether the planner's estimate of `join`'s build side, per partition, is under
+/// `limit` bytes (rows times the columns' widths, 32 bytes for a column without one).
+fn small_build_side(join: &HashJoinExec, limit: u64) -> bool {
+    if limit == 0 {
+        return false;
+    }
+    let build = join.left();
+    let context = datafusion::physical_plan::statistics::StatisticsContext::new();
+    let args = datafusion::physical_plan::statistics::StatisticsArgs::new();
+    let Some(rows) = context
+        .compute(build.as_ref(), &args)
+        .ok()
+        .and_then(|s| s.num_rows.get_value().copied())
+    else {
+        return false;
+    };
+    let width: usize = build
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type().primitive_width().unwrap_or(32))
+        .sum();
+    let partitions = match join.partition_mode() {
+        PartitionMode::Partitioned => build.output_partitioning().partition_count().max(1),
+        _ => 1,
+    };
+    (rows.saturating_mul(width.max(1)) / partitions) < limit as usize
 }
 
 /// The sort-merge form of `join`, if it has one.
@@ -244,7 +280,8 @@ mod tests {
                     continue;
                 }
                 let hash: Arc<dyn ExecutionPlan> = Arc::new(join(mode, join_type, partitions));
-                let merged = merge_joins(Arc::clone(&hash), true).expect("rewrites");
+                let merged = merge_joins(Arc::clone(&hash), true, &JoinOptions::default())
+                    .expect("rewrites");
                 assert!(
                     merged.downcast_ref::<HashJoinExec>().is_none(),
                     "{mode:?} {join_type:?} stayed a hash join"
@@ -262,15 +299,34 @@ mod tests {
     fn collected_joins_stay_hash_joins_where_partitions_cannot_move() {
         let hash: Arc<dyn ExecutionPlan> =
             Arc::new(join(PartitionMode::CollectLeft, JoinType::Inner, 3));
-        let kept = merge_joins(Arc::clone(&hash), false).expect("rewrites");
+        let kept =
+            merge_joins(Arc::clone(&hash), false, &JoinOptions::default()).expect("rewrites");
         assert!(kept.downcast_ref::<HashJoinExec>().is_some());
+    }
+
+    #[test]
+    fn joins_with_a_small_build_side_can_stay_hash_joins() {
+        // 5 rows of one INT on the build side: 20 bytes.
+        let hash: Arc<dyn ExecutionPlan> =
+            Arc::new(join(PartitionMode::CollectLeft, JoinType::Inner, 1));
+        let options = |keep_hash_below_bytes| JoinOptions {
+            merge_joins: true,
+            keep_hash_below_bytes,
+        };
+        let kept = merge_joins(Arc::clone(&hash), true, &options(1 << 20)).expect("rewrites");
+        assert!(kept.downcast_ref::<HashJoinExec>().is_some());
+        let merged = merge_joins(Arc::clone(&hash), true, &options(8)).expect("rewrites");
+        assert!(merged.downcast_ref::<HashJoinExec>().is_none());
     }
 
     #[test]
     fn the_option_is_off_unless_set() {
         let mut config = ConfigOptions::new();
-        assert!(!JoinOptions::wanted(&config));
-        config.extensions.insert(JoinOptions { merge_joins: true });
-        assert!(JoinOptions::wanted(&config));
+        assert!(JoinOptions::wanted(&config).is_none());
+        config.extensions.insert(JoinOptions {
+            merge_joins: true,
+            keep_hash_below_bytes: 0,
+        });
+        assert!(JoinOptions::wanted(&config).is_some());
     }
 }
