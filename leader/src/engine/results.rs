@@ -148,18 +148,23 @@ fn with_merge_joins(state: &SessionState, attempt: u32) -> SessionState {
         .build()
 }
 
-/// Whether `err` is a hash join's build side outgrowing the query's memory (on the
-/// leader or, as the node's message, on a compute node).
-fn hash_join_out_of_memory(err: &DataFusionError) -> bool {
-    err.to_string().contains("HashJoinInput")
+/// Whether `err` is a reason to plan the statement again after `attempts` attempts:
+/// a hash join's build side outgrowing the query's memory (on the leader or, as the
+/// node's message, on a compute node); after an attempt that kept some hash joins,
+/// any step running out of memory (the hash joins it kept leave the sorts too little).
+fn plan_again_for(err: &DataFusionError, attempts: u32) -> bool {
+    let text = err.to_string();
+    text.contains("HashJoinInput")
+        || (attempts > 0
+            && (text.contains("Failed to allocate") || text.contains("out of memory in")))
 }
 
 /// How many times a statement is planned again for its hash joins' memory.
 const MERGE_JOIN_ATTEMPTS: u32 = 2;
 
-/// The rows of `first`; or, while its first item is a hash join's memory error, the
-/// rows of the stream `again(attempt)` starts (attempts 1 and 2). Once a batch has
-/// gone out, errors pass.
+/// The rows of `first`; or, while its first item is a memory error
+/// ([`plan_again_for`]), the rows of the stream `again(attempt)` starts (attempts 1
+/// and 2). Once a batch has gone out, errors pass.
 fn retry_on_join_memory<F, Fut>(
     first: SendableRecordBatchStream,
     again: F,
@@ -184,7 +189,7 @@ where
         };
         loop {
             match stream.next().await {
-                Some(Err(e)) if hash_join_out_of_memory(&e) && attempt < MERGE_JOIN_ATTEMPTS => {
+                Some(Err(e)) if plan_again_for(&e, attempt) && attempt < MERGE_JOIN_ATTEMPTS => {
                     // The attempt's memory goes back before the next starts.
                     drop(stream);
                     attempt += 1;
@@ -199,4 +204,65 @@ where
         }
     })
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn stream_of(items: Vec<Result<RecordBatch, DataFusionError>>) -> SendableRecordBatchStream {
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, false)]));
+        Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                schema,
+                futures::stream::iter(items),
+            ),
+        )
+    }
+
+    fn out_of_memory(consumer: &str) -> DataFusionError {
+        DataFusionError::ResourcesExhausted(format!(
+            "Failed to allocate additional 1.0 MB for {consumer}[0] with 0.0 B already \
+             allocated for this reservation - 0.0 B remain available for the total memory \
+             pool: fair(pool_size: 1.0 MB)"
+        ))
+    }
+
+    #[tokio::test]
+    async fn memory_errors_before_the_first_batch_plan_again() -> Result<(), LeaderError> {
+        let batch = one_column("a", vec!["x".into()])?;
+        let calls = Arc::new(AtomicU32::new(0));
+        let again = {
+            let (calls, batch) = (Arc::clone(&calls), batch.clone());
+            move |attempt: u32| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let batch = batch.clone();
+                async move {
+                    Ok(match attempt {
+                        // Keeping some hash joins left a sort too little.
+                        1 => stream_of(vec![Err(out_of_memory("ExternalSorterMerge"))]),
+                        _ => stream_of(vec![Ok(batch)]),
+                    })
+                }
+            }
+        };
+        let first = stream_of(vec![Err(out_of_memory("HashJoinInput"))]);
+        let rows: Vec<_> = retry_on_join_memory(first, again).collect().await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].is_ok());
+
+        // A sort's error before any attempt is not a hash join's: it passes.
+        let first = stream_of(vec![Err(out_of_memory("ExternalSorterMerge"))]);
+        let never = |_: u32| async { Err::<SendableRecordBatchStream, _>(LeaderError::Cancelled) };
+        let rows: Vec<_> = retry_on_join_memory(first, never).collect().await;
+        assert!(matches!(rows.as_slice(), [Err(_)]));
+
+        // After a batch went out, a hash join's error passes too.
+        let first = stream_of(vec![Ok(batch), Err(out_of_memory("HashJoinInput"))]);
+        let rows: Vec<_> = retry_on_join_memory(first, never).collect().await;
+        assert!(matches!(rows.as_slice(), [Ok(_), Err(_)]));
+        Ok(())
+    }
 }
