@@ -20,7 +20,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{self, ObjectName, SchemaName, Set, Statement};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 mod access;
 pub mod admission;
@@ -744,27 +744,7 @@ impl Engine {
                 }
             }
             Planned::Insert(plan) => {
-                let result = async {
-                    let plan = match params {
-                        Some(p) => plan.clone().replace_params_with_values(p)?,
-                        None => plan.clone(),
-                    };
-                    let (state, _guard) = self.admit(session, StatementKind::Insert).await?;
-                    let query = session.current_query().unwrap_or(0);
-                    let batches = interrupt
-                        .run(async {
-                            let (_, stream) = results::start_spilling(state, plan, query).await?;
-                            Ok(stream.try_collect::<Vec<_>>().await?)
-                        })
-                        .await?;
-                    let rows = batches
-                        .first()
-                        .and_then(|b| b.column_by_name("count"))
-                        .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
-                        .map_or(0, |a| a.value(0));
-                    Ok(Outcome::inserted(rows))
-                }
-                .await;
+                let result = self.insert(session, plan, params, interrupt).await;
                 record(entry, result)
             }
             Planned::Dml(plan) => {

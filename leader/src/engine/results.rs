@@ -50,6 +50,34 @@ impl Engine {
         )))
     }
 
+    /// INSERT ... VALUES / SELECT: its rows written, and how many.
+    pub(super) async fn insert(
+        &self,
+        session: &Session,
+        plan: &LogicalPlan,
+        params: Option<&ParamValues>,
+        interrupt: Interrupt,
+    ) -> Result<Outcome, LeaderError> {
+        let plan = match params {
+            Some(p) => plan.clone().replace_params_with_values(p)?,
+            None => plan.clone(),
+        };
+        let (state, _guard) = self.admit(session, StatementKind::Insert).await?;
+        let query = session.current_query().unwrap_or(0);
+        let batches = interrupt
+            .run(async {
+                let (_, stream) = start_spilling(state, plan, query).await?;
+                Ok(futures::TryStreamExt::try_collect::<Vec<_>>(stream).await?)
+            })
+            .await?;
+        let rows = batches
+            .first()
+            .and_then(|b| b.column_by_name("count"))
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
+            .map_or(0, |a| a.value(0));
+        Ok(Outcome::inserted(rows))
+    }
+
     /// One batch the engine made itself (SHOW), as rows.
     pub(super) async fn batch_rows(&self, batch: RecordBatch) -> Result<Outcome, LeaderError> {
         let df = self.ctx.read_batch(batch)?;
