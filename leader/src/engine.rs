@@ -727,10 +727,7 @@ impl Engine {
             Planned::Empty => Ok(Outcome::Empty),
             Planned::Query(plan) => {
                 let started = async {
-                    let plan = match params {
-                        Some(p) => plan.clone().replace_params_with_values(p)?,
-                        None => plan.clone(),
-                    };
+                    let plan = results::bound(plan, params)?;
                     self.admit(session, StatementKind::Query)
                         .await
                         .map(|a| (plan, a))

@@ -52,10 +52,7 @@ impl Engine {
         params: Option<&ParamValues>,
         interrupt: Interrupt,
     ) -> Result<Outcome, LeaderError> {
-        let plan = match params {
-            Some(p) => plan.clone().replace_params_with_values(p)?,
-            None => plan.clone(),
-        };
+        let plan = super::results::bound(plan, params)?;
         let LogicalPlan::Dml(DmlStatement {
             table_name,
             op,

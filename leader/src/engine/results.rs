@@ -58,10 +58,7 @@ impl Engine {
         params: Option<&ParamValues>,
         interrupt: Interrupt,
     ) -> Result<Outcome, LeaderError> {
-        let plan = match params {
-            Some(p) => plan.clone().replace_params_with_values(p)?,
-            None => plan.clone(),
-        };
+        let plan = bound(plan, params)?;
         let (state, _guard) = self.admit(session, StatementKind::Insert).await?;
         let query = session.current_query().unwrap_or(0);
         let batches = interrupt
@@ -97,6 +94,17 @@ pub(super) fn record<T>(
         }
     }
     result
+}
+
+/// `plan` with the values of its parameters `$1, $2, ...`, if it has any.
+pub(super) fn bound(
+    plan: &LogicalPlan,
+    params: Option<&ParamValues>,
+) -> Result<LogicalPlan, LeaderError> {
+    Ok(match params {
+        Some(p) => plan.clone().replace_params_with_values(p)?,
+        None => plan.clone(),
+    })
 }
 
 /// `logical` planned and started in `state`, with its plan. A hash join that
