@@ -107,3 +107,44 @@ async fn small_budgets_spill_or_fail_with_53200() -> Result<()> {
     assert_eq!(rows(&other, "select 1").await?, [["1"]]);
     Ok(())
 }
+
+/// Spill files go to `spill/` under each process's data directory, and a query that
+/// would spill past `--spill-limit-gb` fails with 53100 naming the flag.
+#[tokio::test(flavor = "multi_thread")]
+async fn spills_past_the_limit_fail_with_53100() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cluster = Embedded::start_with_env(
+        dir.path(),
+        1,
+        2,
+        &[
+            ("BLUESHIFT_QUERY_MEMORY_MB", "32"),
+            ("BLUESHIFT_SPILL_LIMIT_GB", "0"),
+        ],
+    )?;
+    for process in ["leader", "node-0"] {
+        assert!(
+            dir.path().join(process).join("spill").is_dir(),
+            "no spill directory for {process}"
+        );
+    }
+    let client = connect(&cluster.conn_str()).await?;
+    client
+        .batch_execute(&format!(
+            "create table big (a bigint, b varchar(40));
+             insert into big select value, 'row ' || (value * 7919 % {ROWS}) \
+                 from generate_series(1, {ROWS});"
+        ))
+        .await?;
+    let err = client
+        .simple_query("select max(r) from (select row_number() over (order by b) as r from big) t")
+        .await
+        .expect_err("the sort must spill, and may not");
+    assert_eq!(sqlstate(&err), "53100", "{err:?}");
+    assert!(format!("{err:?}").contains("--spill-limit-gb"), "{err:?}");
+    assert_eq!(
+        rows(&client, "select count(*) from big").await?,
+        [[ROWS.to_string()]]
+    );
+    Ok(())
+}
