@@ -22,6 +22,8 @@ pub enum ErrorKind {
     UndefinedObject,
     /// 22023: a bad setting value or option value.
     InvalidParameterValue,
+    /// 22025: an escape string that is neither empty nor one character.
+    InvalidEscapeSequence,
     /// 42P01: a missing table.
     UndefinedTable,
     /// 42703: a missing column.
@@ -117,6 +119,7 @@ impl ErrorKind {
         ErrorKind::InvalidTableDefinition,
         ErrorKind::UndefinedObject,
         ErrorKind::InvalidParameterValue,
+        ErrorKind::InvalidEscapeSequence,
         ErrorKind::UndefinedTable,
         ErrorKind::UndefinedColumn,
         ErrorKind::AmbiguousColumn,
@@ -168,6 +171,7 @@ impl ErrorKind {
             ErrorKind::InvalidTableDefinition => "42P16",
             ErrorKind::UndefinedObject => "42704",
             ErrorKind::InvalidParameterValue => "22023",
+            ErrorKind::InvalidEscapeSequence => "22025",
             ErrorKind::UndefinedTable => "42P01",
             ErrorKind::UndefinedColumn => "42703",
             ErrorKind::AmbiguousColumn => "42702",

@@ -8,43 +8,9 @@
 
 use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Value};
 
-/// The regular expression SIMILAR TO `pattern` means.
-pub(super) fn regex(pattern: &str, escape: Option<char>) -> String {
-    let escape = escape.unwrap_or('\\');
-    let mut out = String::from("^(?:");
-    let mut chars = pattern.chars();
-    let mut in_brackets = false;
-    while let Some(c) = chars.next() {
-        if c == escape {
-            if let Some(next) = chars.next() {
-                out.push_str(&regex::escape(&next.to_string()));
-            }
-            continue;
-        }
-        if in_brackets {
-            out.push(c);
-            if c == ']' {
-                in_brackets = false;
-            }
-            continue;
-        }
-        match c {
-            '%' => out.push_str(".*"),
-            '_' => out.push('.'),
-            '[' => {
-                in_brackets = true;
-                out.push('[');
-            }
-            '|' | '*' | '+' | '?' | '{' | '}' | '(' | ')' => out.push(c),
-            other => out.push_str(&regex::escape(&other.to_string())),
-        }
-    }
-    out.push_str(")$");
-    out
-}
-
-/// `expr`, if it is a SIMILAR TO with a literal pattern, as a regular-expression
-/// match.
+/// `expr`, if it is a SIMILAR TO, as a regular-expression match: against the
+/// regular expression a constant pattern means, or against `similar_to_escape` of
+/// the pattern for each row.
 pub(super) fn rewrite(expr: &mut Expr) {
     let Expr::SimilarTo {
         negated,
@@ -55,42 +21,59 @@ pub(super) fn rewrite(expr: &mut Expr) {
     else {
         return;
     };
-    let Expr::Value(p) = pattern.as_ref() else {
-        return;
-    };
-    let Value::SingleQuotedString(text) = &p.value else {
-        return;
-    };
-    let escape = match escape_char.as_ref().map(|e| &e.value) {
-        None => None,
-        Some(Value::SingleQuotedString(e)) => match e.chars().collect::<Vec<_>>().as_slice() {
-            [c] => Some(*c),
-            // ESCAPE '' : no escape character.
-            [] => Some('\u{0}'),
-            _ => return,
-        },
-        Some(_) => return,
-    };
     let op = if *negated {
         BinaryOperator::PGRegexNotMatch
     } else {
         BinaryOperator::PGRegexMatch
     };
+    let constant = |e: &Expr| match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let escape = match escape_char.as_ref().map(|e| &e.value) {
+        None => Some(None),
+        Some(Value::SingleQuotedString(e)) => match e.chars().collect::<Vec<_>>().as_slice() {
+            [c] => Some(Some(*c)),
+            // ESCAPE '' : no escape character.
+            [] => Some(Some('\u{0}')),
+            // Neither: similar_to_escape says so (22025).
+            _ => None,
+        },
+        Some(_) => None,
+    };
+    let regex = match (constant(pattern), escape) {
+        // A constant pattern: its regular expression, once.
+        (Some(text), Some(escape)) => Expr::value(Value::SingleQuotedString(
+            blueshift_operators::functions::string::similar_to_regex(&text, escape),
+        )),
+        // Else each row's, made as it runs.
+        _ => {
+            let mut args = vec![pattern.as_ref().clone()];
+            if let Some(e) = escape_char {
+                args.push(Expr::value(e.value.clone()));
+            }
+            super::ast_build::call("similar_to_escape", args)
+        }
+    };
     *expr = Expr::Nested(Box::new(Expr::BinaryOp {
         left: value.clone(),
         op,
-        right: Box::new(Expr::value(Value::SingleQuotedString(regex(text, escape)))),
+        right: Box::new(regex),
     }));
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     fn matches(value: &str, pattern: &str) -> bool {
-        regex::Regex::new(&regex(pattern, None))
-            .expect("a regular expression")
-            .is_match(value)
+        regex::Regex::new(&blueshift_operators::functions::string::similar_to_regex(
+            pattern, None,
+        ))
+        .expect("a regular expression")
+        .is_match(value)
     }
 
     #[test]

@@ -32,6 +32,10 @@ enum Kind {
     QuoteIdent,
     QuoteLiteral,
     FnvHash,
+    /// PostgreSQL's `similar_to_escape(pattern [, escape])`: the regular expression a
+    /// SIMILAR TO pattern means (the leader's SIMILAR TO with a pattern that is not
+    /// a constant matches against it).
+    SimilarToEscape,
 }
 
 /// FNV-1a (64 bits) of `bytes`, from the hash state `seed`.
@@ -249,6 +253,45 @@ struct StringFunction {
 }
 
 /// The functions of this module.
+/// The regular expression SIMILAR TO `pattern` means, as PostgreSQL's
+/// `similar_to_escape` makes it: `%` is any text, `_` any character, `|`, `*`, `+`,
+/// `?`, `{m,n}`, `()` and `[...]` keep their meaning, other characters are
+/// themselves, `escape` (by default `\`; `'\0'` for none) makes the next one
+/// itself, and the whole value must match.
+pub fn similar_to_regex(pattern: &str, escape: Option<char>) -> String {
+    let escape = escape.unwrap_or('\\');
+    let mut out = String::from("^(?:");
+    let mut chars = pattern.chars();
+    let mut in_brackets = false;
+    while let Some(c) = chars.next() {
+        if c == escape {
+            if let Some(next) = chars.next() {
+                out.push_str(&regex::escape(&next.to_string()));
+            }
+            continue;
+        }
+        if in_brackets {
+            out.push(c);
+            if c == ']' {
+                in_brackets = false;
+            }
+            continue;
+        }
+        match c {
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            '[' => {
+                in_brackets = true;
+                out.push('[');
+            }
+            '|' | '*' | '+' | '?' | '{' | '}' | '(' | ')' => out.push(c),
+            other => out.push_str(&regex::escape(&other.to_string())),
+        }
+    }
+    out.push_str(")$");
+    out
+}
+
 pub fn functions() -> Vec<ScalarUDF> {
     let text = || TypeSignature::Exact(vec![DataType::Utf8]);
     vec![
@@ -271,6 +314,17 @@ pub fn functions() -> Vec<ScalarUDF> {
             kind: Kind::QuoteLiteral,
             aliases: vec![],
             signature: Signature::any(1, Volatility::Immutable),
+        }),
+        udf(StringFunction {
+            kind: Kind::SimilarToEscape,
+            aliases: vec![],
+            signature: Signature::one_of(
+                vec![
+                    text(),
+                    TypeSignature::Exact(vec![DataType::Utf8, DataType::Utf8]),
+                ],
+                Volatility::Immutable,
+            ),
         }),
         udf(StringFunction {
             kind: Kind::FnvHash,
@@ -344,6 +398,7 @@ impl ScalarUDFImpl for StringFunction {
             Kind::QuoteIdent => "quote_ident",
             Kind::QuoteLiteral => "quote_literal",
             Kind::FnvHash => "fnv_hash",
+            Kind::SimilarToEscape => "similar_to_escape",
         }
     }
 
@@ -382,6 +437,28 @@ impl ScalarUDFImpl for StringFunction {
                 };
                 Ok(ScalarValue::Int64(
                     fnv_bytes(&v[0])?.map(|bytes| fnv1a(&bytes, seed) as i64),
+                ))
+            }),
+            Kind::SimilarToEscape => row_by_row(&args, &DataType::Utf8, |v| {
+                let escape = match v.get(1) {
+                    None => None,
+                    Some(e) => match text(e)? {
+                        None => return Ok(ScalarValue::Utf8(None)),
+                        Some(e) => match e.chars().collect::<Vec<_>>().as_slice() {
+                            [] => Some('\u{0}'),
+                            [c] => Some(*c),
+                            _ => {
+                                return Err(super::value_error(
+                                    ErrorKind::InvalidEscapeSequence,
+                                    "similar_to_escape",
+                                    "invalid escape string: it must be empty or one character",
+                                ));
+                            }
+                        },
+                    },
+                };
+                Ok(ScalarValue::Utf8(
+                    text(&v[0])?.map(|p| similar_to_regex(&p, escape)),
                 ))
             }),
             Kind::QuoteIdent => row_by_row(&args, &DataType::Utf8, |v| {
