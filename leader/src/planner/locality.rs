@@ -366,6 +366,16 @@ pub(crate) fn column_index(expr: &Arc<dyn PhysicalExpr>) -> Option<usize> {
     expr.downcast_ref::<Column>().map(Column::index)
 }
 
+/// The planner's estimate of `plan`'s rows, exact or not.
+pub(crate) fn estimated_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
+    let context = datafusion::physical_plan::statistics::StatisticsContext::new();
+    let args = datafusion::physical_plan::statistics::StatisticsArgs::new();
+    context
+        .compute(plan.as_ref(), &args)
+        .ok()
+        .and_then(|s| s.num_rows.get_value().copied())
+}
+
 /// `plan` without the exchanges DataFusion put over it (repartitions, merges of
 /// partitions without a limit).
 pub(crate) fn strip_exchanges(plan: &Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {

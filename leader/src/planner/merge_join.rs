@@ -83,13 +83,7 @@ fn small_build_side(join: &HashJoinExec, limit: u64) -> bool {
         return false;
     }
     let build = join.left();
-    let context = datafusion::physical_plan::statistics::StatisticsContext::new();
-    let args = datafusion::physical_plan::statistics::StatisticsArgs::new();
-    let Some(rows) = context
-        .compute(build.as_ref(), &args)
-        .ok()
-        .and_then(|s| s.num_rows.get_value().copied())
-    else {
+    let Some(rows) = crate::planner::locality::estimated_rows(build) else {
         return false;
     };
     let width: usize = build

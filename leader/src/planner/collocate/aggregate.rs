@@ -11,7 +11,8 @@ use datafusion::error::Result;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 
-use super::join::{estimated_rows, moved_by_key};
+use super::join::moved_by_key;
+use crate::planner::locality::estimated_rows;
 use crate::planner::locality::{groups_on_key, locality, strip_exchanges};
 
 /// Partial groups (by the planner's estimate) below which the leader finishes an

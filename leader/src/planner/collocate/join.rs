@@ -18,7 +18,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 
 use crate::planner::locality::{
-    JoinDistribution, Locality, column_index, locality, strip_exchanges,
+    JoinDistribution, Locality, column_index, estimated_rows, locality, strip_exchanges,
 };
 
 /// Whether some pair of join keys holds both inputs' distribution keys.
@@ -61,16 +61,6 @@ fn partner_key(
 /// inputs once. So only the smaller input is worth sending back to the slices.
 fn smaller(moved: &Arc<dyn ExecutionPlan>, staying: &Arc<dyn ExecutionPlan>) -> bool {
     matches!((estimated_rows(moved), estimated_rows(staying)), (Some(m), Some(s)) if m < s)
-}
-
-/// The planner's estimate of `plan`'s rows, exact or not.
-pub(super) fn estimated_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
-    let context = datafusion::physical_plan::statistics::StatisticsContext::new();
-    let args = datafusion::physical_plan::statistics::StatisticsArgs::new();
-    context
-        .compute(plan.as_ref(), &args)
-        .ok()
-        .and_then(|s| s.num_rows.get_value().copied())
 }
 
 /// Whether sending `inner` to each of `slices` slices (through the leader: its rows
