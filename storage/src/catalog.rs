@@ -17,6 +17,7 @@ pub mod access;
 mod comments;
 mod constraints;
 mod declared;
+mod export;
 mod identity;
 mod overlay;
 mod roles;
@@ -26,6 +27,7 @@ mod views;
 pub use comments::{Comment, CommentTarget};
 pub use constraints::{Constraint, ConstraintKind, MAX_KEY_COLUMNS};
 pub use declared::declared_bytes;
+pub use export::CatalogExport;
 pub use identity::Identity;
 pub use users::{GroupDef, RoleDef, UserDef};
 pub use views::{Materialized, ViewColumn, ViewDef};
@@ -259,21 +261,14 @@ impl Catalog {
     /// schema `public`; an existing one keeps the layout it was created with.
     pub fn open(dir: &Path, layout: ClusterLayout) -> Result<Self> {
         let db = sled::Config::new().path(dir).open()?;
+        let opened = Tree::ALL
+            .iter()
+            .map(|tree| db.open_tree(tree.name()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let trees = Trees(
-            [
-                db.open_tree("meta")?,
-                db.open_tree("schemas")?,
-                db.open_tree("tables")?,
-                db.open_tree("versions")?,
-                db.open_tree("users")?,
-                db.open_tree("statistics")?,
-                db.open_tree("groups")?,
-                db.open_tree("schema_access")?,
-                db.open_tree("roles")?,
-                db.open_tree("default_acls")?,
-                db.open_tree("views")?,
-                db.open_tree("comments")?,
-            ],
+            opened
+                .try_into()
+                .map_err(|_| StorageError::Catalog("a catalog tree is missing".into()))?,
             Arc::default(),
         );
         let catalog = Catalog {
@@ -778,4 +773,4 @@ fn remove_table(tx: &mut View<'_>, schema: &str, name: &str) -> Result<TableDef>
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

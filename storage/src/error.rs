@@ -93,6 +93,19 @@ pub enum StorageError {
     /// An object store request failed (network, server, a read cut short).
     #[error("error reading '{url}': {reason}")]
     ObjectIo { url: String, reason: String },
+    /// No complete snapshot of that id in the store.
+    #[error("snapshot '{id}' does not exist in {store}")]
+    SnapshotNotFound { store: String, id: String },
+    /// A snapshot of that id exists (or is being taken) already.
+    #[error("snapshot '{id}' already exists in {store}")]
+    SnapshotExists { store: String, id: String },
+    /// An object of a snapshot store is missing, damaged or of another format.
+    #[error("snapshot object '{object}' is corrupt: {reason}")]
+    SnapshotCorrupt { object: String, reason: String },
+    /// A snapshot request that cannot be done as asked (a bad id, a node count the
+    /// slices cannot be spread over, a target directory that exists).
+    #[error("{0}")]
+    SnapshotRequest(String),
     /// The object is there but is not what the COPY says it is.
     #[error("'{url}': {reason}")]
     BadData { url: String, reason: String },
@@ -116,7 +129,12 @@ impl StorageError {
             StorageError::Dependents { .. } => ErrorKind::DependentObjectsStillExist,
             StorageError::InvalidDefinition(_) => ErrorKind::InvalidTableDefinition,
             StorageError::InvalidGrant(_) => ErrorKind::InvalidParameterValue,
-            StorageError::SegmentCorrupt { .. } => ErrorKind::DataCorrupted,
+            StorageError::SegmentCorrupt { .. } | StorageError::SnapshotCorrupt { .. } => {
+                ErrorKind::DataCorrupted
+            }
+            StorageError::SnapshotNotFound { .. } => ErrorKind::UndefinedObject,
+            StorageError::SnapshotExists { .. } => ErrorKind::DuplicateObject,
+            StorageError::SnapshotRequest(_) => ErrorKind::InvalidParameterValue,
             StorageError::Conflict { .. } => ErrorKind::SerializationFailure,
             StorageError::ObjectNotFound { .. } => ErrorKind::UndefinedFile,
             StorageError::AccessDenied { .. } => ErrorKind::InsufficientPrivilege,

@@ -18,6 +18,11 @@
 //!   sources, UNLOAD's targets and snapshots, with a fault-injecting wrapper for tests
 //!   ([`objects::faults`]); crash points for tests are in [`fault`].
 //!
+//! - **Snapshots** ([`snapshot`]): a catalog export at one commit point and the
+//!   segments it references, in an object store where every segment is stored once by
+//!   its content hash; restored into a new data directory, with any node count that
+//!   spreads the slices evenly.
+//!
 //! The entry point is [`catalog::Catalog`] on the leader and [`segment::SliceStore`] on
 //! a compute node. This crate knows neither SQL nor the protocols between Blueshift's
 //! processes; the only network it reaches is object stores.
@@ -31,6 +36,7 @@ pub mod error;
 pub mod fault;
 pub mod objects;
 pub mod segment;
+pub mod snapshot;
 pub mod sort_key;
 pub mod version;
 

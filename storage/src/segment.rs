@@ -9,7 +9,6 @@
 //! or take the decoded blocks from the store's [`ColumnCache`] when it has one.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,6 +35,8 @@ use crate::version::SegmentRef;
 pub fn file_column_name(id: u32) -> String {
     format!("c{id}")
 }
+
+mod files;
 
 static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -187,22 +188,7 @@ impl SliceStore {
         writer.write(&batch).map_err(|e| err(e.to_string()))?;
         writer.close().map_err(|e| err(e.to_string()))?;
 
-        let name = hex::encode(Sha256::digest(&buf));
-        let dir = self.slice_dir(slice);
-        fs::create_dir_all(&dir)?;
-        let path = self.segment_path(slice, &name);
-        if !path.exists() {
-            // Concurrent writers of identical rows write the same segment: each uses
-            // its own temporary file, and the renames agree.
-            let unique = NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let tmp = dir.join(format!(".{name}.{}.{unique}.tmp", std::process::id()));
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(&buf)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            fs::File::open(&dir)?.sync_all()?;
-            crate::fault::crash_point("segment_written");
-        }
+        let name = self.store_file(slice, &buf)?;
         Ok(Some(SegmentRef::new(name, rows as u64, buf.len() as u64)))
     }
 

@@ -39,7 +39,7 @@ pub(crate) enum Tree {
 }
 
 impl Tree {
-    const ALL: [Tree; 12] = [
+    pub(crate) const ALL: [Tree; 12] = [
         Tree::Meta,
         Tree::Schemas,
         Tree::Tables,
@@ -53,6 +53,24 @@ impl Tree {
         Tree::Views,
         Tree::Comments,
     ];
+
+    /// The sled tree's name, which is also its name in a snapshot's catalog export.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tree::Meta => "meta",
+            Tree::Schemas => "schemas",
+            Tree::Tables => "tables",
+            Tree::Versions => "versions",
+            Tree::Users => "users",
+            Tree::Statistics => "statistics",
+            Tree::Groups => "groups",
+            Tree::SchemaAccess => "schema_access",
+            Tree::Roles => "roles",
+            Tree::DefaultAcls => "default_acls",
+            Tree::Views => "views",
+            Tree::Comments => "comments",
+        }
+    }
 }
 
 /// The trees, indexed by [`Tree`], and the count of commits started and ended (odd
@@ -66,7 +84,7 @@ impl Trees {
     }
 
     /// Every key and value of every tree, as committed at one moment between commits.
-    fn snapshot(&self) -> Result<Snapshot> {
+    pub(crate) fn snapshot(&self) -> Result<Snapshot> {
         loop {
             let before = self.1.load(Ordering::Acquire);
             if before % 2 == 1 {
@@ -88,7 +106,7 @@ impl Trees {
 }
 
 /// The committed catalog at one moment: every key of every tree.
-type Snapshot = BTreeMap<Key, Vec<u8>>;
+pub(crate) type Snapshot = BTreeMap<Key, Vec<u8>>;
 
 /// A change to a value, applied at commit to the value committed then.
 pub(crate) type Merge = Arc<dyn Fn(Option<&[u8]>) -> Result<Vec<u8>> + Send + Sync>;

@@ -4,7 +4,7 @@
 use super::*;
 use crate::deletes::DeleteVector;
 
-fn table(name: &str) -> TableDef {
+pub(crate) fn table(name: &str) -> TableDef {
     TableDef {
         id: 0,
         schema: "public".into(),
