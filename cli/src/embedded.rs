@@ -9,8 +9,10 @@ use blueshift_compute::{ComputeConfig, ComputeNode};
 use blueshift_leader::frontend::auth::AuthMethod;
 use blueshift_leader::frontend::tls::TlsSettings;
 use blueshift_leader::s3_config::S3Config;
+use blueshift_leader::server::SnapshotSettings;
 use blueshift_leader::{Leader, LeaderConfig};
 use blueshift_operators::secret::ClusterSecret;
+use blueshift_storage::snapshot::{leader_dir, node_dir};
 use tracing::warn;
 
 /// How to run `blueshift up`.
@@ -30,6 +32,10 @@ pub struct EmbeddedConfig {
     pub column_cache_bytes: u64,
     /// The spill limit of the leader and of each compute node.
     pub spill_limit_bytes: u64,
+    /// Where `blueshift snapshot create` puts snapshots.
+    pub snapshot_store: Option<SnapshotSettings>,
+    /// The admin API's address.
+    pub admin_listen: SocketAddr,
 }
 
 /// A leader and its compute nodes in one process, talking Flight over loopback.
@@ -52,7 +58,7 @@ impl EmbeddedCluster {
             let compute = ComputeNode::start(ComputeConfig {
                 secret: secret.clone(),
                 node,
-                data_dir: config.data_dir.join(format!("node-{node}")),
+                data_dir: node_dir(&config.data_dir, node),
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 column_cache_bytes: config.column_cache_bytes,
                 spill_limit_bytes: config.spill_limit_bytes,
@@ -63,7 +69,7 @@ impl EmbeddedCluster {
         }
         let leader = Leader::start(LeaderConfig {
             secret,
-            data_dir: config.data_dir.join("leader"),
+            data_dir: leader_dir(&config.data_dir),
             listen: config.listen,
             compute: nodes.iter().map(|n| n.addr().to_string()).collect(),
             slices_per_node: config.slices_per_node,
@@ -73,6 +79,8 @@ impl EmbeddedCluster {
             s3: config.s3,
             query_memory_bytes: config.query_memory_bytes,
             spill_limit_bytes: config.spill_limit_bytes,
+            snapshot_store: config.snapshot_store,
+            admin_listen: Some(config.admin_listen),
         })
         .await?;
         Ok(EmbeddedCluster { leader, nodes })

@@ -7,16 +7,20 @@ use anyhow::{Context, Result, bail};
 use blueshift_compute::{ComputeConfig, ComputeNode};
 use blueshift_leader::frontend::auth::AuthMethod;
 use blueshift_leader::frontend::tls::TlsSettings;
-use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::server::{ADMIN_USER, AdminPassword, DEFAULT_ADMIN_PASSWORD};
 use blueshift_leader::{Leader, LeaderConfig};
-use blueshift_operators::secret::{ClusterSecret, NodeTls};
+use blueshift_operators::secret::ClusterSecret;
 use clap::{Args, Parser, Subcommand};
 
 use crate::embedded::{EmbeddedCluster, EmbeddedConfig};
+use crate::node_tls::NodeTlsArgs;
+use crate::s3_args::S3Args;
+use crate::snapshot::{ClusterSnapshotArgs, SnapshotCommand, record_admin_addr};
 
 mod embedded;
 mod node_tls;
+mod s3_args;
+mod snapshot;
 
 /// Blueshift: an open-source MPP columnar data warehouse that speaks Redshift.
 #[derive(Parser, Debug)]
@@ -41,6 +45,12 @@ enum Command {
     /// node.key), for a leader and compute nodes on separate hosts to talk over
     /// mutual TLS (--node-tls-ca, --node-tls-cert, --node-tls-key).
     NodeTls(NodeTlsGenerateArgs),
+    /// Snapshots: take one of a running cluster, list, describe, verify, delete and
+    /// collect them in their store, restore one into a new data directory.
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -51,37 +61,6 @@ struct NodeTlsGenerateArgs {
     /// localhost and 127.0.0.1).
     #[arg(long = "host")]
     hosts: Vec<String>,
-}
-
-/// TLS for the calls between the leader and compute nodes (all three or none).
-#[derive(Args, Debug)]
-struct NodeTlsArgs {
-    /// The cluster's CA certificate (PEM): with --node-tls-cert and --node-tls-key,
-    /// calls between the leader and compute nodes go over mutual TLS.
-    #[arg(long, env = "BLUESHIFT_NODE_TLS_CA")]
-    node_tls_ca: Option<PathBuf>,
-    /// This process's certificate chain (PEM), signed by the CA.
-    #[arg(long, env = "BLUESHIFT_NODE_TLS_CERT")]
-    node_tls_cert: Option<PathBuf>,
-    /// The private key of --node-tls-cert (PEM).
-    #[arg(long, env = "BLUESHIFT_NODE_TLS_KEY")]
-    node_tls_key: Option<PathBuf>,
-}
-
-impl NodeTlsArgs {
-    /// `secret`, with node TLS when the three files are given.
-    fn apply(&self, secret: ClusterSecret) -> Result<ClusterSecret> {
-        match (&self.node_tls_ca, &self.node_tls_cert, &self.node_tls_key) {
-            (None, None, None) => Ok(secret),
-            (Some(ca), Some(cert), Some(key)) => {
-                Ok(secret.with_tls(NodeTls::read(ca, cert, key).map_err(anyhow::Error::msg)?))
-            }
-            _ => bail!(
-                "node TLS needs --node-tls-ca, --node-tls-cert and --node-tls-key together \
-                 (`blueshift node-tls DIR` makes them)"
-            ),
-        }
-    }
 }
 
 #[derive(Args, Debug)]
@@ -140,42 +119,6 @@ impl FrontEndArgs {
     }
 }
 
-/// How COPY and UNLOAD reach S3.
-#[derive(Args, Debug)]
-struct S3Args {
-    /// An S3-compatible endpoint instead of AWS (`http://127.0.0.1:9000`).
-    #[arg(long, env = "BLUESHIFT_S3_ENDPOINT")]
-    s3_endpoint: Option<String>,
-    /// The region when a statement gives no REGION (default us-east-1).
-    #[arg(long, env = "BLUESHIFT_S3_REGION")]
-    s3_region: Option<String>,
-    /// Allow http:// endpoints.
-    #[arg(long, env = "BLUESHIFT_S3_ALLOW_HTTP")]
-    s3_allow_http: bool,
-    /// Path-style requests (`endpoint/bucket/key`), as most S3-compatible stores want.
-    #[arg(long, env = "BLUESHIFT_S3_PATH_STYLE")]
-    s3_path_style: bool,
-    /// A JSON file mapping IAM role ARNs (and "default") to access keys.
-    #[arg(long, env = "BLUESHIFT_IAM_ROLES")]
-    iam_roles: Option<PathBuf>,
-}
-
-impl S3Args {
-    fn config(&self) -> Result<S3Config> {
-        let mut config = S3Config {
-            endpoint: self.s3_endpoint.clone(),
-            region: self.s3_region.clone(),
-            allow_http: self.s3_allow_http,
-            path_style: self.s3_path_style,
-            ..S3Config::default()
-        };
-        if let Some(path) = &self.iam_roles {
-            config.load_iam_roles(path)?;
-        }
-        Ok(config)
-    }
-}
-
 /// What each compute node keeps in memory.
 #[derive(Args, Debug)]
 struct NodeArgs {
@@ -215,6 +158,8 @@ struct UpArgs {
     node: NodeArgs,
     #[command(flatten)]
     spill: SpillArgs,
+    #[command(flatten)]
+    snapshot: ClusterSnapshotArgs,
 }
 
 #[derive(Args, Debug)]
@@ -238,6 +183,8 @@ struct LeaderArgs {
     front: FrontEndArgs,
     #[command(flatten)]
     spill: SpillArgs,
+    #[command(flatten)]
+    snapshot: ClusterSnapshotArgs,
 }
 
 #[derive(Args, Debug)]
@@ -313,13 +260,17 @@ async fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Snapshot { command } => snapshot::run(command).await?,
         Command::Up(args) => {
+            let s3 = args.front.s3.config()?;
             let cluster = EmbeddedCluster::start(EmbeddedConfig {
                 data_dir: args.data_dir.clone(),
                 listen: SocketAddr::new(args.front.host, args.front.port),
                 nodes: args.nodes,
                 slices_per_node: args.slices_per_node,
-                s3: args.front.s3.config()?,
+                snapshot_store: args.snapshot.settings(&s3)?,
+                admin_listen: args.snapshot.admin_listen(),
+                s3,
                 query_memory_bytes: args.front.query_memory_mb << 20,
                 column_cache_bytes: args.node.column_cache_mb << 20,
                 spill_limit_bytes: args.spill.bytes(),
@@ -336,6 +287,9 @@ async fn main() -> Result<()> {
                 layout.slices_per_node,
                 args.data_dir.display()
             );
+            if let Some(addr) = cluster.leader.admin_addr() {
+                record_admin_addr(&args.data_dir, addr)?;
+            }
             print_connect(cluster.leader.addr(), cluster.leader.admin_password());
             shutdown_signal().await?;
             println!("Shutting down.");
@@ -348,13 +302,16 @@ async fn main() -> Result<()> {
             ))
             .map_err(anyhow::Error::msg)?;
             let secret = args.node_tls.apply(secret)?;
+            let s3 = args.front.s3.config()?;
             let leader = Leader::start(LeaderConfig {
                 secret,
-                data_dir: args.data_dir,
+                data_dir: args.data_dir.clone(),
                 listen: SocketAddr::new(args.front.host, args.front.port),
                 compute: args.compute,
                 slices_per_node: args.slices_per_node,
-                s3: args.front.s3.config()?,
+                snapshot_store: args.snapshot.settings(&s3)?,
+                admin_listen: Some(args.snapshot.admin_listen()),
+                s3,
                 query_memory_bytes: args.front.query_memory_mb << 20,
                 spill_limit_bytes: args.spill.bytes(),
                 tls: args.front.tls(),
@@ -363,6 +320,9 @@ async fn main() -> Result<()> {
             })
             .await
             .context("starting the leader")?;
+            if let Some(addr) = leader.admin_addr() {
+                record_admin_addr(&args.data_dir, addr)?;
+            }
             print_connect(leader.addr(), leader.admin_password());
             shutdown_signal().await?;
             println!("Shutting down.");

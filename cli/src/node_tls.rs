@@ -1,12 +1,46 @@
 //! `blueshift node-tls DIR`: a CA for a cluster and one certificate it signed for
-//! the leader and compute nodes to present to each other (mutual TLS).
+//! the leader and compute nodes to present to each other (mutual TLS), and the flags
+//! that give a process those files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use blueshift_operators::secret::{ClusterSecret, NodeTls};
+use clap::Args;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };
+
+/// TLS for the calls between the leader and compute nodes (all three or none).
+#[derive(Args, Debug)]
+pub struct NodeTlsArgs {
+    /// The cluster's CA certificate (PEM): with --node-tls-cert and --node-tls-key,
+    /// calls between the leader and compute nodes go over mutual TLS.
+    #[arg(long, env = "BLUESHIFT_NODE_TLS_CA")]
+    node_tls_ca: Option<PathBuf>,
+    /// This process's certificate chain (PEM), signed by the CA.
+    #[arg(long, env = "BLUESHIFT_NODE_TLS_CERT")]
+    node_tls_cert: Option<PathBuf>,
+    /// The private key of --node-tls-cert (PEM).
+    #[arg(long, env = "BLUESHIFT_NODE_TLS_KEY")]
+    node_tls_key: Option<PathBuf>,
+}
+
+impl NodeTlsArgs {
+    /// `secret`, with node TLS when the three files are given.
+    pub fn apply(&self, secret: ClusterSecret) -> Result<ClusterSecret> {
+        match (&self.node_tls_ca, &self.node_tls_cert, &self.node_tls_key) {
+            (None, None, None) => Ok(secret),
+            (Some(ca), Some(cert), Some(key)) => {
+                Ok(secret.with_tls(NodeTls::read(ca, cert, key).map_err(anyhow::Error::msg)?))
+            }
+            _ => bail!(
+                "node TLS needs --node-tls-ca, --node-tls-cert and --node-tls-key together \
+                 (`blueshift node-tls DIR` makes them)"
+            ),
+        }
+    }
+}
 
 /// The files `blueshift node-tls` writes in its directory.
 pub const FILES: [&str; 4] = ["ca.pem", "ca.key", "node.pem", "node.key"];

@@ -20,9 +20,9 @@ use arrow_flight::{
 };
 use blueshift_proto::{
     ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
-    ACTION_REWRITE_SEGMENTS, Block, BlockList, BlockListRequest, CollectGarbage, ExchangeRead,
-    FragmentReport, FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, SegmentWritten,
-    SegmentsWritten, WriteSegment,
+    ACTION_REWRITE_SEGMENTS, ACTION_UPLOAD_SEGMENTS, Block, BlockList, BlockListRequest,
+    CollectGarbage, ExchangeRead, FragmentReport, FragmentTicket, GarbageCollected, NodeInfo,
+    RewriteSegments, SegmentWritten, SegmentsWritten, UploadSegments, WriteSegment,
 };
 use blueshift_storage::segment::{SliceStore, SortKey};
 use datafusion::physical_plan::ExecutionPlan;
@@ -397,6 +397,14 @@ impl FlightService for ComputeService {
                     .encode_to_vec()
             }
             ACTION_EXEC_STATE => self.running.state().encode_to_vec(),
+            ACTION_UPLOAD_SEGMENTS => {
+                let request = UploadSegments::decode(action.body)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                crate::snapshot::upload(&self.store, request)
+                    .await
+                    .map_err(|e| internal("snapshot upload", e))?
+                    .encode_to_vec()
+            }
             other => return unsupported(&format!("action {other}")),
         };
         let result = arrow_flight::Result { body: body.into() };

@@ -24,7 +24,7 @@
 //! request says which slice and which segments (the pinned table version) to read.
 //! Its modules form layers: [`server`] over [`flight`] (the Flight service) over
 //! [`exchange_registry`] (the exchanges this node produces), [`rewrite`] (VACUUM's
-//! segment rewrites), [`running`] (STV_EXEC_STATE) and [`runtime`] (the threads
+//! segment rewrites), [`snapshot`] (segment uploads to a snapshot store), [`running`] (STV_EXEC_STATE) and [`runtime`] (the threads
 //! fragments run on).
 
 pub mod error;
@@ -34,6 +34,7 @@ pub mod rewrite;
 pub mod running;
 pub mod runtime;
 pub mod server;
+pub mod snapshot;
 
 pub use error::ComputeError;
 pub use server::{ComputeConfig, ComputeNode};

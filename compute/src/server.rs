@@ -51,19 +51,12 @@ impl ComputeNode {
                 .map_err(|e| ComputeError::Server(format!("spill directory: {e}")))?;
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let secret = config.secret.clone();
         let tls = config.secret.tls().map(|t| t.server_config());
         // Every call, of the leader or of another node, must carry the secret.
-        let admit = move |request: tonic::Request<()>| {
-            if secret.admits(request.metadata()) {
-                Ok(request)
-            } else {
-                Err(tonic::Status::unauthenticated(
-                    "this compute node answers only its cluster's leader and nodes: \
-                     the call did not carry the cluster secret",
-                ))
-            }
-        };
+        let admit = config.secret.gate(
+            "this compute node answers only its cluster's leader and nodes: \
+             the call did not carry the cluster secret",
+        );
         let service = tonic::service::interceptor::InterceptedService::new(
             FlightServiceServer::new(ComputeService::new(
                 config.node,

@@ -10,9 +10,10 @@ use arrow_flight::{Action, Ticket};
 use blueshift_operators::secret::{ClusterSecret, NodeClient};
 use blueshift_proto::{
     ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
-    ACTION_REWRITE_SEGMENTS, Block, BlockList, BlockListRequest, CollectGarbage, ExecState,
-    FragmentReport, FragmentTicket, GarbageCollected, NodeInfo, RewriteSegments, RunningFragment,
-    SegmentOfTable, SegmentWritten, SegmentsWritten, WriteSegment,
+    ACTION_REWRITE_SEGMENTS, ACTION_UPLOAD_SEGMENTS, Block, BlockList, BlockListRequest,
+    CollectGarbage, ExecState, FragmentReport, FragmentTicket, GarbageCollected, NodeInfo,
+    RewriteSegments, RunningFragment, SegmentOfTable, SegmentWritten, SegmentsUploaded,
+    SegmentsWritten, UploadSegments, WriteSegment,
 };
 use blueshift_storage::catalog::ClusterLayout;
 use datafusion::error::DataFusionError;
@@ -191,6 +192,16 @@ impl ClusterClient {
             .action(node, ACTION_REWRITE_SEGMENTS, request.encode_to_vec())
             .await?;
         Ok(written.segments)
+    }
+
+    /// Has `node` upload segments of its slices to a snapshot store.
+    pub async fn upload_segments(
+        &self,
+        node: u32,
+        request: UploadSegments,
+    ) -> Result<SegmentsUploaded, LeaderError> {
+        self.action(node, ACTION_UPLOAD_SEGMENTS, request.encode_to_vec())
+            .await
     }
 
     /// The blocks of `segments` (all on slices of `node`), for STV_BLOCKLIST.

@@ -46,6 +46,7 @@ pub mod outcome;
 mod privileges;
 mod results;
 mod roles;
+pub mod snapshot;
 mod temp_tables;
 mod transaction;
 mod views;
@@ -138,6 +139,9 @@ pub struct Engine {
     ctx: SessionContext,
     parser: SqlParser,
     s3: S3Config,
+    /// Where snapshots go (`--snapshot-store`), and the segments of those being taken.
+    snapshot_store: Option<snapshot::SnapshotSettings>,
+    snapshot_pins: snapshot::SnapshotPins,
 }
 
 impl std::fmt::Debug for Engine {
@@ -307,6 +311,8 @@ impl Engine {
             ctx,
             parser: SqlParser::default(),
             s3: S3Config::default(),
+            snapshot_store: None,
+            snapshot_pins: snapshot::SnapshotPins::default(),
         };
         // A client that disconnects in a block that wrote leaves staged segments.
         engine
@@ -319,6 +325,12 @@ impl Engine {
     /// The engine with `s3` as its S3 settings (COPY and UNLOAD).
     pub fn with_s3(mut self, s3: S3Config) -> Self {
         self.s3 = s3;
+        self
+    }
+
+    /// The engine with `settings` as its snapshot store.
+    pub fn with_snapshot_store(mut self, settings: Option<snapshot::SnapshotSettings>) -> Self {
+        self.snapshot_store = settings;
         self
     }
 

@@ -52,6 +52,20 @@ impl S3Config {
         Ok(())
     }
 
+    /// The store settings of the snapshot store: `role`'s credentials, else the
+    /// `default` role's when one is mapped, else unsigned requests.
+    pub fn store_for_role(&self, role: Option<&str>) -> Result<StoreConfig, LeaderError> {
+        let iam_role = role.map(str::to_string).or_else(|| {
+            self.iam_roles
+                .contains_key("default")
+                .then(|| "default".into())
+        });
+        self.store_for(&Authorization {
+            iam_role,
+            ..Authorization::default()
+        })
+    }
+
     /// The store settings for a statement's authorization.
     pub fn store_for(&self, auth: &Authorization) -> Result<StoreConfig, LeaderError> {
         let mut store = StoreConfig {

@@ -14,7 +14,9 @@ use tracing::{info, warn};
 use crate::cluster::ClusterClient;
 use crate::commit::CommitPoint;
 use crate::engine::Engine;
+pub use crate::engine::snapshot::SnapshotSettings;
 use crate::error::LeaderError;
+use crate::frontend::admin::AdminServer;
 use crate::frontend::auth::{AuthMethod, new_user};
 use crate::frontend::tls::TlsSettings;
 use crate::frontend::wire::Handlers;
@@ -52,6 +54,10 @@ pub struct LeaderConfig {
     pub tls: TlsSettings,
     /// The secret every call to a compute node carries.
     pub secret: ClusterSecret,
+    /// Where `blueshift snapshot create` sends snapshots (`--snapshot-store`).
+    pub snapshot_store: Option<SnapshotSettings>,
+    /// The admin API's address (`--admin-port`); none: no admin API.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// What startup did about the admin password, for the startup message.
@@ -72,6 +78,7 @@ pub struct Leader {
     admin_password: AdminPassword,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    admin: Option<AdminServer>,
 }
 
 async fn wait_for_nodes(cluster: &ClusterClient, within: Duration) -> Result<(), LeaderError> {
@@ -166,8 +173,15 @@ impl Leader {
                 config.query_memory_bytes,
                 blueshift_operators::spill::runtime(&config.data_dir, config.spill_limit_bytes)?,
             )?
-            .with_s3(config.s3),
+            .with_s3(config.s3)
+            .with_snapshot_store(config.snapshot_store),
         );
+        let admin = match config.admin_listen {
+            Some(listen) => {
+                Some(AdminServer::start(listen, &config.secret, Arc::clone(&engine)).await?)
+            }
+            None => None,
+        };
         let tls = crate::frontend::tls::acceptor(
             &config.tls,
             &config.data_dir,
@@ -211,7 +225,13 @@ impl Leader {
             admin_password,
             shutdown,
             task,
+            admin,
         })
+    }
+
+    /// The admin API's address, when it serves one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|a| a.addr)
     }
 
     /// The PostgreSQL protocol address.
@@ -233,5 +253,8 @@ impl Leader {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        if let Some(admin) = self.admin {
+            admin.stop().await;
+        }
     }
 }

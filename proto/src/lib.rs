@@ -562,3 +562,89 @@ pub struct RunningFragment {
     #[prost(message, repeated, tag = "4")]
     pub steps: Vec<StepStats>,
 }
+
+/// Flight action type that uploads segments of this node's slices to a snapshot
+/// store, skipping those the store has: body an [`UploadSegments`], answer a
+/// [`SegmentsUploaded`].
+pub const ACTION_UPLOAD_SEGMENTS: &str = "upload_segments";
+
+/// Body of an [`ACTION_UPLOAD_SEGMENTS`] action.
+#[derive(Clone, PartialEq, Message)]
+pub struct UploadSegments {
+    /// The snapshot store's URL (`s3://bucket/prefix`, `file:///path`).
+    #[prost(string, tag = "1")]
+    pub store_url: String,
+    /// How to reach it: the storage crate's `StoreConfig` as JSON (credentials
+    /// included; the call carries the cluster secret and may go over TLS).
+    #[prost(string, tag = "2")]
+    pub store_config_json: String,
+    #[prost(message, repeated, tag = "3")]
+    pub segments: Vec<SegmentToUpload>,
+}
+
+/// One segment of one slice to upload.
+#[derive(Clone, PartialEq, Message)]
+pub struct SegmentToUpload {
+    #[prost(uint32, tag = "1")]
+    pub slice: u32,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    #[prost(uint64, tag = "3")]
+    pub rows: u64,
+    #[prost(uint64, tag = "4")]
+    pub bytes: u64,
+}
+
+/// The answer to an [`UploadSegments`] (and, on the admin API, part of a
+/// [`SnapshotCreated`]).
+#[derive(Clone, PartialEq, Message)]
+pub struct SegmentsUploaded {
+    #[prost(uint64, tag = "1")]
+    pub uploaded_segments: u64,
+    #[prost(uint64, tag = "2")]
+    pub uploaded_bytes: u64,
+    /// Segments the store had already.
+    #[prost(uint64, tag = "3")]
+    pub skipped_segments: u64,
+    #[prost(uint64, tag = "4")]
+    pub skipped_bytes: u64,
+}
+
+/// Admin API (the leader's admin Flight service, used by `blueshift snapshot`):
+/// action type that takes a manual snapshot; body a [`CreateSnapshot`], answer a
+/// [`SnapshotCreated`].
+pub const ACTION_CREATE_SNAPSHOT: &str = "create_snapshot";
+
+/// Body of an [`ACTION_CREATE_SNAPSHOT`] action.
+#[derive(Clone, PartialEq, Message)]
+pub struct CreateSnapshot {
+    /// The snapshot's id; empty: `manual-<UTC date and time>`.
+    #[prost(string, tag = "1")]
+    pub id: String,
+    /// Days to keep it; absent: until deleted.
+    #[prost(uint32, optional, tag = "2")]
+    pub retention_days: Option<u32>,
+}
+
+/// The answer to a [`CreateSnapshot`]: the snapshot exists.
+#[derive(Clone, PartialEq, Message)]
+pub struct SnapshotCreated {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    /// The store it is in.
+    #[prost(string, tag = "2")]
+    pub store_url: String,
+    #[prost(string, tag = "3")]
+    pub created_at: String,
+    #[prost(uint64, tag = "4")]
+    pub tables: u64,
+    /// Segments and bytes the snapshot references.
+    #[prost(uint64, tag = "5")]
+    pub segments: u64,
+    #[prost(uint64, tag = "6")]
+    pub bytes: u64,
+    #[prost(message, optional, tag = "7")]
+    pub transfer: Option<SegmentsUploaded>,
+    #[prost(uint64, tag = "8")]
+    pub elapsed_ms: u64,
+}

@@ -198,6 +198,7 @@ impl TableStatistics {
 
 const LAYOUT_KEY: &[u8] = b"layout";
 const NEXT_TABLE_ID_KEY: &[u8] = b"next_table_id";
+const ID_OFFSET_KEY: &[u8] = b"id_offset";
 const FORMAT_VERSION_KEY: &[u8] = b"format_version";
 const DATABASE_ACCESS_KEY: &[u8] = b"database_access";
 
@@ -223,6 +224,9 @@ pub struct Catalog {
     transaction: Option<Arc<Mutex<Overlay>>>,
     /// The open transactions, whose segments are live until they end.
     open: Arc<Mutex<Vec<Weak<Mutex<Overlay>>>>>,
+    /// Added to sled's id counter: in a catalog restored from a snapshot, past every
+    /// id the snapshot holds (`meta.id_offset`; 0 when absent).
+    id_offset: u64,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -271,11 +275,12 @@ impl Catalog {
                 .map_err(|_| StorageError::Catalog("a catalog tree is missing".into()))?,
             Arc::default(),
         );
-        let catalog = Catalog {
+        let mut catalog = Catalog {
             db,
             trees,
             transaction: None,
             open: Arc::default(),
+            id_offset: 0,
         };
         if catalog.trees.get(Tree::Meta).get(LAYOUT_KEY)?.is_none() {
             let version = encode(&CATALOG_FORMAT_VERSION)?;
@@ -294,6 +299,9 @@ impl Catalog {
                     ));
                 }
             }
+        }
+        if let Some(bytes) = catalog.trees.get(Tree::Meta).get(ID_OFFSET_KEY)? {
+            catalog.id_offset = decode(ID_OFFSET_KEY, &bytes)?;
         }
         let found = catalog.format_version()?;
         if found > CATALOG_FORMAT_VERSION {
@@ -531,7 +539,7 @@ impl Catalog {
         mut def: TableDef,
         version: Option<TableVersion>,
     ) -> Result<TableDef> {
-        def.id = self.db.generate_id()? + 1;
+        def.id = self.new_object_id()?;
         constraints::refer_to_itself(&mut def);
         let key = table_key(&def.schema, &def.name);
         let id_key = def.id.to_be_bytes();

@@ -185,6 +185,23 @@ impl ClusterSecret {
             .is_some_and(|v| v.as_bytes().ct_eq(self.0.as_bytes()).into())
     }
 
+    /// A server interceptor that lets through only calls carrying this secret, and
+    /// refuses the others as unauthenticated with `refusal`.
+    pub fn gate(
+        &self,
+        refusal: &'static str,
+    ) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone + use<>
+    {
+        let secret = self.clone();
+        move |request: tonic::Request<()>| {
+            if secret.admits(request.metadata()) {
+                Ok(request)
+            } else {
+                Err(tonic::Status::unauthenticated(refusal))
+            }
+        }
+    }
+
     /// A Flight client over `channel` that sends the secret with every call.
     fn client(&self, channel: Channel) -> NodeClient {
         FlightServiceClient::with_interceptor(channel, self.clone())

@@ -285,16 +285,19 @@ impl Engine {
         let gate = std::sync::Arc::clone(&self.gate);
         let catalog = self.catalog.clone();
         let cluster = self.cluster.clone();
+        let pins = self.snapshot_pins.clone();
         move || {
             let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                 return;
             };
             let (gate, catalog, cluster) = (gate.clone(), catalog.clone(), cluster.clone());
+            let pins = pins.clone();
             runtime.spawn(async move {
                 let Ok(_all) = gate.acquire_all().await else {
                     return;
                 };
-                let result = match catalog.live_segments() {
+                // Segments of snapshots being taken stay until their upload is done.
+                let result = match pins.live_with_pins(|| catalog.live_segments()) {
                     Ok(live) => cluster.collect_garbage(&live).await,
                     Err(e) => Err(e.into()),
                 };

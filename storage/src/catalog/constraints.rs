@@ -68,9 +68,10 @@ fn same_set(a: &[u32], b: &[u32]) -> bool {
 }
 
 impl Catalog {
-    /// A new id, unique among tables, views and constraints.
+    /// A new id, unique among tables, views and constraints: sled's counter, past
+    /// the ids a restored snapshot brought (the `meta` record `id_offset`).
     pub fn new_object_id(&self) -> Result<u64> {
-        Ok(self.db.generate_id()? + 1)
+        Ok(self.db.generate_id()? + 1 + self.id_offset)
     }
 }
 

@@ -10,7 +10,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::overlay::{Overlay, Tree};
-use super::{CATALOG_FORMAT_VERSION, Catalog, LAYOUT_KEY, TableDef, TableVersion, decode, encode};
+use super::{
+    CATALOG_FORMAT_VERSION, Catalog, ID_OFFSET_KEY, LAYOUT_KEY, TableDef, TableVersion, decode,
+    encode,
+};
 use crate::distribution::{ClusterLayout, DistStyle};
 use crate::error::{Result, StorageError};
 use crate::version::SegmentRef;
@@ -23,6 +26,10 @@ pub struct CatalogExport {
     pub format_version: u32,
     pub layout: ClusterLayout,
     pub trees: BTreeMap<String, Vec<(String, String)>>,
+    /// Greater than every table, view and constraint id in the export: a restored
+    /// catalog's new ids start past it.
+    #[serde(default)]
+    pub next_id: u64,
 }
 
 impl Catalog {
@@ -57,6 +64,7 @@ impl Catalog {
                 .push((STANDARD.encode(key), STANDARD.encode(value)));
         }
         Ok(CatalogExport {
+            next_id: self.new_object_id()?,
             format_version: self.format_version()?,
             layout: self.layout()?,
             trees,
@@ -87,7 +95,7 @@ impl Catalog {
                 dir.display()
             )));
         }
-        let catalog = Catalog::open(dir, layout)?;
+        let mut catalog = Catalog::open(dir, layout)?;
         let mut entries: BTreeMap<(Tree, Vec<u8>), Vec<u8>> = BTreeMap::new();
         for name in export.trees.keys() {
             let tree = Tree::ALL
@@ -99,6 +107,10 @@ impl Catalog {
             }
         }
         entries.insert((Tree::Meta, LAYOUT_KEY.to_vec()), encode(&layout)?);
+        entries.insert(
+            (Tree::Meta, ID_OFFSET_KEY.to_vec()),
+            encode(&export.next_id)?,
+        );
         let all_tables: Vec<u64> = entries
             .iter()
             .filter(|((tree, _), _)| *tree == Tree::Tables)
@@ -135,7 +147,10 @@ impl Catalog {
             records.put(tree, &key, value);
         }
         match records.commit(&catalog.trees) {
-            Ok(()) => catalog.flush()?,
+            Ok(()) => {
+                catalog.flush()?;
+                catalog.id_offset = export.next_id;
+            }
             Err(super::overlay::CommitError::Storage(e)) => return Err(e),
             Err(super::overlay::CommitError::Changed(_)) => {
                 return Err(StorageError::Catalog(

@@ -182,7 +182,7 @@ impl Catalog {
     /// kept (22023 otherwise); a table of the name is never replaced.
     pub fn create_view(&self, def: ViewDef, replace: bool) -> Result<ViewDef> {
         let key = table_key(&def.schema, &def.name);
-        let new_id = self.db.generate_id()? + 1;
+        let new_id = self.new_object_id()?;
         self.write(|tx| {
             if tx.get(Tree::Schemas, def.schema.as_bytes())?.is_none() {
                 return Err(StorageError::SchemaNotFound(def.schema.clone()));

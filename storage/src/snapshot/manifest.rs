@@ -140,6 +140,7 @@ mod tests {
                     slices_per_node: 2,
                 },
                 trees: Default::default(),
+                next_id: 9,
             },
             segments: vec![SegmentEntry {
                 name: "ab".repeat(32),

@@ -145,6 +145,14 @@ async fn snapshots_upload_once_restore_elsewhere_and_collect_garbage() -> Result
         },
     )?;
     assert_eq!(restored.layout()?.nodes, 4);
+    // New objects get ids past the restored ones.
+    let fresh = restored.create_table(table("fresh"), None)?;
+    assert!(
+        fresh.id > scratch.id && fresh.id > all.id,
+        "{} vs {}",
+        fresh.id,
+        scratch.id
+    );
     let by_name = |name: &str| {
         restored
             .all_tables()
