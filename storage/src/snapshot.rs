@@ -257,7 +257,7 @@ impl SnapshotStore {
     pub async fn finish(&self, manifest: &Manifest) -> Result<()> {
         let id = &manifest.id;
         let key = Self::manifest_key(id);
-        let bytes = Bytes::from(manifest.encode());
+        let bytes = Bytes::from(manifest.encode().map_err(StorageError::Catalog)?);
         retried(|| self.put(&key, bytes.clone())).await?;
         self.delete_object(&Self::marker_key(id)).await
     }

@@ -32,10 +32,12 @@ pub struct SnapshotSettings {
     pub store: StoreConfig,
 }
 
-/// The segments of snapshots being taken, by snapshot, per slice: garbage collection
-/// keeps them.
+/// Segment names by slice.
+type SegmentsBySlice = BTreeMap<u32, Vec<String>>;
+
+/// The segments of snapshots being taken, by snapshot: garbage collection keeps them.
 #[derive(Clone, Debug, Default)]
-pub struct SnapshotPins(Arc<Mutex<BTreeMap<String, BTreeMap<u32, Vec<String>>>>>);
+pub struct SnapshotPins(Arc<Mutex<BTreeMap<String, SegmentsBySlice>>>);
 
 /// Unpins a snapshot's segments when dropped.
 struct Pinned {
@@ -50,7 +52,7 @@ impl Drop for Pinned {
 }
 
 impl SnapshotPins {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, BTreeMap<u32, Vec<String>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SegmentsBySlice>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -81,8 +83,8 @@ impl SnapshotPins {
     /// `live` plus every pinned segment, computed while no snapshot can export.
     pub fn live_with_pins(
         &self,
-        live: impl FnOnce() -> blueshift_storage::Result<BTreeMap<u32, Vec<String>>>,
-    ) -> blueshift_storage::Result<BTreeMap<u32, Vec<String>>> {
+        live: impl FnOnce() -> blueshift_storage::Result<SegmentsBySlice>,
+    ) -> blueshift_storage::Result<SegmentsBySlice> {
         let pins = self.lock();
         let mut live = live()?;
         for by_slice in pins.values() {

@@ -76,15 +76,15 @@ impl Manifest {
     }
 
     /// The object's bytes: the header line, then the JSON.
-    pub fn encode(&self) -> Vec<u8> {
-        let body = serde_json::to_vec(self).unwrap_or_default();
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
+        let body = serde_json::to_vec(self).map_err(|e| format!("encoding the manifest: {e}"))?;
         let mut out = format!(
             "{MAGIC} {MANIFEST_FORMAT_VERSION} sha256={}\n",
             hex::encode(Sha256::digest(&body))
         )
         .into_bytes();
         out.extend_from_slice(&body);
-        out
+        Ok(out)
     }
 
     /// Reads a manifest object; the error says what is wrong with it.
@@ -158,30 +158,22 @@ mod tests {
     }
 
     #[test]
-    fn manifests_round_trip_and_refuse_damage() {
+    fn manifests_round_trip_and_refuse_damage() -> Result<(), String> {
         let m = manifest();
-        let bytes = m.encode();
+        let bytes = m.encode()?;
         assert!(bytes.starts_with(b"BLUESHIFT-SNAPSHOT-MANIFEST 1 sha256="));
-        assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+        assert_eq!(Manifest::decode(&bytes)?, m);
         assert_eq!(m.total_bytes(), 10);
 
+        let refusal = |b: &[u8]| Manifest::decode(b).err().unwrap_or_default();
         let mut flipped = bytes.clone();
         let last = flipped.len() - 2;
         flipped[last] ^= 1;
-        assert!(Manifest::decode(&flipped).unwrap_err().contains("checksum"));
-        let newer = String::from_utf8(bytes.clone())
-            .unwrap()
-            .replacen(" 1 ", " 2 ", 1);
-        assert!(
-            Manifest::decode(newer.as_bytes())
-                .unwrap_err()
-                .contains("format 2")
-        );
-        assert!(Manifest::decode(b"{}").unwrap_err().contains("header"));
-        assert!(
-            Manifest::decode(b"PAR1\n")
-                .unwrap_err()
-                .contains("not a Blueshift")
-        );
+        assert!(refusal(&flipped).contains("checksum"));
+        let newer = String::from_utf8_lossy(&bytes).replacen(" 1 ", " 2 ", 1);
+        assert!(refusal(newer.as_bytes()).contains("format 2"));
+        assert!(refusal(b"{}").contains("header"));
+        assert!(refusal(b"PAR1\n").contains("not a Blueshift"));
+        Ok(())
     }
 }

@@ -12,17 +12,16 @@ use crate::catalog::tests::table;
 use crate::catalog::{Catalog, ClusterLayout, DistStyle};
 use crate::segment::SortKey;
 
-fn segment(store: &SliceStore, slice: u32, values: &[i32]) -> SegmentRef {
+fn segment(store: &SliceStore, slice: u32, values: &[i32]) -> Result<SegmentRef> {
     let schema = Arc::new(Schema::new(vec![Field::new("c0", DataType::Int32, true)]));
     let batch = RecordBatch::try_new(
         Arc::clone(&schema),
         vec![Arc::new(Int32Array::from(values.to_vec()))],
     )
-    .unwrap();
+    .map_err(|e| StorageError::Catalog(e.to_string()))?;
     store
-        .write_segment(slice, schema, &[batch], &SortKey::default())
-        .unwrap()
-        .unwrap()
+        .write_segment(slice, schema, &[batch], &SortKey::default())?
+        .ok_or_else(|| StorageError::Catalog("no rows".into()))
 }
 
 /// Uploads what `catalog` references from the node stores, as the leader has the
@@ -88,20 +87,20 @@ async fn snapshots_upload_once_restore_elsewhere_and_collect_garbage() -> Result
     let mut scratch = table("scratch");
     scratch.backup = false;
     let scratch = catalog.create_table(scratch, None)?;
-    let a = segment(&nodes[0], 1, &[1, 2, 3]);
-    let b = segment(&nodes[1], 3, &[4, 5]);
+    let a = segment(&nodes[0], 1, &[1, 2, 3])?;
+    let b = segment(&nodes[1], 3, &[4, 5])?;
     catalog.append_segments(
         even.id,
         &BTreeMap::from([(1, vec![a.clone()]), (3, vec![b])]),
     )?;
-    let copy0 = segment(&nodes[0], 0, &[7]);
-    let copy2 = segment(&nodes[1], 2, &[7]);
+    let copy0 = segment(&nodes[0], 0, &[7])?;
+    let copy2 = segment(&nodes[1], 2, &[7])?;
     assert_eq!(copy0, copy2, "ALL copies are the same bytes");
     catalog.append_segments(
         all.id,
         &BTreeMap::from([(0, vec![copy0]), (2, vec![copy2])]),
     )?;
-    let unsaved = segment(&nodes[0], 1, &[9, 9]);
+    let unsaved = segment(&nodes[0], 1, &[9, 9])?;
     catalog.append_segments(scratch.id, &BTreeMap::from([(1, vec![unsaved.clone()])]))?;
 
     let url = format!("file://{}/store", dir.path().display());
@@ -118,7 +117,7 @@ async fn snapshots_upload_once_restore_elsewhere_and_collect_garbage() -> Result
     ));
 
     // The second snapshot uploads only the new segment.
-    let c = segment(&nodes[1], 2, &[10, 11]);
+    let c = segment(&nodes[1], 2, &[10, 11])?;
     catalog.append_segments(even.id, &BTreeMap::from([(2, vec![c.clone()])]))?;
     let second = take(&snapshots, "second", &catalog, &nodes).await?;
     assert_eq!((second.uploaded.segments, second.skipped.segments), (1, 3));
@@ -153,17 +152,16 @@ async fn snapshots_upload_once_restore_elsewhere_and_collect_garbage() -> Result
         fresh.id,
         scratch.id
     );
-    let by_name = |name: &str| {
+    let by_name = |name: &str| -> Result<crate::catalog::TableDef> {
         restored
-            .all_tables()
-            .unwrap()
+            .all_tables()?
             .into_iter()
             .find(|t| t.name == name)
-            .unwrap()
+            .ok_or_else(|| StorageError::TableNotFound(name.into()))
     };
-    assert_eq!(restored.version(by_name("even").id)?.rows(), 5);
-    assert_eq!(restored.version(by_name("scratch").id)?.rows(), 0);
-    let copies = restored.version(by_name("everywhere").id)?;
+    assert_eq!(restored.version(by_name("even")?.id)?.rows(), 5);
+    assert_eq!(restored.version(by_name("scratch")?.id)?.rows(), 0);
+    let copies = restored.version(by_name("everywhere")?.id)?;
     assert_eq!(
         copies.slices.keys().copied().collect::<Vec<_>>(),
         [0, 1, 2, 3]
@@ -212,7 +210,7 @@ async fn segments_of_a_snapshot_in_progress_are_kept() -> Result<()> {
     let url = format!("file://{}", dir.path().display());
     let snapshots = SnapshotStore::open(&url, &StoreConfig::default())?;
     let node = SliceStore::open(&dir.path().join("node"))?;
-    let a = segment(&node, 0, &[1]);
+    let a = segment(&node, 0, &[1])?;
     snapshots.begin("running").await?;
     snapshots
         .upload_segments(&node, vec![(0, a.clone())])
