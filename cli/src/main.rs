@@ -268,7 +268,7 @@ async fn main() -> Result<()> {
                 listen: SocketAddr::new(args.front.host, args.front.port),
                 nodes: args.nodes,
                 slices_per_node: args.slices_per_node,
-                snapshot_store: args.snapshot.settings(&s3)?,
+                snapshot_store: args.snapshot.settings(&s3, args.nodes)?,
                 admin_listen: args.snapshot.admin_listen(),
                 s3,
                 query_memory_bytes: args.front.query_memory_mb << 20,
@@ -303,13 +303,14 @@ async fn main() -> Result<()> {
             .map_err(anyhow::Error::msg)?;
             let secret = args.node_tls.apply(secret)?;
             let s3 = args.front.s3.config()?;
+            let snapshot_store = args.snapshot.settings(&s3, args.compute.len() as u32)?;
             let leader = Leader::start(LeaderConfig {
                 secret,
                 data_dir: args.data_dir.clone(),
                 listen: SocketAddr::new(args.front.host, args.front.port),
                 compute: args.compute,
                 slices_per_node: args.slices_per_node,
-                snapshot_store: args.snapshot.settings(&s3)?,
+                snapshot_store,
                 admin_listen: Some(args.snapshot.admin_listen()),
                 s3,
                 query_memory_bytes: args.front.query_memory_mb << 20,

@@ -11,6 +11,7 @@ use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::server::SnapshotSettings;
 use blueshift_operators::secret::ClusterSecret;
 use blueshift_proto::{ACTION_CREATE_SNAPSHOT, CreateSnapshot, SnapshotCreated};
+use blueshift_storage::snapshot::schedule::{MAX_AUTOMATED_RETENTION_DAYS, SchedulePolicy};
 use blueshift_storage::snapshot::{self, SnapshotStore, VerifyLevel};
 use clap::{Args, Subcommand, ValueEnum};
 use prost::Message;
@@ -32,6 +33,24 @@ pub struct ClusterSnapshotArgs {
     /// the `default` role when one is mapped, else unsigned requests).
     #[arg(long, env = "BLUESHIFT_SNAPSHOT_IAM_ROLE")]
     snapshot_iam_role: Option<String>,
+    /// Take an automated snapshot when the last one is this many hours old...
+    #[arg(long, env = "BLUESHIFT_SNAPSHOT_EVERY_HOURS", default_value_t = 8)]
+    snapshot_every_hours: u32,
+    /// ... or when this many GB per node changed since (whichever comes first; never
+    /// more often than every 15 minutes).
+    #[arg(long, env = "BLUESHIFT_SNAPSHOT_EVERY_GB", default_value_t = 5)]
+    snapshot_every_gb: u64,
+    /// Days to keep automated snapshots, 1 to 35 (0: no automated snapshots). The
+    /// newest is always kept.
+    #[arg(
+        long,
+        env = "BLUESHIFT_AUTOMATED_SNAPSHOT_RETENTION_DAYS",
+        default_value_t = 1
+    )]
+    automated_snapshot_retention_days: u32,
+    /// How often the leader checks whether an automated snapshot is due, in seconds.
+    #[arg(long, env = "BLUESHIFT_SNAPSHOT_CHECK_SECONDS", default_value_t = 60)]
+    snapshot_check_seconds: u64,
     /// Address the admin API (used by `blueshift snapshot create`) listens on.
     #[arg(long, env = "BLUESHIFT_ADMIN_HOST", default_value = "127.0.0.1")]
     admin_host: IpAddr,
@@ -42,11 +61,21 @@ pub struct ClusterSnapshotArgs {
 }
 
 impl ClusterSnapshotArgs {
-    /// The snapshot store's settings, when one is configured.
-    pub fn settings(&self, s3: &S3Config) -> Result<Option<SnapshotSettings>> {
+    /// The snapshot store's settings, when one is configured, for `nodes` nodes.
+    pub fn settings(&self, s3: &S3Config, nodes: u32) -> Result<Option<SnapshotSettings>> {
         let Some(url) = &self.snapshot_store else {
             return Ok(None);
         };
+        let retention = self.automated_snapshot_retention_days;
+        if retention > MAX_AUTOMATED_RETENTION_DAYS {
+            bail!(
+                "--automated-snapshot-retention-days {retention}: automated snapshots are \
+                 kept 1 to {MAX_AUTOMATED_RETENTION_DAYS} days (0 turns them off)"
+            );
+        }
+        if self.snapshot_every_hours == 0 || self.snapshot_check_seconds == 0 {
+            bail!("--snapshot-every-hours and --snapshot-check-seconds must be at least 1");
+        }
         let store = s3
             .store_for_role(self.snapshot_iam_role.as_deref())
             .map_err(|e| anyhow::anyhow!("--snapshot-iam-role: {e}"))?;
@@ -55,6 +84,15 @@ impl ClusterSnapshotArgs {
         Ok(Some(SnapshotSettings {
             url: url.clone(),
             store,
+            schedule: SchedulePolicy {
+                every: chrono::Duration::hours(i64::from(self.snapshot_every_hours)),
+                changed_bytes: self
+                    .snapshot_every_gb
+                    .saturating_mul(1 << 30)
+                    .saturating_mul(u64::from(nodes.max(1))),
+                retention_days: retention,
+            },
+            check_every: std::time::Duration::from_secs(self.snapshot_check_seconds),
         }))
     }
 

@@ -142,6 +142,7 @@ pub struct Engine {
     /// Where snapshots go (`--snapshot-store`), and the segments of those being taken.
     snapshot_store: Option<snapshot::SnapshotSettings>,
     snapshot_pins: snapshot::SnapshotPins,
+    last_automated: snapshot::LastAutomated,
 }
 
 impl std::fmt::Debug for Engine {
@@ -313,6 +314,7 @@ impl Engine {
             s3: S3Config::default(),
             snapshot_store: None,
             snapshot_pins: snapshot::SnapshotPins::default(),
+            last_automated: snapshot::LastAutomated::default(),
         };
         // A client that disconnects in a block that wrote leaves staged segments.
         engine

@@ -79,6 +79,8 @@ pub struct Leader {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     admin: Option<AdminServer>,
+    /// The automated snapshot scheduler, when the cluster has a snapshot store.
+    scheduler: Option<JoinHandle<()>>,
 }
 
 async fn wait_for_nodes(cluster: &ClusterClient, within: Duration) -> Result<(), LeaderError> {
@@ -166,6 +168,11 @@ impl Leader {
             info!("removed {removed} segment files no table version references");
         }
 
+        let schedule = config
+            .snapshot_store
+            .as_ref()
+            .filter(|s| s.schedule.enabled())
+            .map(|s| s.check_every);
         let engine = Arc::new(
             Engine::try_new(
                 catalog.clone(),
@@ -176,6 +183,8 @@ impl Leader {
             .with_s3(config.s3)
             .with_snapshot_store(config.snapshot_store),
         );
+        let scheduler =
+            schedule.map(|every| tokio::spawn(Arc::clone(&engine).run_snapshot_schedule(every)));
         let admin = match config.admin_listen {
             Some(listen) => {
                 Some(AdminServer::start(listen, &config.secret, Arc::clone(&engine)).await?)
@@ -226,6 +235,7 @@ impl Leader {
             shutdown,
             task,
             admin,
+            scheduler,
         })
     }
 
@@ -253,6 +263,9 @@ impl Leader {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        if let Some(scheduler) = self.scheduler {
+            scheduler.abort();
+        }
         if let Some(admin) = self.admin {
             admin.stop().await;
         }

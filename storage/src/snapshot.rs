@@ -16,6 +16,7 @@
 
 mod manifest;
 mod restore;
+pub mod schedule;
 mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +44,10 @@ pub const PARALLEL_TRANSFERS: usize = 4;
 /// request too), and the pause before the first retry (doubled each time).
 const TRANSFER_RETRIES: u32 = 3;
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// How long an in-progress marker holds off garbage collection: a snapshot still
+/// running after a day is taken to have died without removing its marker.
+pub const STALE_IN_PROGRESS: chrono::Duration = chrono::Duration::hours(24);
 
 /// A snapshot store, rooted at a URL's prefix.
 #[derive(Clone, Debug)]
@@ -358,11 +363,18 @@ impl SnapshotStore {
     }
 
     /// Removes the segments no snapshot's manifest references, except those written
-    /// since the oldest snapshot in progress began (it may reference them). A dry run
+    /// since the oldest snapshot in progress began (it may reference them; markers
+    /// older than [`STALE_IN_PROGRESS`] do not count). A dry run
     /// removes nothing and reports what would go.
     pub async fn collect_garbage(&self, dry_run: bool) -> Result<GarbageReport> {
         let (_, in_progress) = self.snapshot_ids().await?;
-        let oldest_in_progress = in_progress.iter().map(|(_, at)| *at).min();
+        // A marker a day old belongs to a snapshot that died without removing it.
+        let live_since = chrono::Utc::now() - STALE_IN_PROGRESS;
+        let oldest_in_progress = in_progress
+            .iter()
+            .map(|(_, at)| *at)
+            .filter(|at| *at > live_since)
+            .min();
         let mut referenced = BTreeSet::new();
         for manifest in self.manifests().await? {
             referenced.extend(manifest.segments.into_iter().map(|s| s.name));

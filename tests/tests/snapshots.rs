@@ -249,3 +249,92 @@ async fn snapshots_are_incremental_and_restore_into_another_node_count() -> Resu
     assert!(!ok && err.contains("'second' does not exist"), "{err}");
     Ok(())
 }
+
+/// With a snapshot store, the leader takes an automated snapshot once there is data
+/// (then not again within 15 minutes); manual retention outside 1-3653 days is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn automated_snapshots_follow_the_schedule() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store)?;
+    let url = format!("file://{}", store.display());
+    let env = vec![
+        ("BLUESHIFT_SNAPSHOT_STORE".to_string(), url.clone()),
+        (
+            "BLUESHIFT_SNAPSHOT_CHECK_SECONDS".to_string(),
+            "1".to_string(),
+        ),
+    ];
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let data = dir.path().join("data");
+    let cluster = Embedded::start_with_env(&data, 1, 2, &env_refs)?;
+    let client = connect(&cluster.conn_str()).await?;
+    let list = || {
+        let env = env.clone();
+        async move {
+            let (ok, out, err) = cli(&["snapshot", "list", "--output", "json"], &env).await?;
+            ensure!(ok, "{err}");
+            Ok::<_, anyhow::Error>(serde_json::from_str::<Vec<serde_json::Value>>(&out)?)
+        }
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(list().await?.is_empty(), "no data, no snapshot");
+    client
+        .batch_execute("create table t (a int); insert into t values (1), (2)")
+        .await?;
+    let mut taken = vec![];
+    for _ in 0..40 {
+        taken = list().await?;
+        if !taken.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0]["kind"], "automated");
+    assert_eq!(taken[0]["retention_days"], 1);
+    assert!(
+        taken[0]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("auto-")),
+        "{taken:?}"
+    );
+    client.batch_execute("insert into t values (3)").await?;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(list().await?.len(), 1, "not again within 15 minutes");
+
+    let data_arg = data.display().to_string();
+    let (ok, _, err) = cli(
+        &[
+            "snapshot",
+            "create",
+            "--data-dir",
+            &data_arg,
+            "--retention-days",
+            "4000",
+        ],
+        &env,
+    )
+    .await?;
+    assert!(
+        !ok && err.contains("22023") && err.contains("1 to 3653 days"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(
+        &[
+            "snapshot",
+            "create",
+            "--data-dir",
+            &data_arg,
+            "--retention-days",
+            "7",
+        ],
+        &env,
+    )
+    .await?;
+    assert!(ok && out.contains("created in"), "{err}");
+    assert_eq!(list().await?.len(), 2);
+    drop(client);
+    cluster.process.terminate()?;
+    Ok(())
+}

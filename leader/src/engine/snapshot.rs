@@ -15,22 +15,38 @@ use blueshift_proto::{
 };
 use blueshift_storage::catalog::{CatalogExport, DistStyle, SegmentRef};
 use blueshift_storage::objects::StoreConfig;
+use blueshift_storage::snapshot::schedule::{SchedulePolicy, automated_id};
 use blueshift_storage::snapshot::{
     Manifest, SegmentEntry, SnapshotKind, SnapshotStore, TableEntry, Transfer,
 };
-use tracing::info;
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+use tracing::{info, warn};
 
 use super::Engine;
 use crate::error::LeaderError;
 use crate::session::TEMP_SCHEMA_PREFIX;
 
-/// Where the cluster's snapshots go.
+/// Where the cluster's snapshots go, and when automated ones are taken.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SnapshotSettings {
     /// `s3://bucket/prefix` or `file:///path`.
     pub url: String,
     pub store: StoreConfig,
+    pub schedule: SchedulePolicy,
+    /// How often the scheduler checks whether an automated snapshot is due.
+    pub check_every: std::time::Duration,
 }
+
+/// The longest retention of a manual snapshot, in days (Redshift's).
+pub const MAX_MANUAL_RETENTION_DAYS: u32 = 3653;
+
+/// An automated snapshot: when, and the segments it holds.
+type Automated = Option<(DateTime<Utc>, HashSet<String>)>;
+
+/// The last automated snapshot, once read from the store.
+#[derive(Debug, Default)]
+pub struct LastAutomated(Mutex<Option<Automated>>);
 
 /// Segment names by slice.
 type SegmentsBySlice = BTreeMap<u32, Vec<String>>;
@@ -99,32 +115,147 @@ impl SnapshotPins {
 }
 
 impl Engine {
-    /// Takes a manual snapshot into the cluster's snapshot store.
-    pub async fn create_snapshot(
-        &self,
-        request: CreateSnapshot,
-    ) -> Result<SnapshotCreated, LeaderError> {
-        let settings = self.snapshot_store.as_ref().ok_or_else(|| {
+    fn snapshot_settings(&self) -> Result<&SnapshotSettings, LeaderError> {
+        self.snapshot_store.as_ref().ok_or_else(|| {
             LeaderError::InvalidParameter(
                 "the cluster has no snapshot store: start it with --snapshot-store \
                  s3://bucket/prefix (or file:///path)"
                     .into(),
             )
-        })?;
+        })
+    }
+
+    /// Takes a manual snapshot into the cluster's snapshot store.
+    pub async fn create_snapshot(
+        &self,
+        request: CreateSnapshot,
+    ) -> Result<SnapshotCreated, LeaderError> {
+        if let Some(days) = request.retention_days
+            && !(1..=MAX_MANUAL_RETENTION_DAYS).contains(&days)
+        {
+            return Err(LeaderError::InvalidParameter(format!(
+                "--retention-days {days}: a manual snapshot is kept 1 to \
+                 {MAX_MANUAL_RETENTION_DAYS} days, or until deleted (no --retention-days)"
+            )));
+        }
         let id = if request.id.is_empty() {
-            format!("manual-{}", chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S"))
+            format!("manual-{}", Utc::now().format("%Y-%m-%d-%H-%M-%S"))
         } else {
             request.id
         };
+        let (created, _) = self
+            .snapshot(SnapshotKind::Manual, &id, request.retention_days)
+            .await?;
+        Ok(created)
+    }
+
+    /// Takes a snapshot of `kind`; also returns the segments it holds.
+    async fn snapshot(
+        &self,
+        kind: SnapshotKind,
+        id: &str,
+        retention_days: Option<u32>,
+    ) -> Result<(SnapshotCreated, Manifest), LeaderError> {
+        let settings = self.snapshot_settings()?;
         let store = SnapshotStore::open(&settings.url, &settings.store)?;
-        store.begin(&id).await?;
+        store.begin(id).await?;
         let result = self
-            .take_snapshot(&store, settings, &id, request.retention_days)
+            .take_snapshot(&store, settings, id, kind, retention_days)
             .await;
         if result.is_err() {
-            let _ = store.abandon(&id).await;
+            let _ = store.abandon(id).await;
         }
         result
+    }
+
+    /// Takes an automated snapshot if one is due at `now`, then deletes the
+    /// snapshots that have expired and the segments no snapshot references. Returns
+    /// the new snapshot's id.
+    pub async fn automated_snapshot_tick(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, LeaderError> {
+        let settings = self.snapshot_settings()?;
+        let policy = settings.schedule;
+        if !policy.enabled() {
+            return Ok(None);
+        }
+        let store = SnapshotStore::open(&settings.url, &settings.store)?;
+        let last = match self.last_automated.take() {
+            Some(last) => last,
+            None => store
+                .manifests()
+                .await?
+                .into_iter()
+                .filter(|m| m.kind == SnapshotKind::Automated)
+                .filter_map(|m| {
+                    let at = DateTime::parse_from_rfc3339(&m.created_at).ok()?;
+                    Some((
+                        at.with_timezone(&Utc),
+                        m.segments.into_iter().map(|s| s.name).collect(),
+                    ))
+                })
+                .max_by_key(|(at, _)| *at),
+        };
+        let changed: u64 = self
+            .catalog
+            .export(|def| !def.schema.starts_with(TEMP_SCHEMA_PREFIX))?
+            .distinct_segments()?
+            .into_iter()
+            .filter(|(_, s)| {
+                last.as_ref()
+                    .is_none_or(|(_, names)| !names.contains(&s.name))
+            })
+            .map(|(_, s)| s.bytes)
+            .sum();
+        if !policy.due(now, last.as_ref().map(|(at, _)| *at), changed) {
+            self.last_automated.put(last);
+            return Ok(None);
+        }
+        let id = automated_id(now);
+        let taken = self
+            .snapshot(SnapshotKind::Automated, &id, Some(policy.retention_days))
+            .await;
+        let manifest = match taken {
+            Ok((_, manifest)) => manifest,
+            Err(e) => {
+                self.last_automated.put(last);
+                return Err(e);
+            }
+        };
+        self.last_automated.put(Some((
+            now,
+            manifest.segments.iter().map(|s| s.name.clone()).collect(),
+        )));
+        let expired = policy.expired(&store.manifests().await?, now);
+        for old in &expired {
+            store.delete(old, false).await?;
+        }
+        if !expired.is_empty() {
+            let gc = store.collect_garbage(false).await?;
+            info!(
+                expired = ?expired,
+                segments = gc.removed.len(),
+                bytes = gc.bytes,
+                "deleted expired snapshots"
+            );
+        }
+        Ok(Some(id))
+    }
+
+    /// Runs [`Self::automated_snapshot_tick`] every `check_every` until dropped.
+    pub async fn run_snapshot_schedule(
+        self: std::sync::Arc<Self>,
+        check_every: std::time::Duration,
+    ) {
+        loop {
+            tokio::time::sleep(check_every).await;
+            match self.automated_snapshot_tick(Utc::now()).await {
+                Ok(Some(id)) => info!(snapshot = id, "automated snapshot taken"),
+                Ok(None) => {}
+                Err(e) => warn!("automated snapshot: {e}"),
+            }
+        }
     }
 
     async fn take_snapshot(
@@ -132,8 +263,9 @@ impl Engine {
         store: &SnapshotStore,
         settings: &SnapshotSettings,
         id: &str,
+        kind: SnapshotKind,
         retention_days: Option<u32>,
-    ) -> Result<SnapshotCreated, LeaderError> {
+    ) -> Result<(SnapshotCreated, Manifest), LeaderError> {
         let started = Instant::now();
         let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let (export, _pinned) = self.snapshot_pins.export_pinned(id, || {
@@ -195,7 +327,7 @@ impl Engine {
             .collect();
         let manifest = Manifest {
             id: id.to_string(),
-            kind: SnapshotKind::Manual,
+            kind,
             created_at,
             retention_days,
             blueshift_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -230,7 +362,7 @@ impl Engine {
             elapsed_ms = manifest.elapsed_ms,
             "snapshot taken"
         );
-        Ok(SnapshotCreated {
+        let created = SnapshotCreated {
             id: id.to_string(),
             store_url: store.url().to_string(),
             created_at: manifest.created_at.clone(),
@@ -239,6 +371,18 @@ impl Engine {
             bytes: manifest.total_bytes(),
             transfer: Some(transfer),
             elapsed_ms: manifest.elapsed_ms,
-        })
+        };
+        Ok((created, manifest))
+    }
+}
+
+impl LastAutomated {
+    /// The cached last automated snapshot: `None` when not read from the store yet.
+    fn take(&self) -> Option<Automated> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn put(&self, last: Automated) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
     }
 }
