@@ -10,7 +10,10 @@ use arrow_flight::Action;
 use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::server::SnapshotSettings;
 use blueshift_operators::secret::ClusterSecret;
-use blueshift_proto::{ACTION_CREATE_SNAPSHOT, CreateSnapshot, SnapshotCreated};
+use blueshift_proto::{
+    ACTION_CREATE_SNAPSHOT, ACTION_DISABLE_SNAPSHOT_COPY, ACTION_ENABLE_SNAPSHOT_COPY,
+    CreateSnapshot, EnableSnapshotCopy, SnapshotCopyState, SnapshotCreated,
+};
 use blueshift_storage::snapshot::schedule::{MAX_AUTOMATED_RETENTION_DAYS, SchedulePolicy};
 use blueshift_storage::snapshot::{self, SnapshotStore, VerifyLevel};
 use clap::{Args, Subcommand, ValueEnum};
@@ -125,6 +128,13 @@ pub enum SnapshotCommand {
     Verify(VerifyArgs),
     /// Build a new cluster's data directory from a snapshot.
     Restore(RestoreArgs),
+    /// Copy one snapshot to another store (another bucket, region or endpoint).
+    Copy(CopyArgs),
+    /// From now on, have the running cluster copy every new snapshot to another
+    /// store, keeping copied automated snapshots there for their own retention.
+    EnableCopy(EnableCopyArgs),
+    /// Stop copying new snapshots.
+    DisableCopy(DisableCopyArgs),
 }
 
 /// How to print results.
@@ -160,14 +170,9 @@ impl StoreArgs {
     }
 }
 
+/// How to reach a running cluster's admin API.
 #[derive(Args, Debug)]
-pub struct CreateArgs {
-    /// The snapshot's id (default: manual-<UTC date and time>).
-    #[arg(long)]
-    id: Option<String>,
-    /// Days to keep it (default: until deleted).
-    #[arg(long)]
-    retention_days: Option<u32>,
+pub struct AdminArgs {
     /// The cluster's data directory (`blueshift up --data-dir`, or a leader's): its
     /// admin address and cluster secret are read from there.
     #[arg(long, default_value = "./blueshift-data")]
@@ -180,8 +185,67 @@ pub struct CreateArgs {
     cluster_secret_file: Option<PathBuf>,
     #[command(flatten)]
     node_tls: NodeTlsArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// The snapshot's id (default: manual-<UTC date and time>).
+    #[arg(long)]
+    id: Option<String>,
+    /// Days to keep it, 1 to 3653 (default: until deleted).
+    #[arg(long)]
+    retention_days: Option<u32>,
+    #[command(flatten)]
+    admin: AdminArgs,
     #[arg(long, value_enum, default_value_t)]
     output: Output,
+}
+
+/// A destination store for copies.
+#[derive(Args, Debug)]
+pub struct DestArgs {
+    /// The destination: s3://bucket/prefix (another bucket, region or endpoint) or
+    /// file:///path.
+    #[arg(long)]
+    dest_store: String,
+    /// Its region (default: --s3-region).
+    #[arg(long)]
+    dest_region: Option<String>,
+    /// Its S3-compatible endpoint (default: --s3-endpoint).
+    #[arg(long)]
+    dest_s3_endpoint: Option<String>,
+    /// The IAM role (from --iam-roles) whose keys reach it (default: `default` when
+    /// mapped).
+    #[arg(long)]
+    dest_iam_role: Option<String>,
+    /// Days to keep copied automated snapshots there, 1 to 35 (default 7).
+    #[arg(long, default_value_t = 7)]
+    retention_days: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The snapshot's id.
+    #[arg(long)]
+    snapshot: String,
+    #[command(flatten)]
+    dest: DestArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct EnableCopyArgs {
+    #[command(flatten)]
+    dest: DestArgs,
+    #[command(flatten)]
+    admin: AdminArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DisableCopyArgs {
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 #[derive(Args, Debug)]
@@ -266,6 +330,58 @@ pub struct RestoreArgs {
 pub async fn run(command: SnapshotCommand) -> Result<()> {
     match command {
         SnapshotCommand::Create(args) => create(args).await,
+        SnapshotCommand::Copy(args) => {
+            let source = args.store.open()?;
+            let mut s3 = args.store.s3.config()?;
+            if args.dest.dest_region.is_some() {
+                s3.region = args.dest.dest_region.clone();
+            }
+            if args.dest.dest_s3_endpoint.is_some() {
+                s3.endpoint = args.dest.dest_s3_endpoint.clone();
+            }
+            let config = s3
+                .store_for_role(args.dest.dest_iam_role.as_deref())
+                .map_err(|e| anyhow::anyhow!("--dest-iam-role: {e}"))?;
+            let target = SnapshotStore::open(&args.dest.dest_store, &config)?;
+            let copied =
+                snapshot::copy(&source, &target, &args.snapshot, args.dest.retention_days).await?;
+            println!(
+                "Copied snapshot {} to {}: sent {} segments ({}), {} ({}) were there already.",
+                copied.id,
+                target.url(),
+                copied.uploaded.segments,
+                bytes(copied.uploaded.bytes),
+                copied.skipped.segments,
+                bytes(copied.skipped.bytes)
+            );
+            Ok(())
+        }
+        SnapshotCommand::EnableCopy(args) => {
+            let request = EnableSnapshotCopy {
+                url: args.dest.dest_store,
+                region: args.dest.dest_region,
+                endpoint: args.dest.dest_s3_endpoint,
+                iam_role: args.dest.dest_iam_role,
+                retention_days: args.dest.retention_days,
+            };
+            let body = admin_call(
+                &args.admin,
+                ACTION_ENABLE_SNAPSHOT_COPY,
+                request.encode_to_vec(),
+            )
+            .await?;
+            let state = SnapshotCopyState::decode(body)?;
+            println!(
+                "New snapshots are copied to {}; copied automated snapshots are kept {} days there.",
+                state.url, state.retention_days
+            );
+            Ok(())
+        }
+        SnapshotCommand::DisableCopy(args) => {
+            admin_call(&args.admin, ACTION_DISABLE_SNAPSHOT_COPY, Vec::new()).await?;
+            println!("New snapshots are no longer copied.");
+            Ok(())
+        }
         SnapshotCommand::List(args) => {
             let store = args.store.open()?;
             let manifests = store.manifests().await?;
@@ -451,19 +567,20 @@ pub async fn run(command: SnapshotCommand) -> Result<()> {
     }
 }
 
-async fn create(args: CreateArgs) -> Result<()> {
-    let secret_file = args
+/// Calls `action` on the admin API of the cluster `admin` names; returns the answer.
+async fn admin_call(admin: &AdminArgs, action: &str, body: Vec<u8>) -> Result<bytes::Bytes> {
+    let secret_file = admin
         .cluster_secret_file
         .clone()
-        .unwrap_or_else(|| args.data_dir.join("cluster.secret"));
+        .unwrap_or_else(|| admin.data_dir.join("cluster.secret"));
     let secret = ClusterSecret::read(&secret_file).map_err(anyhow::Error::msg)?;
-    let secret = args.node_tls.apply(secret)?;
-    let admin = match &args.admin {
+    let secret = admin.node_tls.apply(secret)?;
+    let addr = match &admin.admin {
         Some(addr) => addr.clone(),
         None => {
             let candidates = [
-                snapshot::leader_dir(&args.data_dir).join(ADMIN_ADDR_FILE),
-                args.data_dir.join(ADMIN_ADDR_FILE),
+                snapshot::leader_dir(&admin.data_dir).join(ADMIN_ADDR_FILE),
+                admin.data_dir.join(ADMIN_ADDR_FILE),
             ];
             let found = candidates
                 .iter()
@@ -472,28 +589,33 @@ async fn create(args: CreateArgs) -> Result<()> {
                 Some(text) => text.trim().to_string(),
                 None => bail!(
                     "no admin address in {} (is the cluster running?): give --admin host:port",
-                    args.data_dir.display()
+                    admin.data_dir.display()
                 ),
             }
         }
     };
-    let mut client = secret.connect(&admin).map_err(anyhow::Error::msg)?;
-    let request = CreateSnapshot {
-        id: args.id.unwrap_or_default(),
-        retention_days: args.retention_days,
-    };
+    let mut client = secret.connect(&addr).map_err(anyhow::Error::msg)?;
     let mut stream = client
-        .do_action(Action::new(ACTION_CREATE_SNAPSHOT, request.encode_to_vec()))
+        .do_action(Action::new(action.to_string(), body))
         .await
         .map_err(|s| anyhow::anyhow!("{}", s.message()))
-        .with_context(|| format!("admin API at {admin}"))?
+        .with_context(|| format!("admin API at {addr}"))?
         .into_inner();
     let answer = stream
         .message()
         .await
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?
         .context("the admin API sent no answer")?;
-    let created = SnapshotCreated::decode(answer.body)?;
+    Ok(answer.body)
+}
+
+async fn create(args: CreateArgs) -> Result<()> {
+    let request = CreateSnapshot {
+        id: args.id.unwrap_or_default(),
+        retention_days: args.retention_days,
+    };
+    let body = admin_call(&args.admin, ACTION_CREATE_SNAPSHOT, request.encode_to_vec()).await?;
+    let created = SnapshotCreated::decode(body)?;
     let transfer = created.transfer.unwrap_or_default();
     if args.output == Output::Json {
         println!(
@@ -508,6 +630,8 @@ async fn create(args: CreateArgs) -> Result<()> {
                 "uploaded": {"segments": transfer.uploaded_segments, "bytes": transfer.uploaded_bytes},
                 "skipped": {"segments": transfer.skipped_segments, "bytes": transfer.skipped_bytes},
                 "elapsed_ms": created.elapsed_ms,
+                "copied_to": created.copied_to,
+                "copy_error": created.copy_error,
             }))?
         );
     } else {
@@ -525,6 +649,12 @@ async fn create(args: CreateArgs) -> Result<()> {
             bytes(transfer.skipped_bytes),
             created.elapsed_ms as f64 / 1000.0
         );
+        if let Some(url) = &created.copied_to {
+            println!("Copied to {url}.");
+        }
+    }
+    if let Some(why) = &created.copy_error {
+        eprintln!("The snapshot exists, but its copy failed: {why}");
     }
     Ok(())
 }

@@ -47,6 +47,7 @@ mod privileges;
 mod results;
 mod roles;
 pub mod snapshot;
+pub mod snapshot_copy;
 mod temp_tables;
 mod transaction;
 mod views;
@@ -143,6 +144,7 @@ pub struct Engine {
     snapshot_store: Option<snapshot::SnapshotSettings>,
     snapshot_pins: snapshot::SnapshotPins,
     last_automated: snapshot::LastAutomated,
+    snapshot_copy: snapshot_copy::SnapshotCopy,
 }
 
 impl std::fmt::Debug for Engine {
@@ -315,6 +317,7 @@ impl Engine {
             snapshot_store: None,
             snapshot_pins: snapshot::SnapshotPins::default(),
             last_automated: snapshot::LastAutomated::default(),
+            snapshot_copy: snapshot_copy::SnapshotCopy::default(),
         };
         // A client that disconnects in a block that wrote leaves staged segments.
         engine
@@ -330,9 +333,15 @@ impl Engine {
         self
     }
 
-    /// The engine with `settings` as its snapshot store.
-    pub fn with_snapshot_store(mut self, settings: Option<snapshot::SnapshotSettings>) -> Self {
+    /// The engine with `settings` as its snapshot store, and `copy` saying where
+    /// snapshots are copied.
+    pub fn with_snapshot_store(
+        mut self,
+        settings: Option<snapshot::SnapshotSettings>,
+        copy: snapshot_copy::SnapshotCopy,
+    ) -> Self {
         self.snapshot_store = settings;
+        self.snapshot_copy = copy;
         self
     }
 

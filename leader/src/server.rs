@@ -15,6 +15,7 @@ use crate::cluster::ClusterClient;
 use crate::commit::CommitPoint;
 use crate::engine::Engine;
 pub use crate::engine::snapshot::SnapshotSettings;
+use crate::engine::snapshot_copy::SnapshotCopy;
 use crate::error::LeaderError;
 use crate::frontend::admin::AdminServer;
 use crate::frontend::auth::{AuthMethod, new_user};
@@ -181,7 +182,10 @@ impl Leader {
                 blueshift_operators::spill::runtime(&config.data_dir, config.spill_limit_bytes)?,
             )?
             .with_s3(config.s3)
-            .with_snapshot_store(config.snapshot_store),
+            .with_snapshot_store(
+                config.snapshot_store,
+                SnapshotCopy::load(config.data_dir.join("snapshot-copy.json"))?,
+            ),
         );
         let scheduler =
             schedule.map(|every| tokio::spawn(Arc::clone(&engine).run_snapshot_schedule(every)));

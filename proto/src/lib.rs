@@ -647,4 +647,49 @@ pub struct SnapshotCreated {
     pub transfer: Option<SegmentsUploaded>,
     #[prost(uint64, tag = "8")]
     pub elapsed_ms: u64,
+    /// The store a copy went to, when copying is enabled and it succeeded.
+    #[prost(string, optional, tag = "9")]
+    pub copied_to: Option<String>,
+    /// Why the copy failed (the snapshot itself exists).
+    #[prost(string, optional, tag = "10")]
+    pub copy_error: Option<String>,
+}
+
+/// Admin API action type: from now on, copy every new snapshot to another store
+/// (`blueshift snapshot enable-copy`); body an [`EnableSnapshotCopy`], answer a
+/// [`SnapshotCopyState`].
+pub const ACTION_ENABLE_SNAPSHOT_COPY: &str = "enable_snapshot_copy";
+
+/// Admin API action type: stop copying snapshots; empty body, answer a
+/// [`SnapshotCopyState`].
+pub const ACTION_DISABLE_SNAPSHOT_COPY: &str = "disable_snapshot_copy";
+
+/// Body of an [`ACTION_ENABLE_SNAPSHOT_COPY`] action.
+#[derive(Clone, PartialEq, Message)]
+pub struct EnableSnapshotCopy {
+    /// The destination store: `s3://bucket/prefix` or `file:///path`.
+    #[prost(string, tag = "1")]
+    pub url: String,
+    /// Its region and endpoint (default: the cluster's S3 settings).
+    #[prost(string, optional, tag = "2")]
+    pub region: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub endpoint: Option<String>,
+    /// The IAM role (of the cluster's role mapping) whose keys reach it.
+    #[prost(string, optional, tag = "4")]
+    pub iam_role: Option<String>,
+    /// Days to keep copied automated snapshots there (default 7).
+    #[prost(uint32, tag = "5")]
+    pub retention_days: u32,
+}
+
+/// Whether snapshots are copied, and where.
+#[derive(Clone, PartialEq, Message)]
+pub struct SnapshotCopyState {
+    #[prost(bool, tag = "1")]
+    pub enabled: bool,
+    #[prost(string, tag = "2")]
+    pub url: String,
+    #[prost(uint32, tag = "3")]
+    pub retention_days: u32,
 }

@@ -434,3 +434,58 @@ where
 
 #[cfg(test)]
 mod tests;
+
+/// Copies snapshot `id` from `source` to `target` (another bucket, region or
+/// endpoint): the segments `target` lacks, each checked against its hash, then the
+/// manifest, last. `retention_days` replaces an automated snapshot's retention in the
+/// target (its own policy there); manual snapshots keep theirs. The copy's manifest
+/// records what this copy sent.
+pub async fn copy(
+    source: &SnapshotStore,
+    target: &SnapshotStore,
+    id: &str,
+    retention_days: u32,
+) -> Result<Manifest> {
+    let mut manifest = source.manifest(id).await?;
+    target.begin(id).await?;
+    let sent: Result<Vec<(bool, u64)>> = futures::stream::iter(manifest.segments.clone())
+        .map(|entry| async move {
+            let key = SnapshotStore::segment_key(&entry.name);
+            if target.size(&key).await? == Some(entry.bytes) {
+                return Ok((false, entry.bytes));
+            }
+            let bytes = source.get_segment(&entry.name).await?;
+            retried(|| target.put(&key, bytes.clone())).await?;
+            Ok((true, entry.bytes))
+        })
+        .buffer_unordered(PARALLEL_TRANSFERS)
+        .try_collect()
+        .await;
+    let sent = match sent {
+        Ok(sent) => sent,
+        Err(e) => {
+            let _ = target.abandon(id).await;
+            return Err(e);
+        }
+    };
+    manifest.uploaded = Transfer::default();
+    manifest.skipped = Transfer::default();
+    for (uploaded, bytes) in sent {
+        let side = if uploaded {
+            &mut manifest.uploaded
+        } else {
+            &mut manifest.skipped
+        };
+        side.segments += 1;
+        side.bytes += bytes;
+    }
+    if manifest.kind == SnapshotKind::Automated {
+        manifest.retention_days = Some(retention_days);
+    }
+    manifest.copied_from = Some(source.url().to_string());
+    if let Err(e) = target.finish(&manifest).await {
+        let _ = target.abandon(id).await;
+        return Err(e);
+    }
+    Ok(manifest)
+}

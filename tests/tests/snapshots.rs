@@ -33,7 +33,7 @@ async fn created(args: &[&str], env: &[(String, String)]) -> Result<serde_json::
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshots_are_incremental_and_restore_into_another_node_count() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let s3 = S3Server::start(&["snaps"]).await?;
+    let s3 = S3Server::start(&["snaps", "disaster"]).await?;
     let mut env = s3.cluster_env(&dir.path().join("roles.json"))?;
     env.push(("BLUESHIFT_SNAPSHOT_STORE".into(), "s3://snaps/prod".into()));
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -108,6 +108,58 @@ async fn snapshots_are_incremental_and_restore_into_another_node_count() -> Resu
     let (ok, out, err) = cli(&["snapshot", "list"], &env).await?;
     assert!(ok, "{err}");
     assert!(out.contains("first") && out.contains("second"), "{out}");
+
+    // Cross-region copy: once enabled, every new snapshot also goes to the second
+    // store (here another bucket: the test endpoint serves one region); a copy on
+    // demand sends only what it lacks.
+    let (ok, out, err) = cli(
+        &[
+            "snapshot",
+            "enable-copy",
+            "--data-dir",
+            &data_arg,
+            "--dest-store",
+            "s3://disaster/copies",
+            "--dest-region",
+            "us-east-1",
+        ],
+        &env,
+    )
+    .await?;
+    assert!(ok && out.contains("kept 7 days"), "{out}{err}");
+    client
+        .batch_execute("insert into facts values (6000, 'dr')")
+        .await?;
+    let third = create("third").await?;
+    assert_eq!(third["copied_to"], "s3://disaster/copies", "{third}");
+    let (ok, out, err) = cli(
+        &[
+            "snapshot",
+            "verify",
+            "--store",
+            "s3://disaster/copies",
+            "--snapshot",
+            "third",
+            "--level",
+            "full",
+        ],
+        &env,
+    )
+    .await?;
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(
+        &[
+            "snapshot",
+            "copy",
+            "--snapshot",
+            "first",
+            "--dest-store",
+            "s3://disaster/copies",
+        ],
+        &env,
+    )
+    .await?;
+    assert!(ok && out.contains("Copied snapshot first"), "{out}{err}");
     drop(client);
     cluster.process.terminate()?;
 
@@ -230,7 +282,8 @@ async fn snapshots_are_incremental_and_restore_into_another_node_count() -> Resu
         .collect();
     assert!(left.is_empty(), "a failed restore left {left:?}");
 
-    // Deleting the second snapshot removes the segments only it referenced.
+    // Deleting a snapshot removes the segments only it referenced: none for the
+    // second (the third holds them all), some for the third then.
     let (ok, out, err) = cli(
         &["snapshot", "delete", "--snapshot", "second", "--dry-run"],
         &env,
@@ -241,6 +294,8 @@ async fn snapshots_are_incremental_and_restore_into_another_node_count() -> Resu
         "{out}{err}"
     );
     let (ok, out, err) = cli(&["snapshot", "delete", "--snapshot", "second"], &env).await?;
+    assert!(ok && out.contains(", and 0 segments"), "{out}{err}");
+    let (ok, out, err) = cli(&["snapshot", "delete", "--snapshot", "third"], &env).await?;
     assert!(ok, "{err}");
     assert!(!out.contains(", and 0 segments"), "{out}");
     let (_, out, _) = cli(&["snapshot", "list"], &env).await?;

@@ -115,7 +115,7 @@ impl SnapshotPins {
 }
 
 impl Engine {
-    fn snapshot_settings(&self) -> Result<&SnapshotSettings, LeaderError> {
+    pub(super) fn snapshot_settings(&self) -> Result<&SnapshotSettings, LeaderError> {
         self.snapshot_store.as_ref().ok_or_else(|| {
             LeaderError::InvalidParameter(
                 "the cluster has no snapshot store: start it with --snapshot-store \
@@ -162,10 +162,20 @@ impl Engine {
         let result = self
             .take_snapshot(&store, settings, id, kind, retention_days)
             .await;
-        if result.is_err() {
-            let _ = store.abandon(id).await;
+        match result {
+            Ok((mut created, manifest)) => {
+                match self.copy_new_snapshot(&store, id).await {
+                    Some(Ok(url)) => created.copied_to = Some(url),
+                    Some(Err(why)) => created.copy_error = Some(why),
+                    None => {}
+                }
+                Ok((created, manifest))
+            }
+            Err(e) => {
+                let _ = store.abandon(id).await;
+                Err(e)
+            }
         }
-        result
     }
 
     /// Takes an automated snapshot if one is due at `now`, then deletes the
@@ -353,6 +363,7 @@ impl Engine {
                 bytes: transfer.skipped_bytes,
             },
             elapsed_ms: started.elapsed().as_millis() as u64,
+            copied_from: None,
         };
         store.finish(&manifest).await?;
         info!(
@@ -371,6 +382,8 @@ impl Engine {
             bytes: manifest.total_bytes(),
             transfer: Some(transfer),
             elapsed_ms: manifest.elapsed_ms,
+            copied_to: None,
+            copy_error: None,
         };
         Ok((created, manifest))
     }

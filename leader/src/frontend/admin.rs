@@ -1,7 +1,8 @@
 //! The admin API: an Arrow Flight service on `--admin-port` that `blueshift snapshot
-//! create` calls. Every call must carry the cluster secret (as calls between the
+//! create`, `enable-copy` and `disable-copy` call. Every call must carry the cluster secret (as calls between the
 //! leader and compute nodes do), and goes over TLS when the cluster's node TLS is set.
-//! Its actions are in `blueshift_proto` (`ACTION_CREATE_SNAPSHOT`); an error comes
+//! Its actions are in `blueshift_proto` (`ACTION_CREATE_SNAPSHOT`,
+//! `ACTION_ENABLE_SNAPSHOT_COPY`, `ACTION_DISABLE_SNAPSHOT_COPY`); an error comes
 //! back as a status whose message starts with its SQLSTATE.
 
 use std::net::SocketAddr;
@@ -14,7 +15,10 @@ use arrow_flight::{
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
 use blueshift_operators::secret::ClusterSecret;
-use blueshift_proto::{ACTION_CREATE_SNAPSHOT, CreateSnapshot, ErrorKind};
+use blueshift_proto::{
+    ACTION_CREATE_SNAPSHOT, ACTION_DISABLE_SNAPSHOT_COPY, ACTION_ENABLE_SNAPSHOT_COPY,
+    CreateSnapshot, EnableSnapshotCopy, ErrorKind,
+};
 use futures::{Stream, StreamExt};
 use prost::Message;
 use tokio::net::TcpListener;
@@ -182,6 +186,19 @@ impl FlightService for AdminService {
                     .map_err(|e| status_of(&e))?
                     .encode_to_vec()
             }
+            ACTION_ENABLE_SNAPSHOT_COPY => {
+                let request = EnableSnapshotCopy::decode(action.body)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                self.engine
+                    .enable_snapshot_copy(request)
+                    .map_err(|e| status_of(&e))?
+                    .encode_to_vec()
+            }
+            ACTION_DISABLE_SNAPSHOT_COPY => self
+                .engine
+                .disable_snapshot_copy()
+                .map_err(|e| status_of(&e))?
+                .encode_to_vec(),
             other => return unsupported(&format!("action {other}")),
         };
         let result = arrow_flight::Result { body: body.into() };

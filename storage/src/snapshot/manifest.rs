@@ -67,6 +67,10 @@ pub struct Manifest {
     pub skipped: Transfer,
     /// Milliseconds from the export to the manifest.
     pub elapsed_ms: u64,
+    /// The store this snapshot was copied from (`blueshift snapshot copy`); none for
+    /// the cluster's own snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_from: Option<String>,
 }
 
 impl Manifest {
@@ -154,6 +158,7 @@ mod tests {
             },
             skipped: Transfer::default(),
             elapsed_ms: 5,
+            copied_from: None,
         }
     }
 

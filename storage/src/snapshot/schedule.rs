@@ -128,6 +128,7 @@ mod tests {
             uploaded: Transfer::default(),
             skipped: Transfer::default(),
             elapsed_ms: 0,
+            copied_from: None,
         }
     }
 

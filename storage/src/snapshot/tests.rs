@@ -64,6 +64,7 @@ async fn take(
         uploaded: report.uploaded,
         skipped: report.skipped,
         elapsed_ms: 0,
+        copied_from: None,
     };
     snapshots.finish(&manifest).await?;
     Ok(manifest)
@@ -122,6 +123,23 @@ async fn snapshots_upload_once_restore_elsewhere_and_collect_garbage() -> Result
     let second = take(&snapshots, "second", &catalog, &nodes).await?;
     assert_eq!((second.uploaded.segments, second.skipped.segments), (1, 3));
     assert_eq!(second.uploaded.bytes, c.bytes);
+
+    // Copies to another store send only what it lacks.
+    std::fs::create_dir_all(dir.path().join("elsewhere"))?;
+    let elsewhere = SnapshotStore::open(
+        &format!("file://{}/elsewhere", dir.path().display()),
+        &StoreConfig::default(),
+    )?;
+    let copied = copy(&snapshots, &elsewhere, "first", 7).await?;
+    assert_eq!((copied.uploaded.segments, copied.skipped.segments), (3, 0));
+    assert_eq!(copied.copied_from.as_deref(), Some(snapshots.url()));
+    let copied = copy(&snapshots, &elsewhere, "second", 7).await?;
+    assert_eq!((copied.uploaded.segments, copied.skipped.segments), (1, 3));
+    assert!(verify(&elsewhere, "second", VerifyLevel::Full).await?.ok());
+    assert!(matches!(
+        copy(&snapshots, &elsewhere, "second", 7).await,
+        Err(StorageError::SnapshotExists { .. })
+    ));
 
     // Restore the first into 4 nodes of one slice, and refuse 3 nodes.
     let target = dir.path().join("restored");
