@@ -10,13 +10,14 @@ use blueshift_leader::frontend::tls::TlsSettings;
 use blueshift_leader::server::{ADMIN_USER, AdminPassword, DEFAULT_ADMIN_PASSWORD};
 use blueshift_leader::{Leader, LeaderConfig};
 use blueshift_operators::secret::ClusterSecret;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::embedded::{EmbeddedCluster, EmbeddedConfig};
 use crate::node_tls::NodeTlsArgs;
 use crate::s3_args::S3Args;
 use crate::snapshot::{ClusterSnapshotArgs, SnapshotCommand, record_admin_addr};
 
+mod config_file;
 mod embedded;
 mod node_tls;
 mod s3_args;
@@ -141,8 +142,20 @@ impl SpillArgs {
     }
 }
 
+/// `--config FILE`, read before the other flags (cli/src/config_file.rs).
+#[derive(Args, Debug)]
+struct ConfigArg {
+    /// A TOML file of settings: keys are the long flag names (`snapshot-store =
+    /// "s3://b/p"`; a `[snapshot]` table's `store` is the same); flags and environment
+    /// variables win over it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
 #[derive(Args, Debug)]
 struct UpArgs {
+    #[command(flatten)]
+    config: ConfigArg,
     /// Where the cluster keeps its state.
     #[arg(long, default_value = "./blueshift-data")]
     data_dir: PathBuf,
@@ -164,6 +177,8 @@ struct UpArgs {
 
 #[derive(Args, Debug)]
 struct LeaderArgs {
+    #[command(flatten)]
+    config: ConfigArg,
     /// Where the leader keeps its catalog.
     #[arg(long, default_value = "./blueshift-data/leader")]
     data_dir: PathBuf,
@@ -189,6 +204,8 @@ struct LeaderArgs {
 
 #[derive(Args, Debug)]
 struct ComputeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
     /// The node's number in the cluster (0, 1, ...), as the leader lists it.
     #[arg(long)]
     node: u32,
@@ -258,7 +275,8 @@ async fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let args = config_file::apply(std::env::args_os().collect(), &Cli::command())?;
+    let cli = Cli::parse_from(args);
     match cli.command {
         Command::Snapshot { command } => snapshot::run(command).await?,
         Command::Up(args) => {
