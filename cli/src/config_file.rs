@@ -164,13 +164,22 @@ mod tests {
         );
         std::fs::write(&file.replace("blueshift.toml", "bad.toml"), "nodes = 3\n")?;
         let bad = apply(
-            args(&["blueshift", "up", "--config", &file.replace("blueshift.toml", "bad.toml")]),
+            args(&[
+                "blueshift",
+                "up",
+                "--config",
+                &file.replace("blueshift.toml", "bad.toml"),
+            ]),
             &command(),
         );
-        assert!(
-            bad.is_err_and(|e| e.to_string().contains("`nodes` is not a setting of blueshift up"))
+        assert!(bad.is_err_and(|e| {
+            e.to_string()
+                .contains("`nodes` is not a setting of blueshift up")
+        }));
+        assert_eq!(
+            apply(args(&["blueshift", "up"]), &command())?,
+            args(&["blueshift", "up"])
         );
-        assert_eq!(apply(args(&["blueshift", "up"]), &command())?, args(&["blueshift", "up"]));
         Ok(())
     }
 }

@@ -12,7 +12,8 @@ use blueshift_leader::server::SnapshotSettings;
 use blueshift_operators::secret::ClusterSecret;
 use blueshift_proto::{
     ACTION_CREATE_SNAPSHOT, ACTION_DISABLE_SNAPSHOT_COPY, ACTION_ENABLE_SNAPSHOT_COPY,
-    CreateSnapshot, EnableSnapshotCopy, SnapshotCopyState, SnapshotCreated,
+    ACTION_RESTORE_TABLE, CreateSnapshot, EnableSnapshotCopy, RestoreTable, SnapshotCopyState,
+    SnapshotCreated, TableRestored,
 };
 use blueshift_storage::snapshot::schedule::{MAX_AUTOMATED_RETENTION_DAYS, SchedulePolicy};
 use blueshift_storage::snapshot::{self, SnapshotStore, VerifyLevel};
@@ -128,6 +129,8 @@ pub enum SnapshotCommand {
     Verify(VerifyArgs),
     /// Build a new cluster's data directory from a snapshot.
     Restore(RestoreArgs),
+    /// Restore one table of a snapshot into the running cluster under a new name.
+    RestoreTable(RestoreTableArgs),
     /// Copy one snapshot to another store (another bucket, region or endpoint).
     Copy(CopyArgs),
     /// From now on, have the running cluster copy every new snapshot to another
@@ -232,6 +235,31 @@ pub struct CopyArgs {
     snapshot: String,
     #[command(flatten)]
     dest: DestArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreTableArgs {
+    /// The snapshot's id.
+    #[arg(long)]
+    snapshot: String,
+    /// The table in the snapshot: `table` (in public) or `schema.table`.
+    #[arg(long)]
+    source_table: String,
+    /// The new table's name, which must not exist.
+    #[arg(long)]
+    new_table_name: String,
+    /// The new table's schema (default: the source's).
+    #[arg(long)]
+    target_schema: Option<String>,
+    /// The snapshot's store, when it is not the cluster's own (`--snapshot-store`):
+    /// another cluster's, with the same slice count.
+    #[arg(long)]
+    store: Option<String>,
+    /// The IAM role (of the cluster's role mapping) whose keys reach --store.
+    #[arg(long)]
+    iam_role: Option<String>,
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 #[derive(Args, Debug)]
@@ -353,6 +381,34 @@ pub async fn run(command: SnapshotCommand) -> Result<()> {
                 bytes(copied.uploaded.bytes),
                 copied.skipped.segments,
                 bytes(copied.skipped.bytes)
+            );
+            Ok(())
+        }
+        SnapshotCommand::RestoreTable(args) => {
+            let (schema, table) = match args.source_table.split_once('.') {
+                Some((schema, table)) => (schema.to_string(), table.to_string()),
+                None => ("public".to_string(), args.source_table.clone()),
+            };
+            let request = RestoreTable {
+                store_url: args.store.unwrap_or_default(),
+                iam_role: args.iam_role,
+                snapshot: args.snapshot,
+                target_schema: args.target_schema.unwrap_or_else(|| schema.clone()),
+                source_schema: schema,
+                source_table: table,
+                new_table: args.new_table_name,
+            };
+            let body =
+                admin_call(&args.admin, ACTION_RESTORE_TABLE, request.encode_to_vec()).await?;
+            let restored = TableRestored::decode(body)?;
+            println!(
+                "Restored {}.{} from snapshot {}: {} rows, {} segments ({}).",
+                restored.schema,
+                restored.name,
+                request.snapshot,
+                restored.rows,
+                restored.segments,
+                bytes(restored.bytes)
             );
             Ok(())
         }

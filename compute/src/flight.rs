@@ -19,10 +19,11 @@ use arrow_flight::{
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
 use blueshift_proto::{
-    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
-    ACTION_REWRITE_SEGMENTS, ACTION_UPLOAD_SEGMENTS, Block, BlockList, BlockListRequest,
-    CollectGarbage, ExchangeRead, FragmentReport, FragmentTicket, GarbageCollected, NodeInfo,
-    RewriteSegments, SegmentWritten, SegmentsWritten, UploadSegments, WriteSegment,
+    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_DOWNLOAD_SEGMENTS, ACTION_EXEC_STATE,
+    ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, ACTION_UPLOAD_SEGMENTS, Block, BlockList,
+    BlockListRequest, CollectGarbage, ExchangeRead, FragmentReport, FragmentTicket,
+    GarbageCollected, NodeInfo, RewriteSegments, SegmentWritten, SegmentsWritten, UploadSegments,
+    WriteSegment,
 };
 use blueshift_storage::segment::{SliceStore, SortKey};
 use datafusion::physical_plan::ExecutionPlan;
@@ -397,12 +398,13 @@ impl FlightService for ComputeService {
                     .encode_to_vec()
             }
             ACTION_EXEC_STATE => self.running.state().encode_to_vec(),
-            ACTION_UPLOAD_SEGMENTS => {
+            ACTION_UPLOAD_SEGMENTS | ACTION_DOWNLOAD_SEGMENTS => {
                 let request = UploadSegments::decode(action.body)
                     .map_err(|e| Status::invalid_argument(e.to_string()))?;
-                crate::snapshot::upload(&self.store, request)
+                let download = action.r#type == ACTION_DOWNLOAD_SEGMENTS;
+                crate::snapshot::transfer(&self.store, request, download)
                     .await
-                    .map_err(|e| internal("snapshot upload", e))?
+                    .map_err(|e| internal("snapshot transfer", e))?
                     .encode_to_vec()
             }
             other => return unsupported(&format!("action {other}")),

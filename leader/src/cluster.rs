@@ -9,10 +9,10 @@ use arrow_flight::error::FlightError;
 use arrow_flight::{Action, Ticket};
 use blueshift_operators::secret::{ClusterSecret, NodeClient};
 use blueshift_proto::{
-    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_EXEC_STATE, ACTION_NODE_INFO,
-    ACTION_REWRITE_SEGMENTS, ACTION_UPLOAD_SEGMENTS, Block, BlockList, BlockListRequest,
-    CollectGarbage, ExecState, FragmentReport, FragmentTicket, GarbageCollected, NodeInfo,
-    RewriteSegments, RunningFragment, SegmentOfTable, SegmentWritten, SegmentsUploaded,
+    ACTION_BLOCK_LIST, ACTION_COLLECT_GARBAGE, ACTION_DOWNLOAD_SEGMENTS, ACTION_EXEC_STATE,
+    ACTION_NODE_INFO, ACTION_REWRITE_SEGMENTS, ACTION_UPLOAD_SEGMENTS, Block, BlockList,
+    BlockListRequest, CollectGarbage, ExecState, FragmentReport, FragmentTicket, GarbageCollected,
+    NodeInfo, RewriteSegments, RunningFragment, SegmentOfTable, SegmentWritten, SegmentsUploaded,
     SegmentsWritten, UploadSegments, WriteSegment,
 };
 use blueshift_storage::catalog::ClusterLayout;
@@ -194,14 +194,20 @@ impl ClusterClient {
         Ok(written.segments)
     }
 
-    /// Has `node` upload segments of its slices to a snapshot store.
-    pub async fn upload_segments(
+    /// Has `node` upload segments of its slices to a snapshot store, or download
+    /// them from one (`download`).
+    pub async fn transfer_segments(
         &self,
         node: u32,
         request: UploadSegments,
+        download: bool,
     ) -> Result<SegmentsUploaded, LeaderError> {
-        self.action(node, ACTION_UPLOAD_SEGMENTS, request.encode_to_vec())
-            .await
+        let action = if download {
+            ACTION_DOWNLOAD_SEGMENTS
+        } else {
+            ACTION_UPLOAD_SEGMENTS
+        };
+        self.action(node, action, request.encode_to_vec()).await
     }
 
     /// The blocks of `segments` (all on slices of `node`), for STV_BLOCKLIST.

@@ -48,6 +48,7 @@ mod results;
 mod roles;
 pub mod snapshot;
 pub mod snapshot_copy;
+mod snapshot_restore;
 mod temp_tables;
 mod transaction;
 mod views;

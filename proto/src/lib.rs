@@ -693,3 +693,50 @@ pub struct SnapshotCopyState {
     #[prost(uint32, tag = "3")]
     pub retention_days: u32,
 }
+
+/// Flight action type that downloads segments of this node's slices from a snapshot
+/// store (a table restore), skipping those the node has: body an [`UploadSegments`]
+/// (the same list), answer a [`SegmentsUploaded`] (its `uploaded_*` fields count the
+/// segments downloaded).
+pub const ACTION_DOWNLOAD_SEGMENTS: &str = "download_segments";
+
+/// Admin API action type: restore one table of a snapshot into the running cluster
+/// under a new name; body a [`RestoreTable`], answer a [`TableRestored`].
+pub const ACTION_RESTORE_TABLE: &str = "restore_table";
+
+/// Body of an [`ACTION_RESTORE_TABLE`] action.
+#[derive(Clone, PartialEq, Message)]
+pub struct RestoreTable {
+    /// The snapshot's store; empty: the cluster's own.
+    #[prost(string, tag = "1")]
+    pub store_url: String,
+    /// The IAM role whose keys reach `store_url` (default: `default` when mapped).
+    #[prost(string, optional, tag = "2")]
+    pub iam_role: Option<String>,
+    #[prost(string, tag = "3")]
+    pub snapshot: String,
+    #[prost(string, tag = "4")]
+    pub source_schema: String,
+    #[prost(string, tag = "5")]
+    pub source_table: String,
+    #[prost(string, tag = "6")]
+    pub target_schema: String,
+    /// The new table's name, which must not exist.
+    #[prost(string, tag = "7")]
+    pub new_table: String,
+}
+
+/// The answer to a [`RestoreTable`].
+#[derive(Clone, PartialEq, Message)]
+pub struct TableRestored {
+    #[prost(string, tag = "1")]
+    pub schema: String,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    #[prost(uint64, tag = "3")]
+    pub rows: u64,
+    #[prost(uint64, tag = "4")]
+    pub segments: u64,
+    #[prost(uint64, tag = "5")]
+    pub bytes: u64,
+}

@@ -221,17 +221,34 @@ impl SnapshotStore {
             .buffer_unordered(PARALLEL_TRANSFERS)
             .try_collect()
             .await?;
-        let mut report = UploadReport::default();
-        for (uploaded, bytes) in results {
-            let side = if uploaded {
-                &mut report.uploaded
-            } else {
-                &mut report.skipped
-            };
-            side.segments += 1;
-            side.bytes += bytes;
-        }
-        Ok(report)
+        Ok(tally(results))
+    }
+
+    /// Downloads the segments of `segments` (by slice) that `slices` lacks, each
+    /// checked against its hash, [`PARALLEL_TRANSFERS`] at a time. The report's
+    /// `uploaded` counts the segments downloaded, `skipped` those already there.
+    pub async fn download_segments(
+        &self,
+        slices: &SliceStore,
+        segments: Vec<(u32, SegmentRef)>,
+    ) -> Result<UploadReport> {
+        let results: Vec<(bool, u64)> = futures::stream::iter(segments)
+            .map(|(slice, segment)| async move {
+                if slices.has_file(slice, &segment.name) {
+                    return Ok((false, segment.bytes));
+                }
+                let bytes = self.get_segment(&segment.name).await?;
+                let size = bytes.len() as u64;
+                let files = slices.clone();
+                tokio::task::spawn_blocking(move || files.store_file(slice, &bytes))
+                    .await
+                    .map_err(|e| StorageError::Catalog(format!("segment download: {e}")))??;
+                Ok::<_, StorageError>((true, size))
+            })
+            .buffer_unordered(PARALLEL_TRANSFERS)
+            .try_collect()
+            .await?;
+        Ok(tally(results))
     }
 
     fn manifest_key(id: &str) -> String {
@@ -410,6 +427,21 @@ impl SnapshotStore {
     }
 }
 
+/// Sums transfers: each is (moved, bytes); those not moved were there already.
+fn tally(transfers: Vec<(bool, u64)>) -> UploadReport {
+    let mut report = UploadReport::default();
+    for (moved, bytes) in transfers {
+        let side = if moved {
+            &mut report.uploaded
+        } else {
+            &mut report.skipped
+        };
+        side.segments += 1;
+        side.bytes += bytes;
+    }
+    report
+}
+
 /// Runs `op`, again after a pause when it fails with a transient store error (not
 /// for a missing object, denied access or corrupt data).
 async fn retried<T, F, Fut>(op: F) -> Result<T>
@@ -468,17 +500,9 @@ pub async fn copy(
             return Err(e);
         }
     };
-    manifest.uploaded = Transfer::default();
-    manifest.skipped = Transfer::default();
-    for (uploaded, bytes) in sent {
-        let side = if uploaded {
-            &mut manifest.uploaded
-        } else {
-            &mut manifest.skipped
-        };
-        side.segments += 1;
-        side.bytes += bytes;
-    }
+    let report = tally(sent);
+    manifest.uploaded = report.uploaded;
+    manifest.skipped = report.skipped;
     if manifest.kind == SnapshotKind::Automated {
         manifest.retention_days = Some(retention_days);
     }

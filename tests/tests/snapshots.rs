@@ -160,6 +160,54 @@ async fn snapshots_are_incremental_and_restore_into_another_node_count() -> Resu
     )
     .await?;
     assert!(ok && out.contains("Copied snapshot first"), "{out}{err}");
+
+    // One table of the first snapshot back into the running cluster, beside its
+    // current self; a name in use is refused and changes nothing.
+    let restore_table = |source: &'static str, name: &'static str| {
+        let env = env.clone();
+        let data_arg = data_arg.clone();
+        async move {
+            cli(
+                &[
+                    "snapshot",
+                    "restore-table",
+                    "--data-dir",
+                    &data_arg,
+                    "--snapshot",
+                    "first",
+                    "--source-table",
+                    source,
+                    "--new-table-name",
+                    name,
+                ],
+                &env,
+            )
+            .await
+        }
+    };
+    let (ok, out, err) = restore_table("facts", "facts_before").await?;
+    assert!(
+        ok && out.contains("public.facts_before") && out.contains("1000 rows"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = restore_table("public.dims", "dims_before").await?;
+    assert!(ok && out.contains("2 rows"), "{out}{err}");
+    let (ok, _, err) = restore_table("facts", "facts").await?;
+    assert!(!ok && err.contains("42P07"), "{err}");
+    let (ok, _, err) = restore_table("nowhere", "x").await?;
+    assert!(
+        !ok && err.contains("public.nowhere in snapshot first"),
+        "{err}"
+    );
+    assert_eq!(
+        rows(
+            &client,
+            "select (select count(*) from facts_before), (select count(*) from facts), \
+             (select count(*) from facts_before f join dims_before d using (id))"
+        )
+        .await?,
+        table(&[&["1000", "902", "2"]])
+    );
     drop(client);
     cluster.process.terminate()?;
 

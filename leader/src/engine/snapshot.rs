@@ -115,6 +115,51 @@ impl SnapshotPins {
 }
 
 impl Engine {
+    /// Has each compute node upload (or `download`) the segments of its slices of
+    /// `segments`, all nodes at once; sums what they did.
+    pub(super) async fn transfer_by_node(
+        &self,
+        url: &str,
+        store: &StoreConfig,
+        segments: &[(u32, SegmentRef)],
+        download: bool,
+    ) -> Result<SegmentsUploaded, LeaderError> {
+        let layout = self.catalog.layout()?;
+        let mut by_node: BTreeMap<u32, Vec<SegmentToUpload>> = BTreeMap::new();
+        for (slice, segment) in segments {
+            by_node
+                .entry(layout.node_of(*slice))
+                .or_default()
+                .push(SegmentToUpload {
+                    slice: *slice,
+                    name: segment.name.clone(),
+                    rows: segment.rows,
+                    bytes: segment.bytes,
+                });
+        }
+        let config = serde_json::to_string(store)
+            .map_err(|e| LeaderError::Config(format!("snapshot store settings: {e}")))?;
+        let transfers = by_node.into_iter().map(|(node, segments)| {
+            self.cluster.transfer_segments(
+                node,
+                UploadSegments {
+                    store_url: url.to_string(),
+                    store_config_json: config.clone(),
+                    segments,
+                },
+                download,
+            )
+        });
+        let mut total = SegmentsUploaded::default();
+        for part in futures::future::try_join_all(transfers).await? {
+            total.uploaded_segments += part.uploaded_segments;
+            total.uploaded_bytes += part.uploaded_bytes;
+            total.skipped_segments += part.skipped_segments;
+            total.skipped_bytes += part.skipped_bytes;
+        }
+        Ok(total)
+    }
+
     pub(super) fn snapshot_settings(&self) -> Result<&SnapshotSettings, LeaderError> {
         self.snapshot_store.as_ref().ok_or_else(|| {
             LeaderError::InvalidParameter(
@@ -285,37 +330,9 @@ impl Engine {
         })?;
         let layout = export.layout;
         let segments = export.distinct_segments()?;
-        let mut by_node: BTreeMap<u32, Vec<SegmentToUpload>> = BTreeMap::new();
-        for (slice, segment) in &segments {
-            by_node
-                .entry(layout.node_of(*slice))
-                .or_default()
-                .push(SegmentToUpload {
-                    slice: *slice,
-                    name: segment.name.clone(),
-                    rows: segment.rows,
-                    bytes: segment.bytes,
-                });
-        }
-        let config = serde_json::to_string(&settings.store)
-            .map_err(|e| LeaderError::Config(format!("snapshot store settings: {e}")))?;
-        let uploads = by_node.into_iter().map(|(node, segments)| {
-            self.cluster.upload_segments(
-                node,
-                UploadSegments {
-                    store_url: settings.url.clone(),
-                    store_config_json: config.clone(),
-                    segments,
-                },
-            )
-        });
-        let mut transfer = SegmentsUploaded::default();
-        for part in futures::future::try_join_all(uploads).await? {
-            transfer.uploaded_segments += part.uploaded_segments;
-            transfer.uploaded_bytes += part.uploaded_bytes;
-            transfer.skipped_segments += part.skipped_segments;
-            transfer.skipped_bytes += part.skipped_bytes;
-        }
+        let transfer = self
+            .transfer_by_node(&settings.url, &settings.store, &segments, false)
+            .await?;
         let versions = export.versions()?;
         let tables: Vec<TableEntry> = export
             .tables()?

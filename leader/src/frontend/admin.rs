@@ -1,8 +1,8 @@
 //! The admin API: an Arrow Flight service on `--admin-port` that `blueshift snapshot
-//! create`, `enable-copy` and `disable-copy` call. Every call must carry the cluster secret (as calls between the
+//! create`, `restore-table`, `enable-copy` and `disable-copy` call. Every call must carry the cluster secret (as calls between the
 //! leader and compute nodes do), and goes over TLS when the cluster's node TLS is set.
 //! Its actions are in `blueshift_proto` (`ACTION_CREATE_SNAPSHOT`,
-//! `ACTION_ENABLE_SNAPSHOT_COPY`, `ACTION_DISABLE_SNAPSHOT_COPY`); an error comes
+//! `ACTION_ENABLE_SNAPSHOT_COPY`, `ACTION_DISABLE_SNAPSHOT_COPY`, `ACTION_RESTORE_TABLE`); an error comes
 //! back as a status whose message starts with its SQLSTATE.
 
 use std::net::SocketAddr;
@@ -17,7 +17,7 @@ use arrow_flight::{
 use blueshift_operators::secret::ClusterSecret;
 use blueshift_proto::{
     ACTION_CREATE_SNAPSHOT, ACTION_DISABLE_SNAPSHOT_COPY, ACTION_ENABLE_SNAPSHOT_COPY,
-    CreateSnapshot, EnableSnapshotCopy, ErrorKind,
+    ACTION_RESTORE_TABLE, CreateSnapshot, EnableSnapshotCopy, ErrorKind, RestoreTable,
 };
 use futures::{Stream, StreamExt};
 use prost::Message;
@@ -92,7 +92,8 @@ fn status_of(e: &LeaderError) -> Status {
     let code = match e.kind() {
         ErrorKind::InvalidParameterValue => tonic::Code::InvalidArgument,
         ErrorKind::DuplicateObject => tonic::Code::AlreadyExists,
-        ErrorKind::UndefinedObject => tonic::Code::NotFound,
+        ErrorKind::UndefinedObject | ErrorKind::UndefinedTable => tonic::Code::NotFound,
+        ErrorKind::DuplicateTable => tonic::Code::AlreadyExists,
         ErrorKind::InsufficientPrivilege => tonic::Code::PermissionDenied,
         _ => tonic::Code::Internal,
     };
@@ -182,6 +183,15 @@ impl FlightService for AdminService {
                     .map_err(|e| Status::invalid_argument(e.to_string()))?;
                 self.engine
                     .create_snapshot(request)
+                    .await
+                    .map_err(|e| status_of(&e))?
+                    .encode_to_vec()
+            }
+            ACTION_RESTORE_TABLE => {
+                let request = RestoreTable::decode(action.body)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                self.engine
+                    .restore_table(request)
                     .await
                     .map_err(|e| status_of(&e))?
                     .encode_to_vec()

@@ -35,6 +35,11 @@ impl SliceStore {
         Ok(name)
     }
 
+    /// Whether `slice` has a file for segment `name` (its content is not checked).
+    pub fn has_file(&self, slice: u32, name: &str) -> bool {
+        self.segment_path(slice, name).exists()
+    }
+
     /// The whole file of segment `name` of `slice`, its hash checked against the name.
     pub fn file_bytes(&self, slice: u32, name: &str) -> Result<Vec<u8>> {
         let bytes =
