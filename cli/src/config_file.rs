@@ -162,7 +162,7 @@ mod tests {
                 "7000"
             ])
         );
-        std::fs::write(&file.replace("blueshift.toml", "bad.toml"), "nodes = 3\n")?;
+        std::fs::write(file.replace("blueshift.toml", "bad.toml"), "nodes = 3\n")?;
         let bad = apply(
             args(&[
                 "blueshift",

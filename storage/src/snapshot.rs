@@ -110,6 +110,14 @@ impl SnapshotStore {
         })
     }
 
+    /// This store's locations over `store` instead (a fault-injecting wrapper, in
+    /// tests).
+    pub fn with_object_store(&self, store: std::sync::Arc<dyn object_store::ObjectStore>) -> Self {
+        let mut copy = self.clone();
+        copy.location.store = store;
+        copy
+    }
+
     /// The store's URL, as given.
     pub fn url(&self) -> &str {
         &self.url
@@ -137,7 +145,12 @@ impl SnapshotStore {
         self.size(&Self::segment_key(name)).await
     }
 
+    /// The size of an object, `None` when missing; transient errors are retried.
     async fn size(&self, relative: &str) -> Result<Option<u64>> {
+        retried(|| self.head(relative)).await
+    }
+
+    async fn head(&self, relative: &str) -> Result<Option<u64>> {
         match self.location.store.head(&self.path(relative)).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),

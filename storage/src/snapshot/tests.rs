@@ -241,3 +241,69 @@ async fn segments_of_a_snapshot_in_progress_are_kept() -> Result<()> {
     check_id("nightly-2026-12-07")?;
     Ok(())
 }
+
+/// A snapshot whose store "crashes" part way does not exist: no manifest, only a
+/// marker and the segments sent so far, which garbage collection removes once the
+/// marker is gone; a transient failure is retried; a snapshot with nothing new
+/// makes one HEAD per segment and puts only its marker and manifest.
+#[tokio::test]
+async fn interrupted_snapshots_do_not_exist_and_requests_are_counted() -> Result<()> {
+    use crate::objects::faults::{Faults, FaultyStore};
+    let dir = tempfile::tempdir()?;
+    let layout = ClusterLayout {
+        nodes: 1,
+        slices_per_node: 2,
+    };
+    let catalog = Catalog::open(&dir.path().join("catalog"), layout)?;
+    let node = SliceStore::open(&dir.path().join("node-0"))?;
+    let t = catalog.create_table(table("t"), None)?;
+    let a = segment(&node, 0, &[1, 2])?;
+    let b = segment(&node, 1, &[3])?;
+    catalog.append_segments(t.id, &BTreeMap::from([(0, vec![a.clone()]), (1, vec![b])]))?;
+    std::fs::create_dir_all(dir.path().join("store"))?;
+    let url = format!("file://{}/store", dir.path().display());
+    let clean = SnapshotStore::open(&url, &StoreConfig::default())?;
+    let faulty = |faults: Faults| -> Result<(SnapshotStore, Arc<FaultyStore>)> {
+        let wrapped = Arc::new(FaultyStore::new(
+            Arc::new(object_store::local::LocalFileSystem::new()),
+            faults,
+        ));
+        Ok((clean.with_object_store(wrapped.clone()), wrapped))
+    };
+
+    // The marker and one segment go in, then every request fails.
+    let (crashing, _) = faulty(Faults {
+        crash_after_puts: Some(2),
+        ..Faults::default()
+    })?;
+    assert!(
+        take(&crashing, "cut", &catalog, &[node.clone()])
+            .await
+            .is_err()
+    );
+    let (complete, in_progress) = clean.snapshot_ids().await?;
+    assert!(complete.is_empty());
+    assert_eq!(in_progress.len(), 1);
+    assert!(matches!(
+        restore(&clean, "cut", &dir.path().join("r"), None).await,
+        Err(StorageError::SnapshotNotFound { .. })
+    ));
+    assert_eq!(clean.collect_garbage(false).await?.kept_for_in_progress, 1);
+    clean.delete("cut", false).await?;
+    assert_eq!(clean.collect_garbage(false).await?.removed.len(), 1);
+
+    // The fifth request (a segment's PUT) fails once: retried, not fatal.
+    let (flaky, _) = faulty(Faults {
+        fail_requests: [5].into(),
+        ..Faults::default()
+    })?;
+    take(&flaky, "whole", &catalog, &[node.clone()]).await?;
+
+    // Nothing new: a HEAD per segment and per marker/manifest check, two puts.
+    let (counted, store) = faulty(Faults::default())?;
+    let again = take(&counted, "again", &catalog, &[node]).await?;
+    assert_eq!(again.uploaded.segments, 0);
+    let requests = store.requests();
+    assert_eq!((requests.puts, requests.gets, requests.deletes), (2, 4, 1));
+    Ok(())
+}
