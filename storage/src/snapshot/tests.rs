@@ -277,7 +277,7 @@ async fn interrupted_snapshots_do_not_exist_and_requests_are_counted() -> Result
         ..Faults::default()
     })?;
     assert!(
-        take(&crashing, "cut", &catalog, &[node.clone()])
+        take(&crashing, "cut", &catalog, std::slice::from_ref(&node))
             .await
             .is_err()
     );
@@ -297,7 +297,7 @@ async fn interrupted_snapshots_do_not_exist_and_requests_are_counted() -> Result
         fail_requests: [5].into(),
         ..Faults::default()
     })?;
-    take(&flaky, "whole", &catalog, &[node.clone()]).await?;
+    take(&flaky, "whole", &catalog, std::slice::from_ref(&node)).await?;
 
     // Nothing new: a HEAD per segment and per marker/manifest check, two puts.
     let (counted, store) = faulty(Faults::default())?;
