@@ -323,6 +323,9 @@ pub enum Level {
     Quick,
     /// Also every segment downloaded, hashed, and its row count read from its footer.
     Full,
+    /// `quick`, and --percent of the segments checked as `full` does: those earlier
+    /// sample runs did not check, so that repeated runs cover every segment.
+    Sample,
 }
 
 #[derive(Args, Debug)]
@@ -334,6 +337,9 @@ pub struct VerifyArgs {
     snapshot: String,
     #[arg(long, value_enum, default_value_t = Level::Quick)]
     level: Level,
+    /// With --level sample: the share of the segments to check fully, 1 to 100.
+    #[arg(long, default_value_t = 10)]
+    percent: u32,
     #[arg(long, value_enum, default_value_t)]
     output: Output,
 }
@@ -572,20 +578,30 @@ pub async fn run(command: SnapshotCommand) -> Result<()> {
             let level = match args.level {
                 Level::Quick => VerifyLevel::Quick,
                 Level::Full => VerifyLevel::Full,
+                Level::Sample => VerifyLevel::Sample {
+                    percent: args.percent,
+                },
             };
             let report = snapshot::verify(&store, &args.snapshot, level).await?;
             if args.output == Output::Json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "Snapshot {}: {} segments ({}) checked ({:?}): {} missing, {} corrupt.",
+                    "Snapshot {}: {} segments ({}) present, {} checked in full: {} missing, {} corrupt.",
                     report.id,
                     report.segments,
                     bytes(report.bytes),
-                    level,
+                    report.fully_checked,
                     report.missing.len(),
                     report.corrupt.len()
                 );
+                match report.round_remaining {
+                    Some(0) => println!(
+                        "Every segment has now been checked in full; the next sample starts over."
+                    ),
+                    Some(n) => println!("{n} segments are still to be checked by later samples."),
+                    None => {}
+                }
                 for url in &report.missing {
                     println!("  missing: {url}");
                 }

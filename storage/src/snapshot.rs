@@ -6,6 +6,7 @@
 //! - `snapshots/<id>/manifest`: one snapshot, its catalog export at one commit point
 //!   and the segments it references ([`Manifest`]), written last: a snapshot exists once
 //!   its manifest does;
+//! - `snapshots/<id>/verified`: what `verify --level sample` runs have checked;
 //! - `snapshots/<id>/in-progress`: written when a snapshot starts and removed when its
 //!   manifest is written or it fails; while one exists, garbage collection keeps every
 //!   segment written since it was made.
@@ -388,6 +389,7 @@ impl SnapshotStore {
         if !dry_run {
             self.delete_object(&Self::manifest_key(id)).await?;
             self.delete_object(&Self::marker_key(id)).await?;
+            self.delete_object(&verify::sample_key(id)).await?;
         }
         Ok(())
     }

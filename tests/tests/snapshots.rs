@@ -273,6 +273,34 @@ async fn snapshots_are_incremental_and_restore_into_another_node_count() -> Resu
     drop((client, analyst));
     copy.process.terminate()?;
 
+    // Samples of half the segments cover them all in two runs.
+    let sample = || {
+        let env = env.clone();
+        async move {
+            cli(
+                &[
+                    "snapshot",
+                    "verify",
+                    "--snapshot",
+                    "second",
+                    "--level",
+                    "sample",
+                    "--percent",
+                    "50",
+                ],
+                &env,
+            )
+            .await
+        }
+    };
+    let (ok, out, err) = sample().await?;
+    assert!(ok && out.contains("still to be checked"), "{out}{err}");
+    let (ok, out, err) = sample().await?;
+    assert!(
+        ok && out.contains("Every segment has now been checked"),
+        "{out}{err}"
+    );
+
     // Damage every stored segment (same size): quick verification cannot see it,
     // full verification names the objects, and a restore fails leaving nothing.
     let segments: Vec<String> = s3

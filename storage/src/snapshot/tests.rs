@@ -187,9 +187,25 @@ async fn snapshots_upload_once_restore_elsewhere_and_collect_garbage() -> Result
     let node1 = SliceStore::open(&node_dir(&target, 1))?;
     assert_eq!(node1.read_segment(1, &a.name, None)?[0].num_rows(), 3);
 
-    // Verify: quick and full pass; a damaged segment is named by full, a missing one
-    // by both.
+    // Verify: quick and full pass; samples of 50% cover the 4 segments in two runs,
+    // then start over; a damaged segment is named by full, a missing one by both.
     assert!(verify(&snapshots, "second", VerifyLevel::Full).await?.ok());
+    let half = VerifyLevel::Sample { percent: 50 };
+    let runs = [
+        verify(&snapshots, "second", half).await?,
+        verify(&snapshots, "second", half).await?,
+        verify(&snapshots, "second", half).await?,
+    ];
+    let progress: Vec<_> = runs
+        .iter()
+        .map(|r| (r.fully_checked, r.round_remaining))
+        .collect();
+    assert_eq!(progress, [(2, Some(2)), (2, Some(0)), (2, Some(2))]);
+    assert!(
+        verify(&snapshots, "second", VerifyLevel::Sample { percent: 0 })
+            .await
+            .is_err()
+    );
     let damaged = dir.path().join("store/segments").join(&c.name);
     let mut bytes = std::fs::read(&damaged)?;
     bytes[10] ^= 0xff;

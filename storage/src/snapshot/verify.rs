@@ -1,7 +1,11 @@
 //! Verify a snapshot without restoring it, in tiers: `quick` reads the manifest (its
 //! checksum and catalog export) and asks the store for every segment's size; `full`
 //! also downloads every segment, checks its hash against its name and its Parquet
-//! footer's row count against the manifest.
+//! footer's row count against the manifest; `sample` does what `quick` does and checks
+//! a share of the segments as `full` does, choosing those earlier sample runs have not
+//! checked (remembered in `snapshots/<id>/verified`), so repeated runs cover them all.
+
+use std::collections::BTreeSet;
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -15,6 +19,16 @@ use crate::error::{Result, StorageError};
 pub enum VerifyLevel {
     Quick,
     Full,
+    /// `percent` of the segments (at least one) checked fully each run.
+    Sample {
+        percent: u32,
+    },
+}
+
+/// What sample runs of one snapshot have checked in the current round.
+#[derive(Debug, Default, serde::Deserialize, Serialize)]
+struct SampleState {
+    checked: BTreeSet<String>,
 }
 
 /// What a verification found: every problem names its object.
@@ -27,6 +41,11 @@ pub struct VerifyReport {
     pub missing: Vec<String>,
     /// Segments (or the manifest) that are there but wrong, with what is wrong.
     pub corrupt: Vec<(String, String)>,
+    /// Segments downloaded and checked in full by this run.
+    pub fully_checked: u64,
+    /// For a sample: segments the current round has still to check fully (0: this run
+    /// completed a round; the next starts another).
+    pub round_remaining: Option<u64>,
 }
 
 impl VerifyReport {
@@ -40,6 +59,39 @@ impl VerifyReport {
 /// segment problems are listed in the report.
 pub async fn verify(store: &SnapshotStore, id: &str, level: VerifyLevel) -> Result<VerifyReport> {
     let manifest = store.manifest(id).await?;
+    let mut state = None;
+    let deep: BTreeSet<String> = match level {
+        VerifyLevel::Quick => BTreeSet::new(),
+        VerifyLevel::Full => manifest.segments.iter().map(|s| s.name.clone()).collect(),
+        VerifyLevel::Sample { percent } => {
+            if !(1..=100).contains(&percent) {
+                return Err(StorageError::SnapshotRequest(format!(
+                    "--percent {percent}: a sample is 1 to 100 percent of the segments"
+                )));
+            }
+            let mut sampled: SampleState = match store.get(&sample_key(id)).await {
+                Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+                Err(StorageError::ObjectNotFound { .. }) => SampleState::default(),
+                Err(e) => return Err(e),
+            };
+            let all: BTreeSet<&str> = manifest.segments.iter().map(|s| s.name.as_str()).collect();
+            sampled.checked.retain(|n| all.contains(n.as_str()));
+            let share = (all.len() * percent as usize).div_ceil(100).max(1);
+            let chosen: BTreeSet<String> = all
+                .iter()
+                .filter(|n| !sampled.checked.contains(**n))
+                .take(share)
+                .map(|n| n.to_string())
+                .collect();
+            sampled.checked.extend(chosen.iter().cloned());
+            let remaining = all.len().saturating_sub(sampled.checked.len()) as u64;
+            if remaining == 0 {
+                sampled.checked.clear();
+            }
+            state = Some((sampled, remaining));
+            chosen
+        }
+    };
     // The export must name the same segments as the manifest's list.
     let listed: std::collections::BTreeSet<&str> =
         manifest.segments.iter().map(|s| s.name.as_str()).collect();
@@ -60,6 +112,7 @@ pub async fn verify(store: &SnapshotStore, id: &str, level: VerifyLevel) -> Resu
             }
         }
     }
+    let deep = &deep;
     let checks: Vec<(String, Option<String>, bool)> = futures::stream::iter(&manifest.segments)
         .map(|entry| async move {
             let url = store.object_url(&SnapshotStore::segment_key(&entry.name));
@@ -69,7 +122,7 @@ pub async fn verify(store: &SnapshotStore, id: &str, level: VerifyLevel) -> Resu
                     "it has {size} bytes, the manifest says {}",
                     entry.bytes
                 )),
-                Some(_) if level == VerifyLevel::Full => match store.get_segment(&entry.name).await
+                Some(_) if deep.contains(&entry.name) => match store.get_segment(&entry.name).await
                 {
                     Ok(bytes) => match footer_rows(bytes) {
                         Ok(rows) if rows == entry.rows => None,
@@ -98,11 +151,23 @@ pub async fn verify(store: &SnapshotStore, id: &str, level: VerifyLevel) -> Resu
             report.corrupt.push((url, reason));
         }
     }
+    report.fully_checked = deep.len() as u64;
+    if let Some((sampled, remaining)) = state {
+        let bytes = serde_json::to_vec(&sampled)
+            .map_err(|e| StorageError::Catalog(format!("verification state: {e}")))?;
+        store.put(&sample_key(id), bytes.into()).await?;
+        report.round_remaining = Some(remaining);
+    }
     report.segments = manifest.segments.len() as u64;
     report.bytes = manifest.total_bytes();
     report.missing.sort();
     report.corrupt.sort();
     Ok(report)
+}
+
+/// Where sample runs remember what they checked.
+pub(super) fn sample_key(id: &str) -> String {
+    format!("snapshots/{id}/verified")
 }
 
 /// The row count in a segment's Parquet footer.
