@@ -334,18 +334,6 @@ impl Engine {
         self
     }
 
-    /// The engine with `settings` as its snapshot store, and `copy` saying where
-    /// snapshots are copied.
-    pub fn with_snapshot_store(
-        mut self,
-        settings: Option<snapshot::SnapshotSettings>,
-        copy: snapshot_copy::SnapshotCopy,
-    ) -> Self {
-        self.snapshot_store = settings;
-        self.snapshot_copy = copy;
-        self
-    }
-
     /// The sessions of this leader, by backend key.
     pub fn sessions(&self) -> Arc<SessionRegistry> {
         Arc::clone(&self.sessions)

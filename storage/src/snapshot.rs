@@ -195,6 +195,19 @@ impl SnapshotStore {
         }
     }
 
+    /// The objects under `relative`, and its path.
+    async fn list(&self, relative: &str) -> Result<(Path, Vec<object_store::ObjectMeta>)> {
+        let prefix = self.path(relative);
+        let objects = self
+            .location
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| StorageError::from_object_store(&self.object_url(relative), e))?;
+        Ok((prefix, objects))
+    }
+
     /// Segment `name`, its bytes checked against the name.
     pub async fn get_segment(&self, name: &str) -> Result<Bytes> {
         let key = Self::segment_key(name);
@@ -216,26 +229,22 @@ impl SnapshotStore {
         slices: &SliceStore,
         segments: Vec<(u32, SegmentRef)>,
     ) -> Result<UploadReport> {
-        let results: Vec<(bool, u64)> = futures::stream::iter(segments)
-            .map(|(slice, segment)| async move {
-                let key = Self::segment_key(&segment.name);
-                if self.size(&key).await? == Some(segment.bytes) {
-                    return Ok((false, segment.bytes));
-                }
-                let files = slices.clone();
-                let name = segment.name.clone();
-                let bytes = tokio::task::spawn_blocking(move || files.file_bytes(slice, &name))
-                    .await
-                    .map_err(|e| StorageError::Catalog(format!("segment upload: {e}")))??;
-                let bytes = Bytes::from(bytes);
-                let size = bytes.len() as u64;
-                retried(|| self.put(&key, bytes.clone())).await?;
-                Ok::<_, StorageError>((true, size))
-            })
-            .buffer_unordered(PARALLEL_TRANSFERS)
-            .try_collect()
-            .await?;
-        Ok(tally(results))
+        each_transfer(segments, |(slice, segment)| async move {
+            let key = Self::segment_key(&segment.name);
+            if self.size(&key).await? == Some(segment.bytes) {
+                return Ok((false, segment.bytes));
+            }
+            let files = slices.clone();
+            let name = segment.name.clone();
+            let bytes = tokio::task::spawn_blocking(move || files.file_bytes(slice, &name))
+                .await
+                .map_err(|e| StorageError::Catalog(format!("segment upload: {e}")))??;
+            let bytes = Bytes::from(bytes);
+            let size = bytes.len() as u64;
+            retried(|| self.put(&key, bytes.clone())).await?;
+            Ok((true, size))
+        })
+        .await
     }
 
     /// Downloads the segments of `segments` (by slice) that `slices` lacks, each
@@ -246,23 +255,19 @@ impl SnapshotStore {
         slices: &SliceStore,
         segments: Vec<(u32, SegmentRef)>,
     ) -> Result<UploadReport> {
-        let results: Vec<(bool, u64)> = futures::stream::iter(segments)
-            .map(|(slice, segment)| async move {
-                if slices.has_file(slice, &segment.name) {
-                    return Ok((false, segment.bytes));
-                }
-                let bytes = self.get_segment(&segment.name).await?;
-                let size = bytes.len() as u64;
-                let files = slices.clone();
-                tokio::task::spawn_blocking(move || files.store_file(slice, &bytes))
-                    .await
-                    .map_err(|e| StorageError::Catalog(format!("segment download: {e}")))??;
-                Ok::<_, StorageError>((true, size))
-            })
-            .buffer_unordered(PARALLEL_TRANSFERS)
-            .try_collect()
-            .await?;
-        Ok(tally(results))
+        each_transfer(segments, |(slice, segment)| async move {
+            if slices.has_file(slice, &segment.name) {
+                return Ok((false, segment.bytes));
+            }
+            let bytes = self.get_segment(&segment.name).await?;
+            let size = bytes.len() as u64;
+            let files = slices.clone();
+            tokio::task::spawn_blocking(move || files.store_file(slice, &bytes))
+                .await
+                .map_err(|e| StorageError::Catalog(format!("segment download: {e}")))??;
+            Ok((true, size))
+        })
+        .await
     }
 
     fn manifest_key(id: &str) -> String {
@@ -328,14 +333,7 @@ impl SnapshotStore {
     pub async fn snapshot_ids(
         &self,
     ) -> Result<(Vec<String>, Vec<(String, chrono::DateTime<chrono::Utc>)>)> {
-        let prefix = self.path("snapshots");
-        let objects: Vec<_> = self
-            .location
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| StorageError::from_object_store(&self.object_url("snapshots"), e))?;
+        let (prefix, objects) = self.list("snapshots").await?;
         let mut complete = BTreeSet::new();
         let mut in_progress = BTreeMap::new();
         for object in objects {
@@ -411,14 +409,7 @@ impl SnapshotStore {
         for manifest in self.manifests().await? {
             referenced.extend(manifest.segments.into_iter().map(|s| s.name));
         }
-        let prefix = self.path("segments");
-        let objects: Vec<_> = self
-            .location
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| StorageError::from_object_store(&self.object_url("segments"), e))?;
+        let (_, objects) = self.list("segments").await?;
         let mut report = GarbageReport::default();
         for object in objects {
             let Some(name) = object.location.filename() else {
@@ -440,6 +431,21 @@ impl SnapshotStore {
         report.removed.sort();
         Ok(report)
     }
+}
+
+/// Runs `transfer` on each item, [`PARALLEL_TRANSFERS`] at a time, and sums what
+/// they did: each answers (moved, bytes), those not moved having been there already.
+async fn each_transfer<T, F, Fut>(items: Vec<T>, transfer: F) -> Result<UploadReport>
+where
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(bool, u64)>>,
+{
+    let results: Vec<(bool, u64)> = futures::stream::iter(items)
+        .map(transfer)
+        .buffer_unordered(PARALLEL_TRANSFERS)
+        .try_collect()
+        .await?;
+    Ok(tally(results))
 }
 
 /// Sums transfers: each is (moved, bytes); those not moved were there already.
@@ -495,27 +501,23 @@ pub async fn copy(
 ) -> Result<Manifest> {
     let mut manifest = source.manifest(id).await?;
     target.begin(id).await?;
-    let sent: Result<Vec<(bool, u64)>> = futures::stream::iter(manifest.segments.clone())
-        .map(|entry| async move {
-            let key = SnapshotStore::segment_key(&entry.name);
-            if target.size(&key).await? == Some(entry.bytes) {
-                return Ok((false, entry.bytes));
-            }
-            let bytes = source.get_segment(&entry.name).await?;
-            retried(|| target.put(&key, bytes.clone())).await?;
-            Ok((true, entry.bytes))
-        })
-        .buffer_unordered(PARALLEL_TRANSFERS)
-        .try_collect()
-        .await;
-    let sent = match sent {
-        Ok(sent) => sent,
+    let sent = each_transfer(manifest.segments.clone(), |entry| async move {
+        let key = SnapshotStore::segment_key(&entry.name);
+        if target.size(&key).await? == Some(entry.bytes) {
+            return Ok((false, entry.bytes));
+        }
+        let bytes = source.get_segment(&entry.name).await?;
+        retried(|| target.put(&key, bytes.clone())).await?;
+        Ok((true, entry.bytes))
+    })
+    .await;
+    let report = match sent {
+        Ok(report) => report,
         Err(e) => {
             let _ = target.abandon(id).await;
             return Err(e);
         }
     };
-    let report = tally(sent);
     manifest.uploaded = report.uploaded;
     manifest.skipped = report.skipped;
     if manifest.kind == SnapshotKind::Automated {

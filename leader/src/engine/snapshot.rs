@@ -115,6 +115,18 @@ impl SnapshotPins {
 }
 
 impl Engine {
+    /// The engine with `settings` as its snapshot store, and `copy` saying where
+    /// snapshots are copied.
+    pub fn with_snapshot_store(
+        mut self,
+        settings: Option<SnapshotSettings>,
+        copy: super::snapshot_copy::SnapshotCopy,
+    ) -> Self {
+        self.snapshot_store = settings;
+        self.snapshot_copy = copy;
+        self
+    }
+
     /// Has each compute node upload (or `download`) the segments of its slices of
     /// `segments`, all nodes at once; sums what they did.
     pub(super) async fn transfer_by_node(
