@@ -36,6 +36,11 @@ async fn snapshots_are_incremental_and_restore_into_another_node_count() -> Resu
     let s3 = S3Server::start(&["snaps", "disaster"]).await?;
     let mut env = s3.cluster_env(&dir.path().join("roles.json"))?;
     env.push(("BLUESHIFT_SNAPSHOT_STORE".into(), "s3://snaps/prod".into()));
+    // Only the snapshots this test takes: no automated ones, however slow the run.
+    env.push((
+        "BLUESHIFT_AUTOMATED_SNAPSHOT_RETENTION_DAYS".into(),
+        "0".into(),
+    ));
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let data = dir.path().join("data");
     let cluster = Embedded::start_with_env(&data, 2, 2, &env_refs)?;
