@@ -313,7 +313,7 @@ impl SnapshotStore {
     pub async fn manifest(&self, id: &str) -> Result<Manifest> {
         check_id(id)?;
         let key = Self::manifest_key(id);
-        let bytes = match self.get(&key).await {
+        let bytes = match retried(|| self.get(&key)).await {
             Err(StorageError::ObjectNotFound { .. }) => {
                 return Err(StorageError::SnapshotNotFound {
                     store: self.url.clone(),
