@@ -40,12 +40,22 @@ impl Catalog {
     pub fn export(&self, keep_rows: impl Fn(&TableDef) -> bool) -> Result<CatalogExport> {
         let mut records = self.trees.snapshot()?;
         let mut emptied = vec![];
+        // Past every table, view and constraint id (taking none from sled's counter:
+        // the scheduler exports every minute).
+        let mut next_id = 1;
         for ((tree, key), value) in &records {
             if *tree == Tree::Tables {
                 let def: TableDef = decode(key, value)?;
+                let constraints = def.constraints.iter().map(|c| c.id);
+                next_id = constraints
+                    .chain([def.id])
+                    .fold(next_id, |n, id| n.max(id + 1));
                 if !def.backup || !keep_rows(&def) {
                     emptied.push(def.id.to_be_bytes().to_vec());
                 }
+            } else if *tree == Tree::Views {
+                let view: super::ViewDef = decode(key, value)?;
+                next_id = next_id.max(view.id + 1);
             }
         }
         for id in emptied {
@@ -64,7 +74,7 @@ impl Catalog {
                 .push((STANDARD.encode(key), STANDARD.encode(value)));
         }
         Ok(CatalogExport {
-            next_id: self.new_object_id()?,
+            next_id,
             format_version: self.format_version()?,
             layout: self.layout()?,
             trees,
