@@ -1,7 +1,9 @@
 //! `--config FILE`: the settings of `blueshift up`, `leader` and `compute` from a TOML
 //! file. Every key is a flag's long name (`snapshot-store = "s3://b/p"`,
 //! `query-memory-mb = 8192`, `s3-path-style = true`); a table prefixes its keys with
-//! its name and a hyphen (`[snapshot]` `store = ...` is `snapshot-store`). A flag on
+//! its name and a hyphen (`[snapshot]` `store = ...` is `snapshot-store`); `[[wlm]]`
+//! tables are the queues of the WLM configuration, with its JSON property names
+//! (`--wlm-json-configuration`). A flag on
 //! the command line wins over the environment variable, which wins over the file.
 
 use std::ffi::OsString;
@@ -80,6 +82,17 @@ fn flatten(table: &Table, prefix: &str, file: &str, out: &mut Vec<(String, Strin
     for (key, item) in table.iter() {
         let key = format!("{prefix}{key}");
         match item {
+            // `[[wlm]]` tables: the WLM configuration's queues, as JSON.
+            Item::ArrayOfTables(queues) if key == "wlm" => {
+                let json: Vec<serde_json::Value> = queues
+                    .iter()
+                    .map(|t| table_json(t, file))
+                    .collect::<Result<_>>()?;
+                out.push((
+                    "wlm-json-configuration".into(),
+                    serde_json::Value::Array(json).to_string(),
+                ));
+            }
             Item::Table(t) => flatten(t, &format!("{key}-"), file, out)?,
             Item::Value(Value::InlineTable(t)) => {
                 flatten(&t.clone().into_table(), &format!("{key}-"), file, out)?
@@ -106,6 +119,43 @@ fn flatten(table: &Table, prefix: &str, file: &str, out: &mut Vec<(String, Strin
     Ok(())
 }
 
+/// A TOML table as the JSON object of the same keys and values.
+fn table_json(table: &Table, file: &str) -> Result<serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    for (key, item) in table.iter() {
+        let value = match item {
+            Item::Value(v) => value_json(v, file)?,
+            Item::Table(t) => table_json(t, file)?,
+            Item::ArrayOfTables(a) => serde_json::Value::Array(
+                a.iter()
+                    .map(|t| table_json(t, file))
+                    .collect::<Result<_>>()?,
+            ),
+            Item::None => continue,
+        };
+        map.insert(key.to_string(), value);
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+fn value_json(value: &Value, file: &str) -> Result<serde_json::Value> {
+    Ok(match value {
+        Value::String(s) => serde_json::Value::from(s.value().clone()),
+        Value::Integer(i) => serde_json::Value::from(*i.value()),
+        Value::Float(f) => serde_json::Value::from(*f.value()),
+        Value::Boolean(b) => serde_json::Value::from(*b.value()),
+        Value::Array(a) => serde_json::Value::Array(
+            a.iter()
+                .map(|v| value_json(v, file))
+                .collect::<Result<_>>()?,
+        ),
+        Value::InlineTable(t) => table_json(&t.clone().into_table(), file)?,
+        Value::Datetime(_) => {
+            bail!("{file}: a date in [[wlm]]: WLM settings are numbers, strings and lists")
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +167,7 @@ mod tests {
                 .arg(Arg::new("port").long("port"))
                 .arg(Arg::new("data-dir").long("data-dir"))
                 .arg(Arg::new("snapshot-store").long("snapshot-store"))
+                .arg(Arg::new("wlm-json-configuration").long("wlm-json-configuration"))
                 .arg(
                     Arg::new("s3-path-style")
                         .long("s3-path-style")
@@ -179,6 +230,30 @@ mod tests {
         assert_eq!(
             apply(args(&["blueshift", "up"]), &command())?,
             args(&["blueshift", "up"])
+        );
+        // `[[wlm]]` tables are the WLM configuration's JSON array.
+        let wlm = file.replace("blueshift.toml", "wlm.toml");
+        std::fs::write(
+            &wlm,
+            "[[wlm]]\nname = \"etl\"\nquery_concurrency = 2\nuser_group = [\"etl\"]\n\
+             [[wlm.rules]]\nrule_name = \"r\"\naction = \"log\"\n\
+             predicate = [{ metric_name = \"return_row_count\", operator = \">\", value = 5 }]\n\
+             [[wlm]]\nquery_concurrency = 3\n",
+        )?;
+        let got = apply(args(&["blueshift", "up", "--config", &wlm]), &command())?;
+        let json = got
+            .last()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parsed: serde_json::Value = serde_json::from_str(&json)?;
+        assert_eq!(
+            parsed,
+            serde_json::json!([
+                {"name": "etl", "query_concurrency": 2, "user_group": ["etl"],
+                 "rules": [{"rule_name": "r", "action": "log",
+                            "predicate": [{"metric_name": "return_row_count", "operator": ">", "value": 5}]}]},
+                {"query_concurrency": 3}
+            ])
         );
         Ok(())
     }

@@ -10,7 +10,7 @@ use blueshift_leader::frontend::auth::AuthMethod;
 use blueshift_leader::frontend::tls::TlsSettings;
 use blueshift_leader::s3_config::S3Config;
 use blueshift_leader::server::SnapshotSettings;
-use blueshift_leader::{Leader, LeaderConfig};
+use blueshift_leader::{Leader, LeaderConfig, WlmSettings};
 use blueshift_operators::secret::ClusterSecret;
 use blueshift_storage::snapshot::{leader_dir, node_dir};
 use tracing::warn;
@@ -36,6 +36,8 @@ pub struct EmbeddedConfig {
     pub snapshot_store: Option<SnapshotSettings>,
     /// The admin API's address.
     pub admin_listen: SocketAddr,
+    /// Workload management.
+    pub wlm: WlmSettings,
 }
 
 /// A leader and its compute nodes in one process, talking Flight over loopback.
@@ -81,6 +83,7 @@ impl EmbeddedCluster {
             spill_limit_bytes: config.spill_limit_bytes,
             snapshot_store: config.snapshot_store,
             admin_listen: Some(config.admin_listen),
+            wlm: config.wlm,
         })
         .await?;
         Ok(EmbeddedCluster { leader, nodes })

@@ -8,7 +8,7 @@ use blueshift_compute::{ComputeConfig, ComputeNode};
 use blueshift_leader::frontend::auth::AuthMethod;
 use blueshift_leader::frontend::tls::TlsSettings;
 use blueshift_leader::server::{ADMIN_USER, AdminPassword, DEFAULT_ADMIN_PASSWORD};
-use blueshift_leader::{Leader, LeaderConfig};
+use blueshift_leader::{Leader, LeaderConfig, WlmSettings};
 use blueshift_operators::secret::ClusterSecret;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
@@ -106,11 +106,31 @@ struct FrontEndArgs {
     /// Refuse clients that do not use TLS (SQLSTATE 28000), as Redshift's require_ssl.
     #[arg(long, env = "BLUESHIFT_REQUIRE_SSL")]
     require_ssl: bool,
+    /// Workload management: Redshift's wlm_json_configuration, verbatim (default:
+    /// automatic WLM, one queue, short query acceleration on).
+    #[arg(long, env = "BLUESHIFT_WLM_JSON_CONFIGURATION")]
+    wlm_json_configuration: Option<String>,
+    /// A file holding the WLM configuration's JSON, read at start and again when the
+    /// leader gets SIGHUP (wins over --wlm-json-configuration).
+    #[arg(long, env = "BLUESHIFT_WLM_CONFIG_FILE")]
+    wlm_config_file: Option<PathBuf>,
+    /// How often WLM checks query monitoring rules, WLM timeouts and short-query
+    /// evictions, in milliseconds.
+    #[arg(long, env = "BLUESHIFT_WLM_CHECK_MS", default_value_t = 1000)]
+    wlm_check_ms: u64,
     #[command(flatten)]
     s3: S3Args,
 }
 
 impl FrontEndArgs {
+    fn wlm(&self) -> WlmSettings {
+        WlmSettings {
+            json: self.wlm_json_configuration.clone(),
+            file: self.wlm_config_file.clone(),
+            check_every: std::time::Duration::from_millis(self.wlm_check_ms.max(1)),
+        }
+    }
+
     fn tls(&self) -> TlsSettings {
         TlsSettings {
             cert: self.tls_cert.clone(),
@@ -293,6 +313,7 @@ async fn main() -> Result<()> {
                 column_cache_bytes: args.node.column_cache_mb << 20,
                 spill_limit_bytes: args.spill.bytes(),
                 tls: args.front.tls(),
+                wlm: args.front.wlm(),
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
             })
@@ -334,6 +355,7 @@ async fn main() -> Result<()> {
                 query_memory_bytes: args.front.query_memory_mb << 20,
                 spill_limit_bytes: args.spill.bytes(),
                 tls: args.front.tls(),
+                wlm: args.front.wlm(),
                 admin_password: args.front.admin_password,
                 auth: args.front.auth,
             })

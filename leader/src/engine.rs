@@ -24,6 +24,8 @@ use futures::StreamExt;
 
 mod access;
 pub mod admission;
+mod workload;
+pub use workload::WlmSettings;
 mod catalog_functions;
 mod checks;
 mod column_names;
@@ -46,6 +48,7 @@ pub mod outcome;
 mod privileges;
 mod results;
 mod roles;
+mod sleep;
 pub mod snapshot;
 pub mod snapshot_copy;
 mod snapshot_restore;
@@ -63,7 +66,7 @@ use column_names::{ClientNames, client_schema};
 
 use crate::cluster::ClusterClient;
 use crate::commit::CommitPoint;
-use crate::engine::admission::{QueryGate, SlotGuard, StatementDescription, StatementKind};
+use crate::engine::admission::{QueryGate, SlotGuard, StatementKind};
 use crate::error::LeaderError;
 use crate::interrupt::Interrupt;
 use crate::planner::catalog_provider::DatabaseProvider;
@@ -76,6 +79,7 @@ use crate::sql::access::AccessStatement;
 use crate::sql::copy::{CopyOrUnload, CopyStatement, UnloadStatement};
 use crate::sql::redshift_ddl::TableAttributes;
 use crate::sql::{ParsedStatement, SqlParser};
+use blueshift_wlm::WlmConfig;
 
 /// A statement ready to run.
 #[derive(Debug, Clone)]
@@ -288,6 +292,8 @@ impl Engine {
             .build();
         let ctx = SessionContext::new_with_state(state);
         let query_log = Arc::new(QueryLog::default());
+        let gate = QueryGate::new(WlmConfig::default(), query_memory_bytes);
+        let _ = query_log.wlm.set(Arc::clone(&gate));
         let database = Arc::new(DatabaseProvider::new(
             catalog.clone(),
             cluster.clone(),
@@ -307,7 +313,7 @@ impl Engine {
         ctx.register_udf(expand_array::expand_array());
         let engine = Engine {
             sessions,
-            gate: QueryGate::new(query_memory_bytes),
+            gate,
             query_log,
             catalog,
             database,
@@ -376,61 +382,16 @@ impl Engine {
             }
         }
         functions::register_session(&mut state, session);
+        workload::register_priority_functions(
+            &mut state,
+            &self.gate,
+            &self.sessions,
+            self.catalog_of(session),
+            session,
+        );
         functions::register_privileges(&mut state, self.catalog_of(session), session.user_id());
         catalog_functions::register(&mut state, &self.catalog_of(session));
         state
-    }
-
-    /// The one admission point: describes the statement `kind` of `session` to WLM,
-    /// waits for its slot, and returns an execution state whose memory pool is the
-    /// grant's budget (joins, sorts and aggregates spill beyond it).
-    async fn admit(
-        &self,
-        session: &Session,
-        kind: StatementKind,
-    ) -> Result<(SessionState, SlotGuard), LeaderError> {
-        let slots = session
-            .show("wlm_query_slot_count")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        let guard = self
-            .gate
-            .admit(StatementDescription {
-                kind,
-                user: session.current_user(),
-                query_group: session.show("query_group").unwrap_or_default(),
-                slots,
-            })
-            .await?;
-        let state = self.state_for(session);
-        let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::from_runtime_env(
-            state.runtime_env(),
-        )
-        .with_memory_pool(Arc::new(
-            datafusion::execution::memory_pool::FairSpillPool::new(guard.memory_bytes() as usize),
-        ))
-        .build_arc()?;
-        let mut config = state.config().clone();
-        // A sort keeps this much back to merge its spill files: a share of the budget.
-        let options = config.options_mut();
-        options.execution.sort_spill_reservation_bytes = options
-            .execution
-            .sort_spill_reservation_bytes
-            .min(guard.memory_bytes() as usize / 4);
-        if let Some(query_id) = session.current_query() {
-            config = config.with_extension(Arc::new(QueryScope {
-                query_id,
-                user_id: session.user_id(),
-                log: Arc::clone(&self.query_log),
-                memory_bytes: guard.memory_bytes(),
-            }));
-        }
-        let state = SessionStateBuilder::new_from_existing(state)
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .build();
-        Ok((state, guard))
     }
 
     /// Parses `sql`, sent by `session`, into statements with their Redshift

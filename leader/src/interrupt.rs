@@ -28,16 +28,26 @@ impl std::fmt::Debug for Interrupt {
 }
 
 impl Interrupt {
-    /// Stops when `session` is cancelled (a CancelRequest) or after `timeout_ms`
-    /// (0: no timeout).
+    /// Stops when `session` is cancelled (a CancelRequest, or WLM with its own
+    /// message) or after `timeout_ms` (0: no timeout).
     pub fn new(session: Option<Arc<Session>>, timeout_ms: u64) -> Self {
-        let token = session.as_ref().map(|s| s.cancel_token());
+        let token = session.as_ref().map(|s| {
+            // A reason WLM left for an earlier statement is not this one's.
+            s.take_stop_reason();
+            s.cancel_token()
+        });
         let reason = async move {
             let cancelled = async {
                 match token {
                     Some(token) => {
                         token.cancelled().await;
-                        LeaderError::Cancelled
+                        match session.as_ref().and_then(|s| s.take_stop_reason()) {
+                            Some(message) => LeaderError::Failure {
+                                kind: crate::error::ErrorKind::QueryCanceled,
+                                message,
+                            },
+                            None => LeaderError::Cancelled,
+                        }
                     }
                     None => std::future::pending().await,
                 }

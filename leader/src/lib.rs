@@ -49,5 +49,6 @@ pub mod session;
 pub mod sql;
 pub mod system_tables;
 
+pub use engine::WlmSettings;
 pub use error::LeaderError;
 pub use server::{Leader, LeaderConfig};

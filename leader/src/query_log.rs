@@ -62,6 +62,9 @@ pub struct QueryLog {
     summaries: Mutex<VecDeque<steps::SummaryRow>>,
     /// COPY's files and rejected rows.
     pub loads: loads::LoadLog,
+    /// WLM, whose queues and history the STV_WLM_ and STL_WLM_ tables show (set once
+    /// by the engine).
+    pub wlm: std::sync::OnceLock<Arc<crate::engine::admission::QueryGate>>,
 }
 
 /// Steps kept for SVL_QUERY_SUMMARY (the most recent ones).
@@ -171,6 +174,42 @@ impl QueryLog {
             .collect()
     }
 
+    /// Rows the finished scans of statement `query_id` returned.
+    pub fn scanned_rows(&self, query_id: u64) -> u64 {
+        self.scans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .rev()
+            .filter(|s| s.query_id == query_id)
+            .map(|s| s.stats.rows)
+            .sum()
+    }
+
+    /// Rows statement `query_id` has sent so far.
+    pub fn returned_rows(&self, query_id: u64) -> Option<u64> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|r| r.query_id == query_id)
+            .map(|r| r.returned_rows)
+    }
+
+    /// Identifies statement `query_id`'s text (whitespace and case aside), so WLM can
+    /// predict a statement's run time from its earlier runs.
+    pub fn fingerprint(&self, query_id: u64) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let records = self.lock();
+        let Some(r) = records.iter().rev().find(|r| r.query_id == query_id) else {
+            return 0;
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for word in r.text.split_whitespace() {
+            word.to_lowercase().hash(&mut hasher);
+        }
+        hasher.finish()
+    }
+
     /// A copy of the records, oldest first.
     pub fn records(&self) -> Vec<QueryRecord> {
         self.lock().iter().cloned().collect()
@@ -226,9 +265,19 @@ impl QueryEntry {
         }
     }
 
-    /// Counts rows sent to the client.
+    /// Counts rows sent to the client (the record shows them as they go, for WLM's
+    /// return_row_count).
     pub fn add_rows(&mut self, rows: u64) {
         self.rows += rows;
+        if let Some(r) = self
+            .log
+            .lock()
+            .iter_mut()
+            .rev()
+            .find(|r| r.query_id == self.query_id)
+        {
+            r.returned_rows = self.rows;
+        }
     }
 
     /// The statement succeeded.

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use crate::cluster::ClusterClient;
 use crate::commit::CommitPoint;
 use crate::engine::Engine;
+use crate::engine::WlmSettings;
 pub use crate::engine::snapshot::SnapshotSettings;
 use crate::engine::snapshot_copy::SnapshotCopy;
 use crate::error::LeaderError;
@@ -59,6 +60,8 @@ pub struct LeaderConfig {
     pub snapshot_store: Option<SnapshotSettings>,
     /// The admin API's address (`--admin-port`); none: no admin API.
     pub admin_listen: Option<SocketAddr>,
+    /// Workload management: its configuration and how often it checks rules.
+    pub wlm: WlmSettings,
 }
 
 /// What startup did about the admin password, for the startup message.
@@ -82,6 +85,8 @@ pub struct Leader {
     admin: Option<AdminServer>,
     /// The automated snapshot scheduler, when the cluster has a snapshot store.
     scheduler: Option<JoinHandle<()>>,
+    /// WLM's checks and its configuration reloads.
+    background: Vec<JoinHandle<()>>,
 }
 
 async fn wait_for_nodes(cluster: &ClusterClient, within: Duration) -> Result<(), LeaderError> {
@@ -174,6 +179,7 @@ impl Leader {
             .as_ref()
             .filter(|s| s.schedule.enabled())
             .map(|s| s.check_every);
+        let wlm_config = config.wlm.load()?;
         let engine = Arc::new(
             Engine::try_new(
                 catalog.clone(),
@@ -185,8 +191,18 @@ impl Leader {
             .with_snapshot_store(
                 config.snapshot_store,
                 SnapshotCopy::load(config.data_dir.join("snapshot-copy.json"))?,
-            ),
+            )
+            .with_wlm_config(wlm_config),
         );
+        let mut background = vec![tokio::spawn(
+            Arc::clone(&engine).run_wlm_checks(config.wlm.interval()),
+        )];
+        if config.wlm.file.is_some() {
+            background.push(tokio::spawn(reload_wlm_on_hangup(
+                Arc::downgrade(&engine),
+                config.wlm.clone(),
+            )));
+        }
         let scheduler =
             schedule.map(|every| tokio::spawn(Arc::clone(&engine).run_snapshot_schedule(every)));
         let admin = match config.admin_listen {
@@ -240,6 +256,7 @@ impl Leader {
             task,
             admin,
             scheduler,
+            background,
         })
     }
 
@@ -270,8 +287,39 @@ impl Leader {
         if let Some(scheduler) = self.scheduler {
             scheduler.abort();
         }
+        for task in self.background {
+            task.abort();
+        }
         if let Some(admin) = self.admin {
             admin.stop().await;
         }
     }
+}
+
+/// Reads the WLM configuration file again each time the process gets SIGHUP, and
+/// puts it in force; a file that does not parse is logged and the configuration in
+/// force stays.
+async fn reload_wlm_on_hangup(engine: std::sync::Weak<Engine>, settings: WlmSettings) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("listening for SIGHUP (WLM reloads): {e}");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            match settings.load() {
+                Ok(config) => engine.reconfigure_wlm(config),
+                Err(e) => tracing::error!("WLM configuration not reloaded: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (engine, settings);
 }

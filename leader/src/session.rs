@@ -82,7 +82,11 @@ pub struct Session {
     settings: Mutex<BTreeMap<String, String>>,
     /// The token of the statements starting now: a cancel request cancels it and puts
     /// a fresh one in its place, so it stops what runs and nothing that starts later.
-    cancel: Mutex<CancellationToken>,
+    cancel: Arc<Mutex<CancellationToken>>,
+    /// The priority `change_session_priority` gave the session's queries.
+    priority: Mutex<Option<String>>,
+    /// Why WLM stopped the running statement (its error message), if it did.
+    stop_reason: Arc<Mutex<Option<String>>>,
     /// The query-log id of the statement running now (0: none), for STL_SCAN.
     current_query: AtomicU64,
     /// The transaction block the session is in, if any.
@@ -103,6 +107,36 @@ pub struct Session {
     made_temp_tables: std::sync::atomic::AtomicBool,
     /// Drops a session's temporary tables when it ends (gets its pid).
     on_end_with_temp_tables: std::sync::OnceLock<TempTablesHook>,
+}
+
+/// Stops one statement of a session with a message (see [`Session::stopper`]).
+#[derive(Clone)]
+pub struct Stopper {
+    token: CancellationToken,
+    cell: Arc<Mutex<CancellationToken>>,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Stopper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stopper").finish_non_exhaustive()
+    }
+}
+
+impl Stopper {
+    /// Cancels the statement, which fails with `message` (57014). A statement that
+    /// was already cancelled is left as it is.
+    pub fn stop(&self, message: &str) {
+        let mut current = self.cell.lock().unwrap_or_else(|e| e.into_inner());
+        if self.token.is_cancelled() {
+            return;
+        }
+        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_string());
+        // The statement's token is the session's until cancelled: put a fresh one in
+        // its place for the statements after it.
+        *current = CancellationToken::new();
+        self.token.cancel();
+    }
 }
 
 /// What a session that made temporary tables runs when it ends: drops the schema
@@ -195,7 +229,9 @@ impl Session {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             ),
-            cancel: Mutex::new(CancellationToken::new()),
+            cancel: Arc::new(Mutex::new(CancellationToken::new())),
+            stop_reason: Arc::default(),
+            priority: Mutex::new(None),
             current_query: AtomicU64::new(0),
             transaction: Mutex::new(Block::Idle),
             block_generation: AtomicU64::new(0),
@@ -462,6 +498,38 @@ impl Session {
         std::mem::take(&mut *current).cancel();
     }
 
+    /// The priority `change_session_priority` gave the session's queries, if any.
+    pub fn priority(&self) -> Option<String> {
+        self.priority
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Gives the session's queries from now on `priority`.
+    pub fn set_priority(&self, priority: &str) {
+        *self.priority.lock().unwrap_or_else(|e| e.into_inner()) = Some(priority.into());
+    }
+
+    /// What stops the statement starting now with a message of WLM's (a query
+    /// monitoring rule's abort, a WLM timeout).
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            token: self.cancel_token(),
+            cell: Arc::clone(&self.cancel),
+            reason: Arc::clone(&self.stop_reason),
+        }
+    }
+
+    /// The message WLM stopped the running statement with, if it did (taken: the
+    /// next statement starts without one).
+    pub fn take_stop_reason(&self) -> Option<String> {
+        self.stop_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
     /// The token of a statement starting now: cancelled by the next cancel request.
     pub fn cancel_token(&self) -> CancellationToken {
         self.cancel
@@ -695,6 +763,14 @@ impl SessionRegistry {
                 Session::new(name, pid).with_user_id(NO_USER)
             }
         }
+    }
+
+    /// The open session with backend pid `pid`.
+    pub fn by_pid(&self, pid: i32) -> Option<Arc<Session>> {
+        self.lock()
+            .iter()
+            .filter(|((p, _), _)| *p == pid)
+            .find_map(|(_, s)| s.upgrade())
     }
 
     /// How many sessions of the user `name` are open.

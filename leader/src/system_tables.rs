@@ -45,6 +45,7 @@ mod load;
 pub mod pg_types;
 mod summary;
 mod users;
+mod wlm;
 
 /// The system tables [`lookup`] answers itself (keep the two in step); the catalog
 /// views of `svv_catalog` and `constraints` are theirs.
@@ -83,6 +84,7 @@ pub const SYSTEM_TABLES: &[&str] = &[
 /// Whether `name` is a system table or one of pg_catalog's.
 pub fn is_system_table(name: &str) -> bool {
     SYSTEM_TABLES.contains(&name)
+        || wlm::TABLES.contains(&name)
         || svv_catalog::TABLES.contains(&name)
         || constraints::TABLES.contains(&name)
         || datafusion_pg_catalog::pg_catalog::PG_CATALOG_TABLES.contains(&name)
@@ -113,6 +115,10 @@ pub async fn lookup(
         "svl_query_summary" => Some(summary::svl_query_summary(query_log)?),
         "sys_query_detail" => Some(summary::sys_query_detail(query_log)?),
         "stv_exec_state" => Some(exec_state::stv_exec_state(cluster, query_log).await?),
+        name if wlm::TABLES.contains(&name) => match query_log.wlm.get() {
+            Some(gate) => Some(wlm::build(name, gate)?),
+            None => None,
+        },
         _ => None,
     };
     let batch = match (log, name) {

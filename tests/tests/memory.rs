@@ -11,9 +11,20 @@ const ROWS: u64 = 400_000;
 #[tokio::test(flavor = "multi_thread")]
 async fn small_budgets_spill_or_fail_with_53200() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    // 32 MiB for the 5 slots: about 6 MiB per query, 1.6 MiB per slice.
-    let cluster =
-        Embedded::start_with_env(dir.path(), 2, 2, &[("BLUESHIFT_QUERY_MEMORY_MB", "32")])?;
+    // 32 MiB, under manual WLM with one queue of 5 slots: the superuser slot keeps
+    // 2 MiB, the rest gives 6 MiB per query, 1.5 MiB per slice.
+    let cluster = Embedded::start_with_env(
+        dir.path(),
+        2,
+        2,
+        &[
+            ("BLUESHIFT_QUERY_MEMORY_MB", "32"),
+            (
+                "BLUESHIFT_WLM_JSON_CONFIGURATION",
+                r#"[{"query_concurrency": 5}]"#,
+            ),
+        ],
+    )?;
     let client = connect(&cluster.conn_str()).await?;
     client
         .batch_execute(&format!(
@@ -79,7 +90,7 @@ async fn small_budgets_spill_or_fail_with_53200() -> Result<()> {
     );
 
     // A join that cannot run even so (every slice sorts the whole broadcast input,
-    // in 1.6 MiB) fails with 53200 naming the step, the budget and what to change.
+    // in 1.5 MiB) fails with 53200 naming the step, the budget and what to change.
     let err = client
         .simple_query(
             "select count(*) from big x join big2 y on x.b = 'row ' || cast(y.c / 2 as varchar)",

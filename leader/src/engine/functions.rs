@@ -33,6 +33,7 @@ pub const LEADER_ONLY: &[&str] = &[
     "user",
     "pg_backend_pid",
     "pg_cancel_backend",
+    "pg_sleep",
     "pg_last_copy_id",
     "pg_last_query_id",
     "has_table_privilege",
@@ -82,6 +83,7 @@ pub fn register_static(
         Volatility::Immutable,
     ));
     ctx.register_udf(cancel_backend_udf(sessions));
+    ctx.register_udf(super::sleep::udf());
 }
 
 /// `pg_cancel_backend(pid)`: cancels the running statement of the session with that

@@ -293,9 +293,7 @@ impl Engine {
             let (gate, catalog, cluster) = (gate.clone(), catalog.clone(), cluster.clone());
             let pins = pins.clone();
             runtime.spawn(async move {
-                let Ok(_all) = gate.acquire_all().await else {
-                    return;
-                };
+                let _all = gate.acquire_all().await;
                 // Segments of snapshots being taken stay until their upload is done.
                 let result = match pins.live_with_pins(|| catalog.live_segments()) {
                     Ok(live) => cluster.collect_garbage(&live).await,

@@ -93,12 +93,10 @@ impl Engine {
 
         let _slot = self
             .gate
-            .admit(StatementDescription {
-                kind: StatementKind::Copy,
-                user: ADMIN_USER.to_string(),
-                query_group: String::new(),
-                slots: 1,
-            })
+            .admit(StatementDescription::internal(
+                StatementKind::Copy,
+                ADMIN_USER,
+            ))
             .await?;
         let transfer = self
             .transfer_by_node(&url, &store_config, &segments, true)
