@@ -537,6 +537,7 @@ impl Engine {
             | Statement::AlterTable(_)
             | Statement::AlterSchema(_)
             | Statement::Truncate(_)
+            | Statement::Kill { .. }
             | Statement::Merge(_) => Ok(Planned::Command(Box::new(stmt), attrs)),
             other => Err(LeaderError::Unsupported(statement_name(other))),
         }

@@ -121,6 +121,13 @@ impl Dialect for BlueshiftDialect {
         if parser.parse_keyword(Keyword::ABORT) {
             return Some(parser.parse_rollback());
         }
+        // Redshift's `CANCEL pid`: KILL QUERY, as sqlparser has it.
+        if matches!(&parser.peek_token_ref().token,
+            datafusion::sql::sqlparser::tokenizer::Token::Word(w) if w.value.eq_ignore_ascii_case("cancel"))
+        {
+            parser.next_token();
+            return Some(parse_cancel(parser));
+        }
         if parser.parse_keywords(&[Keyword::RESET, Keyword::SESSION, Keyword::AUTHORIZATION]) {
             use datafusion::sql::sqlparser::ast::{
                 ContextModifier, Set, SetSessionAuthorizationParam,
@@ -627,6 +634,22 @@ impl SqlParser {
 
 /// `sql`'s first statement, as PostgreSQL's grammar reads it, after `rewrite`
 /// (the rewrite modules' tests).
+/// `CANCEL pid`, after its keyword. The message form (`CANCEL pid 'message'`) is
+/// refused by the engine, which sees it as a KILL CONNECTION.
+fn parse_cancel(parser: &mut Parser) -> Result<Statement, ParserError> {
+    use datafusion::sql::sqlparser::ast::KillType;
+    let id = parser.parse_literal_uint()?;
+    let with_message = parser.parse_literal_string().is_ok();
+    Ok(Statement::Kill {
+        modifier: Some(if with_message {
+            KillType::Connection
+        } else {
+            KillType::Query
+        }),
+        id,
+    })
+}
+
 #[cfg(test)]
 pub(crate) fn rewritten_by(sql: &str, rewrite: fn(Statement) -> Statement) -> String {
     let stmt = Parser::parse_sql(

@@ -1,5 +1,6 @@
 //! Workload management over the wire: routing by query group and user group, a
-//! queued statement that says why it waits and leaves its queue when cancelled, a
+//! queued statement that says why it waits and leaves its queue when cancelled
+//! (`CANCEL pid`), a
 //! WLM timeout that hops a SELECT, a rule that aborts it, the WLM system tables, and
 //! a configuration changed on SIGHUP.
 
@@ -102,7 +103,7 @@ async fn queues_timeouts_rules_and_reload() -> Result<()> {
         ]),
     )
     .await?;
-    rows(&admin, &format!("select pg_cancel_backend({waiter_pid})")).await?;
+    admin.batch_execute(&format!("cancel {waiter_pid}")).await?;
     let error = wait
         .await?
         .context("the queued statement was not cancelled")?;

@@ -391,7 +391,10 @@ impl Wlm {
             let pool = self.user_memory();
             let free = pool.saturating_sub(self.auto_used);
             let least = pool / AUTO_MIN_SHARE;
-            return (free >= least && free > 0).then(|| (free / 2).max(least));
+            // `wlm_query_slot_count` n asks for n times the usual grant, and waits
+            // until n sixteenths are free.
+            let n = u64::from(slots.clamp(1, AUTO_MIN_SHARE as u32));
+            return (free >= least * n && free > 0).then(|| ((free / 2).max(least) * n).min(free));
         }
         (c.used_slots + slots <= c.slots)
             .then(|| c.memory_bytes * u64::from(slots) / u64::from(c.slots.max(1)))
@@ -436,7 +439,8 @@ impl Wlm {
                     })
                     .map(|(i, q, _)| (i, q));
                 let Some((class, query)) = best else { break };
-                let Some(memory) = self.fits(class, 1) else {
+                let slots = self.entries.get(&query).map_or(1, |e| e.sub.slots);
+                let Some(memory) = self.fits(class, slots) else {
                     break;
                 };
                 self.classes[class].waiting.retain(|q| *q != query);

@@ -172,6 +172,12 @@ fn automatic_wlm_gives_memory_by_load_and_priority_first() -> Result<(), WlmErro
         .collect();
     assert_eq!(grants[..4], [pool / 2, pool / 4, pool / 8, pool / 16]);
     assert_eq!(grants.len(), 5);
+    // wlm_query_slot_count 3 asks for three times as much, up to what is free.
+    let mut wide = Wlm::new(WlmConfig::default(), 16 * GIB);
+    let mut three = submission(1, who("u", &[], ""), QueryKind::Select);
+    three.slots = 3;
+    let granted = wide.submit(three, 0)?;
+    assert_eq!(granted.first().map(|g| g.memory_bytes), Some(12 * GIB));
     // Queued: lowest-priority queries 6 and 7, then a highest one; it starts first,
     // then the others in arrival order.
     wlm.submit(submission(7, who("u", &[], ""), QueryKind::Select), SEC)?;

@@ -105,6 +105,7 @@ impl Engine {
                 comment,
                 if_exists: false,
             } => self.comment(session, object_type, object_name, comment.as_deref()),
+            Statement::Kill { modifier, id } => self.cancel_statement(session, *modifier, *id),
             Statement::Set(set) => {
                 match set {
                     Set::SingleAssignment {

@@ -208,6 +208,34 @@ impl Engine {
         })
     }
 
+    /// `CANCEL pid`: cancels the statement session `pid` runs (or waits to run), as
+    /// a CancelRequest does. A user cancels its own sessions' statements; a
+    /// superuser anyone's.
+    pub(super) fn cancel_statement(
+        &self,
+        session: &Session,
+        modifier: Option<datafusion::sql::sqlparser::ast::KillType>,
+        pid: u64,
+    ) -> Result<super::outcome::Outcome, LeaderError> {
+        use datafusion::sql::sqlparser::ast::KillType;
+        if modifier != Some(KillType::Query) {
+            return Err(LeaderError::Unsupported(
+                "CANCEL with a message, and KILL".into(),
+            ));
+        }
+        let target = i32::try_from(pid)
+            .ok()
+            .and_then(|pid| self.sessions.by_pid(pid))
+            .ok_or_else(|| LeaderError::InvalidParameter(format!("no session has pid {pid}")))?;
+        if target.user_id() != session.user_id() && !self.principal(session)?.superuser {
+            return Err(LeaderError::PermissionDenied(
+                "permission denied: only a superuser can cancel another user's query".into(),
+            ));
+        }
+        target.cancel();
+        Ok(super::outcome::Outcome::done("CANCEL"))
+    }
+
     /// Checks WLM every `every` until the engine goes.
     pub async fn run_wlm_checks(self: Arc<Self>, every: Duration) {
         let weak = Arc::downgrade(&self);
