@@ -47,6 +47,7 @@ pub mod s3_config;
 pub mod server;
 pub mod session;
 pub mod sql;
+pub mod stopper;
 pub mod system_tables;
 
 pub use engine::WlmSettings;

@@ -14,6 +14,7 @@ use blueshift_storage::catalog::Catalog;
 use blueshift_storage::StorageError;
 
 use crate::error::LeaderError;
+pub use crate::stopper::Stopper;
 
 /// A session's transaction block.
 #[derive(Debug)]
@@ -107,36 +108,6 @@ pub struct Session {
     made_temp_tables: std::sync::atomic::AtomicBool,
     /// Drops a session's temporary tables when it ends (gets its pid).
     on_end_with_temp_tables: std::sync::OnceLock<TempTablesHook>,
-}
-
-/// Stops one statement of a session with a message (see [`Session::stopper`]).
-#[derive(Clone)]
-pub struct Stopper {
-    token: CancellationToken,
-    cell: Arc<Mutex<CancellationToken>>,
-    reason: Arc<Mutex<Option<String>>>,
-}
-
-impl std::fmt::Debug for Stopper {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stopper").finish_non_exhaustive()
-    }
-}
-
-impl Stopper {
-    /// Cancels the statement, which fails with `message` (57014). A statement that
-    /// was already cancelled is left as it is.
-    pub fn stop(&self, message: &str) {
-        let mut current = self.cell.lock().unwrap_or_else(|e| e.into_inner());
-        if self.token.is_cancelled() {
-            return;
-        }
-        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_string());
-        // The statement's token is the session's until cancelled: put a fresh one in
-        // its place for the statements after it.
-        *current = CancellationToken::new();
-        self.token.cancel();
-    }
 }
 
 /// What a session that made temporary tables runs when it ends: drops the schema
@@ -514,11 +485,11 @@ impl Session {
     /// What stops the statement starting now with a message of WLM's (a query
     /// monitoring rule's abort, a WLM timeout).
     pub fn stopper(&self) -> Stopper {
-        Stopper {
-            token: self.cancel_token(),
-            cell: Arc::clone(&self.cancel),
-            reason: Arc::clone(&self.stop_reason),
-        }
+        Stopper::new(
+            self.cancel_token(),
+            Arc::clone(&self.cancel),
+            Arc::clone(&self.stop_reason),
+        )
     }
 
     /// The message WLM stopped the running statement with, if it did (taken: the

@@ -103,6 +103,14 @@ async fn queues_timeouts_rules_and_reload() -> Result<()> {
         ]),
     )
     .await?;
+    assert_eq!(
+        rows(
+            &admin,
+            "select service_class, position, task from stv_wlm_query_queue_state"
+        )
+        .await?,
+        table(&[&["6", "0", &waiter_pid]])
+    );
     admin.batch_execute(&format!("cancel {waiter_pid}")).await?;
     let error = wait
         .await?

@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::WlmError;
+pub use crate::priority::Priority;
 use crate::rules::{Action, Metric, Predicate, Rule, RuleOp};
 
 /// User queues at most (service classes 6-13 or 100-107).
@@ -17,59 +18,6 @@ pub const MAX_MANUAL_SLOTS: u32 = 50;
 pub const MAX_RULES: usize = 25;
 /// Predicates of one rule.
 pub const MAX_PREDICATES: usize = 3;
-
-/// A queue's priority under automatic WLM (CRITICAL: superusers' queries only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    Lowest,
-    Low,
-    Normal,
-    High,
-    Highest,
-    Critical,
-}
-
-impl Priority {
-    /// The priority `name` (any case), as the config and `change_query_priority` spell it.
-    pub fn parse(name: &str) -> Option<Priority> {
-        Some(match name.trim().to_ascii_lowercase().as_str() {
-            "lowest" => Priority::Lowest,
-            "low" => Priority::Low,
-            "normal" => Priority::Normal,
-            "high" => Priority::High,
-            "highest" => Priority::Highest,
-            "critical" => Priority::Critical,
-            _ => return None,
-        })
-    }
-
-    /// The name the system tables print.
-    pub fn name(self) -> &'static str {
-        match self {
-            Priority::Lowest => "Lowest",
-            Priority::Low => "Low",
-            Priority::Normal => "Normal",
-            Priority::High => "High",
-            Priority::Highest => "Highest",
-            Priority::Critical => "Critical",
-        }
-    }
-
-    /// One level up (waiting long enough raises a query's priority), below CRITICAL.
-    pub(crate) fn raised(self, levels: u64) -> Priority {
-        let order = [
-            Priority::Lowest,
-            Priority::Low,
-            Priority::Normal,
-            Priority::High,
-            Priority::Highest,
-        ];
-        match order.iter().position(|p| *p == self) {
-            Some(i) => order[(i + levels.min(4) as usize).min(order.len() - 1)],
-            None => self,
-        }
-    }
-}
 
 /// One user queue.
 #[derive(Clone, Debug, PartialEq, Eq)]

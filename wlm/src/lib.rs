@@ -12,11 +12,15 @@
 //! - [`classify`]: routing by user group and query group, the superuser queue.
 //! - [`manager`]: queues, slots, memory grants, priorities, short query
 //!   acceleration, query monitoring rules, WLM timeouts and hops.
-//! - [`records`]: the rows of the WLM system tables.
+//! - [`query`]: what the leader and WLM exchange about one query.
+//! - [`history`], [`records`]: the rows of the WLM system tables.
 
 pub mod classify;
 pub mod config;
+pub mod history;
 pub mod manager;
+pub mod priority;
+pub mod query;
 pub mod records;
 pub mod rules;
 #[cfg(test)]
@@ -24,7 +28,8 @@ mod tests;
 
 pub use classify::{Requester, Route};
 pub use config::{Priority, QueueConfig, SqaConfig, WlmConfig};
-pub use manager::{Checked, Ending, Grant, QueryKind, Stop, Submission, Wlm};
+pub use manager::Wlm;
+pub use query::{Checked, Ending, Grant, QueryKind, Stop, Submission};
 pub use rules::QueryMetrics;
 
 use thiserror::Error;

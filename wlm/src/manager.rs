@@ -7,9 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use crate::WlmError;
-use crate::classify::{Requester, Route};
+use crate::classify::Route;
 use crate::config::{Priority, WlmConfig};
-use crate::records::{HistoryRow, RuleActionRow};
+use crate::history::{HistoryRow, RuleActionRow};
+pub use crate::query::{Checked, Ending, Grant, QueryKind, Stop, Submission};
 use crate::rules::{Action, QueryMetrics, most_severe};
 
 /// The superuser queue's service class.
@@ -28,95 +29,6 @@ pub const AUTO_MIN_SHARE: u64 = 16;
 pub const AGING_MICROS: i64 = 30_000_000;
 /// Records kept for STL_WLM_QUERY and STL_WLM_RULE_ACTION.
 pub const HISTORY_CAPACITY: usize = 10_000;
-
-/// What a statement is, as far as WLM cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum QueryKind {
-    Select,
-    /// CREATE TABLE AS and SELECT INTO (and REFRESH MATERIALIZED VIEW).
-    CreateTableAs,
-    /// INSERT, UPDATE, DELETE.
-    Write,
-    Unload,
-    Copy,
-    /// VACUUM, ANALYZE.
-    Maintenance,
-}
-
-impl QueryKind {
-    /// Read-only statements: short query acceleration takes them, a WLM timeout hops them.
-    pub fn hops(self) -> bool {
-        matches!(self, QueryKind::Select | QueryKind::CreateTableAs)
-    }
-
-    /// Statements that rules and timeouts never stop (COPY, VACUUM, ANALYZE).
-    pub fn exempt(self) -> bool {
-        matches!(self, QueryKind::Copy | QueryKind::Maintenance)
-    }
-}
-
-/// A query asking to run.
-#[derive(Clone, Debug)]
-pub struct Submission {
-    pub query: u64,
-    /// The session's process id (STV_WLM_QUERY_STATE.task).
-    pub task: i32,
-    pub who: Requester,
-    /// Slots asked for (`wlm_query_slot_count`).
-    pub slots: u32,
-    pub kind: QueryKind,
-    /// Identifies the statement's text: earlier runs of it predict this one's time.
-    pub fingerprint: u64,
-    /// The leader's guess of the run time in milliseconds, where it has one.
-    pub estimated_ms: Option<u64>,
-    /// A priority set for the session (`change_session_priority`).
-    pub priority: Option<Priority>,
-}
-
-/// Permission to run: the service class, slots and memory budget.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Grant {
-    pub query: u64,
-    pub service_class: i32,
-    pub slots: u32,
-    pub memory_bytes: u64,
-}
-
-/// How a query left WLM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ending {
-    Completed,
-    /// Cancelled by its client, or it failed.
-    Cancelled,
-    /// Stopped by a rule or a WLM timeout.
-    Aborted,
-}
-
-impl Ending {
-    fn name(self) -> &'static str {
-        match self {
-            Ending::Completed => "Completed",
-            Ending::Cancelled => "Cancelled",
-            Ending::Aborted => "Aborted",
-        }
-    }
-}
-
-/// A running query WLM stops: the leader cancels it with `message`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stop {
-    pub query: u64,
-    pub task: i32,
-    pub message: String,
-}
-
-/// What [`Wlm::check`] decided.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Checked {
-    pub stops: Vec<Stop>,
-    /// Queries admitted because others moved out of their classes.
-    pub granted: Vec<Grant>,
-}
 
 #[derive(Debug)]
 pub(crate) struct Class {

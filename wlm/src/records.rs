@@ -2,6 +2,7 @@
 //! terms (times in microseconds of wall-clock time).
 
 use crate::config::Priority;
+pub use crate::history::{HistoryRow, RuleActionRow};
 use crate::manager::{AUTO_MIN_SHARE, Wlm};
 
 /// A query waiting or running (STV_WLM_QUERY_STATE).
@@ -27,38 +28,8 @@ pub struct QueryStateRow {
     pub estimated_start: Option<i64>,
     /// The short-query prediction, in milliseconds.
     pub predicted_ms: Option<u64>,
-}
-
-/// One attempt of a query in one service class (STL_WLM_QUERY).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HistoryRow {
-    pub user_id: i32,
-    pub query: u64,
-    pub task: i32,
-    pub service_class: i32,
-    pub service_class_name: String,
-    pub slot_count: u32,
-    pub queue_start: i64,
-    pub queue_end: i64,
-    pub exec_start: Option<i64>,
-    pub exec_end: Option<i64>,
-    /// Completed, Cancelled, Aborted, Evicted (a short query that ran too long) or
-    /// Hopped.
-    pub final_state: String,
-    pub priority: Priority,
-    pub memory_bytes: u64,
-    pub predicted_ms: Option<u64>,
-}
-
-/// A rule that acted (STL_WLM_RULE_ACTION).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RuleActionRow {
-    pub user_id: i32,
-    pub query: u64,
-    pub service_class: i32,
-    pub rule: String,
-    pub action: String,
-    pub recordtime: i64,
+    /// A queued query's place in its class's queue (0: next).
+    pub position: Option<usize>,
 }
 
 /// A service class's configuration (STV_WLM_SERVICE_CLASS_CONFIG).
@@ -131,6 +102,7 @@ impl Wlm {
                     wait_reason: reason,
                     estimated_start: estimated,
                     predicted_ms: e.predicted_ms,
+                    position: waiting_at,
                 }
             })
             .collect()

@@ -1,7 +1,7 @@
 //! Query monitoring rules: predicates on a running query's metrics, and the action
 //! the most severe matching rule takes.
 
-use crate::config::Priority;
+use crate::priority::Priority;
 
 /// A metric a rule's predicate tests, in Redshift's units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -129,6 +129,10 @@ fn manual_queues_admit_in_arrival_order_with_their_memory() -> Result<(), WlmErr
     let states = wlm.query_states(3 * SEC);
     assert_eq!(states[1].state, "Queued");
     assert_eq!(
+        states.iter().map(|s| s.position).collect::<Vec<_>>(),
+        [None, Some(0), Some(1)]
+    );
+    assert_eq!(
         states[2].wait_reason,
         "no free slot in queue \"etl\" (1 of 2 slots in use); 1 queries ahead"
     );

@@ -1,5 +1,5 @@
 //! The WLM system tables, from the state of the leader's [`QueryGate`]:
-//! STV_WLM_QUERY_STATE, STL_WLM_QUERY, STV_WLM_SERVICE_CLASS_CONFIG,
+//! STV_WLM_QUERY_STATE, STV_WLM_QUERY_QUEUE_STATE, STL_WLM_QUERY, STV_WLM_SERVICE_CLASS_CONFIG,
 //! STV_WLM_SERVICE_CLASS_STATE, STV_WLM_CLASSIFICATION_CONFIG and STL_WLM_RULE_ACTION.
 
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use crate::engine::admission::{QueryGate, now_micros};
 /// The WLM tables [`build`] answers.
 pub(super) const TABLES: &[&str] = &[
     "stv_wlm_query_state",
+    "stv_wlm_query_queue_state",
     "stl_wlm_query",
     "stv_wlm_service_class_config",
     "stv_wlm_service_class_state",
@@ -95,6 +96,38 @@ pub(super) fn build(name: &str, gate: &QueryGate) -> Result<RecordBatch> {
                     Arc::new(Int64Array::from_iter(
                         rows.iter().map(|r| r.predicted_ms.map(|p| p as i64)),
                     )),
+                ],
+            )
+        }
+        "stv_wlm_query_queue_state" => {
+            let mut rows: Vec<_> = gate
+                .read(|w| w.query_states(now))
+                .into_iter()
+                .filter(|r| r.position.is_some())
+                .collect();
+            rows.sort_by_key(|r| (r.service_class, r.position));
+            batch(
+                vec![
+                    int("userid"),
+                    int("service_class"),
+                    int("position"),
+                    int("task"),
+                    bigint("query"),
+                    int("slot_count"),
+                    timestamp_field("start_time", false),
+                    bigint("queue_time"),
+                    text("wait_reason"),
+                ],
+                vec![
+                    ints(&rows, |r| r.user_id),
+                    ints(&rows, |r| r.service_class),
+                    ints(&rows, |r| r.position.unwrap_or(0) as i32),
+                    ints(&rows, |r| r.task),
+                    bigints(&rows, |r| r.query as i64),
+                    ints(&rows, |r| r.slot_count as i32),
+                    times(&rows, |r| Some(r.wlm_start_time)),
+                    bigints(&rows, |r| r.queue_time),
+                    texts(&rows, |r| r.wait_reason.clone()),
                 ],
             )
         }
