@@ -34,6 +34,11 @@ impl Stopper {
         }
     }
 
+    /// Whether the statement was cancelled (by its client, another session or WLM).
+    pub fn cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
     /// Cancels the statement, which fails with `message` (57014). A statement that
     /// was already cancelled is left as it is.
     pub fn stop(&self, message: &str) {

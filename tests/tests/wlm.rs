@@ -216,5 +216,14 @@ async fn queues_timeouts_rules_and_reload() -> Result<()> {
         &table(&[&["0"]]),
     )
     .await?;
+    // Both etl statements ended Cancelled: the queued one and the running one.
+    assert_eq!(
+        rows(
+            &admin,
+            "select final_state, count(*) from stl_wlm_query where service_class = 6 group by 1"
+        )
+        .await?,
+        table(&[&["Cancelled", "2"]])
+    );
     Ok(())
 }

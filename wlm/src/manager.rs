@@ -207,6 +207,20 @@ impl Wlm {
             .unwrap_or(self.classes.len() - 1)
     }
 
+    /// The queries running now, by id.
+    pub fn running(&self) -> Vec<u64> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.started_at.is_some())
+            .map(|(q, _)| *q)
+            .collect()
+    }
+
+    /// The task (session pid) of a queued or running query.
+    pub fn task_of(&self, query: u64) -> Option<i32> {
+        self.entries.get(&query).map(|e| e.sub.task)
+    }
+
     /// The short-query limit in force, in milliseconds: the configured one, or the
     /// 70th percentile of recent read-only run times (1 to 20 s; 5 s until 20 are known).
     pub fn short_query_limit_ms(&self) -> Option<u64> {
@@ -497,13 +511,7 @@ impl Wlm {
     /// short-query limit, given each one's metrics.
     pub fn check(&mut self, now: i64, metrics: &dyn Fn(u64) -> QueryMetrics) -> Checked {
         let mut out = Checked::default();
-        let running: Vec<u64> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.started_at.is_some())
-            .map(|(q, _)| *q)
-            .collect();
-        for query in running {
+        for query in self.running() {
             let Some(entry) = self.entries.get(&query) else {
                 continue;
             };

@@ -206,9 +206,16 @@ impl QueryGate {
         let mut state = self.lock();
         let (wlm, waiting) = &mut *state;
         waiting.senders.remove(&query);
-        waiting.stoppers.remove(&query);
+        // A statement whose session cancelled it ends Cancelled, one WLM stopped
+        // Aborted.
+        let cancelled = waiting
+            .stoppers
+            .remove(&query)
+            .is_some_and(|s| s.cancelled());
         let ending = if waiting.stopped.remove(&query) {
             Ending::Aborted
+        } else if cancelled {
+            Ending::Cancelled
         } else {
             ending
         };
@@ -311,13 +318,7 @@ impl QueryGate {
 
     /// Running queries (their ids), for collecting metrics.
     pub fn running(&self) -> Vec<u64> {
-        self.read(|wlm| {
-            wlm.query_states(now_micros())
-                .into_iter()
-                .filter(|s| s.state == "Running")
-                .map(|s| s.query)
-                .collect()
-        })
+        self.read(|wlm| wlm.running())
     }
 
     /// Puts `config` in force: running queries keep their grants.

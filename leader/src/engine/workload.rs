@@ -300,12 +300,7 @@ fn change_priority(
     };
     let what = match target {
         PriorityTarget::Query(query) => {
-            let task = gate.read(|w| {
-                w.query_states(0)
-                    .into_iter()
-                    .find(|s| s.query == query)
-                    .map(|s| s.task)
-            });
+            let task = gate.read(|w| w.task_of(query));
             match task {
                 Some(task) if task == caller.pid || superuser => {
                     gate.change_query_priority(query, parsed, superuser)?
